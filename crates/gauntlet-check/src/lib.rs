@@ -1,0 +1,1 @@
+//! Checkers: turn histories into verdicts (workload checkers, stats, availability, latency).

@@ -1,0 +1,12 @@
+//! The history model shared by every part of Gauntlet.
+//!
+//! A history is what clients did, in real-time order: each client operation is
+//! an `invoke` followed by exactly one completion (`ok`, `fail` or `info`), and
+//! faults injected by the nemesis are `info` ops of the `nemesis` process. This
+//! is Jepsen's model; on disk it is one JSON object per line (see DESIGN.md).
+
+mod io;
+mod op;
+
+pub use io::{HistoryError, HistoryWriter, read_jsonl, read_jsonl_str};
+pub use op::{Op, OpType, Process};

@@ -1,0 +1,1 @@
+//! Fault schedules drawn from a seed: partitions (grudges), kills, pauses, and their heals.

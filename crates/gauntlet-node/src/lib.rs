@@ -1,0 +1,1 @@
+//! Node processes: spawn in their own process group, kill, pause, resume, log stderr, clean up on exit.

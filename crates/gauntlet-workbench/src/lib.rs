@@ -1,0 +1,1 @@
+//! The Maelstrom-style workbench runtime: node processes on a simulated network, clients, nemesis, results.
