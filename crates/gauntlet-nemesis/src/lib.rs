@@ -1,1 +1,9 @@
-//! Fault schedules drawn from a seed: partitions (grudges), kills, pauses, and their heals.
+//! The nemesis: which fault to inject next, on whom, and when — drawn from a
+//! seed and free of IO. The runtime carries out each [`Action`] (signals a
+//! process, swaps the router's grudge) and records it on the timeline.
+
+mod partition;
+mod schedule;
+
+pub use partition::{PartitionShape, partition};
+pub use schedule::{Action, FaultKind, Nemesis, parse_faults};

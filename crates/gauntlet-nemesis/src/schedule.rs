@@ -1,0 +1,293 @@
+use std::str::FromStr;
+
+use gauntlet_net::Grudge;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{PartitionShape, partition};
+
+/// A kind of fault the nemesis can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// Network partitions of the server nodes, healed later.
+    Partition,
+    /// SIGKILL of a minority of nodes, restarted later with a fresh `init`.
+    Kill,
+    /// SIGSTOP of a minority of nodes, SIGCONT later.
+    Pause,
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "partition" => Ok(FaultKind::Partition),
+            "kill" => Ok(FaultKind::Kill),
+            "pause" => Ok(FaultKind::Pause),
+            other => Err(format!(
+                "unknown fault {other:?} (expected partition, kill or pause)"
+            )),
+        }
+    }
+}
+
+/// Parses `--nemesis partition,kill`; an empty string means no faults.
+pub fn parse_faults(list: &str) -> Result<Vec<FaultKind>, String> {
+    let mut out = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let kind = part.parse()?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
+}
+
+/// One thing for the runtime to do to the system.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    StartPartition {
+        shape: PartitionShape,
+        grudge: Grudge,
+    },
+    HealPartition,
+    Kill(Vec<usize>),
+    Restart(Vec<usize>),
+    Pause(Vec<usize>),
+    Resume(Vec<usize>),
+}
+
+impl Action {
+    /// The op name on the history's timeline.
+    pub fn f(&self) -> &'static str {
+        match self {
+            Action::StartPartition { .. } => "start-partition",
+            Action::HealPartition => "stop-partition",
+            Action::Kill(_) => "kill",
+            Action::Restart(_) => "restart",
+            Action::Pause(_) => "pause",
+            Action::Resume(_) => "resume",
+        }
+    }
+
+    /// Whether this action ends a fault rather than starting one.
+    pub fn is_heal(&self) -> bool {
+        matches!(
+            self,
+            Action::HealPartition | Action::Restart(_) | Action::Resume(_)
+        )
+    }
+}
+
+/// The nemesis state machine: it alternates starting and healing each enabled
+/// fault kind at random intervals, so several kinds can overlap (a partition
+/// during a pause), and it never harms a majority of nodes with kills or
+/// pauses, so a correct system can stay available.
+#[derive(Debug)]
+pub struct Nemesis {
+    rng: ChaCha8Rng,
+    kinds: Vec<FaultKind>,
+    interval_ns: u64,
+    servers: usize,
+    width: usize,
+    partitioned: bool,
+    killed: Vec<usize>,
+    paused: Vec<usize>,
+}
+
+impl Nemesis {
+    /// `servers` nodes take indices `0..servers` in a router of `width` endpoints.
+    pub fn new(
+        kinds: Vec<FaultKind>,
+        interval_secs: f64,
+        servers: usize,
+        width: usize,
+        seed: u64,
+    ) -> Nemesis {
+        Nemesis {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            kinds,
+            interval_ns: (interval_secs.max(0.0) * 1e9) as u64,
+            servers,
+            width,
+            partitioned: false,
+            killed: Vec::new(),
+            paused: Vec::new(),
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// How long to wait before the next action: uniform on `[0, 2·interval)`,
+    /// as Jepsen's stagger.
+    pub fn next_delay_ns(&mut self) -> u64 {
+        if self.interval_ns == 0 {
+            return 0;
+        }
+        self.rng.random_range(0..2 * self.interval_ns)
+    }
+
+    /// The next action: a fault of a random enabled kind, or the heal of that
+    /// kind if it is active. `None` when no faults are enabled.
+    pub fn next_action(&mut self) -> Option<Action> {
+        // A process fault that cannot start now (the others already harm as
+        // many nodes as may be harmed) sits this turn out.
+        let can_act: Vec<FaultKind> = self
+            .kinds
+            .iter()
+            .copied()
+            .filter(|k| match k {
+                FaultKind::Partition => true,
+                FaultKind::Kill => !self.killed.is_empty() || self.harm_budget(&self.paused) > 0,
+                FaultKind::Pause => !self.paused.is_empty() || self.harm_budget(&self.killed) > 0,
+            })
+            .collect();
+        let kind = *can_act.choose(&mut self.rng)?;
+        Some(match kind {
+            FaultKind::Partition if self.partitioned => {
+                self.partitioned = false;
+                Action::HealPartition
+            }
+            FaultKind::Partition => {
+                self.partitioned = true;
+                let shape = *PartitionShape::ALL.choose(&mut self.rng).expect("shapes");
+                let grudge = partition(shape, self.servers, self.width, &mut self.rng);
+                Action::StartPartition { shape, grudge }
+            }
+            FaultKind::Kill if !self.killed.is_empty() => {
+                Action::Restart(std::mem::take(&mut self.killed))
+            }
+            FaultKind::Kill => {
+                self.killed = self.pick_minority(&self.paused.clone());
+                Action::Kill(self.killed.clone())
+            }
+            FaultKind::Pause if !self.paused.is_empty() => {
+                Action::Resume(std::mem::take(&mut self.paused))
+            }
+            FaultKind::Pause => {
+                self.paused = self.pick_minority(&self.killed.clone());
+                Action::Pause(self.paused.clone())
+            }
+        })
+    }
+
+    /// Heals everything still active, for the final phase.
+    pub fn heal_all(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if std::mem::take(&mut self.partitioned) {
+            out.push(Action::HealPartition);
+        }
+        if !self.paused.is_empty() {
+            out.push(Action::Resume(std::mem::take(&mut self.paused)));
+        }
+        if !self.killed.is_empty() {
+            out.push(Action::Restart(std::mem::take(&mut self.killed)));
+        }
+        out
+    }
+
+    /// One node or a random minority, avoiding nodes already harmed by the
+    /// other process fault so that together they stay a minority.
+    fn pick_minority(&mut self, busy: &[usize]) -> Vec<usize> {
+        let mut free: Vec<usize> = (0..self.servers).filter(|n| !busy.contains(n)).collect();
+        let budget = self.harm_budget(busy);
+        let count = self.rng.random_range(1..=budget.max(1));
+        free.shuffle(&mut self.rng);
+        free.truncate(count);
+        free.sort_unstable();
+        free
+    }
+
+    /// How many more nodes a process fault may take down besides `busy`:
+    /// a minority in all, but at least one node (a cluster of one or two
+    /// can only be tested by harming one).
+    fn harm_budget(&self, busy: &[usize]) -> usize {
+        let minority = (self.servers.saturating_sub(1) / 2).max(1);
+        minority.min(self.servers).saturating_sub(busy.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fault_lists() {
+        assert_eq!(
+            parse_faults("partition, kill,pause,kill").unwrap(),
+            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]
+        );
+        assert!(parse_faults("").unwrap().is_empty());
+        assert!(
+            parse_faults("partition,clock")
+                .unwrap_err()
+                .contains("clock")
+        );
+    }
+
+    #[test]
+    fn same_seed_same_schedule() {
+        let run = |seed| {
+            let mut n = Nemesis::new(vec![FaultKind::Partition, FaultKind::Kill], 1.0, 5, 9, seed);
+            (0..20)
+                .map(|_| (n.next_delay_ns(), n.next_action()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(42), run(42));
+        assert_ne!(run(42), run(43));
+    }
+
+    #[test]
+    fn faults_alternate_with_heals_and_heal_all_closes_everything() {
+        let mut n = Nemesis::new(
+            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause],
+            1.0,
+            5,
+            5,
+            7,
+        );
+        let (mut killed, mut paused, mut parted) = (Vec::new(), Vec::new(), false);
+        for _ in 0..200 {
+            match n.next_action().unwrap() {
+                Action::StartPartition { .. } => {
+                    assert!(!parted);
+                    parted = true
+                }
+                Action::HealPartition => {
+                    assert!(parted);
+                    parted = false
+                }
+                Action::Kill(v) => {
+                    assert!(killed.is_empty() && !v.is_empty());
+                    killed = v
+                }
+                Action::Restart(v) => assert_eq!(std::mem::take(&mut killed), v),
+                Action::Pause(v) => {
+                    assert!(paused.is_empty() && !v.is_empty());
+                    paused = v
+                }
+                Action::Resume(v) => assert_eq!(std::mem::take(&mut paused), v),
+            }
+            // Kills and pauses never overlap and together stay a minority.
+            assert!(killed.iter().all(|k| !paused.contains(k)));
+            assert!(killed.len() + paused.len() <= 2, "{killed:?} {paused:?}");
+        }
+        let heals = n.heal_all();
+        assert!(heals.iter().all(Action::is_heal));
+        assert_eq!(
+            heals.len(),
+            parted as usize + !killed.is_empty() as usize + !paused.is_empty() as usize
+        );
+        assert!(n.heal_all().is_empty());
+    }
+
+    #[test]
+    fn delays_stay_under_twice_the_interval() {
+        let mut n = Nemesis::new(vec![FaultKind::Pause], 0.5, 3, 3, 1);
+        assert!((0..100).all(|_| n.next_delay_ns() < 1_000_000_000));
+        assert!(Nemesis::new(vec![], 1.0, 3, 3, 1).next_action().is_none());
+    }
+}
