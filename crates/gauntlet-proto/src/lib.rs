@@ -7,6 +7,7 @@
 
 mod envelope;
 mod error;
+pub mod node;
 
 pub use envelope::{Envelope, EnvelopeError, RawEnvelope, body_msg_id, body_type};
 pub use error::ErrorCode;
