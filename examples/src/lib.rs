@@ -1,1 +1,71 @@
-pub fn placeholder() {}
+//! Example Maelstrom node programs for Gauntlet's workbench, correct and
+//! deliberately broken. The programs are the bins under `src/bin/`; this
+//! library holds what several of them share.
+//!
+//! Every program speaks JSON lines on stdin/stdout and logs only to stderr.
+
+pub mod counter;
+pub mod lin_kv;
+
+use std::fs::File;
+use std::hash::{BuildHasher, RandomState};
+use std::io::Read;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// 64 random bits from the OS (`/dev/urandom`), falling back to std's
+/// randomly keyed hasher mixed with the clock and the process id.
+pub fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    if File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_ok()
+    {
+        return u64::from_le_bytes(buf);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    RandomState::new().hash_one((nanos, std::process::id()))
+}
+
+/// A tiny, fast pseudo-random generator (xorshift64*), good enough to pick
+/// where a message goes. Not for anything that needs real randomness.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1) // xorshift must not start at 0
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n`; `n` must not be 0.
+    pub fn below(&mut self, n: usize) -> usize {
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_covers_its_range_and_differs_by_seed() {
+        let mut rng = Rng::new(random_u64());
+        let mut seen = [0u32; 5];
+        for _ in 0..10_000 {
+            seen[rng.below(5)] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 1_500), "{seen:?}");
+        assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+        assert_ne!(random_u64(), random_u64());
+    }
+}

@@ -1,0 +1,6 @@
+//! Maelstrom g-counter: add{delta} with deltas >= 0 / read, on seq-kv.
+//! See `gauntlet_examples::counter` for how it works.
+
+fn main() -> std::io::Result<()> {
+    gauntlet_examples::counter::run(false)
+}
