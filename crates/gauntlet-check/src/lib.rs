@@ -1,1 +1,28 @@
-//! Checkers: turn histories into verdicts (workload checkers, stats, availability, latency).
+//! Checkers: turn histories into verdicts (workload checkers, stats,
+//! availability, latency).
+//!
+//! Everything here is a pure function of a history slice (no IO, no clocks),
+//! so checks are deterministic, fast to test and replayable. Each checker
+//! returns a [`CheckResult`] in the one shape DESIGN.md fixes:
+//! `{"valid": true | false | "unknown", "checker": "...", ...figures, "evidence": [...]}`.
+//! Semantics follow Maelstrom/Jepsen, with deviations documented on each
+//! checker (chiefly: "nothing was checked" is `unknown`, never a pass).
+
+pub mod availability;
+mod calls;
+pub mod counter;
+pub mod echo;
+pub mod latency;
+mod result;
+pub mod set_full;
+pub mod stats;
+pub mod unique_ids;
+mod validity;
+mod value;
+
+#[cfg(test)]
+mod testkit;
+
+pub use availability::{Availability, AvailabilityError};
+pub use result::{CheckResult, EVIDENCE_CAP, EVIDENCE_COUNT};
+pub use validity::Validity;
