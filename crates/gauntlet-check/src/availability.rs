@@ -22,8 +22,10 @@ pub enum Availability {
 /// input so CLI and plan errors point at the mistake.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AvailabilityError {
+    /// The text is neither `total` nor a number.
     #[error("availability {0:?} is neither \"total\" nor a number between 0 and 1")]
     NotANumber(String),
+    /// A number, but not a fraction.
     #[error("availability {0} is outside [0, 1]; give a fraction such as 0.99, or \"total\"")]
     OutOfRange(f64),
 }

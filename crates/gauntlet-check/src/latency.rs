@@ -62,7 +62,7 @@ impl Samples {
 /// and ops that completed "before" they were invoked (clock trouble) are
 /// left out and counted in `skipped-count`, so a partial summary is visible
 /// as such rather than silently biased.
-pub fn summary(history: &[Op]) -> Value {
+pub fn summarize(history: &[Op]) -> Value {
     let calls = Calls::of(history);
     let mut all = Samples::default();
     let mut by_f: BTreeMap<&str, Samples> = BTreeMap::new();
@@ -115,7 +115,7 @@ mod tests {
             .untimed()
             .ok(11, "write", json!(3)); // untimed: skipped
         h.nemesis("kill", Value::Null);
-        let s = summary(&h.build());
+        let s = summarize(&h.build());
         let read = &s["by-f"]["read"];
         assert_eq!(read["count"], json!(5));
         assert_eq!(read["ok"]["count"], json!(4));
@@ -137,13 +137,13 @@ mod tests {
         let mut ops = h.build();
         ops[0].time = Some(1_000);
         ops[1].time = Some(1_501_000);
-        let s = summary(&ops);
+        let s = summarize(&ops);
         assert_eq!(s["by-f"]["echo"]["ok"]["latency-ms"]["0.5"], json!(1.5));
     }
 
     #[test]
     fn empty_history() {
-        let s = summary(&[]);
+        let s = summarize(&[]);
         assert_eq!(
             s,
             json!({"all": {"count": 0}, "by-f": {}, "skipped-count": 0})

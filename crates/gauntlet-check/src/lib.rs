@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Checkers: turn histories into verdicts (workload checkers, stats,
 //! availability, latency).
 //!
@@ -7,6 +8,20 @@
 //! `{"valid": true | false | "unknown", "checker": "...", ...figures, "evidence": [...]}`.
 //! Semantics follow Maelstrom/Jepsen, with deviations documented on each
 //! checker (chiefly: "nothing was checked" is `unknown`, never a pass).
+//!
+//! ```
+//! use gauntlet_check::{Validity, echo};
+//! use gauntlet_history::{Op, OpType};
+//! use serde_json::json;
+//!
+//! let sent = Op::invoke(0, "echo", json!("hi"));
+//! let got = sent.complete(OpType::Ok, json!("hi"));
+//! let result = echo::check(&[sent, got]);
+//! assert_eq!(result.valid, Validity::Valid);
+//! let text = serde_json::to_value(&result).unwrap();
+//! assert_eq!(text["valid"], json!(true));
+//! assert_eq!(text["checker"], json!("echo"));
+//! ```
 
 pub mod availability;
 mod calls;

@@ -22,10 +22,18 @@ pub const EVIDENCE_COUNT: &str = "evidence-count";
 /// count consistent, so checkers never tally by hand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
+    /// The verdict; the run's own verdict is the worst of its checks'.
     pub valid: Validity,
+    /// Which checker produced this, so a result read back from disk still
+    /// says what it judged.
     pub checker: String,
+    /// Named numbers and lists (kebab-case, Jepsen's names where Jepsen has
+    /// one), always including `evidence-count`.
     #[serde(flatten)]
     pub figures: Map<String, Value>,
+    /// Why the verdict is what it is: the first [`EVIDENCE_CAP`] items, each
+    /// a JSON object with a `problem` string and references to the ops
+    /// involved (their `index` in the history).
     #[serde(default)]
     pub evidence: Vec<Value>,
 }
