@@ -1,0 +1,502 @@
+//! [`NodeProcess`]: one node, its process group, its pipes and its reaping.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::io::unix::AsyncFd;
+use tokio::process::{ChildStdin, ChildStdout};
+use tokio::sync::watch;
+
+use crate::spawner::{self, Corpse, SpawnFailure, SpawnRequest, signal_group};
+use crate::stderr::{self, StderrShared};
+use crate::{Exit, NodeError, Termination, registry, wait};
+
+/// How to start a node program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// The program. Without a `/` it is looked up on `PATH` (Maelstrom
+    /// resolves `--bin` to an absolute path first; that is the caller's job).
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Its working directory; `None` inherits gauntlet's. (Maelstrom runs
+    /// nodes in the system temp dir.)
+    pub cwd: Option<PathBuf>,
+    /// Variables set or overridden on top of gauntlet's inherited environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Where every byte of stderr goes. Appended to (its directory is
+    /// created); when it already has content (a restart), a separator line
+    /// is written first.
+    pub stderr_log: Option<PathBuf>,
+    /// How many of the last stderr lines to keep for crash reports
+    /// (Maelstrom keeps 32).
+    pub stderr_tail: usize,
+    /// When `Some(prefix)`, each stderr line is also printed to gauntlet's
+    /// stderr as `{prefix}{line}` (Maelstrom's `--log-stderr`). Include your
+    /// own separator, e.g. `"n1: "`.
+    pub echo_stderr: Option<String>,
+}
+
+impl NodeSpec {
+    /// A spec for `program` with no arguments, inherited cwd and environment,
+    /// no log file, a 32-line stderr tail and no echo.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        NodeSpec {
+            program: program.into(),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+            stderr_log: None,
+            stderr_tail: 32,
+            echo_stderr: None,
+        }
+    }
+
+    /// Appends an argument.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+}
+
+/// A running node: a child process leading its own process group.
+///
+/// The caller takes its stdin and stdout ([`take_stdin`](Self::take_stdin),
+/// [`take_stdout`](Self::take_stdout)) and talks to it; this type owns the
+/// process's life: signals, stderr and reaping. Dropping it kills the whole
+/// group and reaps the child without blocking.
+///
+/// When the node itself exits (or is killed), whatever is left of its
+/// process group is SIGKILLed before it is reaped: a node is its whole group,
+/// and a background process it left behind would be a leak.
+pub struct NodeProcess {
+    pid: i32,
+    program: PathBuf,
+    stderr_log: Option<PathBuf>,
+    slot: usize,
+    state: State,
+    exit_signal: ExitSignal,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr: Arc<StderrShared>,
+    stderr_done: watch::Receiver<bool>,
+}
+
+enum State {
+    /// Not yet reaped (it may be a zombie already).
+    Running,
+    /// Reaped; waiting for the stderr copier to drain the pipe.
+    Reaped(Termination),
+    /// Reaped and drained.
+    Done(Exit),
+}
+
+/// Wakes [`NodeProcess::wait`] when the child exits.
+enum ExitSignal {
+    /// A pidfd (Linux 5.3+) registered with the runtime: no thread, no timer.
+    Pidfd(AsyncFd<OwnedFd>),
+    /// Fallback: a thread blocked in `waitid(WNOWAIT)`.
+    Watcher(watch::Receiver<bool>),
+}
+
+impl ExitSignal {
+    async fn changed(&mut self) {
+        match self {
+            ExitSignal::Pidfd(fd) => match fd.readable().await {
+                Ok(mut guard) => guard.clear_ready(),
+                // The runtime is shutting down; nothing will poll us long.
+                Err(_) => tokio::task::yield_now().await,
+            },
+            ExitSignal::Watcher(rx) => {
+                if rx.wait_for(|exited| *exited).await.is_err() {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    }
+}
+
+impl NodeProcess {
+    /// Starts `spec.program` as a node.
+    ///
+    /// The child leads its own process group (`setpgid`), has
+    /// `PR_SET_PDEATHSIG = SIGKILL` so it dies with gauntlet even on SIGKILL,
+    /// starts with default signal dispositions, and has stdin and stdout
+    /// piped for the caller and stderr copied by a thread into the log file,
+    /// the tail ring buffer and optionally gauntlet's stderr.
+    ///
+    /// Must be called within a tokio runtime with IO enabled (the pipes are
+    /// registered with it), from any thread: the fork itself happens on a long-lived thread
+    /// this crate owns, because the death signal fires when the *forking
+    /// thread* exits. Blocks the calling thread for the fork + exec, well
+    /// under a millisecond normally.
+    ///
+    /// Errors name the program and say why: not found on `PATH`, no such
+    /// file, not executable, missing `#!` interpreter, bad working directory,
+    /// unopenable log.
+    pub fn spawn(spec: &NodeSpec) -> Result<NodeProcess, NodeError> {
+        let program = spec.program.clone();
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(NodeError::NoRuntime { program });
+        }
+        if let Some(cwd) = &spec.cwd {
+            // std reports a bad cwd as a bare ENOENT, indistinguishable from
+            // a missing program; check it here to say which.
+            let problem = match std::fs::metadata(cwd) {
+                Ok(m) if m.is_dir() => None,
+                Ok(_) => Some(io::Error::from_raw_os_error(libc::ENOTDIR)),
+                Err(e) => Some(e),
+            };
+            if let Some(error) = problem {
+                return Err(NodeError::Cwd {
+                    program,
+                    cwd: cwd.clone(),
+                    error,
+                });
+            }
+        }
+        let log = match &spec.stderr_log {
+            Some(path) => Some(
+                stderr::open_log(path).map_err(|error| NodeError::StderrLog {
+                    program: program.clone(),
+                    path: path.clone(),
+                    error,
+                })?,
+            ),
+            None => None,
+        };
+
+        let spawned = spawner::spawn(SpawnRequest {
+            program: program.clone(),
+            args: spec.args.clone(),
+            cwd: spec.cwd.clone(),
+            env: spec.env.clone(),
+        })
+        .map_err(|failure| match failure {
+            SpawnFailure::Io(error) => NodeError::Spawn {
+                program: program.clone(),
+                error,
+            },
+            SpawnFailure::TooMany => NodeError::TooManyNodes {
+                program: program.clone(),
+            },
+            SpawnFailure::ShuttingDown => NodeError::ShuttingDown {
+                program: program.clone(),
+            },
+        })?;
+        let mut child = spawned.child;
+        let pid = child.id() as i32;
+        let slot = spawned.slot;
+
+        // From here on a child exists: an early return (or a panic, say from
+        // a runtime without IO) must not leave it behind.
+        let mut pending = Pending {
+            pid,
+            slot,
+            stderr: None,
+        };
+        let failed = |error: io::Error| NodeError::Spawn {
+            program: program.clone(),
+            error,
+        };
+        let (Some(stdin), Some(stdout), Some(stderr_pipe)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(failed(io::Error::other("child pipes missing")));
+        };
+        // `child` holds nothing more; we reap by pid, never through it.
+        drop(child);
+        let stdin = ChildStdin::from_std(stdin).map_err(failed)?;
+        let stdout = ChildStdout::from_std(stdout).map_err(failed)?;
+        let separator = format!(
+            "--- gauntlet: node restarted: {} (pid {pid}) ---\n",
+            program.display()
+        );
+        let copier = stderr::start(
+            pid,
+            stderr_pipe,
+            log,
+            Some(separator),
+            spec.stderr_tail,
+            spec.echo_stderr.clone(),
+        )
+        .map_err(failed)?;
+        pending.stderr = Some(Arc::clone(&copier.shared));
+        let exit_signal = exit_signal(pid).map_err(failed)?;
+        // The NodeProcess owns the child now; disarm (nothing else to free).
+        pending.stderr = None;
+        std::mem::forget(pending);
+
+        Ok(NodeProcess {
+            pid,
+            program,
+            stderr_log: spec.stderr_log.clone(),
+            slot,
+            state: State::Running,
+            exit_signal,
+            stdin: Some(stdin),
+            stdout: Some(stdout),
+            stderr: copier.shared,
+            stderr_done: copier.done,
+        })
+    }
+
+    /// The node's pid, which is also its process group id.
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// The program this node runs.
+    pub fn program(&self) -> &std::path::Path {
+        &self.program
+    }
+
+    /// The node's stdin; `None` once taken. Dropping it closes the node's
+    /// stdin (the node sees EOF).
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.stdin.take()
+    }
+
+    /// The node's stdout; `None` once taken. Read it steadily: a node
+    /// blocks when the pipe buffer (64 KiB) is full.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.stdout.take()
+    }
+
+    /// SIGKILL to the whole process group (grandchildren included). Does not
+    /// reap; [`wait`](Self::wait) reports "killed by SIGKILL". Succeeds
+    /// without doing anything if the node has already been reaped (its pid
+    /// may belong to someone else by then, so it is never signalled again).
+    pub fn kill(&self) -> Result<(), NodeError> {
+        match self.state {
+            State::Running => match signal_group(self.pid, libc::SIGKILL) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+                Err(errno) => Err(self.signal_error("SIGKILL", errno)),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// SIGSTOP to the whole group: a "pause" fault. A paused node still
+    /// counts as alive; [`kill`](Self::kill) and `Drop` work on it.
+    pub fn pause(&self) -> Result<(), NodeError> {
+        self.signal_running(libc::SIGSTOP, "SIGSTOP")
+    }
+
+    /// SIGCONT to the whole group: heals a pause.
+    pub fn resume(&self) -> Result<(), NodeError> {
+        self.signal_running(libc::SIGCONT, "SIGCONT")
+    }
+
+    fn signal_running(&self, signal: libc::c_int, name: &'static str) -> Result<(), NodeError> {
+        let not_running = || NodeError::NotRunning {
+            pid: self.pid as u32,
+            signal: name,
+        };
+        match self.state {
+            State::Running => match signal_group(self.pid, signal) {
+                Ok(()) => Ok(()),
+                Err(nix::errno::Errno::ESRCH) => Err(not_running()),
+                Err(errno) => Err(self.signal_error(name, errno)),
+            },
+            _ => Err(not_running()),
+        }
+    }
+
+    fn signal_error(&self, signal: &'static str, errno: nix::errno::Errno) -> NodeError {
+        NodeError::Signal {
+            pid: self.pid as u32,
+            signal,
+            errno,
+        }
+    }
+
+    /// Waits for the node to end, reaps it and returns how it ended with its
+    /// stderr tail. Cancel-safe (use it in `select!`), and callable again:
+    /// later calls return the same [`Exit`].
+    ///
+    /// When the node exits, the rest of its group is killed before it is
+    /// reaped. The returned tail is complete: this also waits for the stderr
+    /// copier to drain the pipe (bounded by a short grace if a process that
+    /// escaped the group with `setsid` still holds it).
+    pub async fn wait(&mut self) -> Exit {
+        loop {
+            if let Some(exit) = self.try_exit() {
+                return exit;
+            }
+            match self.state {
+                State::Running => self.exit_signal.changed().await,
+                _ => {
+                    let _ = self.stderr_done.wait_for(|done| *done).await;
+                }
+            }
+        }
+    }
+
+    /// Like [`wait`](Self::wait) but never blocks: `None` while the node
+    /// runs. The child is reaped as soon as it has exited; `Some` comes once
+    /// its stderr has also been drained, which follows within moments.
+    pub fn try_exit(&mut self) -> Option<Exit> {
+        if let State::Running = self.state {
+            let termination = match wait::exited(self.pid, false) {
+                Ok(false) => return None,
+                Ok(true) => spawner::finish_reap(self.pid, self.slot),
+                // Reaped behind our back; the group id may be recycled, so
+                // do not signal it.
+                Err(_) => {
+                    registry::release(self.slot);
+                    Termination::Unknown
+                }
+            };
+            self.stderr.leader_gone();
+            self.state = State::Reaped(termination);
+        }
+        match &self.state {
+            State::Done(exit) => Some(exit.clone()),
+            State::Reaped(termination) => {
+                let drained = *self.stderr_done.borrow() || self.stderr_done.has_changed().is_err();
+                if !drained {
+                    return None;
+                }
+                let exit = Exit {
+                    pid: self.pid as u32,
+                    program: self.program.clone(),
+                    termination: *termination,
+                    stderr_tail: self.stderr.tail(),
+                    stderr_log: self.stderr_log.clone(),
+                };
+                self.state = State::Done(exit.clone());
+                Some(exit)
+            }
+            State::Running => None,
+        }
+    }
+
+    /// The last stderr lines seen so far, oldest first.
+    pub fn stderr_tail(&self) -> Vec<String> {
+        self.stderr.tail()
+    }
+}
+
+/// A child spawned but not yet wrapped in a [`NodeProcess`]: dropped, it
+/// kills and reaps the child.
+struct Pending {
+    pid: i32,
+    slot: usize,
+    stderr: Option<Arc<StderrShared>>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let _ = signal_group(self.pid, libc::SIGKILL);
+        spawner::reap_later(Corpse {
+            pid: self.pid,
+            slot: self.slot,
+            stderr: self.stderr.take(),
+        });
+    }
+}
+
+/// Sets up how `wait` learns that `pid` exited.
+fn exit_signal(pid: i32) -> io::Result<ExitSignal> {
+    if let Some(fd) = wait::pidfd_open(pid) {
+        // SAFETY: an OwnedFd stays open, and is the same descriptor, for as
+        // long as the AsyncFd owns it.
+        if let Ok(fd) =
+            unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        {
+            return Ok(ExitSignal::Pidfd(fd));
+        }
+    }
+    exit_watcher(pid)
+}
+
+/// The fallback when there is no pidfd: a thread blocked in `waitid`.
+fn exit_watcher(pid: i32) -> io::Result<ExitSignal> {
+    let (tx, rx) = watch::channel(false);
+    std::thread::Builder::new()
+        .name(format!("gauntlet-exit-{pid}"))
+        .spawn(move || {
+            // Does not reap (WNOWAIT): the NodeProcess does that.
+            let _ = wait::exited(pid, true);
+            let _ = tx.send(true);
+        })?;
+    Ok(ExitSignal::Watcher(rx))
+}
+
+impl Drop for NodeProcess {
+    /// SIGKILLs the group (and SIGCONTs it, so a paused group dies promptly
+    /// whatever the kernel's mood), then reaps the child: at once if it is
+    /// already dead, otherwise on this crate's reaper thread so the async
+    /// runtime never blocks.
+    fn drop(&mut self) {
+        if !matches!(self.state, State::Running) {
+            return;
+        }
+        let _ = signal_group(self.pid, libc::SIGKILL);
+        let _ = signal_group(self.pid, libc::SIGCONT);
+        match wait::exited(self.pid, false) {
+            Ok(true) => {
+                spawner::finish_reap(self.pid, self.slot);
+                self.stderr.leader_gone();
+            }
+            Ok(false) => spawner::reap_later(Corpse {
+                pid: self.pid,
+                slot: self.slot,
+                stderr: Some(Arc::clone(&self.stderr)),
+            }),
+            Err(_) => {
+                registry::release(self.slot);
+                self.stderr.leader_gone();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for NodeProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeProcess")
+            .field("pid", &self.pid)
+            .field("program", &self.program)
+            .field(
+                "state",
+                &match &self.state {
+                    State::Running => "running".to_owned(),
+                    State::Reaped(t) | State::Done(Exit { termination: t, .. }) => t.to_string(),
+                },
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of learning about an exit wake the waiter, and neither
+    /// reaps (the exit status is still there for `reap`).
+    #[tokio::test]
+    #[allow(clippy::zombie_processes)] // reaped by pid, with wait::reap
+    async fn exit_signals_wake_without_reaping() {
+        for use_pidfd in [true, false] {
+            let child = std::process::Command::new("sh")
+                .args(["-c", "exit 5"])
+                .spawn()
+                .unwrap();
+            let pid = child.id() as i32;
+            let mut signal = if use_pidfd {
+                exit_signal(pid).unwrap()
+            } else {
+                exit_watcher(pid).unwrap()
+            };
+            assert_eq!(matches!(signal, ExitSignal::Pidfd(_)), use_pidfd);
+            while !wait::exited(pid, false).unwrap() {
+                signal.changed().await;
+            }
+            assert_eq!(wait::reap(pid), Termination::Exited(5));
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Copies a node's stderr, line by line, into its log file, a ring buffer of
+//! the last lines (for crash reports) and optionally gauntlet's own stderr.
+//!
+//! The copier is a plain thread, not a tokio task: the log file and the
+//! terminal are blocking I/O, and a thread keeps them off the async runtime
+//! and keeps the log flowing even while the runtime is busy or shutting down.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::ChildStderr;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// Lines longer than this are cut in the tail and the echo (the log file
+/// always gets every byte), so a node printing a 10 MB line without a
+/// newline cannot balloon gauntlet's memory.
+const MAX_LINE: usize = 16 * 1024;
+
+/// How long the copier keeps draining after the node's group is dead. Only a
+/// process that escaped the group (`setsid`) and inherited stderr can hold
+/// the pipe open past that; we stop reading rather than wait for it forever.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How often a blocked copier looks at whether the node is gone.
+const POLL_EVERY_MS: libc::c_int = 200;
+
+/// State shared between a [`NodeProcess`](crate::NodeProcess) and its copier.
+pub(crate) struct StderrShared {
+    tail: Mutex<VecDeque<String>>,
+    capacity: usize,
+    /// Set once the node's leader has been reaped (and its group killed).
+    leader_gone: AtomicBool,
+}
+
+impl StderrShared {
+    pub(crate) fn tail(&self) -> Vec<String> {
+        self.tail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn leader_gone(&self) {
+        self.leader_gone.store(true, SeqCst);
+    }
+
+    fn push(&self, line: String) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if tail.len() == self.capacity {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+}
+
+/// Opens (creating, appending) a node's stderr log, creating its directory.
+pub(crate) fn open_log(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    File::options().create(true).append(true).open(path)
+}
+
+pub(crate) struct Copier {
+    pub shared: Arc<StderrShared>,
+    /// Becomes `true` when the copier has finished (EOF or grace expired).
+    pub done: watch::Receiver<bool>,
+}
+
+/// Starts the copier thread for `pid`'s stderr.
+pub(crate) fn start(
+    pid: i32,
+    stderr: ChildStderr,
+    log: Option<File>,
+    separator: Option<String>,
+    capacity: usize,
+    echo: Option<String>,
+) -> io::Result<Copier> {
+    let shared = Arc::new(StderrShared {
+        tail: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+        capacity,
+        leader_gone: AtomicBool::new(false),
+    });
+    let (done_tx, done) = watch::channel(false);
+    let thread_shared = Arc::clone(&shared);
+    std::thread::Builder::new()
+        .name(format!("gauntlet-stderr-{pid}"))
+        .spawn(move || {
+            copy(stderr, log, separator, echo, &thread_shared);
+            let _ = done_tx.send(true);
+        })?;
+    Ok(Copier { shared, done })
+}
+
+fn copy(
+    mut stderr: ChildStderr,
+    mut log: Option<File>,
+    separator: Option<String>,
+    echo: Option<String>,
+    shared: &StderrShared,
+) {
+    if let (Some(file), Some(separator)) = (log.as_mut(), separator) {
+        // A log that already has content belongs to an earlier incarnation
+        // of this node: mark where the restart begins.
+        if file.metadata().map(|m| m.len() > 0).unwrap_or(false) {
+            let _ = file.write_all(separator.as_bytes());
+        }
+    }
+    let mut line = LineBuf::default();
+    let mut buf = vec![0u8; 8192];
+    let mut gone_since: Option<Instant> = None;
+    loop {
+        if !readable(&stderr, &mut gone_since, shared) {
+            break;
+        }
+        let n = match stderr.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let chunk = &buf[..n];
+        if let Some(file) = log.as_mut()
+            && file.write_all(chunk).is_err()
+        {
+            // Disk full or similar: keep the tail and the echo going.
+            log = None;
+        }
+        for piece in chunk.split_inclusive(|&b| b == b'\n') {
+            let (bytes, ends) = match piece.split_last() {
+                Some((b'\n', rest)) => (rest, true),
+                _ => (piece, false),
+            };
+            line.extend(bytes);
+            if ends {
+                emit(line.take(), &echo, shared);
+            }
+        }
+    }
+    if !line.is_empty() {
+        emit(line.take(), &echo, shared);
+    }
+}
+
+/// Waits until the pipe is readable. Returns `false` when the copier should
+/// stop: the node's group has been gone for [`DRAIN_GRACE`] and something
+/// outside it still holds the pipe open.
+fn readable(stderr: &ChildStderr, gone_since: &mut Option<Instant>, shared: &StderrShared) -> bool {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: stderr.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, POLL_EVERY_MS) };
+        if rc > 0 {
+            return true;
+        }
+        if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return true; // let read() report the problem
+        }
+        if shared.leader_gone.load(SeqCst) {
+            let since = *gone_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= DRAIN_GRACE {
+                return false;
+            }
+        }
+    }
+}
+
+fn emit(line: String, echo: &Option<String>, shared: &StderrShared) {
+    if let Some(prefix) = echo {
+        // Never panic (eprintln! would) if gauntlet's stderr is closed.
+        let _ = writeln!(io::stderr().lock(), "{prefix}{line}");
+    }
+    shared.push(line);
+}
+
+/// One line being assembled, capped at [`MAX_LINE`] bytes.
+#[derive(Default)]
+struct LineBuf {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+impl LineBuf {
+    fn extend(&mut self, more: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.bytes.len());
+        if more.len() > room {
+            self.truncated = true;
+        }
+        self.bytes.extend_from_slice(&more[..more.len().min(room)]);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bytes.is_empty() && !self.truncated
+    }
+
+    fn take(&mut self) -> String {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        let mut line = String::from_utf8_lossy(&bytes).into_owned();
+        if std::mem::take(&mut self.truncated) {
+            line.push_str(" [line truncated]");
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_capped_and_marked() {
+        let mut line = LineBuf::default();
+        line.extend(&vec![b'x'; MAX_LINE - 1]);
+        line.extend(b"yz");
+        let text = line.take();
+        assert!(
+            text.ends_with("y [line truncated]"),
+            "{}",
+            &text[text.len() - 30..]
+        );
+        assert!(line.is_empty());
+    }
+
+    #[test]
+    fn invalid_utf8_and_crlf_are_tolerated() {
+        let mut line = LineBuf::default();
+        line.extend(b"caf\xff\r");
+        assert_eq!(line.take(), "caf\u{fffd}");
+    }
+}
