@@ -12,7 +12,7 @@
 //! use gauntlet_node::{NodeProcess, NodeSpec};
 //! let mut spec = NodeSpec::new("/usr/local/bin/my-node");
 //! spec.stderr_log = Some("store/run-1/node-logs/n1.log".into());
-//! spec.echo_stderr = Some("n1: ".into());
+//! spec.echo_stderr = Some("n1".into()); // each line echoed as "n1 <line>"
 //! let mut node = NodeProcess::spawn(&spec)?;
 //! let (stdin, stdout) = (node.take_stdin().unwrap(), node.take_stdout().unwrap());
 //! // ... talk to it ...

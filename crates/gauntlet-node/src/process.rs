@@ -35,8 +35,9 @@ pub struct NodeSpec {
     /// (Maelstrom keeps 32).
     pub stderr_tail: usize,
     /// When `Some(prefix)`, each stderr line is also printed to gauntlet's
-    /// stderr as `{prefix}{line}` (Maelstrom's `--log-stderr`). Include your
-    /// own separator, e.g. `"n1: "`.
+    /// stderr after the prefix (Maelstrom's `--log-stderr`): `"n1"` gives
+    /// `n1 <line>`; a prefix that already ends in whitespace (`"n1: "`) is
+    /// used as is.
     pub echo_stderr: Option<String>,
 }
 

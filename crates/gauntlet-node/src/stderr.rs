@@ -182,8 +182,13 @@ fn readable(stderr: &ChildStderr, gone_since: &mut Option<Instant>, shared: &Std
 
 fn emit(line: String, echo: &Option<String>, shared: &StderrShared) {
     if let Some(prefix) = echo {
+        let gap = if prefix.is_empty() || prefix.ends_with(char::is_whitespace) {
+            ""
+        } else {
+            " "
+        };
         // Never panic (eprintln! would) if gauntlet's stderr is closed.
-        let _ = writeln!(io::stderr().lock(), "{prefix}{line}");
+        let _ = writeln!(io::stderr().lock(), "{prefix}{gap}{line}");
     }
     shared.push(line);
 }

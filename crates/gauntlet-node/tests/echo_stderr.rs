@@ -22,6 +22,9 @@ fn helper_runs_a_chatty_node() {
         spec.echo_stderr = Some("[n1] ".into());
         let exit = NodeProcess::spawn(&spec).unwrap().wait().await;
         assert!(exit.success());
+        spec.echo_stderr = Some("n2".into());
+        let exit = NodeProcess::spawn(&spec).unwrap().wait().await;
+        assert!(exit.success());
     });
 }
 
@@ -38,4 +41,5 @@ fn stderr_lines_are_echoed_with_the_prefix() {
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("[n1] one\n[n1] two\n"), "{stderr}");
+    assert!(stderr.contains("n2 one\nn2 two\n"), "{stderr}");
 }
