@@ -1,11 +1,12 @@
 //! Example Maelstrom node programs for Gauntlet's workbench, correct and
-//! deliberately broken. The programs are the bins under `src/bin/`; this
-//! library holds what several of them share.
+//! deliberately broken. Each program is a function in [`nodes`]; the bins
+//! under `src/bin/` and `gauntlet example-node NAME` both run them.
 //!
 //! Every program speaks JSON lines on stdin/stdout and logs only to stderr.
 
 pub mod counter;
 pub mod lin_kv;
+pub mod nodes;
 
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
@@ -68,4 +69,40 @@ mod tests {
         assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
         assert_ne!(random_u64(), random_u64());
     }
+}
+
+/// A node program's entry point.
+pub type NodeMain = fn() -> std::io::Result<()>;
+
+/// Every example node, correct ones first, by the name of its binary.
+pub const NODES: &[(&str, NodeMain)] = &[
+    ("node-broadcast", nodes::node_broadcast::main),
+    ("node-echo", nodes::node_echo::main),
+    ("node-flood", nodes::node_flood::main),
+    ("node-g-counter", nodes::node_g_counter::main),
+    ("node-lin-kv-proxy", nodes::node_lin_kv_proxy::main),
+    ("node-pn-counter", nodes::node_pn_counter::main),
+    ("node-unique-ids", nodes::node_unique_ids::main),
+    ("broken-broadcast-no-retry", nodes::broken_broadcast_no_retry::main),
+    ("broken-counter-double", nodes::broken_counter_double::main),
+    ("broken-echo-crash", nodes::broken_echo_crash::main),
+    ("broken-echo-wrong", nodes::broken_echo_wrong::main),
+    ("broken-garbage", nodes::broken_garbage::main),
+    ("broken-lin-kv-cache", nodes::broken_lin_kv_cache::main),
+];
+
+/// The names of [`NODES`], for help texts.
+pub const NODE_NAMES: [&str; NODES.len()] = {
+    let mut names = [""; NODES.len()];
+    let mut i = 0;
+    while i < NODES.len() {
+        names[i] = NODES[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// The entry point of the example node called `name`.
+pub fn node_main(name: &str) -> Option<NodeMain> {
+    NODES.iter().find(|(n, _)| *n == name).map(|(_, main)| *main)
 }

@@ -1,7 +1,7 @@
 //! Maelstrom's `echo` workload: every message sent must come back unchanged.
 
 use gauntlet_history::{Op, OpType};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::CheckResult;
 use crate::calls::{Calls, report_problems};
@@ -12,10 +12,12 @@ pub const F: &str = "echo";
 /// Checks an echo history: each `echo` invoke (value = the string sent) must
 /// complete `ok` with an equal value (the reply's `echo` field).
 ///
-/// As in Maelstrom, any fail, info or never-completed op is a violation: an
-/// echo server has no excuse not to answer. Evidence names the process, what
-/// was sent and what came back. Unlike Maelstrom, a history with no echo
-/// invokes is `unknown`, not a pass: nothing was checked.
+/// Only a wrong answer is a violation. Maelstrom also fails the test on any
+/// timeout, which makes echo untestable under kills and pauses; here an
+/// unanswered echo is unavailability, counted in `failed-count` and judged by
+/// the `stats` and `availability` checks, not a wrong answer. Evidence names
+/// the process, what was sent and what came back. A history with no `ok`
+/// echo is `unknown`, not a pass: nothing was checked.
 ///
 /// Result figures: `attempt-count`, `ok-count`, `mismatch-count`,
 /// `failed-count` (fail, info or open), `malformed-count`.
@@ -41,22 +43,7 @@ pub fn check(history: &[Op]) -> CheckResult {
                     r.fail(e);
                 }
             }
-            Some(c) => {
-                failed += 1;
-                let mut e = base;
-                e["problem"] = json!(format!("completed {}", type_name(c.op.kind)));
-                e["received"] = Value::Null;
-                e["error"] = c.op.error.clone().unwrap_or(Value::Null);
-                e["completion-index"] = json!(c.op.index);
-                r.fail(e);
-            }
-            None => {
-                failed += 1;
-                let mut e = base;
-                e["problem"] = json!("never completed");
-                e["received"] = Value::Null;
-                r.fail(e);
-            }
+            Some(_) | None => failed += 1,
         }
     }
     r.set("attempt-count", attempts);
@@ -64,19 +51,10 @@ pub fn check(history: &[Op]) -> CheckResult {
     r.set("mismatch-count", mismatches);
     r.set("failed-count", failed);
     report_problems(&mut r, calls.problems_for(|f| f == F));
-    if attempts == 0 {
-        r.undecided(json!({"problem": "no echo operations were invoked"}));
+    if oks == 0 {
+        r.undecided(json!({"problem": "no echo was answered, so none could be checked"}));
     }
     r
-}
-
-fn type_name(t: OpType) -> &'static str {
-    match t {
-        OpType::Invoke => "invoke",
-        OpType::Ok => "ok",
-        OpType::Fail => "fail",
-        OpType::Info => "info",
-    }
 }
 
 #[cfg(test)]
@@ -121,7 +99,7 @@ mod tests {
     }
 
     #[test]
-    fn fail_info_and_open_are_violations() {
+    fn unanswered_echoes_are_counted_not_violations() {
         let h = H::new()
             .inv(0, F, json!("a"))
             .fail(0, F, json!("a"))
@@ -132,12 +110,16 @@ mod tests {
             .ok(3, F, json!("d"))
             .build();
         let r = check(&h);
-        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.valid, Validity::Valid, "{r:?}");
         assert_eq!(r.figure("failed-count"), Some(&json!(3)));
         assert_eq!(r.figure("ok-count"), Some(&json!(1)));
-        assert_eq!(r.evidence_count(), 3);
-        let sent: Vec<_> = r.evidence.iter().map(|e| e["sent"].clone()).collect();
-        assert_eq!(sent, vec![json!("a"), json!("b"), json!("c")]);
+        assert_eq!(r.evidence_count(), 0);
+    }
+
+    #[test]
+    fn no_answer_at_all_is_unknown() {
+        let h = H::new().inv(0, F, json!("a")).info(0, F, json!("a")).build();
+        assert_eq!(check(&h).valid, Validity::Unknown);
     }
 
     #[test]

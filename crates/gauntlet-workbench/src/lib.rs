@@ -1,1 +1,27 @@
-//! The Maelstrom-style workbench runtime: node processes on a simulated network, clients, nemesis, results.
+//! The Maelstrom-style workbench: node programs as child processes on a
+//! simulated network, driven by clients, broken by a nemesis, checked.
+//!
+//! [`run_test`] is the whole of `gauntlet test`: it lays out the run's store
+//! directory, starts the built-in services and the nodes, sends `init`, runs
+//! the workload and the nemesis for the time limit, heals, runs the final
+//! reads, tears everything down and checks what was recorded. The IO lives
+//! here; the decisions come from the sans-IO crates (`gauntlet-net`,
+//! `gauntlet-nemesis`, `gauntlet-workload`, `gauntlet-services`,
+//! `gauntlet-check`).
+
+mod bench;
+mod client;
+mod config;
+mod inbox;
+mod journal;
+mod net;
+mod node;
+mod recorder;
+mod results;
+mod run;
+mod service;
+mod store;
+
+pub use bench::{RouterBench, RouterBenchReport, bench_router};
+pub use config::{ConfigError, TestConfig};
+pub use run::{RunError, RunOutcome, run_test};

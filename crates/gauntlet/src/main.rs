@@ -1,1 +1,41 @@
-fn main() {}
+//! `gauntlet`: the command line. Parsing and printing live here; the work is
+//! done by the library crates.
+
+mod cli;
+mod cmd_bench;
+mod cmd_demo;
+mod cmd_test;
+mod exit;
+mod signals;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => exit::BAD_ARGS,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    signals::kill_nodes_on_panic();
+    let result = match cli.command {
+        cli::Command::Test(args) => cmd_test::run(*args),
+        cli::Command::Demo(args) => cmd_demo::run(args),
+        cli::Command::Bench(args) => cmd_bench::run(args),
+        cli::Command::ExampleNode { name } => cmd_demo::example_node(&name),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("gauntlet: {e:#}");
+            ExitCode::from(exit::code_for(&e))
+        }
+    }
+}

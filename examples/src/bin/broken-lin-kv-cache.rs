@@ -1,7 +1,3 @@
-//! Deliberately broken `lin-kv`: like `node-lin-kv-proxy`, but reads of keys
-//! this node wrote are served from a local cache of its own last writes, so
-//! other nodes' writes go unseen and the history is not linearizable.
-
 fn main() -> std::io::Result<()> {
-    gauntlet_examples::lin_kv::run(true)
+    gauntlet_examples::nodes::broken_lin_kv_cache::main()
 }

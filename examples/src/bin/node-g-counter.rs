@@ -1,6 +1,3 @@
-//! Maelstrom g-counter: add{delta} with deltas >= 0 / read, on seq-kv.
-//! See `gauntlet_examples::counter` for how it works.
-
 fn main() -> std::io::Result<()> {
-    gauntlet_examples::counter::run(false)
+    gauntlet_examples::nodes::node_g_counter::main()
 }

@@ -1,6 +1,3 @@
-//! Maelstrom `lin-kv`: read / write / cas proxied to the `lin-kv` service,
-//! errors passed through. See `gauntlet_examples::lin_kv`.
-
 fn main() -> std::io::Result<()> {
-    gauntlet_examples::lin_kv::run(false)
+    gauntlet_examples::nodes::node_lin_kv_proxy::main()
 }

@@ -1,6 +1,3 @@
-//! Maelstrom pn-counter: add{delta} with any integer delta / read, on seq-kv.
-//! See `gauntlet_examples::counter` for how it works.
-
 fn main() -> std::io::Result<()> {
-    gauntlet_examples::counter::run(false)
+    gauntlet_examples::nodes::node_pn_counter::main()
 }

@@ -1,0 +1,326 @@
+//! Server nodes: a user's program as a child process, wired to the network.
+//!
+//! Each node has two tasks: a reader per incarnation that routes what the
+//! program prints, and one delivery task for the node's whole life that
+//! writes due messages to whichever incarnation is up. A kill detaches the
+//! delivery task (messages to a dead node are dropped as `node-down`); a
+//! restart attaches the new process's stdin.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gauntlet_node::{NodeProcess, NodeSpec};
+use gauntlet_proto::{EnvelopeError, RawEnvelope};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::process::{ChildStdin, ChildStdout};
+use tokio::sync::mpsc;
+
+use crate::inbox::Inbox;
+use crate::journal::Fate;
+use crate::net::{MAX_MESSAGE_BYTES, Net};
+
+/// A node that exited while nothing asked it to.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Crash {
+    pub node: String,
+    pub time: u64,
+    pub exit: String,
+    pub stderr_tail: Vec<String>,
+}
+
+enum Ctl {
+    Attach(ChildStdin),
+    Detach,
+}
+
+pub(crate) struct NodeSlot {
+    pub index: u32,
+    pub name: String,
+    spec: NodeSpec,
+    net: Arc<Net>,
+    seed: u64,
+    process: tokio::sync::Mutex<Option<NodeProcess>>,
+    ctl: mpsc::UnboundedSender<Ctl>,
+    incarnation: AtomicU64,
+    /// Set while Gauntlet takes the node down on purpose.
+    expected_down: AtomicBool,
+    crashes: Mutex<Vec<Crash>>,
+}
+
+impl NodeSlot {
+    /// Creates the slot and its delivery task; the process starts with [`NodeSlot::start`].
+    pub fn new(index: u32, spec: NodeSpec, inbox: Inbox, net: Arc<Net>, seed: u64) -> Arc<NodeSlot> {
+        let (ctl, ctl_rx) = mpsc::unbounded_channel();
+        tokio::spawn(deliver(inbox, ctl_rx, net.clone()));
+        Arc::new(NodeSlot {
+            index,
+            name: net.name(index).to_owned(),
+            spec,
+            net,
+            seed,
+            process: tokio::sync::Mutex::new(None),
+            ctl,
+            incarnation: AtomicU64::new(0),
+            expected_down: AtomicBool::new(false),
+            crashes: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Starts a fresh incarnation of the program.
+    pub async fn start(self: &Arc<Self>) -> Result<(), String> {
+        let mut guard = self.process.lock().await;
+        let mut process = NodeProcess::spawn(&self.spec).map_err(|e| format!("{}: {e}", self.name))?;
+        let incarnation = self.incarnation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.expected_down.store(false, Ordering::SeqCst);
+        let stdin = process.take_stdin().expect("stdin is piped");
+        let stdout = process.take_stdout().expect("stdout is piped");
+        let _ = self.ctl.send(Ctl::Attach(stdin));
+        tokio::spawn(read_stdout(self.clone(), stdout, incarnation));
+        *guard = Some(process);
+        Ok(())
+    }
+
+    /// SIGKILLs the node and waits until it is gone.
+    pub async fn kill(&self) {
+        self.expected_down.store(true, Ordering::SeqCst);
+        let mut guard = self.process.lock().await;
+        if let Some(mut p) = guard.take() {
+            let _ = p.kill();
+            p.wait().await;
+        }
+        let _ = self.ctl.send(Ctl::Detach);
+    }
+
+    pub async fn pause(&self) {
+        if let Some(p) = self.process.lock().await.as_ref() {
+            let _ = p.pause();
+        }
+    }
+
+    pub async fn resume(&self) {
+        if let Some(p) = self.process.lock().await.as_ref() {
+            let _ = p.resume();
+        }
+    }
+
+    pub fn crashes(&self) -> Vec<Crash> {
+        self.crashes.lock().expect("crash lock").clone()
+    }
+
+    /// The program's stdout closed. Unless Gauntlet took it down, that is a
+    /// crash: report it with the exit status and the last stderr lines, and
+    /// let the run go on without the node.
+    async fn stdout_closed(&self, incarnation: u64) {
+        if self.incarnation.load(Ordering::SeqCst) != incarnation || self.expected_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut guard = self.process.lock().await;
+        if self.incarnation.load(Ordering::SeqCst) != incarnation || self.expected_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(mut p) = guard.take() else { return };
+        let (exit, description) = match tokio::time::timeout(Duration::from_secs(2), p.wait()).await {
+            Ok(exit) => {
+                let d = exit.to_string();
+                (exit, d)
+            }
+            Err(_) => {
+                // It closed stdout but lives on: it can never answer again.
+                let _ = p.kill();
+                let exit = p.wait().await;
+                (exit, "closed its stdout, so it was killed".to_string())
+            }
+        };
+        let _ = self.ctl.send(Ctl::Detach);
+        let crash = Crash {
+            node: self.name.clone(),
+            time: self.net.now(),
+            exit: description,
+            stderr_tail: exit.stderr_tail,
+        };
+        eprintln!(
+            "gauntlet: node {} {} while the run went on; last stderr lines:\n{}",
+            self.name,
+            crash.exit,
+            indent(&crash.stderr_tail)
+        );
+        self.crashes.lock().expect("crash lock").push(crash);
+    }
+}
+
+fn indent(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "    (none)".into();
+    }
+    lines.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Writes due messages to the node's stdin, batching the flush.
+async fn deliver(mut inbox: Inbox, mut ctl: mpsc::UnboundedReceiver<Ctl>, net: Arc<Net>) {
+    let mut stdin: Option<BufWriter<ChildStdin>> = None;
+    loop {
+        tokio::select! {
+            biased;
+            c = ctl.recv() => match c {
+                Some(Ctl::Attach(s)) => stdin = Some(BufWriter::with_capacity(1 << 16, s)),
+                Some(Ctl::Detach) => stdin = None,
+                None => break,
+            },
+            p = inbox.next_due() => {
+                let Some(mut p) = p else { break };
+                loop {
+                    write_one(&mut stdin, p, &net).await;
+                    match inbox.try_next_due() {
+                        Some(next) => p = next,
+                        None => break,
+                    }
+                }
+                if let Some(w) = stdin.as_mut()
+                    && w.flush().await.is_err()
+                {
+                    stdin = None;
+                }
+            }
+        }
+    }
+    inbox.drop_all("in-flight");
+}
+
+async fn write_one(stdin: &mut Option<BufWriter<ChildStdin>>, p: crate::net::Packet, net: &Net) {
+    let Some(w) = stdin.as_mut() else {
+        net.record(p, Fate::Dropped("node-down"));
+        return;
+    };
+    let ok = w.write_all(p.line.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
+    if ok {
+        net.record(p, Fate::Delivered(net.now()));
+    } else {
+        *stdin = None;
+        net.record(p, Fate::Dropped("node-down"));
+    }
+}
+
+/// Routes everything one incarnation prints.
+async fn read_stdout(slot: Arc<NodeSlot>, stdout: ChildStdout, incarnation: u64) {
+    let mut reader = BufReader::with_capacity(1 << 16, stdout);
+    let mut rng = ChaCha8Rng::seed_from_u64(slot.seed ^ ((slot.index as u64) << 20) ^ (incarnation << 44));
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        match read_line_capped(&mut reader, &mut buf, MAX_MESSAGE_BYTES).await {
+            Ok(Line::Complete) => route(&slot, &buf, &mut rng),
+            Ok(Line::TooLong(len)) => slot.net.bad_output(
+                &slot.name,
+                "too-long",
+                format!("a line of {len} bytes exceeds the {MAX_MESSAGE_BYTES}-byte message limit"),
+                &String::from_utf8_lossy(&buf),
+            ),
+            Ok(Line::Eof) | Err(_) => break,
+        }
+    }
+    slot.stdout_closed(incarnation).await;
+}
+
+fn route(slot: &NodeSlot, line: &[u8], rng: &mut ChaCha8Rng) {
+    let net = &slot.net;
+    let Ok(text) = std::str::from_utf8(line) else {
+        net.bad_output(&slot.name, "not-json", "invalid UTF-8".into(), &String::from_utf8_lossy(line));
+        return;
+    };
+    let text = text.trim_end_matches('\r');
+    if text.trim().is_empty() {
+        return;
+    }
+    let env = match RawEnvelope::parse(text) {
+        Ok(env) => env,
+        Err(EnvelopeError::Json(e)) if e.is_syntax() || e.is_eof() => {
+            net.bad_output(&slot.name, "not-json", e.to_string(), text);
+            return;
+        }
+        Err(e) => {
+            net.bad_output(&slot.name, "malformed", e.to_string(), text);
+            return;
+        }
+    };
+    let Some(dest) = net.lookup(&env.dest) else {
+        net.bad_output(&slot.name, "unknown-dest", format!("no node or client named {:?}", env.dest), text);
+        return;
+    };
+    if env.src != slot.name {
+        net.bad_output(
+            &slot.name,
+            "wrong-src",
+            format!("src is {:?}, but this is {}", env.src, slot.name),
+            text,
+        );
+        return;
+    }
+    net.send(slot.index, dest, env.body.get(), rng);
+}
+
+enum Line {
+    Complete,
+    TooLong(usize),
+    Eof,
+}
+
+/// Reads one line into `buf` (without the newline). A line over `max` bytes
+/// is consumed but not kept: `buf` holds its first `max` bytes.
+async fn read_line_capped<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Line> {
+    buf.clear();
+    let mut total = 0usize;
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(if total == 0 {
+                Line::Eof
+            } else if total > max {
+                Line::TooLong(total)
+            } else {
+                Line::Complete
+            });
+        }
+        let (take, done) = match memchr(chunk) {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        let room = max.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        total += take;
+        reader.consume(take + done as usize);
+        if done {
+            return Ok(if total > max { Line::TooLong(total) } else { Line::Complete });
+        }
+    }
+}
+
+fn memchr(haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lines_are_split_and_long_ones_capped() {
+        let data = b"short\nabcdefghij\n\nlast".to_vec();
+        let mut reader = BufReader::with_capacity(4, &data[..]);
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        loop {
+            match read_line_capped(&mut reader, &mut buf, 6).await.unwrap() {
+                Line::Complete => got.push(String::from_utf8(buf.clone()).unwrap()),
+                Line::TooLong(n) => got.push(format!("too long {n}: {}", String::from_utf8_lossy(&buf))),
+                Line::Eof => break,
+            }
+        }
+        assert_eq!(got, vec!["short", "too long 10: abcdef", "", "last"]);
+    }
+}

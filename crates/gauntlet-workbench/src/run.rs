@@ -1,0 +1,629 @@
+//! One workbench run, phase by phase.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gauntlet_check::Validity;
+use gauntlet_history::{Op, OpType};
+use gauntlet_nemesis::{Action, Nemesis};
+use gauntlet_node::NodeSpec;
+use gauntlet_workload::{Outcome, Request, Workload};
+use rand::SeedableRng;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::config::{ConfigError, TestConfig};
+use crate::inbox::Inbox;
+use crate::journal::Journal;
+use crate::net::{Kind, Net};
+use crate::node::NodeSlot;
+use crate::recorder::Recorder;
+use crate::{results, store};
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run's directory in the store.
+    pub dir: PathBuf,
+    /// The worst of all checks.
+    pub valid: Validity,
+    /// `results.json`'s content.
+    pub results: Value,
+    /// The run was cut short (Ctrl-C); results cover what was recorded.
+    pub interrupted: bool,
+}
+
+/// Why a run could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad flags: exit 254.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The system could not be set up (a node never answered `init`, ...):
+    /// exit 255. What was recorded is still in `dir`.
+    #[error("{message}")]
+    Setup { message: String, dir: Option<PathBuf> },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let context = context.into();
+    move |source| RunError::Io { context, source }
+}
+
+const SERVICES: [&str; 4] = ["lin-kv", "seq-kv", "lww-kv", "lin-tso"];
+
+/// Seeds for the run's independent random streams, so adding draws to one
+/// (say, a new partition shape) leaves the others as they were.
+fn sub_seed(seed: u64, stream: u64) -> u64 {
+    seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Runs a test. `cancel` turning true (Ctrl-C) ends the run early: the nodes
+/// are torn down and what was recorded is checked and written.
+pub async fn run_test(cfg: TestConfig, cancel: watch::Receiver<bool>) -> Result<RunOutcome, RunError> {
+    cfg.validate()?;
+    let dir = store::create_run_dir(&cfg.store, &cfg.workload).map_err(io_err(format!(
+        "creating a run directory under {}",
+        cfg.store.display()
+    )))?;
+    write_run_json(&cfg, &dir, None)?;
+    let outcome = Run::new(cfg.clone(), dir.clone(), cancel)?.go().await;
+    store::link_latest(&cfg.store, &cfg.workload, &dir).map_err(io_err("linking store/latest"))?;
+    match outcome {
+        Ok(mut o) => {
+            write_run_json(&cfg, &dir, Some(&o))?;
+            o.dir = dir;
+            Ok(o)
+        }
+        Err(RunError::Setup { message, .. }) => Err(RunError::Setup { message, dir: Some(dir) }),
+        Err(e) => Err(e),
+    }
+}
+
+fn write_run_json(cfg: &TestConfig, dir: &std::path::Path, outcome: Option<&RunOutcome>) -> Result<(), RunError> {
+    let run = json!({
+        "gauntlet-version": env!("CARGO_PKG_VERSION"),
+        "command-line": cfg.command_line,
+        "seed": cfg.seed,
+        "workload": cfg.workload,
+        "bin": cfg.bin,
+        "args": cfg.args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
+        "node-count": cfg.node_count,
+        "time-limit-s": cfg.time_limit.as_secs_f64(),
+        "rate": cfg.rate,
+        "concurrency": cfg.concurrency,
+        "latency-ms": cfg.latency.mean_ms,
+        "latency-dist": format!("{:?}", cfg.latency.dist).to_lowercase(),
+        "topology": format!("{:?}", cfg.topology).to_lowercase(),
+        "nemesis": cfg.nemesis.iter().map(|k| format!("{k:?}").to_lowercase()).collect::<Vec<_>>(),
+        "nemesis-interval-s": cfg.nemesis_interval,
+        "recovery-s": cfg.recovery.as_secs_f64(),
+        "finished": outcome.is_some(),
+        "interrupted": outcome.is_some_and(|o| o.interrupted),
+    });
+    let text = serde_json::to_string_pretty(&run).expect("json");
+    std::fs::write(dir.join("run.json"), text + "\n").map_err(io_err("writing run.json"))
+}
+
+type SharedWorkload = Arc<Mutex<Box<dyn Workload>>>;
+
+pub(crate) struct Run {
+    cfg: TestConfig,
+    dir: PathBuf,
+    cancel: watch::Receiver<bool>,
+    net: Arc<Net>,
+    journal_writer: Option<crate::journal::JournalWriter>,
+    nodes: Vec<Arc<NodeSlot>>,
+    init_clients: Vec<Arc<tokio::sync::Mutex<Client>>>,
+    worker_clients: Vec<Client>,
+    recorder: Recorder,
+    workload: SharedWorkload,
+}
+
+impl Run {
+    pub(crate) fn new(cfg: TestConfig, dir: PathBuf, cancel: watch::Receiver<bool>) -> Result<Run, RunError> {
+        let n = cfg.node_count;
+        let mut endpoints: Vec<(String, Kind)> = (0..n).map(|i| (format!("n{i}"), Kind::Server)).collect();
+        endpoints.extend(SERVICES.iter().map(|s| (s.to_string(), Kind::Service)));
+        let first_client = endpoints.len();
+        endpoints.extend((0..n + cfg.concurrency).map(|i| (format!("c{i}"), Kind::Client)));
+        let (journal, journal_writer) =
+            Journal::create(&dir.join("messages.jsonl")).map_err(io_err("creating messages.jsonl"))?;
+        let (net, inboxes) = Net::new(endpoints, cfg.latency, journal);
+        let mut inboxes: Vec<Option<_>> = inboxes.into_iter().map(Some).collect();
+        let mut take = |i: usize| Inbox::new(inboxes[i].take().expect("each inbox once"), net.clone());
+
+        for (k, name) in SERVICES.iter().enumerate() {
+            let index = n + k;
+            let service = gauntlet_services::service(name, sub_seed(cfg.seed, 100 + k as u64))
+                .expect("every listed service exists");
+            tokio::spawn(crate::service::serve(
+                index as u32,
+                service,
+                take(index),
+                net.clone(),
+                sub_seed(cfg.seed, 200 + k as u64),
+            ));
+        }
+        let nodes = (0..n)
+            .map(|i| {
+                let spec = NodeSpec {
+                    program: cfg.bin.clone(),
+                    args: cfg.args.clone(),
+                    cwd: None,
+                    env: Vec::new(),
+                    stderr_log: Some(dir.join("node-logs").join(format!("n{i}.log"))),
+                    stderr_tail: 32,
+                    echo_stderr: cfg.log_stderr.then(|| format!("n{i}")),
+                };
+                NodeSlot::new(i as u32, spec, take(i), net.clone(), sub_seed(cfg.seed, 1))
+            })
+            .collect();
+        let mut clients = (first_client..first_client + n + cfg.concurrency).map(|i| {
+            let rx = inboxes[i].take().expect("each inbox once");
+            Client::new(i as u32, rx, net.clone())
+        });
+        let init_clients = clients.by_ref().take(n).map(|c| Arc::new(tokio::sync::Mutex::new(c))).collect();
+        let worker_clients = clients.collect();
+        let workload = gauntlet_workload::workload(&cfg.workload).expect("validated");
+        Ok(Run {
+            recorder: Recorder::new(net.clone()),
+            cfg,
+            dir,
+            cancel,
+            net,
+            journal_writer: Some(journal_writer),
+            nodes,
+            init_clients,
+            worker_clients,
+            workload: Arc::new(Mutex::new(workload)),
+        })
+    }
+
+    async fn go(mut self) -> Result<RunOutcome, RunError> {
+        let setup = self.setup().await;
+        let mut interrupted = false;
+        if setup.is_ok() {
+            interrupted = self.main_and_final().await;
+        }
+        self.teardown().await;
+        let history = self.recorder.take();
+        let journal_count = self
+            .journal_writer
+            .take()
+            .expect("finished once")
+            .finish()
+            .map_err(io_err("writing messages.jsonl"))?;
+        write_history(&self.dir, &history)?;
+        setup?;
+        let crashes: Vec<_> = self.nodes.iter().flat_map(|n| n.crashes()).collect();
+        let results = results::assemble(&self.cfg, &history, &self.net, &crashes, journal_count);
+        let text = serde_json::to_string_pretty(&results.json).expect("json");
+        std::fs::write(self.dir.join("results.json"), text + "\n").map_err(io_err("writing results.json"))?;
+        Ok(RunOutcome {
+            dir: self.dir.clone(),
+            valid: results.valid,
+            results: results.json,
+            interrupted,
+        })
+    }
+
+    /// Starts every node, sends `init`, then the workload's setup request.
+    pub(crate) async fn setup(&self) -> Result<(), RunError> {
+        let started = futures_join(self.nodes.iter().map(|node| {
+            let node = node.clone();
+            async move { node.start().await }
+        }))
+        .await;
+        if let Some(Err(e)) = started.into_iter().find(Result::is_err) {
+            return Err(RunError::Setup { message: format!("could not start node {e}"), dir: None });
+        }
+        let inits = futures_join((0..self.nodes.len()).map(|i| self.init(i))).await;
+        let failures: Vec<String> = inits.into_iter().filter_map(Result::err).collect();
+        if !failures.is_empty() {
+            return Err(RunError::Setup { message: failures.join("\n"), dir: None });
+        }
+        let topology = self.cfg.topology.to_json(&self.net.names()[..self.nodes.len()]);
+        let setup_request = self.workload.lock().expect("workload lock").setup(&topology);
+        if let Some((body, ok_type)) = setup_request {
+            let replies = futures_join((0..self.nodes.len()).map(|i| {
+                let body = body.clone();
+                let client = self.init_clients[i].clone();
+                let timeout = self.cfg.rpc_timeout;
+                async move { client.lock().await.call(i as u32, body, timeout).await }
+            }))
+            .await;
+            for (i, reply) in replies.into_iter().enumerate() {
+                let got = reply.as_ref().and_then(|r| r.get("type")).and_then(Value::as_str);
+                if got != Some(ok_type) {
+                    return Err(RunError::Setup {
+                        message: format!(
+                            "node n{i} did not answer the setup request with {ok_type}: {}",
+                            reply.map_or("no reply within the RPC timeout".to_string(), |r| r.to_string())
+                        ),
+                        dir: None,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `init` to node `i` and waits for `init_ok`.
+    fn init(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + 'static {
+        let client = self.init_clients[i].clone();
+        let node = self.nodes[i].clone();
+        let names: Vec<String> = self.net.names()[..self.nodes.len()].to_vec();
+        let timeout = self.cfg.init_timeout;
+        async move {
+            let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
+            let reply = client.lock().await.call(node.index, body, timeout).await;
+            match reply.as_ref().and_then(|r| r.get("type")).and_then(Value::as_str) {
+                Some("init_ok") => Ok(()),
+                _ => {
+                    let why = match &reply {
+                        None => format!("did not answer init within {} s", timeout.as_secs_f64()),
+                        Some(r) => format!("answered init with {r} instead of init_ok"),
+                    };
+                    let crashed = node.crashes().last().map(|c| format!(" (it {})", c.exit)).unwrap_or_default();
+                    Err(format!("node {} {why}{crashed}; see {}", node.name, "node-logs/".to_string() + &node.name + ".log"))
+                }
+            }
+        }
+    }
+
+    /// The main phase (workload and nemesis for the time limit), then the
+    /// final phase. Returns whether the run was interrupted.
+    async fn main_and_final(&mut self) -> bool {
+        let cfg = self.cfg.clone();
+        let n = self.nodes.len();
+        let (free_tx, mut free_rx) = mpsc::unbounded_channel::<usize>();
+        let mut worker_txs = Vec::new();
+        let mut worker_tasks = Vec::new();
+        for (w, client) in std::mem::take(&mut self.worker_clients).into_iter().enumerate() {
+            let (tx, rx) = mpsc::unbounded_channel::<Request>();
+            worker_txs.push(tx);
+            let worker = Worker {
+                id: w,
+                process: w as u64,
+                concurrency: cfg.concurrency as u64,
+                node: (w % n) as u32,
+                client,
+                recorder: self.recorder.clone(),
+                workload: self.workload.clone(),
+                timeout: cfg.rpc_timeout,
+            };
+            worker_tasks.push(tokio::spawn(worker.run(rx, free_tx.clone())));
+        }
+        for w in 0..cfg.concurrency {
+            free_tx.send(w).expect("receiver alive");
+        }
+
+        let start = Instant::now();
+        let deadline = start + cfg.time_limit;
+        let nemesis = Nemesis::new(
+            cfg.nemesis.clone(),
+            cfg.nemesis_interval,
+            n,
+            n,
+            sub_seed(cfg.seed, 2),
+        );
+        let nemesis_task = tokio::spawn(run_nemesis(
+            nemesis,
+            deadline,
+            self.cancel.clone(),
+            self.actor(),
+        ));
+
+        // Hand ops to free workers at the configured rate: gaps uniform on
+        // [0, 2/rate), Jepsen's stagger.
+        let mut rng = ChaCha8Rng::seed_from_u64(sub_seed(cfg.seed, 3));
+        let mut cancel = self.cancel.clone();
+        let mut interrupted = false;
+        'main: loop {
+            let gap = if cfg.rate > 0.0 {
+                Duration::from_secs_f64(rng.random_range(0.0..2.0 / cfg.rate))
+            } else {
+                cfg.time_limit
+            };
+            let next = (Instant::now() + gap).min(deadline);
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = cancel.wait_for(|c| *c) => { interrupted = true; break 'main; }
+            }
+            if Instant::now() >= deadline || cfg.rate == 0.0 {
+                break;
+            }
+            let w = tokio::select! {
+                w = free_rx.recv() => w.expect("workers hold senders"),
+                _ = tokio::time::sleep_until(deadline) => break 'main,
+                _ = cancel.wait_for(|c| *c) => { interrupted = true; break 'main; }
+            };
+            let req = self.workload.lock().expect("workload lock").next(&mut rng);
+            let _ = worker_txs[w].send(req);
+        }
+
+        let mut nemesis = nemesis_task.await.expect("nemesis task");
+        // Wait for in-flight ops: each finishes within the RPC timeout.
+        let idle = wait_all_free(&mut free_rx, cfg.concurrency, &mut cancel, &mut interrupted).await;
+
+        // Final phase: heal, let the system recover, then final reads.
+        if !interrupted {
+            let actor = self.actor();
+            for action in nemesis.heal_all() {
+                actor.perform(action).await;
+            }
+        }
+        let finals = self.workload.lock().expect("workload lock").final_requests();
+        if idle && !interrupted && !finals.is_empty() {
+            eprintln!(
+                "gauntlet: healed; waiting {} s for recovery before final reads",
+                cfg.recovery.as_secs_f64()
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(cfg.recovery) => {}
+                _ = cancel.wait_for(|c| *c) => interrupted = true,
+            }
+            if !interrupted {
+                for tx in &worker_txs {
+                    for req in &finals {
+                        let _ = tx.send(req.clone());
+                    }
+                }
+                let mut done = 0;
+                let expected = cfg.concurrency * finals.len();
+                while done < expected {
+                    tokio::select! {
+                        w = free_rx.recv() => { if w.is_none() { break } done += 1 }
+                        _ = cancel.wait_for(|c| *c) => { interrupted = true; break }
+                    }
+                }
+            }
+        }
+        drop(worker_txs);
+        for t in worker_tasks {
+            if let Ok(mut client) = t.await {
+                client.drain();
+            }
+        }
+        interrupted
+    }
+
+    fn actor(&self) -> Actor {
+        Actor {
+            nodes: self.nodes.clone(),
+            net: self.net.clone(),
+            recorder: self.recorder.clone(),
+            init_clients: self.init_clients.clone(),
+            init_timeout: self.cfg.init_timeout,
+        }
+    }
+
+    /// Sends `body` to node `i` from its init client and waits for the reply.
+    pub(crate) async fn call_as_init_client(&self, i: usize, body: Value) -> Option<Value> {
+        let mut client = self.init_clients[i].lock().await;
+        client.call(i as u32, body, self.cfg.rpc_timeout).await
+    }
+
+    /// Messages sent between servers (and services) so far.
+    pub(crate) fn server_messages(&self) -> u64 {
+        self.net.server_sends()
+    }
+
+    /// Tears down without checking: kills the nodes and ends the journal.
+    pub(crate) async fn shutdown(mut self) {
+        self.teardown().await;
+        if let Some(w) = self.journal_writer.take() {
+            let _ = w.finish();
+        }
+    }
+
+    async fn teardown(&self) {
+        futures_join(self.nodes.iter().map(|n| {
+            let n = n.clone();
+            async move { n.kill().await }
+        }))
+        .await;
+        // Give delivery tasks a moment to record what was still in flight.
+        self.net.journal().close();
+    }
+}
+
+async fn wait_all_free(
+    free_rx: &mut mpsc::UnboundedReceiver<usize>,
+    workers: usize,
+    cancel: &mut watch::Receiver<bool>,
+    interrupted: &mut bool,
+) -> bool {
+    let mut free = std::collections::BTreeSet::new();
+    while free.len() < workers {
+        tokio::select! {
+            w = free_rx.recv() => match w { Some(w) => { free.insert(w); } None => return false },
+            _ = cancel.wait_for(|c| *c), if !*interrupted => { *interrupted = true; return false; }
+        }
+    }
+    true
+}
+
+/// Carries out nemesis actions and records them on the timeline.
+#[derive(Clone)]
+struct Actor {
+    nodes: Vec<Arc<NodeSlot>>,
+    net: Arc<Net>,
+    recorder: Recorder,
+    init_clients: Vec<Arc<tokio::sync::Mutex<Client>>>,
+    init_timeout: Duration,
+}
+
+impl Actor {
+    async fn perform(&self, action: Action) {
+        let names = |v: &[usize]| -> Value { v.iter().map(|&i| json!(self.nodes[i].name)).collect() };
+        let f = action.f();
+        let value = match &action {
+            Action::StartPartition { shape, grudge } => {
+                self.net.set_grudge(grudge.clone());
+                json!({"shape": shape.name(), "grudge": grudge.describe(self.net.names())})
+            }
+            Action::HealPartition => {
+                self.net.set_grudge(gauntlet_net::Grudge::new(0));
+                json!("network-healed")
+            }
+            Action::Kill(v) => {
+                futures_join(v.iter().map(|&i| {
+                    let n = self.nodes[i].clone();
+                    async move { n.kill().await }
+                }))
+                .await;
+                names(v)
+            }
+            Action::Pause(v) => {
+                for &i in v {
+                    self.nodes[i].pause().await;
+                }
+                names(v)
+            }
+            Action::Resume(v) => {
+                for &i in v {
+                    self.nodes[i].resume().await;
+                }
+                names(v)
+            }
+            Action::Restart(v) => {
+                let results = futures_join(v.iter().map(|&i| self.restart(i))).await;
+                let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+                for e in &errors {
+                    eprintln!("gauntlet: restart failed: {e}");
+                }
+                if errors.is_empty() { names(v) } else { json!({"nodes": names(v), "errors": errors}) }
+            }
+        };
+        self.recorder.record(Op::nemesis(f, value));
+    }
+
+    fn restart(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + 'static {
+        let node = self.nodes[i].clone();
+        let client = self.init_clients[i].clone();
+        let names: Vec<String> = self.net.names()[..self.nodes.len()].to_vec();
+        let timeout = self.init_timeout;
+        async move {
+            node.start().await?;
+            let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
+            let reply = client.lock().await.call(node.index, body, timeout).await;
+            match reply.as_ref().and_then(|r| r.get("type")).and_then(Value::as_str) {
+                Some("init_ok") => Ok(()),
+                _ => Err(format!("node {} did not answer init after its restart", node.name)),
+            }
+        }
+    }
+}
+
+async fn run_nemesis(
+    mut nemesis: Nemesis,
+    deadline: Instant,
+    mut cancel: watch::Receiver<bool>,
+    actor: Actor,
+) -> Nemesis {
+    if nemesis.is_idle() {
+        return nemesis;
+    }
+    loop {
+        let at = Instant::now() + Duration::from_nanos(nemesis.next_delay_ns());
+        if at >= deadline {
+            return nemesis;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => {}
+            _ = cancel.wait_for(|c| *c) => return nemesis,
+        }
+        if let Some(action) = nemesis.next_action() {
+            actor.perform(action).await;
+        }
+    }
+}
+
+/// A client worker: performs the ops it is handed against one node.
+struct Worker {
+    id: usize,
+    /// The Jepsen process: a new one after every indefinite outcome.
+    process: u64,
+    concurrency: u64,
+    node: u32,
+    client: Client,
+    recorder: Recorder,
+    workload: SharedWorkload,
+    timeout: Duration,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>, free: mpsc::UnboundedSender<usize>) -> Client {
+        while let Some(req) = rx.recv().await {
+            self.perform(req).await;
+            if free.send(self.id).is_err() {
+                break;
+            }
+        }
+        self.client
+    }
+
+    async fn perform(&mut self, req: Request) {
+        let mut invoke = Op::invoke(self.process, req.f, req.value.clone());
+        invoke.key = req.key.clone();
+        invoke.is_final = req.is_final;
+        let invoke = self.recorder.record(invoke);
+        let reply = self.client.call(self.node, req.body.clone(), self.timeout).await;
+        let outcome = {
+            let wl = self.workload.lock().expect("workload lock");
+            match &reply {
+                Some(r) => wl.complete(&req, r),
+                None => wl.timeout(&req),
+            }
+        };
+        let completion = match outcome {
+            Outcome::Ok(v) => invoke.complete(OpType::Ok, v),
+            Outcome::Fail(e) => invoke.complete(OpType::Fail, req.value.clone()).with_error(e),
+            Outcome::Info(e) => {
+                self.process += self.concurrency;
+                invoke.complete(OpType::Info, req.value.clone()).with_error(e)
+            }
+        };
+        self.recorder.record(completion);
+    }
+}
+
+fn write_history(dir: &std::path::Path, history: &[Op]) -> Result<(), RunError> {
+    use std::io::Write;
+    let path = dir.join("history.jsonl");
+    let file = std::fs::File::create(&path).map_err(io_err("writing history.jsonl"))?;
+    let mut out = std::io::BufWriter::new(file);
+    for op in history {
+        serde_json::to_writer(&mut out, op).map_err(|e| io_err("writing history.jsonl")(e.into()))?;
+        out.write_all(b"\n").map_err(io_err("writing history.jsonl"))?;
+    }
+    out.flush().map_err(io_err("writing history.jsonl"))
+}
+
+/// Runs futures concurrently on the current task and collects their outputs
+/// in order.
+async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task panicked"));
+    }
+    out
+}

@@ -1,0 +1,98 @@
+//! The run's directory: `<store>/<workload>/<timestamp>/`, with `latest` links.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Creates a fresh run directory (and its `node-logs/`) and returns it.
+pub(crate) fn create_run_dir(store: &Path, workload: &str) -> std::io::Result<PathBuf> {
+    let parent = store.join(workload);
+    std::fs::create_dir_all(&parent)?;
+    let stamp = timestamp(SystemTime::now());
+    // Two runs in the same millisecond get distinct directories.
+    for n in 0.. {
+        let name = if n == 0 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let dir = parent.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                std::fs::create_dir(dir.join("node-logs"))?;
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Points `<store>/latest` and `<store>/<workload>/latest` at `run_dir`.
+pub(crate) fn link_latest(store: &Path, workload: &str, run_dir: &Path) -> std::io::Result<()> {
+    let name = run_dir.file_name().expect("run dirs have names");
+    relink(&store.join("latest"), &Path::new(workload).join(name))?;
+    relink(&store.join(workload).join("latest"), Path::new(name))
+}
+
+fn relink(link: &Path, target: &Path) -> std::io::Result<()> {
+    // Replace atomically: a reader never sees the link missing.
+    let tmp = link.with_extension("tmp-link");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    std::fs::rename(&tmp, link)
+}
+
+/// `20261123T162755.123Z`: sortable, UTC, safe in file names.
+fn timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_and_sortable() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_451_275_123);
+        assert_eq!(timestamp(t), "20261123T162755.123Z");
+        assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000.000Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert!(timestamp(leap).starts_with("20000229T"));
+    }
+
+    #[test]
+    fn run_dirs_are_unique_and_latest_follows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = create_run_dir(tmp.path(), "echo").unwrap();
+        let b = create_run_dir(tmp.path(), "echo").unwrap();
+        assert_ne!(a, b);
+        assert!(b.join("node-logs").is_dir());
+        link_latest(tmp.path(), "echo", &a).unwrap();
+        link_latest(tmp.path(), "echo", &b).unwrap();
+        let latest = std::fs::canonicalize(tmp.path().join("latest")).unwrap();
+        assert_eq!(latest, std::fs::canonicalize(&b).unwrap());
+        let wl_latest = std::fs::canonicalize(tmp.path().join("echo/latest")).unwrap();
+        assert_eq!(wl_latest, latest);
+    }
+}

@@ -1,0 +1,68 @@
+use std::time::Duration;
+
+use anyhow::Result;
+use gauntlet_check::Validity;
+use gauntlet_workbench::TestConfig;
+
+use crate::cli::DemoArgs;
+use crate::exit::{self, Failure};
+
+/// Runs the correct gossip broadcast and the one that never retries, both
+/// under partitions; the first must pass and the second must lose messages.
+pub fn run(args: DemoArgs) -> Result<u8> {
+    let exe = std::env::current_exe()?;
+    let demos = [
+        ("node-broadcast", "a gossip that retries until acknowledged", Validity::Valid),
+        ("broken-broadcast-no-retry", "a broadcast that sends once and never retries", Validity::Invalid),
+    ];
+    let mut as_expected = true;
+    for (i, (example, what, expected)) in demos.iter().enumerate() {
+        println!("== {example}: {what}");
+        println!(
+            "   gauntlet test -w broadcast --bin {} example-node {example} --node-count 5 --time-limit {} --rate 50 --latency 10 --nemesis partition --nemesis-interval 1\n",
+            exe.display(),
+            args.time_limit
+        );
+        let mut cfg = TestConfig::new("broadcast", &exe);
+        cfg.args = vec!["example-node".into(), (*example).into()];
+        cfg.node_count = 5;
+        cfg.time_limit = Duration::from_secs_f64(args.time_limit);
+        cfg.rate = 50.0;
+        cfg.concurrency = 5;
+        cfg.latency = gauntlet_net::Latency::new(10.0, gauntlet_net::LatencyDist::Constant);
+        cfg.nemesis = vec![gauntlet_nemesis::FaultKind::Partition];
+        cfg.nemesis_interval = 1.0;
+        cfg.recovery = Duration::from_secs(3);
+        cfg.seed = 7 + i as u64;
+        cfg.store = args.store.clone();
+        cfg.command_line = std::env::args().collect();
+        let outcome = crate::cmd_test::run_config(cfg)?;
+        crate::cmd_test::print_summary(&outcome);
+        println!();
+        as_expected &= outcome.valid == *expected;
+    }
+    if as_expected {
+        println!("The correct node passed and the broken one failed, as they should.");
+        Ok(exit::VALID)
+    } else {
+        Err(Failure {
+            code: exit::INVALID,
+            message: "the demo did not turn out as expected (see the verdicts above)".into(),
+        }
+        .into())
+    }
+}
+
+/// `gauntlet example-node NAME`: runs a bundled example node on stdin/stdout.
+pub fn example_node(name: &str) -> Result<u8> {
+    match gauntlet_examples::node_main(name) {
+        Some(main) => {
+            main().map_err(|e| anyhow::anyhow!("example node {name}: {e}"))?;
+            Ok(exit::VALID)
+        }
+        None => Err(Failure::bad_args(format!(
+            "no example node named {name:?}; there are: {}",
+            gauntlet_examples::NODE_NAMES.join(", ")
+        ))),
+    }
+}
