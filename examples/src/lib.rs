@@ -54,23 +54,6 @@ impl Rng {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rng_covers_its_range_and_differs_by_seed() {
-        let mut rng = Rng::new(random_u64());
-        let mut seen = [0u32; 5];
-        for _ in 0..10_000 {
-            seen[rng.below(5)] += 1;
-        }
-        assert!(seen.iter().all(|&n| n > 1_500), "{seen:?}");
-        assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
-        assert_ne!(random_u64(), random_u64());
-    }
-}
-
 /// A node program's entry point.
 pub type NodeMain = fn() -> std::io::Result<()>;
 
@@ -83,7 +66,10 @@ pub const NODES: &[(&str, NodeMain)] = &[
     ("node-lin-kv-proxy", nodes::node_lin_kv_proxy::main),
     ("node-pn-counter", nodes::node_pn_counter::main),
     ("node-unique-ids", nodes::node_unique_ids::main),
-    ("broken-broadcast-no-retry", nodes::broken_broadcast_no_retry::main),
+    (
+        "broken-broadcast-no-retry",
+        nodes::broken_broadcast_no_retry::main,
+    ),
     ("broken-counter-double", nodes::broken_counter_double::main),
     ("broken-echo-crash", nodes::broken_echo_crash::main),
     ("broken-echo-wrong", nodes::broken_echo_wrong::main),
@@ -104,5 +90,25 @@ pub const NODE_NAMES: [&str; NODES.len()] = {
 
 /// The entry point of the example node called `name`.
 pub fn node_main(name: &str) -> Option<NodeMain> {
-    NODES.iter().find(|(n, _)| *n == name).map(|(_, main)| *main)
+    NODES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, main)| *main)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_covers_its_range_and_differs_by_seed() {
+        let mut rng = Rng::new(random_u64());
+        let mut seen = [0u32; 5];
+        for _ in 0..10_000 {
+            seen[rng.below(5)] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 1_500), "{seen:?}");
+        assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+        assert_ne!(random_u64(), random_u64());
+    }
 }

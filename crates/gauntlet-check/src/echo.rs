@@ -118,7 +118,10 @@ mod tests {
 
     #[test]
     fn no_answer_at_all_is_unknown() {
-        let h = H::new().inv(0, F, json!("a")).info(0, F, json!("a")).build();
+        let h = H::new()
+            .inv(0, F, json!("a"))
+            .info(0, F, json!("a"))
+            .build();
         assert_eq!(check(&h).valid, Validity::Unknown);
     }
 

@@ -88,7 +88,9 @@ pub fn body_msg_id(body: &RawValue) -> Option<u64> {
     struct Peek {
         msg_id: Option<u64>,
     }
-    serde_json::from_str::<Peek>(body.get()).ok().and_then(|p| p.msg_id)
+    serde_json::from_str::<Peek>(body.get())
+        .ok()
+        .and_then(|p| p.msg_id)
 }
 
 #[cfg(test)]
@@ -113,7 +115,8 @@ mod tests {
 
     #[test]
     fn extra_top_level_keys_are_rejected() {
-        let err = RawEnvelope::parse(r#"{"src":"n1","dest":"c1","body":{},"extra":1}"#).unwrap_err();
+        let err =
+            RawEnvelope::parse(r#"{"src":"n1","dest":"c1","body":{},"extra":1}"#).unwrap_err();
         assert!(err.to_string().contains("extra"), "{err}");
     }
 

@@ -81,7 +81,11 @@ pub async fn bench_router(b: RouterBench) -> Result<RouterBenchReport, RunError>
             messages,
             seconds,
             messages_per_sec: messages as f64 / seconds,
-            cpu_us_per_message: if messages == 0 { f64::NAN } else { cpu * 1e6 / messages as f64 },
+            cpu_us_per_message: if messages == 0 {
+                f64::NAN
+            } else {
+                cpu * 1e6 / messages as f64
+            },
             gauntlet_cpu_seconds: cpu,
         })
     }

@@ -90,18 +90,29 @@ impl TestConfig {
             return bad(format!("--rate must be a number >= 0, not {}", self.rate));
         }
         if !(self.latency.mean_ms.is_finite() && self.latency.mean_ms >= 0.0) {
-            return bad(format!("--latency must be >= 0 ms, not {}", self.latency.mean_ms));
+            return bad(format!(
+                "--latency must be >= 0 ms, not {}",
+                self.latency.mean_ms
+            ));
         }
         if !(self.nemesis_interval.is_finite() && self.nemesis_interval > 0.0) {
-            return bad(format!("--nemesis-interval must be > 0 s, not {}", self.nemesis_interval));
+            return bad(format!(
+                "--nemesis-interval must be > 0 s, not {}",
+                self.nemesis_interval
+            ));
         }
         match std::fs::metadata(&self.bin) {
             Err(e) => return bad(format!("--bin {}: {e}", self.bin.display())),
-            Ok(m) if !m.is_file() => return bad(format!("--bin {}: not a file", self.bin.display())),
+            Ok(m) if !m.is_file() => {
+                return bad(format!("--bin {}: not a file", self.bin.display()));
+            }
             Ok(m) => {
                 use std::os::unix::fs::PermissionsExt;
                 if m.permissions().mode() & 0o111 == 0 {
-                    return bad(format!("--bin {}: not executable (chmod +x it)", self.bin.display()));
+                    return bad(format!(
+                        "--bin {}: not executable (chmod +x it)",
+                        self.bin.display()
+                    ));
                 }
             }
         }

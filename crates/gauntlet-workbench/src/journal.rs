@@ -22,7 +22,10 @@ pub(crate) enum Fate {
 }
 
 enum Entry {
-    Message { packet: Packet, fate: Fate },
+    Message {
+        packet: Packet,
+        fate: Fate,
+    },
     /// Flush and stop: the run is over, later records are not kept.
     Close,
 }

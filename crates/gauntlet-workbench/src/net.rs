@@ -205,7 +205,8 @@ impl Net {
     /// Records what became of a packet, and counts deliveries.
     pub fn record(&self, packet: Packet, fate: Fate) {
         if matches!(fate, Fate::Delivered(_)) {
-            let client = self.kind(packet.src) == Kind::Client || self.kind(packet.dest) == Kind::Client;
+            let client =
+                self.kind(packet.src) == Kind::Client || self.kind(packet.dest) == Kind::Client;
             let counter = if client {
                 &self.counts.client_recv
             } else {

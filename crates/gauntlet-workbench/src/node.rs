@@ -52,7 +52,13 @@ pub(crate) struct NodeSlot {
 
 impl NodeSlot {
     /// Creates the slot and its delivery task; the process starts with [`NodeSlot::start`].
-    pub fn new(index: u32, spec: NodeSpec, inbox: Inbox, net: Arc<Net>, seed: u64) -> Arc<NodeSlot> {
+    pub fn new(
+        index: u32,
+        spec: NodeSpec,
+        inbox: Inbox,
+        net: Arc<Net>,
+        seed: u64,
+    ) -> Arc<NodeSlot> {
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         tokio::spawn(deliver(inbox, ctl_rx, net.clone()));
         Arc::new(NodeSlot {
@@ -72,7 +78,8 @@ impl NodeSlot {
     /// Starts a fresh incarnation of the program.
     pub async fn start(self: &Arc<Self>) -> Result<(), String> {
         let mut guard = self.process.lock().await;
-        let mut process = NodeProcess::spawn(&self.spec).map_err(|e| format!("{}: {e}", self.name))?;
+        let mut process =
+            NodeProcess::spawn(&self.spec).map_err(|e| format!("{}: {e}", self.name))?;
         let incarnation = self.incarnation.fetch_add(1, Ordering::SeqCst) + 1;
         self.expected_down.store(false, Ordering::SeqCst);
         let stdin = process.take_stdin().expect("stdin is piped");
@@ -114,15 +121,20 @@ impl NodeSlot {
     /// crash: report it with the exit status and the last stderr lines, and
     /// let the run go on without the node.
     async fn stdout_closed(&self, incarnation: u64) {
-        if self.incarnation.load(Ordering::SeqCst) != incarnation || self.expected_down.load(Ordering::SeqCst) {
+        if self.incarnation.load(Ordering::SeqCst) != incarnation
+            || self.expected_down.load(Ordering::SeqCst)
+        {
             return;
         }
         let mut guard = self.process.lock().await;
-        if self.incarnation.load(Ordering::SeqCst) != incarnation || self.expected_down.load(Ordering::SeqCst) {
+        if self.incarnation.load(Ordering::SeqCst) != incarnation
+            || self.expected_down.load(Ordering::SeqCst)
+        {
             return;
         }
         let Some(mut p) = guard.take() else { return };
-        let (exit, description) = match tokio::time::timeout(Duration::from_secs(2), p.wait()).await {
+        let (exit, description) = match tokio::time::timeout(Duration::from_secs(2), p.wait()).await
+        {
             Ok(exit) => {
                 let d = exit.to_string();
                 (exit, d)
@@ -155,7 +167,11 @@ fn indent(lines: &[String]) -> String {
     if lines.is_empty() {
         return "    (none)".into();
     }
-    lines.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    lines
+        .iter()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Writes due messages to the node's stdin, batching the flush.
@@ -206,7 +222,8 @@ async fn write_one(stdin: &mut Option<BufWriter<ChildStdin>>, p: crate::net::Pac
 /// Routes everything one incarnation prints.
 async fn read_stdout(slot: Arc<NodeSlot>, stdout: ChildStdout, incarnation: u64) {
     let mut reader = BufReader::with_capacity(1 << 16, stdout);
-    let mut rng = ChaCha8Rng::seed_from_u64(slot.seed ^ ((slot.index as u64) << 20) ^ (incarnation << 44));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(slot.seed ^ ((slot.index as u64) << 20) ^ (incarnation << 44));
     let mut buf = Vec::with_capacity(1024);
     loop {
         match read_line_capped(&mut reader, &mut buf, MAX_MESSAGE_BYTES).await {
@@ -226,7 +243,12 @@ async fn read_stdout(slot: Arc<NodeSlot>, stdout: ChildStdout, incarnation: u64)
 fn route(slot: &NodeSlot, line: &[u8], rng: &mut ChaCha8Rng) {
     let net = &slot.net;
     let Ok(text) = std::str::from_utf8(line) else {
-        net.bad_output(&slot.name, "not-json", "invalid UTF-8".into(), &String::from_utf8_lossy(line));
+        net.bad_output(
+            &slot.name,
+            "not-json",
+            "invalid UTF-8".into(),
+            &String::from_utf8_lossy(line),
+        );
         return;
     };
     let text = text.trim_end_matches('\r');
@@ -245,7 +267,12 @@ fn route(slot: &NodeSlot, line: &[u8], rng: &mut ChaCha8Rng) {
         }
     };
     let Some(dest) = net.lookup(&env.dest) else {
-        net.bad_output(&slot.name, "unknown-dest", format!("no node or client named {:?}", env.dest), text);
+        net.bad_output(
+            &slot.name,
+            "unknown-dest",
+            format!("no node or client named {:?}", env.dest),
+            text,
+        );
         return;
     };
     if env.src != slot.name {
@@ -295,7 +322,11 @@ async fn read_line_capped<R: AsyncBufRead + Unpin>(
         total += take;
         reader.consume(take + done as usize);
         if done {
-            return Ok(if total > max { Line::TooLong(total) } else { Line::Complete });
+            return Ok(if total > max {
+                Line::TooLong(total)
+            } else {
+                Line::Complete
+            });
         }
     }
 }
@@ -317,7 +348,9 @@ mod tests {
         loop {
             match read_line_capped(&mut reader, &mut buf, 6).await.unwrap() {
                 Line::Complete => got.push(String::from_utf8(buf.clone()).unwrap()),
-                Line::TooLong(n) => got.push(format!("too long {n}: {}", String::from_utf8_lossy(&buf))),
+                Line::TooLong(n) => {
+                    got.push(format!("too long {n}: {}", String::from_utf8_lossy(&buf)))
+                }
                 Line::Eof => break,
             }
         }

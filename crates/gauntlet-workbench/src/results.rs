@@ -1,6 +1,8 @@
 //! `results.json`: every check's verdict, and the run's figures.
 
-use gauntlet_check::{CheckResult, Validity, availability, counter, echo, latency, set_full, stats, unique_ids};
+use gauntlet_check::{
+    CheckResult, Validity, availability, counter, echo, latency, set_full, stats, unique_ids,
+};
 use gauntlet_history::Op;
 use serde_json::{Map, Value, json};
 
@@ -14,7 +16,13 @@ pub(crate) struct Results {
 }
 
 /// Runs the workload's checker and the run-level checks over the history.
-pub(crate) fn assemble(cfg: &TestConfig, history: &[Op], net: &Net, crashes: &[Crash], messages: u64) -> Results {
+pub(crate) fn assemble(
+    cfg: &TestConfig,
+    history: &[Op],
+    net: &Net,
+    crashes: &[Crash],
+    messages: u64,
+) -> Results {
     let mut checks: Vec<(&str, CheckResult)> = Vec::new();
     checks.push(("workload", workload_check(&cfg.workload, history)));
     checks.push(("stats", stats::check(history)));
@@ -64,8 +72,14 @@ fn protocol_check(net: &Net) -> CheckResult {
     let summary = net.bad_output_summary();
     let mut check = CheckResult::new("protocol")
         .with("bad-line-count", summary.protocol_errors)
-        .with("by-class", serde_json::to_value(&summary.by_class).expect("json"))
-        .with("by-node", serde_json::to_value(&summary.by_node).expect("json"));
+        .with(
+            "by-class",
+            serde_json::to_value(&summary.by_class).expect("json"),
+        )
+        .with(
+            "by-node",
+            serde_json::to_value(&summary.by_node).expect("json"),
+        );
     for example in summary.examples {
         let item = serde_json::to_value(&example).expect("json");
         if example.is_protocol_error() {

@@ -9,8 +9,8 @@ use gauntlet_history::{Op, OpType};
 use gauntlet_nemesis::{Action, Nemesis};
 use gauntlet_node::NodeSpec;
 use gauntlet_workload::{Outcome, Request, Workload};
-use rand::SeedableRng;
 use rand::RngExt;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
@@ -47,7 +47,10 @@ pub enum RunError {
     /// The system could not be set up (a node never answered `init`, ...):
     /// exit 255. What was recorded is still in `dir`.
     #[error("{message}")]
-    Setup { message: String, dir: Option<PathBuf> },
+    Setup {
+        message: String,
+        dir: Option<PathBuf>,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -71,7 +74,10 @@ fn sub_seed(seed: u64, stream: u64) -> u64 {
 
 /// Runs a test. `cancel` turning true (Ctrl-C) ends the run early: the nodes
 /// are torn down and what was recorded is checked and written.
-pub async fn run_test(cfg: TestConfig, cancel: watch::Receiver<bool>) -> Result<RunOutcome, RunError> {
+pub async fn run_test(
+    cfg: TestConfig,
+    cancel: watch::Receiver<bool>,
+) -> Result<RunOutcome, RunError> {
     cfg.validate()?;
     let dir = store::create_run_dir(&cfg.store, &cfg.workload).map_err(io_err(format!(
         "creating a run directory under {}",
@@ -86,12 +92,19 @@ pub async fn run_test(cfg: TestConfig, cancel: watch::Receiver<bool>) -> Result<
             o.dir = dir;
             Ok(o)
         }
-        Err(RunError::Setup { message, .. }) => Err(RunError::Setup { message, dir: Some(dir) }),
+        Err(RunError::Setup { message, .. }) => Err(RunError::Setup {
+            message,
+            dir: Some(dir),
+        }),
         Err(e) => Err(e),
     }
 }
 
-fn write_run_json(cfg: &TestConfig, dir: &std::path::Path, outcome: Option<&RunOutcome>) -> Result<(), RunError> {
+fn write_run_json(
+    cfg: &TestConfig,
+    dir: &std::path::Path,
+    outcome: Option<&RunOutcome>,
+) -> Result<(), RunError> {
     let run = json!({
         "gauntlet-version": env!("CARGO_PKG_VERSION"),
         "command-line": cfg.command_line,
@@ -132,17 +145,23 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    pub(crate) fn new(cfg: TestConfig, dir: PathBuf, cancel: watch::Receiver<bool>) -> Result<Run, RunError> {
+    pub(crate) fn new(
+        cfg: TestConfig,
+        dir: PathBuf,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<Run, RunError> {
         let n = cfg.node_count;
-        let mut endpoints: Vec<(String, Kind)> = (0..n).map(|i| (format!("n{i}"), Kind::Server)).collect();
+        let mut endpoints: Vec<(String, Kind)> =
+            (0..n).map(|i| (format!("n{i}"), Kind::Server)).collect();
         endpoints.extend(SERVICES.iter().map(|s| (s.to_string(), Kind::Service)));
         let first_client = endpoints.len();
         endpoints.extend((0..n + cfg.concurrency).map(|i| (format!("c{i}"), Kind::Client)));
-        let (journal, journal_writer) =
-            Journal::create(&dir.join("messages.jsonl")).map_err(io_err("creating messages.jsonl"))?;
+        let (journal, journal_writer) = Journal::create(&dir.join("messages.jsonl"))
+            .map_err(io_err("creating messages.jsonl"))?;
         let (net, inboxes) = Net::new(endpoints, cfg.latency, journal);
         let mut inboxes: Vec<Option<_>> = inboxes.into_iter().map(Some).collect();
-        let mut take = |i: usize| Inbox::new(inboxes[i].take().expect("each inbox once"), net.clone());
+        let mut take =
+            |i: usize| Inbox::new(inboxes[i].take().expect("each inbox once"), net.clone());
 
         for (k, name) in SERVICES.iter().enumerate() {
             let index = n + k;
@@ -174,7 +193,11 @@ impl Run {
             let rx = inboxes[i].take().expect("each inbox once");
             Client::new(i as u32, rx, net.clone())
         });
-        let init_clients = clients.by_ref().take(n).map(|c| Arc::new(tokio::sync::Mutex::new(c))).collect();
+        let init_clients = clients
+            .by_ref()
+            .take(n)
+            .map(|c| Arc::new(tokio::sync::Mutex::new(c)))
+            .collect();
         let worker_clients = clients.collect();
         let workload = gauntlet_workload::workload(&cfg.workload).expect("validated");
         Ok(Run {
@@ -210,7 +233,8 @@ impl Run {
         let crashes: Vec<_> = self.nodes.iter().flat_map(|n| n.crashes()).collect();
         let results = results::assemble(&self.cfg, &history, &self.net, &crashes, journal_count);
         let text = serde_json::to_string_pretty(&results.json).expect("json");
-        std::fs::write(self.dir.join("results.json"), text + "\n").map_err(io_err("writing results.json"))?;
+        std::fs::write(self.dir.join("results.json"), text + "\n")
+            .map_err(io_err("writing results.json"))?;
         Ok(RunOutcome {
             dir: self.dir.clone(),
             valid: results.valid,
@@ -227,15 +251,28 @@ impl Run {
         }))
         .await;
         if let Some(Err(e)) = started.into_iter().find(Result::is_err) {
-            return Err(RunError::Setup { message: format!("could not start node {e}"), dir: None });
+            return Err(RunError::Setup {
+                message: format!("could not start node {e}"),
+                dir: None,
+            });
         }
         let inits = futures_join((0..self.nodes.len()).map(|i| self.init(i))).await;
         let failures: Vec<String> = inits.into_iter().filter_map(Result::err).collect();
         if !failures.is_empty() {
-            return Err(RunError::Setup { message: failures.join("\n"), dir: None });
+            return Err(RunError::Setup {
+                message: failures.join("\n"),
+                dir: None,
+            });
         }
-        let topology = self.cfg.topology.to_json(&self.net.names()[..self.nodes.len()]);
-        let setup_request = self.workload.lock().expect("workload lock").setup(&topology);
+        let topology = self
+            .cfg
+            .topology
+            .to_json(&self.net.names()[..self.nodes.len()]);
+        let setup_request = self
+            .workload
+            .lock()
+            .expect("workload lock")
+            .setup(&topology);
         if let Some((body, ok_type)) = setup_request {
             let replies = futures_join((0..self.nodes.len()).map(|i| {
                 let body = body.clone();
@@ -245,12 +282,16 @@ impl Run {
             }))
             .await;
             for (i, reply) in replies.into_iter().enumerate() {
-                let got = reply.as_ref().and_then(|r| r.get("type")).and_then(Value::as_str);
+                let got = reply
+                    .as_ref()
+                    .and_then(|r| r.get("type"))
+                    .and_then(Value::as_str);
                 if got != Some(ok_type) {
                     return Err(RunError::Setup {
                         message: format!(
                             "node n{i} did not answer the setup request with {ok_type}: {}",
-                            reply.map_or("no reply within the RPC timeout".to_string(), |r| r.to_string())
+                            reply.map_or("no reply within the RPC timeout".to_string(), |r| r
+                                .to_string())
                         ),
                         dir: None,
                     });
@@ -269,15 +310,27 @@ impl Run {
         async move {
             let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
             let reply = client.lock().await.call(node.index, body, timeout).await;
-            match reply.as_ref().and_then(|r| r.get("type")).and_then(Value::as_str) {
+            match reply
+                .as_ref()
+                .and_then(|r| r.get("type"))
+                .and_then(Value::as_str)
+            {
                 Some("init_ok") => Ok(()),
                 _ => {
                     let why = match &reply {
                         None => format!("did not answer init within {} s", timeout.as_secs_f64()),
                         Some(r) => format!("answered init with {r} instead of init_ok"),
                     };
-                    let crashed = node.crashes().last().map(|c| format!(" (it {})", c.exit)).unwrap_or_default();
-                    Err(format!("node {} {why}{crashed}; see {}", node.name, "node-logs/".to_string() + &node.name + ".log"))
+                    let crashed = node
+                        .crashes()
+                        .last()
+                        .map(|c| format!(" (it {})", c.exit))
+                        .unwrap_or_default();
+                    Err(format!(
+                        "node {} {why}{crashed}; see {}",
+                        node.name,
+                        "node-logs/".to_string() + &node.name + ".log"
+                    ))
                 }
             }
         }
@@ -291,7 +344,10 @@ impl Run {
         let (free_tx, mut free_rx) = mpsc::unbounded_channel::<usize>();
         let mut worker_txs = Vec::new();
         let mut worker_tasks = Vec::new();
-        for (w, client) in std::mem::take(&mut self.worker_clients).into_iter().enumerate() {
+        for (w, client) in std::mem::take(&mut self.worker_clients)
+            .into_iter()
+            .enumerate()
+        {
             let (tx, rx) = mpsc::unbounded_channel::<Request>();
             worker_txs.push(tx);
             let worker = Worker {
@@ -356,7 +412,8 @@ impl Run {
 
         let mut nemesis = nemesis_task.await.expect("nemesis task");
         // Wait for in-flight ops: each finishes within the RPC timeout.
-        let idle = wait_all_free(&mut free_rx, cfg.concurrency, &mut cancel, &mut interrupted).await;
+        let idle =
+            wait_all_free(&mut free_rx, cfg.concurrency, &mut cancel, &mut interrupted).await;
 
         // Final phase: heal, let the system recover, then final reads.
         if !interrupted {
@@ -365,7 +422,11 @@ impl Run {
                 actor.perform(action).await;
             }
         }
-        let finals = self.workload.lock().expect("workload lock").final_requests();
+        let finals = self
+            .workload
+            .lock()
+            .expect("workload lock")
+            .final_requests();
         if idle && !interrupted && !finals.is_empty() {
             eprintln!(
                 "gauntlet: healed; waiting {} s for recovery before final reads",
@@ -468,7 +529,8 @@ struct Actor {
 
 impl Actor {
     async fn perform(&self, action: Action) {
-        let names = |v: &[usize]| -> Value { v.iter().map(|&i| json!(self.nodes[i].name)).collect() };
+        let names =
+            |v: &[usize]| -> Value { v.iter().map(|&i| json!(self.nodes[i].name)).collect() };
         let f = action.f();
         let value = match &action {
             Action::StartPartition { shape, grudge } => {
@@ -505,7 +567,11 @@ impl Actor {
                 for e in &errors {
                     eprintln!("gauntlet: restart failed: {e}");
                 }
-                if errors.is_empty() { names(v) } else { json!({"nodes": names(v), "errors": errors}) }
+                if errors.is_empty() {
+                    names(v)
+                } else {
+                    json!({"nodes": names(v), "errors": errors})
+                }
             }
         };
         self.recorder.record(Op::nemesis(f, value));
@@ -520,9 +586,16 @@ impl Actor {
             node.start().await?;
             let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
             let reply = client.lock().await.call(node.index, body, timeout).await;
-            match reply.as_ref().and_then(|r| r.get("type")).and_then(Value::as_str) {
+            match reply
+                .as_ref()
+                .and_then(|r| r.get("type"))
+                .and_then(Value::as_str)
+            {
                 Some("init_ok") => Ok(()),
-                _ => Err(format!("node {} did not answer init after its restart", node.name)),
+                _ => Err(format!(
+                    "node {} did not answer init after its restart",
+                    node.name
+                )),
             }
         }
     }
@@ -566,7 +639,11 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>, free: mpsc::UnboundedSender<usize>) -> Client {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Request>,
+        free: mpsc::UnboundedSender<usize>,
+    ) -> Client {
         while let Some(req) = rx.recv().await {
             self.perform(req).await;
             if free.send(self.id).is_err() {
@@ -581,7 +658,10 @@ impl Worker {
         invoke.key = req.key.clone();
         invoke.is_final = req.is_final;
         let invoke = self.recorder.record(invoke);
-        let reply = self.client.call(self.node, req.body.clone(), self.timeout).await;
+        let reply = self
+            .client
+            .call(self.node, req.body.clone(), self.timeout)
+            .await;
         let outcome = {
             let wl = self.workload.lock().expect("workload lock");
             match &reply {
@@ -591,10 +671,14 @@ impl Worker {
         };
         let completion = match outcome {
             Outcome::Ok(v) => invoke.complete(OpType::Ok, v),
-            Outcome::Fail(e) => invoke.complete(OpType::Fail, req.value.clone()).with_error(e),
+            Outcome::Fail(e) => invoke
+                .complete(OpType::Fail, req.value.clone())
+                .with_error(e),
             Outcome::Info(e) => {
                 self.process += self.concurrency;
-                invoke.complete(OpType::Info, req.value.clone()).with_error(e)
+                invoke
+                    .complete(OpType::Info, req.value.clone())
+                    .with_error(e)
             }
         };
         self.recorder.record(completion);
@@ -607,17 +691,19 @@ fn write_history(dir: &std::path::Path, history: &[Op]) -> Result<(), RunError> 
     let file = std::fs::File::create(&path).map_err(io_err("writing history.jsonl"))?;
     let mut out = std::io::BufWriter::new(file);
     for op in history {
-        serde_json::to_writer(&mut out, op).map_err(|e| io_err("writing history.jsonl")(e.into()))?;
-        out.write_all(b"\n").map_err(io_err("writing history.jsonl"))?;
+        serde_json::to_writer(&mut out, op)
+            .map_err(|e| io_err("writing history.jsonl")(e.into()))?;
+        out.write_all(b"\n")
+            .map_err(io_err("writing history.jsonl"))?;
     }
     out.flush().map_err(io_err("writing history.jsonl"))
 }
 
 /// Runs futures concurrently on the current task and collects their outputs
 /// in order.
-async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();

@@ -13,7 +13,13 @@ use crate::net::Net;
 
 /// Serves requests one at a time in delivery order until the network closes.
 /// Replies travel back with the usual node latency.
-pub(crate) async fn serve(index: u32, mut service: Box<dyn Service>, mut inbox: Inbox, net: Arc<Net>, seed: u64) {
+pub(crate) async fn serve(
+    index: u32,
+    mut service: Box<dyn Service>,
+    mut inbox: Inbox,
+    net: Arc<Net>,
+    seed: u64,
+) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     while let Some(packet) = inbox.next_due().await {
         let at = net.now();

@@ -10,7 +10,11 @@ pub(crate) fn create_run_dir(store: &Path, workload: &str) -> std::io::Result<Pa
     let stamp = timestamp(SystemTime::now());
     // Two runs in the same millisecond get distinct directories.
     for n in 0.. {
-        let name = if n == 0 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let name = if n == 0 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
         let dir = parent.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => {

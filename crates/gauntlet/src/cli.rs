@@ -109,7 +109,9 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json")]
+#[command(
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json"
+)]
 pub struct BenchArgs {
     /// What to measure: router (messages per second between real node processes).
     pub what: String,

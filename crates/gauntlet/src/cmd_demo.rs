@@ -12,8 +12,16 @@ use crate::exit::{self, Failure};
 pub fn run(args: DemoArgs) -> Result<u8> {
     let exe = std::env::current_exe()?;
     let demos = [
-        ("node-broadcast", "a gossip that retries until acknowledged", Validity::Valid),
-        ("broken-broadcast-no-retry", "a broadcast that sends once and never retries", Validity::Invalid),
+        (
+            "node-broadcast",
+            "a gossip that retries until acknowledged",
+            Validity::Valid,
+        ),
+        (
+            "broken-broadcast-no-retry",
+            "a broadcast that sends once and never retries",
+            Validity::Invalid,
+        ),
     ];
     let mut as_expected = true;
     for (i, (example, what, expected)) in demos.iter().enumerate() {

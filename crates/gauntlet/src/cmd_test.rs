@@ -20,7 +20,10 @@ pub fn run(args: TestArgs) -> Result<u8> {
     if outcome.interrupted {
         return Err(Failure {
             code: exit::CRASHED,
-            message: format!("the run was interrupted; what was recorded is in {}", outcome.dir.display()),
+            message: format!(
+                "the run was interrupted; what was recorded is in {}",
+                outcome.dir.display()
+            ),
         }
         .into());
     }
@@ -30,7 +33,9 @@ pub fn run(args: TestArgs) -> Result<u8> {
 /// Runs one test on a fresh runtime, with Ctrl-C handling.
 pub fn run_config(cfg: TestConfig) -> Result<RunOutcome> {
     raise_fd_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let outcome = runtime.block_on(async {
         let cancel = crate::signals::cancel_on_signals();
         gauntlet_workbench::run_test(cfg, cancel).await
@@ -51,13 +56,19 @@ fn config_from(a: TestArgs) -> Result<TestConfig> {
     cfg.concurrency = parse_concurrency(&a.concurrency, a.node_count).map_err(bad)?;
     let dist = a.latency_dist.parse().map_err(bad)?;
     cfg.latency = gauntlet_net::Latency::new(a.latency, dist);
-    cfg.topology = a.topology.parse().map_err(|e: gauntlet_net::TopologyError| bad(e.to_string()))?;
+    cfg.topology = a
+        .topology
+        .parse()
+        .map_err(|e: gauntlet_net::TopologyError| bad(e.to_string()))?;
     cfg.nemesis = gauntlet_nemesis::parse_faults(&a.nemesis).map_err(bad)?;
     cfg.nemesis_interval = a.nemesis_interval;
-    cfg.availability = match a.availability {
-        Some(s) => Some(s.parse().map_err(|e: gauntlet_check::AvailabilityError| bad(format!("--availability: {e}")))?),
-        None => None,
-    };
+    cfg.availability =
+        match a.availability {
+            Some(s) => Some(s.parse().map_err(|e: gauntlet_check::AvailabilityError| {
+                bad(format!("--availability: {e}"))
+            })?),
+            None => None,
+        };
     cfg.log_stderr = a.log_stderr;
     cfg.seed = a.seed.unwrap_or_else(random_seed);
     cfg.store = a.store;
@@ -85,13 +96,16 @@ fn seconds(flag: &str, s: f64) -> Result<Duration> {
     if s.is_finite() && s >= 0.0 {
         Ok(Duration::from_secs_f64(s))
     } else {
-        Err(Failure::bad_args(format!("{flag} must be a number of seconds >= 0, not {s}")))
+        Err(Failure::bad_args(format!(
+            "{flag} must be a number of seconds >= 0, not {s}"
+        )))
     }
 }
 
 /// `5` or `2n` (twice the node count), as Maelstrom's `--concurrency`.
 fn parse_concurrency(s: &str, nodes: usize) -> Result<usize, String> {
-    let err = || format!("--concurrency must be a number or Kn (K times the node count), not {s:?}");
+    let err =
+        || format!("--concurrency must be a number or Kn (K times the node count), not {s:?}");
     let n = match s.strip_suffix('n') {
         Some(k) => k.parse::<usize>().map_err(|_| err())? * nodes,
         None => s.parse::<usize>().map_err(|_| err())?,
@@ -111,8 +125,11 @@ fn random_seed() -> u64 {
 
 /// 1,000 nodes need about 4,000 descriptors; lift the soft limit to the hard one.
 fn raise_fd_limit() {
-    if let Ok((_, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    if let Ok((_, hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    {
+        let _ =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 
@@ -120,7 +137,11 @@ pub fn print_summary(o: &RunOutcome) {
     let r = &o.results;
     if let Some(checks) = r["checks"].as_object() {
         for (name, check) in checks {
-            println!("{name:<12} {:<8} {}", verdict(&check["valid"]), highlights(name, check));
+            println!(
+                "{name:<12} {:<8} {}",
+                verdict(&check["valid"]),
+                highlights(name, check)
+            );
             if let Some(ev) = check["evidence"].as_array()
                 && !ev.is_empty()
             {
@@ -144,10 +165,17 @@ pub fn print_summary(o: &RunOutcome) {
             None => "-".into(),
         }
     );
-    if let Some(lat) = r["latency"].as_object() {
-        for (f, figs) in lat {
-            if let Some(q) = figs.get("ok").and_then(|o| o.get("quantiles")) {
-                println!("latency      {f}: p50 {} ms, p95 {} ms, p99 {} ms (ok)", ms(&q["0.5"]), ms(&q["0.95"]), ms(&q["0.99"]));
+    if let Some(by_f) = r["latency"]["by-f"].as_object() {
+        for (f, figs) in by_f {
+            let q = &figs["ok"]["latency-ms"];
+            if q.is_object() {
+                println!(
+                    "latency      {f}: p50 {} ms, p95 {} ms, p99 {} ms, max {} ms (ok ops)",
+                    ms(&q["0.5"]),
+                    ms(&q["0.95"]),
+                    ms(&q["0.99"]),
+                    ms(&q["1"])
+                );
             }
         }
     }
@@ -157,7 +185,8 @@ pub fn print_summary(o: &RunOutcome) {
         match o.valid {
             Validity::Valid => "Everything looks good! ヽ(‘ー`)ノ",
             Validity::Invalid => "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻",
-            Validity::Unknown => "The checks could not decide: nothing invalid was found, but something was not checked. ಠ~ಠ",
+            Validity::Unknown =>
+                "The checks could not decide: nothing invalid was found, but something was not checked. ಠ~ಠ",
         }
     );
     println!("results: {}", o.dir.join("results.json").display());
@@ -187,8 +216,16 @@ fn shorten(s: &str, max: usize) -> String {
 fn highlights(name: &str, check: &Value) -> String {
     let keys: &[&str] = match name {
         "workload" => &[
-            "attempt-count", "stable-count", "lost-count", "never-read-count", "stale-count",
-            "acknowledged-count", "duplicated-count", "final-reads", "acceptable", "error-count",
+            "attempt-count",
+            "stable-count",
+            "lost-count",
+            "never-read-count",
+            "stale-count",
+            "acknowledged-count",
+            "duplicated-count",
+            "final-reads",
+            "acceptable",
+            "error-count",
         ],
         "stats" => &["count", "ok-count", "fail-count", "info-count"],
         "availability" => &["ok-fraction"],
@@ -197,7 +234,11 @@ fn highlights(name: &str, check: &Value) -> String {
         _ => &[],
     };
     keys.iter()
-        .filter_map(|k| check.get(*k).map(|v| format!("{k} {}", shorten(&v.to_string(), 60))))
+        .filter_map(|k| {
+            check
+                .get(*k)
+                .map(|v| format!("{k} {}", shorten(&v.to_string(), 60)))
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

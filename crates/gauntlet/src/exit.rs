@@ -28,7 +28,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn bad_args(message: impl Into<String>) -> anyhow::Error {
-        Failure { code: BAD_ARGS, message: message.into() }.into()
+        Failure {
+            code: BAD_ARGS,
+            message: message.into(),
+        }
+        .into()
     }
 }
 

@@ -19,7 +19,10 @@ pub fn cancel_on_signals() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             return;
         };
         let mut seen = 0;
@@ -30,7 +33,9 @@ pub fn cancel_on_signals() -> watch::Receiver<bool> {
             }
             seen += 1;
             if seen == 1 {
-                eprintln!("gauntlet: interrupted; stopping the run and tearing down (again to force)");
+                eprintln!(
+                    "gauntlet: interrupted; stopping the run and tearing down (again to force)"
+                );
                 let _ = tx.send(true);
             } else {
                 gauntlet_node::kill_all();

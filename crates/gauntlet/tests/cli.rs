@@ -20,7 +20,10 @@ fn a_run_writes_every_artifact() {
     assert!(dir.starts_with(std::fs::canonicalize(run.store.path().join("echo")).unwrap()));
     let history = gauntlet_history::read_jsonl(&dir.join("history.jsonl")).unwrap();
     assert!(history.len() >= 10, "{} ops", history.len());
-    assert!(history.windows(2).all(|w| w[0].time <= w[1].time), "history is in real-time order");
+    assert!(
+        history.windows(2).all(|w| w[0].time <= w[1].time),
+        "history is in real-time order"
+    );
     let first = std::fs::read_to_string(dir.join("messages.jsonl")).unwrap();
     let msg: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     assert_eq!(msg["message"]["body"]["type"], "init");
@@ -34,25 +37,87 @@ fn a_run_writes_every_artifact() {
     assert_eq!(results["valid"], true);
     let net = &results["net"];
     assert!(net["clients"]["msg-count"].as_u64().unwrap() > 0);
-    assert!(results["latency"]["by-f"]["echo"]["count"].as_u64().unwrap() > 0);
+    assert!(
+        results["latency"]["by-f"]["echo"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }
 
 #[test]
 fn bad_arguments_exit_254_and_say_what_is_wrong() {
     let cases: &[(&[&str], &str)] = &[
-        (&["test", "-w", "nope", "--bin", "/bin/cat"], "unknown workload \"nope\""),
-        (&["test", "-w", "echo", "--bin", "/does/not/exist"], "/does/not/exist"),
-        (&["test", "-w", "echo", "--bin", "/bin/cat", "--nemesis", "meteor"], "meteor"),
-        (&["test", "-w", "echo", "--bin", "/bin/cat", "--latency-dist", "gauss"], "gauss"),
-        (&["test", "-w", "echo", "--bin", "/bin/cat", "--concurrency", "x"], "--concurrency"),
-        (&["test", "-w", "echo", "--bin", "/bin/cat", "--availability", "2"], "--availability"),
+        (
+            &["test", "-w", "nope", "--bin", "/bin/cat"],
+            "unknown workload \"nope\"",
+        ),
+        (
+            &["test", "-w", "echo", "--bin", "/does/not/exist"],
+            "/does/not/exist",
+        ),
+        (
+            &[
+                "test",
+                "-w",
+                "echo",
+                "--bin",
+                "/bin/cat",
+                "--nemesis",
+                "meteor",
+            ],
+            "meteor",
+        ),
+        (
+            &[
+                "test",
+                "-w",
+                "echo",
+                "--bin",
+                "/bin/cat",
+                "--latency-dist",
+                "gauss",
+            ],
+            "gauss",
+        ),
+        (
+            &[
+                "test",
+                "-w",
+                "echo",
+                "--bin",
+                "/bin/cat",
+                "--concurrency",
+                "x",
+            ],
+            "--concurrency",
+        ),
+        (
+            &[
+                "test",
+                "-w",
+                "echo",
+                "--bin",
+                "/bin/cat",
+                "--availability",
+                "2",
+            ],
+            "--availability",
+        ),
         (&["test", "-w", "echo"], "--bin"),
         (&["frobnicate"], "frobnicate"),
     ];
     for (args, needle) in cases {
-        let out = std::process::Command::new(gauntlet()).args(*args).output().unwrap();
+        let out = std::process::Command::new(gauntlet())
+            .args(*args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(254), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(needle), "{args:?} should mention {needle:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(needle),
+            "{args:?} should mention {needle:?}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -60,23 +125,41 @@ fn bad_arguments_exit_254_and_say_what_is_wrong() {
 fn a_node_that_never_answers_init_is_named() {
     let store = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(gauntlet())
-        .args(["test", "-w", "echo", "--bin", "/bin/sleep", "600", "--node-count", "2"])
+        .args([
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            "/bin/sleep",
+            "600",
+            "--node-count",
+            "2",
+        ])
         .args(["--time-limit", "1", "--store"])
         .arg(store.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("node n0 did not answer init within 10 s"), "{err}");
+    assert!(
+        err.contains("node n0 did not answer init within 10 s"),
+        "{err}"
+    );
     assert!(err.contains("node n1 did not answer init"), "{err}");
 }
 
 #[test]
 fn help_has_examples() {
-    let out = std::process::Command::new(gauntlet()).args(["test", "--help"]).output().unwrap();
+    let out = std::process::Command::new(gauntlet())
+        .args(["test", "--help"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("Examples:") && help.contains("--nemesis"), "{help}");
+    assert!(
+        help.contains("Examples:") && help.contains("--nemesis"),
+        "{help}"
+    );
 }
 
 /// Starts a long run and waits until its nodes are up.
@@ -106,14 +189,24 @@ fn start_long_run() -> (TestRun, std::process::Child) {
 #[test]
 fn ctrl_c_tears_everything_down_and_keeps_the_results() {
     let (run, child) = start_long_run();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
     common::assert_no_processes_with_marker(&run.marker);
     let results = run.results();
-    assert!(results["checks"]["stats"]["count"].as_u64().unwrap() > 0, "{results}");
-    assert_eq!(read_json(&run.latest().join("run.json"))["interrupted"], true);
+    assert!(
+        results["checks"]["stats"]["count"].as_u64().unwrap() > 0,
+        "{results}"
+    );
+    assert_eq!(
+        read_json(&run.latest().join("run.json"))["interrupted"],
+        true
+    );
 }
 
 #[test]

@@ -36,7 +36,11 @@ impl TestRun {
             "--store".into(),
             store.path().display().to_string(),
         ];
-        TestRun { store, marker, args }
+        TestRun {
+            store,
+            marker,
+            args,
+        }
     }
 
     pub fn arg(mut self, flag: &str, value: impl ToString) -> TestRun {
@@ -47,7 +51,8 @@ impl TestRun {
 
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(gauntlet());
-        cmd.args(&self.args).env("GAUNTLET_TEST_MARKER", &self.marker);
+        cmd.args(&self.args)
+            .env("GAUNTLET_TEST_MARKER", &self.marker);
         cmd
     }
 
@@ -81,8 +86,12 @@ pub fn processes_with_marker(marker: &str) -> Vec<u32> {
     let needle = format!("GAUNTLET_TEST_MARKER={marker}");
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
         if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
             // Zombies still show their environment; they are leaks too.
             found.push(pid);

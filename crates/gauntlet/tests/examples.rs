@@ -46,7 +46,10 @@ fn assert_passes_under_every_fault(workload: &str, example: &str) {
     // The verdict only means something if the faults happened.
     let fs = nemesis_fs(&run);
     for f in ["start-partition", "kill", "restart", "pause", "resume"] {
-        assert!(fs.iter().any(|x| x == f), "no {f} in the run's nemesis events {fs:?}");
+        assert!(
+            fs.iter().any(|x| x == f),
+            "no {f} in the run's nemesis events {fs:?}"
+        );
     }
 }
 
@@ -126,7 +129,10 @@ fn double_counting_counter_fails_its_final_reads() {
     let acceptable = &wl["acceptable"][0];
     let reads = wl["final-reads"].as_array().unwrap();
     assert!(!reads.is_empty());
-    assert!(reads.iter().any(|r| r.as_i64() > acceptable[1].as_i64()), "{wl}");
+    assert!(
+        reads.iter().any(|r| r.as_i64() > acceptable[1].as_i64()),
+        "{wl}"
+    );
 }
 
 #[test]
@@ -142,8 +148,14 @@ fn garbage_output_is_dropped_counted_and_fails_the_protocol_check() {
     assert_eq!(results["checks"]["workload"]["valid"], true);
     let protocol = &results["checks"]["protocol"];
     assert_eq!(protocol["valid"], false);
-    assert!(protocol["by-class"]["not-json"].as_u64().unwrap() > 0, "{protocol}");
-    assert!(protocol["by-class"]["unknown-dest"].as_u64().unwrap() > 0, "{protocol}");
+    assert!(
+        protocol["by-class"]["not-json"].as_u64().unwrap() > 0,
+        "{protocol}"
+    );
+    assert!(
+        protocol["by-class"]["unknown-dest"].as_u64().unwrap() > 0,
+        "{protocol}"
+    );
     assert_eq!(protocol["evidence"][0]["node"], "n0");
     assert!(stderr(&out).contains("n0: dropped a bad line"));
 }
