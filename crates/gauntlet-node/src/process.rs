@@ -126,7 +126,7 @@ impl NodeProcess {
     /// The child leads its own process group (`setpgid`), has
     /// `PR_SET_PDEATHSIG = SIGKILL` so it dies with gauntlet even on SIGKILL,
     /// starts with default signal dispositions, and has stdin and stdout
-    /// piped for the caller and stderr copied by a thread into the log file,
+    /// piped for the caller and stderr copied by a task into the log file,
     /// the tail ring buffer and optionally gauntlet's stderr.
     ///
     /// Must be called within a tokio runtime with IO enabled (the pipes are
@@ -217,7 +217,6 @@ impl NodeProcess {
             program.display()
         );
         let copier = stderr::start(
-            pid,
             stderr_pipe,
             log,
             Some(separator),

@@ -256,14 +256,9 @@ impl Run {
                 dir: None,
             });
         }
-        let inits = futures_join((0..self.nodes.len()).map(|i| self.init(i))).await;
-        let failures: Vec<String> = inits.into_iter().filter_map(Result::err).collect();
-        if !failures.is_empty() {
-            return Err(RunError::Setup {
-                message: failures.join("\n"),
-                dir: None,
-            });
-        }
+        // Each node gets the workload's setup request (broadcast's topology)
+        // right after its own init_ok, not after every node's: with 1,000
+        // nodes the last init comes seconds after the first.
         let topology = self
             .cfg
             .topology
@@ -273,32 +268,51 @@ impl Run {
             .lock()
             .expect("workload lock")
             .setup(&topology);
-        if let Some((body, ok_type)) = setup_request {
-            let replies = futures_join((0..self.nodes.len()).map(|i| {
-                let body = body.clone();
-                let client = self.init_clients[i].clone();
-                let timeout = self.cfg.rpc_timeout;
-                async move { client.lock().await.call(i as u32, body, timeout).await }
-            }))
-            .await;
-            for (i, reply) in replies.into_iter().enumerate() {
-                let got = reply
-                    .as_ref()
-                    .and_then(|r| r.get("type"))
-                    .and_then(Value::as_str);
-                if got != Some(ok_type) {
-                    return Err(RunError::Setup {
-                        message: format!(
-                            "node n{i} did not answer the setup request with {ok_type}: {}",
-                            reply.map_or("no reply within the RPC timeout".to_string(), |r| r
-                                .to_string())
-                        ),
-                        dir: None,
-                    });
+        let inits = futures_join((0..self.nodes.len()).map(|i| {
+            let init = self.init(i);
+            let setup = setup_request.clone().map(|req| self.setup_node(i, req));
+            async move {
+                init.await?;
+                match setup {
+                    Some(setup) => setup.await,
+                    None => Ok(()),
                 }
             }
+        }))
+        .await;
+        let failures: Vec<String> = inits.into_iter().filter_map(Result::err).collect();
+        if !failures.is_empty() {
+            return Err(RunError::Setup {
+                message: failures.join("\n"),
+                dir: None,
+            });
         }
         Ok(())
+    }
+
+    /// Sends the workload's setup request to node `i` and checks the reply type.
+    fn setup_node(
+        &self,
+        i: usize,
+        (body, ok_type): (Value, &'static str),
+    ) -> impl std::future::Future<Output = Result<(), String>> + 'static {
+        let client = self.init_clients[i].clone();
+        let timeout = self.cfg.rpc_timeout;
+        async move {
+            let reply = client.lock().await.call(i as u32, body, timeout).await;
+            let got = reply
+                .as_ref()
+                .and_then(|r| r.get("type"))
+                .and_then(Value::as_str);
+            if got == Some(ok_type) {
+                return Ok(());
+            }
+            Err(format!(
+                "node n{i} did not answer the setup request with {ok_type}: {}",
+                reply.map_or("no reply within the RPC timeout".to_string(), |r| r
+                    .to_string())
+            ))
+        }
     }
 
     /// Sends `init` to node `i` and waits for `init_ok`.
