@@ -5,13 +5,14 @@ use crate::rpc::{ErrorRule, Outcome, ReplySchema, malformed, timeout_outcome};
 use crate::{Request, Workload};
 
 /// Every workload `workload` can build, in the order `--help` lists them.
-pub const WORKLOAD_NAMES: [&str; 6] = [
+pub const WORKLOAD_NAMES: [&str; 7] = [
     "echo",
     "unique-ids",
     "broadcast",
     "g-set",
     "g-counter",
     "pn-counter",
+    "lin-kv",
 ];
 
 /// Builds a workload by its Maelstrom name.
@@ -23,6 +24,7 @@ pub fn workload(name: &str) -> Option<Box<dyn Workload>> {
         "g-set" => Box::new(SetWorkload::g_set()),
         "g-counter" => Box::new(Counter { grow_only: true }),
         "pn-counter" => Box::new(Counter { grow_only: false }),
+        "lin-kv" => Box::new(LinKv::default()),
         _ => return None,
     })
 }
@@ -288,6 +290,91 @@ impl Workload for Counter {
     }
 }
 
+/// `lin-kv`: reads, writes and compare-and-sets of small integers on keys
+/// 0, 1, 2, ..., checked for linearizability key by key. A key retires after
+/// [`LinKv::OPS_PER_KEY`] operations, so no single key's history grows too
+/// concurrent and long to check (Jepsen retires keys after 20 processes).
+#[derive(Default)]
+struct LinKv {
+    key: u64,
+    ops_on_key: u64,
+}
+
+impl LinKv {
+    const OPS_PER_KEY: u64 = 200;
+}
+
+impl Workload for LinKv {
+    fn name(&self) -> &'static str {
+        "lin-kv"
+    }
+
+    fn next(&mut self, rng: &mut dyn Rng) -> Request {
+        if self.ops_on_key == Self::OPS_PER_KEY {
+            self.key += 1;
+            self.ops_on_key = 0;
+        }
+        self.ops_on_key += 1;
+        let key = self.key;
+        let mut req = match rng.random_range(0..4) {
+            0 | 1 => request("read", Value::Null, json!({"type": "read", "key": key})),
+            2 => {
+                let v = rng.random_range(0..5);
+                request(
+                    "write",
+                    json!(v),
+                    json!({"type": "write", "key": key, "value": v}),
+                )
+            }
+            _ => {
+                let (from, to) = (rng.random_range(0..5), rng.random_range(0..5));
+                request(
+                    "cas",
+                    json!([from, to]),
+                    json!({"type": "cas", "key": key, "from": from, "to": to}),
+                )
+            }
+        };
+        req.key = Some(json!(key));
+        req
+    }
+
+    fn complete(&self, req: &Request, reply: &Value) -> Outcome {
+        let rule = ErrorRule::Definite {
+            idempotent: req.f == "read",
+        };
+        match req.f {
+            "read" => {
+                const SCHEMA: ReplySchema = ReplySchema {
+                    ok_type: "read_ok",
+                    fields: &["value"],
+                };
+                complete_with(SCHEMA, rule, reply, |b| Ok(b["value"].clone()))
+            }
+            "write" => {
+                const SCHEMA: ReplySchema = ReplySchema {
+                    ok_type: "write_ok",
+                    fields: &[],
+                };
+                complete_with(SCHEMA, rule, reply, |_| Ok(req.value.clone()))
+            }
+            _ => {
+                const SCHEMA: ReplySchema = ReplySchema {
+                    ok_type: "cas_ok",
+                    fields: &[],
+                };
+                complete_with(SCHEMA, rule, reply, |_| Ok(req.value.clone()))
+            }
+        }
+    }
+
+    fn timeout(&self, req: &Request) -> Outcome {
+        timeout_outcome(ErrorRule::Definite {
+            idempotent: req.f == "read",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +472,31 @@ mod tests {
                 .iter()
                 .all(|q| q.is_final && q.f == "read")
         );
+    }
+
+    #[test]
+    fn lin_kv_keys_rotate_and_errors_are_definite() {
+        let mut w = workload("lin-kv").unwrap();
+        let mut r = rng();
+        let reqs: Vec<Request> = (0..450).map(|_| w.next(&mut r)).collect();
+        assert_eq!(reqs[0].key, Some(json!(0)));
+        assert_eq!(reqs[199].key, Some(json!(0)));
+        assert_eq!(reqs[200].key, Some(json!(1)));
+        assert_eq!(reqs[449].key, Some(json!(2)));
+        let cas = reqs.iter().find(|q| q.f == "cas").unwrap();
+        assert_eq!(cas.body["from"], cas.value[0]);
+        assert_eq!(cas.body["key"], cas.key.clone().unwrap());
+        let mismatch = json!({"type": "error", "code": 22, "text": "current value 1 is not 2"});
+        assert!(matches!(w.complete(cas, &mismatch), Outcome::Fail(_)));
+        let crash = json!({"type": "error", "code": 13});
+        assert!(matches!(w.complete(cas, &crash), Outcome::Info(_)));
+        let read = reqs.iter().find(|q| q.f == "read").unwrap();
+        assert_eq!(
+            w.complete(read, &json!({"type": "read_ok", "value": 3})),
+            Outcome::Ok(json!(3))
+        );
+        assert!(matches!(w.timeout(read), Outcome::Fail(_)));
+        assert!(matches!(w.timeout(cas), Outcome::Info(_)));
     }
 
     #[test]

@@ -178,3 +178,34 @@ fn a_node_that_crashes_is_reported_and_the_run_goes_on() {
     assert!(tail.contains("crashing on purpose"), "{first}");
     assert!(stderr(&out).contains("exited with code 3 while the run went on"));
 }
+
+#[test]
+fn a_python_node_works_like_any_other() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/python/echo.py");
+    let store = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::gauntlet())
+        .args(["test", "-w", "echo", "--bin"])
+        .arg(&script)
+        .args([
+            "--node-count",
+            "2",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--store",
+        ])
+        .arg(store.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let log = std::fs::read_to_string(store.path().join("latest/node-logs/n1.log")).unwrap();
+    assert!(log.contains("n1: initialised"), "{log}");
+}
