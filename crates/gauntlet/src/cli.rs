@@ -39,7 +39,7 @@ pub enum Command {
     Results go to STORE/<workload>/<timestamp>/ (STORE/latest points at the newest):\n  \
     history.jsonl, results.json, messages.jsonl, node-logs/<node>.log, run.json")]
 pub struct TestArgs {
-    /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter.
+    /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, lin-kv.
     #[arg(short = 'w', long, default_value = "echo")]
     pub workload: String,
     /// The node program to run (each node is one process of it).
