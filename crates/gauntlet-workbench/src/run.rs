@@ -295,7 +295,7 @@ impl Run {
         &self,
         i: usize,
         (body, ok_type): (Value, &'static str),
-    ) -> impl std::future::Future<Output = Result<(), String>> + 'static {
+    ) -> impl std::future::Future<Output = Result<(), String>> + use<> {
         let client = self.init_clients[i].clone();
         let timeout = self.cfg.rpc_timeout;
         async move {
@@ -316,38 +316,8 @@ impl Run {
     }
 
     /// Sends `init` to node `i` and waits for `init_ok`.
-    fn init(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + 'static {
-        let client = self.init_clients[i].clone();
-        let node = self.nodes[i].clone();
-        let names: Vec<String> = self.net.names()[..self.nodes.len()].to_vec();
-        let timeout = self.cfg.init_timeout;
-        async move {
-            let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
-            let reply = client.lock().await.call(node.index, body, timeout).await;
-            match reply
-                .as_ref()
-                .and_then(|r| r.get("type"))
-                .and_then(Value::as_str)
-            {
-                Some("init_ok") => Ok(()),
-                _ => {
-                    let why = match &reply {
-                        None => format!("did not answer init within {} s", timeout.as_secs_f64()),
-                        Some(r) => format!("answered init with {r} instead of init_ok"),
-                    };
-                    let crashed = node
-                        .crashes()
-                        .last()
-                        .map(|c| format!(" (it {})", c.exit))
-                        .unwrap_or_default();
-                    Err(format!(
-                        "node {} {why}{crashed}; see {}",
-                        node.name,
-                        "node-logs/".to_string() + &node.name + ".log"
-                    ))
-                }
-            }
-        }
+    fn init(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + use<> {
+        self.actor().init(i)
     }
 
     /// The main phase (workload and nemesis for the time limit), then the
@@ -591,26 +561,41 @@ impl Actor {
         self.recorder.record(Op::nemesis(f, value));
     }
 
-    fn restart(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + 'static {
+    fn restart(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + use<> {
         let node = self.nodes[i].clone();
+        let init = self.init(i);
+        async move {
+            node.start().await?;
+            init.await
+        }
+    }
+
+    /// Sends `init` to node `i` from its init client and waits for
+    /// `init_ok`; an error names the node and why.
+    fn init(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + use<> {
         let client = self.init_clients[i].clone();
+        let node = self.nodes[i].clone();
         let names: Vec<String> = self.net.names()[..self.nodes.len()].to_vec();
         let timeout = self.init_timeout;
         async move {
-            node.start().await?;
             let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
             let reply = client.lock().await.call(node.index, body, timeout).await;
-            match reply
-                .as_ref()
-                .and_then(|r| r.get("type"))
-                .and_then(Value::as_str)
-            {
-                Some("init_ok") => Ok(()),
-                _ => Err(format!(
-                    "node {} did not answer init after its restart",
-                    node.name
-                )),
+            if reply.as_ref().and_then(|r| r["type"].as_str()) == Some("init_ok") {
+                return Ok(());
             }
+            let why = match &reply {
+                None => format!("did not answer init within {} s", timeout.as_secs_f64()),
+                Some(r) => format!("answered init with {r} instead of init_ok"),
+            };
+            let crashed = node
+                .crashes()
+                .last()
+                .map(|c| format!(" (it {})", c.exit))
+                .unwrap_or_default();
+            Err(format!(
+                "node {} {why}{crashed}; see node-logs/{}.log",
+                node.name, node.name
+            ))
         }
     }
 }
