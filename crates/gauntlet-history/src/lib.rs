@@ -4,9 +4,13 @@
 //! an `invoke` followed by exactly one completion (`ok`, `fail` or `info`), and
 //! faults injected by the nemesis are `info` ops of the `nemesis` process. This
 //! is Jepsen's model; on disk it is one JSON object per line (see DESIGN.md).
+//!
+//! [`calls::pair_calls`] checks that invokes and completions pair up.
 
+pub mod calls;
 mod io;
 mod op;
 
+pub use calls::{Call, PairError, PairErrorKind, pair_calls};
 pub use io::{HistoryError, HistoryWriter, read_jsonl, read_jsonl_str};
 pub use op::{Op, OpType, Process};
