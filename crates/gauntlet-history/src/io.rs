@@ -22,7 +22,8 @@ pub enum HistoryError {
 }
 
 /// Reads a JSONL history file. Blank lines are skipped; a missing `index` is
-/// taken from the op's position.
+/// taken from the op's position. [`crate::read_history`] also reads EDN and
+/// keeps each op's line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Op>, HistoryError> {
     let io_err = |source| HistoryError::Io {
         path: path.to_owned(),
@@ -32,35 +33,60 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Op>, HistoryError> {
     let mut ops = Vec::new();
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(io_err)?;
-        push_line(&mut ops, path, n + 1, &line)?;
+        if let Some(op) = parse_line(path, n + 1, &line, ops.len())? {
+            ops.push(op);
+        }
     }
     Ok(ops)
 }
 
 /// Reads a JSONL history held in memory; `name` is used in errors.
 pub fn read_jsonl_str(name: &str, text: &str) -> Result<Vec<Op>, HistoryError> {
-    let path = Path::new(name);
-    let mut ops = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        push_line(&mut ops, path, n + 1, line)?;
-    }
-    Ok(ops)
+    Ok(parse_jsonl(Path::new(name), text)?.0)
 }
 
-fn push_line(ops: &mut Vec<Op>, path: &Path, line: usize, text: &str) -> Result<(), HistoryError> {
-    if text.trim().is_empty() {
-        return Ok(());
+/// Reads a JSONL history held in memory, with the 1-based line of each op.
+pub(crate) fn parse_jsonl(path: &Path, text: &str) -> Result<(Vec<Op>, Vec<usize>), HistoryError> {
+    let mut ops = Vec::new();
+    let mut lines = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if let Some(op) = parse_line(path, n + 1, line, ops.len())? {
+            ops.push(op);
+            lines.push(n + 1);
+        }
     }
-    let mut op: Op = serde_json::from_str(text).map_err(|e| HistoryError::Malformed {
-        path: path.to_owned(),
-        line,
-        message: e.to_string(),
+    Ok((ops, lines))
+}
+
+/// One line: `None` when blank. `position` is the op's place in the history.
+fn parse_line(
+    path: &Path,
+    line: usize,
+    text: &str,
+    position: usize,
+) -> Result<Option<Op>, HistoryError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut op: Op = serde_json::from_str(text).map_err(|e| {
+        // serde_json says "... at line 1 column N" of the one line it saw.
+        let message = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let message = match message.strip_suffix(&suffix) {
+            Some(what) if e.column() > 0 => format!("column {}: {what}", e.column()),
+            Some(what) => what.to_owned(),
+            None => message,
+        };
+        HistoryError::Malformed {
+            path: path.to_owned(),
+            line,
+            message,
+        }
     })?;
     if op.index == 0 {
-        op.index = ops.len() as u64;
+        op.index = position as u64;
     }
-    ops.push(op);
-    Ok(())
+    Ok(Some(op))
 }
 
 /// Appends ops to a JSONL file, numbering them as they come.

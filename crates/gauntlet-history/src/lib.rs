@@ -5,12 +5,19 @@
 //! faults injected by the nemesis are `info` ops of the `nemesis` process. This
 //! is Jepsen's model; on disk it is one JSON object per line (see DESIGN.md).
 //!
-//! [`calls::pair_calls`] checks that invokes and completions pair up.
+//! [`read_history`] reads that JSONL or a Jepsen EDN history, keeping the line
+//! each op came from; [`calls::pair_calls`] checks that invokes and
+//! completions pair up.
 
 pub mod calls;
+mod edn;
+mod history;
 mod io;
 mod op;
 
 pub use calls::{Call, PairError, PairErrorKind, pair_calls};
+pub use history::{
+    Format, History, parse_history, read_history, read_history_str, split_independent_tuples,
+};
 pub use io::{HistoryError, HistoryWriter, read_jsonl, read_jsonl_str};
 pub use op::{Op, OpType, Process};
