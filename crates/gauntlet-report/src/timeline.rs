@@ -42,31 +42,44 @@ pub struct LinearTimeline {
 
 const ROW: f64 = 30.0;
 const LEFT: f64 = 90.0;
-const WIDTH: f64 = 1100.0;
 const TOP: f64 = 30.0;
 
 /// Renders the timeline as one self-contained HTML page.
 pub fn render_linear_timeline(t: &LinearTimeline) -> String {
-    let mut processes: Vec<&str> = t.ops.iter().map(|o| o.process.as_str()).collect();
-    processes.sort_by_key(|p| (p.parse::<u64>().unwrap_or(u64::MAX), p.to_string()));
-    processes.dedup();
-    let row_of = |p: &str| processes.iter().position(|q| *q == p).unwrap_or(0);
     let t0 = t.ops.iter().map(|o| o.start).min().unwrap_or(0);
-    let t1 = t
+    let last_end = t
         .ops
         .iter()
         .map(|o| o.end.unwrap_or(o.start))
         .max()
-        .unwrap_or(0)
-        .max(t0 + 1);
+        .unwrap_or(0);
+    // With a counterexample, what happened long after the stuck operations
+    // does not matter: the window ends a little after the last of them.
+    let stuck_end = t
+        .ops
+        .iter()
+        .filter(|o| t.stuck.contains(&o.id))
+        .map(|o| o.end.unwrap_or(o.start))
+        .max();
+    let t1 = match stuck_end {
+        Some(end) => (end + (end - t0) / 5).min(last_end),
+        None => last_end,
+    }
+    .max(t0 + 1);
+    let ops: Vec<&TimelineOp> = t.ops.iter().filter(|o| o.start <= t1).collect();
+    let mut processes: Vec<&str> = ops.iter().map(|o| o.process.as_str()).collect();
+    processes.sort_by_key(|p| (p.parse::<u64>().unwrap_or(u64::MAX), p.to_string()));
+    processes.dedup();
+    let row_of = |p: &str| processes.iter().position(|q| *q == p).unwrap_or(0);
+    let width = (ops.len() as f64 * 24.0).clamp(1100.0, 6000.0);
     let span = (t1 - t0) as f64 * 1.05;
-    let x = |ns: u64| LEFT + (ns - t0) as f64 / span * (WIDTH - LEFT - 10.0);
+    let x = |ns: u64| LEFT + (ns.min(t1) - t0) as f64 / span * (width - LEFT - 10.0);
     let height = TOP + ROW * processes.len() as f64 + 30.0;
 
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="monospace" font-size="11">"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" font-size="11">"##
     );
     let _ = write!(
         svg,
@@ -76,7 +89,7 @@ pub fn render_linear_timeline(t: &LinearTimeline) -> String {
         let y = TOP + ROW * i as f64;
         let _ = write!(
             svg,
-            r##"<text x="4" y="{:.1}">process {}</text><line x1="{LEFT}" y1="{:.1}" x2="{WIDTH}" y2="{:.1}" stroke="#eee"/>"##,
+            r##"<text x="4" y="{:.1}">process {}</text><line x1="{LEFT}" y1="{:.1}" x2="{width}" y2="{:.1}" stroke="#eee"/>"##,
             y + ROW / 2.0 + 4.0,
             escape(p),
             y + ROW,
@@ -89,10 +102,10 @@ pub fn render_linear_timeline(t: &LinearTimeline) -> String {
         .enumerate()
         .map(|(i, id)| (*id, i + 1))
         .collect();
-    for op in &t.ops {
+    for op in &ops {
         let y = TOP + ROW * row_of(&op.process) as f64 + 5.0;
         let x0 = x(op.start);
-        let x1 = op.end.map_or(WIDTH - 4.0, x).max(x0 + 3.0);
+        let x1 = op.end.map_or(width - 4.0, x).max(x0 + 3.0);
         let fill = match (op.outcome.as_str(), op.end) {
             (_, None) => "url(#open)",
             ("ok", _) => "#9ec5e8",
@@ -128,12 +141,22 @@ pub fn render_linear_timeline(t: &LinearTimeline) -> String {
             Some(n) => format!("#{n} {}", op.label),
             None => op.label.clone(),
         };
+        // Labels stay inside their bar (about 6.6 px per monospace
+        // character); the tooltip has the whole text.
+        let fits = ((x1 - x0 - 4.0) / 6.6).max(0.0) as usize;
+        let shown: String = if label.chars().count() <= fits {
+            label
+        } else if fits >= 4 {
+            label.chars().take(fits - 1).collect::<String>() + "…"
+        } else {
+            String::new()
+        };
         let _ = write!(
             svg,
             r##"<text x="{:.1}" y="{:.1}">{}</text></g>"##,
             x0 + 3.0,
             y + ROW / 2.0,
-            escape(&label)
+            escape(&shown)
         );
     }
     // The partial linearization: one point per linearized op, each no earlier
