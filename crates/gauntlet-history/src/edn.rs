@@ -32,8 +32,8 @@ const MIN_CHUNK_BYTES: usize = 1 << 20;
 /// Reads every op of an EDN history, with the 1-based line each op starts on.
 ///
 /// Large inputs are read in chunks on several threads. A chunk starts where a
-/// line starts an op at the first op's indentation (`{` or `#` in the
-/// first op's column). A split that is not at a top-level op (inside a string
+/// line starts with `{` or `#` at most as far in as the first op (ops nested
+/// in pretty-printed values are indented further). A split that is not at a top-level op (inside a string
 /// or a nested map) makes the chunk before it fail, since that chunk then
 /// ends inside a form. Any failure sends the whole input through the
 /// sequential reader, so results and errors are those of a sequential read.
@@ -138,12 +138,14 @@ fn parse_chunks(
         let mut from = target.max(prev + 1);
         let split = loop {
             let newline = from + bytes.get(from..)?.iter().position(|&b| b == b'\n')?;
-            let at = newline + 1 + indent;
-            if at < bytes.len()
-                && bytes[newline + 1..at].iter().all(|&b| b == b' ')
-                && matches!(bytes[at], b'{' | b'#')
-            {
-                break at;
+            let line = &bytes[newline + 1..];
+            let spaces = line
+                .iter()
+                .take(indent + 1)
+                .take_while(|&&b| b == b' ')
+                .count();
+            if spaces <= indent && matches!(line.get(spaces), Some(b'{' | b'#')) {
+                break newline + 1 + spaces;
             }
             from = newline + 1;
         };
@@ -766,6 +768,12 @@ mod tests {
         }
         texts.push(tricky.clone());
         texts.push(format!("[\n  {}]", tricky.replace('\n', "\n  ")));
+        let plain: String = (0..300)
+            .map(|i| {
+                format!("{{:type :invoke, :f :r, :process {i}, :value {{:a\n   {{:b {i}}}}}}}\n")
+            })
+            .collect();
+        texts.push(format!("[{plain}]"));
         texts.push(format!("({tricky})"));
         // Errors early, late and at the very end.
         texts.push(format!("{{:type :bogus, :f :r, :process 0}}\n{tricky}"));
@@ -774,7 +782,7 @@ mod tests {
         texts.push(format!("[{tricky}]]"));
         texts.push(format!("{tricky}{{:type :ok, :f :r, :process 0"));
         // The plain layouts do split.
-        for text in [&texts[0], &texts[1]] {
+        for text in [&texts[0], &texts[1], &texts[4]] {
             let (cur, open) = body(text);
             let chunked =
                 parse_chunks(text, &cur, open, 3).unwrap_or_else(|| panic!("no split: {text}"));

@@ -540,9 +540,16 @@ fn large_history_read_time() {
     }
     let vector = format!("[{lines}]");
     for (name, text) in [("h.edn", &lines), ("h.edn", &vector), ("h.jsonl", &jsonl)] {
-        let t = std::time::Instant::now();
-        let h = read_history_str(name, text).unwrap();
-        let took = t.elapsed();
+        // The best of five: a shared machine is noisy.
+        let mut took = std::time::Duration::MAX;
+        let mut h = None;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            let read = read_history_str(name, text).unwrap();
+            took = took.min(t.elapsed());
+            h = Some(read);
+        }
+        let h = h.unwrap();
         assert_eq!(h.ops.len(), n as usize);
         eprintln!(
             "{name} ({:?}, {} MB): {n} ops in {took:?}",
