@@ -62,11 +62,26 @@ fn workload_check(workload: &str, history: &[Op]) -> CheckResult {
         "broadcast" => set_full::check(history, "broadcast"),
         "g-set" => set_full::check(history, "add"),
         "g-counter" | "pn-counter" => counter::check(history),
+        "lin-kv" => linearizable(history),
         other => {
             let mut r = CheckResult::new(other);
             r.undecided(
                 serde_json::json!({"problem": format!("no checker for the {other} workload yet")}),
             );
+            r
+        }
+    }
+}
+
+/// lin-kv is a cas-register per key, checked key by key. The check gets a
+/// generous deadline; past it the verdict is `unknown`, never `valid`.
+fn linearizable(history: &[Op]) -> CheckResult {
+    let options = gauntlet_linear::Options::with_timeout(std::time::Duration::from_secs(300));
+    match gauntlet_linear::check(&gauntlet_linear::CasRegister, history, &options) {
+        Ok(analysis) => analysis.result(),
+        Err(e) => {
+            let mut r = CheckResult::new(gauntlet_linear::CHECKER);
+            r.undecided(json!({"problem": format!("the history could not be checked: {e}")}));
             r
         }
     }

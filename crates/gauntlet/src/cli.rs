@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a Maelstrom-style test: nodes on a simulated network, clients, faults, checks.
     Test(Box<TestArgs>),
+    /// Check a recorded history for linearizability (JSONL or Jepsen EDN).
+    Check(CheckArgs),
     /// Run a correct and a broken example end to end and show both verdicts.
     Demo(DemoArgs),
     /// Measure Gauntlet's own speed.
@@ -94,6 +96,40 @@ pub struct TestArgs {
     #[arg(long, default_value_t = 5.0)]
     pub rpc_timeout: f64,
     /// Print results.json instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    gauntlet check --model cas-register history.jsonl\n  \
+    gauntlet check --model kv store/latest/history.jsonl --timeout 60s --html linear.html\n  \
+    gauntlet check --model cas-register jepsen/history.edn --json\n\n\
+    Models: register, cas-register, kv, set, fifo-queue, mutex, counter.\n\
+    Exit codes: 0 linearizable, 1 not, 2 undecided (the time ran out), 254 bad input.")]
+pub struct CheckArgs {
+    /// The history: JSONL (one op per line) or a Jepsen history.edn.
+    pub history: PathBuf,
+    /// The model the history is checked against.
+    #[arg(short, long)]
+    pub model: String,
+    /// Give up after this long (30s, 2m, ...); undecided keys make the verdict unknown.
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Write a self-contained HTML timeline (the failing key's ops and partial linearization).
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Check a keyed history as one object instead of key by key.
+    #[arg(long)]
+    pub no_split: bool,
+    /// Read `[k v]` values as jepsen.independent tuples: k becomes the op's key.
+    /// (Jepsen prints them as plain pairs, indistinguishable from a cas `[from to]`.)
+    #[arg(long)]
+    pub independent: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -146,7 +146,17 @@ pub fn print_summary(o: &RunOutcome) {
                 && !ev.is_empty()
             {
                 for item in ev.iter().take(3) {
-                    println!("{:<12}   evidence: {}", "", shorten(&item.to_string(), 160));
+                    match item["explanation"].as_str() {
+                        // The linearizability checker explains itself in prose.
+                        Some(text) => {
+                            for line in text.lines() {
+                                println!("{:<12}   {line}", "");
+                            }
+                        }
+                        None => {
+                            println!("{:<12}   evidence: {}", "", shorten(&item.to_string(), 160))
+                        }
+                    }
                 }
                 let total = check["evidence-count"].as_u64().unwrap_or(ev.len() as u64);
                 if total > 3 {
@@ -226,6 +236,9 @@ fn highlights(name: &str, check: &Value) -> String {
             "final-reads",
             "acceptable",
             "error-count",
+            "op-count",
+            "key-count",
+            "invalid-keys",
         ],
         "stats" => &["count", "ok-count", "fail-count", "info-count"],
         "availability" => &["ok-fraction"],

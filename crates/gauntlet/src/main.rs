@@ -3,6 +3,7 @@
 
 mod cli;
 mod cmd_bench;
+mod cmd_check;
 mod cmd_demo;
 mod cmd_test;
 mod exit;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     signals::kill_nodes_on_panic();
     let result = match cli.command {
         cli::Command::Test(args) => cmd_test::run(*args),
+        cli::Command::Check(args) => cmd_check::run(args),
         cli::Command::Demo(args) => cmd_demo::run(args),
         cli::Command::Bench(args) => cmd_bench::run(args),
         cli::Command::ExampleNode { name } => cmd_demo::example_node(&name),

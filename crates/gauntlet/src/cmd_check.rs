@@ -1,0 +1,241 @@
+//! `gauntlet check`: is a recorded history linearizable?
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use gauntlet_linear::{Analysis, LinearError, Options, Timeline};
+use gauntlet_report::{LinearTimeline, TimelineOp, render_linear_timeline};
+
+use crate::cli::CheckArgs;
+use crate::exit::{self, Failure};
+
+/// The HTML draws at most this many operations: a counterexample's key is
+/// small, but a valid 10^6-op history would make a page no browser opens.
+const HTML_MAX_OPS: usize = 5_000;
+
+pub fn run(args: CheckArgs) -> Result<u8> {
+    let model = gauntlet_linear::model_by_name(&args.model).ok_or_else(|| {
+        Failure::bad_args(format!(
+            "unknown model {:?}; expected one of: {}",
+            args.model,
+            gauntlet_linear::MODEL_NAMES.join(", ")
+        ))
+    })?;
+    let timeout = args
+        .timeout
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(Failure::bad_args)?;
+    let mut history = gauntlet_history::read_history(&args.history)
+        .map_err(|e| Failure::bad_args(e.to_string()))?;
+    if args.independent {
+        history.split_independent_tuples();
+    }
+    let mut options = timeout.map_or_else(Options::default, Options::with_timeout);
+    options.split = !args.no_split;
+    if let Some(threads) = args.threads {
+        options.threads = threads;
+    }
+    let analysis = model
+        .check_history(&history.ops, &options)
+        .map_err(|e| Failure::bad_args(locate(&e, &history)))?;
+
+    if let Some(path) = &args.html {
+        let timeline = analysis
+            .timeline(&history.ops)
+            .map_err(|e| Failure::bad_args(locate(&e, &history)))?;
+        let page = render_linear_timeline(&to_page(&analysis, &timeline, &args.history));
+        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&analysis.result())?);
+    } else {
+        print_summary(&analysis, &args.history, args.html.as_deref());
+    }
+    Ok(exit::for_validity(analysis.valid))
+}
+
+/// An error about an op, with the file and line the op came from.
+fn locate(e: &LinearError, history: &gauntlet_history::History) -> String {
+    let line = e
+        .index()
+        .and_then(|index| history.ops.iter().position(|op| op.index == index))
+        .and_then(|pos| history.lines.get(pos));
+    match line {
+        Some(line) => format!("{}:{line}: {e}", history.source.display()),
+        None => format!("{}: {e}", history.source.display()),
+    }
+}
+
+fn print_summary(a: &Analysis, path: &Path, html: Option<&Path>) {
+    let c = &a.counts;
+    println!(
+        "{}: {} calls ({} ok, {} info, {} open, {} fail), {} key{}, model {}{}",
+        path.display(),
+        c.calls,
+        c.ok,
+        c.info,
+        c.open,
+        c.fail,
+        a.key_count,
+        if a.key_count == 1 { "" } else { "s" },
+        a.model,
+        if a.split || a.key_count < 2 {
+            ""
+        } else {
+            ", checked as one object"
+        }
+    );
+    println!(
+        "checked in {:.3} s, {} configurations explored",
+        a.seconds, a.configs
+    );
+    if !a.failures.is_empty() {
+        println!();
+        println!("{}", a.explain());
+    }
+    if !a.undecided_keys.is_empty() {
+        println!(
+            "undecided (the time ran out): {} key{}",
+            a.undecided_keys.len(),
+            if a.undecided_keys.len() == 1 { "" } else { "s" }
+        );
+    }
+    if let Some(html) = html {
+        println!("timeline: {}", html.display());
+    }
+    println!(
+        "{}",
+        match a.valid {
+            gauntlet_check::Validity::Valid => "valid: the history is linearizable",
+            gauntlet_check::Validity::Invalid => "INVALID: the history is not linearizable",
+            gauntlet_check::Validity::Unknown => "unknown: the check could not decide in time",
+        }
+    );
+}
+
+/// The page for the first failing key, or for the whole (capped) history.
+fn to_page(a: &Analysis, t: &Timeline, path: &Path) -> LinearTimeline {
+    let failure = t.failures.first();
+    let on_key = |op: &&gauntlet_linear::TimelineOp| failure.is_none_or(|f| op.key == f.key);
+    let ops: Vec<TimelineOp> = t
+        .ops
+        .iter()
+        .filter(on_key)
+        .filter(|op| op.kind != "fail")
+        .take(HTML_MAX_OPS)
+        .map(|op| {
+            // Histories without times (like Jepsen's early etcd logs) are
+            // drawn on their line order instead.
+            let (start, end) = match op.invoke_time {
+                Some(t0) => (t0, op.return_time),
+                None => (op.invoke_index, op.return_index),
+            };
+            let arg = if op.value.is_null() {
+                String::new()
+            } else {
+                format!(" {}", compact(&op.value))
+            };
+            let label = match &op.result {
+                Some(r) if !r.is_null() || op.f.contains("read") || op.f == "get" => {
+                    format!("{}{arg} → {}", op.f, compact(r))
+                }
+                _ => format!("{}{arg}", op.f),
+            };
+            TimelineOp {
+                id: op.id,
+                process: op.process.to_string(),
+                start,
+                end,
+                outcome: op.kind.clone(),
+                label,
+            }
+        })
+        .collect();
+    let key = failure
+        .and_then(|f| f.key.as_ref())
+        .map(|k| format!(", key {k}"))
+        .unwrap_or_default();
+    LinearTimeline {
+        title: format!(
+            "{}{key}: {} (model {})",
+            path.display(),
+            verdict_word(a),
+            a.model
+        ),
+        verdict: match failure {
+            Some(_) => format!(
+                "Not linearizable. The {} operations in the longest linearizable prefix are numbered in order; \
+                 the red ones could not be linearized next.",
+                failure.map_or(0, |f| f.linearization.len())
+            ),
+            None if t.ops.len() > HTML_MAX_OPS => {
+                format!(
+                    "{}; the first {HTML_MAX_OPS} of {} operations are drawn.",
+                    verdict_word(a),
+                    t.ops.len()
+                )
+            }
+            None => format!("{}.", verdict_word(a)),
+        },
+        ops,
+        linearized: failure.map(|f| f.linearization.clone()).unwrap_or_default(),
+        stuck: failure.map(|f| f.stuck.clone()).unwrap_or_default(),
+        states: failure.map(|f| f.states.clone()).unwrap_or_default(),
+        explanation: a.explain(),
+    }
+}
+
+fn verdict_word(a: &Analysis) -> &'static str {
+    match a.valid {
+        gauntlet_check::Validity::Valid => "linearizable",
+        gauntlet_check::Validity::Invalid => "not linearizable",
+        gauntlet_check::Validity::Unknown => "undecided",
+    }
+}
+
+fn compact(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 40 {
+        s.chars().take(39).collect::<String>() + "…"
+    } else {
+        s
+    }
+}
+
+/// `60s`, `2m`, `500ms`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("not a duration: {s:?} (try 30s, 2m, 500ms)");
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| err())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(err()),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}
