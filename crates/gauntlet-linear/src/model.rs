@@ -72,6 +72,7 @@ impl ParseError {
 ///
 /// /// A counter that only grows by one: `inc` / `read`.
 /// struct Inc;
+/// #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 /// enum IncOp { Inc, Read(Option<i64>) }
 ///
 /// impl Model for Inc {

@@ -146,11 +146,21 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json"
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories ../shared/data/histories --sizes 10000,100000"
 )]
 pub struct BenchArgs {
-    /// What to measure: router (messages per second between real node processes).
+    /// What to measure: router (messages per second between real node
+    /// processes) or check (the linearizability checker's ops per second and peak memory).
     pub what: String,
+    /// check: a directory of reference histories with an expected.tsv.
+    #[arg(long)]
+    pub histories: Option<PathBuf>,
+    /// check: sizes (ops) of the generated histories, comma-separated.
+    #[arg(long, default_value = "10000,100000,1000000")]
+    pub sizes: String,
+    /// check: client counts of the generated histories, comma-separated.
+    #[arg(long, default_value = "10,50,100")]
+    pub clients: String,
     /// Cluster sizes to measure, comma-separated.
     #[arg(long, default_value = "5,25,100")]
     pub nodes: String,

@@ -6,12 +6,58 @@ use crate::cli::BenchArgs;
 use crate::exit::{self, Failure};
 
 pub fn run(args: BenchArgs) -> Result<u8> {
-    if args.what != "router" {
+    match args.what.as_str() {
+        "router" => router(args),
+        "check" => check(args),
+        other => Err(Failure::bad_args(format!(
+            "unknown benchmark {other:?}; there are: router, check"
+        ))),
+    }
+}
+
+fn numbers(flag: &str, list: &str) -> Result<Vec<usize>> {
+    list.split(',')
+        .map(|s| s.trim().parse::<usize>().ok().filter(|n| *n > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            Failure::bad_args(format!(
+                "{flag} wants positive numbers like 10,50; not {list:?}"
+            ))
+        })
+}
+
+/// The linearizability checker on reference and generated histories.
+fn check(args: BenchArgs) -> Result<u8> {
+    use gauntlet_linear::bench::{BenchConfig, bench_suite, format_figure};
+    if let Some(dir) = &args.histories
+        && !dir.join("expected.tsv").is_file()
+    {
         return Err(Failure::bad_args(format!(
-            "unknown benchmark {:?}; there is: router",
-            args.what
+            "{}: no expected.tsv there",
+            dir.display()
         )));
     }
+    let cfg = BenchConfig {
+        histories_dir: args.histories.clone(),
+        clients: numbers("--clients", &args.clients)?,
+        sizes: numbers("--sizes", &args.sizes)?,
+        ..BenchConfig::default()
+    };
+    let mut figures = Vec::new();
+    for result in bench_suite(&cfg) {
+        let figure = result.map_err(|e| anyhow::anyhow!(e))?;
+        if !args.json {
+            println!("{}", format_figure(&figure));
+        }
+        figures.push(figure);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    }
+    Ok(exit::VALID)
+}
+
+fn router(args: BenchArgs) -> Result<u8> {
     let sizes: Vec<usize> = args
         .nodes
         .split(',')
