@@ -219,12 +219,9 @@ impl Counterexample {
     /// A plain-text account of the dead end, for a person.
     pub fn explain(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "Not linearizable ({} model, {}).",
-            self.model,
-            self.place()
-        );
+        if self.key.is_some() {
+            let _ = writeln!(s, "At {} ({} model):", self.place(), self.model);
+        }
         let n = self.linearization.len();
         if n == 0 {
             let _ = writeln!(
@@ -326,12 +323,14 @@ impl Analysis {
             .with("key-count", self.key_count)
             .with("configs", self.configs);
         if !self.failures.is_empty() {
-            let keys: Vec<Value> = self
-                .failures
-                .iter()
-                .map(|f| f.key.clone().unwrap_or(Value::Null))
-                .collect();
-            r.set("invalid-keys", keys);
+            if self.failures.iter().any(|f| f.key.is_some()) {
+                let keys: Vec<Value> = self
+                    .failures
+                    .iter()
+                    .map(|f| f.key.clone().unwrap_or(Value::Null))
+                    .collect();
+                r.set("invalid-keys", keys);
+            }
             for f in &self.failures {
                 r.fail(f.evidence());
             }
@@ -364,7 +363,16 @@ impl Analysis {
             c.info + c.open,
             c.fail,
             if c.dropped > 0 {
-                format!("; {} indeterminate ones could not matter", c.dropped)
+                format!(
+                    "; {} indeterminate {} no effect any read could see, so {} skipped",
+                    c.dropped,
+                    if c.dropped == 1 {
+                        "one has"
+                    } else {
+                        "ones have"
+                    },
+                    if c.dropped == 1 { "it is" } else { "they are" }
+                )
             } else {
                 String::new()
             },

@@ -106,7 +106,8 @@ pub(crate) struct Dead<S> {
     pub states: Vec<S>,
     /// The `ok` operation whose return bounds what can go next.
     pub blocking: u32,
-    /// Operations that could go next there (local ids, `ok` ones first).
+    /// Operations that could go next there (local ids): `blocking`, the
+    /// other `ok` ones, then indeterminate ones, each by invoke.
     pub candidates: Vec<u32>,
 }
 
@@ -595,7 +596,10 @@ fn dead_end<M: Model>(
         .filter(|&l| !done[l] && p.inv[l] < limit)
         .map(|l| l as u32)
         .collect();
-    candidates.sort_by_key(|&l| (p.is_indeterminate(l as usize), p.inv[l as usize]));
+    candidates.sort_by_key(|&l| {
+        let l = l as usize;
+        (l != blocking, p.is_indeterminate(l), p.inv[l])
+    });
     Dead {
         order,
         states,
