@@ -22,6 +22,8 @@ pub enum Action {
     Abandon,
     /// [`Store::finish_run`](crate::Store::finish_run).
     FinishRun,
+    /// [`Store::interrupt_run`](crate::Store::interrupt_run).
+    Interrupt,
 }
 
 impl std::fmt::Display for Action {
@@ -34,6 +36,7 @@ impl std::fmt::Display for Action {
             Action::Retry => "retry it",
             Action::Abandon => "abandon it",
             Action::FinishRun => "finish it",
+            Action::Interrupt => "interrupt it",
         })
     }
 }

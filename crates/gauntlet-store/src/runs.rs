@@ -220,10 +220,27 @@ fn attempt_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<StageAttempt> {
 /// Marks a running run whose owner died as interrupted: its running stage
 /// attempt fails (the process cannot say otherwise), and becomes the
 /// run's `held_stage`.
-fn interrupt(conn: &Connection, seq: i64, run: &Run, now: Millis) -> Result<()> {
+/// Why a run stopped without a verdict: its owner died, or its owner was
+/// told to stop (Ctrl-C).
+enum Cause<'a> {
+    Died,
+    Stopped(&'a str),
+}
+
+fn interrupt(conn: &Connection, seq: i64, run: &Run, now: Millis, cause: Cause) -> Result<()> {
     let who = match &run.owner.host {
         Some(h) => format!("gauntlet process {} on {h}", run.owner.pid),
         None => format!("gauntlet process {}", run.owner.pid),
+    };
+    let (stage_message, run_message) = match cause {
+        Cause::Died => (
+            format!("interrupted: {who} died"),
+            format!("{who} died while running it"),
+        ),
+        Cause::Stopped(why) => (
+            format!("interrupted: {why}"),
+            format!("{who} stopped it: {why}"),
+        ),
     };
     let mut held = None;
     for s in current_stages(conn, seq)? {
@@ -231,14 +248,14 @@ fn interrupt(conn: &Connection, seq: i64, run: &Run, now: Millis) -> Result<()> 
             conn.execute(
                 "UPDATE stage_attempts SET state = 'failed', ended_at = ?2, message = ?3
                  WHERE id = ?1",
-                params![s.attempt_id, now, format!("interrupted: {who} died")],
+                params![s.attempt_id, now, stage_message],
             )?;
             held = Some(s.name);
         }
     }
     conn.execute(
         "UPDATE runs SET state = 'interrupted', held_stage = ?2, message = ?3 WHERE seq = ?1",
-        params![seq, held, format!("{who} died while running it")],
+        params![seq, held, run_message],
     )?;
     Ok(())
 }
@@ -328,7 +345,7 @@ impl Store {
         }
         match run.owner.liveness() {
             Liveness::Dead => {
-                interrupt(conn, seq, &run, now_ms())?;
+                interrupt(conn, seq, &run, now_ms(), Cause::Died)?;
                 load_run(conn, id)
             }
             Liveness::Alive | Liveness::Unknown => Err(StoreError::RunIsLive {
@@ -576,6 +593,17 @@ impl Store {
         })
     }
 
+    /// Marks a run this process drives `interrupted` (the operator stopped
+    /// it, e.g. with Ctrl-C): the running stage attempt fails with `why`,
+    /// and `retry` resumes the run from there.
+    pub fn interrupt_run(&self, run: &RunId, why: &str) -> Result<()> {
+        self.write(|tx| {
+            let (seq, r) = load_run(tx, run)?;
+            self.ensure_driving(&r, Action::Interrupt)?;
+            interrupt(tx, seq, &r, now_ms(), Cause::Stopped(why))
+        })
+    }
+
     /// If the run is `running` and its owner process is proven dead (see
     /// [`Owner::liveness`]), marks it `interrupted` and returns true. The
     /// stage attempt it was running fails, with a message saying so.
@@ -585,7 +613,7 @@ impl Store {
             if r.state != RunState::Running || !r.owner.is_dead() {
                 return Ok(false);
             }
-            interrupt(tx, seq, &r, now_ms())?;
+            interrupt(tx, seq, &r, now_ms(), Cause::Died)?;
             Ok(true)
         })
     }
@@ -605,7 +633,7 @@ impl Store {
             let mut marked = Vec::new();
             for (seq, r) in running {
                 if r.owner.is_dead() {
-                    interrupt(tx, seq, &r, now)?;
+                    interrupt(tx, seq, &r, now, Cause::Died)?;
                     marked.push(r.id);
                 }
             }
