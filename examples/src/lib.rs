@@ -2,11 +2,14 @@
 //! deliberately broken. Each program is a function in [`nodes`]; the bins
 //! under `src/bin/` and `gauntlet example-node NAME` both run them.
 //!
-//! Every program speaks JSON lines on stdin/stdout and logs only to stderr.
+//! Every node program speaks JSON lines on stdin/stdout and logs only to
+//! stderr. [`services`] holds example services for plans (`http-service`),
+//! which speak HTTP instead.
 
 pub mod counter;
 pub mod lin_kv;
 pub mod nodes;
+pub mod services;
 
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};

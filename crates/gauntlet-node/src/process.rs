@@ -249,6 +249,12 @@ impl NodeProcess {
         self.pid as u32
     }
 
+    /// The node's process group id: the same number as [`pid`](Self::pid),
+    /// typed for `killpg` and the `/proc` group scans of observers.
+    pub fn pgid(&self) -> i32 {
+        self.pid
+    }
+
     /// The program this node runs.
     pub fn program(&self) -> &std::path::Path {
         &self.program
@@ -275,6 +281,21 @@ impl NodeProcess {
             State::Running => match signal_group(self.pid, libc::SIGKILL) {
                 Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
                 Err(errno) => Err(self.signal_error("SIGKILL", errno)),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// SIGTERM to the whole process group: the polite stop that gives a
+    /// service the chance to shut down cleanly, to be followed by
+    /// [`kill`](Self::kill) if it does not exit in time. Like `kill`, it
+    /// does not reap, and succeeds without doing anything once the node has
+    /// been reaped.
+    pub fn terminate(&self) -> Result<(), NodeError> {
+        match self.state {
+            State::Running => match signal_group(self.pid, libc::SIGTERM) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+                Err(errno) => Err(self.signal_error("SIGTERM", errno)),
             },
             _ => Ok(()),
         }

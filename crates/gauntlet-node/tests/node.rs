@@ -88,6 +88,24 @@ async fn kill_is_reported_as_killed_by_sigkill() {
 }
 
 #[tokio::test]
+async fn terminate_sends_sigterm_to_the_whole_group() {
+    let mut node = NodeProcess::spawn(&sh_with_grandchild()).unwrap();
+    let pgid = node.pgid();
+    assert_eq!(pgid, node.pid() as i32);
+    eventually("three processes in the group", || {
+        live_members(pgid).len() == 3
+    })
+    .await;
+    node.terminate().unwrap();
+    let exit = node.wait().await;
+    assert_eq!(exit.termination.signal(), Some(libc::SIGTERM));
+    assert_eq!(exit.to_string(), "killed by SIGTERM");
+    eventually("group gone", || leftovers(pgid).is_empty()).await;
+    // After reaping: terminate is a no-op, like kill.
+    node.terminate().unwrap();
+}
+
+#[tokio::test]
 async fn pause_stops_the_group_and_resume_continues_it() {
     let mut node = NodeProcess::spawn(&sh_with_grandchild()).unwrap();
     let pgid = node.pid() as i32;

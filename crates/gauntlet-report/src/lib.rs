@@ -1,8 +1,15 @@
 //! Reports a person reads. Every page is self-contained: inline CSS and SVG,
 //! no scripts fetched, no fonts, so it opens offline and can be attached to a
 //! ticket as one file.
+//!
+//! - [`render_linear_timeline`]: the linearizability timeline of a checked
+//!   history.
+//! - [`run`]: the reports of a `gauntlet run` (staged pipeline, module
+//!   cycling) read from the run store: `REPORT.json`, `REPORT.md`,
+//!   `report.html` and `junit.xml`.
 
 mod html;
+pub mod run;
 mod timeline;
 
 pub use html::escape;

@@ -27,9 +27,28 @@ pub enum Command {
     Demo(DemoArgs),
     /// Measure Gauntlet's own speed.
     Bench(BenchArgs),
+    /// Run a plan: services in dependency order, stages in strict order, module cycling, reports.
+    Run(RunArgs),
+    /// List the runs in the store: id, plan, state, result, failed stage, started, took.
+    Runs(RunsArgs),
+    /// Show one run: its stages with their figures, overrides and artifacts.
+    Show(ShowArgs),
+    /// Resume a held or interrupted run: run its failed stage again and go on.
+    Retry(RetryArgs),
+    /// Accept a run's failed stage, with a reason that every report shows, and go on.
+    Override(OverrideArgs),
+    /// Give up on a held or interrupted run.
+    Abandon(AbandonArgs),
+    /// Print or write a run's report: md, html, json or junit.
+    Report(ReportArgs),
     /// Run one of the bundled example node programs (for `--bin`).
     #[command(hide = true)]
-    ExampleNode { name: String },
+    ExampleNode {
+        name: String,
+        /// Arguments for the program (the http-service takes flags).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -173,4 +192,145 @@ pub struct BenchArgs {
     /// Print figures as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where runs are stored.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The run store (SQLite); artifacts go to `store/` beside it.
+    #[arg(long, env = "GAUNTLET_DB", default_value = "gauntlet.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    gauntlet run examples/plans/shop.toml\n  \
+    gauntlet run plan.toml --cycles 2 --modules api,worker\n  \
+    gauntlet run plan.toml --set api_port=9000 --db /tmp/ci.db\n\n\
+    A failed stage holds the run (exit 1); go on with `gauntlet retry RUN`,\n\
+    `gauntlet override RUN --stage S --reason \"...\"` or `gauntlet abandon RUN`.\n\
+    Reports (REPORT.json, REPORT.md, report.html, junit.xml) go to store/<run-id>/.\n\
+    The plan format: docs/plan.md.")]
+pub struct RunArgs {
+    /// The plan file (TOML).
+    pub plan: PathBuf,
+    /// Module cycling: rounds over the modules (adds a cycle stage if the plan has none).
+    #[arg(long)]
+    pub cycles: Option<u32>,
+    /// Module cycling: only these modules, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub modules: Option<Vec<String>>,
+    /// Override a plan variable from its [vars] table (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Seeds the health checks' jitter; random when not given, always recorded.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the run as JSON (REPORT.json) when it ends.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  gauntlet runs\n  gauntlet runs --state held\n  gauntlet runs --plan shop --limit 5 --json"
+)]
+pub struct RunsArgs {
+    /// Only runs in this state: running, held, interrupted, finished, abandoned.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only runs of this plan.
+    #[arg(long)]
+    pub plan: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "RUN is a run id, any unique prefix of one, or `latest`.\n\nExamples:\n  gauntlet show latest\n  gauntlet show r20261123-1745 --json"
+)]
+pub struct ShowArgs {
+    /// The run: an id, a unique prefix, or `latest`.
+    #[arg(default_value = "latest")]
+    pub run: String,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  gauntlet retry latest\n  gauntlet retry r20261123-174501-a3f")]
+pub struct RetryArgs {
+    /// The run: an id, a unique prefix, or `latest`.
+    pub run: String,
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  gauntlet override latest --stage smoke --reason \"flaky on this runner; ticket OPS-12\""
+)]
+pub struct OverrideArgs {
+    /// The run: an id, a unique prefix, or `latest`.
+    pub run: String,
+    /// The failed stage to accept (default: the stage that holds the run).
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Why; kept with the run and shown in every report.
+    #[arg(long)]
+    pub reason: String,
+    /// Who overrides (default: $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  gauntlet abandon latest --reason \"superseded by a new build\""
+)]
+pub struct AbandonArgs {
+    /// The run: an id, a unique prefix, or `latest`.
+    pub run: String,
+    /// Why.
+    #[arg(long, default_value = "abandoned by the operator")]
+    pub reason: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  gauntlet report latest\n  gauntlet report latest --format html -o report.html\n  gauntlet report r2026 --format junit -o junit.xml"
+)]
+pub struct ReportArgs {
+    /// The run: an id, a unique prefix, or `latest`.
+    #[arg(default_value = "latest")]
+    pub run: String,
+    /// md, html, json or junit.
+    #[arg(long, default_value = "md")]
+    pub format: String,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }

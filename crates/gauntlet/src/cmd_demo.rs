@@ -62,7 +62,11 @@ pub fn run(args: DemoArgs) -> Result<u8> {
 }
 
 /// `gauntlet example-node NAME`: runs a bundled example node on stdin/stdout.
-pub fn example_node(name: &str) -> Result<u8> {
+pub fn example_node(name: &str, args: Vec<String>) -> Result<u8> {
+    if name == "http-service" {
+        // Its exit status is its own (2 on bad flags, 1 for a failed selftest).
+        return Ok(gauntlet_examples::services::http::run(args));
+    }
     match gauntlet_examples::node_main(name) {
         Some(main) => {
             main().map_err(|e| anyhow::anyhow!("example node {name}: {e}"))?;

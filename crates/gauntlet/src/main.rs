@@ -5,6 +5,7 @@ mod cli;
 mod cmd_bench;
 mod cmd_check;
 mod cmd_demo;
+mod cmd_run;
 mod cmd_test;
 mod exit;
 mod signals;
@@ -31,7 +32,14 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => cmd_check::run(args),
         cli::Command::Demo(args) => cmd_demo::run(args),
         cli::Command::Bench(args) => cmd_bench::run(args),
-        cli::Command::ExampleNode { name } => cmd_demo::example_node(&name),
+        cli::Command::Run(args) => cmd_run::run(args),
+        cli::Command::Runs(args) => cmd_run::runs(args),
+        cli::Command::Show(args) => cmd_run::show(args),
+        cli::Command::Retry(args) => cmd_run::retry(args),
+        cli::Command::Override(args) => cmd_run::override_stage(args),
+        cli::Command::Abandon(args) => cmd_run::abandon(args),
+        cli::Command::Report(args) => cmd_run::report(args),
+        cli::Command::ExampleNode { name, args } => cmd_demo::example_node(&name, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

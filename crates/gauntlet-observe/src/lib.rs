@@ -1,0 +1,26 @@
+//! Observers: what Gauntlet watches while services run.
+//!
+//! - [`probe`]: one health probe ([`probe_once`]) and the wait for a
+//!   service to become healthy ([`wait_healthy`]) with a seeded
+//!   exponential [`Backoff`], so a rerun of a plan with the same seed waits
+//!   the same way.
+//! - [`resources`]: RSS and CPU of a process group, read from `/proc`, and
+//!   the cgroup OOM-kill counter that tells an OOM kill from other SIGKILLs.
+//! - [`mod@inventory`]: what a machine is (CPUs, memory, disks, NICs, ...) for
+//!   `probe` stages, and [`compare`] against a plan's expectations.
+//!
+//! Parsing is separated from reading everywhere (the `parse_*` functions
+//! and [`inventory_from`] take text or a root directory), so tests feed
+//! fixtures instead of depending on the machine they run on.
+
+pub mod backoff;
+pub mod inventory;
+pub mod probe;
+pub mod resources;
+
+pub use backoff::Backoff;
+pub use inventory::{Difference, Disk, Inventory, Nic, Temp, compare, inventory, inventory_from};
+pub use probe::{Healthy, NeverHealthy, ProbeOutcome, probe_once, wait_healthy};
+pub use resources::{
+    GroupSample, cpu_percent, group_pids, looks_like_oom, oom_kill_count, percentile, sample_group,
+};

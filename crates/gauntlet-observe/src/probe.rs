@@ -1,0 +1,489 @@
+//! Health probes: one attempt ([`probe_once`]) and the wait for a service
+//! to become healthy ([`wait_healthy`]).
+//!
+//! Probes never fail with an error: whatever goes wrong (a refused
+//! connection, a bad URL, a missing program) is an unhealthy
+//! [`ProbeOutcome`] whose `detail` says why, because that is what a report
+//! shows next to the service.
+
+use std::io;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gauntlet_plan::{Command, CommandLine, HealthCheck, Probe};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::backoff::Backoff;
+
+/// What one probe found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeOutcome {
+    pub healthy: bool,
+    /// From the start of the attempt to its end, success or not.
+    pub latency: Duration,
+    /// Why, in a few words: `HTTP 503`, `connection refused`,
+    /// `exit status 1: <last stderr line>`, `timed out after 2s`.
+    pub detail: String,
+}
+
+/// Why a probe could not get an answer; its `Display` is the outcome's
+/// `detail`.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    #[error("only http:// URLs are supported, not {0:?}")]
+    Scheme(String),
+    #[error("bad URL {0:?}: {1}")]
+    Url(String, &'static str),
+    #[error("{0}")]
+    Io(#[from] IoFailure),
+    #[error("connection closed before a status line")]
+    NoStatusLine,
+    #[error("not an HTTP status line: {0:?}")]
+    BadStatusLine(String),
+    #[error("cannot run {program:?}: {source}")]
+    Spawn { program: String, source: IoFailure },
+    #[error("empty command")]
+    EmptyCommand,
+}
+
+/// An I/O error in a report's words: "connection refused" rather than
+/// "Connection refused (os error 111)".
+#[derive(Debug, thiserror::Error)]
+#[error("{}", short_io_error(.0))]
+struct IoFailure(#[from] io::Error);
+
+fn short_io_error(err: &io::Error) -> String {
+    use io::ErrorKind::*;
+    let phrase = match err.kind() {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset",
+        ConnectionAborted => "connection aborted",
+        HostUnreachable => "host unreachable",
+        NetworkUnreachable => "network unreachable",
+        AddrNotAvailable => "address not available",
+        TimedOut => "timed out",
+        NotFound => "not found",
+        PermissionDenied => "permission denied",
+        _ => return err.to_string(),
+    };
+    phrase.to_owned()
+}
+
+/// `2s`, `1.5s` or `250ms`: a timeout as a person would write it.
+fn human(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+/// Runs one probe, bounded by `timeout` (a command probe's whole process
+/// group is killed when it runs out of time).
+pub async fn probe_once(probe: &Probe, timeout: Duration) -> ProbeOutcome {
+    let start = Instant::now();
+    let result = match probe {
+        Probe::Http { url, status } => bounded(timeout, http_probe(url, *status)).await,
+        Probe::Tcp { address } => bounded(timeout, tcp_probe(address)).await,
+        Probe::Command(command) => command_probe(command, timeout).await,
+    };
+    let (healthy, detail) = match result {
+        Ok(answer) => answer,
+        Err(err) => (false, err.to_string()),
+    };
+    ProbeOutcome {
+        healthy,
+        latency: start.elapsed(),
+        detail,
+    }
+}
+
+/// A probe's answer: healthy or not, and the detail.
+type Answer = Result<(bool, String), ProbeError>;
+
+async fn bounded(timeout: Duration, probe: impl Future<Output = Answer>) -> Answer {
+    tokio::time::timeout(timeout, probe)
+        .await
+        .unwrap_or_else(|_| Ok((false, format!("timed out after {}", human(timeout)))))
+}
+
+async fn tcp_probe(address: &str) -> Answer {
+    TcpStream::connect(address).await.map_err(IoFailure::from)?;
+    Ok((true, "connected".to_owned()))
+}
+
+/// The parts of an `http://` URL a GET needs.
+#[derive(Debug, PartialEq)]
+struct HttpUrl<'a> {
+    /// `host:port` to connect to (brackets kept around an IPv6 address).
+    authority: String,
+    /// The `Host` header: as written in the URL.
+    host_header: &'a str,
+    /// Path and query, starting with `/`.
+    target: String,
+}
+
+fn parse_http_url(url: &str) -> Result<HttpUrl<'_>, ProbeError> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(ProbeError::Url(url.to_owned(), "no scheme (http://...)"));
+    };
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(ProbeError::Scheme(scheme.to_owned()));
+    }
+    let (host_port, target) = match rest.find(['/', '?']) {
+        Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
+        // `http://host?q`: the path is empty, but on the wire it is `/`.
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_owned()),
+    };
+    if host_port.is_empty() {
+        return Err(ProbeError::Url(url.to_owned(), "no host"));
+    }
+    if host_port.contains('@') {
+        return Err(ProbeError::Url(
+            url.to_owned(),
+            "credentials are not supported",
+        ));
+    }
+    // The port is after the last colon, unless that colon is inside an
+    // IPv6 address's brackets.
+    let has_port = match host_port.rfind(':') {
+        Some(i) => !host_port[i..].contains(']'),
+        None => false,
+    };
+    let authority = if has_port {
+        let port = &host_port[host_port.rfind(':').unwrap_or(0) + 1..];
+        if port.parse::<u16>().is_err() {
+            return Err(ProbeError::Url(url.to_owned(), "bad port"));
+        }
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:80")
+    };
+    Ok(HttpUrl {
+        authority,
+        host_header: host_port,
+        target,
+    })
+}
+
+async fn http_probe(url: &str, expected: u16) -> Answer {
+    let url = parse_http_url(url)?;
+    let mut stream = TcpStream::connect(&url.authority)
+        .await
+        .map_err(IoFailure::from)?;
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: gauntlet\r\nConnection: close\r\n\r\n",
+        url.target, url.host_header
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(IoFailure::from)?;
+    let line = read_status_line(&mut stream).await?;
+    let status = parse_status_line(&line)?;
+    Ok((status == expected, format!("HTTP {status}")))
+}
+
+/// Reads up to the first CRLF (a status line is short: at most 8 KiB is
+/// read, so a server streaming garbage cannot grow the buffer forever).
+async fn read_status_line(stream: &mut (impl AsyncRead + Unpin)) -> Result<String, ProbeError> {
+    const LIMIT: usize = 8 * 1024;
+    let mut buf = Vec::with_capacity(256);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = buf.windows(2).position(|w| w == b"\r\n") {
+            buf.truncate(end);
+            break;
+        }
+        if buf.len() >= LIMIT {
+            break;
+        }
+        let n = stream.read(&mut chunk).await.map_err(IoFailure::from)?;
+        if n == 0 {
+            if buf.is_empty() {
+                return Err(ProbeError::NoStatusLine);
+            }
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// `HTTP/1.1 503 Service Unavailable` → 503.
+fn parse_status_line(line: &str) -> Result<u16, ProbeError> {
+    let bad = || ProbeError::BadStatusLine(line.chars().take(80).collect());
+    let mut words = line.split_ascii_whitespace();
+    let version = words.next().ok_or_else(bad)?;
+    if !version.starts_with("HTTP/") {
+        return Err(bad());
+    }
+    let code = words.next().ok_or_else(bad)?;
+    if code.len() != 3 {
+        return Err(bad());
+    }
+    code.parse().map_err(|_| bad())
+}
+
+/// Runs the command in its own process group, so a timeout (or a command
+/// that leaves background processes behind) can be cleaned up entirely.
+async fn command_probe(command: &Command, timeout: Duration) -> Answer {
+    let (program, args): (&str, &[String]) = match &command.command {
+        CommandLine::Shell(script) => ("sh", std::slice::from_ref(script)),
+        CommandLine::Argv(argv) => match argv.split_first() {
+            Some((program, args)) => (program.as_str(), args),
+            None => return Err(ProbeError::EmptyCommand),
+        },
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    if matches!(command.command, CommandLine::Shell(_)) {
+        cmd.arg("-c");
+    }
+    cmd.args(args)
+        .envs(&command.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // An empty cwd means "wherever gauntlet runs"; `current_dir("")` fails.
+    if !command.cwd.as_os_str().is_empty() {
+        cmd.current_dir(&command.cwd);
+    }
+    let mut child = cmd.spawn().map_err(|err| ProbeError::Spawn {
+        program: program.to_owned(),
+        source: IoFailure(err),
+    })?;
+    // Declared after `child`, so if this future is dropped mid-probe the
+    // group dies before the child is dropped (and possibly reaped).
+    let mut group = GroupKiller(child.id().and_then(|pid| i32::try_from(pid).ok()));
+
+    // Stderr is drained concurrently (a chatty command must not block on a
+    // full pipe) into a buffer shared with this function, so what arrived
+    // is usable even if a leftover grandchild keeps the pipe open.
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let reader = child.stderr.take().map(|mut pipe| {
+        let stderr = Arc::clone(&stderr);
+        tokio::spawn(async move {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
+                if let Ok(mut buf) = stderr.lock() {
+                    buf.extend_from_slice(&chunk[..n]);
+                    // Only the last line matters; keep the buffer bounded.
+                    if buf.len() > 64 * 1024 {
+                        let excess = buf.len() - 16 * 1024;
+                        buf.drain(..excess);
+                    }
+                }
+            }
+        })
+    });
+
+    let status = tokio::time::timeout(timeout, child.wait()).await;
+    // Leftovers (a `sh -c 'x &'`) die with the group.
+    group.kill();
+    let status = match status {
+        Ok(status) => status.map_err(IoFailure::from)?,
+        Err(_) => {
+            let _ = child.wait().await; // reap; SIGKILL was sent above
+            if let Some(reader) = reader {
+                reader.abort();
+            }
+            return Ok((false, format!("timed out after {}", human(timeout))));
+        }
+    };
+    if let Some(reader) = reader {
+        // The group is dead, so the pipe closes promptly unless a process
+        // escaped the group; do not wait for that one.
+        let _ = tokio::time::timeout(Duration::from_millis(200), reader).await;
+    }
+    if status.success() {
+        return Ok((true, "exit status 0".to_owned()));
+    }
+    let how = match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "failed".to_owned(),
+    };
+    let last = stderr.lock().ok().and_then(|buf| last_line(&buf));
+    Ok((
+        false,
+        match last {
+            Some(line) => format!("{how}: {line}"),
+            None => how,
+        },
+    ))
+}
+
+/// Kills a probe command's process group once: explicitly, or on drop
+/// when the probe is cancelled.
+struct GroupKiller(Option<i32>);
+
+impl GroupKiller {
+    /// On a timeout or cancellation the child is not reaped yet, so its id
+    /// cannot name another group. After an exit the id stays reserved while
+    /// leftovers hold it, and with none left the kill finds no group
+    /// (ESRCH): a recycled pid is not a group leader that soon.
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The last non-blank line, trimmed and cut to 200 characters.
+fn last_line(bytes: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(|line| line.chars().take(200).collect())
+}
+
+/// A service that became healthy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Healthy {
+    pub attempts: u32,
+    /// From the call to the healthy answer.
+    pub elapsed: Duration,
+    /// Every attempt's latency, failed ones included, in order.
+    pub latencies: Vec<Duration>,
+}
+
+/// A service that never became healthy: the timeout passed, or its process
+/// died (then `last_detail` starts with "the process exited").
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("not healthy after {attempts} attempt(s) in {elapsed:.1?}: {last_detail}")]
+pub struct NeverHealthy {
+    pub attempts: u32,
+    pub elapsed: Duration,
+    pub last_detail: String,
+}
+
+/// Probes until healthy or `check.timeout` passes, waiting between attempts
+/// as [`Backoff`] says (`seed` seeds its jitter). Each attempt is bounded by
+/// `check.probe_timeout` and by what is left of `check.timeout`.
+///
+/// `still_running` is polled before each attempt; when it returns false the
+/// wait stops at once, since a dead process will not become healthy (the
+/// error says the process exited).
+pub async fn wait_healthy(
+    check: &HealthCheck,
+    seed: u64,
+    mut still_running: impl FnMut() -> bool,
+) -> Result<Healthy, NeverHealthy> {
+    let start = Instant::now();
+    let deadline = start + check.timeout;
+    let mut backoff = Backoff::new(check, seed);
+    let mut attempts = 0;
+    let mut latencies = Vec::new();
+    let mut last_detail: Option<String> = None;
+    loop {
+        if !still_running() {
+            let detail = match &last_detail {
+                Some(last) => format!("the process exited (last probe: {last})"),
+                None => "the process exited before the first probe".to_owned(),
+            };
+            return Err(NeverHealthy {
+                attempts,
+                elapsed: start.elapsed(),
+                last_detail: detail,
+            });
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(NeverHealthy {
+                attempts,
+                elapsed: start.elapsed(),
+                last_detail: last_detail
+                    .unwrap_or_else(|| "no probe within the timeout".to_owned()),
+            });
+        }
+        attempts += 1;
+        let outcome = probe_once(&check.probe, check.probe_timeout.min(left)).await;
+        latencies.push(outcome.latency);
+        if outcome.healthy {
+            return Ok(Healthy {
+                attempts,
+                elapsed: start.elapsed(),
+                latencies,
+            });
+        }
+        last_detail = Some(outcome.detail);
+        let pause = backoff.next().unwrap_or(check.max_interval);
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(pause.min(left)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_authority_host_and_target() {
+        let url = parse_http_url("http://127.0.0.1:8080/health?x=1").unwrap();
+        assert_eq!(url.authority, "127.0.0.1:8080");
+        assert_eq!(url.host_header, "127.0.0.1:8080");
+        assert_eq!(url.target, "/health?x=1");
+        let url = parse_http_url("http://example.invalid").unwrap();
+        assert_eq!(url.authority, "example.invalid:80");
+        assert_eq!(url.target, "/");
+        assert_eq!(parse_http_url("http://h:1?q").unwrap().target, "/?q");
+        let url = parse_http_url("http://[::1]/x").unwrap();
+        assert_eq!(url.authority, "[::1]:80");
+        let url = parse_http_url("HTTP://[::1]:9/").unwrap();
+        assert_eq!(url.authority, "[::1]:9");
+
+        let err = parse_http_url("https://x/").unwrap_err().to_string();
+        assert!(err.contains("only http://"), "{err}");
+        for bad in ["x:80/health", "http://", "http://h:port/", "http://u@h/"] {
+            assert!(parse_http_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(
+            parse_status_line("HTTP/1.1 503 Service Unavailable").unwrap(),
+            503
+        );
+        assert_eq!(parse_status_line("HTTP/1.0 200").unwrap(), 200);
+        for bad in [
+            "",
+            "SSH-2.0-OpenSSH",
+            "HTTP/1.1",
+            "HTTP/1.1 2000 x",
+            "HTTP/1.1 abc",
+        ] {
+            assert!(parse_status_line(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn details_read_well() {
+        assert_eq!(human(Duration::from_secs(2)), "2s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(IoFailure(refused).to_string(), "connection refused");
+        assert_eq!(last_line(b"a\nb\n\n  \n").as_deref(), Some("b"));
+        assert_eq!(last_line(b" \n"), None);
+    }
+}

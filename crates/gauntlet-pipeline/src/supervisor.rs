@@ -1,0 +1,491 @@
+//! Services: started in their own process groups (so a service is its
+//! whole group, and nothing it forks outlives the run), kept alive by a
+//! keeper task per service (restart policy, exits, OOM kills), sampled by a
+//! sampler task (RSS and CPU of the group), stopped with SIGTERM and then
+//! SIGKILL after the service's `stop_timeout`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gauntlet_node::{NodeProcess, NodeSpec};
+use gauntlet_observe::{
+    GroupSample, cpu_percent, looks_like_oom, oom_kill_count, sample_group, wait_healthy,
+};
+use gauntlet_plan::{Plan, RestartPolicy, Service, stop_order};
+use gauntlet_store::{AttemptId, Measurement, now_ms};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::command::{argv, lines_tail};
+
+/// How often the sampler reads a service's process group.
+pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Measurements waiting to be written to the store, tagged with the stage
+/// attempt running when they were taken.
+#[derive(Clone, Default)]
+pub(crate) struct Samples {
+    buffer: Arc<Mutex<Vec<Measurement>>>,
+    attempt: Arc<AtomicI64>,
+}
+
+impl Samples {
+    pub fn set_attempt(&self, attempt: Option<AttemptId>) {
+        self.attempt
+            .store(attempt.map_or(0, |a| a.0), Ordering::Relaxed);
+    }
+
+    pub fn push(&self, kind: &str, subject: &str, value: f64, unit: &str) {
+        let a = self.attempt.load(Ordering::Relaxed);
+        let m = Measurement {
+            stage: (a != 0).then_some(AttemptId(a)),
+            time: now_ms(),
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+            value,
+            unit: unit.to_owned(),
+        };
+        lock(&self.buffer).push(m);
+    }
+
+    pub fn drain(&self) -> Vec<Measurement> {
+        std::mem::take(&mut *lock(&self.buffer))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicked sampler must not take the run's bookkeeping with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Resource figures of one service over a window (a stage).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Window {
+    pub rss_first: Option<u64>,
+    pub rss_max: Option<u64>,
+    pub rss_last: Option<u64>,
+    pub cpu_max: Option<f64>,
+    cpu_sum: f64,
+    cpu_count: u32,
+}
+
+impl Window {
+    fn add_rss(&mut self, rss: u64) {
+        self.rss_first.get_or_insert(rss);
+        self.rss_max = Some(self.rss_max.map_or(rss, |m| m.max(rss)));
+        self.rss_last = Some(rss);
+    }
+
+    fn add_cpu(&mut self, cpu: f64) {
+        self.cpu_max = Some(self.cpu_max.map_or(cpu, |m| m.max(cpu)));
+        self.cpu_sum += cpu;
+        self.cpu_count += 1;
+    }
+
+    pub fn cpu_mean(&self) -> Option<f64> {
+        (self.cpu_count > 0).then(|| self.cpu_sum / f64::from(self.cpu_count))
+    }
+}
+
+/// What the keeper and sampler know about a service, shared with the driver.
+#[derive(Debug, Default)]
+pub(crate) struct ServiceState {
+    /// The running process's group; `None` while it is down.
+    pub pgid: Option<i32>,
+    pub restarts: u32,
+    pub oom_kills: u32,
+    /// Set when the service is down for good (it exited and will not be
+    /// restarted, or could not be spawned): why.
+    pub gone: Option<String>,
+    pub window: Window,
+    /// stderr lines of the last process that exited.
+    pub last_stderr: Vec<String>,
+}
+
+struct Handle {
+    state: Arc<Mutex<ServiceState>>,
+    stop: Option<oneshot::Sender<()>>,
+    keeper: JoinHandle<()>,
+    sampler: JoinHandle<()>,
+    stop_timeout: Duration,
+}
+
+/// A service that became healthy.
+#[derive(Debug, Clone)]
+pub(crate) struct Started {
+    pub pid: Option<i32>,
+    pub time_to_healthy: Duration,
+    pub checks: u32,
+    pub latencies: Vec<Duration>,
+}
+
+/// Starts, watches and stops the plan's services.
+pub(crate) struct Supervisor {
+    plan: Arc<Plan>,
+    log_dir: PathBuf,
+    seed: u64,
+    samples: Samples,
+    services: BTreeMap<String, Handle>,
+    starts: u64,
+}
+
+impl Supervisor {
+    pub fn new(plan: Arc<Plan>, log_dir: PathBuf, seed: u64, samples: Samples) -> Supervisor {
+        Supervisor {
+            plan,
+            log_dir,
+            seed,
+            samples,
+            services: BTreeMap::new(),
+            starts: 0,
+        }
+    }
+
+    fn service(&self, name: &str) -> &Service {
+        self.plan
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .expect("stage service names are checked when the plan loads")
+    }
+
+    pub fn is_running(&self, name: &str) -> bool {
+        self.services
+            .get(name)
+            .is_some_and(|h| lock(&h.state).gone.is_none())
+    }
+
+    /// Running services, in dependency order of the plan.
+    pub fn running(&self) -> Vec<String> {
+        self.plan
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .filter(|n| self.is_running(n))
+            .collect()
+    }
+
+    pub fn state(&self, name: &str) -> Option<Arc<Mutex<ServiceState>>> {
+        self.services.get(name).map(|h| h.state.clone())
+    }
+
+    /// Starts the window of every running service afresh (a new stage).
+    pub fn reset_windows(&self) {
+        for h in self.services.values() {
+            lock(&h.state).window = Window::default();
+        }
+    }
+
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.log_dir.join(format!("{name}.log"))
+    }
+
+    /// The last lines a service wrote (stderr of its last process and its
+    /// log), for a stage's failure message.
+    pub fn last_lines(&self, name: &str, n: usize) -> Vec<String> {
+        let mut lines = self
+            .services
+            .get(name)
+            .map(|h| lock(&h.state).last_stderr.clone())
+            .unwrap_or_default();
+        if lines.is_empty() {
+            lines = lines_tail(&self.log_path(name), n);
+        }
+        let skip = lines.len().saturating_sub(n);
+        lines.split_off(skip)
+    }
+
+    /// Starts a service and waits until its health check passes (or, with
+    /// no health check, until it has stayed up for a moment).
+    pub async fn start(&mut self, name: &str) -> Result<Started, String> {
+        if self.is_running(name) {
+            return Err(format!("{name} is already running"));
+        }
+        self.forget(name).await;
+        let service = self.service(name).clone();
+        let (program, args) = argv(&service.run.command);
+        let mut spec = NodeSpec::new(program);
+        spec.args = args.into_iter().map(Into::into).collect();
+        spec.cwd = Some(service.run.cwd.clone());
+        spec.env = service
+            .run
+            .env
+            .iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        spec.stderr_log = Some(self.log_path(name));
+        spec.stderr_tail = 40;
+
+        let state = Arc::new(Mutex::new(ServiceState::default()));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let keeper = tokio::spawn(keep(
+            service.clone(),
+            spec,
+            self.log_path(name),
+            state.clone(),
+            stop_rx,
+            self.samples.clone(),
+        ));
+        let sampler = tokio::spawn(sample(name.to_owned(), state.clone(), self.samples.clone()));
+        self.services.insert(
+            name.to_owned(),
+            Handle {
+                state: state.clone(),
+                stop: Some(stop_tx),
+                keeper,
+                sampler,
+                stop_timeout: service.stop_timeout,
+            },
+        );
+        self.starts += 1;
+        let began = Instant::now();
+        let seed = self.seed.wrapping_add(self.starts);
+        let alive = {
+            let state = state.clone();
+            move || lock(&state).gone.is_none()
+        };
+        let outcome = match &service.health {
+            Some(check) => match wait_healthy(check, seed, alive).await {
+                Ok(h) => Ok((h.attempts, h.latencies)),
+                Err(e) => Err(format!(
+                    "{name} did not become healthy in {:.1} s ({} checks; last: {})",
+                    e.elapsed.as_secs_f64(),
+                    e.attempts,
+                    e.last_detail
+                )),
+            },
+            None => {
+                // Nothing to ask: it counts as up if it is still running
+                // after a short grace period.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if alive() {
+                    Ok((0, Vec::new()))
+                } else {
+                    Err(format!("{name} exited right after it started"))
+                }
+            }
+        };
+        let gone = lock(&state).gone.clone();
+        match (outcome, gone) {
+            (Ok((checks, latencies)), None) => {
+                for l in &latencies {
+                    self.samples.push("health_latency", name, ms(*l), "ms");
+                }
+                self.sample_now(name);
+                Ok(Started {
+                    pid: lock(&state).pgid,
+                    time_to_healthy: began.elapsed(),
+                    checks,
+                    latencies,
+                })
+            }
+            (Ok(_), Some(why)) | (Err(_), Some(why)) => Err(format!("{name} is down: {why}")),
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// Takes an RSS sample right now (besides the sampler's ticks), so
+    /// even a stage shorter than [`SAMPLE_INTERVAL`] has a figure.
+    pub fn sample_now(&self, name: &str) {
+        let Some(h) = self.services.get(name) else {
+            return;
+        };
+        let Some(pgid) = lock(&h.state).pgid else {
+            return;
+        };
+        if let Some(now) = sample_group(pgid) {
+            self.samples
+                .push("rss", name, now.rss_bytes as f64, "bytes");
+            lock(&h.state).window.add_rss(now.rss_bytes);
+        }
+    }
+
+    /// Stops one service (SIGTERM to its group, SIGKILL after its
+    /// `stop_timeout`) and waits until its process is reaped.
+    pub async fn stop(&mut self, name: &str) {
+        if let Some(mut h) = self.services.remove(name) {
+            if let Some(stop) = h.stop.take() {
+                let _ = stop.send(());
+            }
+            let grace = h.stop_timeout + Duration::from_secs(5);
+            if tokio::time::timeout(grace, &mut h.keeper).await.is_err() {
+                // The keeper is stuck; dropping its NodeProcess kills the group.
+                h.keeper.abort();
+                let _ = (&mut h.keeper).await;
+            }
+            h.sampler.abort();
+            let _ = h.sampler.await;
+        }
+    }
+
+    /// Forgets a service that is down for good, so it can be started again.
+    async fn forget(&mut self, name: &str) {
+        if self.services.contains_key(name) {
+            self.stop(name).await;
+        }
+    }
+
+    /// Stops these services, dependents first.
+    pub async fn stop_many(&mut self, names: &[String]) -> Vec<String> {
+        let order = stop_order(&self.plan, names);
+        let mut stopped = Vec::new();
+        for name in order {
+            if self.services.contains_key(&name) {
+                self.stop(&name).await;
+                stopped.push(name);
+            }
+        }
+        stopped
+    }
+
+    /// Stops everything this supervisor started.
+    pub async fn stop_all(&mut self) -> Vec<String> {
+        let names: Vec<String> = self.services.keys().cloned().collect();
+        self.stop_many(&names).await
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Keeps one service running: spawns it, copies its stdout to its log,
+/// restarts it on failure if the plan says so, and stops it when told.
+async fn keep(
+    service: Service,
+    spec: NodeSpec,
+    log: PathBuf,
+    state: Arc<Mutex<ServiceState>>,
+    mut stop: oneshot::Receiver<()>,
+    samples: Samples,
+) {
+    let name = service.name.clone();
+    loop {
+        let oom_before = oom_kill_count();
+        let mut process = match NodeProcess::spawn(&spec) {
+            Ok(p) => p,
+            Err(e) => {
+                lock(&state).gone = Some(format!("could not start: {e}"));
+                return;
+            }
+        };
+        let pgid = process.pid() as i32;
+        lock(&state).pgid = Some(pgid);
+        if let Some(stdout) = process.take_stdout() {
+            tokio::spawn(copy_to_log(stdout, log.clone()));
+        }
+        drop(process.take_stdin());
+
+        tokio::select! {
+            exit = process.wait() => {
+                let oom = looks_like_oom(exit.termination.signal(), false, oom_before, oom_kill_count());
+                let restarts = {
+                    let mut s = lock(&state);
+                    s.pgid = None;
+                    s.last_stderr = exit.stderr_tail.clone();
+                    if oom {
+                        s.oom_kills += 1;
+                    }
+                    let may_restart = service.restart == RestartPolicy::OnFailure
+                        && !exit.success()
+                        && service.limits.max_restarts.is_none_or(|m| s.restarts < m);
+                    if may_restart {
+                        s.restarts += 1;
+                        Some(s.restarts)
+                    } else {
+                        s.gone = Some(format!(
+                            "{name} exited on its own: {}{}",
+                            exit.termination,
+                            if oom { " (OOM kill)" } else { "" }
+                        ));
+                        None
+                    }
+                };
+                let Some(restarts) = restarts else {
+                    return;
+                };
+                samples.push("restarts", &name, f64::from(restarts), "count");
+                // Back off a little, more for a service that keeps dying.
+                let pause = Duration::from_millis(200 * 2u64.pow(restarts.min(5)));
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = &mut stop => {
+                        lock(&state).gone = Some("stopped".into());
+                        return;
+                    }
+                }
+            }
+            _ = &mut stop => {
+                let _ = process.terminate();
+                let graceful = tokio::time::timeout(service.stop_timeout, process.wait()).await;
+                if graceful.is_err() {
+                    let _ = process.kill();
+                    process.wait().await;
+                }
+                let mut s = lock(&state);
+                s.pgid = None;
+                s.gone = Some("stopped".into());
+                return;
+            }
+        }
+    }
+}
+
+async fn copy_to_log(mut stdout: tokio::process::ChildStdout, log: PathBuf) {
+    let Ok(mut file) = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .await
+    else {
+        // Without a log the output still has to be read, or the service
+        // blocks on a full pipe.
+        let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
+        return;
+    };
+    let _ = tokio::io::copy(&mut stdout, &mut file).await;
+    let _ = file.flush().await;
+}
+
+/// Samples the service's process group every [`SAMPLE_INTERVAL`].
+async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples) {
+    let mut last: Option<(i32, GroupSample, Instant)> = None;
+    let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(pgid) = lock(&state).pgid else {
+            last = None;
+            continue;
+        };
+        let Some(now) = sample_group(pgid) else {
+            continue;
+        };
+        let at = Instant::now();
+        samples.push("rss", &name, now.rss_bytes as f64, "bytes");
+        let cpu = match &last {
+            Some((p, before, t)) if *p == pgid => Some(cpu_percent(before, &now, at - *t)),
+            _ => None,
+        };
+        if let Some(cpu) = cpu {
+            samples.push("cpu", &name, cpu, "percent");
+        }
+        {
+            let mut s = lock(&state);
+            s.window.add_rss(now.rss_bytes);
+            if let Some(cpu) = cpu {
+                s.window.add_cpu(cpu);
+            }
+        }
+        last = Some((pgid, now, at));
+    }
+}
+
+/// The service log directory of a run.
+pub(crate) fn log_dir(artifact_dir: &Path) -> PathBuf {
+    artifact_dir.join("services")
+}

@@ -1,0 +1,35 @@
+//! Plans: what `gauntlet run plan.toml` runs.
+//!
+//! A plan file is TOML (see `docs/plan.md`). [`load()`] reads it, applies
+//! `--set` overrides to its `[vars]`, checks it and resolves it into a
+//! [`Plan`]: every `${var}` expanded, every `cwd` absolute, every duration
+//! and size parsed, every service name checked, `depends_on` acyclic.
+//! Errors name the file, line and column ([`PlanError`]).
+//!
+//! Everything here is sans-IO: no processes, no clocks, and no file access
+//! beyond [`load()`] reading the plan. The runtime (`gauntlet-pipeline`)
+//! executes a [`Plan`]: [`expand`] turns it into the run's stage list,
+//! [`next_step`] decides what to do next from the stages' states (so a
+//! resumed run takes the same decisions), [`running_before`] says what a
+//! resumed run must bring back up, and [`module_status`] judges a module.
+
+pub mod error;
+pub mod load;
+mod model;
+pub mod order;
+pub mod progress;
+mod raw;
+pub mod stages;
+pub mod units;
+mod vars;
+
+pub use error::PlanError;
+pub use load::{LoadOptions, load, load_str, parse_set};
+pub use model::*;
+pub use order::{dependency_order, stop_order};
+pub use progress::{
+    ModuleFigures, ModuleStatus, Next, StageStatus, module_status, next_step, no_tests_found,
+};
+pub use stages::{RunStage, StageAction, expand, running_before};
+pub use units::{format_duration, parse_duration, parse_size};
+pub use vars::PLAN_DIR;

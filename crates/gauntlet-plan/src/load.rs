@@ -1,0 +1,293 @@
+//! Loading a plan: TOML text → serde structs mirroring the file (`raw.rs`) → a
+//! checked, resolved [`Plan`]. Every rule that can point at a key or value
+//! does, so a user fixes a plan from the first message.
+
+mod options;
+mod services;
+mod stages;
+mod variables;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use crate::error::PlanError;
+use crate::order::order_services;
+use crate::raw::{Entries, RawCommandLine, RawPlan};
+use crate::units::{parse_duration, parse_size};
+use crate::vars::{SubstError, substitute, valid_name};
+use crate::{CommandLine, Plan, Service};
+
+/// What the command line changes in a plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `--set key=value`: overrides of `[vars]` (the key must exist there).
+    pub sets: Vec<(String, String)>,
+    /// `--cycles N`: rounds for every `cycle` stage.
+    pub cycles: Option<u32>,
+    /// `--modules a,b`: restricts every `cycle` stage to these modules.
+    pub modules: Option<Vec<String>>,
+}
+
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Reads and loads the plan at `path`.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Plan, PlanError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_str(&text, path, opts)
+}
+
+/// Loads a plan from `text`. `path` is used in messages (as given) and,
+/// made absolute, as the plan's location: its directory is `${plan_dir}`
+/// and the base of relative `cwd`s. Nothing is read from disk.
+pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, PlanError> {
+    let raw: RawPlan = toml::from_str(text).map_err(|e| PlanError::syntax(path, text, &e))?;
+    let file = std::path::absolute(path).map_err(|source| PlanError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let dir = file
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    let mut cx = Cx {
+        path,
+        text,
+        dir,
+        vars: BTreeMap::new(),
+    };
+
+    let vars = cx.resolve_vars(&raw.vars, &opts.sets)?;
+    let name = match &raw.name {
+        Some(name) if name.get_ref().trim().is_empty() => {
+            return Err(cx.err(name.span(), "the plan's `name` is empty"));
+        }
+        Some(name) => name.get_ref().clone(),
+        None => path
+            .file_stem()
+            .map_or_else(|| "plan".to_owned(), |s| s.to_string_lossy().into_owned()),
+    };
+    let services = cx.services(&raw.service)?;
+    let mut stages = cx.stages(&raw.stage, &services)?;
+    options::apply_options(&mut stages, &services, opts)?;
+    if stages.is_empty() {
+        return Err(PlanError::Plan {
+            path: path.to_owned(),
+            message: "the plan has no [[stage]]; add stages, or pass --cycles / --modules to cycle the modules".to_owned(),
+        });
+    }
+    Ok(Plan {
+        name,
+        description: raw.description,
+        path: Some(file),
+        vars,
+        services,
+        stages,
+    })
+}
+
+/// Parses one `--set key=value`.
+pub fn parse_set(arg: &str) -> Result<(String, String), PlanError> {
+    let Some((key, value)) = arg.split_once('=') else {
+        return Err(PlanError::option(format!(
+            "--set {arg:?}: expected key=value"
+        )));
+    };
+    if !valid_name(key) {
+        return Err(PlanError::option(format!(
+            "--set {arg:?}: {key:?} is not a variable name (letters, digits and _)"
+        )));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// The loading context: where errors point and what `${…}` expands to.
+struct Cx<'a> {
+    path: &'a Path,
+    text: &'a str,
+    dir: PathBuf,
+    /// Every variable, `plan_dir` included, fully expanded.
+    vars: BTreeMap<String, String>,
+}
+
+impl Cx<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> PlanError {
+        PlanError::invalid(self.path, self.text, span, message.into())
+    }
+
+    /// Expands `${…}` in a string of the plan, reporting at its position.
+    fn expand_at(&self, text: &str, span: Range<usize>) -> Result<String, PlanError> {
+        substitute(text, &self.vars)
+            .map_err(|e: SubstError| self.err(span, e.describe(self.vars.keys())))
+    }
+
+    fn expand(&self, s: &Spanned<String>) -> Result<String, PlanError> {
+        self.expand_at(s.get_ref(), s.span())
+    }
+
+    // ----- small values ----------------------------------------------
+
+    fn duration(&self, value: &Spanned<toml::Value>, key: &str) -> Result<Duration, PlanError> {
+        match value.get_ref() {
+            toml::Value::String(s) => {
+                parse_duration(s).map_err(|m| self.err(value.span(), format!("`{key}`: {m}")))
+            }
+            other => Err(self.err(
+                value.span(),
+                format!(
+                    "`{key}` must be a duration string such as \"30s\", not {}",
+                    other.type_str()
+                ),
+            )),
+        }
+    }
+
+    fn duration_or(
+        &self,
+        value: Option<&Spanned<toml::Value>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, PlanError> {
+        value.map_or(Ok(default), |v| self.duration(v, key))
+    }
+
+    fn size(&self, value: &Spanned<toml::Value>, key: &str) -> Result<u64, PlanError> {
+        match value.get_ref() {
+            toml::Value::String(s) => {
+                parse_size(s).map_err(|m| self.err(value.span(), format!("`{key}`: {m}")))
+            }
+            toml::Value::Integer(n) => u64::try_from(*n)
+                .map_err(|_| self.err(value.span(), format!("`{key}` must not be negative"))),
+            other => Err(self.err(
+                value.span(),
+                format!(
+                    "`{key}` must be a size such as \"256MiB\", not {}",
+                    other.type_str()
+                ),
+            )),
+        }
+    }
+
+    fn command_line(&self, raw: &Spanned<RawCommandLine>) -> Result<CommandLine, PlanError> {
+        self.command_line_at(raw.get_ref(), raw.span())
+    }
+
+    fn command_line_at(
+        &self,
+        raw: &RawCommandLine,
+        span: Range<usize>,
+    ) -> Result<CommandLine, PlanError> {
+        match raw {
+            RawCommandLine::Shell(s) => {
+                if s.trim().is_empty() {
+                    return Err(self.err(span, "the command is empty"));
+                }
+                Ok(CommandLine::Shell(self.expand_at(s, span)?))
+            }
+            RawCommandLine::Argv(argv) => {
+                let argv = argv
+                    .iter()
+                    .map(|a| self.expand(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if argv[0].is_empty() {
+                    return Err(self.err(span, "the command's program is empty"));
+                }
+                Ok(CommandLine::Argv(argv))
+            }
+        }
+    }
+
+    /// A `cwd` relative to the plan's directory; `default` when unset.
+    fn cwd(&self, raw: Option<&Spanned<String>>, default: &Path) -> Result<PathBuf, PlanError> {
+        let Some(raw) = raw else {
+            return Ok(default.to_owned());
+        };
+        let expanded = self.expand(raw)?;
+        if expanded.is_empty() {
+            return Err(self.err(raw.span(), "`cwd` is empty"));
+        }
+        Ok(tidy(&self.dir.join(expanded)))
+    }
+
+    fn env(&self, raw: &Entries<Spanned<String>>) -> Result<BTreeMap<String, String>, PlanError> {
+        let mut env = BTreeMap::new();
+        for (key, value) in &raw.0 {
+            let k = key.get_ref();
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(self.err(
+                    key.span(),
+                    format!("{k:?} is not an environment variable name"),
+                ));
+            }
+            env.insert(k.clone(), self.expand(value)?);
+        }
+        Ok(env)
+    }
+
+    /// Service and stage names: safe in file names, URLs and `--stage`.
+    fn check_name(&self, name: &Spanned<String>, what: &str) -> Result<(), PlanError> {
+        let n = name.get_ref();
+        let ok = !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if ok {
+            Ok(())
+        } else {
+            Err(self.err(
+                name.span(),
+                format!("invalid {what} name {n:?}: use letters, digits, '_', '.' and '-'"),
+            ))
+        }
+    }
+}
+
+/// Services that have tests, in plan order.
+fn modules_of(services: &[Service]) -> Vec<String> {
+    services
+        .iter()
+        .filter(|s| !s.tests.is_empty())
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// `modules` in dependency order among themselves.
+fn sort_modules(services: &[Service], modules: &[String]) -> Vec<String> {
+    order_services(services, modules)
+        .into_iter()
+        .filter(|s| modules.contains(s))
+        .collect()
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A command as the plan wrote it, for a default test name: the same in
+/// every run whatever `--set` changes.
+fn command_text(c: &RawCommandLine) -> String {
+    match c {
+        RawCommandLine::Shell(s) => s.clone(),
+        RawCommandLine::Argv(argv) => argv
+            .iter()
+            .map(|a| a.get_ref().as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Drops `.` components, so `cwd = "."` is the plan's directory itself.
+/// `..` stays: resolving it lexically is wrong across symlinks.
+fn tidy(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
+}

@@ -1,0 +1,346 @@
+//! `[[service]]` tables: commands, health checks, limits and tests.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{COMMAND_TIMEOUT, Cx, command_text};
+use crate::error::PlanError;
+use crate::order::find_cycle;
+use crate::raw::{RawHealth, RawLimits, RawRestart, RawService, RawTest, RawTestTable};
+use crate::{Command, Expect, HealthCheck, Limits, Probe, RestartPolicy, Service, TestCommand};
+
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+const HEALTH_INTERVAL: Duration = Duration::from_millis(100);
+const HEALTH_MAX_INTERVAL: Duration = Duration::from_secs(2);
+const HEALTH_JITTER: f64 = 0.2;
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const RSS_GROWTH_WARN_PCT: f64 = 20.0;
+
+impl Cx<'_> {
+    pub(super) fn services(&self, raw: &[Spanned<RawService>]) -> Result<Vec<Service>, PlanError> {
+        let mut services: Vec<Service> = Vec::with_capacity(raw.len());
+        for r in raw {
+            let name = r.get_ref().name.get_ref();
+            self.check_name(&r.get_ref().name, "service")?;
+            if services.iter().any(|s| &s.name == name) {
+                return Err(self.err(
+                    r.get_ref().name.span(),
+                    format!("duplicate service name \"{name}\""),
+                ));
+            }
+            services.push(self.service(r)?);
+        }
+        let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        for r in raw {
+            let owner = r.get_ref().name.get_ref();
+            let mut seen = HashSet::new();
+            for dep in &r.get_ref().depends_on {
+                let d = dep.get_ref();
+                if !names.contains(d) {
+                    return Err(self.err(
+                        dep.span(),
+                        format!(
+                            "unknown service \"{d}\" in depends_on; services are: {}",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+                if !seen.insert(d) {
+                    return Err(self.err(
+                        dep.span(),
+                        format!("\"{d}\" is listed twice in depends_on of \"{owner}\""),
+                    ));
+                }
+            }
+        }
+        if let Some((cycle, entry)) = find_cycle(&services) {
+            let closer = &cycle[cycle.len() - 2];
+            let span = raw
+                .iter()
+                .find(|r| r.get_ref().name.get_ref() == closer)
+                .and_then(|r| r.get_ref().depends_on.get(entry))
+                .map_or(0..0, Spanned::span);
+            return Err(self.err(
+                span,
+                format!("dependency cycle in depends_on: {}", cycle.join(" → ")),
+            ));
+        }
+        Ok(services)
+    }
+
+    fn service(&self, spanned: &Spanned<RawService>) -> Result<Service, PlanError> {
+        let r: &RawService = spanned.get_ref();
+        let name = r.name.get_ref().clone();
+        let command = r.command.as_ref().ok_or_else(|| {
+            self.err(
+                spanned.span(),
+                format!("service \"{name}\" has no `command`"),
+            )
+        })?;
+        let run = Command {
+            command: self.command_line(command)?,
+            cwd: self.cwd(r.cwd.as_ref(), &self.dir)?,
+            env: self.env(&r.env)?,
+        };
+        let health = r
+            .health
+            .as_ref()
+            .map(|h| self.health(h, &run))
+            .transpose()?;
+        let mut tests: Vec<TestCommand> = Vec::with_capacity(r.tests.len());
+        for t in &r.tests {
+            let test = self.test(t, &run)?;
+            if tests.iter().any(|x| x.name == test.name) {
+                return Err(self.err(
+                    t.span(),
+                    format!(
+                        "service \"{name}\" has two tests named \"{}\"; give one a `name`",
+                        test.name
+                    ),
+                ));
+            }
+            tests.push(test);
+        }
+        Ok(Service {
+            name,
+            depends_on: r.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
+            health,
+            limits: self.limits(r.limits.as_ref())?,
+            restart: match r.restart {
+                None | Some(RawRestart::Never) => RestartPolicy::Never,
+                Some(RawRestart::OnFailure) => RestartPolicy::OnFailure,
+            },
+            stop_timeout: self.duration_or(
+                r.stop_timeout.as_ref(),
+                "stop_timeout",
+                STOP_TIMEOUT,
+            )?,
+            tests,
+            run,
+        })
+    }
+
+    fn health(
+        &self,
+        spanned: &Spanned<RawHealth>,
+        service: &Command,
+    ) -> Result<HealthCheck, PlanError> {
+        let h = spanned.get_ref();
+        let kinds: Vec<(&str, Range<usize>)> = [
+            ("http", h.http.as_ref().map(Spanned::span)),
+            ("tcp", h.tcp.as_ref().map(Spanned::span)),
+            ("command", h.command.as_ref().map(Spanned::span)),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| s.map(|s| (k, s)))
+        .collect();
+        if let [(first, _), (second, span), ..] = kinds.as_slice() {
+            return Err(self.err(
+                span.clone(),
+                format!(
+                    "the health check has both `{first}` and `{second}`; use exactly one of `http`, `tcp`, `command`"
+                ),
+            ));
+        }
+        if let (Some(status), None) = (&h.status, &h.http) {
+            return Err(self.err(
+                status.span(),
+                "`status` applies only to an `http` health check",
+            ));
+        }
+        let probe = if let Some(url) = &h.http {
+            let expanded = self.expand(url)?;
+            if !expanded.starts_with("http://") {
+                return Err(self.err(
+                    url.span(),
+                    format!("health URL {expanded:?} must start with http:// (plain HTTP)"),
+                ));
+            }
+            let status = h.status.as_ref().map_or(Ok(200), |s| {
+                let code = *s.get_ref();
+                if (100..=599).contains(&code) {
+                    Ok(code)
+                } else {
+                    Err(self.err(s.span(), format!("`status` {code} is not an HTTP status")))
+                }
+            })?;
+            Probe::Http {
+                url: expanded,
+                status,
+            }
+        } else if let Some(addr) = &h.tcp {
+            let expanded = self.expand(addr)?;
+            let port_ok = expanded
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !port_ok {
+                return Err(self.err(
+                    addr.span(),
+                    format!("tcp health address {expanded:?} must be host:port"),
+                ));
+            }
+            Probe::Tcp { address: expanded }
+        } else if let Some(cmd) = &h.command {
+            Probe::Command(Command {
+                command: self.command_line(cmd)?,
+                cwd: service.cwd.clone(),
+                env: service.env.clone(),
+            })
+        } else {
+            return Err(self.err(
+                spanned.span(),
+                "the health check needs exactly one of `http`, `tcp`, `command`",
+            ));
+        };
+
+        let interval = self.duration_or(h.interval.as_ref(), "interval", HEALTH_INTERVAL)?;
+        if interval.is_zero() {
+            return Err(self.err(
+                h.interval.as_ref().map_or(0..0, Spanned::span),
+                "`interval` must be more than 0",
+            ));
+        }
+        let max_interval =
+            self.duration_or(h.max_interval.as_ref(), "max_interval", HEALTH_MAX_INTERVAL)?;
+        if max_interval < interval {
+            let span = h
+                .max_interval
+                .as_ref()
+                .or(h.interval.as_ref())
+                .map_or(spanned.span(), Spanned::span);
+            return Err(self.err(span, "`max_interval` must be at least `interval`"));
+        }
+        let jitter = match &h.jitter {
+            None => HEALTH_JITTER,
+            Some(j) if (0.0..1.0).contains(j.get_ref()) => *j.get_ref(),
+            Some(j) => {
+                return Err(self.err(
+                    j.span(),
+                    format!("`jitter` {} must be in [0, 1)", j.get_ref()),
+                ));
+            }
+        };
+        let probe_timeout =
+            self.duration_or(h.probe_timeout.as_ref(), "probe_timeout", PROBE_TIMEOUT)?;
+        if probe_timeout.is_zero() {
+            let span = h.probe_timeout.as_ref().map_or(0..0, Spanned::span);
+            return Err(self.err(span, "`probe_timeout` must be more than 0"));
+        }
+        Ok(HealthCheck {
+            probe,
+            timeout: self.duration_or(h.timeout.as_ref(), "timeout", HEALTH_TIMEOUT)?,
+            interval,
+            max_interval,
+            jitter,
+            probe_timeout,
+            warn_p95: h
+                .warn_p95
+                .as_ref()
+                .map(|v| self.duration(v, "warn_p95"))
+                .transpose()?,
+        })
+    }
+
+    fn limits(&self, raw: Option<&RawLimits>) -> Result<Limits, PlanError> {
+        let Some(l) = raw else {
+            return Ok(Limits {
+                rss_growth_warn_pct: RSS_GROWTH_WARN_PCT,
+                ..Limits::default()
+            });
+        };
+        let positive = |v: &Spanned<f64>, key: &str| {
+            let x = *v.get_ref();
+            if x.is_finite() && x >= 0.0 {
+                Ok(x)
+            } else {
+                Err(self.err(v.span(), format!("`{key}` must be a number ≥ 0, not {x}")))
+            }
+        };
+        Ok(Limits {
+            max_rss: l
+                .max_rss
+                .as_ref()
+                .map(|v| self.size(v, "max_rss"))
+                .transpose()?,
+            max_cpu: l
+                .max_cpu
+                .as_ref()
+                .map(|v| positive(v, "max_cpu"))
+                .transpose()?,
+            max_restarts: l.max_restarts,
+            rss_growth_warn_pct: l
+                .rss_growth_warn_pct
+                .as_ref()
+                .map_or(Ok(RSS_GROWTH_WARN_PCT), |v| {
+                    positive(v, "rss_growth_warn_pct")
+                })?,
+        })
+    }
+
+    /// A `tests` entry. It runs where the service runs, with the
+    /// service's environment plus its own.
+    fn test(
+        &self,
+        spanned: &Spanned<RawTest>,
+        service: &Command,
+    ) -> Result<TestCommand, PlanError> {
+        match spanned.get_ref() {
+            RawTest::Line(line) => Ok(TestCommand {
+                name: command_text(line),
+                run: Command {
+                    command: self.command_line_at(line, spanned.span())?,
+                    cwd: service.cwd.clone(),
+                    env: service.env.clone(),
+                },
+                timeout: COMMAND_TIMEOUT,
+                expect: Expect {
+                    exit: 0,
+                    stdout_contains: None,
+                },
+            }),
+            RawTest::Table(t) => self.test_table(t, spanned.span(), service),
+        }
+    }
+
+    fn test_table(
+        &self,
+        t: &RawTestTable,
+        span: Range<usize>,
+        service: &Command,
+    ) -> Result<TestCommand, PlanError> {
+        let command = t
+            .command
+            .as_ref()
+            .ok_or_else(|| self.err(span, "a test table needs `command`"))?;
+        let name = match &t.name {
+            Some(n) if n.get_ref().trim().is_empty() => {
+                return Err(self.err(n.span(), "the test's `name` is empty"));
+            }
+            Some(n) => n.get_ref().clone(),
+            None => command_text(command.get_ref()),
+        };
+        let mut env = service.env.clone();
+        env.extend(self.env(&t.env)?);
+        Ok(TestCommand {
+            name,
+            run: Command {
+                command: self.command_line(command)?,
+                cwd: self.cwd(t.cwd.as_ref(), &service.cwd)?,
+                env,
+            },
+            timeout: self.duration_or(t.timeout.as_ref(), "timeout", COMMAND_TIMEOUT)?,
+            expect: Expect {
+                exit: t.expect_exit.unwrap_or(0),
+                stdout_contains: t
+                    .expect_stdout
+                    .as_ref()
+                    .map(|s| self.expand(s))
+                    .transpose()?,
+            },
+        })
+    }
+}

@@ -1,0 +1,380 @@
+//! `[[stage]]` tables: kinds, default names and each kind's keys.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::{COMMAND_TIMEOUT, Cx, list_or_none, modules_of, sort_modules};
+use crate::error::PlanError;
+use crate::raw::{Entries, RawExpected, RawSeverity, RawStage};
+use crate::{
+    Command, Expect, ExpectCheck, Expectation, Service, Severity, StageKind, StageSpec, TestCommand,
+};
+
+const KINDS: [&str; 6] = ["up", "command", "probe", "wait", "down", "cycle"];
+
+impl Cx<'_> {
+    pub(super) fn stages(
+        &self,
+        raw: &[Spanned<RawStage>],
+        services: &[Service],
+    ) -> Result<Vec<StageSpec>, PlanError> {
+        // Kinds and explicit names first: default names must avoid every
+        // explicit one, wherever it appears.
+        let mut taken: HashSet<String> = HashSet::new();
+        for r in raw {
+            let s = r.get_ref();
+            let kind = s.kind.get_ref().as_str();
+            if !KINDS.contains(&kind) {
+                return Err(self.err(
+                    s.kind.span(),
+                    format!(
+                        "unknown stage kind \"{kind}\"; kinds are: {}",
+                        KINDS.join(", ")
+                    ),
+                ));
+            }
+            let allowed = allowed_keys(kind);
+            if let Some((key, span)) = s
+                .present_keys()
+                .into_iter()
+                .find(|(k, _)| !allowed.contains(k))
+            {
+                let takes = if allowed.is_empty() {
+                    "only `name` and `kind`".to_owned()
+                } else {
+                    allowed
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return Err(self.err(
+                    span,
+                    format!(
+                        "`{key}` does not apply to a stage of kind \"{kind}\" (it takes {takes})"
+                    ),
+                ));
+            }
+            if let Some(name) = &s.name {
+                self.check_name(name, "stage")?;
+                if !taken.insert(name.get_ref().clone()) {
+                    return Err(self.err(
+                        name.span(),
+                        format!("duplicate stage name \"{}\"", name.get_ref()),
+                    ));
+                }
+            }
+        }
+        let mut names = DefaultNames::new(taken);
+        raw.iter()
+            .map(|r| {
+                let s = r.get_ref();
+                let name = match &s.name {
+                    Some(n) => n.get_ref().clone(),
+                    None => names.next(s.kind.get_ref()),
+                };
+                let kind = self.stage_kind(r, &name, services)?;
+                Ok(StageSpec { name, kind })
+            })
+            .collect()
+    }
+
+    fn stage_kind(
+        &self,
+        spanned: &Spanned<RawStage>,
+        name: &str,
+        services: &[Service],
+    ) -> Result<StageKind, PlanError> {
+        let s = spanned.get_ref();
+        let all: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        Ok(match s.kind.get_ref().as_str() {
+            kind @ ("up" | "down") => {
+                let services = match &s.services {
+                    Some(list) => self.service_list(list, "services", &all)?,
+                    None if all.is_empty() => {
+                        return Err(self.err(
+                            spanned.span(),
+                            format!(
+                                "a stage of kind \"{kind}\" needs services, and the plan has no [[service]]"
+                            ),
+                        ));
+                    }
+                    None => all,
+                };
+                if kind == "up" {
+                    StageKind::Up { services }
+                } else {
+                    StageKind::Down { services }
+                }
+            }
+            "command" => {
+                let command = s.command.as_ref().ok_or_else(|| {
+                    self.err(
+                        spanned.span(),
+                        format!("command stage \"{name}\" has no `command`"),
+                    )
+                })?;
+                StageKind::Command(TestCommand {
+                    name: name.to_owned(),
+                    run: Command {
+                        command: self.command_line(command)?,
+                        cwd: self.cwd(s.cwd.as_ref(), &self.dir)?,
+                        env: s
+                            .env
+                            .as_ref()
+                            .map_or(Ok(BTreeMap::new()), |e| self.env(e.get_ref()))?,
+                    },
+                    timeout: self.duration_or(s.timeout.as_ref(), "timeout", COMMAND_TIMEOUT)?,
+                    expect: Expect {
+                        exit: s.expect_exit.as_ref().map_or(0, |e| *e.get_ref()),
+                        stdout_contains: s
+                            .expect_stdout
+                            .as_ref()
+                            .map(|e| self.expand(e))
+                            .transpose()?,
+                    },
+                })
+            }
+            "probe" => StageKind::Probe {
+                expected: match &s.expected {
+                    Some(e) => self.expectations(e.get_ref())?,
+                    None => Vec::new(),
+                },
+            },
+            "wait" => {
+                let duration = s.duration.as_ref().ok_or_else(|| {
+                    self.err(
+                        spanned.span(),
+                        format!("wait stage \"{name}\" has no `duration`"),
+                    )
+                })?;
+                StageKind::Wait {
+                    duration: self.duration(duration, "duration")?,
+                }
+            }
+            "cycle" => {
+                let with_tests = modules_of(services);
+                let modules = match &s.modules {
+                    Some(list) => {
+                        let modules = self.service_list(list, "modules", &all)?;
+                        for (m, raw) in modules.iter().zip(list.get_ref()) {
+                            if !with_tests.contains(m) {
+                                return Err(self.err(
+                                    raw.span(),
+                                    format!(
+                                        "module \"{m}\" has no tests to cycle; modules with tests are: {}",
+                                        list_or_none(&with_tests)
+                                    ),
+                                ));
+                            }
+                        }
+                        modules
+                    }
+                    None if with_tests.is_empty() => {
+                        return Err(self.err(
+                            spanned.span(),
+                            format!("cycle stage \"{name}\": no service has `tests` to cycle"),
+                        ));
+                    }
+                    None => with_tests,
+                };
+                let cycles = match &s.cycles {
+                    Some(c) if *c.get_ref() == 0 => {
+                        return Err(self.err(c.span(), "`cycles` must be at least 1"));
+                    }
+                    Some(c) => *c.get_ref(),
+                    None => 1,
+                };
+                StageKind::Cycle {
+                    modules: sort_modules(services, &modules),
+                    cycles,
+                }
+            }
+            kind => {
+                return Err(self.err(
+                    s.kind.span(),
+                    format!(
+                        "unknown stage kind \"{kind}\"; kinds are: {}",
+                        KINDS.join(", ")
+                    ),
+                ));
+            }
+        })
+    }
+
+    /// A list of service names: each known, none twice, not empty.
+    fn service_list(
+        &self,
+        list: &Spanned<Vec<Spanned<String>>>,
+        key: &str,
+        all: &[String],
+    ) -> Result<Vec<String>, PlanError> {
+        if list.get_ref().is_empty() {
+            return Err(self.err(list.span(), format!("`{key}` is empty")));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for item in list.get_ref() {
+            let n = item.get_ref();
+            if !all.contains(n) {
+                return Err(self.err(
+                    item.span(),
+                    format!(
+                        "unknown service \"{n}\" in {key}; services are: {}",
+                        list_or_none(all)
+                    ),
+                ));
+            }
+            if out.contains(n) {
+                return Err(self.err(item.span(), format!("\"{n}\" is listed twice in {key}")));
+            }
+            out.push(n.clone());
+        }
+        Ok(out)
+    }
+
+    fn expectations(
+        &self,
+        raw: &Entries<Spanned<RawExpected>>,
+    ) -> Result<Vec<Expectation>, PlanError> {
+        raw.0
+            .iter()
+            .map(|(field, value)| {
+                let (check, severity) = match value.get_ref() {
+                    RawExpected::Equals(v) => (
+                        ExpectCheck::Equals(self.json(v, value.span())?),
+                        Severity::Critical,
+                    ),
+                    RawExpected::Table(t) => {
+                        let set: Vec<(&str, Range<usize>)> = [
+                            ("equals", t.equals.as_ref().map(Spanned::span)),
+                            ("min", t.min.as_ref().map(Spanned::span)),
+                            ("max", t.max.as_ref().map(Spanned::span)),
+                            ("contains", t.contains.as_ref().map(Spanned::span)),
+                        ]
+                        .into_iter()
+                        .filter_map(|(k, s)| s.map(|s| (k, s)))
+                        .collect();
+                        if let [(first, _), (second, span), ..] = set.as_slice() {
+                            return Err(self.err(
+                                span.clone(),
+                                format!(
+                                    "expected \"{}\" has both `{first}` and `{second}`; use exactly one of equals, min, max, contains",
+                                    field.get_ref()
+                                ),
+                            ));
+                        }
+                        let check = if let Some(v) = &t.equals {
+                            ExpectCheck::Equals(self.json(v.get_ref(), v.span())?)
+                        } else if let Some(v) = &t.min {
+                            ExpectCheck::Min(self.finite(v, "min")?)
+                        } else if let Some(v) = &t.max {
+                            ExpectCheck::Max(self.finite(v, "max")?)
+                        } else if let Some(v) = &t.contains {
+                            ExpectCheck::Contains(v.get_ref().clone())
+                        } else {
+                            return Err(self.err(
+                                value.span(),
+                                format!(
+                                    "expected \"{}\" needs one of equals, min, max, contains",
+                                    field.get_ref()
+                                ),
+                            ));
+                        };
+                        let severity = match t.severity {
+                            None | Some(RawSeverity::Critical) => Severity::Critical,
+                            Some(RawSeverity::Warning) => Severity::Warning,
+                            Some(RawSeverity::Info) => Severity::Info,
+                        };
+                        (check, severity)
+                    }
+                };
+                Ok(Expectation {
+                    field: field.get_ref().clone(),
+                    check,
+                    severity,
+                })
+            })
+            .collect()
+    }
+
+    fn finite(&self, v: &Spanned<f64>, key: &str) -> Result<f64, PlanError> {
+        let x = *v.get_ref();
+        if x.is_finite() {
+            Ok(x)
+        } else {
+            Err(self.err(v.span(), format!("`{key}` must be a finite number")))
+        }
+    }
+
+    fn json(&self, v: &toml::Value, span: Range<usize>) -> Result<serde_json::Value, PlanError> {
+        use serde_json::Value as J;
+        Ok(match v {
+            toml::Value::String(s) => J::String(s.clone()),
+            toml::Value::Integer(i) => J::from(*i),
+            toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .ok_or_else(|| self.err(span.clone(), "expected values must be finite numbers"))?,
+            toml::Value::Boolean(b) => J::Bool(*b),
+            toml::Value::Datetime(d) => J::String(d.to_string()),
+            toml::Value::Array(items) => J::Array(
+                items
+                    .iter()
+                    .map(|i| self.json(i, span.clone()))
+                    .collect::<Result<_, _>>()?,
+            ),
+            toml::Value::Table(t) => J::Object(
+                t.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.json(v, span.clone())?)))
+                    .collect::<Result<_, PlanError>>()?,
+            ),
+        })
+    }
+}
+
+/// The keys (besides `name` and `kind`) each stage kind takes.
+fn allowed_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "up" | "down" => &["services"],
+        "command" => &[
+            "command",
+            "cwd",
+            "env",
+            "timeout",
+            "expect_exit",
+            "expect_stdout",
+        ],
+        "probe" => &["expected"],
+        "wait" => &["duration"],
+        "cycle" => &["modules", "cycles"],
+        _ => &[],
+    }
+}
+
+/// Default stage names: the kind, then `kind-2`, `kind-3`, … skipping any
+/// name the plan already uses.
+pub(super) struct DefaultNames {
+    taken: HashSet<String>,
+}
+
+impl DefaultNames {
+    pub(super) fn new(taken: HashSet<String>) -> Self {
+        DefaultNames { taken }
+    }
+
+    pub(super) fn next(&mut self, kind: &str) -> String {
+        let mut n = 1;
+        loop {
+            let candidate = if n == 1 {
+                kind.to_owned()
+            } else {
+                format!("{kind}-{n}")
+            };
+            if self.taken.insert(candidate.clone()) {
+                return candidate;
+            }
+            n += 1;
+        }
+    }
+}

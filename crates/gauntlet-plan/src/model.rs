@@ -1,0 +1,217 @@
+//! The resolved plan: what the runtime consumes. Built by [`crate::load()`]
+//! from the TOML; serializable so a run can keep its resolved plan
+//! (`store/<run-id>/plan.resolved.json`) and resume from it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A checked, resolved plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// `name` from the file, else the file's stem.
+    pub name: String,
+    pub description: Option<String>,
+    /// The plan file (absolute), if it came from one.
+    pub path: Option<PathBuf>,
+    /// `[vars]` after `--set` overrides.
+    pub vars: BTreeMap<String, String>,
+    /// In the file's order.
+    pub services: Vec<Service>,
+    /// In the file's order (a `cycle` stage not yet expanded; see [`crate::expand`]).
+    pub stages: Vec<StageSpec>,
+}
+
+/// How to start a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandLine {
+    /// A string in the plan: run as `sh -c STRING`.
+    Shell(String),
+    /// An array in the plan: the program and its arguments, no shell.
+    Argv(Vec<String>),
+}
+
+/// A program to run with its place and environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub command: CommandLine,
+    /// Absolute (relative paths in the plan are relative to the plan's directory).
+    pub cwd: PathBuf,
+    /// Added to gauntlet's own environment.
+    pub env: BTreeMap<String, String>,
+}
+
+/// A long-running program: a service, and a module when it has `tests`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub name: String,
+    pub run: Command,
+    /// Names of services that must be healthy before this one starts.
+    pub depends_on: Vec<String>,
+    pub health: Option<HealthCheck>,
+    pub limits: Limits,
+    pub restart: RestartPolicy,
+    /// How long to wait after SIGTERM before SIGKILL.
+    pub stop_timeout: Duration,
+    /// The module's test commands, run by `cycle` stages.
+    pub tests: Vec<TestCommand>,
+}
+
+/// How to tell a service is healthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub probe: Probe,
+    /// Give up on becoming healthy after this long.
+    pub timeout: Duration,
+    /// The first wait between attempts; it doubles up to `max_interval`.
+    pub interval: Duration,
+    pub max_interval: Duration,
+    /// Each wait is scaled by a random factor in `[1 - jitter, 1 + jitter]`.
+    pub jitter: f64,
+    /// One probe's own time limit.
+    pub probe_timeout: Duration,
+    /// A healthy module whose probes' p95 latency is above this is WARN.
+    pub warn_p95: Option<Duration>,
+}
+
+/// One health probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Probe {
+    /// `GET url` (plain HTTP) answers with this status.
+    Http { url: String, status: u16 },
+    /// A TCP connection to `host:port` succeeds.
+    Tcp { address: String },
+    /// The command exits 0.
+    Command(Command),
+}
+
+/// Figures that flag a service. Exceeding one fails the stage it happens in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Resident memory of the service's process group, bytes.
+    pub max_rss: Option<u64>,
+    /// CPU, percent of one core, averaged over a sampling interval.
+    pub max_cpu: Option<f64>,
+    /// Restarts (with `restart = "on-failure"`) before the service counts as failed.
+    pub max_restarts: Option<u32>,
+    /// RSS growth from the first cycle to the last above this percentage is WARN.
+    pub rss_growth_warn_pct: f64,
+}
+
+/// What to do when a service exits on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    /// It stays down; the stage it happens in fails.
+    Never,
+    /// It is started again (counted in `restarts`).
+    OnFailure,
+}
+
+/// A module test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCommand {
+    /// Shown in reports and JUnit; defaults to the command text.
+    pub name: String,
+    pub run: Command,
+    pub timeout: Duration,
+    pub expect: Expect,
+}
+
+/// What a command must do to pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expect {
+    /// Exit status (default 0).
+    pub exit: i32,
+    /// A substring stdout must contain, if set.
+    pub stdout_contains: Option<String>,
+}
+
+/// One `[[stage]]` of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageSpec {
+    /// Unique; defaults to `<kind>` or `<kind>-<n>` when a kind repeats.
+    pub name: String,
+    pub kind: StageKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StageKind {
+    /// Start these services (and their dependencies) in dependency order
+    /// and wait until each is healthy. Holds the services as the plan
+    /// lists them (all when it lists none); [`crate::expand`] adds the
+    /// dependencies and sorts them dependencies first.
+    Up { services: Vec<String> },
+    /// Run a test command.
+    Command(TestCommand),
+    /// Inventory the machine and compare it with `expected`.
+    Probe { expected: Vec<Expectation> },
+    /// Keep sampling the running services' health and resources.
+    Wait { duration: Duration },
+    /// Stop these services, dependents first (as listed here;
+    /// [`crate::expand`] puts them in stop order).
+    Down { services: Vec<String> },
+    /// Module cycling: `cycles` rounds over `modules` (dependency order).
+    Cycle { modules: Vec<String>, cycles: u32 },
+}
+
+impl StageKind {
+    /// The word used in the plan and the store.
+    pub fn word(&self) -> &'static str {
+        match self {
+            StageKind::Up { .. } => "up",
+            StageKind::Command(_) => "command",
+            StageKind::Probe { .. } => "probe",
+            StageKind::Wait { .. } => "wait",
+            StageKind::Down { .. } => "down",
+            StageKind::Cycle { .. } => "cycle",
+        }
+    }
+}
+
+/// One field of a `probe` stage's `expected` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// An inventory field: `cpus`, `mem_total_mib`, `kernel`, `arch`, ...
+    pub field: String,
+    pub check: ExpectCheck,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ExpectCheck {
+    Equals(serde_json::Value),
+    /// A number at least this.
+    Min(f64),
+    /// A number at most this.
+    Max(f64),
+    /// A string containing this.
+    Contains(String),
+}
+
+/// How much a difference from `expected` matters. Only `Critical` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    /// The word used in plans and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

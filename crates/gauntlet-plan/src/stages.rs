@@ -1,0 +1,189 @@
+//! The run's stage list: the plan's stages with module cycling unrolled,
+//! so the store can keep one state per step and a resumed run knows
+//! exactly where it stopped.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::order::{dependency_order, stop_order};
+use crate::{Expectation, Plan, StageKind, TestCommand};
+
+/// One stage of a run as the store knows it (the store keeps name + kind word).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStage {
+    pub name: String,
+    pub action: StageAction,
+}
+
+impl RunStage {
+    /// `"up"`, `"command"`, `"probe"`, `"wait"`, `"down"` or `"module"`.
+    pub fn kind(&self) -> &'static str {
+        match self.action {
+            StageAction::Up { .. } => "up",
+            StageAction::Command(_) => "command",
+            StageAction::Probe { .. } => "probe",
+            StageAction::Wait { .. } => "wait",
+            StageAction::Down { .. } => "down",
+            StageAction::Module { .. } => "module",
+        }
+    }
+}
+
+/// What one run stage does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StageAction {
+    /// Start these, in this order (dependencies included and first), each
+    /// healthy before the next starts.
+    Up {
+        services: Vec<String>,
+    },
+    Command(TestCommand),
+    Probe {
+        expected: Vec<Expectation>,
+    },
+    Wait {
+        duration: Duration,
+    },
+    /// Stop these, in this order (dependents first).
+    Down {
+        services: Vec<String>,
+    },
+    /// One module in one round of a `cycle` stage. `deps` is the
+    /// dependency order of the module's `depends_on` (module excluded):
+    /// what must run before the module starts.
+    Module {
+        module: String,
+        cycle: u32,
+        cycles: u32,
+        deps: Vec<String>,
+    },
+}
+
+/// The plan's stages with each `cycle` stage expanded into one `module`
+/// stage per (cycle, module), rounds outermost and modules in dependency
+/// order, named `cycle1/api`, `cycle1/worker`, `cycle2/api`, … When the
+/// plan has more than one cycle stage, names are prefixed with the stage
+/// name (`<stage>:cycle1/api`) so they stay unique.
+pub fn expand(plan: &Plan) -> Vec<RunStage> {
+    let cycle_stages = plan
+        .stages
+        .iter()
+        .filter(|s| matches!(s.kind, StageKind::Cycle { .. }))
+        .count();
+    let mut names = UniqueNames::default();
+    let mut out = Vec::new();
+    for stage in &plan.stages {
+        let action = match &stage.kind {
+            StageKind::Up { services } => StageAction::Up {
+                services: dependency_order(plan, services),
+            },
+            StageKind::Command(test) => StageAction::Command(test.clone()),
+            StageKind::Probe { expected } => StageAction::Probe {
+                expected: expected.clone(),
+            },
+            StageKind::Wait { duration } => StageAction::Wait {
+                duration: *duration,
+            },
+            StageKind::Down { services } => StageAction::Down {
+                services: stop_order(plan, services),
+            },
+            StageKind::Cycle { modules, cycles } => {
+                let prefix = if cycle_stages > 1 {
+                    format!("{}:", stage.name)
+                } else {
+                    String::new()
+                };
+                let modules = modules_in_order(plan, modules);
+                for cycle in 1..=*cycles {
+                    for module in &modules {
+                        out.push(RunStage {
+                            name: names.take(format!("{prefix}cycle{cycle}/{module}")),
+                            action: StageAction::Module {
+                                module: module.clone(),
+                                cycle,
+                                cycles: *cycles,
+                                deps: module_deps(plan, module),
+                            },
+                        });
+                    }
+                }
+                continue;
+            }
+        };
+        out.push(RunStage {
+            name: names.take(stage.name.clone()),
+            action,
+        });
+    }
+    out
+}
+
+/// Services that are running after `stages[..index]` have run (`up` adds,
+/// `down` removes; `module` stages leave nothing running that was not
+/// running before), in dependency order — what a resumed run must bring
+/// back up before it runs `stages[index]`.
+pub fn running_before(plan: &Plan, stages: &[RunStage], index: usize) -> Vec<String> {
+    let mut running: BTreeSet<&str> = BTreeSet::new();
+    for stage in &stages[..index.min(stages.len())] {
+        match &stage.action {
+            StageAction::Up { services } => running.extend(services.iter().map(String::as_str)),
+            StageAction::Down { services } => {
+                for s in services {
+                    running.remove(s.as_str());
+                }
+            }
+            StageAction::Command(_)
+            | StageAction::Probe { .. }
+            | StageAction::Wait { .. }
+            | StageAction::Module { .. } => {}
+        }
+    }
+    let running: Vec<String> = running.into_iter().map(str::to_owned).collect();
+    dependency_order(plan, &running)
+        .into_iter()
+        .filter(|s| running.contains(s))
+        .collect()
+}
+
+/// `modules` in dependency order among themselves.
+pub(crate) fn modules_in_order(plan: &Plan, modules: &[String]) -> Vec<String> {
+    dependency_order(plan, modules)
+        .into_iter()
+        .filter(|s| modules.contains(s))
+        .collect()
+}
+
+/// What must run before `module` starts: its dependencies, transitively.
+fn module_deps(plan: &Plan, module: &str) -> Vec<String> {
+    let direct = plan
+        .services
+        .iter()
+        .find(|s| s.name == module)
+        .map(|s| s.depends_on.clone())
+        .unwrap_or_default();
+    dependency_order(plan, &direct)
+        .into_iter()
+        .filter(|s| s != module)
+        .collect()
+}
+
+/// Hands out names, suffixing `-2`, `-3`, … to a name already taken. A
+/// loaded plan never needs it; a hand-built one must not make the store
+/// see two stages with one name.
+#[derive(Default)]
+struct UniqueNames(HashSet<String>);
+
+impl UniqueNames {
+    fn take(&mut self, name: String) -> String {
+        let mut candidate = name.clone();
+        let mut n = 2;
+        while self.0.contains(&candidate) {
+            candidate = format!("{name}-{n}");
+            n += 1;
+        }
+        self.0.insert(candidate.clone());
+        candidate
+    }
+}

@@ -1,0 +1,444 @@
+//! `gauntlet run | runs | show | retry | override | abandon | report`:
+//! plans, and the operator's side of halt-and-hold.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use gauntlet_check::Validity;
+use gauntlet_pipeline::{Outcome, Start};
+use gauntlet_plan::{LoadOptions, PlanError};
+use gauntlet_report::run::{Format, RunReport, render};
+use gauntlet_store::{Run, RunFilter, RunState, Store, StoreError, now_ms};
+
+use crate::cli::{AbandonArgs, OverrideArgs, ReportArgs, RetryArgs, RunArgs, RunsArgs, ShowArgs};
+use crate::exit::{self, Failure};
+
+fn open(db: &Path) -> Result<Store> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(Failure::bad_args(format!(
+            "--db {}: the directory {} does not exist",
+            db.display(),
+            dir.display()
+        )));
+    }
+    Ok(Store::open(db)?)
+}
+
+/// Store refusals the operator caused (a wrong id, a run in the wrong
+/// state) are bad arguments; anything else is a crash.
+fn store_error(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Sqlite(_) | StoreError::Open { .. } | StoreError::ArtifactIo { .. } => e.into(),
+        other => Failure::bad_args(other.to_string()),
+    }
+}
+
+fn plan_error(e: PlanError) -> anyhow::Error {
+    Failure::bad_args(e.to_string())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Runs a pipeline future with Ctrl-C handling on a fresh runtime.
+fn drive<F>(f: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> F) -> Result<Outcome>
+where
+    F: std::future::Future<Output = Result<Outcome, gauntlet_pipeline::PipelineError>>,
+{
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let cancel = crate::signals::cancel_on_signals();
+        f(cancel).await
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    Ok(outcome?)
+}
+
+pub fn run(args: RunArgs) -> Result<u8> {
+    let mut sets = Vec::new();
+    for s in &args.sets {
+        sets.push(gauntlet_plan::parse_set(s).map_err(plan_error)?);
+    }
+    let opts = LoadOptions {
+        sets,
+        cycles: args.cycles,
+        modules: args.modules.clone(),
+    };
+    let plan = gauntlet_plan::load(&args.plan, &opts).map_err(plan_error)?;
+    let plan_text = std::fs::read_to_string(&args.plan)
+        .with_context(|| format!("reading {}", args.plan.display()))?;
+    let store = open(&args.db.db)?;
+    store.mark_dead_runs_interrupted().map_err(store_error)?;
+    let seed = args.seed.unwrap_or_else(rand_seed);
+    let quiet = args.quiet || args.json;
+    let outcome = drive(|cancel| {
+        gauntlet_pipeline::start(
+            store,
+            Start {
+                plan,
+                plan_text,
+                seed,
+                command_line: std::env::args().collect(),
+                quiet,
+            },
+            cancel,
+        )
+    })?;
+    finish(outcome, args.json, &args.db.db)
+}
+
+fn rand_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Prints how the run ended and picks the exit code.
+fn finish(outcome: Outcome, json: bool, db: &Path) -> Result<u8> {
+    let run = &outcome.run;
+    if json {
+        let store = open(db)?;
+        let report = RunReport::load(&store, &run.id).map_err(store_error)?;
+        println!("{}", render(&report, Format::Json));
+    } else {
+        print_outcome(run, &outcome);
+    }
+    Ok(match run.state {
+        RunState::Finished => exit::for_validity(run.result.unwrap_or(Validity::Unknown)),
+        RunState::Held => exit::INVALID,
+        _ => exit::CRASHED,
+    })
+}
+
+fn print_outcome(run: &Run, outcome: &Outcome) {
+    let took = run.took_ms(now_ms()) as f64 / 1000.0;
+    match run.state {
+        RunState::Finished => println!(
+            "run {} of plan {}: finished, {} in {took:.1} s",
+            run.id,
+            run.plan_name,
+            match run.result {
+                Some(Validity::Valid) => "PASS",
+                Some(Validity::Invalid) => "FAIL",
+                _ => "UNKNOWN",
+            }
+        ),
+        RunState::Held | RunState::Interrupted => {
+            let stage = run.held_stage.as_deref().unwrap_or("?");
+            println!(
+                "run {} of plan {}: {} at stage {stage}{}",
+                run.id,
+                run.plan_name,
+                if run.state == RunState::Held {
+                    "HELD"
+                } else {
+                    "INTERRUPTED"
+                },
+                run.message
+                    .as_ref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            );
+            println!(
+                "  gauntlet retry {}                      # run {stage} again and go on",
+                run.id
+            );
+            println!(
+                "  gauntlet override {} --stage {stage} --reason \"…\"   # accept it and go on",
+                run.id
+            );
+            println!("  gauntlet abandon {}                    # give up", run.id);
+        }
+        _ => println!("run {}: {}", run.id, run.state),
+    }
+    if let Some(first) = outcome.reports.first()
+        && let Some(dir) = first.parent()
+    {
+        let names: Vec<String> = outcome
+            .reports
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        println!("reports in {}: {}", dir.display(), names.join(", "));
+    }
+}
+
+pub fn runs(args: RunsArgs) -> Result<u8> {
+    let state = match &args.state {
+        Some(s) => Some(RunState::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
+            Failure::bad_args(format!("--state {s:?}: one of {}", all.join(", ")))
+        })?),
+        None => None,
+    };
+    let store = open(&args.db.db)?;
+    store.mark_dead_runs_interrupted().map_err(store_error)?;
+    let runs = store
+        .runs(&RunFilter {
+            state,
+            plan_name: args.plan.clone(),
+            limit: Some(args.limit),
+        })
+        .map_err(store_error)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(exit::VALID);
+    }
+    if runs.is_empty() {
+        println!("no runs in {}", store.path().display());
+        return Ok(exit::VALID);
+    }
+    let now = now_ms();
+    let rows: Vec<[String; 7]> = runs
+        .iter()
+        .map(|r| {
+            let failed = match r.state {
+                RunState::Held | RunState::Interrupted | RunState::Abandoned => {
+                    r.held_stage.clone().unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            [
+                r.id.to_string(),
+                r.plan_name.clone(),
+                r.state.to_string(),
+                match r.result {
+                    Some(Validity::Valid) => "pass".into(),
+                    Some(Validity::Invalid) => "fail".into(),
+                    Some(Validity::Unknown) => "unknown".into(),
+                    None => "-".into(),
+                },
+                failed,
+                format_time(r.started_at),
+                format!("{:.1} s", r.took_ms(now) as f64 / 1000.0),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "PLAN",
+            "STATE",
+            "RESULT",
+            "FAILED STAGE",
+            "STARTED",
+            "TOOK",
+        ],
+        &rows,
+    );
+    Ok(exit::VALID)
+}
+
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// UTC, to the second: `2026-11-23 17:45:01`.
+fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+pub fn show(args: ShowArgs) -> Result<u8> {
+    let store = open(&args.db.db)?;
+    store.mark_dead_runs_interrupted().map_err(store_error)?;
+    let run = store.run(&args.run).map_err(store_error)?;
+    let report = RunReport::load(&store, &run.id).map_err(store_error)?;
+    if args.json {
+        println!("{}", render(&report, Format::Json));
+        return Ok(exit::VALID);
+    }
+    println!(
+        "run {}  plan {}  {}  result {}",
+        run.id,
+        run.plan_name,
+        run.state,
+        run.result.map_or("-".to_owned(), |v| v.to_string())
+    );
+    println!(
+        "started {} UTC, took {:.1} s, seed {}, gauntlet {}",
+        format_time(run.started_at),
+        run.took_ms(now_ms()) as f64 / 1000.0,
+        run.seed,
+        run.gauntlet_version
+    );
+    if let Some(m) = &run.message {
+        println!("note: {m}");
+    }
+    println!();
+    let rows: Vec<[String; 5]> = report
+        .stages
+        .iter()
+        .map(|s| {
+            let a = s.current();
+            let took = match (a.started_at, a.ended_at) {
+                (Some(b), Some(e)) => format!("{:.1} s", (e - b) as f64 / 1000.0),
+                _ => String::new(),
+            };
+            let status = a.summary.as_ref().and_then(|v| v["status"].as_str());
+            [
+                s.name.clone(),
+                s.kind.clone(),
+                match status {
+                    Some(st) if a.state.as_str() == "passed" => st.to_uppercase(),
+                    _ => a.state.to_string(),
+                },
+                format!(
+                    "{}{}",
+                    took,
+                    if s.attempts.len() > 1 {
+                        format!(" ({} attempts)", s.attempts.len())
+                    } else {
+                        String::new()
+                    }
+                ),
+                a.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(&["STAGE", "KIND", "STATE", "TOOK", "MESSAGE"], &rows);
+    if !report.overrides.is_empty() {
+        println!("\noverrides:");
+        for o in &report.overrides {
+            println!(
+                "  {} (attempt {}) by {} at {} UTC: {}",
+                o.stage,
+                o.attempt,
+                o.who,
+                format_time(o.time),
+                o.reason
+            );
+        }
+    }
+    if !report.artifacts.is_empty() {
+        println!("\nartifacts in {}:", store.artifact_dir(&run.id).display());
+        for a in &report.artifacts {
+            println!("  {:<48} {:>10} B  {}", a.path, a.bytes, a.kind);
+        }
+    }
+    Ok(exit::VALID)
+}
+
+pub fn retry(args: RetryArgs) -> Result<u8> {
+    let store = open(&args.db.db)?;
+    let run = store.run(&args.run).map_err(store_error)?;
+    let run = store.retry(&run.id).map_err(store_error)?;
+    if !args.quiet {
+        eprintln!("resuming run {}", run.id);
+    }
+    let db = args.db.db.clone();
+    let outcome = drive(|cancel| async move {
+        gauntlet_pipeline::resume(store, &run.id, args.quiet, cancel).await
+    })?;
+    finish(outcome, false, &db)
+}
+
+pub fn override_stage(args: OverrideArgs) -> Result<u8> {
+    if args.reason.trim().is_empty() {
+        return Err(Failure::bad_args("--reason must say why"));
+    }
+    let store = open(&args.db.db)?;
+    store.mark_dead_runs_interrupted().map_err(store_error)?;
+    let run = store.run(&args.run).map_err(store_error)?;
+    let stage = match args.stage.clone().or_else(|| run.held_stage.clone()) {
+        Some(s) => s,
+        None => {
+            return Err(Failure::bad_args(format!(
+                "run {} is {}; no stage holds it, so there is nothing to override",
+                run.id, run.state
+            )));
+        }
+    };
+    let who = args
+        .by
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".to_owned());
+    store
+        .override_stage(&run.id, &stage, &args.reason, &who)
+        .map_err(store_error)?;
+    if !args.quiet {
+        eprintln!(
+            "stage {stage} of run {} overridden by {who}: {}",
+            run.id, args.reason
+        );
+    }
+    let db = args.db.db.clone();
+    let outcome = drive(|cancel| async move {
+        gauntlet_pipeline::resume(store, &run.id, args.quiet, cancel).await
+    })?;
+    finish(outcome, false, &db)
+}
+
+pub fn abandon(args: AbandonArgs) -> Result<u8> {
+    let store = open(&args.db.db)?;
+    store.mark_dead_runs_interrupted().map_err(store_error)?;
+    let run = store.run(&args.run).map_err(store_error)?;
+    store.abandon(&run.id, &args.reason).map_err(store_error)?;
+    gauntlet_pipeline::write_reports(&store, &run.id)?;
+    println!("run {} abandoned: {}", run.id, args.reason);
+    Ok(exit::VALID)
+}
+
+pub fn report(args: ReportArgs) -> Result<u8> {
+    let format: Format = args.format.parse().map_err(|_| {
+        Failure::bad_args(format!(
+            "--format {:?}: one of md, html, json, junit",
+            args.format
+        ))
+    })?;
+    let store = open(&args.db.db)?;
+    store.mark_dead_runs_interrupted().map_err(store_error)?;
+    let run = store.run(&args.run).map_err(store_error)?;
+    let report = RunReport::load(&store, &run.id).map_err(store_error)?;
+    let text = render(&report, format);
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(exit::VALID)
+}
