@@ -238,7 +238,26 @@ impl StageRunner {
     async fn wait(&mut self, duration: Duration) -> StageEnd {
         let names = self.supervisor.running();
         let prober = HealthTicker::start(&self.plan, &names, self.samples.clone());
-        self.progress.countdown(duration).await;
+        // A service down for good fails the stage now, not at its end.
+        let states: Vec<_> = names
+            .iter()
+            .filter_map(|n| self.supervisor.state(n))
+            .collect();
+        let one_gone = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if states
+                    .iter()
+                    .any(|s| s.lock().unwrap_or_else(|e| e.into_inner()).gone.is_some())
+                {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            _ = self.progress.countdown(duration) => {}
+            _ = one_gone => {}
+        }
         let health = prober.stop().await;
         let broken = self.broken(&names);
         let mut services = serde_json::Map::new();

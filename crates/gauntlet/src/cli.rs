@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
     about = "Puts a distributed system through the real world before its users do",
     long_about = "Puts a distributed system through the real world before its users do.\n\n\
         Runs node programs (any language, JSON lines on stdin/stdout) on a simulated network, \
-        drives them with clients, injects faults, and checks what happened.",
+        drives them with clients, injects faults, and checks what happened (`test`); checks \
+        recorded histories for linearizability (`check`); runs staged pipelines of services, \
+        test commands and module cycling from a plan, with halt-and-hold and reports (`run`).",
     after_help = "Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 the run could not be carried out."
 )]
 pub struct Cli {

@@ -593,3 +593,56 @@ command = "echo done"
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(b.runs()[0]["state"], "finished");
 }
+
+#[test]
+fn a_crashing_service_is_restarted_until_its_limit_and_the_stage_fails() {
+    let b = Bench::new();
+    let port = free_port();
+    // Every health probe is a request; the service dies after its third.
+    let plan = b.write_plan(
+        "crashy.toml",
+        &format!(
+            r#"[vars]
+bin_dir = "/nonexistent"
+
+[[service]]
+name = "crashy"
+command = ["${{bin_dir}}/http-service", "--port", "{port}", "--crash-after", "3"]
+restart = "on-failure"
+[service.health]
+http = "http://127.0.0.1:{port}/health"
+interval = "50ms"
+[service.limits]
+max_restarts = 2
+
+[[stage]]
+kind = "up"
+
+[[stage]]
+kind = "wait"
+duration = "60s"
+"#
+        ),
+    );
+    let bin = format!("bin_dir={}", b.bin_dir());
+    let out = b.gauntlet(&["run", plan.to_str().unwrap(), "--quiet", "--set", &bin]);
+    assert_eq!(code(&out), 1, "{}\n{}", stdout(&out), stderr(&out));
+    let run = &b.runs()[0];
+    assert_eq!(run["held_stage"], "wait");
+    let report = read_json(&b.artifact_dir(run).join("REPORT.json"));
+    let wait = &report["stages"][1]["attempts"][0];
+    // It failed when the service went down for good, not after 60 s.
+    let took = wait["ended_at"].as_i64().unwrap() - wait["started_at"].as_i64().unwrap();
+    assert!(took < 50_000, "{took} ms");
+    assert_eq!(
+        wait["summary"]["services"]["crashy"]["restarts"], 2,
+        "{wait}"
+    );
+    assert!(
+        wait["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited on its own: exited with code 3"),
+        "{wait}"
+    );
+}
