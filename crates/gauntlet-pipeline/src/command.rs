@@ -34,6 +34,27 @@ pub(crate) struct TestRecord {
     pub failure: Option<String>,
 }
 
+impl TestRecord {
+    /// A test that did not run (or ran without its output files), with why.
+    pub fn not_run(test: &TestCommand, failure: String) -> TestRecord {
+        TestRecord {
+            name: test.name.clone(),
+            command: display(&test.run.command),
+            passed: false,
+            exit: None,
+            signal: None,
+            duration_ms: 0,
+            timed_out: false,
+            no_tests_found: false,
+            stdout_artifact: String::new(),
+            stderr_artifact: String::new(),
+            stdout_tail: Vec::new(),
+            stderr_tail: Vec::new(),
+            failure: Some(failure),
+        }
+    }
+}
+
 /// The program and arguments of a command line (`sh -c` for a string).
 pub(crate) fn argv(c: &CommandLine) -> (PathBuf, Vec<String>) {
     match c {
@@ -108,19 +129,10 @@ pub(crate) async fn run_test(
 
     let began = Instant::now();
     let mut record = TestRecord {
-        name: test.name.clone(),
-        command: display(&test.run.command),
-        passed: false,
-        exit: None,
-        signal: None,
-        duration_ms: 0,
-        timed_out: false,
-        no_tests_found: false,
         stdout_artifact: stdout_rel,
         stderr_artifact: stderr_rel,
-        stdout_tail: Vec::new(),
-        stderr_tail: Vec::new(),
         failure: None,
+        ..TestRecord::not_run(test, String::new())
     };
     let mut process = match NodeProcess::spawn(&spec) {
         Ok(p) => p,

@@ -109,21 +109,7 @@ impl StageRunner {
                 self.new_artifacts.push((r.stderr_artifact.clone(), "log"));
                 r
             }
-            Err(e) => TestRecord {
-                name: test.name.clone(),
-                command: crate::command::display(&test.run.command),
-                passed: false,
-                exit: None,
-                signal: None,
-                duration_ms: 0,
-                timed_out: false,
-                no_tests_found: false,
-                stdout_artifact: String::new(),
-                stderr_artifact: String::new(),
-                stdout_tail: Vec::new(),
-                stderr_tail: Vec::new(),
-                failure: Some(format!("could not write its output files: {e}")),
-            },
+            Err(e) => TestRecord::not_run(test, format!("could not write its output files: {e}")),
         };
         self.progress.note(&format!(
             "{} {} in {:.1} s{}",

@@ -72,6 +72,7 @@ pub use error::{Action, Result, StoreError};
 /// The verdict type of runs and checks, re-exported from `gauntlet-check`.
 pub use gauntlet_check::Validity;
 pub use owner::{Liveness, Owner};
+pub use runid::{format_utc, utc_parts};
 pub use types::{
     Artifact, AttemptId, Fault, FaultId, Measurement, Millis, NewFault, NewRun, NewStage, Override,
     Run, RunFilter, RunId, RunState, Series, Stage, StageAttempt, StageEnd, StageState, Verdict,

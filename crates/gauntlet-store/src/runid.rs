@@ -32,6 +32,28 @@ pub(crate) fn random_suffix() -> u16 {
     (h.finish() & 0xfff) as u16
 }
 
+/// A UTC time as (year, month, day, hour, minute, second): what run ids,
+/// tables and reports print.
+pub fn utc_parts(ms: Millis) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem / 60 % 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// `2026-11-23 17:45:01` (UTC).
+pub fn format_utc(ms: Millis) -> String {
+    let (y, mo, d, h, mi, s) = utc_parts(ms);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {

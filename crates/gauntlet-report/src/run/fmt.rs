@@ -4,30 +4,9 @@ use std::borrow::Cow;
 
 use gauntlet_store::Millis;
 
-const DAY_MS: i64 = 86_400_000;
-
 /// Year, month, day, hour, minute, second of a UTC time.
 fn civil(ms: Millis) -> (i64, u32, u32, u32, u32, u32) {
-    let days = ms.div_euclid(DAY_MS);
-    let secs = ms.rem_euclid(DAY_MS) / 1000;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        (secs / 3600) as u32,
-        (secs / 60 % 60) as u32,
-        (secs % 60) as u32,
-    )
+    gauntlet_store::utc_parts(ms)
 }
 
 /// `2026-11-23 17:45:01 UTC`.
