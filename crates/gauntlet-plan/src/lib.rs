@@ -26,6 +26,7 @@ mod vars;
 pub use error::PlanError;
 pub use load::{LoadOptions, load, load_str, parse_set};
 pub use model::*;
+pub mod soak;
 pub use order::{dependency_order, stop_order};
 pub use progress::{
     ModuleFigures, ModuleStatus, Next, StageStatus, module_status, next_step, no_tests_found,

@@ -88,6 +88,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         vars,
         services,
         stages,
+        soak: None,
     })
 }
 

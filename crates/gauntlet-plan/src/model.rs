@@ -22,6 +22,9 @@ pub struct Plan {
     pub services: Vec<Service>,
     /// In the file's order (a `cycle` stage not yet expanded; see [`crate::expand`]).
     pub stages: Vec<StageSpec>,
+    /// The soak sections, when the plan has a `[soak]` table.
+    #[serde(default)]
+    pub soak: Option<crate::soak::Soak>,
 }
 
 /// How to start a program.

@@ -307,6 +307,7 @@ fn full_plan_loads_to_the_expected_model() {
         ]),
         services: vec![redis, api],
         stages,
+        soak: None,
     };
     assert_eq!(plan, expected);
 }
