@@ -4,7 +4,8 @@
 //!
 //! Every node program speaks JSON lines on stdin/stdout and logs only to
 //! stderr. [`services`] holds example services for plans (`http-service`),
-//! which speak HTTP instead.
+//! which speak HTTP instead, and `redis-user`, a soak user program that
+//! turns JSON lines into Redis commands.
 
 pub mod counter;
 pub mod lin_kv;

@@ -1,142 +1,15 @@
 //! The `http-service` example against real sockets, and with a real Redis
-//! when `redis-server` is on PATH.
+//! (`redis-server` must be on PATH). Its `--data-file` durability is in
+//! `durability.rs`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_http-service");
-
-/// A running process, killed and reaped on drop, so a failed assertion
-/// leaks nothing. Its stderr is collected and shown when a test fails.
-struct Proc {
-    child: Child,
-    name: &'static str,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Proc {
-    fn spawn(name: &'static str, command: &mut Command) -> Proc {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let sink = Arc::clone(&stderr);
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Proc {
-            child,
-            name,
-            stderr,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits up to `limit` for the process to exit by itself.
-    fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() {
-            eprintln!(
-                "--- {} stderr ---\n{}",
-                self.name,
-                self.stderr.lock().unwrap()
-            );
-        }
-    }
-}
-
-/// An http-service on a free port.
-struct Service {
-    proc: Proc,
-    port: u16,
-}
-
-impl Service {
-    fn start(args: &[&str]) -> Service {
-        let mut proc = Proc::spawn(
-            "http-service",
-            Command::new(BIN).args(["--port", "0"]).args(args),
-        );
-        let mut line = String::new();
-        BufReader::new(proc.child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("http-service listening on 127.0.0.1:")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no listening line: {line:?}"));
-        Service { proc, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        call(self.port, method, path, body)
-    }
-}
-
-/// A raw HTTP/1.1 exchange, independent of the service's own client code.
-fn call(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.contains("Connection: close"), "{head}");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{HTTP_SERVICE as BIN, Redis, Service, free_port, redis_get};
 
 fn vm_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -263,45 +136,6 @@ fn bad_flags_exit_2_with_usage() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("--selftest URL"));
 }
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
-/// `redis-server` on a free port, without persistence; `None` when it is
-/// not installed.
-fn start_redis() -> Option<(Proc, u16)> {
-    if !on_path("redis-server") {
-        return None;
-    }
-    let port = free_port();
-    let redis = Proc::spawn(
-        "redis-server",
-        Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"]),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not listen");
-        thread::sleep(Duration::from_millis(20));
-    }
-    Some((redis, port))
-}
-
-/// `GET key` straight from Redis, to see the service really stored there.
-fn redis_get(port: u16, key: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut header = String::new();
-    reader.read_line(&mut header).unwrap();
-    let len: usize = header.trim().strip_prefix('$').unwrap().parse().unwrap();
-    let mut value = vec![0; len];
-    reader.read_exact(&mut value).unwrap();
-    String::from_utf8(value).unwrap()
-}
-
 #[test]
 fn with_redis_values_live_in_redis_and_health_follows_it() {
     // Redis down from the start: unhealthy, and /kv says why.
@@ -314,10 +148,8 @@ fn with_redis_values_live_in_redis_and_health_follows_it() {
     assert_eq!(orphan.call("GET", "/kv/a", "").0, 502);
     drop(orphan);
 
-    let (mut redis, port) = start_redis().expect(
-        "redis-server is not on PATH: install it (Debian: apt-get install redis-server); \
-         the tests use a real Redis",
-    );
+    let mut redis = Redis::start(&["--save", "", "--appendonly", "no"]);
+    let port = redis.port;
     let service = Service::start(&["--redis", &format!("127.0.0.1:{port}")]);
     assert_eq!(service.call("GET", "/health", ""), (200, "ok".into()));
     assert_eq!(
@@ -325,14 +157,13 @@ fn with_redis_values_live_in_redis_and_health_follows_it() {
         (200, "ok".into())
     );
     assert_eq!(service.call("GET", "/kv/colour", ""), (200, "teal".into()));
-    assert_eq!(redis_get(port, "colour"), "teal");
+    assert_eq!(redis_get(port, "colour").as_deref(), Some("teal"));
     assert_eq!(service.call("GET", "/kv/never-set", "").0, 404);
     let (code, out) = selftest(&service.url());
     assert_eq!(code, 0, "{out}");
 
     // Redis dies: health follows.
-    redis.child.kill().unwrap();
-    redis.child.wait().unwrap();
+    redis.kill();
     assert_eq!(
         service.call("GET", "/health", ""),
         (503, "redis unreachable".into())

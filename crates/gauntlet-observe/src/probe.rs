@@ -487,3 +487,94 @@ mod tests {
         assert_eq!(last_line(b" \n"), None);
     }
 }
+
+/// An HTTP answer: its status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// One plain-HTTP/1.1 request (`Connection: close`), for simulated users
+/// and readbacks: the body is read to the end of the connection (or
+/// `Content-Length`), at most 16 MiB. Errors are one line, in a report's
+/// words ("connection refused", "timed out after 2s").
+pub async fn http_request(
+    method: &str,
+    url: &str,
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<HttpResponse, String> {
+    const LIMIT: usize = 16 << 20;
+    let exchange = async {
+        let url = parse_http_url(url).map_err(|e| e.to_string())?;
+        let mut stream = TcpStream::connect(&url.authority)
+            .await
+            .map_err(|e| IoFailure::from(e).to_string())?;
+        let body = body.unwrap_or_default();
+        let head = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: gauntlet\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            url.target,
+            url.host_header,
+            body.len()
+        );
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .map_err(|e| IoFailure::from(e).to_string())?;
+        stream
+            .write_all(body)
+            .await
+            .map_err(|e| IoFailure::from(e).to_string())?;
+        let mut raw = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| IoFailure::from(e).to_string())?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&chunk[..n]);
+            if raw.len() > LIMIT {
+                return Err("answer over 16 MiB".to_owned());
+            }
+            if let Some(done) = complete_length(&raw)
+                && raw.len() >= done
+            {
+                raw.truncate(done);
+                break;
+            }
+        }
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| "connection closed before the headers ended".to_owned())?;
+        let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+        let status_line = head.lines().next().unwrap_or_default();
+        let status = parse_status_line(status_line).map_err(|e| e.to_string())?;
+        Ok(HttpResponse {
+            status,
+            body: raw[end + 4..].to_vec(),
+        })
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("timed out after {}", human(timeout))))
+}
+
+/// With the headers in, the total length of the answer if it has a
+/// `Content-Length` (so a keep-alive server need not close first).
+fn complete_length(raw: &[u8]) -> Option<usize> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let length = head.lines().skip(1).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())
+            .flatten()
+    })?;
+    Some(end + 4 + length)
+}

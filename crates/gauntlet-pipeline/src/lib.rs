@@ -18,6 +18,7 @@
 
 mod command;
 mod progress;
+pub mod soak;
 mod stage;
 mod supervisor;
 
@@ -47,6 +48,8 @@ pub enum PipelineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the plan has no [soak] table: `gauntlet soak` needs one (see docs/soak.md)")]
+    NotSoak,
     #[error("run {run}: its resolved plan {path} cannot be read: {message}")]
     ResolvedPlan {
         run: String,
@@ -55,7 +58,7 @@ pub enum PipelineError {
     },
 }
 
-fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> PipelineError {
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> PipelineError {
     let path = path.into();
     move |source| PipelineError::Io { path, source }
 }
@@ -273,7 +276,7 @@ async fn cancelled(cancel: &mut watch::Receiver<bool>) {
 }
 
 /// Records every service log (stdout and stderr of all its processes).
-fn record_service_logs(
+pub(crate) fn record_service_logs(
     store: &Store,
     run: &RunId,
     artifact_dir: &std::path::Path,

@@ -104,6 +104,8 @@ pub(crate) struct ServiceState {
     pub window: Window,
     /// stderr lines of the last process that exited.
     pub last_stderr: Vec<String>,
+    /// A fault SIGKILLed it: its exit is expected, not a crash.
+    pub killed_by_fault: bool,
 }
 
 struct Handle {
@@ -304,6 +306,30 @@ impl Supervisor {
         }
     }
 
+    /// The process group of a running service.
+    pub fn pgid(&self, name: &str) -> Option<i32> {
+        self.services.get(name).and_then(|h| lock(&h.state).pgid)
+    }
+
+    /// Sends a signal to a running service's whole group (a fault). A
+    /// SIGKILL sent here is the fault's, so the keeper does not count it as
+    /// a crash or restart the service: the fault starts it again.
+    pub fn signal(&self, name: &str, signal: i32) -> bool {
+        let Some(h) = self.services.get(name) else {
+            return false;
+        };
+        let mut s = lock(&h.state);
+        let Some(pgid) = s.pgid else {
+            return false;
+        };
+        if signal == libc::SIGKILL {
+            s.killed_by_fault = true;
+        }
+        // SAFETY: killpg only sends a signal; the group is one this
+        // supervisor started and still holds (its leader is not reaped).
+        unsafe { libc::killpg(pgid, signal) == 0 }
+    }
+
     /// Stops one service (SIGTERM to its group, SIGKILL after its
     /// `stop_timeout`) and waits until its process is reaped.
     pub async fn stop(&mut self, name: &str) {
@@ -389,6 +415,10 @@ async fn keep(
                     s.last_stderr = exit.stderr_tail.clone();
                     if oom {
                         s.oom_kills += 1;
+                    }
+                    if s.killed_by_fault {
+                        s.gone = Some(format!("{name} was killed by a fault"));
+                        return;
                     }
                     let may_restart = service.restart == RestartPolicy::OnFailure
                         && !exit.success()

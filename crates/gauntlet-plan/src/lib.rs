@@ -12,6 +12,11 @@
 //! [`next_step`] decides what to do next from the stages' states (so a
 //! resumed run takes the same decisions), [`running_before`] says what a
 //! resumed run must bring back up, and [`module_status`] judges a module.
+//!
+//! A plan with a `[soak]` table is a soak plan (`gauntlet soak`, see
+//! `docs/soak.md`): [`Plan::soak`] holds its users, readback, faults,
+//! proxies, observer and invariants ([`soak`]), and its `[[stage]]` list
+//! may be empty.
 
 pub mod error;
 pub mod load;
@@ -31,6 +36,7 @@ pub use order::{dependency_order, stop_order};
 pub use progress::{
     ModuleFigures, ModuleStatus, Next, StageStatus, module_status, next_step, no_tests_found,
 };
+pub use soak::{faults_in_scenario, known_scenarios};
 pub use stages::{RunStage, StageAction, expand, running_before};
 pub use units::{format_duration, parse_duration, parse_size};
 pub use vars::PLAN_DIR;

@@ -2,8 +2,10 @@
 //! checked, resolved [`Plan`]. Every rule that can point at a key or value
 //! does, so a user fixes a plan from the first message.
 
+mod faults;
 mod options;
 mod services;
+mod soak;
 mod stages;
 mod variables;
 
@@ -22,7 +24,7 @@ use crate::vars::{SubstError, substitute, valid_name};
 use crate::{CommandLine, Plan, Service};
 
 /// What the command line changes in a plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadOptions {
     /// `--set key=value`: overrides of `[vars]` (the key must exist there).
     pub sets: Vec<(String, String)>,
@@ -30,6 +32,14 @@ pub struct LoadOptions {
     pub cycles: Option<u32>,
     /// `--modules a,b`: restricts every `cycle` stage to these modules.
     pub modules: Option<Vec<String>>,
+    /// `--minutes M` (`SOAK_MINUTES`): how long a soak runs, replacing
+    /// `[soak] minutes` / `duration`. Only for a soak plan.
+    pub minutes: Option<f64>,
+    /// `--users N` (`USERS`): replaces `[users] count`. Only for a soak plan.
+    pub users: Option<u32>,
+    /// `--scenario S` (`SCENARIO`): replaces `[soak] scenario`; `all`,
+    /// `clean` or a scenario some `[[fault]]` lists. Only for a soak plan.
+    pub scenario: Option<String>,
 }
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
@@ -73,9 +83,10 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             .map_or_else(|| "plan".to_owned(), |s| s.to_string_lossy().into_owned()),
     };
     let services = cx.services(&raw.service)?;
+    let soak = cx.soak(&raw, &services, opts)?;
     let mut stages = cx.stages(&raw.stage, &services)?;
     options::apply_options(&mut stages, &services, opts)?;
-    if stages.is_empty() {
+    if stages.is_empty() && soak.is_none() {
         return Err(PlanError::Plan {
             path: path.to_owned(),
             message: "the plan has no [[stage]]; add stages, or pass --cycles / --modules to cycle the modules".to_owned(),
@@ -88,7 +99,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         vars,
         services,
         stages,
-        soak: None,
+        soak,
     })
 }
 

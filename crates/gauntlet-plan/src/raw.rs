@@ -15,6 +15,10 @@ use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
+mod soak;
+
+pub(crate) use soak::*;
+
 /// The whole file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +31,15 @@ pub(crate) struct RawPlan {
     pub service: Vec<Spanned<RawService>>,
     #[serde(default)]
     pub stage: Vec<Spanned<RawStage>>,
+    // The soak sections (see `raw/soak.rs`).
+    pub soak: Option<Spanned<RawSoak>>,
+    pub users: Option<Spanned<RawUsers>>,
+    pub readback: Option<Spanned<RawReadback>>,
+    #[serde(default)]
+    pub fault: Vec<Spanned<RawFault>>,
+    pub proxy: Option<Spanned<Entries<Spanned<RawProxy>>>>,
+    pub observer: Option<Spanned<RawObserver>>,
+    pub invariants: Option<Spanned<RawInvariants>>,
 }
 
 /// One `[[service]]`.

@@ -123,13 +123,22 @@ pub enum FaultKind {
     /// SIGTERM, wait, start again.
     Restart,
     /// Through the service's proxy.
-    Partition { mode: PartitionMode },
-    Latency { latency: Duration, jitter: Duration },
-    Bandwidth { bytes_per_sec: u64 },
+    Partition {
+        mode: PartitionMode,
+    },
+    Latency {
+        latency: Duration,
+        jitter: Duration,
+    },
+    Bandwidth {
+        bytes_per_sec: u64,
+    },
     /// Every connection reset (RST).
     Reset,
     /// Connections stall and are closed after `after`.
-    Timeout { after: Duration },
+    Timeout {
+        after: Duration,
+    },
 }
 
 impl FaultKind {
@@ -205,4 +214,41 @@ pub struct InvariantSpec {
     /// Invariants whose verdict decides the exit code (`I1` … `I5`;
     /// default all).
     pub gate: Vec<String>,
+}
+
+/// The scenario that runs every fault (the default).
+pub const ALL: &str = "all";
+/// The built-in scenario without faults: users and the observer only.
+pub const CLEAN: &str = "clean";
+/// The invariants, as `[invariants] gate` names them.
+pub const INVARIANTS: [&str; 5] = ["I1", "I2", "I3", "I4", "I5"];
+
+/// The faults a scenario runs, in the plan's order: `all` every fault,
+/// `clean` none, any other name the faults that list it.
+pub fn faults_in_scenario<'a>(soak: &'a Soak, scenario: &str) -> Vec<&'a FaultSpec> {
+    match scenario {
+        ALL => soak.faults.iter().collect(),
+        CLEAN => Vec::new(),
+        name => soak
+            .faults
+            .iter()
+            .filter(|f| f.scenarios.iter().any(|s| s == name))
+            .collect(),
+    }
+}
+
+/// Every scenario `--scenario` accepts: `all`, `clean`, then those the
+/// faults list, in the order they first appear.
+pub fn known_scenarios(soak: &Soak) -> Vec<String> {
+    scenario_names(&soak.faults)
+}
+
+pub(crate) fn scenario_names(faults: &[FaultSpec]) -> Vec<String> {
+    let mut names = vec![ALL.to_owned(), CLEAN.to_owned()];
+    for name in faults.iter().flat_map(|f| &f.scenarios) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
 }

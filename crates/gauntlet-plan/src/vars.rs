@@ -138,4 +138,20 @@ mod tests {
         );
         assert_eq!(references("${a}-${b}$${c}").unwrap(), vec!["a", "b"]);
     }
+
+    #[test]
+    fn soak_templates_are_not_variables() {
+        // `{{key}}` is filled in by the soak users at run time; `${…}`
+        // expansion leaves it (and its braces) exactly as written.
+        let v = vars();
+        assert_eq!(
+            substitute("http://${host}:${port}/kv/{{key}}?v={{value}}", &v).as_deref(),
+            Ok("http://127.0.0.1:6390/kv/{{key}}?v={{value}}")
+        );
+        assert_eq!(
+            substitute(r#"{"v":"{{value}}","u":{{user}}}"#, &v).as_deref(),
+            Ok(r#"{"v":"{{value}}","u":{{user}}}"#)
+        );
+        assert_eq!(references("{{key}} {{port}}").unwrap(), Vec::<&str>::new());
+    }
 }

@@ -31,6 +31,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run a plan: services in dependency order, stages in strict order, module cycling, reports.
     Run(RunArgs),
+    /// Soak a system: simulated users, hours of injected faults, invariants judged on a quiet system.
+    Soak(SoakArgs),
     /// List the runs in the store: id, plan, state, result, failed stage, started, took.
     Runs(RunsArgs),
     /// Show one run: its stages with their figures, overrides and artifacts.
@@ -333,6 +335,42 @@ pub struct ReportArgs {
     /// Write to this file instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    gauntlet soak examples/plans/soak-shop.toml --minutes 480 --scenario all\n  \
+    SOAK_MINUTES=2 USERS=4 gauntlet soak examples/plans/soak-redis.toml\n\n\
+    Writes store/<run-id>/verdict.json (each invariant I1-I5 with its figures and evidence),\n\
+    report.html, journal.jsonl and every service's log. Exit codes: 0 every gated invariant\n\
+    passed, 1 one failed, 2 one could not decide, 254 a bad plan, 255 the soak could not run.\n\
+    The plan format: docs/soak.md.")]
+pub struct SoakArgs {
+    /// The soak plan (TOML with a [soak] table).
+    pub plan: PathBuf,
+    /// How long users and faults run, in minutes (fractions allowed).
+    #[arg(long, env = "SOAK_MINUTES")]
+    pub minutes: Option<f64>,
+    /// The fault scenario: a name the plan's faults list, `all` or `clean`.
+    #[arg(long, env = "SCENARIO")]
+    pub scenario: Option<String>,
+    /// How many simulated users.
+    #[arg(long, env = "USERS")]
+    pub users: Option<u32>,
+    /// Override a plan variable from its [vars] table (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Seeds think times, keys and the fault schedule; random when not given, always recorded.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print verdict.json when the soak ends.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -63,6 +63,9 @@ pub fn run(args: DemoArgs) -> Result<u8> {
 
 /// `gauntlet example-node NAME`: runs a bundled example node on stdin/stdout.
 pub fn example_node(name: &str, args: Vec<String>) -> Result<u8> {
+    if name == "redis-user" {
+        return Ok(gauntlet_examples::services::redis_user::run(args));
+    }
     if name == "http-service" {
         // Its exit status is its own (2 on bad flags, 1 for a failed selftest).
         return Ok(gauntlet_examples::services::http::run(args));

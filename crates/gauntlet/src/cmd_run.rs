@@ -69,6 +69,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         sets,
         cycles: args.cycles,
         modules: args.modules.clone(),
+        ..LoadOptions::default()
     };
     let plan = gauntlet_plan::load(&args.plan, &opts).map_err(plan_error)?;
     let plan_text = std::fs::read_to_string(&args.plan)
@@ -91,6 +92,107 @@ pub fn run(args: RunArgs) -> Result<u8> {
         )
     })?;
     finish(outcome, args.json, &args.db.db)
+}
+
+pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
+    let mut sets = Vec::new();
+    for s in &args.sets {
+        sets.push(gauntlet_plan::parse_set(s).map_err(plan_error)?);
+    }
+    if args.minutes.is_some_and(|m| !(m > 0.0 && m.is_finite())) {
+        return Err(Failure::bad_args("--minutes must be a positive number"));
+    }
+    let opts = LoadOptions {
+        sets,
+        minutes: args.minutes,
+        users: args.users,
+        scenario: args.scenario.clone(),
+        ..LoadOptions::default()
+    };
+    let plan = gauntlet_plan::load(&args.plan, &opts).map_err(plan_error)?;
+    if plan.soak.is_none() {
+        return Err(Failure::bad_args(format!(
+            "{}: not a soak plan: it has no [soak] table (see docs/soak.md)",
+            args.plan.display()
+        )));
+    }
+    let plan_text = std::fs::read_to_string(&args.plan)
+        .with_context(|| format!("reading {}", args.plan.display()))?;
+    let store = open(&args.db.db)?;
+    store.mark_dead_runs_interrupted().map_err(store_error)?;
+    // The command line beats the plan, as everywhere.
+    let seed = args
+        .seed
+        .or(plan.soak.as_ref().and_then(|s| s.seed))
+        .unwrap_or_else(rand_seed);
+    let quiet = args.quiet || args.json;
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let cancel = crate::signals::cancel_on_signals();
+        gauntlet_pipeline::soak::soak(
+            store,
+            gauntlet_pipeline::soak::SoakStart {
+                plan,
+                plan_text,
+                seed,
+                command_line: std::env::args().collect(),
+                quiet,
+            },
+            cancel,
+        )
+        .await
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let outcome = outcome?;
+    let run = &outcome.outcome.run;
+    if args.json {
+        if let Ok(text) = std::fs::read_to_string(&outcome.verdict_path) {
+            println!("{text}");
+        }
+    } else {
+        print_soak(&outcome);
+    }
+    if let Some(why) = &outcome.error {
+        return Err(Failure {
+            code: exit::CRASHED,
+            message: format!("soak {} stopped early: {why}", run.id),
+        }
+        .into());
+    }
+    Ok(exit::for_validity(
+        outcome.verdict.unwrap_or(Validity::Unknown),
+    ))
+}
+
+fn print_soak(outcome: &gauntlet_pipeline::soak::SoakOutcome) {
+    let run = &outcome.outcome.run;
+    let verdict: serde_json::Value = std::fs::read_to_string(&outcome.verdict_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    println!(
+        "soak {} of plan {}: {}",
+        run.id,
+        run.plan_name,
+        match outcome.verdict {
+            Some(Validity::Valid) => "PASS",
+            Some(Validity::Invalid) => "FAIL",
+            Some(Validity::Unknown) => "UNKNOWN",
+            None => "did not complete",
+        }
+    );
+    if let Some(map) = verdict["invariants"].as_object() {
+        for (name, r) in map {
+            let valid = match &r["valid"] {
+                serde_json::Value::Bool(true) => "pass",
+                serde_json::Value::Bool(false) => "FAIL",
+                _ => "unknown",
+            };
+            let first = r["evidence"][0]["problem"].as_str().unwrap_or_default();
+            println!("  {name:<22} {valid:<8} {first}");
+        }
+    }
+    println!("verdict: {}", outcome.verdict_path.display());
 }
 
 fn rand_seed() -> u64 {

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Demo(args) => cmd_demo::run(args),
         cli::Command::Bench(args) => cmd_bench::run(args),
         cli::Command::Run(args) => cmd_run::run(args),
+        cli::Command::Soak(args) => cmd_run::soak(args),
         cli::Command::Runs(args) => cmd_run::runs(args),
         cli::Command::Show(args) => cmd_run::show(args),
         cli::Command::Retry(args) => cmd_run::retry(args),

@@ -130,3 +130,96 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A workspace for runs: a temp dir holding the store, a bin dir with the
+/// example http-service, and a marker for the leak check.
+pub struct Bench {
+    pub dir: tempfile::TempDir,
+    pub marker: String,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Default for Bench {
+    fn default() -> Bench {
+        Bench::new()
+    }
+}
+
+impl Bench {
+    pub fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        // The plans name `${bin_dir}/http-service`; here it is gauntlet's own
+        // copy of the example service (`exec` keeps it in the same process).
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let script = bin.join("http-service");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nexec '{}' example-node http-service \"$@\"\n",
+                gauntlet().display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let marker = format!("gauntlet-run-test-{}-{}", std::process::id(), free_port());
+        Bench { dir, marker }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path().join("gauntlet.db")
+    }
+
+    pub fn bin_dir(&self) -> String {
+        self.path().join("bin").display().to_string()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(gauntlet());
+        cmd.args(args)
+            .arg("--db")
+            .arg(self.db())
+            .current_dir(self.path())
+            .env("GAUNTLET_TEST_MARKER", &self.marker);
+        cmd
+    }
+
+    /// Runs a gauntlet command to its end; nothing it started may remain.
+    pub fn gauntlet(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        assert_no_processes_with_marker(&self.marker);
+        out
+    }
+
+    pub fn write_plan(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn runs(&self) -> Vec<Value> {
+        let out = self.gauntlet(&["runs", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn artifact_dir(&self, run: &Value) -> PathBuf {
+        self.path().join("store").join(run["id"].as_str().unwrap())
+    }
+}

@@ -7,27 +7,44 @@
 //! simple enough to read in one sitting, which matters more for an example
 //! than throughput.
 //!
-//! Endpoints: `GET /health` (200 `ok`, or 503 `redis unreachable`),
-//! `GET /` (`{"requests": n, "leaked_kib": k}`), `GET` and `PUT /kv/<key>`
-//! (the body is the value), 404 for anything else.
+//! Endpoints: `GET /health` (200 `ok`, or 503 `redis unreachable` /
+//! `data file failed`), `GET /` (`{"requests": n, "leaked_kib": k}`), `GET`
+//! and `PUT /kv/<key>` (the body is the value; `GET` answers 200 with exactly
+//! the value, or 404), 404 for anything else.
+//!
+//! `/kv` values live in memory, in Redis (`--redis`), or in memory backed by
+//! an append-only file (`--data-file`), which `gauntlet soak` uses to check
+//! "no data loss": a PUT answered 200 must survive a SIGKILL and a restart.
+//! `--ack-before-durable` breaks exactly that promise, on purpose.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::resp::{self, Reply};
+
 pub const USAGE: &str = "\
-usage: http-service [--port P] [--bind ADDR] [--redis HOST:PORT]
+usage: http-service [--port P] [--bind ADDR]
+                    [--redis HOST:PORT | --data-file PATH [--ack-before-durable [--flush-every-ms N]]]
                     [--leak-kib-per-request N] [--crash-after N] [--slow-start SECS]
        http-service --selftest URL
 
   --port P                    port to listen on, 0 for any free one (default 8080)
   --bind ADDR                 address to listen on (default 127.0.0.1)
   --redis HOST:PORT           keep /kv values in Redis; /health is 503 until it answers PING
+  --data-file PATH            keep /kv values in an append-only file, replayed at start;
+                              a PUT is written and fsynced before it is answered 200
+  --ack-before-durable        BUG ON PURPOSE (with --data-file): answer PUTs at once and
+                              write them to the file only every --flush-every-ms, so a
+                              SIGKILL loses acknowledged writes
+  --flush-every-ms N          how often --ack-before-durable writes its buffer (default 2000)
   --leak-kib-per-request N    every request leaks N KiB of touched memory
   --crash-after N             exit with status 3 right after answering the Nth request
   --slow-start SECS           wait this long before listening
@@ -45,6 +62,12 @@ pub struct Config {
     pub crash_after: Option<u64>,
     pub slow_start: Duration,
     pub selftest: Option<String>,
+    /// `--data-file`: the append-only file behind `/kv`.
+    pub data_file: Option<PathBuf>,
+    /// `--ack-before-durable`: the deliberate durability bug.
+    pub ack_before_durable: bool,
+    /// `--flush-every-ms`: how often the bug's buffer reaches the file.
+    pub flush_every: Duration,
 }
 
 impl Default for Config {
@@ -59,6 +82,9 @@ impl Default for Config {
             crash_after: None,
             slow_start: Duration::ZERO,
             selftest: None,
+            data_file: None,
+            ack_before_durable: false,
+            flush_every: Duration::from_millis(2000),
         }
     }
 }
@@ -98,8 +124,25 @@ impl Config {
                         .ok_or_else(|| format!("{flag}: not a number of seconds: {text:?}"))?;
                 }
                 "--selftest" => config.selftest = Some(value()?),
+                "--data-file" => config.data_file = Some(PathBuf::from(value()?)),
+                "--ack-before-durable" => match inline {
+                    Some(_) => return Err(format!("{flag} takes no value")),
+                    None => config.ack_before_durable = true,
+                },
+                "--flush-every-ms" => match number(&flag, &value()?)? {
+                    0 => return Err("--flush-every-ms must be at least 1".to_owned()),
+                    ms => config.flush_every = Duration::from_millis(ms),
+                },
                 _ => return Err(format!("unknown argument {arg:?}")),
             }
+        }
+        if config.data_file.is_some() && config.redis.is_some() {
+            // Values live in one place; two would need a story about which
+            // one wins after a restart.
+            return Err("--data-file and --redis exclude each other".to_owned());
+        }
+        if config.ack_before_durable && config.data_file.is_none() {
+            return Err("--ack-before-durable needs --data-file".to_owned());
         }
         Ok(config)
     }
@@ -143,6 +186,7 @@ pub fn run(args: Vec<String>) -> u8 {
 /// Where `/kv` values live.
 enum Store {
     Memory(Mutex<HashMap<String, Vec<u8>>>),
+    File(FileStore),
     Redis(String),
 }
 
@@ -166,6 +210,13 @@ pub fn serve(config: Config) -> io::Result<()> {
         );
         thread::sleep(config.slow_start);
     }
+    // Replay before listening: a client that sees the listening line must
+    // already see every value that survived the last run.
+    let store = match (config.redis, &config.data_file) {
+        (Some(address), _) => Store::Redis(address),
+        (None, Some(path)) => Store::File(FileStore::open(path, config.ack_before_durable)?),
+        (None, None) => Store::Memory(Mutex::default()),
+    };
     let listener = TcpListener::bind((config.bind.as_str(), config.port))?;
     let address = listener.local_addr()?;
     // A `--port 0` user learns the port from this line, so flush it now
@@ -176,16 +227,21 @@ pub fn serve(config: Config) -> io::Result<()> {
     drop(stdout);
 
     let service = Arc::new(Service {
-        store: match config.redis {
-            Some(address) => Store::Redis(address),
-            None => Store::Memory(Mutex::default()),
-        },
+        store,
         requests: AtomicU64::new(0),
         leak_kib_per_request: config.leak_kib_per_request,
         leaked_kib: AtomicU64::new(0),
         leaked: Mutex::default(),
         crash_after: config.crash_after,
     });
+    if config.ack_before_durable {
+        let service = Arc::clone(&service);
+        thread::spawn(move || {
+            if let Store::File(store) = &service.store {
+                store.flush_periodically(config.flush_every);
+            }
+        });
+    }
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
@@ -234,6 +290,7 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         411 => "Length Required",
         413 => "Content Too Large",
+        500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "",
@@ -316,6 +373,13 @@ impl Service {
     fn health(&self) -> Response {
         match &self.store {
             Store::Memory(_) => Response::text(200, "ok"),
+            Store::File(store) => match store.failure() {
+                None => Response::text(200, "ok"),
+                Some(err) => {
+                    eprintln!("http-service: data file: {err}");
+                    Response::text(503, "data file failed")
+                }
+            },
             Store::Redis(address) => match redis(address, &[b"PING"]) {
                 Ok(Reply::Simple(pong)) if pong == "PONG" => Response::text(200, "ok"),
                 other => {
@@ -329,6 +393,7 @@ impl Service {
     fn get(&self, key: &str) -> Response {
         let value = match &self.store {
             Store::Memory(map) => Ok(lock(map).get(key).cloned()),
+            Store::File(store) => Ok(store.get(key)),
             Store::Redis(address) => match redis(address, &[b"GET", key.as_bytes()]) {
                 Ok(Reply::Bulk(value)) => Ok(Some(value)),
                 Ok(Reply::Nil) => Ok(None),
@@ -353,6 +418,10 @@ impl Service {
                 lock(map).insert(key.to_owned(), value.to_vec());
                 Response::text(200, "ok")
             }
+            Store::File(store) => match store.put(key, value) {
+                Ok(()) => Response::text(200, "ok"),
+                Err(err) => Response::text(500, &format!("data file: {err}")),
+            },
             Store::Redis(address) => match redis(address, &[b"SET", key.as_bytes(), value]) {
                 Ok(Reply::Simple(ok)) if ok == "OK" => Response::text(200, "ok"),
                 Ok(other) => Response::text(502, &format!("redis: unexpected reply {other:?}")),
@@ -366,6 +435,239 @@ impl Service {
 /// itself is still consistent (every update is a single call).
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `/kv` values in memory, backed by an append-only file (`--data-file`).
+/// Each PUT appends one line, `key\tvalue\n`, both fields escaped by
+/// [`escape`] so a tab or newline in them cannot split the line. At start
+/// the file is replayed, the last write of a key winning.
+///
+/// Lock order is `log`, then `values`: updating the map while still holding
+/// the log keeps the two in the same order when PUTs race on one key.
+struct FileStore {
+    values: Mutex<HashMap<String, Vec<u8>>>,
+    log: Mutex<Log>,
+    ack_before_durable: bool,
+}
+
+struct Log {
+    file: File,
+    /// Lines already acknowledged but not yet in the file; only
+    /// `--ack-before-durable` uses it, and a SIGKILL loses it.
+    pending: Vec<u8>,
+    /// The first write or fsync error. Writes are refused from then on:
+    /// after a failed fsync Linux may have dropped the dirty pages, so a
+    /// retry can "succeed" without the data ever reaching the disk.
+    failed: Option<String>,
+}
+
+impl FileStore {
+    fn open(path: &Path, ack_before_durable: bool) -> io::Result<FileStore> {
+        let context = |err: io::Error| {
+            io::Error::new(err.kind(), format!("--data-file {}: {err}", path.display()))
+        };
+        let mut options = OpenOptions::new();
+        options.read(true).append(true);
+        let (mut file, created) = match options.clone().create_new(true).open(path) {
+            Ok(file) => (file, true),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                (options.open(path).map_err(context)?, false)
+            }
+            Err(err) => return Err(context(err)),
+        };
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).map_err(context)?;
+        let replay = replay(&data);
+        let torn = data.len() - replay.complete;
+        if torn > 0 {
+            // A write cut short (a crash mid-append). Cut it off, or the next
+            // append would glue onto the fragment and corrupt that next,
+            // acknowledged, write.
+            file.set_len(replay.complete as u64).map_err(context)?;
+            file.sync_data().map_err(context)?;
+        }
+        if created {
+            // A new file's directory entry must be durable too, or a machine
+            // crash can lose the whole file along with every fsynced line.
+            sync_parent_dir(path).map_err(context)?;
+        }
+        eprintln!(
+            "http-service: data file {}: replayed {} writes of {} keys, skipped {} damaged \
+             lines, dropped a torn tail of {torn} bytes",
+            path.display(),
+            replay.writes,
+            replay.values.len(),
+            replay.skipped,
+        );
+        if ack_before_durable {
+            eprintln!(
+                "http-service: --ack-before-durable: PUTs are acknowledged before they are \
+                 durable; a crash loses them (deliberate bug)"
+            );
+        }
+        Ok(FileStore {
+            values: Mutex::new(replay.values),
+            log: Mutex::new(Log {
+                file,
+                pending: Vec::new(),
+                failed: None,
+            }),
+            ack_before_durable,
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        lock(&self.values).get(key).cloned()
+    }
+
+    /// Stores a value; `Ok` is the promise the 200 makes.
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        let line = encode_line(key, value);
+        let mut guard = lock(&self.log);
+        let log = &mut *guard;
+        if let Some(err) = &log.failed {
+            return Err(format!("refusing writes after an earlier failure: {err}"));
+        }
+        if self.ack_before_durable {
+            // THE BUG, on purpose: the caller answers 200 now, yet the value
+            // is only in this process's memory until the next flush. A
+            // SIGKILL in between loses writes the client was told are safe.
+            log.pending.extend_from_slice(&line);
+        } else if let Err(err) = append(&mut log.file, &line) {
+            // Durable before acknowledged. Written, the line survives a
+            // SIGKILL (the kernel has it); fsynced, it survives a power cut.
+            // One fsync per PUT under the lock serializes writers; group
+            // commit would batch them, at a price in code an example need
+            // not pay.
+            let err = err.to_string();
+            log.failed = Some(err.clone());
+            return Err(err);
+        }
+        lock(&self.values).insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn failure(&self) -> Option<String> {
+        lock(&self.log).failed.clone()
+    }
+
+    /// The background half of `--ack-before-durable`: every `every`, moves
+    /// the buffered lines to the file. Runs until the process ends.
+    fn flush_periodically(&self, every: Duration) {
+        loop {
+            thread::sleep(every);
+            let mut guard = lock(&self.log);
+            let log = &mut *guard;
+            if log.pending.is_empty() || log.failed.is_some() {
+                continue;
+            }
+            let pending = std::mem::take(&mut log.pending);
+            if let Err(err) = append(&mut log.file, &pending) {
+                eprintln!("http-service: data file: {err}");
+                log.failed = Some(err.to_string());
+            }
+        }
+    }
+}
+
+fn append(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    file.write_all(bytes)?;
+    file.sync_data()
+}
+
+fn sync_parent_dir(file: &Path) -> io::Result<()> {
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+/// What a data file holds.
+#[derive(Debug, Default, PartialEq)]
+struct Replay {
+    values: HashMap<String, Vec<u8>>,
+    /// Lines applied.
+    writes: usize,
+    /// Complete lines that did not decode. Appends never produce one, so
+    /// they mean outside damage; skipping them keeps the rest readable.
+    skipped: usize,
+    /// Bytes up to the end of the last complete line; anything after is a
+    /// torn write and is ignored, even if it happens to decode, since its
+    /// value may be cut short.
+    complete: usize,
+}
+
+fn replay(data: &[u8]) -> Replay {
+    let complete = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut replay = Replay {
+        complete,
+        ..Replay::default()
+    };
+    for line in data[..complete].split_inclusive(|&b| b == b'\n') {
+        match decode_line(&line[..line.len() - 1]) {
+            Some((key, value)) => {
+                replay.values.insert(key, value);
+                replay.writes += 1;
+            }
+            None => replay.skipped += 1,
+        }
+    }
+    replay
+}
+
+fn encode_line(key: &str, value: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(key.len() + value.len() + 2);
+    escape(key.as_bytes(), &mut line);
+    line.push(b'\t');
+    escape(value, &mut line);
+    line.push(b'\n');
+    line
+}
+
+fn decode_line(line: &[u8]) -> Option<(String, Vec<u8>)> {
+    let tab = line.iter().position(|&b| b == b'\t')?;
+    let key = String::from_utf8(unescape(&line[..tab])?).ok()?;
+    Some((key, unescape(&line[tab + 1..])?))
+}
+
+/// Percent-escapes `%` and every ASCII control byte (tab, CR, LF among
+/// them) as `%XX`; everything else, UTF-8 included, stays readable.
+fn escape(bytes: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b == b'%' || b.is_ascii_control() {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+/// The inverse of [`escape`]; `None` for anything it cannot have written.
+fn unescape(field: &[u8]) -> Option<Vec<u8>> {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let mut bytes = field.iter().copied();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'%' => {
+                let high = hex(bytes.next()?)?;
+                let low = hex(bytes.next()?)?;
+                out.push(high << 4 | low);
+            }
+            b if b.is_ascii_control() => return None,
+            b => out.push(b),
+        }
+    }
+    Some(out)
 }
 
 /// Reads one request. `Ok(None)` when the client closed without sending
@@ -449,63 +751,18 @@ fn write_response(stream: &mut TcpStream, response: &Response) -> io::Result<()>
     stream.flush()
 }
 
-/// A RESP reply, as far as PING, GET and SET need.
-#[derive(Debug, PartialEq)]
-enum Reply {
-    Simple(String),
-    Bulk(Vec<u8>),
-    Nil,
-    Integer(i64),
-}
-
 /// One Redis command on a fresh connection. A connection per request is
 /// slow but leaves nothing to repair when Redis restarts under a fault.
+/// An error reply (`-ERR …`) comes back as an `Err`, like a network error:
+/// either way the request failed.
 fn redis(address: &str, args: &[&[u8]]) -> io::Result<Reply> {
     let mut stream = connect(address, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
-    let mut command = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        command.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        command.extend_from_slice(arg);
-        command.extend_from_slice(b"\r\n");
-    }
-    stream.write_all(&command)?;
-    read_reply(&mut BufReader::new(stream))
-}
-
-fn read_reply(reader: &mut impl BufRead) -> io::Result<Reply> {
-    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
-    let mut line = String::new();
-    if reader.read_line(&mut line)? == 0 {
-        return Err(invalid("connection closed before a reply".to_owned()));
-    }
-    let line = line.trim_end_matches(['\r', '\n']);
-    let (kind, rest) = line.split_at_checked(1).unwrap_or(("", ""));
-    match kind {
-        "+" => Ok(Reply::Simple(rest.to_owned())),
-        "-" => Err(io::Error::other(format!("error reply: {rest}"))),
-        ":" => rest
-            .parse()
-            .map(Reply::Integer)
-            .map_err(|_| invalid(format!("bad integer reply {line:?}"))),
-        "$" => {
-            let len: i64 = rest
-                .parse()
-                .map_err(|_| invalid(format!("bad bulk length {line:?}")))?;
-            if len < 0 {
-                return Ok(Reply::Nil);
-            }
-            let len = usize::try_from(len)
-                .ok()
-                .filter(|&l| l <= MAX_BODY)
-                .ok_or_else(|| invalid(format!("bulk reply too large: {len}")))?;
-            let mut value = vec![0; len + 2]; // and its CRLF
-            reader.read_exact(&mut value)?;
-            value.truncate(len);
-            Ok(Reply::Bulk(value))
-        }
-        _ => Err(invalid(format!("unexpected reply {line:?}"))),
+    stream.write_all(&resp::encode(args))?;
+    match resp::read_reply(&mut BufReader::new(stream))? {
+        Reply::Error(err) => Err(io::Error::other(format!("error reply: {err}"))),
+        reply => Ok(reply),
     }
 }
 
@@ -679,9 +936,70 @@ mod tests {
             "--slow-start soon",
             "--frobnicate",
             "serve",
+            "--ack-before-durable",
+            "--data-file",
+            "--data-file kv.log --redis 127.0.0.1:6379",
+            "--data-file kv.log --ack-before-durable=yes",
+            "--data-file kv.log --flush-every-ms 0",
         ] {
             assert!(Config::parse(args(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durability_flags() {
+        let config = Config::parse(args("--data-file /tmp/kv.log")).unwrap();
+        assert_eq!(config.data_file, Some(PathBuf::from("/tmp/kv.log")));
+        assert!(!config.ack_before_durable);
+        assert_eq!(config.flush_every, Duration::from_secs(2));
+        let config = Config::parse(args(
+            "--ack-before-durable --data-file=kv.log --flush-every-ms 250",
+        ))
+        .unwrap();
+        assert!(config.ack_before_durable);
+        assert_eq!(config.flush_every, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn lines_escape_separators_and_round_trip_any_bytes() {
+        let all: Vec<u8> = (0..=255).collect();
+        let line = encode_line("a\tb%c\nd é", &all);
+        assert_eq!(line.iter().filter(|&&b| b == b'\t').count(), 1);
+        assert_eq!(line.iter().position(|&b| b == b'\n'), Some(line.len() - 1));
+        assert!(line.starts_with(b"a%09b%25c%0Ad \xc3\xa9\t"));
+        assert_eq!(
+            decode_line(&line[..line.len() - 1]),
+            Some(("a\tb%c\nd é".to_owned(), all))
+        );
+        assert_eq!(decode_line(b"k\t"), Some(("k".to_owned(), Vec::new())));
+        for bad in [
+            &b"no tab"[..],
+            b"k\tv%",
+            b"k\tv%4",
+            b"k\tv%zz",
+            b"k\tv\tw",
+            b"%ff\tv",
+        ] {
+            assert_eq!(decode_line(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn replay_keeps_the_last_write_and_ignores_a_torn_tail() {
+        let data = b"a\t1\nb\t2\ngarbage\na\t3\nc\t4";
+        let replay = replay(data);
+        assert_eq!(replay.writes, 3);
+        assert_eq!(replay.skipped, 1);
+        assert_eq!(replay.complete, data.len() - 3);
+        assert_eq!(
+            replay.values,
+            HashMap::from([
+                ("a".to_owned(), b"3".to_vec()),
+                ("b".to_owned(), b"2".to_vec())
+            ])
+        );
+        assert_eq!(super::replay(b"").complete, 0);
+        assert_eq!(super::replay(b"torn\t").values, HashMap::new());
     }
 
     #[test]
@@ -696,27 +1014,6 @@ mod tests {
         );
         assert!(split_url("https://x").is_err());
         assert!(split_url("http:///x").is_err());
-    }
-
-    #[test]
-    fn resp_replies() {
-        let reply = |bytes: &[u8]| read_reply(&mut &bytes[..]);
-        assert_eq!(reply(b"+PONG\r\n").unwrap(), Reply::Simple("PONG".into()));
-        assert_eq!(
-            reply(b"$5\r\nhello\r\n").unwrap(),
-            Reply::Bulk(b"hello".to_vec())
-        );
-        assert_eq!(reply(b"$-1\r\n").unwrap(), Reply::Nil);
-        assert_eq!(reply(b":42\r\n").unwrap(), Reply::Integer(42));
-        assert!(
-            reply(b"-ERR wrong\r\n")
-                .unwrap_err()
-                .to_string()
-                .contains("ERR wrong")
-        );
-        assert!(reply(b"").is_err());
-        assert!(reply(b"*1\r\n").is_err());
-        assert!(reply(b"$5\r\nhel").is_err());
     }
 
     #[test]

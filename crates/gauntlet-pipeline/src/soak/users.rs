@@ -1,0 +1,276 @@
+//! Simulated users: each one loops over its scenario with a think time,
+//! writes only the keys it owns, and journals every write with whether it
+//! was acknowledged. The journal is the ground truth of "no data loss".
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gauntlet_node::{NodeProcess, NodeSpec};
+use gauntlet_observe::http_request;
+use gauntlet_plan::Command;
+use gauntlet_plan::soak::{HttpStep, UserScenario, Users};
+use gauntlet_soak::journal::{Journal, JournalEntry, key_for, key_name};
+use gauntlet_soak::template::{capture, render};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+use crate::command::argv;
+
+/// What every user adds to, shared with the observer.
+#[derive(Default)]
+pub(crate) struct UserStats {
+    pub successes: AtomicU64,
+    pub failures: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl UserStats {
+    fn failed(&self, why: String) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+pub(crate) struct UserContext {
+    pub id: u32,
+    pub users: Users,
+    pub journal: Arc<Mutex<Journal>>,
+    pub stats: Arc<UserStats>,
+    pub stop: watch::Receiver<bool>,
+    pub started: Instant,
+    pub seed: u64,
+}
+
+fn now_ms(started: Instant) -> i64 {
+    started.elapsed().as_millis() as i64
+}
+
+/// One user's life: until STOP.
+pub(crate) async fn run_user(mut cx: UserContext) {
+    let mut rng = ChaCha8Rng::seed_from_u64(cx.seed ^ (u64::from(cx.id) << 32));
+    let mut program = None;
+    let mut seq = 0u64;
+    loop {
+        if *cx.stop.borrow() {
+            break;
+        }
+        seq += 1;
+        let n = rng.random_range(0..u64::from(cx.users.keys_per_user.max(1)));
+        let key = key_name(key_for(cx.id, n, cx.users.count));
+        let value = format!("u{}-s{seq}", cx.id);
+        match &cx.users.scenario {
+            UserScenario::Http(steps) => http_round(&cx, steps, &key, &value, seq).await,
+            UserScenario::Program(command) => {
+                program_round(&cx, command, &mut program, &key, &value, seq).await
+            }
+        }
+        let think = think_time(&mut rng, &cx.users);
+        tokio::select! {
+            _ = tokio::time::sleep(think) => {}
+            _ = cx.stop.changed() => {}
+        }
+    }
+}
+
+fn think_time(rng: &mut ChaCha8Rng, users: &Users) -> Duration {
+    let (lo, hi) = (
+        users.think_min.as_millis() as u64,
+        users.think_max.as_millis() as u64,
+    );
+    Duration::from_millis(if hi > lo {
+        rng.random_range(lo..=hi)
+    } else {
+        lo
+    })
+}
+
+fn journal(cx: &UserContext, key: &str, value: &str, seq: u64, acked: bool) {
+    let entry = JournalEntry {
+        user: cx.id,
+        key: key.to_owned(),
+        value: value.to_owned(),
+        seq,
+        time_ms: now_ms(cx.started),
+        acked,
+    };
+    cx.journal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .record(entry);
+}
+
+async fn http_round(cx: &UserContext, steps: &[HttpStep], key: &str, value: &str, seq: u64) {
+    let mut vars: BTreeMap<String, String> = BTreeMap::from([
+        ("user".to_owned(), cx.id.to_string()),
+        ("key".to_owned(), key.to_owned()),
+        ("value".to_owned(), value.to_owned()),
+        ("seq".to_owned(), seq.to_string()),
+    ]);
+    for step in steps {
+        let rendered = render(&step.url, &vars).and_then(|url| {
+            let body = step.body.as_ref().map(|b| render(b, &vars)).transpose()?;
+            Ok((url, body))
+        });
+        let (url, body) = match rendered {
+            Ok(r) => r,
+            Err(e) => {
+                cx.stats.failed(format!("step {}: {e}", step.name));
+                return;
+            }
+        };
+        let answer = http_request(
+            &step.method,
+            &url,
+            body.as_deref().map(str::as_bytes),
+            step.timeout,
+        )
+        .await;
+        let ok = matches!(&answer, Ok(r) if r.status == step.expect_status);
+        if step.write {
+            journal(cx, key, value, seq, ok);
+        }
+        match answer {
+            Ok(r) if ok => {
+                cx.stats.successes.fetch_add(1, Ordering::Relaxed);
+                if !step.capture.is_empty()
+                    && let Ok(json) = serde_json::from_slice::<Value>(&r.body)
+                {
+                    for (name, pointer) in &step.capture {
+                        if let Some(v) = capture(&json, pointer) {
+                            vars.insert(name.clone(), v);
+                        }
+                    }
+                }
+            }
+            Ok(r) => {
+                cx.stats.failed(format!(
+                    "step {}: {} {url} answered {} (expected {})",
+                    step.name, step.method, r.status, step.expect_status
+                ));
+                return;
+            }
+            Err(e) => {
+                cx.stats
+                    .failed(format!("step {}: {} {url}: {e}", step.name, step.method));
+                return;
+            }
+        }
+    }
+}
+
+/// A user program: one process per user, JSON lines both ways.
+pub(crate) struct Program {
+    process: NodeProcess,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+/// How long a user program may take to answer one request.
+const PROGRAM_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Program {
+    pub fn spawn(
+        command: &Command,
+        stderr_log: Option<std::path::PathBuf>,
+    ) -> Result<Program, String> {
+        let (program, args) = argv(&command.command);
+        let mut spec = NodeSpec::new(program);
+        spec.args = args.into_iter().map(Into::into).collect();
+        spec.cwd = Some(command.cwd.clone());
+        spec.env = command
+            .env
+            .iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        spec.stderr_log = stderr_log;
+        let mut process = NodeProcess::spawn(&spec).map_err(|e| e.to_string())?;
+        let stdin = process.take_stdin().ok_or("no stdin")?;
+        let stdout = process.take_stdout().ok_or("no stdout")?;
+        Ok(Program {
+            process,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// Sends one request and waits for its answer line.
+    pub async fn call(&mut self, request: &Value) -> Result<Value, String> {
+        let mut line = request.to_string();
+        line.push('\n');
+        let exchange = async {
+            self.stdin
+                .write_all(line.as_bytes())
+                .await
+                .map_err(|e| format!("writing to the user program: {e}"))?;
+            self.stdin.flush().await.map_err(|e| e.to_string())?;
+            match self.lines.next_line().await {
+                Ok(Some(answer)) => serde_json::from_str::<Value>(&answer)
+                    .map_err(|e| format!("the user program answered {answer:?}: {e}")),
+                Ok(None) => Err("the user program exited".to_owned()),
+                Err(e) => Err(format!("reading from the user program: {e}")),
+            }
+        };
+        tokio::time::timeout(PROGRAM_TIMEOUT, exchange)
+            .await
+            .unwrap_or_else(|_| Err("the user program did not answer in 10 s".to_owned()))
+    }
+
+    pub fn kill(&self) {
+        let _ = self.process.kill();
+    }
+}
+
+async fn program_round(
+    cx: &UserContext,
+    command: &Command,
+    program: &mut Option<Program>,
+    key: &str,
+    value: &str,
+    seq: u64,
+) {
+    if program.is_none() {
+        match Program::spawn(command, None) {
+            Ok(p) => *program = Some(p),
+            Err(e) => {
+                cx.stats
+                    .failed(format!("cannot start the user program: {e}"));
+                return;
+            }
+        }
+    }
+    let Some(p) = program.as_mut() else {
+        return;
+    };
+    let answer = p
+        .call(&json!({"op": "write", "key": key, "value": value}))
+        .await;
+    let ok = matches!(&answer, Ok(v) if v["ok"] == true);
+    journal(cx, key, value, seq, ok);
+    match answer {
+        Ok(_) if ok => {
+            cx.stats.successes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(v) => cx.stats.failed(format!(
+            "write {key}: {}",
+            v["error"].as_str().unwrap_or("refused")
+        )),
+        Err(e) => {
+            // A program that does not answer is restarted for the next round.
+            p.kill();
+            *program = None;
+            cx.stats.failed(format!("write {key}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! `[[fault]]`, `[proxy.<service>]`, `[observer]` and `[invariants]`: the
+//! soak's fault schedule and how it is judged.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::stages::DefaultNames;
+use super::{Cx, list_or_none};
+use crate::error::PlanError;
+use crate::raw::{Entries, RawFault, RawInvariants, RawObserver, RawPartitionMode, RawProxy};
+use crate::soak::{
+    ALL, CLEAN, FaultKind, FaultSpec, INVARIANTS, InvariantSpec, ObserverSpec, PartitionMode,
+    ProxySpec,
+};
+use crate::units::format_duration;
+use crate::{Service, parse_duration};
+
+const FAULT_KINDS: [&str; 9] = [
+    "kill",
+    "power-cut",
+    "pause",
+    "restart",
+    "partition",
+    "latency",
+    "bandwidth",
+    "reset",
+    "timeout",
+];
+const FAULT_DURATION: Duration = Duration::from_secs(5);
+const TIMEOUT_AFTER: Duration = Duration::from_secs(1);
+
+const OBSERVER_INTERVAL: Duration = Duration::from_secs(1);
+const LOG_PATTERNS: [&str; 1] = ["panic"];
+
+const P95_MAX: Duration = Duration::from_secs(1);
+const GAP_MAX: Duration = Duration::from_secs(10);
+const GRACE: Duration = Duration::from_secs(30);
+const RSS_SLOPE_MAX_MB_PER_HOUR: f64 = 50.0;
+const RECOVER_WITHIN: Duration = Duration::from_secs(60);
+
+/// The kind a kind-specific key belongs to.
+fn kind_of_key(key: &str) -> &'static str {
+    match key {
+        "mode" => "partition",
+        "latency" | "jitter" => "latency",
+        "rate" => "bandwidth",
+        _ => "timeout",
+    }
+}
+
+impl Cx<'_> {
+    pub(super) fn faults(
+        &self,
+        raw: &[Spanned<RawFault>],
+        services: &[Service],
+        proxies: &BTreeMap<String, ProxySpec>,
+    ) -> Result<Vec<FaultSpec>, PlanError> {
+        // Kinds, keys and explicit names first: default names must avoid
+        // every explicit one, wherever it appears.
+        let mut taken: HashSet<String> = HashSet::new();
+        for r in raw {
+            let f = r.get_ref();
+            let kind = f.kind.get_ref().as_str();
+            if !FAULT_KINDS.contains(&kind) {
+                return Err(self.err(
+                    f.kind.span(),
+                    format!(
+                        "unknown fault kind \"{kind}\"; kinds are: {}",
+                        FAULT_KINDS.join(", ")
+                    ),
+                ));
+            }
+            if let Some((key, span)) = f
+                .kind_keys()
+                .into_iter()
+                .find(|(k, _)| kind_of_key(k) != kind)
+            {
+                return Err(self.err(
+                    span,
+                    format!(
+                        "`{key}` applies only to a fault of kind \"{}\", not \"{kind}\"",
+                        kind_of_key(key)
+                    ),
+                ));
+            }
+            if let Some(name) = &f.name {
+                self.check_name(name, "fault")?;
+                if !taken.insert(name.get_ref().clone()) {
+                    return Err(self.err(
+                        name.span(),
+                        format!("duplicate fault name \"{}\"", name.get_ref()),
+                    ));
+                }
+            }
+        }
+        let mut names = DefaultNames::new(taken);
+        raw.iter()
+            .map(|r| {
+                let name = match &r.get_ref().name {
+                    Some(n) => n.get_ref().clone(),
+                    None => names.next(r.get_ref().kind.get_ref()),
+                };
+                self.fault(r, name, services, proxies)
+            })
+            .collect()
+    }
+
+    fn fault(
+        &self,
+        spanned: &Spanned<RawFault>,
+        name: String,
+        services: &[Service],
+        proxies: &BTreeMap<String, ProxySpec>,
+    ) -> Result<FaultSpec, PlanError> {
+        let f = spanned.get_ref();
+        let word = f.kind.get_ref().as_str();
+        let kind = match word {
+            "kill" => FaultKind::Kill,
+            "power-cut" => FaultKind::PowerCut,
+            "pause" => FaultKind::Pause,
+            "restart" => FaultKind::Restart,
+            "partition" => FaultKind::Partition {
+                mode: match f.mode.as_ref().map(|m| *m.get_ref()) {
+                    None | Some(RawPartitionMode::Refuse) => PartitionMode::Refuse,
+                    Some(RawPartitionMode::Blackhole) => PartitionMode::Blackhole,
+                },
+            },
+            "latency" => {
+                let latency = f.latency.as_ref().ok_or_else(|| {
+                    self.err(
+                        spanned.span(),
+                        format!("latency fault \"{name}\" has no `latency`: the delay added to every packet, e.g. \"200ms\""),
+                    )
+                })?;
+                FaultKind::Latency {
+                    latency: self.duration(latency, "latency")?,
+                    jitter: self.duration_or(f.jitter.as_ref(), "jitter", Duration::ZERO)?,
+                }
+            }
+            "bandwidth" => {
+                let rate = f.rate.as_ref().ok_or_else(|| {
+                    self.err(
+                        spanned.span(),
+                        format!("bandwidth fault \"{name}\" has no `rate`: bytes per second, e.g. \"64KiB\""),
+                    )
+                })?;
+                let bytes_per_sec = self.size(rate, "rate")?;
+                if bytes_per_sec == 0 {
+                    return Err(self.err(
+                        rate.span(),
+                        "`rate` must be more than 0 (for no traffic at all, use a partition)",
+                    ));
+                }
+                FaultKind::Bandwidth { bytes_per_sec }
+            }
+            "reset" => FaultKind::Reset,
+            _ => FaultKind::Timeout {
+                after: self.duration_or(f.after.as_ref(), "after", TIMEOUT_AFTER)?,
+            },
+        };
+
+        let target = match (&kind, &f.service) {
+            (FaultKind::PowerCut, Some(s)) => {
+                return Err(self.err(
+                    s.span(),
+                    "a power-cut kills every service at once: it takes no `service`",
+                ));
+            }
+            (FaultKind::PowerCut, None) => None,
+            (_, None) => {
+                return Err(self.err(
+                    spanned.span(),
+                    format!("{word} fault \"{name}\" has no `service`: the service it hits"),
+                ));
+            }
+            (_, Some(s)) => {
+                let target = s.get_ref();
+                if !services.iter().any(|x| &x.name == target) {
+                    let all: Vec<String> = services.iter().map(|x| x.name.clone()).collect();
+                    return Err(self.err(
+                        s.span(),
+                        format!(
+                            "unknown service \"{target}\" in fault \"{name}\"; services are: {}",
+                            list_or_none(&all)
+                        ),
+                    ));
+                }
+                if kind.needs_proxy() && !proxies.contains_key(target) {
+                    return Err(self.err(
+                        s.span(),
+                        format!(
+                            "a {word} fault acts through the service's proxy, and \"{target}\" has none: add [proxy.{target}] with `listen` and `upstream`"
+                        ),
+                    ));
+                }
+                Some(target.clone())
+            }
+        };
+
+        let every = f.every.as_ref().ok_or_else(|| {
+            self.err(
+                spanned.span(),
+                format!("fault \"{name}\" has no `every`: the time between two injections, e.g. \"20m..40m\" or \"30m\""),
+            )
+        })?;
+        let (every_min, every_max) = self.every(every)?;
+
+        let scenarios = match &f.scenarios {
+            None => vec![ALL.to_owned()],
+            Some(list) if list.get_ref().is_empty() => {
+                return Err(self.err(
+                    list.span(),
+                    "`scenarios` is empty; leave it out for the default [\"all\"]",
+                ));
+            }
+            Some(list) => {
+                let mut out: Vec<String> = Vec::new();
+                for s in list.get_ref() {
+                    self.check_name(s, "scenario")?;
+                    let n = s.get_ref();
+                    if n == CLEAN {
+                        return Err(self.err(
+                            s.span(),
+                            "\"clean\" is the built-in scenario without faults; a fault cannot be in it",
+                        ));
+                    }
+                    if out.contains(n) {
+                        return Err(
+                            self.err(s.span(), format!("\"{n}\" is listed twice in scenarios"))
+                        );
+                    }
+                    out.push(n.clone());
+                }
+                out
+            }
+        };
+
+        Ok(FaultSpec {
+            name,
+            kind,
+            target,
+            every_min,
+            every_max,
+            duration: self.duration_or(f.duration.as_ref(), "duration", FAULT_DURATION)?,
+            scenarios,
+        })
+    }
+
+    /// `every`: `"A..B"` (A ≤ B) or one duration; more than 0.
+    fn every(&self, value: &Spanned<toml::Value>) -> Result<(Duration, Duration), PlanError> {
+        let toml::Value::String(text) = value.get_ref() else {
+            return Err(self.err(
+                value.span(),
+                format!(
+                    "`every` must be a duration or a range such as \"20m..40m\", not {}",
+                    value.get_ref().type_str()
+                ),
+            ));
+        };
+        let parse = |part: &str| {
+            parse_duration(part.trim()).map_err(|m| self.err(value.span(), format!("`every`: {m}")))
+        };
+        let (min, max) = match text.split_once("..") {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => {
+                let d = parse(text)?;
+                (d, d)
+            }
+        };
+        if min.is_zero() {
+            return Err(self.err(value.span(), "`every` must be more than 0"));
+        }
+        if max < min {
+            return Err(self.err(
+                value.span(),
+                format!(
+                    "`every` {text:?}: the range's end ({}) is before its start ({})",
+                    format_duration(max),
+                    format_duration(min)
+                ),
+            ));
+        }
+        Ok((min, max))
+    }
+
+    // ----- [proxy.<service>] ---------------------------------------------
+
+    pub(super) fn proxies(
+        &self,
+        raw: Option<&Spanned<Entries<Spanned<RawProxy>>>>,
+        services: &[Service],
+    ) -> Result<BTreeMap<String, ProxySpec>, PlanError> {
+        let mut proxies: BTreeMap<String, ProxySpec> = BTreeMap::new();
+        let Some(raw) = raw else {
+            return Ok(proxies);
+        };
+        let all: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        for (key, value) in &raw.get_ref().0 {
+            let service = key.get_ref();
+            if !all.contains(service) {
+                return Err(self.err(
+                    key.span(),
+                    format!(
+                        "[proxy.{service}]: unknown service \"{service}\"; a proxy is named after the service it fronts; services are: {}",
+                        list_or_none(&all)
+                    ),
+                ));
+            }
+            let p = value.get_ref();
+            let address = |field: &Option<Spanned<String>>, what: &str, meaning: &str| {
+                let raw = field.as_ref().ok_or_else(|| {
+                    self.err(
+                        value.span(),
+                        format!("[proxy.{service}] needs `{what}`: {meaning}"),
+                    )
+                })?;
+                let text = self.expand(raw)?;
+                let ok = text
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+                if ok {
+                    Ok((text, raw.span()))
+                } else {
+                    Err(self.err(raw.span(), format!("`{what}` {text:?} must be host:port")))
+                }
+            };
+            let (listen, listen_span) =
+                address(&p.listen, "listen", "the host:port gauntlet listens on")?;
+            let (upstream, _) = address(&p.upstream, "upstream", "the service's own host:port")?;
+            if listen == upstream {
+                return Err(self.err(
+                    listen_span,
+                    format!("[proxy.{service}] listens on its own upstream {upstream}"),
+                ));
+            }
+            if let Some((other, _)) = proxies.iter().find(|(_, x)| x.listen == listen) {
+                return Err(self.err(
+                    listen_span,
+                    format!("[proxy.{service}] listens on {listen}, as [proxy.{other}] does"),
+                ));
+            }
+            proxies.insert(service.clone(), ProxySpec { listen, upstream });
+        }
+        Ok(proxies)
+    }
+
+    // ----- [observer], [invariants] ------------------------------------
+
+    pub(super) fn observer(
+        &self,
+        raw: Option<&Spanned<RawObserver>>,
+    ) -> Result<ObserverSpec, PlanError> {
+        let Some(o) = raw.map(Spanned::get_ref) else {
+            return Ok(ObserverSpec {
+                interval: OBSERVER_INTERVAL,
+                log_patterns: LOG_PATTERNS.iter().map(|p| (*p).to_owned()).collect(),
+            });
+        };
+        let interval = self.duration_or(o.interval.as_ref(), "interval", OBSERVER_INTERVAL)?;
+        if interval.is_zero() {
+            let span = o.interval.as_ref().map_or(0..0, Spanned::span);
+            return Err(self.err(span, "`interval` must be more than 0"));
+        }
+        let log_patterns = match &o.log_patterns {
+            None => LOG_PATTERNS.iter().map(|p| (*p).to_owned()).collect(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for p in list.get_ref() {
+                    if p.get_ref().is_empty() {
+                        return Err(
+                            self.err(p.span(), "an empty log pattern would match every line")
+                        );
+                    }
+                    out.push(p.get_ref().clone());
+                }
+                out
+            }
+        };
+        Ok(ObserverSpec {
+            interval,
+            log_patterns,
+        })
+    }
+
+    pub(super) fn invariants(
+        &self,
+        raw: Option<&Spanned<RawInvariants>>,
+    ) -> Result<InvariantSpec, PlanError> {
+        let all_gates = || INVARIANTS.iter().map(|i| (*i).to_owned()).collect();
+        let Some(i) = raw.map(Spanned::get_ref) else {
+            return Ok(InvariantSpec {
+                p95_max: P95_MAX,
+                gap_max: GAP_MAX,
+                grace: GRACE,
+                rss_slope_max_mb_per_hour: RSS_SLOPE_MAX_MB_PER_HOUR,
+                recover_within: RECOVER_WITHIN,
+                restart_budget: 0,
+                flap_budget: 0,
+                gate: all_gates(),
+            });
+        };
+        let rss_slope_max_mb_per_hour = match &i.rss_slope_max_mb_per_hour {
+            None => RSS_SLOPE_MAX_MB_PER_HOUR,
+            Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => *v.get_ref(),
+            Some(v) => {
+                return Err(self.err(
+                    v.span(),
+                    format!(
+                        "`rss_slope_max_mb_per_hour` must be a number ≥ 0, not {}",
+                        v.get_ref()
+                    ),
+                ));
+            }
+        };
+        let gate = match &i.gate {
+            None => all_gates(),
+            Some(list) => {
+                let mut out: Vec<String> = Vec::new();
+                for g in list.get_ref() {
+                    let n = g.get_ref();
+                    if !INVARIANTS.contains(&n.as_str()) {
+                        return Err(self.err(
+                            g.span(),
+                            format!(
+                                "unknown invariant \"{n}\" in gate; invariants are: {}",
+                                INVARIANTS.join(", ")
+                            ),
+                        ));
+                    }
+                    if out.contains(n) {
+                        return Err(self.err(g.span(), format!("\"{n}\" is listed twice in gate")));
+                    }
+                    out.push(n.clone());
+                }
+                out
+            }
+        };
+        Ok(InvariantSpec {
+            p95_max: self.duration_or(i.p95_max.as_ref(), "p95_max", P95_MAX)?,
+            gap_max: self.duration_or(i.gap_max.as_ref(), "gap_max", GAP_MAX)?,
+            grace: self.duration_or(i.grace.as_ref(), "grace", GRACE)?,
+            rss_slope_max_mb_per_hour,
+            recover_within: self.duration_or(
+                i.recover_within.as_ref(),
+                "recover_within",
+                RECOVER_WITHIN,
+            )?,
+            restart_budget: i.restart_budget.unwrap_or(0),
+            flap_budget: i.flap_budget.unwrap_or(0),
+            gate,
+        })
+    }
+}

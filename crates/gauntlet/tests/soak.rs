@@ -1,0 +1,254 @@
+//! `gauntlet soak` on real systems: the example http-service with and
+//! without its durability bug, and Redis with and without its append-only
+//! file, each under power cuts. I4 (no data loss) must tell them apart.
+
+mod common;
+
+use common::{Bench, free_port, read_json, stderr, stdout};
+use serde_json::Value;
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// A short soak of the http-service behind gauntlet's proxy; users PUT and
+/// GET their keys; power cuts every few seconds.
+fn http_plan(b: &Bench, service_args: &str) -> String {
+    let port = free_port();
+    let public = free_port();
+    let data = b.path().join("kv.data");
+    format!(
+        r#"[vars]
+bin_dir = "{bin}"
+
+[[service]]
+name = "api"
+command = ["${{bin_dir}}/http-service", "--port", "{port}", "--data-file", "{data}"{service_args}]
+[service.health]
+http = "http://127.0.0.1:{port}/health"
+interval = "50ms"
+
+[soak]
+duration = "12s"
+warmup = "1s"
+calm_timeout = "20s"
+
+[users]
+count = 4
+think_min = "10ms"
+think_max = "40ms"
+keys_per_user = 20
+unreachable_after = "5s"
+
+[[users.step]]
+name = "put"
+method = "PUT"
+url = "http://127.0.0.1:{public}/kv/{{{{key}}}}"
+body = "{{{{value}}}}"
+write = true
+timeout = "2s"
+
+[readback]
+http = "http://127.0.0.1:{port}/kv/{{{{key}}}}"
+
+[proxy.api]
+listen = "127.0.0.1:{public}"
+upstream = "127.0.0.1:{port}"
+
+[[fault]]
+kind = "power-cut"
+every = "3s..4s"
+duration = "500ms"
+
+[invariants]
+gate = ["I4"]
+"#,
+        bin = b.bin_dir(),
+        data = data.display(),
+    )
+}
+
+fn soak(b: &Bench, plan: &str) -> (std::process::Output, Value) {
+    let path = b.write_plan("soak.toml", plan);
+    let out = b.gauntlet(&["soak", path.to_str().unwrap(), "--quiet", "--seed", "7"]);
+    let runs = b.runs();
+    assert_eq!(runs.len(), 1, "{}\n{}", stdout(&out), stderr(&out));
+    let verdict = read_json(&b.artifact_dir(&runs[0]).join("verdict.json"));
+    (out, verdict)
+}
+
+fn i4(verdict: &Value) -> &Value {
+    &verdict["invariants"]["I4-no-data-loss"]
+}
+
+#[test]
+fn a_durable_service_loses_nothing_under_power_cuts() {
+    let b = Bench::new();
+    let (out, verdict) = soak(&b, &http_plan(&b, ""));
+    let i4 = i4(&verdict);
+    assert_eq!(i4["valid"], true, "{i4:#}\n{}", stderr(&out));
+    assert!(i4["checked"].as_u64().unwrap() > 10, "{i4}");
+    assert!(
+        verdict["faults"].as_array().unwrap().len() >= 2,
+        "{verdict:#}"
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn acknowledging_before_durability_loses_acknowledged_writes_and_i4_names_them() {
+    let b = Bench::new();
+    let (out, verdict) = soak(
+        &b,
+        &http_plan(
+            &b,
+            r#", "--ack-before-durable", "--flush-every-ms", "60000""#,
+        ),
+    );
+    let i4 = i4(&verdict);
+    assert_eq!(i4["valid"], false, "{i4:#}");
+    assert!(i4["lost"].as_u64().unwrap() > 0, "{i4}");
+    let evidence = i4["evidence"].to_string();
+    assert!(evidence.contains("lost"), "{evidence}");
+    assert!(
+        evidence.contains("\"key\":\"k"),
+        "the lost keys are named: {evidence}"
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+}
+
+fn redis_plan(b: &Bench, appendonly: &str) -> String {
+    let port = free_port();
+    let dir = b.path().join("redis");
+    std::fs::create_dir_all(&dir).unwrap();
+    format!(
+        r#"[[service]]
+name = "redis"
+command = ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", "",
+           "--appendonly", "{appendonly}", "--appendfsync", "always", "--dir", "{dir}"]
+[service.health]
+tcp = "127.0.0.1:{port}"
+interval = "50ms"
+
+[soak]
+duration = "10s"
+warmup = "1s"
+calm_timeout = "20s"
+
+[users]
+count = 3
+think_min = "10ms"
+think_max = "30ms"
+keys_per_user = 20
+unreachable_after = "5s"
+program = ["{gauntlet}", "example-node", "redis-user", "--redis", "127.0.0.1:{port}"]
+
+[readback]
+command = ["redis-cli", "-p", "{port}", "GET", "{{{{key}}}}"]
+
+[[fault]]
+kind = "power-cut"
+every = "4s..5s"
+duration = "300ms"
+
+[invariants]
+gate = ["I4"]
+"#,
+        dir = dir.display(),
+        gauntlet = common::gauntlet().display(),
+    )
+}
+
+#[test]
+fn redis_without_its_append_only_file_loses_writes_at_a_power_cut() {
+    let b = Bench::new();
+    let (out, verdict) = soak(&b, &redis_plan(&b, "no"));
+    let i4 = i4(&verdict);
+    assert_eq!(i4["valid"], false, "{i4:#}\n{}", stderr(&out));
+    assert!(i4["lost"].as_u64().unwrap() > 0, "{i4}");
+    assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn redis_with_its_append_only_file_keeps_every_acknowledged_write() {
+    let b = Bench::new();
+    let (out, verdict) = soak(&b, &redis_plan(&b, "yes"));
+    let i4 = i4(&verdict);
+    assert_eq!(i4["valid"], true, "{i4:#}\n{}", stderr(&out));
+    assert!(i4["checked"].as_u64().unwrap() > 10, "{i4}");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn users_that_cannot_reach_the_service_end_the_soak_early() {
+    let b = Bench::new();
+    let dead = free_port();
+    let plan = b.write_plan(
+        "dead.toml",
+        &format!(
+            r#"[[service]]
+name = "sleeper"
+command = "exec sleep 600"
+
+[soak]
+minutes = 60
+
+[users]
+count = 2
+unreachable_after = "2s"
+[[users.step]]
+method = "PUT"
+url = "http://127.0.0.1:{dead}/kv/{{{{key}}}}"
+body = "{{{{value}}}}"
+write = true
+
+[readback]
+http = "http://127.0.0.1:{dead}/kv/{{{{key}}}}"
+"#
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = b.gauntlet(&["soak", plan.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    assert!(stderr(&out).contains("could not reach"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("connection refused"),
+        "{}",
+        stderr(&out)
+    );
+    // Not an hour: it gave up after about two seconds.
+    assert!(started.elapsed().as_secs() < 60);
+}
+
+#[test]
+fn a_fault_aimed_at_a_missing_service_is_a_plan_error() {
+    let b = Bench::new();
+    let plan = b.write_plan(
+        "typo.toml",
+        r#"[[service]]
+name = "api"
+command = "exec sleep 600"
+
+[soak]
+minutes = 1
+
+[users]
+count = 1
+[[users.step]]
+url = "http://127.0.0.1:1/"
+
+[readback]
+http = "http://127.0.0.1:1/kv/{{key}}"
+
+[[fault]]
+kind = "kill"
+service = "apii"
+every = "1m"
+"#,
+    );
+    let out = b.gauntlet(&["soak", plan.to_str().unwrap()]);
+    assert_eq!(code(&out), 254, "{}", stderr(&out));
+    assert!(stderr(&out).contains("typo.toml:"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("apii"), "{}", stderr(&out));
+    assert!(b.runs().is_empty());
+}

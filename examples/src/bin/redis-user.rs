@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    gauntlet_examples::services::redis_user::main()
+}
