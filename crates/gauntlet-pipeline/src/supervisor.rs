@@ -133,6 +133,7 @@ pub(crate) struct Supervisor {
     samples: Samples,
     services: BTreeMap<String, Handle>,
     starts: u64,
+    sample_interval: Duration,
 }
 
 impl Supervisor {
@@ -144,7 +145,14 @@ impl Supervisor {
             samples,
             services: BTreeMap::new(),
             starts: 0,
+            sample_interval: SAMPLE_INTERVAL,
         }
+    }
+
+    /// How often services started from now on are sampled (a soak samples
+    /// at its observer's pace, to keep its own cost flat for hours).
+    pub fn set_sample_interval(&mut self, every: Duration) {
+        self.sample_interval = every.max(Duration::from_millis(100));
     }
 
     fn service(&self, name: &str) -> &Service {
@@ -232,7 +240,12 @@ impl Supervisor {
             stop_rx,
             self.samples.clone(),
         ));
-        let sampler = tokio::spawn(sample(name.to_owned(), state.clone(), self.samples.clone()));
+        let sampler = tokio::spawn(sample(
+            name.to_owned(),
+            state.clone(),
+            self.samples.clone(),
+            self.sample_interval,
+        ));
         self.services.insert(
             name.to_owned(),
             Handle {
@@ -481,10 +494,10 @@ async fn copy_to_log(mut stdout: tokio::process::ChildStdout, log: PathBuf) {
     let _ = file.flush().await;
 }
 
-/// Samples the service's process group every [`SAMPLE_INTERVAL`].
-async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples) {
+/// Samples the service's process group every `every`.
+async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples, every: Duration) {
     let mut last: Option<(i32, GroupSample, Instant)> = None;
-    let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

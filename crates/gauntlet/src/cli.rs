@@ -169,12 +169,19 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories ../shared/data/histories --sizes 10000,100000"
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories ../shared/data/histories --sizes 10000,100000\n  gauntlet bench soak --minutes 10 --users 10"
 )]
 pub struct BenchArgs {
     /// What to measure: router (messages per second between real node
-    /// processes) or check (the linearizability checker's ops per second and peak memory).
+    /// processes), check (the linearizability checker's ops per second and peak memory)
+    /// or soak (gauntlet's own CPU and memory while it soaks a service).
     pub what: String,
+    /// soak: minutes to soak (the per-hour figures are extrapolated from it).
+    #[arg(long, default_value_t = 2.0)]
+    pub minutes: f64,
+    /// soak: simulated users.
+    #[arg(long, default_value_t = 10)]
+    pub users: u32,
     /// check: a directory of reference histories with an expected.tsv.
     #[arg(long)]
     pub histories: Option<PathBuf>,

@@ -9,8 +9,9 @@ pub fn run(args: BenchArgs) -> Result<u8> {
     match args.what.as_str() {
         "router" => router(args),
         "check" => check(args),
+        "soak" => soak(args),
         other => Err(Failure::bad_args(format!(
-            "unknown benchmark {other:?}; there are: router, check"
+            "unknown benchmark {other:?}; there are: router, check, soak"
         ))),
     }
 }
@@ -101,4 +102,205 @@ fn router(args: BenchArgs) -> Result<u8> {
     }
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(exit::VALID)
+}
+
+/// gauntlet's own cost during a soak: `users` simulated users writing and
+/// reading the example http-service (durable, on a temp file), the
+/// observer probing every second, no faults. CPU is gauntlet's own
+/// (`/proc/self/stat`: the service and its children are other processes);
+/// memory is gauntlet's resident set, sampled every second, with its
+/// least-squares slope.
+fn soak(args: BenchArgs) -> Result<u8> {
+    if !(args.minutes > 0.0 && args.minutes.is_finite()) || args.users == 0 {
+        return Err(Failure::bad_args("--minutes must be > 0 and --users ≥ 1"));
+    }
+    let dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let port = free_port()?;
+    let plan_path = dir.path().join("bench-soak.toml");
+    std::fs::write(
+        &plan_path,
+        format!(
+            r#"name = "bench-soak"
+[[service]]
+name = "api"
+command = ["{exe}", "example-node", "http-service", "--port", "{port}", "--data-file", "{data}"]
+[service.health]
+http = "http://127.0.0.1:{port}/health"
+
+[soak]
+minutes = {minutes}
+warmup = "5s"
+scenario = "clean"
+
+[users]
+count = {users}
+think_min = "100ms"
+think_max = "500ms"
+[[users.step]]
+name = "put"
+method = "PUT"
+url = "http://127.0.0.1:{port}/kv/{{{{key}}}}"
+body = "{{{{value}}}}"
+write = true
+[[users.step]]
+name = "get"
+url = "http://127.0.0.1:{port}/kv/{{{{key}}}}"
+
+[readback]
+http = "http://127.0.0.1:{port}/kv/{{{{key}}}}"
+
+[observer]
+interval = "1s"
+"#,
+            exe = exe.display(),
+            data = dir.path().join("kv.data").display(),
+            minutes = args.minutes,
+            users = args.users,
+        ),
+    )?;
+    let plan = gauntlet_plan::load(&plan_path, &gauntlet_plan::LoadOptions::default())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let store = gauntlet_store::Store::open(dir.path().join("gauntlet.db"))?;
+    let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(f64, u64)>::new()));
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let sampler = {
+        let samples = samples.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            loop {
+                if let Some(rss) = self_rss() {
+                    samples
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((start.elapsed().as_secs_f64(), rss));
+                }
+                if done_rx.recv_timeout(Duration::from_secs(1)).is_ok() {
+                    return;
+                }
+            }
+        })
+    };
+    let cpu_before = self_cpu_seconds();
+    let wall = std::time::Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let outcome = rt.block_on(async {
+        let (_tx, cancel) = tokio::sync::watch::channel(false);
+        gauntlet_pipeline::soak::soak(
+            store,
+            gauntlet_pipeline::soak::SoakStart {
+                plan,
+                plan_text: String::new(),
+                seed: 1,
+                command_line: std::env::args().collect(),
+                quiet: true,
+            },
+            cancel,
+        )
+        .await
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let seconds = wall.elapsed().as_secs_f64();
+    let cpu = self_cpu_seconds() - cpu_before;
+    let _ = done_tx.send(());
+    let _ = sampler.join();
+    let outcome = outcome?;
+    let verdict: serde_json::Value = std::fs::read_to_string(&outcome.verdict_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let samples = samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // The slope after the first 10 s (start-up allocations are not growth).
+    let steady: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|(t, _)| *t >= 10.0)
+        .map(|(t, rss)| (*t, *rss as f64))
+        .collect();
+    let slope_mb_per_hour = least_squares_slope(&steady).map(|b| b * 3600.0 / 1e6);
+    let peak = samples.iter().map(|(_, r)| *r).max().unwrap_or(0);
+    let acked = verdict["journal"]["acked"].as_u64().unwrap_or(0);
+    let figures = serde_json::json!({
+        "users": args.users,
+        "probe_interval_s": 1,
+        "minutes": seconds / 60.0,
+        "cpu_seconds": cpu,
+        "cpu_percent_of_one_core": cpu / seconds * 100.0,
+        "cpu_seconds_per_hour": cpu / seconds * 3600.0,
+        "rss_start_mib": samples.first().map(|(_, r)| *r as f64 / 1048576.0),
+        "rss_end_mib": samples.last().map(|(_, r)| *r as f64 / 1048576.0),
+        "rss_peak_mib": peak as f64 / 1048576.0,
+        "rss_slope_mb_per_hour": slope_mb_per_hour,
+        "journal_acked_writes": acked,
+        "user_ops_ok": verdict["users"]["user_ops_ok"],
+        "verdict": verdict["valid"],
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        println!(
+            "soak  {} users, 1 s probes, {:.1} min: gauntlet CPU {:.2}% of one core ({:.0} s per hour), \
+             RSS {:.1} → {:.1} MiB (peak {:.1}), slope {} MB/h, {} acknowledged writes journaled",
+            args.users,
+            seconds / 60.0,
+            cpu / seconds * 100.0,
+            cpu / seconds * 3600.0,
+            figures["rss_start_mib"].as_f64().unwrap_or(0.0),
+            figures["rss_end_mib"].as_f64().unwrap_or(0.0),
+            peak as f64 / 1048576.0,
+            slope_mb_per_hour.map_or("n/a".to_owned(), |s| format!("{s:.1}")),
+            acked
+        );
+    }
+    Ok(exit::VALID)
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn self_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// User + system CPU of this process (all its threads), in seconds.
+fn self_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks / hz
+}
+
+fn least_squares_slope(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 3 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
 }

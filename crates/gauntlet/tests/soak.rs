@@ -252,3 +252,48 @@ every = "1m"
     assert!(stderr(&out).contains("apii"), "{}", stderr(&out));
     assert!(b.runs().is_empty());
 }
+
+#[test]
+fn ctrl_c_ends_a_soak_with_every_service_and_proxy_gone() {
+    use std::process::Stdio;
+    let b = Bench::new();
+    let plan = b.write_plan("long.toml", &http_plan(&b, ""));
+    let mut child = b
+        .command(&["soak", plan.to_str().unwrap(), "--minutes", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once users are writing (the soak stage runs).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let soaking = b.db().exists() && {
+            let store = gauntlet_store::Store::open(b.db()).unwrap();
+            let runs = store.runs(&Default::default()).unwrap();
+            runs.first().is_some_and(|r| {
+                store.stages(&r.id).unwrap()[1].state() == gauntlet_store::StageState::Running
+            })
+        };
+        if soaking {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the soak never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    common::assert_no_processes_with_marker(&b.marker);
+    let run = &b.runs()[0];
+    assert_eq!(run["state"], "interrupted", "{run}");
+    let verdict = read_json(&b.artifact_dir(run).join("verdict.json"));
+    assert_eq!(verdict["valid"], "unknown", "{verdict}");
+}

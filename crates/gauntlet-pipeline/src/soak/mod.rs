@@ -89,12 +89,14 @@ pub async fn soak(
     let plan = Arc::new(start.plan);
     let samples = Samples::default();
     let progress = Progress::new(STAGES.len(), start.quiet);
-    let supervisor = Arc::new(Mutex::new(Supervisor::new(
+    let mut sup = Supervisor::new(
         plan.clone(),
         services_dir.clone(),
         start.seed,
         samples.clone(),
-    )));
+    );
+    sup.set_sample_interval(spec.observer.interval);
+    let supervisor = Arc::new(Mutex::new(sup));
     let mut proxies = BTreeMap::new();
     let mut driver = Driver {
         store: &store,
@@ -275,9 +277,13 @@ impl Driver<'_> {
         ));
         // Wait for the end, a Ctrl-C, or users that never get through.
         let unreachable_after = self.spec.users.unreachable_after;
+        let mut interrupted = false;
         let early: Option<String> = tokio::select! {
-            _ = tokio::time::sleep(self.spec.duration) => None,
-            _ = cancel.wait_for(|c| *c) => Some("stopped by a signal (Ctrl-C or SIGTERM)".to_owned()),
+            r = self.flush_until(started + self.spec.duration) => r?,
+            _ = cancel.wait_for(|c| *c) => {
+                interrupted = true;
+                Some("stopped by a signal (Ctrl-C or SIGTERM)".to_owned())
+            }
             why = unreachable(stats.clone(), unreachable_after) => Some(why),
         };
         // STOP: users stop, faults heal.
@@ -317,7 +323,13 @@ impl Driver<'_> {
         });
         let _ = soak_attempt;
         if let Some(why) = early {
-            self.end(1, StageEnd::failed(why.clone()).with_summary(soak_summary))?;
+            if interrupted {
+                self.store
+                    .add_measurements(&self.run, &self.samples.drain())?;
+                self.store.interrupt_run(&self.run, &why)?;
+            } else {
+                self.end(1, StageEnd::failed(why.clone()).with_summary(soak_summary))?;
+            }
             self.write_verdict(json!({
                 "run": self.run.as_str(),
                 "valid": "unknown",
@@ -476,6 +488,20 @@ impl Driver<'_> {
         )?;
         self.store.finish_run(&self.run, gated)?;
         Ok((Some(gated), None))
+    }
+
+    /// Sleeps until `end`, writing the samples to the store every 10 s so
+    /// memory stays flat however long the soak is.
+    async fn flush_until(&self, end: Instant) -> Result<Option<String>, PipelineError> {
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                return Ok(None);
+            }
+            tokio::time::sleep((end - now).min(Duration::from_secs(10))).await;
+            self.store
+                .add_measurements(&self.run, &self.samples.drain())?;
+        }
     }
 
     fn write_verdict(&self, verdict: Value) -> Result<(), PipelineError> {

@@ -42,6 +42,7 @@ pub(crate) async fn observe(cx: ObserverContext, mut stop: watch::Receiver<bool>
     let mut log_offsets: BTreeMap<String, u64> = BTreeMap::new();
     let mut last_successes = 0u64;
     let mut last_tick = Instant::now();
+    let mut looks = 0u64;
     let mut tick = tokio::time::interval(cx.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -83,9 +84,13 @@ pub(crate) async fn observe(cx: ObserverContext, mut stop: watch::Receiver<bool>
         );
         last_successes = successes;
         last_tick = Instant::now();
-        // Threads and open files, when the supervisor is not busy
-        // (re)starting something.
-        if let Ok(sup) = cx.supervisor.try_lock() {
+        // Threads and open files every tenth look (they change slowly, and
+        // finding a group's processes means reading all of /proc), when the
+        // supervisor is not busy (re)starting something.
+        looks += 1;
+        if looks % 10 == 1
+            && let Ok(sup) = cx.supervisor.try_lock()
+        {
             for name in sup.running() {
                 if let Some(pgid) = sup.pgid(&name) {
                     let (threads, fds) = threads_and_files(pgid);

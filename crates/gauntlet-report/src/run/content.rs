@@ -412,7 +412,7 @@ fn summary_section(r: &RunReport, s: &Summary) -> Section {
     if !r.faults.is_empty() {
         facts.push((
             "Faults".into(),
-            plural(r.faults.len(), "fault injected").into(),
+            format!("{} injected", plural(r.faults.len(), "fault")).into(),
         ));
     }
     if !facts.is_empty() {
