@@ -258,7 +258,7 @@ fn ctrl_c_ends_a_soak_with_every_service_and_proxy_gone() {
     use std::process::Stdio;
     let b = Bench::new();
     let plan = b.write_plan("long.toml", &http_plan(&b, ""));
-    let mut child = b
+    let child = b
         .command(&["soak", plan.to_str().unwrap(), "--minutes", "30"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
