@@ -297,3 +297,31 @@ fn ctrl_c_ends_a_soak_with_every_service_and_proxy_gone() {
     let verdict = read_json(&b.artifact_dir(run).join("verdict.json"));
     assert_eq!(verdict["valid"], "unknown", "{verdict}");
 }
+
+#[test]
+fn proxy_partitions_cut_users_off_and_nothing_acknowledged_is_lost() {
+    let b = Bench::new();
+    // The http plan, with its power cuts swapped for refusing partitions
+    // on the proxy users talk through.
+    let plan = http_plan(&b, "").replace(
+        "kind = \"power-cut\"\nevery = \"3s..4s\"\nduration = \"500ms\"",
+        "kind = \"partition\"\nservice = \"api\"\nmode = \"refuse\"\nevery = \"2s..3s\"\nduration = \"1s\"",
+    );
+    assert!(plan.contains("kind = \"partition\""));
+    let (out, verdict) = soak(&b, &plan);
+    let faults = verdict["faults"].as_array().unwrap();
+    assert!(faults.len() >= 2, "{verdict:#}");
+    assert!(
+        faults
+            .iter()
+            .all(|f| f["kind"] == "partition" && f["target"] == "api")
+    );
+    // Users were refused while the partitions lasted …
+    assert!(
+        verdict["users"]["user_ops_failed"].as_u64().unwrap() > 0,
+        "{verdict:#}"
+    );
+    // … and what they were told was written is there.
+    assert_eq!(i4(&verdict)["valid"], true, "{:#}", i4(&verdict));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
