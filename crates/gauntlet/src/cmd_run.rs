@@ -72,6 +72,18 @@ pub fn run(args: RunArgs) -> Result<u8> {
         ..LoadOptions::default()
     };
     let plan = gauntlet_plan::load(&args.plan, &opts).map_err(plan_error)?;
+    if gauntlet_plan::expand(&plan).is_empty() {
+        // Nothing to run is not a pass.
+        return Err(Failure::bad_args(format!(
+            "{}: the plan has no stages to run{}",
+            args.plan.display(),
+            if plan.soak.is_some() {
+                "; it is a soak plan: run it with `gauntlet soak`"
+            } else {
+                ""
+            }
+        )));
+    }
     let plan_text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("reading {}", args.plan.display()))?;
     let store = open(&args.db.db)?;

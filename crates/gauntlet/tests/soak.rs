@@ -325,3 +325,13 @@ fn proxy_partitions_cut_users_off_and_nothing_acknowledged_is_lost() {
     assert_eq!(i4(&verdict)["valid"], true, "{:#}", i4(&verdict));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+#[test]
+fn a_soak_plan_given_to_gauntlet_run_is_refused_not_passed() {
+    let b = Bench::new();
+    let plan = b.write_plan("soak.toml", &http_plan(&b, ""));
+    let out = b.gauntlet(&["run", plan.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 254, "{}", stdout(&out));
+    assert!(stderr(&out).contains("gauntlet soak"), "{}", stderr(&out));
+    assert!(b.runs().is_empty());
+}
