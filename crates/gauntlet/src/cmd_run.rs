@@ -40,6 +40,12 @@ fn plan_error(e: PlanError) -> anyhow::Error {
     Failure::bad_args(e.to_string())
 }
 
+fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
+    sets.iter()
+        .map(|s| gauntlet_plan::parse_set(s).map_err(plan_error))
+        .collect()
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -61,10 +67,7 @@ where
 }
 
 pub fn run(args: RunArgs) -> Result<u8> {
-    let mut sets = Vec::new();
-    for s in &args.sets {
-        sets.push(gauntlet_plan::parse_set(s).map_err(plan_error)?);
-    }
+    let sets = parse_sets(&args.sets)?;
     let opts = LoadOptions {
         sets,
         cycles: args.cycles,
@@ -107,10 +110,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
 }
 
 pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
-    let mut sets = Vec::new();
-    for s in &args.sets {
-        sets.push(gauntlet_plan::parse_set(s).map_err(plan_error)?);
-    }
+    let sets = parse_sets(&args.sets)?;
     if args.minutes.is_some_and(|m| !(m > 0.0 && m.is_finite())) {
         return Err(Failure::bad_args("--minutes must be a positive number"));
     }

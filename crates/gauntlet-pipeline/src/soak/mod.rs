@@ -41,14 +41,8 @@ use crate::{Outcome, PipelineError, io_err, write_reports};
 
 use users::UserStats;
 
-/// A soak to run.
-pub struct SoakStart {
-    pub plan: Plan,
-    pub plan_text: String,
-    pub seed: u64,
-    pub command_line: Vec<String>,
-    pub quiet: bool,
-}
+/// A soak to run: the same as a run's start.
+pub use crate::Start as SoakStart;
 
 /// How a soak ended.
 #[derive(Debug)]
