@@ -218,6 +218,8 @@ impl Driver<'_> {
         let soak_attempt = self.begin(1)?;
         let proxies_shared = Arc::new(std::mem::take(proxies));
         let started = Instant::now();
+        // The same instant on the wall clock, for what the store keeps.
+        let started_wall = gauntlet_store::now_ms();
         let (stop_tx, stop_rx) = watch::channel(false);
         let journal = Arc::new(StdMutex::new(Journal::new()));
         let stats = Arc::new(UserStats::default());
@@ -295,15 +297,14 @@ impl Driver<'_> {
             let id = self.store.record_fault(
                 &self.run,
                 &NewFault {
-                    time: self.store.run(self.run.as_str())?.started_at + w.start_ms,
+                    time: started_wall + w.start_ms,
                     kind: w.kind.clone(),
                     target: w.target.clone().unwrap_or_else(|| "all".to_owned()),
                     value: json!({ "fault": w.fault }),
                 },
             )?;
-            let started_at = self.store.run(self.run.as_str())?.started_at;
             self.store
-                .heal_fault(&self.run, id, started_at + w.end_ms)?;
+                .heal_fault(&self.run, id, started_wall + w.end_ms)?;
         }
         let acked = stats.successes.load(Ordering::Relaxed);
         let soak_summary = json!({
@@ -384,14 +385,13 @@ impl Driver<'_> {
             .map(|o| o.health.clone())
             .unwrap_or_default();
         let mut rss: BTreeMap<String, Vec<RssSample>> = BTreeMap::new();
-        let started_at = self.store.run(self.run.as_str())?.started_at;
         for service in &self.plan.services {
             let series = self
                 .store
                 .measurements(&self.run, "rss", &service.name)?
                 .into_iter()
                 .map(|m| RssSample {
-                    t_ms: m.time - started_at,
+                    t_ms: m.time - started_wall,
                     bytes: m.value as u64,
                 })
                 .collect();
