@@ -578,3 +578,129 @@ fn complete_length(raw: &[u8]) -> Option<usize> {
     })?;
     Some(end + 4 + length)
 }
+
+/// An HTTP/1.1 client that keeps its connection between requests
+/// (`Connection: keep-alive`), for simulated users: hours of one
+/// connection per request would make the soak's own cost mostly TCP setup.
+/// A server that closes (or says `Connection: close`) gets a new
+/// connection next time. A request that fails on a kept connection before
+/// any byte of an answer arrived is sent once more on a fresh one (the
+/// server closed the idle connection first); after that, an error is the
+/// request's.
+#[derive(Debug, Default)]
+pub struct HttpClient {
+    kept: Option<(String, TcpStream)>,
+}
+
+impl HttpClient {
+    pub fn new() -> HttpClient {
+        HttpClient::default()
+    }
+
+    pub async fn request(
+        &mut self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<HttpResponse, String> {
+        let parsed = parse_http_url(url).map_err(|e| e.to_string())?;
+        let head = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: gauntlet\r\nConnection: keep-alive\r\nContent-Length: {}\r\n\r\n",
+            parsed.target,
+            parsed.host_header,
+            body.map_or(0, <[u8]>::len)
+        );
+        let body = body.unwrap_or_default();
+        let kept = self
+            .kept
+            .take()
+            .filter(|(authority, _)| *authority == parsed.authority);
+        let exchange = async {
+            if let Some((_, stream)) = kept {
+                match exchange(stream, head.as_bytes(), body).await {
+                    Ok(done) => return Ok(done),
+                    Err((false, _)) => {} // nothing came back: try a new connection
+                    Err((true, e)) => return Err(e),
+                }
+            }
+            let stream = TcpStream::connect(&parsed.authority)
+                .await
+                .map_err(|e| IoFailure::from(e).to_string())?;
+            // A kept connection carries small requests back to back: Nagle
+            // would hold each one for the peer's delayed ACK.
+            let _ = stream.set_nodelay(true);
+            exchange(stream, head.as_bytes(), body)
+                .await
+                .map_err(|(_, e)| e)
+        };
+        let (response, reusable) = tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {}", human(timeout))))?;
+        if let Some(stream) = reusable {
+            self.kept = Some((parsed.authority, stream));
+        }
+        Ok(response)
+    }
+}
+
+/// Sends a request on `stream` and reads one answer. `Err((answered, e))`
+/// says whether any byte of an answer had arrived. On success the stream
+/// comes back if it may be used again.
+async fn exchange(
+    mut stream: TcpStream,
+    head: &[u8],
+    body: &[u8],
+) -> Result<(HttpResponse, Option<TcpStream>), (bool, String)> {
+    const LIMIT: usize = 16 << 20;
+    let io = |answered: bool| move |e: io::Error| (answered, IoFailure::from(e).to_string());
+    let mut request = Vec::with_capacity(head.len() + body.len());
+    request.extend_from_slice(head);
+    request.extend_from_slice(body);
+    stream.write_all(&request).await.map_err(io(false))?;
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let total = loop {
+        let n = stream.read(&mut chunk).await.map_err(io(!raw.is_empty()))?;
+        if n == 0 {
+            if raw.is_empty() {
+                return Err((false, "connection closed".to_owned()));
+            }
+            break None;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        if raw.len() > LIMIT {
+            return Err((true, "answer over 16 MiB".to_owned()));
+        }
+        if let Some(done) = complete_length(&raw)
+            && raw.len() >= done
+        {
+            break Some(done);
+        }
+    };
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| {
+            (
+                true,
+                "connection closed before the headers ended".to_owned(),
+            )
+        })?;
+    let head_text = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let status = parse_status_line(head_text.lines().next().unwrap_or_default())
+        .map_err(|e| (true, e.to_string()))?;
+    let closes = head_text.lines().skip(1).any(|l| {
+        l.split_once(':').is_some_and(|(n, v)| {
+            n.trim().eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close")
+        })
+    });
+    let body_end = total.unwrap_or(raw.len());
+    let response = HttpResponse {
+        status,
+        body: raw[end + 4..body_end].to_vec(),
+    };
+    // Reusable only with a known length, the whole answer read and no close.
+    let reusable = (total == Some(raw.len()) && !closes).then_some(stream);
+    Ok((response, reusable))
+}

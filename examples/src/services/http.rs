@@ -3,7 +3,7 @@
 //! optional Redis dependency, and a `--selftest` client mode that a plan
 //! uses as a module test.
 //!
-//! std only: a thread per connection and `Connection: close` keep it
+//! std only: a thread per connection (kept only when the client asks) keep it
 //! simple enough to read in one sitting, which matters more for an example
 //! than throughput.
 //!
@@ -264,6 +264,8 @@ struct Request {
     method: String,
     path: String,
     body: Vec<u8>,
+    /// The client asked to keep the connection (`Connection: keep-alive`).
+    keep_alive: bool,
 }
 
 struct Response {
@@ -301,31 +303,45 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
 impl Service {
+    /// Serves one connection: one request, or several when the client asks
+    /// for `Connection: keep-alive` (simulated users do, so a soak's cost is
+    /// not connection setup). An idle connection is closed after 10 s.
     fn handle(&self, mut stream: TcpStream) {
         // A client that connects and stalls must not hold a thread forever.
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-        let request = match read_request(&mut stream) {
-            // Connected and closed without a word: a TCP health probe.
-            Ok(None) => return,
-            Ok(Some(request)) => request,
-            Err(response) => {
-                let _ = write_response(&mut stream, &response);
+        // Answers go out as head and body writes; on a kept connection
+        // Nagle would hold the body for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
+        loop {
+            let request = match read_request(&mut stream) {
+                // Connected and closed without a word: a TCP health probe
+                // (or a kept connection the client is done with).
+                Ok(None) => return,
+                Ok(Some(request)) => request,
+                Err(response) => {
+                    let _ = write_response(&mut stream, &response, false);
+                    return;
+                }
+            };
+            let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+            self.leak();
+            let response = self.route(&request);
+            eprintln!(
+                "http-service: #{n} {} {} -> {}",
+                request.method, request.path, response.status
+            );
+            let crash = self.crash_after == Some(n);
+            let keep = request.keep_alive && !crash;
+            let written = write_response(&mut stream, &response, keep);
+            if crash {
+                let _ = stream.shutdown(Shutdown::Write);
+                eprintln!("http-service: crashing after request {n} (--crash-after)");
+                std::process::exit(3);
+            }
+            if !keep || written.is_err() {
                 return;
             }
-        };
-        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        self.leak();
-        let response = self.route(&request);
-        eprintln!(
-            "http-service: #{n} {} {} -> {}",
-            request.method, request.path, response.status
-        );
-        let _ = write_response(&mut stream, &response);
-        if self.crash_after == Some(n) {
-            let _ = stream.shutdown(Shutdown::Write);
-            eprintln!("http-service: crashing after request {n} (--crash-after)");
-            std::process::exit(3);
         }
     }
 
@@ -704,6 +720,7 @@ fn read_request(stream: &mut TcpStream) -> Result<Option<Request>, Response> {
         return Err(Response::text(400, "only HTTP/1.x is spoken here"));
     }
     let mut length = 0;
+    let mut keep_alive = false;
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             return Err(Response::text(400, "bad header line"));
@@ -713,6 +730,8 @@ fn read_request(stream: &mut TcpStream) -> Result<Option<Request>, Response> {
             length = value
                 .parse()
                 .map_err(|_| Response::text(400, "bad Content-Length"))?;
+        } else if name.eq_ignore_ascii_case("connection") {
+            keep_alive = value.eq_ignore_ascii_case("keep-alive");
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(Response::text(411, "send a Content-Length, not chunks"));
         }
@@ -735,16 +754,18 @@ fn read_request(stream: &mut TcpStream) -> Result<Option<Request>, Response> {
         method: method.to_owned(),
         path,
         body,
+        keep_alive,
     }))
 }
 
-fn write_response(stream: &mut TcpStream, response: &Response) -> io::Result<()> {
+fn write_response(stream: &mut TcpStream, response: &Response, keep_alive: bool) -> io::Result<()> {
     let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
         response.status,
         reason(response.status),
         response.content_type,
-        response.body.len()
+        response.body.len(),
+        if keep_alive { "keep-alive" } else { "close" }
     );
     stream.write_all(head.as_bytes())?;
     stream.write_all(&response.body)?;

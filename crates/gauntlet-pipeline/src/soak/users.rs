@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gauntlet_node::{NodeProcess, NodeSpec};
-use gauntlet_observe::http_request;
+use gauntlet_observe::HttpClient;
 use gauntlet_plan::Command;
 use gauntlet_plan::soak::{HttpStep, UserScenario, Users};
 use gauntlet_soak::journal::{Journal, JournalEntry, key_for, key_name};
@@ -61,6 +61,7 @@ fn now_ms(started: Instant) -> i64 {
 pub(crate) async fn run_user(mut cx: UserContext) {
     let mut rng = ChaCha8Rng::seed_from_u64(cx.seed ^ (u64::from(cx.id) << 32));
     let mut program = None;
+    let mut client = HttpClient::new();
     let mut seq = 0u64;
     loop {
         if *cx.stop.borrow() {
@@ -71,7 +72,9 @@ pub(crate) async fn run_user(mut cx: UserContext) {
         let key = key_name(key_for(cx.id, n, cx.users.count));
         let value = format!("u{}-s{seq}", cx.id);
         match &cx.users.scenario {
-            UserScenario::Http(steps) => http_round(&cx, steps, &key, &value, seq).await,
+            UserScenario::Http(steps) => {
+                http_round(&cx, &mut client, steps, &key, &value, seq).await
+            }
             UserScenario::Program(command) => {
                 program_round(&cx, command, &mut program, &key, &value, seq).await
             }
@@ -111,7 +114,14 @@ fn journal(cx: &UserContext, key: &str, value: &str, seq: u64, acked: bool) {
         .record(entry);
 }
 
-async fn http_round(cx: &UserContext, steps: &[HttpStep], key: &str, value: &str, seq: u64) {
+async fn http_round(
+    cx: &UserContext,
+    client: &mut HttpClient,
+    steps: &[HttpStep],
+    key: &str,
+    value: &str,
+    seq: u64,
+) {
     let mut vars: BTreeMap<String, String> = BTreeMap::from([
         ("user".to_owned(), cx.id.to_string()),
         ("key".to_owned(), key.to_owned()),
@@ -130,13 +140,14 @@ async fn http_round(cx: &UserContext, steps: &[HttpStep], key: &str, value: &str
                 return;
             }
         };
-        let answer = http_request(
-            &step.method,
-            &url,
-            body.as_deref().map(str::as_bytes),
-            step.timeout,
-        )
-        .await;
+        let answer = client
+            .request(
+                &step.method,
+                &url,
+                body.as_deref().map(str::as_bytes),
+                step.timeout,
+            )
+            .await;
         let ok = matches!(&answer, Ok(r) if r.status == step.expect_status);
         if step.write {
             journal(cx, key, value, seq, ok);
