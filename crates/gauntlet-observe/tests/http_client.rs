@@ -96,7 +96,12 @@ async fn a_refused_connection_is_an_error_in_plain_words() {
         .port();
     let mut client = HttpClient::new();
     let e = client
-        .request("GET", &format!("http://127.0.0.1:{port}/"), None, Duration::from_secs(5))
+        .request(
+            "GET",
+            &format!("http://127.0.0.1:{port}/"),
+            None,
+            Duration::from_secs(5),
+        )
         .await
         .unwrap_err();
     assert!(e.contains("refused"), "{e}");

@@ -335,3 +335,34 @@ fn a_soak_plan_given_to_gauntlet_run_is_refused_not_passed() {
     assert!(stderr(&out).contains("gauntlet soak"), "{}", stderr(&out));
     assert!(b.runs().is_empty());
 }
+
+#[test]
+fn pauses_and_graceful_restarts_are_injected_healed_and_recovered_from() {
+    let b = Bench::new();
+    let plan = http_plan(&b, "").replace(
+        "kind = \"power-cut\"\nevery = \"3s..4s\"\nduration = \"500ms\"",
+        "kind = \"pause\"\nservice = \"api\"\nevery = \"2s..3s\"\nduration = \"1s\"\n\n\
+         [[fault]]\nkind = \"restart\"\nservice = \"api\"\nevery = \"4s..5s\"",
+    );
+    assert!(plan.contains("kind = \"restart\""));
+    let (out, verdict) = soak(&b, &plan);
+    let kinds: Vec<&str> = verdict["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"pause") && kinds.contains(&"restart"),
+        "{kinds:?}"
+    );
+    // Every fault healed and the service answered again in time …
+    let i3 = &verdict["invariants"]["I3-recovery"];
+    assert_eq!(i3["valid"], true, "{i3:#}");
+    // … the restarts are the faults' own, not instability …
+    let i5 = &verdict["invariants"]["I5-stability"];
+    assert_eq!(i5["valid"], true, "{i5:#}");
+    // … and a graceful restart of a durable service loses nothing.
+    assert_eq!(i4(&verdict)["valid"], true, "{:#}", i4(&verdict));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

@@ -380,10 +380,13 @@ impl Driver<'_> {
         let reads = self.read_back(&journal).await;
         let all_errors = !reads.is_empty() && reads.values().all(|r| r.is_err());
         let loss = classify(&journal, &reads);
-        let health = observation
+        let mut health = observation
             .as_ref()
             .map(|o| o.health.clone())
             .unwrap_or_default();
+        // The observer stopped at STOP; the calm phase's final probes say
+        // whether a fault STOP cut short was recovered from (I3).
+        health_after_calm(&self.plan, started, &mut health).await;
         let mut rss: BTreeMap<String, Vec<RssSample>> = BTreeMap::new();
         for service in &self.plan.services {
             let series = self
@@ -632,6 +635,30 @@ async fn read_by_command(
         text.pop();
     }
     Ok((!text.is_empty()).then_some(text))
+}
+
+/// One more probe of every service after the calm phase, added to the
+/// health samples.
+async fn health_after_calm(
+    plan: &Plan,
+    started: Instant,
+    health: &mut BTreeMap<String, Vec<gauntlet_soak::invariants::HealthSample>>,
+) {
+    for service in &plan.services {
+        let Some(check) = &service.health else {
+            continue;
+        };
+        let outcome = gauntlet_observe::probe_once(&check.probe, check.probe_timeout).await;
+        health.entry(service.name.clone()).or_default().push(
+            gauntlet_soak::invariants::HealthSample {
+                t_ms: started.elapsed().as_millis() as i64,
+                healthy: outcome.healthy,
+                latency_ms: outcome
+                    .healthy
+                    .then(|| outcome.latency.as_secs_f64() * 1000.0),
+            },
+        );
+    }
 }
 
 /// Resolves when no user operation has succeeded for `after` since the
