@@ -655,7 +655,7 @@ async fn health_after_calm(
                 healthy: outcome.healthy,
                 latency_ms: outcome
                     .healthy
-                    .then(|| outcome.latency.as_secs_f64() * 1000.0),
+                    .then_some(outcome.latency.as_secs_f64() * 1000.0),
             },
         );
     }
