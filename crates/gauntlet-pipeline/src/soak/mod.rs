@@ -215,7 +215,7 @@ impl Driver<'_> {
         )?;
 
         // soak
-        let soak_attempt = self.begin(1)?;
+        self.begin(1)?;
         let proxies_shared = Arc::new(std::mem::take(proxies));
         let started = Instant::now();
         // The same instant on the wall clock, for what the store keeps.
@@ -316,7 +316,6 @@ impl Driver<'_> {
             "last_user_error": stats.last_error(),
             "faults": windows.len(),
         });
-        let _ = soak_attempt;
         if let Some(why) = early {
             if interrupted {
                 self.store
@@ -352,19 +351,8 @@ impl Driver<'_> {
 
         // readback and verdict
         self.begin(3)?;
-        let journal = Arc::try_unwrap(journal)
-            .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-            .unwrap_or_else(|arc| {
-                let guard = arc.lock().unwrap_or_else(|e| e.into_inner());
-                let mut copy = Journal::new();
-                let mut buf = Vec::new();
-                if guard.write_jsonl(&mut buf).is_ok()
-                    && let Ok(j) = Journal::read_jsonl(&buf[..])
-                {
-                    copy = j;
-                }
-                copy
-            });
+        // Every user has stopped: the journal is complete.
+        let journal = std::mem::take(&mut *journal.lock().unwrap_or_else(|e| e.into_inner()));
         let journal_path = self.dir.join("journal.jsonl");
         let file = std::fs::File::create(&journal_path).map_err(io_err(&journal_path))?;
         journal
