@@ -11,7 +11,9 @@ use clap::{Args, Parser, Subcommand};
         Runs node programs (any language, JSON lines on stdin/stdout) on a simulated network, \
         drives them with clients, injects faults, and checks what happened (`test`); checks \
         recorded histories for linearizability (`check`); runs staged pipelines of services, \
-        test commands and module cycling from a plan, with halt-and-hold and reports (`run`).",
+        test commands and module cycling from a plan, with halt-and-hold and reports (`run`); \
+        soaks a system with simulated users and hours of faults, then judges invariants such as \
+        no data loss (`soak`).",
     after_help = "Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 the run could not be carried out."
 )]
 pub struct Cli {
