@@ -505,12 +505,8 @@ pub async fn http_request(
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<HttpResponse, String> {
-    const LIMIT: usize = 16 << 20;
-    let exchange = async {
+    let once = async {
         let url = parse_http_url(url).map_err(|e| e.to_string())?;
-        let mut stream = TcpStream::connect(&url.authority)
-            .await
-            .map_err(|e| IoFailure::from(e).to_string())?;
         let body = body.unwrap_or_default();
         let head = format!(
             "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: gauntlet\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
@@ -518,48 +514,15 @@ pub async fn http_request(
             url.host_header,
             body.len()
         );
-        stream
-            .write_all(head.as_bytes())
+        let stream = TcpStream::connect(&url.authority)
             .await
             .map_err(|e| IoFailure::from(e).to_string())?;
-        stream
-            .write_all(body)
+        exchange(stream, head.as_bytes(), body)
             .await
-            .map_err(|e| IoFailure::from(e).to_string())?;
-        let mut raw = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = stream
-                .read(&mut chunk)
-                .await
-                .map_err(|e| IoFailure::from(e).to_string())?;
-            if n == 0 {
-                break;
-            }
-            raw.extend_from_slice(&chunk[..n]);
-            if raw.len() > LIMIT {
-                return Err("answer over 16 MiB".to_owned());
-            }
-            if let Some(done) = complete_length(&raw)
-                && raw.len() >= done
-            {
-                raw.truncate(done);
-                break;
-            }
-        }
-        let end = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| "connection closed before the headers ended".to_owned())?;
-        let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-        let status_line = head.lines().next().unwrap_or_default();
-        let status = parse_status_line(status_line).map_err(|e| e.to_string())?;
-        Ok(HttpResponse {
-            status,
-            body: raw[end + 4..].to_vec(),
-        })
+            .map(|(response, _)| response)
+            .map_err(|(_, e)| e)
     };
-    tokio::time::timeout(timeout, exchange)
+    tokio::time::timeout(timeout, once)
         .await
         .unwrap_or_else(|_| Err(format!("timed out after {}", human(timeout))))
 }

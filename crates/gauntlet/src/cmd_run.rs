@@ -53,9 +53,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Runs a pipeline future with Ctrl-C handling on a fresh runtime.
-fn drive<F>(f: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> F) -> Result<Outcome>
+fn drive<T, F>(f: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> F) -> Result<T>
 where
-    F: std::future::Future<Output = Result<Outcome, gauntlet_pipeline::PipelineError>>,
+    F: std::future::Future<Output = Result<T, gauntlet_pipeline::PipelineError>>,
 {
     let rt = runtime()?;
     let outcome = rt.block_on(async {
@@ -138,9 +138,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
         .or(plan.soak.as_ref().and_then(|s| s.seed))
         .unwrap_or_else(rand_seed);
     let quiet = args.quiet || args.json;
-    let rt = runtime()?;
-    let outcome = rt.block_on(async {
-        let cancel = crate::signals::cancel_on_signals();
+    let outcome = drive(|cancel| {
         gauntlet_pipeline::soak::soak(
             store,
             gauntlet_pipeline::soak::SoakStart {
@@ -152,10 +150,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
             },
             cancel,
         )
-        .await
-    });
-    rt.shutdown_timeout(Duration::from_secs(2));
-    let outcome = outcome?;
+    })?;
     let run = &outcome.outcome.run;
     if args.json {
         if let Ok(text) = std::fs::read_to_string(&outcome.verdict_path) {
