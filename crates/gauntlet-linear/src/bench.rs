@@ -23,7 +23,7 @@ use crate::models::model_by_name;
 /// Which cases to run.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    /// A directory laid out like `/work/shared/data/histories` (with
+    /// A directory laid out like the repository's `testdata/histories` (with
     /// `expected.tsv`); `None` skips the reference histories.
     pub histories_dir: Option<PathBuf>,
     /// Client counts for generated histories.
@@ -38,12 +38,20 @@ pub struct BenchConfig {
 }
 
 impl Default for BenchConfig {
-    /// Reference histories from the usual place if present; 10, 50 and 100
+    /// The repository's reference histories if present; 10, 50 and 100
     /// clients; 10^4, 10^5 and 10^6 operations.
     fn default() -> BenchConfig {
-        let dir = PathBuf::from("/work/shared/data/histories");
+        // From the repository's root, or from this crate's folder (where
+        // `cargo bench` runs); an installed binary far from a checkout
+        // simply has none.
+        let candidates = [
+            PathBuf::from("testdata/histories"),
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/histories"),
+        ];
         BenchConfig {
-            histories_dir: dir.join("expected.tsv").exists().then_some(dir),
+            histories_dir: candidates
+                .into_iter()
+                .find(|dir| dir.join("expected.tsv").exists()),
             clients: vec![10, 50, 100],
             sizes: vec![10_000, 100_000, 1_000_000],
             threads: 0,

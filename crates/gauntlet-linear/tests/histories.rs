@@ -1,4 +1,4 @@
-//! Every reference history in /work/shared/data/histories gets the verdict
+//! Every reference history in the repository's testdata/histories gets the verdict
 //! its expected.tsv gives (Porcupine's own test expectations).
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use gauntlet_check::Validity;
 use gauntlet_linear::{Options, model_by_name};
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/histories")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/histories")
 }
 
 #[test]

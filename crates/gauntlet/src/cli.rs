@@ -171,7 +171,7 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories ../shared/data/histories --sizes 10000,100000\n  gauntlet bench soak --minutes 10 --users 10"
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench soak --minutes 10 --users 10"
 )]
 pub struct BenchArgs {
     /// What to measure: router (messages per second between real node

@@ -8,8 +8,8 @@ use std::process::Command;
 
 use common::{TestRun, gauntlet, stderr, stdout};
 
-fn shared_histories() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/histories")
+fn reference_histories() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/histories")
 }
 
 fn check(args: &[&str]) -> std::process::Output {
@@ -22,9 +22,9 @@ fn check(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn every_reference_history_gets_its_expected_verdict() {
-    let dir = shared_histories();
+    let dir = reference_histories();
     let table = std::fs::read_to_string(dir.join("expected.tsv"))
-        .expect("shared/data/histories/expected.tsv");
+        .expect("testdata/histories/expected.tsv");
     let mut checked = 0;
     for line in table.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let cols: Vec<&str> = line.split('\t').collect();
@@ -52,7 +52,7 @@ fn every_reference_history_gets_its_expected_verdict() {
 fn the_html_of_an_invalid_history_shows_where_it_broke() {
     let tmp = tempfile::tempdir().unwrap();
     let html = tmp.path().join("linear.html");
-    let history = shared_histories().join("kv/c10-bad.jsonl");
+    let history = reference_histories().join("kv/c10-bad.jsonl");
     let out = check(&[
         "--model",
         "kv",
@@ -86,7 +86,7 @@ fn the_html_of_an_invalid_history_shows_where_it_broke() {
 
 #[test]
 fn json_output_has_the_common_result_shape() {
-    let history = shared_histories().join("etcd/etcd_002.jsonl");
+    let history = reference_histories().join("etcd/etcd_002.jsonl");
     let out = check(&[
         "--model",
         "cas-register",
@@ -159,7 +159,7 @@ fn bad_input_names_the_file_and_line() {
 
 #[test]
 fn out_of_time_is_unknown_never_valid() {
-    let history = shared_histories().join("kv/c10-ok.jsonl");
+    let history = reference_histories().join("kv/c10-ok.jsonl");
     let out = check(&[
         "--model",
         "kv",
