@@ -27,6 +27,7 @@ pub mod availability;
 mod calls;
 pub mod counter;
 pub mod echo;
+pub mod figures;
 pub mod latency;
 mod result;
 pub mod set_full;

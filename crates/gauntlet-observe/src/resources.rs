@@ -229,20 +229,9 @@ pub fn looks_like_oom(
     }
 }
 
-/// The nearest-rank percentile: the smallest sample with at least `p`
-/// percent of the samples at or below it (`p` in percent, 95.0 for p95,
-/// clamped to 0..=100). `None` for no samples or a NaN `p`. The samples
-/// need not be sorted.
-pub fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
-    if samples.is_empty() || p.is_nan() {
-        return None;
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    let n = sorted.len();
-    let rank = (p.clamp(0.0, 100.0) / 100.0 * n as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, n) - 1])
-}
+/// The nearest-rank percentile (`p` in percent: 95.0 for p95), the one
+/// rule every figure of Gauntlet uses.
+pub use gauntlet_check::figures::percentile;
 
 /// `/proc/mounts` escapes space, tab, newline and backslash as octal
 /// (`\040`); undo it.

@@ -152,6 +152,6 @@ fn nearest_rank_percentiles() {
     let hundred: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
     assert_eq!(percentile(&hundred, 95.0), Some(Duration::from_millis(95)));
     assert_eq!(percentile(&hundred, 99.0), Some(Duration::from_millis(99)));
-    assert_eq!(percentile(&[], 50.0), None);
+    assert_eq!(percentile::<Duration>(&[], 50.0), None);
     assert_eq!(percentile(&samples, f64::NAN), None);
 }

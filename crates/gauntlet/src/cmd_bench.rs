@@ -218,7 +218,10 @@ interval = "1s"
         .filter(|(t, _)| *t >= 10.0)
         .map(|(t, rss)| (*t, *rss as f64))
         .collect();
-    let slope_mb_per_hour = least_squares_slope(&steady).map(|b| b * 3600.0 / 1e6);
+    let slope_mb_per_hour = (steady.len() >= 3)
+        .then(|| gauntlet_check::figures::least_squares_slope(steady.iter().copied()))
+        .flatten()
+        .map(|b| b * 3600.0 / 1e6);
     let peak = samples.iter().map(|(_, r)| *r).max().unwrap_or(0);
     let acked = verdict["journal"]["acked"].as_u64().unwrap_or(0);
     let figures = serde_json::json!({
@@ -291,16 +294,4 @@ fn self_cpu_seconds() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     ticks / hz
-}
-
-fn least_squares_slope(points: &[(f64, f64)]) -> Option<f64> {
-    if points.len() < 3 {
-        return None;
-    }
-    let n = points.len() as f64;
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
 }

@@ -101,18 +101,9 @@ pub fn i2_memory(
 
 /// Least-squares slope of MB over hours; `None` if the times do not vary.
 fn slope(series: &[&RssSample]) -> Option<f64> {
-    let n = series.len() as f64;
-    if series.len() < 2 {
-        return None;
-    }
-    let xs = series.iter().map(|s| s.t_ms as f64 / MS_PER_HOUR);
-    let ys = series.iter().map(|s| s.bytes as f64 / BYTES_PER_MB);
-    let mx = xs.clone().sum::<f64>() / n;
-    let my = ys.clone().sum::<f64>() / n;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (x, y) in xs.zip(ys) {
-        sxy += (x - mx) * (y - my);
-        sxx += (x - mx) * (x - mx);
-    }
-    (sxx > 0.0).then(|| sxy / sxx)
+    gauntlet_check::figures::least_squares_slope(
+        series
+            .iter()
+            .map(|s| (s.t_ms as f64 / MS_PER_HOUR, s.bytes as f64 / BYTES_PER_MB)),
+    )
 }

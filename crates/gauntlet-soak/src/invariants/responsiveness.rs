@@ -141,7 +141,7 @@ fn judge(series: &[HealthSample], windows: &[&FaultWindow], grace: i64, warmup_m
         excluded: 0,
         warmup: 0,
     };
-    let mut latencies = Vec::new();
+    let mut latencies: Vec<f64> = Vec::new();
     // The open span: its last healthy answer (or first sample) and its last
     // sample.
     let mut span: Option<(i64, i64)> = None;
@@ -173,7 +173,7 @@ fn judge(series: &[HealthSample], windows: &[&FaultWindow], grace: i64, warmup_m
         }
     }
     close(&mut span, &mut out.gap);
-    out.p95 = p95(&mut latencies);
+    out.p95 = gauntlet_check::figures::percentile_f64(&latencies, 95.0);
     out
 }
 
@@ -182,14 +182,4 @@ fn close(span: &mut Option<(i64, i64)>, gap: &mut Gap) {
     if let Some((anchor, last)) = span.take() {
         gap.offer(anchor, last);
     }
-}
-
-/// Nearest-rank 95th percentile.
-fn p95(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let rank = (values.len() as f64 * 0.95).ceil() as usize;
-    values.get(rank.saturating_sub(1)).copied()
 }
