@@ -42,12 +42,32 @@ impl Drop for Active {
     }
 }
 
+/// The seeds of a connection's two directions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seeds {
+    up: u64,
+    down: u64,
+}
+
+impl Seeds {
+    /// The streams of the `n`-th accepted connection of a proxy seeded with
+    /// `seed`: distinct per connection and direction, the same on every run.
+    pub(crate) fn of(seed: u64, n: u64) -> Seeds {
+        let base = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Seeds {
+            up: base,
+            down: base ^ 0xD1B5_4A32_D192_ED03,
+        }
+    }
+}
+
 /// Serves one accepted client connection until it ends or is cut.
 pub(crate) async fn serve(
     mut client: TcpStream,
     upstream: SocketAddr,
     rx: watch::Receiver<State>,
     active: Active,
+    seeds: Seeds,
 ) {
     let counters = &*active.0;
     let accepted_at = Instant::now();
@@ -79,7 +99,7 @@ pub(crate) async fn serve(
     let cut_by = tokio::select! {
         // Both directions ended (end of stream or an I/O error either way):
         // dropping the sockets closes them.
-        _ = pump(&mut client, &mut server, rx, counters) => None,
+        _ = pump(&mut client, &mut server, rx, counters, seeds) => None,
         how = &mut cut => Some(how),
     };
     if let Some(how) = cut_by {
@@ -94,11 +114,24 @@ async fn pump(
     server: &mut TcpStream,
     rx: watch::Receiver<State>,
     counters: &Counters,
+    seeds: Seeds,
 ) -> std::io::Result<()> {
     let (client_read, client_write) = client.split();
     let (server_read, server_write) = server.split();
-    let up = Direction::new(client_read, server_write, rx.clone(), &counters.bytes_up);
-    let down = Direction::new(server_read, client_write, rx, &counters.bytes_down);
+    let up = Direction::new(
+        client_read,
+        server_write,
+        rx.clone(),
+        &counters.bytes_up,
+        seeds.up,
+    );
+    let down = Direction::new(
+        server_read,
+        client_write,
+        rx,
+        &counters.bytes_down,
+        seeds.down,
+    );
     tokio::try_join!(up.run(), down.run())?;
     Ok(())
 }
@@ -145,4 +178,18 @@ fn end<const N: usize>(how: Cut, counters: &Counters, sockets: [&TcpStream; N]) 
 /// close, which still ends the connection.
 pub(crate) fn reset(socket: &TcpStream) {
     let _ = socket.set_zero_linger();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Seeds;
+
+    #[test]
+    fn every_connection_and_direction_has_its_own_stream() {
+        let a = Seeds::of(5, 1);
+        assert_eq!((a.up, a.down), (Seeds::of(5, 1).up, Seeds::of(5, 1).down));
+        assert_ne!(a.up, a.down);
+        assert_ne!(a.up, Seeds::of(5, 2).up);
+        assert_ne!(a.up, Seeds::of(6, 1).up);
+    }
 }

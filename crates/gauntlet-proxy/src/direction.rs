@@ -12,6 +12,8 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
@@ -132,6 +134,8 @@ pub(crate) struct Direction<'a, R, W> {
     queued: usize,
     eof_read: bool,
     bucket: Option<Bucket>,
+    /// Draws each chunk's place in `latency ± jitter`, from the run's seed.
+    jitter: ChaCha8Rng,
 }
 
 impl<'a, R, W> Direction<'a, R, W>
@@ -144,6 +148,7 @@ where
         writer: W,
         rx: watch::Receiver<State>,
         delivered: &'a AtomicU64,
+        seed: u64,
     ) -> Self {
         Direction {
             reader,
@@ -154,6 +159,7 @@ where
             queued: 0,
             eof_read: false,
             bucket: None,
+            jitter: ChaCha8Rng::seed_from_u64(seed),
         }
     }
 
@@ -264,7 +270,7 @@ where
             data: data.to_vec(),
             written: 0,
             arrived: Instant::now(),
-            spread: rand::random_range(-1.0..=1.0),
+            spread: self.jitter.random_range(-1.0..=1.0),
         });
     }
 
@@ -333,5 +339,26 @@ mod tests {
         assert_eq!(delay(ms(100), ms(20), -1.0), ms(80));
         assert_eq!(delay(ms(10), ms(50), -1.0), Duration::ZERO);
         assert_eq!(delay(Duration::MAX, Duration::MAX, 1.0), FAR_FUTURE);
+    }
+
+    /// The jitter comes from the seed: the same seed gives the same spreads
+    /// chunk after chunk, another seed others.
+    #[test]
+    fn jitter_is_drawn_from_the_seed() {
+        let spreads = |seed: u64| {
+            let (_tx, rx) = watch::channel(State {
+                toxic: None,
+                since: Instant::now(),
+            });
+            let delivered = AtomicU64::new(0);
+            let mut d = Direction::new(tokio::io::empty(), tokio::io::sink(), rx, &delivered, seed);
+            for _ in 0..8 {
+                d.on_read(b"x", None);
+            }
+            d.queue.iter().map(|c| c.spread).collect::<Vec<f64>>()
+        };
+        assert_eq!(spreads(1), spreads(1));
+        assert_ne!(spreads(1), spreads(2));
+        assert!(spreads(3).iter().all(|s| (-1.0..=1.0).contains(s)));
     }
 }

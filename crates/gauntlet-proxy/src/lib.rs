@@ -14,7 +14,8 @@
 //! use std::time::Duration;
 //! use gauntlet_proxy::{Proxy, Toxic};
 //!
-//! let proxy = Proxy::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1:5432".parse().unwrap()).await?;
+//! let seed = 42; // the run's seed: it draws the jitter
+//! let proxy = Proxy::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1:5432".parse().unwrap(), seed).await?;
 //! // Clients connect to proxy.local_addr() instead of port 5432.
 //! proxy.set(Some(Toxic::Latency { latency: Duration::from_millis(100), jitter: Duration::from_millis(20) }));
 //! // ...
@@ -153,10 +154,18 @@ impl Proxy {
     /// connection to `upstream` (a new upstream connection per client
     /// connection). Runs on the current tokio runtime.
     ///
+    /// `seed` draws the jitter: each direction of the n-th accepted
+    /// connection has its own stream derived from it, so a run's seed
+    /// decides the proxy's delays as it decides everything else.
+    ///
     /// Fails only if the listener cannot be bound; an unreachable upstream
     /// closes the client connections instead (see
     /// [`ProxyStats::upstream_errors`]), since the upstream may come back.
-    pub async fn start(listen: SocketAddr, upstream: SocketAddr) -> std::io::Result<Proxy> {
+    pub async fn start(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        seed: u64,
+    ) -> std::io::Result<Proxy> {
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
         let (state, rx) = watch::channel(State {
@@ -164,7 +173,13 @@ impl Proxy {
             since: Instant::now(),
         });
         let counters = Arc::new(Counters::default());
-        let acceptor = tokio::spawn(accept_loop(listener, upstream, rx, Arc::clone(&counters)));
+        let acceptor = tokio::spawn(accept_loop(
+            listener,
+            upstream,
+            rx,
+            Arc::clone(&counters),
+            seed,
+        ));
         Ok(Proxy {
             local_addr,
             state,
@@ -224,17 +239,21 @@ async fn accept_loop(
     upstream: SocketAddr,
     mut rx: watch::Receiver<State>,
     counters: Arc<Counters>,
+    seed: u64,
 ) {
     let mut connections = JoinSet::new();
+    let mut connection_count: u64 = 0;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((client, _peer)) => {
                     Counters::bump(&counters.accepted, 1);
+                    connection_count += 1;
                     let toxic = rx.borrow().toxic.clone();
                     if let Some(client) = admit(client, toxic.as_ref(), &counters) {
                         let active = connection::Active::enter(Arc::clone(&counters));
-                        connections.spawn(connection::serve(client, upstream, rx.clone(), active));
+                        let seeds = connection::Seeds::of(seed, connection_count);
+                        connections.spawn(connection::serve(client, upstream, rx.clone(), active, seeds));
                     }
                 }
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,

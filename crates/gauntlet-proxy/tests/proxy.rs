@@ -37,7 +37,7 @@ async fn echo_server() -> SocketAddr {
 
 async fn proxy_to_echo() -> Proxy {
     let upstream = echo_server().await;
-    Proxy::start(loopback(), upstream)
+    Proxy::start(loopback(), upstream, 7)
         .await
         .expect("start proxy")
 }
@@ -359,7 +359,7 @@ async fn upstream_down_closes_clients_and_the_proxy_keeps_running() {
         let listener = TcpListener::bind(loopback()).await.expect("bind");
         listener.local_addr().expect("addr")
     };
-    let proxy = Proxy::start(loopback(), upstream)
+    let proxy = Proxy::start(loopback(), upstream, 7)
         .await
         .expect("start proxy");
     for _ in 0..2 {
@@ -383,7 +383,7 @@ async fn shutdown_ends_connections_and_releases_everything() {
     let runtime = tokio::runtime::Handle::current();
     let baseline = runtime.metrics().num_alive_tasks();
 
-    let proxy = Proxy::start(loopback(), upstream)
+    let proxy = Proxy::start(loopback(), upstream, 7)
         .await
         .expect("start proxy");
     let addr = proxy.local_addr();

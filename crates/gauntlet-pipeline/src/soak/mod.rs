@@ -187,13 +187,15 @@ impl Driver<'_> {
                 return Ok((None, Some(why)));
             }
         }
-        for (service, p) in &self.spec.proxies {
+        for (n, (service, p)) in self.spec.proxies.iter().enumerate() {
             let (Ok(listen), Ok(upstream)) = (p.listen.parse(), p.upstream.parse()) else {
                 let why = format!("proxy of {service}: listen and upstream must be ip:port");
                 self.end(0, StageEnd::failed(why.clone()))?;
                 return Ok((None, Some(why)));
             };
-            match Proxy::start(listen, upstream).await {
+            // Each proxy's jitter is its own stream of the run's seed.
+            let seed = self.seed ^ (n as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F);
+            match Proxy::start(listen, upstream, seed).await {
                 Ok(proxy) => {
                     self.progress.note(&format!(
                         "proxy {} → {} for {service}",
