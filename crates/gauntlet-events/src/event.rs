@@ -1,0 +1,80 @@
+//! The events themselves.
+
+use gauntlet_check::Validity;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Which preset of the engine a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// `gauntlet test`: the workbench.
+    Test,
+    /// `gauntlet run plan.toml`.
+    Run,
+    /// `gauntlet soak plan.toml`.
+    Soak,
+}
+
+/// One thing that happened in a run. Times are milliseconds since the
+/// run's start (`t_ms`), the run's one time base; the store relates them to
+/// the wall clock through the run's start time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The run exists: its id (store row or directory) and its stages.
+    RunStarted {
+        run: String,
+        kind: RunKind,
+        stages: usize,
+    },
+    /// A stage began (`index` counts from 0 of `total`).
+    StageStarted {
+        index: usize,
+        total: usize,
+        name: String,
+        kind: String,
+    },
+    /// A stage ended; `message` says why when it failed.
+    StageEnded {
+        index: usize,
+        total: usize,
+        name: String,
+        passed: bool,
+        message: Option<String>,
+    },
+    /// A detail inside the current stage.
+    Note { text: String },
+    /// Something a person should see: a node's bad output, a crash.
+    Warning { source: String, text: String },
+    /// The stage waits this long on purpose (a soak checkpoint, a `wait`
+    /// stage): a printer can count it down.
+    Waiting { ms: u64 },
+    /// A client or nemesis operation went into the history.
+    Op { t_ms: u64, op: Value },
+    /// A fault began on `target`.
+    FaultStarted {
+        t_ms: u64,
+        id: u64,
+        fault: String,
+        kind: String,
+        target: String,
+        value: Value,
+    },
+    /// The fault `id` was healed.
+    FaultHealed { t_ms: u64, id: u64 },
+    /// A measurement: `kind` (`rss`, `cpu`, `probe_latency`, ...) of
+    /// `subject` (a node, a service) in `unit`.
+    Sample {
+        t_ms: u64,
+        kind: String,
+        subject: String,
+        value: f64,
+        unit: String,
+    },
+    /// A check's result, in the one result shape.
+    Check { name: String, result: Value },
+    /// The run is over for now: finished, held or interrupted, with the
+    /// worst verdict.
+    RunEnded { state: String, valid: Validity },
+}

@@ -1,0 +1,55 @@
+//! Every subscriber sees every event, in order, and the events serialize
+//! to the tagged JSON a dashboard or an event log reads.
+
+use std::sync::Arc;
+
+use gauntlet_events::{Collect, Event, Events, RunKind, Subscriber};
+use serde_json::json;
+
+#[test]
+fn every_subscriber_sees_every_event_in_order() {
+    let (a, b) = (Arc::new(Collect::default()), Arc::new(Collect::default()));
+    let events = Events::new(vec![a.clone() as Arc<dyn Subscriber>]).with(b.clone());
+    events.emit(Event::RunStarted {
+        run: "r1".into(),
+        kind: RunKind::Soak,
+        stages: 4,
+    });
+    events.note("starting api");
+    events.warn("n1", "dropped a bad line");
+    for collected in [a.events(), b.events()] {
+        assert_eq!(collected.len(), 3);
+        assert!(matches!(collected[0], Event::RunStarted { .. }));
+        assert_eq!(
+            collected[1],
+            Event::Note {
+                text: "starting api".into()
+            }
+        );
+        assert!(matches!(&collected[2], Event::Warning { source, .. } if source == "n1"));
+    }
+}
+
+#[test]
+fn nobody_listening_is_fine_and_says_so() {
+    let events = Events::none();
+    assert!(!events.is_heard());
+    events.note("nobody hears this");
+}
+
+#[test]
+fn events_serialize_as_tagged_json() {
+    let e = Event::FaultStarted {
+        t_ms: 1200,
+        id: 3,
+        fault: "pause-api".into(),
+        kind: "pause".into(),
+        target: "api".into(),
+        value: json!({"duration_ms": 5000}),
+    };
+    assert_eq!(
+        serde_json::to_value(&e).unwrap(),
+        json!({"event": "fault-started", "t_ms": 1200, "id": 3, "fault": "pause-api",
+               "kind": "pause", "target": "api", "value": {"duration_ms": 5000}})
+    );
+}
