@@ -52,17 +52,27 @@ pub enum Event {
     Waiting { ms: u64 },
     /// A client or nemesis operation went into the history.
     Op { t_ms: u64, op: Value },
-    /// A fault began on `target`.
+    /// A fault began on `target` (one name, a comma list, or `all`).
+    /// `fault` is the plan's name for it, `kind` its kind (`kill`,
+    /// `partition`, ...), `f` the history op's name (`start-partition`),
+    /// `value` what the executor did.
     FaultStarted {
         t_ms: u64,
         id: u64,
         fault: String,
         kind: String,
+        f: String,
         target: String,
         value: Value,
     },
-    /// The fault `id` was healed.
-    FaultHealed { t_ms: u64, id: u64 },
+    /// The fault `id` was healed; `f` is the heal's op name (`resume`,
+    /// `start`, `stop-partition`).
+    FaultHealed {
+        t_ms: u64,
+        id: u64,
+        f: String,
+        value: Value,
+    },
     /// A measurement: `kind` (`rss`, `cpu`, `probe_latency`, ...) of
     /// `subject` (a node, a service) in `unit`.
     Sample {

@@ -44,12 +44,13 @@ fn events_serialize_as_tagged_json() {
         id: 3,
         fault: "pause-api".into(),
         kind: "pause".into(),
+        f: "pause".into(),
         target: "api".into(),
         value: json!({"duration_ms": 5000}),
     };
     assert_eq!(
         serde_json::to_value(&e).unwrap(),
         json!({"event": "fault-started", "t_ms": 1200, "id": 3, "fault": "pause-api",
-               "kind": "pause", "target": "api", "value": {"duration_ms": 5000}})
+               "kind": "pause", "f": "pause", "target": "api", "value": {"duration_ms": 5000}})
     );
 }

@@ -2,8 +2,13 @@
 //! seed and free of IO. The runtime carries out each [`Action`] (signals a
 //! process, swaps the router's grudge) and records it on the timeline.
 
+mod fault;
 mod partition;
 mod schedule;
 
+pub use fault::{
+    Fault, FaultError, FaultExecutor, FaultFuture, FaultId, FaultLog, LoggedFault, Processes,
+    Signals, VerbFuture, executor_for,
+};
 pub use partition::{PartitionShape, partition};
 pub use schedule::{Action, FaultKind, Nemesis, parse_faults};
