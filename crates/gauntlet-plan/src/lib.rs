@@ -25,6 +25,7 @@ pub mod order;
 pub mod progress;
 mod raw;
 pub mod stages;
+pub mod template;
 pub mod units;
 mod vars;
 

@@ -29,36 +29,23 @@ pub enum TemplateError {
 
 /// Replaces every `{{name}}` (spaces inside the braces allowed) with its
 /// value. Text outside `{{…}}`, including a lone `{` or `}}`, is copied as
-/// is; substituted values are not scanned again.
+/// is; substituted values are not scanned again. (The parser is the plan's
+/// one, [`gauntlet_plan::template`], in its run-time syntax.)
 pub fn render(template: &str, vars: &BTreeMap<String, String>) -> Result<String, TemplateError> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find("{{") {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else {
-            return Err(TemplateError::Unclosed {
-                at: template.len() - rest.len() + open,
-            });
-        };
-        let name = after[..close].trim();
-        match vars.get(name) {
-            Some(value) => out.push_str(value),
-            None => {
-                return Err(TemplateError::Unknown {
-                    name: name.to_owned(),
-                    known: vars
-                        .keys()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
+    use gauntlet_plan::template::{self, Syntax};
+    template::render(template, Syntax::RUN, vars).map_err(|e| match e {
+        template::TemplateError::Unclosed { at } => TemplateError::Unclosed { at },
+        template::TemplateError::Undefined { name } | template::TemplateError::BadName { name } => {
+            TemplateError::Unknown {
+                name,
+                known: vars
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }
         }
-        rest = &after[close + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    })
 }
 
 /// The value at `pointer` (RFC 6901, e.g. `/data/id`; `""` is the whole
