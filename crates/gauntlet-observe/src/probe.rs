@@ -173,20 +173,48 @@ fn parse_http_url(url: &str) -> Result<HttpUrl<'_>, ProbeError> {
 
 async fn http_probe(url: &str, expected: u16) -> Answer {
     let url = parse_http_url(url)?;
-    let mut stream = TcpStream::connect(&url.authority)
-        .await
-        .map_err(IoFailure::from)?;
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: gauntlet\r\nConnection: close\r\n\r\n",
-        url.target, url.host_header
-    );
+    let mut stream = connect(&url.authority).await.map_err(IoFailure::from)?;
     stream
-        .write_all(request.as_bytes())
+        .write_all(url.head("GET", Connection::Close, None).as_bytes())
         .await
         .map_err(IoFailure::from)?;
+    // Only the status line: a health endpoint that streams must not hold
+    // the probe until its timeout.
     let line = read_status_line(&mut stream).await?;
     let status = parse_status_line(&line)?;
     Ok((status == expected, format!("HTTP {status}")))
+}
+
+/// Whether a request asks to keep its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connection {
+    Close,
+    KeepAlive,
+}
+
+impl HttpUrl<'_> {
+    /// The request's head: every request Gauntlet sends is written here.
+    fn head(&self, method: &str, connection: Connection, body: Option<usize>) -> String {
+        let connection = match connection {
+            Connection::Close => "close",
+            Connection::KeepAlive => "keep-alive",
+        };
+        let length = body
+            .map(|n| format!("Content-Length: {n}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: gauntlet\r\nConnection: {connection}\r\n{length}\r\n",
+            self.target, self.host_header
+        )
+    }
+}
+
+/// A new connection, with Nagle off: Gauntlet's requests are small and
+/// sent whole, and Nagle would hold one back for the peer's delayed ACK.
+async fn connect(authority: &str) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(authority).await?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }
 
 /// Reads up to the first CRLF (a status line is short: at most 8 KiB is
@@ -505,26 +533,12 @@ pub async fn http_request(
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<HttpResponse, String> {
-    let once = async {
-        let url = parse_http_url(url).map_err(|e| e.to_string())?;
-        let body = body.unwrap_or_default();
-        let head = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: gauntlet\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-            url.target,
-            url.host_header,
-            body.len()
-        );
-        let stream = TcpStream::connect(&url.authority)
-            .await
-            .map_err(|e| IoFailure::from(e).to_string())?;
-        exchange(stream, head.as_bytes(), body)
-            .await
-            .map(|(response, _)| response)
-            .map_err(|(_, e)| e)
-    };
-    tokio::time::timeout(timeout, once)
-        .await
-        .unwrap_or_else(|_| Err(format!("timed out after {}", human(timeout))))
+    HttpClient {
+        kept: None,
+        connection: Connection::Close,
+    }
+    .request(method, url, body, timeout)
+    .await
 }
 
 /// With the headers in, the total length of the answer if it has a
@@ -550,14 +564,24 @@ fn complete_length(raw: &[u8]) -> Option<usize> {
 /// any byte of an answer arrived is sent once more on a fresh one (the
 /// server closed the idle connection first); after that, an error is the
 /// request's.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HttpClient {
     kept: Option<(String, TcpStream)>,
+    connection: Connection,
+}
+
+impl Default for HttpClient {
+    fn default() -> HttpClient {
+        HttpClient::new()
+    }
 }
 
 impl HttpClient {
     pub fn new() -> HttpClient {
-        HttpClient::default()
+        HttpClient {
+            kept: None,
+            connection: Connection::KeepAlive,
+        }
     }
 
     pub async fn request(
@@ -568,12 +592,7 @@ impl HttpClient {
         timeout: Duration,
     ) -> Result<HttpResponse, String> {
         let parsed = parse_http_url(url).map_err(|e| e.to_string())?;
-        let head = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: gauntlet\r\nConnection: keep-alive\r\nContent-Length: {}\r\n\r\n",
-            parsed.target,
-            parsed.host_header,
-            body.map_or(0, <[u8]>::len)
-        );
+        let head = parsed.head(method, self.connection, Some(body.map_or(0, <[u8]>::len)));
         let body = body.unwrap_or_default();
         let kept = self
             .kept
@@ -587,12 +606,9 @@ impl HttpClient {
                     Err((true, e)) => return Err(e),
                 }
             }
-            let stream = TcpStream::connect(&parsed.authority)
+            let stream = connect(&parsed.authority)
                 .await
                 .map_err(|e| IoFailure::from(e).to_string())?;
-            // A kept connection carries small requests back to back: Nagle
-            // would hold each one for the peer's delayed ACK.
-            let _ = stream.set_nodelay(true);
             exchange(stream, head.as_bytes(), body)
                 .await
                 .map_err(|(_, e)| e)
@@ -600,7 +616,7 @@ impl HttpClient {
         let (response, reusable) = tokio::time::timeout(timeout, exchange)
             .await
             .unwrap_or_else(|_| Err(format!("timed out after {}", human(timeout))))?;
-        if let Some(stream) = reusable {
+        if let (Some(stream), Connection::KeepAlive) = (reusable, self.connection) {
             self.kept = Some((parsed.authority, stream));
         }
         Ok(response)
