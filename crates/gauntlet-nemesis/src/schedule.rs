@@ -5,7 +5,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{PartitionShape, partition};
+use crate::{Fault, PartitionShape, partition};
 
 /// A kind of fault the nemesis can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,7 +53,8 @@ pub enum Action {
     },
     HealPartition,
     Kill(Vec<usize>),
-    Restart(Vec<usize>),
+    /// Starts the killed nodes again (the heal of a kill; Jepsen's `:start`).
+    Start(Vec<usize>),
     Pause(Vec<usize>),
     Resume(Vec<usize>),
 }
@@ -65,9 +66,33 @@ impl Action {
             Action::StartPartition { .. } => "start-partition",
             Action::HealPartition => "stop-partition",
             Action::Kill(_) => "kill",
-            Action::Restart(_) => "restart",
+            Action::Start(_) => "start",
             Action::Pause(_) => "pause",
             Action::Resume(_) => "resume",
+        }
+    }
+
+    /// The fault this action injects or heals, and the nodes it acts on
+    /// (none for a partition, whose grudge says who is cut).
+    pub fn fault(&self) -> (Fault, &[usize]) {
+        match self {
+            Action::StartPartition { shape, grudge } => (
+                Fault::Partition {
+                    shape: *shape,
+                    grudge: grudge.clone(),
+                },
+                &[],
+            ),
+            // The heal needs only the kind: what is cut is the executor's.
+            Action::HealPartition => (
+                Fault::Partition {
+                    shape: PartitionShape::One,
+                    grudge: Grudge::new(0),
+                },
+                &[],
+            ),
+            Action::Kill(v) | Action::Start(v) => (Fault::Kill, v),
+            Action::Pause(v) | Action::Resume(v) => (Fault::Pause, v),
         }
     }
 
@@ -75,7 +100,7 @@ impl Action {
     pub fn is_heal(&self) -> bool {
         matches!(
             self,
-            Action::HealPartition | Action::Restart(_) | Action::Resume(_)
+            Action::HealPartition | Action::Start(_) | Action::Resume(_)
         )
     }
 }
@@ -158,7 +183,7 @@ impl Nemesis {
                 Action::StartPartition { shape, grudge }
             }
             FaultKind::Kill if !self.killed.is_empty() => {
-                Action::Restart(std::mem::take(&mut self.killed))
+                Action::Start(std::mem::take(&mut self.killed))
             }
             FaultKind::Kill => {
                 self.killed = self.pick_minority(&self.paused.clone());
@@ -184,7 +209,7 @@ impl Nemesis {
             out.push(Action::Resume(std::mem::take(&mut self.paused)));
         }
         if !self.killed.is_empty() {
-            out.push(Action::Restart(std::mem::take(&mut self.killed)));
+            out.push(Action::Start(std::mem::take(&mut self.killed)));
         }
         out
     }
@@ -264,7 +289,7 @@ mod tests {
                     assert!(killed.is_empty() && !v.is_empty());
                     killed = v
                 }
-                Action::Restart(v) => assert_eq!(std::mem::take(&mut killed), v),
+                Action::Start(v) => assert_eq!(std::mem::take(&mut killed), v),
                 Action::Pause(v) => {
                     assert!(paused.is_empty() && !v.is_empty());
                     paused = v

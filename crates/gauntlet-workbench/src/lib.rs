@@ -12,6 +12,7 @@
 mod bench;
 mod client;
 mod config;
+mod faults;
 mod inbox;
 mod journal;
 mod net;

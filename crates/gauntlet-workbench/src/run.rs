@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gauntlet_check::Validity;
+use gauntlet_events::Events;
 use gauntlet_history::{Op, OpType};
-use gauntlet_nemesis::{Action, Nemesis};
+use gauntlet_nemesis::{Action, FaultLog, Nemesis, Signals};
 use gauntlet_node::NodeSpec;
 use gauntlet_workload::{Outcome, Request, Workload};
 use rand::RngExt;
@@ -18,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::config::{ConfigError, TestConfig};
+use crate::faults::{Faults, NemesisOps, Nodes, SimNet};
 use crate::inbox::Inbox;
 use crate::journal::Journal;
 use crate::net::{Kind, Net};
@@ -142,6 +144,7 @@ pub(crate) struct Run {
     worker_clients: Vec<Client>,
     recorder: Recorder,
     workload: SharedWorkload,
+    faults: Arc<Faults>,
 }
 
 impl Run {
@@ -200,8 +203,27 @@ impl Run {
             .collect();
         let worker_clients = clients.collect();
         let workload = gauntlet_workload::workload(&cfg.workload).expect("validated");
+        let recorder = Recorder::new(net.clone());
+        let init_clients: Vec<Arc<tokio::sync::Mutex<Client>>> = init_clients;
+        let nodes: Vec<Arc<NodeSlot>> = nodes;
+        // Every fault and heal goes through one log; its events become the
+        // history's nemesis ops.
+        let log = FaultLog::new(Events::new(vec![Arc::new(NemesisOps {
+            recorder: recorder.clone(),
+        })]));
+        let faults = Arc::new(Faults::new(
+            Signals::new(Nodes {
+                nodes: nodes.clone(),
+                net: net.clone(),
+                init_clients: init_clients.clone(),
+                init_timeout: cfg.init_timeout,
+            }),
+            SimNet { net: net.clone() },
+            log,
+        ));
         Ok(Run {
-            recorder: Recorder::new(net.clone()),
+            faults,
+            recorder,
             cfg,
             dir,
             cancel,
@@ -317,7 +339,12 @@ impl Run {
 
     /// Sends `init` to node `i` and waits for `init_ok`.
     fn init(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + use<> {
-        self.actor().init(i)
+        crate::faults::init(
+            self.nodes[i].clone(),
+            self.init_clients[i].clone(),
+            self.net.names()[..self.nodes.len()].to_vec(),
+            self.cfg.init_timeout,
+        )
     }
 
     /// The main phase (workload and nemesis for the time limit), then the
@@ -447,11 +474,7 @@ impl Run {
 
     fn actor(&self) -> Actor {
         Actor {
-            nodes: self.nodes.clone(),
-            net: self.net.clone(),
-            recorder: self.recorder.clone(),
-            init_clients: self.init_clients.clone(),
-            init_timeout: self.cfg.init_timeout,
+            faults: self.faults.clone(),
         }
     }
 
@@ -502,101 +525,16 @@ async fn wait_all_free(
 }
 
 /// Carries out nemesis actions and records them on the timeline.
+/// Carries out the nemesis's actions: through the one fault model's
+/// executors and log (`crate::faults`).
 #[derive(Clone)]
 struct Actor {
-    nodes: Vec<Arc<NodeSlot>>,
-    net: Arc<Net>,
-    recorder: Recorder,
-    init_clients: Vec<Arc<tokio::sync::Mutex<Client>>>,
-    init_timeout: Duration,
+    faults: Arc<Faults>,
 }
 
 impl Actor {
     async fn perform(&self, action: Action) {
-        let names =
-            |v: &[usize]| -> Value { v.iter().map(|&i| json!(self.nodes[i].name)).collect() };
-        let f = action.f();
-        let value = match &action {
-            Action::StartPartition { shape, grudge } => {
-                self.net.set_grudge(grudge.clone());
-                json!({"shape": shape.name(), "grudge": grudge.describe(self.net.names())})
-            }
-            Action::HealPartition => {
-                self.net.set_grudge(gauntlet_net::Grudge::new(0));
-                json!("network-healed")
-            }
-            Action::Kill(v) => {
-                futures_join(v.iter().map(|&i| {
-                    let n = self.nodes[i].clone();
-                    async move { n.kill().await }
-                }))
-                .await;
-                names(v)
-            }
-            Action::Pause(v) => {
-                for &i in v {
-                    self.nodes[i].pause().await;
-                }
-                names(v)
-            }
-            Action::Resume(v) => {
-                for &i in v {
-                    self.nodes[i].resume().await;
-                }
-                names(v)
-            }
-            Action::Restart(v) => {
-                let results = futures_join(v.iter().map(|&i| self.restart(i))).await;
-                let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
-                for e in &errors {
-                    eprintln!("gauntlet: restart failed: {e}");
-                }
-                if errors.is_empty() {
-                    names(v)
-                } else {
-                    json!({"nodes": names(v), "errors": errors})
-                }
-            }
-        };
-        self.recorder.record(Op::nemesis(f, value));
-    }
-
-    fn restart(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + use<> {
-        let node = self.nodes[i].clone();
-        let init = self.init(i);
-        async move {
-            node.start().await?;
-            init.await
-        }
-    }
-
-    /// Sends `init` to node `i` from its init client and waits for
-    /// `init_ok`; an error names the node and why.
-    fn init(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + use<> {
-        let client = self.init_clients[i].clone();
-        let node = self.nodes[i].clone();
-        let names: Vec<String> = self.net.names()[..self.nodes.len()].to_vec();
-        let timeout = self.init_timeout;
-        async move {
-            let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
-            let reply = client.lock().await.call(node.index, body, timeout).await;
-            if reply.as_ref().and_then(|r| r["type"].as_str()) == Some("init_ok") {
-                return Ok(());
-            }
-            let why = match &reply {
-                None => format!("did not answer init within {} s", timeout.as_secs_f64()),
-                Some(r) => format!("answered init with {r} instead of init_ok"),
-            };
-            let crashed = node
-                .crashes()
-                .last()
-                .map(|c| format!(" (it {})", c.exit))
-                .unwrap_or_default();
-            Err(format!(
-                "node {} {why}{crashed}; see node-logs/{}.log",
-                node.name, node.name
-            ))
-        }
+        self.faults.perform(action).await;
     }
 }
 
@@ -700,7 +638,7 @@ fn write_history(dir: &std::path::Path, history: &[Op]) -> Result<(), RunError> 
 
 /// Runs futures concurrently on the current task and collects their outputs
 /// in order.
-async fn futures_join<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+pub(crate) async fn futures_join<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,

@@ -45,7 +45,7 @@ fn assert_passes_under_every_fault(workload: &str, example: &str) {
     assert_eq!(results["valid"], true);
     // The verdict only means something if the faults happened.
     let fs = nemesis_fs(&run);
-    for f in ["start-partition", "kill", "restart", "pause", "resume"] {
+    for f in ["start-partition", "kill", "start", "pause", "resume"] {
         assert!(
             fs.iter().any(|x| x == f),
             "no {f} in the run's nemesis events {fs:?}"

@@ -1,0 +1,232 @@
+//! The workbench's fault executors, in the one fault model of
+//! gauntlet-nemesis: the simulated network carries out partitions, and the
+//! shared [`Signals`] executor carries out kills and pauses through
+//! [`Nodes`], the workbench's [`Processes`]. Every injection and heal goes
+//! through one [`FaultLog`], whose events become the history's `nemesis`
+//! ops ([`NemesisOps`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gauntlet_events::{Event, Subscriber};
+use gauntlet_history::Op;
+use gauntlet_nemesis::{
+    Action, Fault, FaultError, FaultExecutor, FaultFuture, FaultId, FaultLog, Processes, Signals,
+    VerbFuture, executor_for,
+};
+use gauntlet_net::Grudge;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::client::Client;
+use crate::net::Net;
+use crate::node::NodeSlot;
+use crate::recorder::Recorder;
+use crate::run::futures_join;
+
+/// The workbench's nodes as the fault model's [`Processes`].
+pub(crate) struct Nodes {
+    pub nodes: Vec<Arc<NodeSlot>>,
+    pub net: Arc<Net>,
+    pub init_clients: Vec<Arc<Mutex<Client>>>,
+    pub init_timeout: Duration,
+}
+
+impl Nodes {
+    fn slots(&self, targets: &[String]) -> Vec<Arc<NodeSlot>> {
+        targets
+            .iter()
+            .filter_map(|t| self.nodes.iter().find(|n| &n.name == t).cloned())
+            .collect()
+    }
+
+    /// Starts node `slot` again and sends it a fresh `init`.
+    fn start_one(
+        &self,
+        slot: Arc<NodeSlot>,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + use<> {
+        let client = self.init_clients[slot.index as usize].clone();
+        let names = self.net.names()[..self.nodes.len()].to_vec();
+        let timeout = self.init_timeout;
+        async move {
+            slot.start().await?;
+            init(slot, client, names, timeout).await
+        }
+    }
+}
+
+impl Processes for Nodes {
+    fn kill<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let slots = self.slots(targets);
+            futures_join(slots.into_iter().map(|n| async move { n.kill().await })).await;
+            targets.to_vec()
+        })
+    }
+
+    fn freeze<'a>(&'a self, targets: &'a [String], pause: bool) -> VerbFuture<'a, ()> {
+        Box::pin(async move {
+            for n in self.slots(targets) {
+                if pause {
+                    n.pause().await;
+                } else {
+                    n.resume().await;
+                }
+            }
+        })
+    }
+
+    fn stop<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>> {
+        // A Maelstrom node has no polite stop: its stdin closing is its end.
+        self.kill(targets)
+    }
+
+    fn start<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let slots = self.slots(targets);
+            futures_join(slots.into_iter().map(|n| self.start_one(n)))
+                .await
+                .into_iter()
+                .filter_map(Result::err)
+                .collect()
+        })
+    }
+}
+
+/// Sends `init` to `node` from its init client and waits for `init_ok`;
+/// an error names the node and why.
+pub(crate) async fn init(
+    node: Arc<NodeSlot>,
+    client: Arc<Mutex<Client>>,
+    names: Vec<String>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
+    let reply = client.lock().await.call(node.index, body, timeout).await;
+    if reply.as_ref().and_then(|r| r["type"].as_str()) == Some("init_ok") {
+        return Ok(());
+    }
+    let why = match &reply {
+        None => format!("did not answer init within {} s", timeout.as_secs_f64()),
+        Some(r) => format!("answered init with {r} instead of init_ok"),
+    };
+    let crashed = node
+        .crashes()
+        .last()
+        .map(|c| format!(" (it {})", c.exit))
+        .unwrap_or_default();
+    Err(format!(
+        "node {} {why}{crashed}; see node-logs/{}.log",
+        node.name, node.name
+    ))
+}
+
+/// The simulated network as a fault executor: a partition is a grudge.
+pub(crate) struct SimNet {
+    pub net: Arc<Net>,
+}
+
+impl FaultExecutor for SimNet {
+    fn handles(&self, fault: &Fault) -> bool {
+        matches!(fault, Fault::Partition { .. })
+    }
+
+    fn inject<'a>(&'a self, fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
+        Box::pin(async move {
+            let Fault::Partition { shape, grudge } = fault else {
+                return Err(FaultError::NoExecutor { kind: fault.kind() });
+            };
+            self.net.set_grudge(grudge.clone());
+            Ok(json!({"shape": shape.name(), "grudge": grudge.describe(self.net.names())}))
+        })
+    }
+
+    fn heal<'a>(&'a self, _fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
+        Box::pin(async move {
+            self.net.set_grudge(Grudge::new(0));
+            Ok(json!("network-healed"))
+        })
+    }
+}
+
+/// Turns the fault log's events into the history's `nemesis` ops.
+pub(crate) struct NemesisOps {
+    pub recorder: Recorder,
+}
+
+impl Subscriber for NemesisOps {
+    fn on_event(&self, event: &Event) {
+        let (f, value) = match event {
+            Event::FaultStarted { f, value, .. } | Event::FaultHealed { f, value, .. } => {
+                (f, value)
+            }
+            _ => return,
+        };
+        self.recorder.record(Op::nemesis(f.clone(), value.clone()));
+    }
+}
+
+/// Carries out the nemesis's actions through the executors and the log.
+pub(crate) struct Faults {
+    pub signals: Signals<Nodes>,
+    pub sim_net: SimNet,
+    pub log: FaultLog,
+    /// The fault each kind has active, to heal it by its id.
+    active: std::sync::Mutex<HashMap<&'static str, FaultId>>,
+}
+
+impl Faults {
+    pub fn new(signals: Signals<Nodes>, sim_net: SimNet, log: FaultLog) -> Faults {
+        Faults {
+            signals,
+            sim_net,
+            log,
+            active: Default::default(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.sim_net.net.now() / 1_000_000
+    }
+
+    pub async fn perform(&self, action: Action) {
+        let (fault, nodes) = action.fault();
+        let targets: Vec<String> = nodes
+            .iter()
+            .map(|&i| self.signals.processes().nodes[i].name.clone())
+            .collect();
+        let executors: [&dyn FaultExecutor; 2] = [&self.signals, &self.sim_net];
+        let executor = match executor_for(&executors, &fault) {
+            Ok(e) => e,
+            Err(_) => return, // every nemesis fault has its executor here
+        };
+        let names = json!(targets);
+        if action.is_heal() {
+            let value = match executor.heal(&fault, &targets).await {
+                Ok(v) => v,
+                Err(FaultError::Targets { errors }) => json!({"nodes": names, "errors": errors}),
+                Err(e) => json!({"nodes": names, "errors": [e.to_string()]}),
+            };
+            let id = self
+                .active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(fault.kind());
+            self.log
+                .healed(self.now_ms(), id.unwrap_or_default(), &fault, value);
+        } else {
+            let value = executor
+                .inject(&fault, &targets)
+                .await
+                .unwrap_or_else(|e| json!({"nodes": names, "errors": [e.to_string()]}));
+            let id = self
+                .log
+                .started(self.now_ms(), fault.kind(), &fault, &targets, value);
+            self.active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(fault.kind(), id);
+        }
+    }
+}
