@@ -275,7 +275,7 @@ fn ctrl_c_leaves_an_interrupted_test_run() {
     let b = Bench::new();
     let store = b.path().join("runs");
     let bin = gauntlet().display().to_string();
-    let mut child = Command::new(gauntlet())
+    let child = Command::new(gauntlet())
         .args([
             "test",
             "-w",
