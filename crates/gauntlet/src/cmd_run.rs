@@ -284,6 +284,9 @@ pub fn runs(args: RunsArgs) -> Result<u8> {
         None => None,
     };
     let location = args.store.location()?;
+    if let Some(note) = args.store.older_default_note() {
+        eprintln!("{note}");
+    }
     if !location.exists() {
         // Nothing has been stored there yet: an empty list, not an error.
         if args.json.on {

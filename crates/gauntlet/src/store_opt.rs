@@ -42,6 +42,26 @@ impl StoreArgs {
     }
 }
 
+impl StoreArgs {
+    /// If no option or variable names a store and the older default
+    /// database `./gauntlet.db` exists, a note saying how to read it: the
+    /// default moved to `store/gauntlet.db`.
+    pub fn older_default_note(&self) -> Option<String> {
+        let unset = |name: &str| std::env::var_os(name).is_none_or(|v| v.is_empty());
+        let default = self.store.is_none()
+            && self.db.is_none()
+            && unset("GAUNTLET_STORE")
+            && unset("GAUNTLET_DB");
+        (default && Path::new(Store::DEFAULT_PATH).is_file()).then(|| {
+            format!(
+                "note: ./{} holds runs stored before --store; list them with `--db {}`",
+                Store::DEFAULT_PATH,
+                Store::DEFAULT_PATH
+            )
+        })
+    }
+}
+
 impl Location {
     /// The directory that holds the runs' directories, as the user gave it
     /// (relative paths stay relative, so printed paths stay short).
