@@ -312,6 +312,20 @@ fn ctrl_c_leaves_an_interrupted_test_run() {
     assert_eq!(runs[0]["state"], "interrupted", "{runs:#}");
     assert_eq!(runs[0]["held_stage"], "test");
     assert!(store.join("latest/results.json").is_file());
+    // The report offers what a test run allows: run it again, or abandon it.
+    let report = json_of(&g(&b, &store, &["report", "latest", "--format", "json"]));
+    assert_eq!(report["run"]["kind"], "test");
+    let commands = report["hold"]["commands"].as_array().unwrap();
+    assert!(
+        commands
+            .iter()
+            .all(|c| !c.as_str().unwrap().contains("retry")),
+        "{commands:?}"
+    );
+    assert!(
+        commands[0].as_str().unwrap().contains("test -w echo"),
+        "{commands:?}"
+    );
 }
 
 #[test]
