@@ -337,6 +337,30 @@ fn store_and_db_together_are_refused() {
     assert_eq!(code(&out), 254, "{}", stderr(&out));
     assert!(!b.path().join("runs").exists(), "nothing was run");
     assert!(!b.path().join("x.db").exists(), "nothing was run");
+
+    // The variables: GAUNTLET_STORE names the store; with GAUNTLET_DB too
+    // it is ambiguous; the command line beats either.
+    let env_runs = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = Command::new(gauntlet());
+        cmd.args(["runs", "--json"])
+            .args(args)
+            .current_dir(b.path())
+            .env_remove("GAUNTLET_DB")
+            .env_remove("GAUNTLET_STORE");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = echo_test(&b, &b.path().join("envstore"), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let runs = json_of(&env_runs(&[("GAUNTLET_STORE", "envstore")], &[]));
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    let both = [("GAUNTLET_STORE", "envstore"), ("GAUNTLET_DB", "x.db")];
+    let out = env_runs(&both, &[]);
+    assert_eq!(code(&out), 254, "{}", stderr(&out));
+    let runs = json_of(&env_runs(&both, &["--store", "envstore"]));
+    assert_eq!(runs.as_array().unwrap().len(), 1);
 }
 
 #[test]
