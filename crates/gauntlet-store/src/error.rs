@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::types::{RunId, RunState, StageState};
+use crate::types::{RunId, RunKind, RunState, StageState};
 
 /// What the caller tried to do when a state check refused it; it names the
 /// operation in [`StoreError::RunState`] and [`StoreError::StageState`].
@@ -98,6 +98,16 @@ pub enum StoreError {
     RunState {
         run: RunId,
         state: RunState,
+        action: Action,
+    },
+    /// The run's kind does not allow the action: a `gauntlet test` run
+    /// never holds, so it is not retried or overridden.
+    #[error(
+        "run {run} is a `gauntlet {kind}` run: cannot {action}; a test run is judged once and never holds (run `gauntlet {kind}` again with the same command line and seed to repeat it)"
+    )]
+    NotResumable {
+        run: RunId,
+        kind: RunKind,
         action: Action,
     },
     /// The stage's current attempt's state does not allow the action.

@@ -1,6 +1,9 @@
-//! The run store: one SQLite file (default `./gauntlet.db`) holding runs,
-//! their stages and attempts, measurements, faults, artifacts, overrides
-//! and verdicts, next to a directory `store/<run-id>/` for artifact files.
+//! The run store: one SQLite file holding runs (of `gauntlet test`, `run`
+//! and `soak`), their stages and attempts, measurements, faults,
+//! artifacts, overrides and verdicts, and a directory per run for its
+//! files. [`Store::open_dir`] is the layout every command uses: `DIR/gauntlet.db`
+//! and `DIR/<run-id>/`. [`Store::open`] is the older one: a database file
+//! anywhere, with run files in `store/<run-id>/` beside it.
 //!
 //! # Shape
 //!
@@ -75,14 +78,16 @@ pub use owner::{Liveness, Owner};
 pub use runid::{format_utc, utc_parts};
 pub use types::{
     Artifact, AttemptId, Fault, FaultId, Measurement, Millis, NewFault, NewRun, NewStage, Override,
-    Run, RunFilter, RunId, RunState, Series, Stage, StageAttempt, StageEnd, StageState, Verdict,
-    now_ms,
+    Run, RunFilter, RunId, RunKind, RunState, Series, Stage, StageAttempt, StageEnd, StageState,
+    Verdict, now_ms,
 };
 
 /// An open store: one connection to the database file.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Where the runs' artifact directories are.
+    artifacts: PathBuf,
     owner: Owner,
 }
 
@@ -93,16 +98,34 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Where a store lives unless told otherwise (relative to the working directory).
+    /// The database file of the older layout, unless told otherwise
+    /// (relative to the working directory); see [`Store::open`].
     pub const DEFAULT_PATH: &'static str = "gauntlet.db";
+
+    /// The store directory unless told otherwise (relative to the working
+    /// directory); see [`Store::open_dir`].
+    pub const DEFAULT_DIR: &'static str = "store";
+
+    /// The database file's name inside a store directory.
+    pub const DB_FILE: &'static str = "gauntlet.db";
+
+    /// Opens the store directory `dir`: the database `dir/gauntlet.db`, and
+    /// each run's files in `dir/<run-id>/`. The directory must exist.
+    pub fn open_dir(dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = std::path::absolute(dir.as_ref()).unwrap_or_else(|_| dir.as_ref().into());
+        let mut store = Store::open(dir.join(Self::DB_FILE))?;
+        store.artifacts = dir;
+        Ok(store)
+    }
 
     /// How long a write waits for another process's write to finish before
     /// failing with `database is locked`.
     pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-    /// Opens the store at `path`, creating the file if needed (its directory
+    /// Opens the database file `path`, creating it if needed (its directory
     /// must exist), switching it to WAL mode and migrating it to this
-    /// build's schema.
+    /// build's schema. Run files go to `store/<run-id>/` beside the file
+    /// (the older layout; [`Store::open_dir`] is the current one).
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = std::path::absolute(path.as_ref()).unwrap_or_else(|_| path.as_ref().into());
         let open_err = |source| StoreError::Open {
@@ -136,9 +159,13 @@ impl Store {
                 });
             }
         }
+        let artifacts = path
+            .parent()
+            .map_or_else(|| PathBuf::from("store"), |p| p.join("store"));
         Ok(Store {
             conn,
             path,
+            artifacts,
             owner: Owner::current(),
         })
     }
@@ -153,16 +180,15 @@ impl Store {
         &self.owner
     }
 
-    /// The directory that holds every run's artifact directory: `store/`
-    /// next to the database file.
+    /// The directory that holds every run's artifact directory: the store
+    /// directory ([`Store::open_dir`]), or `store/` next to the database
+    /// file ([`Store::open`]). Absolute.
     pub fn artifact_root(&self) -> PathBuf {
-        self.path
-            .parent()
-            .map_or_else(|| PathBuf::from("store"), |p| p.join("store"))
+        self.artifacts.clone()
     }
 
-    /// The run's artifact directory, `store/<run-id>/` next to the database
-    /// file. Artifact paths are relative to it. It is not created here.
+    /// The run's artifact directory, `<artifact root>/<run-id>/`. Artifact
+    /// paths are relative to it. It is not created here.
     pub fn artifact_dir(&self, run: &RunId) -> PathBuf {
         self.artifact_root().join(run.as_str())
     }

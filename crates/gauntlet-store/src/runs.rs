@@ -12,19 +12,20 @@ use crate::owner::{Liveness, Owner};
 use crate::runid::{format_id, random_suffix};
 use crate::sql::{Json, Strings, Valid, hex};
 use crate::types::{
-    AttemptId, Millis, NewRun, Override, Run, RunFilter, RunId, RunState, Stage, StageAttempt,
-    StageEnd, StageState, now_ms,
+    AttemptId, Millis, NewRun, Override, Run, RunFilter, RunId, RunKind, RunState, Stage,
+    StageAttempt, StageEnd, StageState, now_ms,
 };
 
 const RUN_COLS: &str = "seq, id, plan_name, plan_path, plan_text, plan_sha256, seed, state, \
      result, started_at, ended_at, held_stage, message, gauntlet_version, command_line, \
-     owner_pid, owner_start_ticks, owner_boot_id, owner_host";
+     owner_pid, owner_start_ticks, owner_boot_id, owner_host, kind, clock_zero";
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Run)> {
     Ok((
         r.get(0)?,
         Run {
             id: RunId(r.get(1)?),
+            kind: r.get(19)?,
             plan_name: r.get(2)?,
             plan_path: r.get(3)?,
             plan_text: r.get(4)?,
@@ -33,6 +34,7 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Run)> {
             state: r.get(7)?,
             result: r.get::<_, Option<Valid>>(8)?.map(|v| v.0),
             started_at: r.get(9)?,
+            clock_zero: r.get(20)?,
             ended_at: r.get(10)?,
             held_stage: r.get(11)?,
             message: r.get(12)?,
@@ -261,9 +263,15 @@ fn interrupt(conn: &Connection, seq: i64, run: &Run, now: Millis, cause: Cause) 
 }
 
 impl Store {
-    /// Records a new run, `running` and driven by this process, with every
-    /// stage pending at attempt 1.
+    /// Records a new plan run (`gauntlet run`), `running` and driven by
+    /// this process, with every stage pending at attempt 1.
     pub fn create_run(&self, new: &NewRun) -> Result<Run> {
+        self.create_run_as(RunKind::Run, new)
+    }
+
+    /// [`Store::create_run`] for a run of any kind. Its clock zero is its
+    /// start until [`Store::set_clock_zero`] says otherwise.
+    pub fn create_run_as(&self, kind: RunKind, new: &NewRun) -> Result<Run> {
         let mut names = HashSet::new();
         for s in &new.stages {
             if !names.insert(s.name.as_str()) {
@@ -282,8 +290,9 @@ impl Store {
             tx.execute(
                 "INSERT INTO runs (id, plan_name, plan_path, plan_text, plan_sha256, seed, state,
                     started_at, gauntlet_version, command_line,
-                    owner_pid, owner_start_ticks, owner_boot_id, owner_host)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    owner_pid, owner_start_ticks, owner_boot_id, owner_host, kind, clock_zero)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                    ?14, ?7)",
                 params![
                     id,
                     new.plan_name,
@@ -298,6 +307,7 @@ impl Store {
                     o.start_ticks.map(|t| t as i64),
                     o.boot_id,
                     o.host,
+                    kind,
                 ],
             )?;
             let seq = tx.last_insert_rowid();
@@ -314,6 +324,40 @@ impl Store {
             }
             Ok(load_run(tx, &RunId(id))?.1)
         })
+    }
+
+    /// Records when the run's own clock (its history's `time` 0) read
+    /// zero, as wall-clock [`Millis`]; see [`Run::clock_zero`]. The run must
+    /// be driven by this process (running, or just ended by it).
+    pub fn set_clock_zero(&self, run: &RunId, at: Millis) -> Result<()> {
+        self.write(|tx| {
+            let (seq, r) = load_run(tx, run)?;
+            if r.owner != self.owner {
+                return Err(StoreError::NotOwner {
+                    run: run.clone(),
+                    pid: r.owner.pid,
+                    this_pid: self.owner.pid,
+                });
+            }
+            tx.execute(
+                "UPDATE runs SET clock_zero = ?2 WHERE seq = ?1",
+                params![seq, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A test run is judged once and never holds: there is no failed
+    /// stage to run again or accept, only the command to repeat.
+    fn ensure_resumable(run: &Run, action: Action) -> Result<()> {
+        if run.kind == RunKind::Test {
+            return Err(StoreError::NotResumable {
+                run: run.id.clone(),
+                kind: run.kind,
+                action,
+            });
+        }
+        Ok(())
     }
 
     /// The run must be `running` and driven by this process.
@@ -483,6 +527,7 @@ impl Store {
     pub fn retry(&self, run: &RunId) -> Result<Run> {
         self.write(|tx| {
             let (seq, r) = self.load_for_operator(tx, run)?;
+            Self::ensure_resumable(&r, Action::Retry)?;
             if !matches!(r.state, RunState::Held | RunState::Interrupted) {
                 return Err(StoreError::RunState {
                     run: run.clone(),
@@ -521,6 +566,7 @@ impl Store {
         }
         self.write(|tx| {
             let (seq, r) = self.load_for_operator(tx, run)?;
+            Self::ensure_resumable(&r, Action::Override)?;
             if !matches!(r.state, RunState::Held | RunState::Interrupted) {
                 return Err(StoreError::RunState {
                     run: run.clone(),
@@ -662,13 +708,15 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RUN_COLS} FROM runs
              WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR plan_name = ?2)
+               AND (?4 IS NULL OR kind = ?4)
              ORDER BY seq DESC LIMIT ?3"
         ))?;
         let limit = filter.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
         let runs = stmt
-            .query_map(params![filter.state, filter.plan_name, limit], |r| {
-                run_from_row(r).map(|x| x.1)
-            })?
+            .query_map(
+                params![filter.state, filter.plan_name, limit, filter.kind],
+                |r| run_from_row(r).map(|x| x.1),
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(runs)
     }

@@ -9,7 +9,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes a file from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Times are [`Millis`](crate::Millis) (INTEGER). JSON is TEXT. Runs are
 /// referenced by their integer `seq`, so the big tables stay small; the
@@ -112,6 +112,21 @@ CREATE TABLE verdicts (
     time    INTEGER NOT NULL,
     PRIMARY KEY (run_seq, checker)
 ) STRICT;
+";
+
+/// Every run has a kind (`gauntlet test`, `run` or `soak`), and the wall
+/// clock of its own time zero, so history times (ns since the run's start)
+/// can be placed among the store's [`Millis`](crate::Millis). Runs made
+/// before this migration were plan runs or soaks (only those were stored);
+/// a soak is the run with a `soak` stage. Their clock zero is unknown
+/// (NULL), since nothing recorded it.
+const V2: &str = "
+ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run'
+    CHECK (kind IN ('test','run','soak'));
+ALTER TABLE runs ADD COLUMN clock_zero INTEGER;
+UPDATE runs SET kind = 'soak'
+    WHERE seq IN (SELECT run_seq FROM stages WHERE kind = 'soak');
+CREATE INDEX runs_kind ON runs (kind);
 ";
 
 /// The schema version this build writes.

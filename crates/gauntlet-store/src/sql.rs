@@ -4,7 +4,7 @@ use gauntlet_check::Validity;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde_json::Value;
 
-use crate::types::{RunState, StageState};
+use crate::types::{RunKind, RunState, StageState};
 
 fn bad(what: &str, got: &str) -> FromSqlError {
     FromSqlError::Other(format!("{got:?} is not a {what}").into())
@@ -20,6 +20,19 @@ impl FromSql for RunState {
     fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
         let s = v.as_str()?;
         RunState::parse(s).ok_or_else(|| bad("run state", s))
+    }
+}
+
+impl ToSql for RunKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for RunKind {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = v.as_str()?;
+        RunKind::parse(s).ok_or_else(|| bad("run kind", s))
     }
 }
 

@@ -123,6 +123,20 @@ word_enum! {
     }
 }
 
+word_enum! {
+    /// Which command made a run. All three are rows of one store, listed by
+    /// `gauntlet runs` and read by `show` and `report`.
+    RunKind {
+        /// `gauntlet test`: a workbench run (nodes on the simulated network).
+        /// It never holds, so it is not retried or overridden.
+        Test = "test",
+        /// `gauntlet run`: a plan's stages.
+        Run = "run",
+        /// `gauntlet soak`: users and faults, then the invariants.
+        Soak = "soak",
+    }
+}
+
 impl StageState {
     /// Passed, overridden or skipped: the next stage may start.
     pub fn is_done(self) -> bool {
@@ -176,6 +190,8 @@ impl NewStage {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
     pub id: RunId,
+    /// Which command made it.
+    pub kind: RunKind,
     pub plan_name: String,
     pub plan_path: Option<String>,
     pub plan_text: String,
@@ -186,6 +202,14 @@ pub struct Run {
     /// The verdict, once the run finished; `None` before, and for abandoned runs.
     pub result: Option<Validity>,
     pub started_at: Millis,
+    /// The wall clock at the run's own time zero. Stored times are
+    /// [`Millis`] since the epoch, but a history's `time` is nanoseconds
+    /// since its run started: history time `t` happened at
+    /// `clock_zero + t / 1_000_000`. A new run's clock zero is its
+    /// `started_at` until the runtime says when its clock started
+    /// ([`Store::set_clock_zero`](crate::Store::set_clock_zero)); `None` for
+    /// runs stored before it was recorded.
+    pub clock_zero: Option<Millis>,
     /// When it finished or was abandoned.
     pub ended_at: Option<Millis>,
     /// The stage that holds the run (while `held`), that was running when its
@@ -283,6 +307,7 @@ impl StageEnd {
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     pub state: Option<RunState>,
+    pub kind: Option<RunKind>,
     pub plan_name: Option<String>,
     /// At most this many (the newest).
     pub limit: Option<usize>,

@@ -29,8 +29,13 @@ pub struct TestConfig {
     pub log_stderr: bool,
     /// Draws the op mix, latencies and the nemesis schedule.
     pub seed: u64,
-    /// Root of the store; the run goes to `<store>/<workload>/<timestamp>/`.
+    /// Root of the store: the run goes to `<store>/<workload>/<run_name>/`,
+    /// and `<store>/latest` and `<store>/<workload>/latest` point at it.
     pub store: PathBuf,
+    /// The run directory's name (`gauntlet test` uses the store's run id;
+    /// `<store>/<run_name>` links to the directory). Without one the run
+    /// goes to `<store>/<workload>/<timestamp>/`.
+    pub run_name: Option<String>,
     /// How long the final phase waits, after healing, before final reads.
     pub recovery: Duration,
     pub rpc_timeout: Duration,
@@ -64,6 +69,7 @@ impl TestConfig {
             log_stderr: false,
             seed: 0,
             store: PathBuf::from("store"),
+            run_name: None,
             recovery: Duration::from_secs(10),
             rpc_timeout: Duration::from_secs(5),
             init_timeout: Duration::from_secs(10),
@@ -71,7 +77,32 @@ impl TestConfig {
         }
     }
 
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    /// The settings of the run as recorded in `run.json` (and, by
+    /// `gauntlet test`, as the stored run's plan text).
+    pub fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "gauntlet-version": env!("CARGO_PKG_VERSION"),
+            "command-line": self.command_line,
+            "seed": self.seed,
+            "workload": self.workload,
+            "bin": self.bin,
+            "args": self.args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
+            "node-count": self.node_count,
+            "time-limit-s": self.time_limit.as_secs_f64(),
+            "rate": self.rate,
+            "concurrency": self.concurrency,
+            "latency-ms": self.latency.mean_ms,
+            "latency-dist": format!("{:?}", self.latency.dist).to_lowercase(),
+            "topology": format!("{:?}", self.topology).to_lowercase(),
+            "nemesis": self.nemesis.iter().map(|k| format!("{k:?}").to_lowercase()).collect::<Vec<_>>(),
+            "nemesis-interval-s": self.nemesis_interval,
+            "recovery-s": self.recovery.as_secs_f64(),
+        })
+    }
+
+    /// Checks the configuration without running anything; a bad one is
+    /// what [`run_test`](crate::run_test) would refuse with exit 254.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError(m));
         if gauntlet_workload::workload(&self.workload).is_none() {
             return bad(format!(

@@ -78,6 +78,8 @@ pub(crate) struct Net {
     pub latency: Latency,
     next_id: AtomicU64,
     start: Instant,
+    /// The wall clock at `start`, so history times can be placed in time.
+    start_wall: std::time::SystemTime,
     counts: Counts,
     journal: Journal,
     bad_output: Mutex<BadOutputLog>,
@@ -125,6 +127,7 @@ impl Net {
             latency,
             next_id: AtomicU64::new(0),
             start: Instant::now(),
+            start_wall: std::time::SystemTime::now(),
             counts: Counts::default(),
             journal,
             bad_output: Mutex::new(BadOutputLog::default()),
@@ -135,6 +138,11 @@ impl Net {
     /// Nanoseconds since the network started: the history's clock.
     pub fn now(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
+    }
+
+    /// The wall clock when the history's clock read zero.
+    pub fn started_at(&self) -> std::time::SystemTime {
+        self.start_wall
     }
 
     pub fn name(&self, index: u32) -> &str {

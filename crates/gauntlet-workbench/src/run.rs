@@ -38,6 +38,8 @@ pub struct RunOutcome {
     pub results: Value,
     /// The run was cut short (Ctrl-C); results cover what was recorded.
     pub interrupted: bool,
+    /// The wall clock when the history's clock (`time`, in ns) read zero.
+    pub clock_zero: std::time::SystemTime,
 }
 
 /// Why a run could not be carried out.
@@ -81,7 +83,11 @@ pub async fn run_test(
     cancel: watch::Receiver<bool>,
 ) -> Result<RunOutcome, RunError> {
     cfg.validate()?;
-    let dir = store::create_run_dir(&cfg.store, &cfg.workload).map_err(io_err(format!(
+    let dir = match &cfg.run_name {
+        Some(name) => store::create_named_run_dir(&cfg.store, &cfg.workload, name),
+        None => store::create_run_dir(&cfg.store, &cfg.workload),
+    }
+    .map_err(io_err(format!(
         "creating a run directory under {}",
         cfg.store.display()
     )))?;
@@ -107,26 +113,9 @@ fn write_run_json(
     dir: &std::path::Path,
     outcome: Option<&RunOutcome>,
 ) -> Result<(), RunError> {
-    let run = json!({
-        "gauntlet-version": env!("CARGO_PKG_VERSION"),
-        "command-line": cfg.command_line,
-        "seed": cfg.seed,
-        "workload": cfg.workload,
-        "bin": cfg.bin,
-        "args": cfg.args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
-        "node-count": cfg.node_count,
-        "time-limit-s": cfg.time_limit.as_secs_f64(),
-        "rate": cfg.rate,
-        "concurrency": cfg.concurrency,
-        "latency-ms": cfg.latency.mean_ms,
-        "latency-dist": format!("{:?}", cfg.latency.dist).to_lowercase(),
-        "topology": format!("{:?}", cfg.topology).to_lowercase(),
-        "nemesis": cfg.nemesis.iter().map(|k| format!("{k:?}").to_lowercase()).collect::<Vec<_>>(),
-        "nemesis-interval-s": cfg.nemesis_interval,
-        "recovery-s": cfg.recovery.as_secs_f64(),
-        "finished": outcome.is_some(),
-        "interrupted": outcome.is_some_and(|o| o.interrupted),
-    });
+    let mut run = cfg.settings();
+    run["finished"] = json!(outcome.is_some());
+    run["interrupted"] = json!(outcome.is_some_and(|o| o.interrupted));
     let text = serde_json::to_string_pretty(&run).expect("json");
     std::fs::write(dir.join("run.json"), text + "\n").map_err(io_err("writing run.json"))
 }
@@ -262,6 +251,7 @@ impl Run {
             valid: results.valid,
             results: results.json,
             interrupted,
+            clock_zero: self.net.started_at(),
         })
     }
 

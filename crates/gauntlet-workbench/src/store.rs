@@ -1,4 +1,7 @@
-//! The run's directory: `<store>/<workload>/<timestamp>/`, with `latest` links.
+//! The run's directory: `<store>/<workload>/<run-id>/`, also reachable as
+//! `<store>/<run-id>` (where the run store looks for a run's files); or
+//! `<store>/<workload>/<timestamp>/` for a run the store does not know (the
+//! bench). `latest` links either way.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,6 +29,24 @@ pub(crate) fn create_run_dir(store: &Path, workload: &str) -> std::io::Result<Pa
         }
     }
     unreachable!("the loop returns")
+}
+
+/// Creates `<store>/<workload>/<name>/` (and its `node-logs/`), which must
+/// be new, and links `<store>/<name>` to it: the run store finds every
+/// run's files at `<store>/<run-id>/`, and the README's
+/// `store/<workload>/...` stays true.
+pub(crate) fn create_named_run_dir(
+    store: &Path,
+    workload: &str,
+    name: &str,
+) -> std::io::Result<PathBuf> {
+    let parent = store.join(workload);
+    std::fs::create_dir_all(&parent)?;
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir)?;
+    std::fs::create_dir(dir.join("node-logs"))?;
+    std::os::unix::fs::symlink(Path::new(workload).join(name), store.join(name))?;
+    Ok(dir)
 }
 
 /// Points `<store>/latest` and `<store>/<workload>/latest` at `run_dir`.
@@ -98,5 +119,24 @@ mod tests {
         assert_eq!(latest, std::fs::canonicalize(&b).unwrap());
         let wl_latest = std::fs::canonicalize(tmp.path().join("echo/latest")).unwrap();
         assert_eq!(wl_latest, latest);
+    }
+
+    #[test]
+    fn named_run_dirs_are_linked_from_the_store_and_latest_follows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let id = "r20261123-162755-abc";
+        let a = create_named_run_dir(tmp.path(), "echo", id).unwrap();
+        assert_eq!(a, tmp.path().join("echo").join(id));
+        assert!(a.join("node-logs").is_dir());
+        assert!(create_named_run_dir(tmp.path(), "echo", id).is_err());
+        assert_eq!(
+            std::fs::read_link(tmp.path().join(id)).unwrap(),
+            Path::new("echo").join(id)
+        );
+        link_latest(tmp.path(), "echo", &a).unwrap();
+        let canon = std::fs::canonicalize(&a).unwrap();
+        for link in [id, "latest", "echo/latest"] {
+            assert_eq!(std::fs::canonicalize(tmp.path().join(link)).unwrap(), canon);
+        }
     }
 }

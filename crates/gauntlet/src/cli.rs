@@ -63,8 +63,9 @@ pub enum Command {
     gauntlet test -w broadcast --bin ./my-node --node-count 5 --time-limit 20 --rate 100 --latency 100 --nemesis partition\n  \
     gauntlet test -w g-counter --bin ./counter --node-count 3 --nemesis partition,kill,pause --seed 42\n  \
     gauntlet test -w echo --bin python3 my_node.py   # arguments after --bin go to the program\n\n\
-    Results go to STORE/<workload>/<timestamp>/ (STORE/latest points at the newest):\n  \
-    history.jsonl, results.json, messages.jsonl, node-logs/<node>.log, run.json")]
+    Results go to STORE/<workload>/<run-id>/ (also STORE/<run-id>; STORE/latest points at the newest):\n  \
+    history.jsonl, results.json, messages.jsonl, node-logs/<node>.log, run.json.\n\
+    The run is listed by `gauntlet runs`; `gauntlet show RUN` and `gauntlet report RUN` read it.")]
 pub struct TestArgs {
     /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, lin-kv.
     #[arg(short = 'w', long, default_value = "echo")]
@@ -108,21 +109,20 @@ pub struct TestArgs {
     /// Also print node stderr to gauntlet's stderr.
     #[arg(long)]
     pub log_stderr: bool,
-    /// Seed for the op mix, latencies and the nemesis schedule (random if absent; always recorded).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Where runs are stored.
-    #[arg(long, default_value = "store")]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub seed: SeedArg,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Seconds to wait after healing before the final reads.
     #[arg(long, default_value_t = 10.0)]
     pub recovery_time: f64,
     /// Seconds a client waits for a reply.
     #[arg(long, default_value_t = 5.0)]
     pub rpc_timeout: f64,
-    /// Print results.json instead of the summary.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub quiet: QuietArg,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]
@@ -154,16 +154,14 @@ pub struct CheckArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Where runs are stored.
-    #[arg(long, default_value = "store")]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Seconds each demo run lasts.
     #[arg(long, default_value_t = 5.0)]
     pub time_limit: f64,
@@ -202,27 +200,68 @@ pub struct BenchArgs {
     /// Tokens each node injects; they circulate for the whole measurement.
     #[arg(long, default_value_t = 64)]
     pub tokens: u64,
-    /// Print figures as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
-/// Where runs are stored.
-#[derive(Debug, Args)]
-pub struct DbArgs {
-    /// The run store (SQLite); artifacts go to `store/` beside it.
-    #[arg(long, env = "GAUNTLET_DB", default_value = "gauntlet.db")]
-    pub db: PathBuf,
+// Options several commands take are defined once, here, and flattened into
+// each command's arguments, so the flag, its help and its meaning are the
+// same everywhere.
+
+/// Where runs live, for every command that reads or writes runs.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Where runs live: the database DIR/gauntlet.db and each run's files in
+    /// DIR/<run-id>/ [env: GAUNTLET_STORE] [default: store]
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// The older spelling: a database FILE, with each run's files in
+    /// store/<run-id>/ beside it [env: GAUNTLET_DB].
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "store")]
+    pub db: Option<PathBuf>,
+}
+
+/// `--seed`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SeedArg {
+    /// Seeds every random draw of the run (op mix, latencies, think times,
+    /// keys, the fault schedule, jitter); random when not given, always recorded.
+    #[arg(id = "seed", long = "seed", value_name = "N")]
+    pub value: Option<u64>,
+}
+
+/// `--set`.
+#[derive(Debug, Clone, Args)]
+pub struct SetArgs {
+    /// Override a plan variable from its [vars] table (repeatable).
+    #[arg(id = "set", long = "set", value_name = "KEY=VALUE")]
+    pub values: Vec<String>,
+}
+
+/// `--quiet`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct QuietArg {
+    /// No progress output; only how the run ended (and errors).
+    #[arg(id = "quiet", long = "quiet", short = 'q')]
+    pub on: bool,
+}
+
+/// `--json`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JsonArg {
+    /// Print the result as JSON instead of text.
+    #[arg(id = "json", long = "json")]
+    pub on: bool,
 }
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     gauntlet run examples/plans/shop.toml\n  \
     gauntlet run plan.toml --cycles 2 --modules api,worker\n  \
-    gauntlet run plan.toml --set api_port=9000 --db /tmp/ci.db\n\n\
+    gauntlet run plan.toml --set api_port=9000 --store /tmp/ci\n\n\
     A failed stage holds the run (exit 1); go on with `gauntlet retry RUN`,\n\
     `gauntlet override RUN --stage S --reason \"...\"` or `gauntlet abandon RUN`.\n\
-    Reports (REPORT.json, REPORT.md, report.html, junit.xml) go to store/<run-id>/.\n\
+    Reports (REPORT.json, REPORT.md, report.html, junit.xml) go to STORE/<run-id>/.\n\
     The plan format: docs/plan.md.")]
 pub struct RunArgs {
     /// The plan file (TOML).
@@ -233,20 +272,16 @@ pub struct RunArgs {
     /// Module cycling: only these modules, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub modules: Option<Vec<String>>,
-    /// Override a plan variable from its [vars] table (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Seeds the health checks' jitter; random when not given, always recorded.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// No progress output.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Print the run as JSON (REPORT.json) when it ends.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub sets: SetArgs,
+    #[command(flatten)]
+    pub seed: SeedArg,
+    #[command(flatten)]
+    pub quiet: QuietArg,
+    #[command(flatten)]
+    pub json: JsonArg,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -263,10 +298,13 @@ pub struct RunsArgs {
     /// At most this many, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Only runs of this kind: test, run, soak.
     #[arg(long)]
-    pub json: bool,
+    pub kind: Option<String>,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub json: JsonArg,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -277,10 +315,10 @@ pub struct ShowArgs {
     /// The run: an id, a unique prefix, or `latest`.
     #[arg(default_value = "latest")]
     pub run: String,
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub json: JsonArg,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -288,10 +326,10 @@ pub struct ShowArgs {
 pub struct RetryArgs {
     /// The run: an id, a unique prefix, or `latest`.
     pub run: String,
-    #[arg(long, short)]
-    pub quiet: bool,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub quiet: QuietArg,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -310,10 +348,10 @@ pub struct OverrideArgs {
     /// Who overrides (default: $USER).
     #[arg(long)]
     pub by: Option<String>,
-    #[arg(long, short)]
-    pub quiet: bool,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub quiet: QuietArg,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -327,7 +365,7 @@ pub struct AbandonArgs {
     #[arg(long, default_value = "abandoned by the operator")]
     pub reason: String,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -345,14 +383,14 @@ pub struct ReportArgs {
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     gauntlet soak examples/plans/soak-shop.toml --minutes 480 --scenario all\n  \
     SOAK_MINUTES=2 USERS=4 gauntlet soak examples/plans/soak-redis.toml\n\n\
-    Writes store/<run-id>/verdict.json (each invariant I1-I5 with its figures and evidence),\n\
+    Writes STORE/<run-id>/verdict.json (each invariant I1-I5 with its figures and evidence),\n\
     report.html, journal.jsonl and every service's log. Exit codes: 0 every gated invariant\n\
     passed, 1 one failed, 2 one could not decide, 254 a bad plan, 255 the soak could not run.\n\
     The plan format: docs/soak.md.")]
@@ -368,18 +406,14 @@ pub struct SoakArgs {
     /// How many simulated users.
     #[arg(long, env = "USERS")]
     pub users: Option<u32>,
-    /// Override a plan variable from its [vars] table (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Seeds think times, keys and the fault schedule; random when not given, always recorded.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// No progress output.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Print verdict.json when the soak ends.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub sets: SetArgs,
+    #[command(flatten)]
+    pub seed: SeedArg,
+    #[command(flatten)]
+    pub quiet: QuietArg,
+    #[command(flatten)]
+    pub json: JsonArg,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

@@ -47,12 +47,12 @@ fn check(args: BenchArgs) -> Result<u8> {
     let mut figures = Vec::new();
     for result in bench_suite(&cfg) {
         let figure = result.map_err(|e| anyhow::anyhow!(e))?;
-        if !args.json {
+        if !args.json.on {
             println!("{}", format_figure(&figure));
         }
         figures.push(figure);
     }
-    if args.json {
+    if args.json.on {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     }
     Ok(exit::VALID)
@@ -85,7 +85,7 @@ fn router(args: BenchArgs) -> Result<u8> {
                 tokens_per_node: args.tokens,
             },
         ))?;
-        if !args.json {
+        if !args.json.on {
             println!(
                 "router  {:>4} nodes  {:>9.0} msgs/s  {:>6.2} µs gauntlet CPU per message  ({} messages in {:.1} s)",
                 n,
@@ -97,7 +97,7 @@ fn router(args: BenchArgs) -> Result<u8> {
         }
         all.push(report);
     }
-    if args.json {
+    if args.json.on {
         println!("{}", serde_json::to_string_pretty(&all)?);
     }
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -239,7 +239,7 @@ interval = "1s"
         "user_ops_ok": verdict["users"]["user_ops_ok"],
         "verdict": verdict["valid"],
     });
-    if args.json {
+    if args.json.on {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
         println!(

@@ -49,7 +49,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         let page = render_linear_timeline(&to_page(&analysis, &timeline, &args.history));
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
     }
-    if args.json {
+    if args.json.on {
         println!("{}", serde_json::to_string_pretty(&analysis.result())?);
     } else {
         print_summary(&analysis, &args.history, args.html.as_deref());

@@ -23,6 +23,7 @@ pub fn run(args: DemoArgs) -> Result<u8> {
             Validity::Invalid,
         ),
     ];
+    let location = args.store.location()?;
     let mut as_expected = true;
     for (i, (example, what, expected)) in demos.iter().enumerate() {
         println!("== {example}: {what}");
@@ -42,9 +43,8 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         cfg.nemesis_interval = 1.0;
         cfg.recovery = Duration::from_secs(3);
         cfg.seed = 7 + i as u64;
-        cfg.store = args.store.clone();
         cfg.command_line = std::env::args().collect();
-        let outcome = crate::cmd_test::run_config(cfg)?;
+        let outcome = crate::cmd_test::run_stored(&location, cfg, false)?;
         crate::cmd_test::print_summary(&outcome);
         println!();
         as_expected &= outcome.valid == *expected;

@@ -1,7 +1,6 @@
 //! `gauntlet run | runs | show | retry | override | abandon | report`:
 //! plans, and the operator's side of halt-and-hold.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -9,23 +8,11 @@ use gauntlet_check::Validity;
 use gauntlet_pipeline::{Outcome, Start};
 use gauntlet_plan::{LoadOptions, PlanError};
 use gauntlet_report::run::{Format, RunReport, render};
-use gauntlet_store::{Run, RunFilter, RunState, Store, StoreError, now_ms};
+use gauntlet_store::{Run, RunFilter, RunKind, RunState, StoreError, now_ms};
 
 use crate::cli::{AbandonArgs, OverrideArgs, ReportArgs, RetryArgs, RunArgs, RunsArgs, ShowArgs};
 use crate::exit::{self, Failure};
-
-fn open(db: &Path) -> Result<Store> {
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        return Err(Failure::bad_args(format!(
-            "--db {}: the directory {} does not exist",
-            db.display(),
-            dir.display()
-        )));
-    }
-    Ok(Store::open(db)?)
-}
+use crate::store_opt::Location;
 
 /// Store refusals the operator caused (a wrong id, a run in the wrong
 /// state) are bad arguments; anything else is a crash.
@@ -67,7 +54,7 @@ where
 }
 
 pub fn run(args: RunArgs) -> Result<u8> {
-    let sets = parse_sets(&args.sets)?;
+    let sets = parse_sets(&args.sets.values)?;
     let opts = LoadOptions {
         sets,
         cycles: args.cycles,
@@ -89,10 +76,11 @@ pub fn run(args: RunArgs) -> Result<u8> {
     }
     let plan_text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("reading {}", args.plan.display()))?;
-    let store = open(&args.db.db)?;
+    let location = args.store.location()?;
+    let store = location.open(true)?;
     store.mark_dead_runs_interrupted().map_err(store_error)?;
-    let seed = args.seed.unwrap_or_else(rand_seed);
-    let quiet = args.quiet || args.json;
+    let seed = args.seed.value.unwrap_or_else(rand_seed);
+    let quiet = args.quiet.on || args.json.on;
     let outcome = drive(|cancel| {
         gauntlet_pipeline::start(
             store,
@@ -106,11 +94,11 @@ pub fn run(args: RunArgs) -> Result<u8> {
             cancel,
         )
     })?;
-    finish(outcome, args.json, &args.db.db)
+    finish(outcome, args.json.on, &location)
 }
 
 pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
-    let sets = parse_sets(&args.sets)?;
+    let sets = parse_sets(&args.sets.values)?;
     if args.minutes.is_some_and(|m| !(m > 0.0 && m.is_finite())) {
         return Err(Failure::bad_args("--minutes must be a positive number"));
     }
@@ -130,14 +118,15 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
     }
     let plan_text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("reading {}", args.plan.display()))?;
-    let store = open(&args.db.db)?;
+    let store = args.store.location()?.open(true)?;
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     // The command line beats the plan, as everywhere.
     let seed = args
         .seed
+        .value
         .or(plan.soak.as_ref().and_then(|s| s.seed))
         .unwrap_or_else(rand_seed);
-    let quiet = args.quiet || args.json;
+    let quiet = args.quiet.on || args.json.on;
     let outcome = drive(|cancel| {
         gauntlet_pipeline::soak::soak(
             store,
@@ -152,7 +141,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
         )
     })?;
     let run = &outcome.outcome.run;
-    if args.json {
+    if args.json.on {
         if let Ok(text) = std::fs::read_to_string(&outcome.verdict_path) {
             println!("{text}");
         }
@@ -210,10 +199,10 @@ fn rand_seed() -> u64 {
 }
 
 /// Prints how the run ended and picks the exit code.
-fn finish(outcome: Outcome, json: bool, db: &Path) -> Result<u8> {
+fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
     let run = &outcome.run;
     if json {
-        let store = open(db)?;
+        let store = location.open(false)?;
         let report = RunReport::load(&store, &run.id).map_err(store_error)?;
         println!("{}", render(&report, Format::Json));
     } else {
@@ -287,16 +276,37 @@ pub fn runs(args: RunsArgs) -> Result<u8> {
         })?),
         None => None,
     };
-    let store = open(&args.db.db)?;
+    let kind = match &args.kind {
+        Some(k) => Some(RunKind::parse(k).ok_or_else(|| {
+            let all: Vec<&str> = RunKind::ALL.iter().map(|k| k.as_str()).collect();
+            Failure::bad_args(format!("--kind {k:?}: one of {}", all.join(", ")))
+        })?),
+        None => None,
+    };
+    let location = args.store.location()?;
+    if let Some(note) = args.store.older_default_note() {
+        eprintln!("{note}");
+    }
+    if !location.exists() {
+        // Nothing has been stored there yet: an empty list, not an error.
+        if args.json.on {
+            println!("[]");
+        } else {
+            println!("no runs: {} does not exist yet", location.describe());
+        }
+        return Ok(exit::VALID);
+    }
+    let store = location.open(false)?;
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     let runs = store
         .runs(&RunFilter {
             state,
+            kind,
             plan_name: args.plan.clone(),
             limit: Some(args.limit),
         })
         .map_err(store_error)?;
-    if args.json {
+    if args.json.on {
         println!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(exit::VALID);
     }
@@ -305,7 +315,7 @@ pub fn runs(args: RunsArgs) -> Result<u8> {
         return Ok(exit::VALID);
     }
     let now = now_ms();
-    let rows: Vec<[String; 7]> = runs
+    let rows: Vec<[String; 8]> = runs
         .iter()
         .map(|r| {
             let failed = match r.state {
@@ -316,6 +326,7 @@ pub fn runs(args: RunsArgs) -> Result<u8> {
             };
             [
                 r.id.to_string(),
+                r.kind.to_string(),
                 r.plan_name.clone(),
                 r.state.to_string(),
                 match r.result {
@@ -333,6 +344,7 @@ pub fn runs(args: RunsArgs) -> Result<u8> {
     print_table(
         &[
             "ID",
+            "KIND",
             "PLAN",
             "STATE",
             "RESULT",
@@ -372,17 +384,18 @@ fn format_time(ms: i64) -> String {
 }
 
 pub fn show(args: ShowArgs) -> Result<u8> {
-    let store = open(&args.db.db)?;
+    let store = args.store.location()?.open(false)?;
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     let run = store.run(&args.run).map_err(store_error)?;
     let report = RunReport::load(&store, &run.id).map_err(store_error)?;
-    if args.json {
+    if args.json.on {
         println!("{}", render(&report, Format::Json));
         return Ok(exit::VALID);
     }
     println!(
-        "run {}  plan {}  {}  result {}",
+        "run {}  {}  plan {}  {}  result {}",
         run.id,
+        run.kind,
         run.plan_name,
         run.state,
         run.result.map_or("-".to_owned(), |v| v.to_string())
@@ -452,24 +465,27 @@ pub fn show(args: ShowArgs) -> Result<u8> {
 }
 
 pub fn retry(args: RetryArgs) -> Result<u8> {
-    let store = open(&args.db.db)?;
+    let location = args.store.location()?;
+    let store = location.open(false)?;
     let run = store.run(&args.run).map_err(store_error)?;
     let run = store.retry(&run.id).map_err(store_error)?;
-    if !args.quiet {
+    let quiet = args.quiet.on;
+    if !quiet {
         eprintln!("resuming run {}", run.id);
     }
-    let db = args.db.db.clone();
-    let outcome = drive(|cancel| async move {
-        gauntlet_pipeline::resume(store, &run.id, args.quiet, cancel).await
-    })?;
-    finish(outcome, false, &db)
+    let outcome =
+        drive(
+            |cancel| async move { gauntlet_pipeline::resume(store, &run.id, quiet, cancel).await },
+        )?;
+    finish(outcome, false, &location)
 }
 
 pub fn override_stage(args: OverrideArgs) -> Result<u8> {
     if args.reason.trim().is_empty() {
         return Err(Failure::bad_args("--reason must say why"));
     }
-    let store = open(&args.db.db)?;
+    let location = args.store.location()?;
+    let store = location.open(false)?;
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     let run = store.run(&args.run).map_err(store_error)?;
     let stage = match args.stage.clone().or_else(|| run.held_stage.clone()) {
@@ -489,21 +505,22 @@ pub fn override_stage(args: OverrideArgs) -> Result<u8> {
     store
         .override_stage(&run.id, &stage, &args.reason, &who)
         .map_err(store_error)?;
-    if !args.quiet {
+    let quiet = args.quiet.on;
+    if !quiet {
         eprintln!(
             "stage {stage} of run {} overridden by {who}: {}",
             run.id, args.reason
         );
     }
-    let db = args.db.db.clone();
-    let outcome = drive(|cancel| async move {
-        gauntlet_pipeline::resume(store, &run.id, args.quiet, cancel).await
-    })?;
-    finish(outcome, false, &db)
+    let outcome =
+        drive(
+            |cancel| async move { gauntlet_pipeline::resume(store, &run.id, quiet, cancel).await },
+        )?;
+    finish(outcome, false, &location)
 }
 
 pub fn abandon(args: AbandonArgs) -> Result<u8> {
-    let store = open(&args.db.db)?;
+    let store = args.store.location()?.open(false)?;
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     let run = store.run(&args.run).map_err(store_error)?;
     store.abandon(&run.id, &args.reason).map_err(store_error)?;
@@ -519,7 +536,7 @@ pub fn report(args: ReportArgs) -> Result<u8> {
             args.format
         ))
     })?;
-    let store = open(&args.db.db)?;
+    let store = args.store.location()?.open(false)?;
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     let run = store.run(&args.run).map_err(store_error)?;
     let report = RunReport::load(&store, &run.id).map_err(store_error)?;

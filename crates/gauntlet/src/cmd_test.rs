@@ -2,18 +2,24 @@ use std::time::Duration;
 
 use anyhow::Result;
 use gauntlet_check::Validity;
-use gauntlet_workbench::{RunOutcome, TestConfig};
+use gauntlet_workbench::{RunError, RunOutcome, TestConfig};
 use serde_json::Value;
 
 use crate::cli::TestArgs;
 use crate::exit::{self, Failure};
+use crate::store_opt::Location;
+use crate::test_record;
 
 pub fn run(args: TestArgs) -> Result<u8> {
-    let json = args.json;
+    let json = args.json.on;
+    let quiet = args.quiet.on;
+    let location = args.store.location()?;
     let cfg = config_from(args)?;
-    let outcome = run_config(cfg)?;
+    let outcome = run_stored(&location, cfg, quiet)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome.results)?);
+    } else if quiet {
+        print_verdict(&outcome);
     } else {
         print_summary(&outcome);
     }
@@ -30,19 +36,46 @@ pub fn run(args: TestArgs) -> Result<u8> {
     Ok(exit::for_validity(outcome.valid))
 }
 
+/// Runs one test as a run of the store at `location`: the run is created
+/// first, the workbench writes into its directory, and what happened is
+/// recorded when it ends, whichever way it ends.
+pub fn run_stored(location: &Location, mut cfg: TestConfig, quiet: bool) -> Result<RunOutcome> {
+    // A bad configuration is refused before it becomes a run.
+    cfg.validate()
+        .map_err(|e| Failure::bad_args(e.to_string()))?;
+    let store = location.open(true)?;
+    store.mark_dead_runs_interrupted()?;
+    let (run, attempt) = test_record::create(&store, &cfg)?;
+    if !quiet {
+        eprintln!("gauntlet: stored as run {run}");
+    }
+    cfg.store = location.artifact_root();
+    cfg.run_name = Some(run.to_string());
+    let outcome = run_workbench(cfg);
+    // The verdict stands even if recording it fails; say so, keep the exit code.
+    if let Err(e) = test_record::complete(&store, &run, attempt, &outcome) {
+        eprintln!("gauntlet: run {run} could not be fully recorded in the store: {e:#}");
+    }
+    Ok(outcome?)
+}
+
 /// Runs one test on a fresh runtime, with Ctrl-C handling.
-pub fn run_config(cfg: TestConfig) -> Result<RunOutcome> {
+fn run_workbench(cfg: TestConfig) -> Result<RunOutcome, RunError> {
     raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(|source| RunError::Io {
+            context: "starting the runtime".into(),
+            source,
+        })?;
     let outcome = runtime.block_on(async {
         let cancel = crate::signals::cancel_on_signals();
         gauntlet_workbench::run_test(cfg, cancel).await
     });
     // Node reapers and delivery tasks end with the runtime.
     runtime.shutdown_timeout(Duration::from_secs(2));
-    Ok(outcome?)
+    outcome
 }
 
 fn config_from(a: TestArgs) -> Result<TestConfig> {
@@ -70,8 +103,7 @@ fn config_from(a: TestArgs) -> Result<TestConfig> {
             None => None,
         };
     cfg.log_stderr = a.log_stderr;
-    cfg.seed = a.seed.unwrap_or_else(random_seed);
-    cfg.store = a.store;
+    cfg.seed = a.seed.value.unwrap_or_else(random_seed);
     cfg.recovery = seconds("--recovery-time", a.recovery_time)?;
     cfg.rpc_timeout = seconds("--rpc-timeout", a.rpc_timeout)?;
     cfg.command_line = std::env::args().collect();
@@ -190,6 +222,11 @@ pub fn print_summary(o: &RunOutcome) {
         }
     }
     println!();
+    print_verdict(o);
+}
+
+/// The last two lines of the summary: the verdict and where results.json is.
+fn print_verdict(o: &RunOutcome) {
     println!(
         "{}",
         match o.valid {

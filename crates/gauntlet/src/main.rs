@@ -9,6 +9,8 @@ mod cmd_run;
 mod cmd_test;
 mod exit;
 mod signals;
+mod store_opt;
+mod test_record;
 
 use std::process::ExitCode;
 

@@ -30,7 +30,7 @@ use gauntlet_soak::journal::Journal;
 use gauntlet_soak::readback::classify;
 use gauntlet_soak::schedule::plan_injections;
 use gauntlet_soak::template::render;
-use gauntlet_store::{NewFault, NewRun, NewStage, RunId, StageEnd, Store};
+use gauntlet_store::{NewFault, NewRun, NewStage, RunId, RunKind, StageEnd, Store};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
@@ -65,7 +65,7 @@ pub async fn soak(
     let Some(spec) = start.plan.soak.clone() else {
         return Err(PipelineError::NotSoak);
     };
-    let run = store.create_run(&NewRun {
+    let new_run = NewRun {
         plan_name: start.plan.name.clone(),
         plan_path: start.plan.path.as_ref().map(|p| p.display().to_string()),
         plan_text: start.plan_text.clone(),
@@ -76,7 +76,8 @@ pub async fn soak(
             .iter()
             .map(|s| NewStage::new(*s, if *s == "up" { "up" } else { "soak" }))
             .collect(),
-    })?;
+    };
+    let run = store.create_run_as(RunKind::Soak, &new_run)?;
     let dir = store.artifact_dir(&run.id);
     let services_dir = log_dir(&dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;

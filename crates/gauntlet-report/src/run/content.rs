@@ -2,7 +2,7 @@
 //! sections and blocks; each renderer turns it into its own markup, so the
 //! two never disagree on content.
 
-use gauntlet_store::{RunState, Stage, StageState};
+use gauntlet_store::{RunKind, RunState, Stage, StageState};
 
 use super::RunReport;
 use super::facts::{ModuleRow, module_rows};
@@ -200,6 +200,13 @@ fn holding_stage(r: &RunReport) -> Option<&Stage> {
 /// The commands that let a held (or interrupted) run go on.
 pub(crate) fn hold_commands(r: &RunReport) -> Vec<String> {
     let id = r.run.id.as_str();
+    if r.run.kind == RunKind::Test {
+        // A test run is not resumed: it is run again, or given up on.
+        return vec![
+            super::fmt::shell_line(&r.run.command_line),
+            format!("gauntlet abandon {id}"),
+        ];
+    }
     let stage = holding_stage(r).map_or("STAGE", |s| s.name.as_str());
     vec![
         format!("gauntlet retry {id}"),
@@ -227,9 +234,15 @@ fn hold_section(r: &RunReport) -> Option<Section> {
             } else {
                 (
                     format!("Interrupted at stage {name}"),
-                    format!(
-                        "The gauntlet process driving the run stopped during stage {name}; `retry` resumes it."
-                    ),
+                    if r.run.kind == RunKind::Test {
+                        format!(
+                            "The gauntlet process driving the run stopped during stage {name}; its checks judged what was recorded. A test run is not resumed."
+                        )
+                    } else {
+                        format!(
+                            "The gauntlet process driving the run stopped during stage {name}; `retry` resumes it."
+                        )
+                    },
                 )
             };
             let mut lines = vec![what];
@@ -244,10 +257,13 @@ fn hold_section(r: &RunReport) -> Option<Section> {
                         title,
                         lines,
                     },
-                    Block::Para(
+                    Block::Para(if r.run.kind == RunKind::Test {
+                        "To go on: run the test again (same command line and seed), or abandon the run:"
+                            .into()
+                    } else {
                         "To go on: retry the stage, override it (accept the failure, with a reason), or abandon the run:"
-                            .into(),
-                    ),
+                            .into()
+                    }),
                     Block::Commands(hold_commands(r)),
                 ],
             })

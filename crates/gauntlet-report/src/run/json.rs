@@ -27,6 +27,7 @@ pub(crate) fn render(r: &RunReport) -> Value {
         "generated_at": r.generated_at,
         "run": {
             "id": run.id,
+            "kind": run.kind,
             "plan_name": run.plan_name,
             "plan_path": run.plan_path,
             "plan_sha256": run.plan_sha256,
@@ -37,6 +38,7 @@ pub(crate) fn render(r: &RunReport) -> Value {
             "valid": run.result,
             "started_at": run.started_at,
             "started_at_utc": rfc3339(run.started_at),
+            "clock_zero": run.clock_zero,
             "ended_at": run.ended_at,
             "ended_at_utc": run.ended_at.map(rfc3339),
             "took_ms": run.took_ms(r.generated_at.max(run.started_at)),
