@@ -65,6 +65,7 @@ mod runs;
 mod schema;
 mod sql;
 mod types;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -81,6 +82,7 @@ pub use types::{
     Run, RunFilter, RunId, RunKind, RunState, Series, Stage, StageAttempt, StageEnd, StageState,
     Verdict, now_ms,
 };
+pub use writer::StoreWriter;
 
 /// An open store: one connection to the database file.
 pub struct Store {

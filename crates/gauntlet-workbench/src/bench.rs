@@ -55,7 +55,7 @@ pub async fn bench_router(b: RouterBench) -> Result<RouterBenchReport, RunError>
         source,
     })?;
     let (_tx, cancel) = watch::channel(false);
-    let run = Run::new(cfg, dir, cancel)?;
+    let run = Run::new(cfg, dir, gauntlet_events::Events::none(), cancel)?;
     let result = async {
         run.setup().await?;
         let flood = json!({"type": "flood", "tokens": b.tokens_per_node});

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+use gauntlet_events::Events;
 use gauntlet_net::{Grudge, Latency};
 use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
@@ -83,6 +84,9 @@ pub(crate) struct Net {
     counts: Counts,
     journal: Journal,
     bad_output: Mutex<BadOutputLog>,
+    /// The run's event stream: what a person should see goes here, never
+    /// to stderr directly.
+    events: Events,
 }
 
 #[derive(Default)]
@@ -104,6 +108,7 @@ impl Net {
         endpoints: Vec<(String, Kind)>,
         latency: Latency,
         journal: Journal,
+        events: Events,
     ) -> (Arc<Net>, Vec<mpsc::UnboundedReceiver<Packet>>) {
         let mut inboxes = Vec::with_capacity(endpoints.len());
         let mut receivers = Vec::with_capacity(endpoints.len());
@@ -131,8 +136,14 @@ impl Net {
             counts: Counts::default(),
             journal,
             bad_output: Mutex::new(BadOutputLog::default()),
+            events,
         };
         (Arc::new(net), receivers)
+    }
+
+    /// The run's event stream.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Nanoseconds since the network started: the history's clock.
@@ -239,7 +250,10 @@ impl Net {
             shown.push('…');
         }
         if class != LATE_REPLY {
-            eprintln!("gauntlet: {node}: dropped a bad line ({class}: {detail}): {shown}");
+            self.events.warn(
+                node,
+                format!("{node}: dropped a bad line ({class}: {detail}): {shown}"),
+            );
         }
         let mut log = self.bad_output.lock().expect("bad output lock");
         let count = log.counts.entry((node.to_owned(), class)).or_default();

@@ -153,11 +153,14 @@ impl NodeSlot {
             exit: description,
             stderr_tail: exit.stderr_tail,
         };
-        eprintln!(
-            "gauntlet: node {} {} while the run went on; last stderr lines:\n{}",
-            self.name,
-            crash.exit,
-            indent(&crash.stderr_tail)
+        self.net.events().warn(
+            &self.name,
+            format!(
+                "node {} {} while the run went on; last stderr lines:\n{}",
+                self.name,
+                crash.exit,
+                indent(&crash.stderr_tail)
+            ),
         );
         self.crashes.lock().expect("crash lock").push(crash);
     }

@@ -78,8 +78,11 @@ fn sub_seed(seed: u64, stream: u64) -> u64 {
 
 /// Runs a test. `cancel` turning true (Ctrl-C) ends the run early: the nodes
 /// are torn down and what was recorded is checked and written.
+/// What happens is told on `events` (faults, notes, warnings such as a
+/// node's bad output); the workbench itself prints nothing.
 pub async fn run_test(
     cfg: TestConfig,
+    events: Events,
     cancel: watch::Receiver<bool>,
 ) -> Result<RunOutcome, RunError> {
     cfg.validate()?;
@@ -92,7 +95,9 @@ pub async fn run_test(
         cfg.store.display()
     )))?;
     write_run_json(&cfg, &dir, None)?;
-    let outcome = Run::new(cfg.clone(), dir.clone(), cancel)?.go().await;
+    let outcome = Run::new(cfg.clone(), dir.clone(), events, cancel)?
+        .go()
+        .await;
     store::link_latest(&cfg.store, &cfg.workload, &dir).map_err(io_err("linking store/latest"))?;
     match outcome {
         Ok(mut o) => {
@@ -140,6 +145,7 @@ impl Run {
     pub(crate) fn new(
         cfg: TestConfig,
         dir: PathBuf,
+        events: Events,
         cancel: watch::Receiver<bool>,
     ) -> Result<Run, RunError> {
         let n = cfg.node_count;
@@ -150,7 +156,7 @@ impl Run {
         endpoints.extend((0..n + cfg.concurrency).map(|i| (format!("c{i}"), Kind::Client)));
         let (journal, journal_writer) = Journal::create(&dir.join("messages.jsonl"))
             .map_err(io_err("creating messages.jsonl"))?;
-        let (net, inboxes) = Net::new(endpoints, cfg.latency, journal);
+        let (net, inboxes) = Net::new(endpoints, cfg.latency, journal, events.clone());
         let mut inboxes: Vec<Option<_>> = inboxes.into_iter().map(Some).collect();
         let mut take =
             |i: usize| Inbox::new(inboxes[i].take().expect("each inbox once"), net.clone());
@@ -197,9 +203,9 @@ impl Run {
         let nodes: Vec<Arc<NodeSlot>> = nodes;
         // Every fault and heal goes through one log; its events become the
         // history's nemesis ops.
-        let log = FaultLog::new(Events::new(vec![Arc::new(NemesisOps {
+        let log = FaultLog::new(events.with(Arc::new(NemesisOps {
             recorder: recorder.clone(),
-        })]));
+        })));
         let faults = Arc::new(Faults::new(
             Signals::new(Nodes {
                 nodes: nodes.clone(),
@@ -429,10 +435,10 @@ impl Run {
             .expect("workload lock")
             .final_requests();
         if idle && !interrupted && !finals.is_empty() {
-            eprintln!(
-                "gauntlet: healed; waiting {} s for recovery before final reads",
+            self.net.events().note(format!(
+                "healed; waiting {} s for recovery before final reads",
                 cfg.recovery.as_secs_f64()
-            );
+            ));
             tokio::select! {
                 _ = tokio::time::sleep(cfg.recovery) => {}
                 _ = cancel.wait_for(|c| *c) => interrupted = true,

@@ -1,7 +1,10 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use gauntlet_check::Validity;
+use gauntlet_events::Events;
+use gauntlet_store::StoreWriter;
 use gauntlet_workbench::{RunError, RunOutcome, TestConfig};
 use serde_json::Value;
 
@@ -51,7 +54,17 @@ pub fn run_stored(location: &Location, mut cfg: TestConfig, quiet: bool) -> Resu
     }
     cfg.store = location.artifact_root();
     cfg.run_name = Some(run.to_string());
-    let outcome = run_workbench(cfg);
+    // The run's events: printed for the person watching, and its faults
+    // written as fault rows as they happen (on a connection of their own).
+    let writer = Arc::new(StoreWriter::new(location.open(false)?, run.clone()));
+    let events = Events::new(vec![
+        Arc::new(crate::progress::Lines::new(quiet)),
+        writer.clone(),
+    ]);
+    let outcome = run_workbench(cfg, events);
+    if let Err(e) = writer.finish() {
+        eprintln!("gauntlet: run {run}: a fault could not be recorded in the store: {e}");
+    }
     // The verdict stands even if recording it fails; say so, keep the exit code.
     if let Err(e) = test_record::complete(&store, &run, attempt, &outcome) {
         eprintln!("gauntlet: run {run} could not be fully recorded in the store: {e:#}");
@@ -60,7 +73,7 @@ pub fn run_stored(location: &Location, mut cfg: TestConfig, quiet: bool) -> Resu
 }
 
 /// Runs one test on a fresh runtime, with Ctrl-C handling.
-fn run_workbench(cfg: TestConfig) -> Result<RunOutcome, RunError> {
+fn run_workbench(cfg: TestConfig, events: Events) -> Result<RunOutcome, RunError> {
     raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -71,7 +84,7 @@ fn run_workbench(cfg: TestConfig) -> Result<RunOutcome, RunError> {
         })?;
     let outcome = runtime.block_on(async {
         let cancel = crate::signals::cancel_on_signals();
-        gauntlet_workbench::run_test(cfg, cancel).await
+        gauntlet_workbench::run_test(cfg, events, cancel).await
     });
     // Node reapers and delivery tasks end with the runtime.
     runtime.shutdown_timeout(Duration::from_secs(2));

@@ -8,6 +8,7 @@ mod cmd_demo;
 mod cmd_run;
 mod cmd_test;
 mod exit;
+mod progress;
 mod signals;
 mod store_opt;
 mod test_record;

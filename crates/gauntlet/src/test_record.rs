@@ -1,6 +1,7 @@
 //! A `gauntlet test` run as a row of the run store: the run with one `test`
-//! stage, its files as artifacts, each check as a verdict, the nemesis'
-//! faults as fault rows, and how it ended.
+//! stage, its files as artifacts, each check as a verdict, and how it
+//! ended. (Its faults become fault rows as they happen: the store is a
+//! subscriber of the run's fault log, see `gauntlet_store::StoreWriter`.)
 //!
 //! The store row is made before the workbench starts (so a Ctrl-C or a
 //! SIGKILL leaves a run that says so) and completed from what the
@@ -11,10 +12,7 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::Result;
 use gauntlet_check::Validity;
-use gauntlet_history::{Op, OpType, Process};
-use gauntlet_store::{
-    AttemptId, Millis, NewFault, NewRun, NewStage, RunId, RunKind, StageEnd, Store,
-};
+use gauntlet_store::{AttemptId, Millis, NewRun, NewStage, RunId, RunKind, StageEnd, Store};
 use gauntlet_workbench::{RunError, RunOutcome, TestConfig};
 use serde_json::{Value, json};
 
@@ -57,9 +55,6 @@ pub fn complete(
         Ok(o) => {
             let zero = millis(o.clock_zero);
             store.set_clock_zero(run, zero)?;
-            if let Ok(history) = gauntlet_history::read_jsonl(&dir.join("history.jsonl")) {
-                record_faults(store, run, zero, &history)?;
-            }
             let checks = o.results["checks"].as_object().cloned().unwrap_or_default();
             for (name, check) in &checks {
                 store.set_verdict(run, name, validity(&check["valid"]), check)?;
@@ -180,129 +175,9 @@ fn add_artifacts(store: &Store, run: &RunId, attempt: AttemptId, dir: &Path) -> 
     Ok(())
 }
 
-/// One fault the nemesis started, and when it healed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultSpan {
-    pub fault: NewFault,
-    pub healed_at: Option<Millis>,
-}
-
-/// The faults in a history: each nemesis op that starts a fault
-/// (`start-partition`, `kill`, `pause`) opens one, and the next op that
-/// ends that kind (`stop-partition`, `restart`, `resume`) heals it. The
-/// nemesis alternates the two per kind. A fault never healed (a run cut
-/// short) stays open. Times are `zero` plus the op's ns, in ms.
-pub fn faults_of(history: &[Op], zero: Millis) -> Vec<FaultSpan> {
-    let mut spans: Vec<FaultSpan> = Vec::new();
-    for op in history {
-        if op.process != Process::Nemesis || op.kind != OpType::Info {
-            continue;
-        }
-        let at = zero + op.time.map_or(0, |ns| (ns / 1_000_000) as i64);
-        let (kind, starts) = match op.f.as_str() {
-            "start-partition" => ("partition", true),
-            "stop-partition" => ("partition", false),
-            "kill" => ("kill", true),
-            "restart" => ("kill", false),
-            "pause" => ("pause", true),
-            "resume" => ("pause", false),
-            _ => continue,
-        };
-        if starts {
-            let target = match kind {
-                "partition" => op.value["shape"].as_str().unwrap_or("net").to_owned(),
-                _ => names(&op.value),
-            };
-            spans.push(FaultSpan {
-                fault: NewFault {
-                    time: at,
-                    kind: kind.to_owned(),
-                    target,
-                    value: op.value.clone(),
-                },
-                healed_at: None,
-            });
-        } else if let Some(open) = spans
-            .iter_mut()
-            .rev()
-            .find(|s| s.fault.kind == kind && s.healed_at.is_none())
-        {
-            open.healed_at = Some(at);
-        }
-    }
-    spans
-}
-
-/// `["n1","n2"]` (or `{"nodes": [...]}`) as `n1,n2`.
-fn names(v: &Value) -> String {
-    let list = v.get("nodes").unwrap_or(v);
-    match list.as_array() {
-        Some(a) => a
-            .iter()
-            .map(|n| n.as_str().map_or_else(|| n.to_string(), str::to_owned))
-            .collect::<Vec<_>>()
-            .join(","),
-        None => list.to_string(),
-    }
-}
-
-fn record_faults(store: &Store, run: &RunId, zero: Millis, history: &[Op]) -> Result<()> {
-    for span in faults_of(history, zero) {
-        let id = store.record_fault(run, &span.fault)?;
-        if let Some(at) = span.healed_at {
-            store.heal_fault(run, id, at)?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(mut op: Op, ms: u64) -> Op {
-        op.time = Some(ms * 1_000_000);
-        op
-    }
-
-    #[test]
-    fn nemesis_ops_pair_into_faults() {
-        let history = vec![
-            at(Op::invoke(0, "echo", json!("x")), 1),
-            at(
-                Op::nemesis(
-                    "start-partition",
-                    json!({"shape": "majority", "grudge": {}}),
-                ),
-                100,
-            ),
-            at(Op::nemesis("kill", json!(["n1", "n2"])), 150),
-            at(Op::nemesis("stop-partition", json!("network-healed")), 300),
-            at(Op::nemesis("restart", json!(["n1", "n2"])), 400),
-            at(Op::nemesis("pause", json!(["n0"])), 500),
-        ];
-        let spans = faults_of(&history, 1_000_000);
-        let got: Vec<_> = spans
-            .iter()
-            .map(|s| {
-                (
-                    s.fault.kind.as_str(),
-                    s.fault.target.as_str(),
-                    s.fault.time,
-                    s.healed_at,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("partition", "majority", 1_000_100, Some(1_000_300)),
-                ("kill", "n1,n2", 1_000_150, Some(1_000_400)),
-                // Cut short: it never healed, and that is what it says.
-                ("pause", "n0", 1_000_500, None),
-            ]
-        );
-    }
 
     #[test]
     fn checks_are_summed_up_by_verdict() {
