@@ -276,6 +276,11 @@ fn print_outcome(run: &Run, outcome: &Outcome) {
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
         println!("reports in {}: {}", dir.display(), names.join(", "));
+        // A soak's verdict (also after a retry or an override).
+        let verdict = dir.join("verdict.json");
+        if verdict.exists() {
+            println!("verdict: {}", verdict.display());
+        }
     }
 }
 
@@ -451,9 +456,23 @@ pub fn show(args: ShowArgs) -> Result<u8> {
     Ok(exit::VALID)
 }
 
+/// Refuses a run that could not be resumed (its resolved plan is gone or
+/// unreadable) before the store counts an attempt or records an override.
+fn resumable(store: &Store, run: &Run) -> Result<()> {
+    match gauntlet_pipeline::resolved_plan(store, &run.id) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure {
+            code: exit::CRASHED,
+            message: format!("run {} cannot be resumed, and was left as it is: {e}", run.id),
+        }
+        .into()),
+    }
+}
+
 pub fn retry(args: RetryArgs) -> Result<u8> {
     let store = open(&args.db.db)?;
     let run = store.run(&args.run).map_err(store_error)?;
+    resumable(&store, &run)?;
     let run = store.retry(&run.id).map_err(store_error)?;
     if !args.quiet {
         eprintln!("resuming run {}", run.id);
@@ -486,6 +505,7 @@ pub fn override_stage(args: OverrideArgs) -> Result<u8> {
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "operator".to_owned());
+    resumable(&store, &run)?;
     store
         .override_stage(&run.id, &stage, &args.reason, &who)
         .map_err(store_error)?;
