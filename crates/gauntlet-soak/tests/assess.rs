@@ -287,7 +287,10 @@ fn verdict_json_keeps_its_fields() {
         json!([{"fault": "kill-api", "kind": "kill", "target": "api", "start_ms": 5000, "end_ms": 6000}])
     );
     assert_eq!(v["invariants"].as_object().unwrap().len(), 5);
-    assert_eq!(v["invariants"]["I4-no-data-loss"]["checker"], "I4-no-data-loss");
+    assert_eq!(
+        v["invariants"]["I4-no-data-loss"]["checker"],
+        "I4-no-data-loss"
+    );
     assert_eq!(v["users"]["user_ops_ok"], 10);
 }
 

@@ -463,7 +463,10 @@ fn resumable(store: &Store, run: &Run) -> Result<()> {
         Ok(_) => Ok(()),
         Err(e) => Err(Failure {
             code: exit::CRASHED,
-            message: format!("run {} cannot be resumed, and was left as it is: {e}", run.id),
+            message: format!(
+                "run {} cannot be resumed, and was left as it is: {e}",
+                run.id
+            ),
         }
         .into()),
     }

@@ -124,12 +124,7 @@ async fn drive(
     let plan = Arc::new(plan);
     let samples = Samples::default();
     let progress = Progress::new(STAGES.len(), quiet);
-    let mut sup = Supervisor::new(
-        plan.clone(),
-        services_dir.clone(),
-        seed,
-        samples.clone(),
-    );
+    let mut sup = Supervisor::new(plan.clone(), services_dir.clone(), seed, samples.clone());
     sup.set_sample_interval(spec.observer.interval);
     let supervisor = Arc::new(Mutex::new(sup));
     let mut driver = Driver {
@@ -245,8 +240,7 @@ impl Driver<'_> {
         let mut restored = false;
         loop {
             let stored = self.store.stages(&self.run)?;
-            if stored.len() != STAGES.len() || stored.iter().zip(STAGES).any(|(s, n)| s.name != n)
-            {
+            if stored.len() != STAGES.len() || stored.iter().zip(STAGES).any(|(s, n)| s.name != n) {
                 return Err(PipelineError::ResolvedPlan {
                     run: self.run.to_string(),
                     path: crate::stage::resolved_plan_path(&self.dir),
@@ -320,7 +314,10 @@ impl Driver<'_> {
                     self.proxies.insert(service.clone(), proxy);
                 }
                 Err(e) => {
-                    return Err((format!("proxy of {service} on {}: {e}", p.listen), Value::Null));
+                    return Err((
+                        format!("proxy of {service} on {}: {e}", p.listen),
+                        Value::Null,
+                    ));
                 }
             }
         }
@@ -593,7 +590,12 @@ impl Driver<'_> {
         let reads = self.read_back(&seen.journal).await;
         // The observer stopped at STOP; the calm phase's final probes say
         // whether a fault STOP cut short was recovered from (I3).
-        health_after_calm(&self.plan, seen.record.started_wall, &mut seen.record.health).await;
+        health_after_calm(
+            &self.plan,
+            seen.record.started_wall,
+            &mut seen.record.health,
+        )
+        .await;
         // Restarts up to now: the earlier process's and this one's.
         let now = self.service_restarts().await;
         seen.record.service_restarts = restart_counts(&seen.restarts_before, &now);
@@ -664,10 +666,7 @@ impl Driver<'_> {
             scenario: &self.spec.scenario,
             seed: self.seed,
             users: r.users.clone(),
-            log_matches: r
-                .log_matches
-                .as_ref()
-                .map_or(Value::Null, |m| json!(m)),
+            log_matches: r.log_matches.as_ref().map_or(Value::Null, |m| json!(m)),
             stopped_early,
         };
         let value = verdict_json(&facts, &assessment, &seen.journal, &r.faults, inv);
