@@ -271,13 +271,64 @@ impl Driver<'_> {
                 }
             }
             restored = true;
-            match index {
-                0 => self.up().await?,
-                1 => self.soak(attempt.attempt, &mut cancel).await?,
-                2 => self.calm_stage().await?,
-                _ => self.readback().await?,
+            let interrupted = match index {
+                0 => {
+                    self.up().await?;
+                    false
+                }
+                1 => {
+                    self.soak(attempt.attempt, &mut cancel).await?;
+                    false
+                }
+                // After STOP a Ctrl-C still stops at once: the calm and the
+                // readback can take long against a broken service.
+                _ => tokio::select! {
+                    r = self.after_stop(index) => {
+                        r?;
+                        false
+                    }
+                    _ = crate::cancelled(&mut cancel) => true,
+                },
+            };
+            if interrupted {
+                self.interrupted_after_stop(index)?;
             }
         }
+    }
+
+    async fn after_stop(&mut self, index: usize) -> Result<(), PipelineError> {
+        if index == 2 {
+            self.calm_stage().await
+        } else {
+            self.readback().await
+        }
+    }
+
+    /// A Ctrl-C during `calm` or `readback`: the run is interrupted there,
+    /// and judged, like a soak interrupted earlier, on what the soak stage
+    /// recorded (a retry then calms and reads back again).
+    fn interrupted_after_stop(&mut self, index: usize) -> Result<(), PipelineError> {
+        self.store
+            .add_measurements(&self.run, &self.samples.drain())?;
+        if self.seen().is_ok() {
+            let seen = self.seen.as_ref().expect("loaded above");
+            let (_, verdict) = self.judge(
+                seen,
+                assess::Readback::Skipped("interrupted before the readback"),
+                Some(INTERRUPTED),
+            )?;
+            self.verdict = Some(verdict);
+        }
+        self.store.interrupt_run(&self.run, INTERRUPTED)?;
+        self.progress.stage_end(
+            index,
+            STAGES.len(),
+            STAGES[index],
+            false,
+            Some("interrupted"),
+        );
+        self.stopped = Some(INTERRUPTED.to_owned());
+        Ok(())
     }
 
     /// Starts every service not running (dependency order, healthy) and
@@ -513,7 +564,8 @@ impl Driver<'_> {
         } else {
             format!("the soak stopped early, before the readback: {why}")
         };
-        self.judge(&seen, assess::Readback::Skipped(&reason), Some(&why))?;
+        let (_, verdict) = self.judge(&seen, assess::Readback::Skipped(&reason), Some(&why))?;
+        self.verdict = Some(verdict);
         self.stopped = Some(why.clone());
         if interrupted {
             self.store
@@ -599,7 +651,17 @@ impl Driver<'_> {
         // Restarts up to now: the earlier process's and this one's.
         let now = self.service_restarts().await;
         seen.record.service_restarts = restart_counts(&seen.restarts_before, &now);
-        let loss = self.judge(&seen, assess::Readback::Done(&reads), None)?;
+        // An overridden soak that stopped early is read back and judged;
+        // its verdict still says why it stopped.
+        let stopped_early = seen.record.stopped_early.clone();
+        let judged = self.judge(
+            &seen,
+            assess::Readback::Done(&reads),
+            stopped_early.as_deref(),
+        );
+        self.seen = Some(seen);
+        let (loss, verdict) = judged?;
+        self.verdict = Some(verdict);
         self.end(
             3,
             StageEnd::passed().with_summary(
@@ -614,11 +676,11 @@ impl Driver<'_> {
     /// Judges what was seen (see [`gauntlet_soak::assess`]), records the
     /// verdicts in the store and writes `verdict.json`.
     fn judge(
-        &mut self,
+        &self,
         seen: &Seen,
         readback: assess::Readback<'_>,
         stopped_early: Option<&str>,
-    ) -> Result<Option<gauntlet_soak::readback::DataLoss>, PipelineError> {
+    ) -> Result<(Option<gauntlet_soak::readback::DataLoss>, Validity), PipelineError> {
         let r = &seen.record;
         let mut rss: BTreeMap<String, Vec<RssSample>> = BTreeMap::new();
         for service in &self.plan.services {
@@ -671,8 +733,7 @@ impl Driver<'_> {
         };
         let value = verdict_json(&facts, &assessment, &seen.journal, &r.faults, inv);
         self.write_verdict(value)?;
-        self.verdict = Some(assessment.valid);
-        Ok(assessment.loss)
+        Ok((assessment.loss, assessment.valid))
     }
 
     /// Sleeps until `end`, writing the samples to the store every 10 s so
