@@ -369,13 +369,18 @@ fn pauses_and_graceful_restarts_are_injected_healed_and_recovered_from() {
 
 /// Waits until the soak stage of the only run is running.
 fn wait_for_soak_stage(b: &Bench) {
+    wait_for_stage(b, 1);
+}
+
+/// Waits until stage `index` of the only run is running.
+fn wait_for_stage(b: &Bench, index: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let soaking = b.db().exists() && {
             let store = gauntlet_store::Store::open(b.db()).unwrap();
             let runs = store.runs(&Default::default()).unwrap();
             runs.first().is_some_and(|r| {
-                store.stages(&r.id).unwrap()[1].state() == gauntlet_store::StageState::Running
+                store.stages(&r.id).unwrap()[index].state() == gauntlet_store::StageState::Running
             })
         };
         if soaking {
@@ -383,7 +388,7 @@ fn wait_for_soak_stage(b: &Bench) {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the soak never started"
+            "stage {index} never started"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -572,4 +577,91 @@ http = "http://127.0.0.1:{dead}/kv/{{{{key}}}}"
     );
     assert_eq!(attempts(&b, &run), before);
     assert_eq!(b.runs()[0]["state"], "held");
+}
+
+#[test]
+fn ctrl_c_in_the_calm_keeps_the_soak_and_retry_reads_back_what_it_journaled() {
+    use std::process::Stdio;
+    let b = Bench::new();
+    let flag = b.path().join("unhealthy");
+    let plan = http_plan(&b, "");
+    // Healthy while the port answers and the flag is absent; no faults.
+    let port = plan
+        .split("\"--port\", \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let plan = plan
+        .replace(
+            &format!("http = \"http://127.0.0.1:{port}/health\""),
+            &format!(
+                "command = [\"bash\", \"-c\", \"test ! -e {} && exec 3<>/dev/tcp/127.0.0.1/{port}\"]",
+                flag.display()
+            ),
+        )
+        .replace(
+            "[[fault]]\nkind = \"power-cut\"\nevery = \"3s..4s\"\nduration = \"500ms\"\n",
+            "",
+        );
+    assert!(
+        plan.contains("/dev/tcp") && !plan.contains("power-cut"),
+        "{plan}"
+    );
+    let path = b.write_plan("calm.toml", &plan);
+    let child = b
+        .command(&["soak", path.to_str().unwrap(), "--minutes", "0.05"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_soak_stage(&b);
+    // The service turns unhealthy: after STOP the calm waits for it.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    std::fs::write(&flag, "").unwrap();
+    wait_for_stage(&b, 2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    common::assert_no_processes_with_marker(&b.marker);
+    let run = b.runs()[0].clone();
+    assert_eq!(run["state"], "interrupted", "{run}");
+    assert_eq!(run["held_stage"], "calm", "{run}");
+    let dir = b.artifact_dir(&run);
+    let acked = acked_lines(&dir.join("journal.jsonl"));
+    assert!(acked > 0);
+    let verdict = read_json(&dir.join("verdict.json"));
+    assert_eq!(
+        verdict["invariants"]["I4-no-data-loss"]["valid"], "unknown",
+        "{verdict:#}"
+    );
+    assert_ne!(verdict["valid"], true, "{verdict:#}");
+
+    // Healthy again: the retry brings the service back, calms, and reads
+    // back the journal the soak attempt left.
+    std::fs::remove_file(&flag).unwrap();
+    let out = b.gauntlet(&["retry", run["id"].as_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let runs = b.runs();
+    assert_eq!(runs[0]["state"], "finished", "{}", runs[0]);
+    assert_eq!(
+        attempts(&b, &runs[0]),
+        [
+            ("up".to_owned(), 1),
+            ("soak".to_owned(), 1),
+            ("calm".to_owned(), 2),
+            ("readback".to_owned(), 1)
+        ]
+    );
+    let verdict = read_json(&dir.join("verdict.json"));
+    let i4 = &verdict["invariants"]["I4-no-data-loss"];
+    assert_eq!(i4["valid"], true, "{i4:#}");
+    assert_eq!(i4["acked-writes"], acked as u64, "{i4:#}");
+    assert_eq!(verdict["valid"], true, "{verdict:#}");
+    assert!(!dir.join("journal.attempt-1.jsonl").exists());
 }
