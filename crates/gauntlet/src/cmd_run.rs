@@ -177,17 +177,20 @@ fn print_soak(outcome: &gauntlet_pipeline::soak::SoakOutcome) {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    println!(
-        "soak {} of plan {}: {}",
-        run.id,
-        run.plan_name,
-        match outcome.verdict {
-            Some(Validity::Valid) => "PASS",
-            Some(Validity::Invalid) => "FAIL",
-            Some(Validity::Unknown) => "UNKNOWN",
-            None => "did not complete",
-        }
-    );
+    let word = match outcome.verdict {
+        Some(Validity::Valid) => "PASS",
+        Some(Validity::Invalid) => "FAIL",
+        Some(Validity::Unknown) => "UNKNOWN",
+        None => "did not complete",
+    };
+    match (&outcome.error, outcome.verdict) {
+        // Judged on what was recorded before it stopped.
+        (Some(_), Some(_)) => println!(
+            "soak {} of plan {}: stopped early ({}); on what was recorded: {word}",
+            run.id, run.plan_name, run.state
+        ),
+        _ => println!("soak {} of plan {}: {word}", run.id, run.plan_name),
+    }
     if let Some(map) = verdict["invariants"].as_object() {
         for (name, r) in map {
             let valid = match &r["valid"] {

@@ -55,11 +55,14 @@ pub(crate) fn save(
     record: &SoakRecord,
     journal: &Journal,
 ) -> Result<[&'static str; 2], PipelineError> {
-    let mut lines = Vec::new();
+    // Streamed: the journal of a long soak is large.
+    let path = dir.join(JOURNAL);
+    let tmp = path.with_extension("tmp");
+    let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
     journal
-        .write_jsonl(&mut lines)
-        .map_err(io_err(dir.join(JOURNAL)))?;
-    write_atomically(&dir.join(JOURNAL), &lines)?;
+        .write_jsonl(std::io::BufWriter::new(file))
+        .map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
     let text = serde_json::to_vec_pretty(record).unwrap_or_default();
     write_atomically(&dir.join(RECORD), &text)?;
     Ok([JOURNAL, RECORD])
