@@ -17,27 +17,26 @@
 //! with the run.
 
 mod faults;
+mod judge;
 mod observer;
 mod record;
+mod soaking;
 mod users;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gauntlet_check::Validity;
 use gauntlet_observe::http_request;
 use gauntlet_plan::soak::{Readback, Soak, UserScenario};
-use gauntlet_plan::{Next, Plan, StageStatus, dependency_order, faults_in_scenario, next_step};
+use gauntlet_plan::{Next, Plan, StageStatus, dependency_order, next_step};
 use gauntlet_proxy::Proxy;
-use gauntlet_soak::assess::{self, Inputs, RunFacts, restart_counts, verdict_json};
-use gauntlet_soak::invariants::RssSample;
+use gauntlet_soak::assess::{self, restart_counts};
 use gauntlet_soak::journal::Journal;
-use gauntlet_soak::schedule::plan_injections;
 use gauntlet_soak::template::render;
-use gauntlet_store::{NewFault, NewRun, NewStage, RunId, StageEnd, Store};
+use gauntlet_store::{NewRun, NewStage, RunId, StageEnd, Store};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
@@ -47,7 +46,6 @@ use crate::supervisor::{Samples, Supervisor, log_dir};
 use crate::{Outcome, PipelineError, io_err, write_reports};
 
 use record::SoakRecord;
-use users::UserStats;
 
 /// A soak to run: the same as a run's start.
 pub use crate::Start as SoakStart;
@@ -399,186 +397,6 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// The soak stage: users, faults and the observer until the end, a
-    /// Ctrl-C, or users that never get through. Whatever ends it, the
-    /// journal and what was seen are written; an early end is judged on
-    /// them at once.
-    async fn soak(
-        &mut self,
-        attempt: u32,
-        cancel: &mut watch::Receiver<bool>,
-    ) -> Result<(), PipelineError> {
-        for kept in record::keep_earlier(&self.dir, attempt)? {
-            self.store.add_artifact(&self.run, None, &kept, "journal")?;
-        }
-        let proxies = Arc::new(std::mem::take(&mut self.proxies));
-        let started = Instant::now();
-        // The same instant on the wall clock, for what the store keeps.
-        let started_wall = gauntlet_store::now_ms();
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let journal = Arc::new(StdMutex::new(Journal::new()));
-        let stats = Arc::new(UserStats::default());
-        let mut user_tasks = Vec::new();
-        for id in 0..self.spec.users.count {
-            user_tasks.push(tokio::spawn(users::run_user(users::UserContext {
-                id,
-                users: self.spec.users.clone(),
-                journal: journal.clone(),
-                stats: stats.clone(),
-                stop: stop_rx.clone(),
-                started,
-                seed: self.seed,
-            })));
-        }
-        let scenario_faults: Vec<_> = faults_in_scenario(&self.spec, &self.spec.scenario)
-            .into_iter()
-            .cloned()
-            .collect();
-        let duration_ms = self.spec.duration.as_millis() as i64;
-        let injections = {
-            let refs: Vec<_> = scenario_faults.iter().collect();
-            plan_injections(&refs, duration_ms, self.seed)
-        };
-        let caused_restarts = Arc::new(StdMutex::new(BTreeMap::new()));
-        let faults_task = tokio::spawn(faults::run_faults(
-            faults::FaultContext {
-                plan: self.plan.clone(),
-                supervisor: self.supervisor.clone(),
-                proxies: proxies.clone(),
-                started,
-                progress: self.progress.clone(),
-                caused_restarts: caused_restarts.clone(),
-            },
-            scenario_faults.clone(),
-            injections,
-            stop_rx.clone(),
-        ));
-        let observer_task = tokio::spawn(observer::observe(
-            observer::ObserverContext {
-                plan: self.plan.clone(),
-                supervisor: self.supervisor.clone(),
-                samples: self.samples.clone(),
-                stats: stats.clone(),
-                started,
-                interval: self.spec.observer.interval,
-                patterns: self.spec.observer.log_patterns.clone(),
-                log_dir: log_dir(&self.dir),
-            },
-            stop_rx.clone(),
-        ));
-        // Wait for the end, a Ctrl-C, or users that never get through.
-        let unreachable_after = self.spec.users.unreachable_after;
-        let mut interrupted = false;
-        let flushed = tokio::select! {
-            r = self.flush_until(started + self.spec.duration) => r,
-            _ = cancel.wait_for(|c| *c) => {
-                interrupted = true;
-                Ok(Some(INTERRUPTED.to_owned()))
-            }
-            why = unreachable(stats.clone(), unreachable_after) => Ok(Some(why)),
-        };
-        // STOP: users stop, faults heal — also when the store failed above,
-        // so nothing keeps writing.
-        let _ = stop_tx.send(true);
-        self.progress.note("STOP: users stop, faults heal");
-        for t in user_tasks {
-            let _ = t.await;
-        }
-        let windows = faults_task.await.unwrap_or_default();
-        let observation = observer_task.await.ok();
-        for (_, p) in proxies.iter() {
-            p.set(None);
-        }
-        // The fault task is done: the proxies are the driver's again.
-        if let Ok(map) = Arc::try_unwrap(proxies) {
-            self.proxies = map;
-        }
-        let early = flushed?;
-        let stopped_ms = started.elapsed().as_millis() as i64;
-        for w in &windows {
-            let id = self.store.record_fault(
-                &self.run,
-                &NewFault {
-                    time: started_wall + w.start_ms,
-                    kind: w.kind.clone(),
-                    target: w.target.clone().unwrap_or_else(|| "all".to_owned()),
-                    value: json!({ "fault": w.fault }),
-                },
-            )?;
-            self.store
-                .heal_fault(&self.run, id, started_wall + w.end_ms)?;
-        }
-        let soak_summary = json!({
-            "minutes": self.spec.duration.as_secs_f64() / 60.0,
-            "scenario": self.spec.scenario,
-            "users": self.spec.users.count,
-            "user_ops_ok": stats.successes.load(Ordering::Relaxed),
-            "user_ops_failed": stats.failures.load(Ordering::Relaxed),
-            "last_user_error": stats.last_error(),
-            "faults": windows.len(),
-        });
-        // Every user has stopped: the journal is complete.
-        let journal = std::mem::take(&mut *journal.lock().unwrap_or_else(|e| e.into_inner()));
-        let seen = SoakRecord {
-            attempt,
-            since_wall: self.since_wall,
-            started_wall,
-            stopped_ms,
-            stopped_early: early.clone(),
-            faults: windows,
-            health: observation
-                .as_ref()
-                .map(|o| o.health.clone())
-                .unwrap_or_default(),
-            service_restarts: self.service_restarts().await,
-            fault_restarts: caused_restarts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
-            log_matches: observation.map(|o| o.log_matches),
-            users: soak_summary.clone(),
-        };
-        for path in record::save(&self.dir, &seen, &journal)? {
-            let kind = if path == record::JOURNAL {
-                "journal"
-            } else {
-                "record"
-            };
-            self.store.add_artifact(&self.run, None, path, kind)?;
-        }
-        let seen = Seen {
-            record: seen,
-            journal,
-            restarts_before: BTreeMap::new(),
-        };
-        let Some(why) = early else {
-            self.seen = Some(seen);
-            self.end(1, StageEnd::passed().with_summary(soak_summary))?;
-            return Ok(());
-        };
-        // Stopped early: no readback (after a Ctrl-C the user wants to
-        // stop; unreachable users wrote nothing to read), but what was
-        // recorded is judged.
-        let reason = if interrupted {
-            "interrupted before the readback".to_owned()
-        } else {
-            format!("the soak stopped early, before the readback: {why}")
-        };
-        let (_, verdict) = self.judge(&seen, assess::Readback::Skipped(&reason), Some(&why))?;
-        self.verdict = Some(verdict);
-        self.stopped = Some(why.clone());
-        if interrupted {
-            self.store
-                .add_measurements(&self.run, &self.samples.drain())?;
-            self.store.interrupt_run(&self.run, &why)?;
-            self.progress
-                .stage_end(1, STAGES.len(), STAGES[1], false, Some("interrupted"));
-        } else {
-            self.end(1, StageEnd::failed(why).with_summary(soak_summary))?;
-        }
-        Ok(())
-    }
-
     /// Restarts this process's supervisor made, by service.
     async fn service_restarts(&self) -> BTreeMap<String, u32> {
         let sup = self.supervisor.lock().await;
@@ -670,92 +488,6 @@ impl Driver<'_> {
                     .unwrap_or(Value::Null),
             ),
         )?;
-        Ok(())
-    }
-
-    /// Judges what was seen (see [`gauntlet_soak::assess`]), records the
-    /// verdicts in the store and writes `verdict.json`.
-    fn judge(
-        &self,
-        seen: &Seen,
-        readback: assess::Readback<'_>,
-        stopped_early: Option<&str>,
-    ) -> Result<(Option<gauntlet_soak::readback::DataLoss>, Validity), PipelineError> {
-        let r = &seen.record;
-        let mut rss: BTreeMap<String, Vec<RssSample>> = BTreeMap::new();
-        for service in &self.plan.services {
-            let series = self
-                .store
-                .measurements_between(&self.run, "rss", &service.name, r.since_wall, i64::MAX)?
-                .into_iter()
-                .map(|m| RssSample {
-                    t_ms: m.time - r.started_wall,
-                    bytes: m.value as u64,
-                })
-                .collect();
-            rss.insert(service.name.clone(), series);
-        }
-        let restarts = restart_counts(&r.service_restarts, &r.fault_restarts);
-        let duration_ms = if r.stopped_early.is_some() {
-            r.stopped_ms
-        } else {
-            self.spec.duration.as_millis() as i64
-        };
-        let inv = &self.spec.invariants;
-        let assessment = assess::assess(&Inputs {
-            journal: &seen.journal,
-            readback,
-            health: &r.health,
-            rss: &rss,
-            restarts: &restarts,
-            faults: &r.faults,
-            spec: inv,
-            warmup_ms: self.spec.warmup.as_millis() as i64,
-            duration_ms,
-        });
-        for result in &assessment.results {
-            self.store.set_verdict(
-                &self.run,
-                &result.checker,
-                result.valid,
-                &serde_json::to_value(result).unwrap_or(Value::Null),
-            )?;
-        }
-        let facts = RunFacts {
-            run: self.run.as_str(),
-            plan: &self.plan.name,
-            minutes: self.spec.duration.as_secs_f64() / 60.0,
-            scenario: &self.spec.scenario,
-            seed: self.seed,
-            users: r.users.clone(),
-            log_matches: r.log_matches.as_ref().map_or(Value::Null, |m| json!(m)),
-            stopped_early,
-        };
-        let value = verdict_json(&facts, &assessment, &seen.journal, &r.faults, inv);
-        self.write_verdict(value)?;
-        Ok((assessment.loss, assessment.valid))
-    }
-
-    /// Sleeps until `end`, writing the samples to the store every 10 s so
-    /// memory stays flat however long the soak is.
-    async fn flush_until(&self, end: Instant) -> Result<Option<String>, PipelineError> {
-        loop {
-            let now = Instant::now();
-            if now >= end {
-                return Ok(None);
-            }
-            tokio::time::sleep((end - now).min(Duration::from_secs(10))).await;
-            self.store
-                .add_measurements(&self.run, &self.samples.drain())?;
-        }
-    }
-
-    fn write_verdict(&self, verdict: Value) -> Result<(), PipelineError> {
-        let path = self.dir.join("verdict.json");
-        let text = serde_json::to_string_pretty(&verdict).unwrap_or_default();
-        std::fs::write(&path, text).map_err(io_err(&path))?;
-        self.store
-            .add_artifact(&self.run, None, "verdict.json", "verdict")?;
         Ok(())
     }
 
@@ -908,25 +640,6 @@ async fn health_after_calm(
                     .then_some(outcome.latency.as_secs_f64() * 1000.0),
             },
         );
-    }
-}
-
-/// Resolves when no user operation has succeeded for `after` since the
-/// start: the service is unreachable, so hours of soak would prove nothing.
-async fn unreachable(stats: Arc<UserStats>, after: Duration) -> String {
-    tokio::time::sleep(after).await;
-    loop {
-        if stats.successes.load(Ordering::Relaxed) == 0 {
-            return format!(
-                "users could not reach the service in {:.0} s: {}",
-                after.as_secs_f64(),
-                stats
-                    .last_error()
-                    .unwrap_or_else(|| "no request succeeded".to_owned())
-            );
-        }
-        // Reached at least once: from here on outages are faults to judge.
-        std::future::pending::<()>().await;
     }
 }
 
