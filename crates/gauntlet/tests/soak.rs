@@ -394,15 +394,22 @@ fn wait_for_stage(b: &Bench, index: usize) {
     }
 }
 
-/// The number of attempts of each stage of a run, from the store.
+/// The number of attempts of each stage of a run, as `gauntlet show
+/// --json` reports them.
 fn attempts(b: &Bench, run: &Value) -> Vec<(String, usize)> {
-    let store = gauntlet_store::Store::open(b.db()).unwrap();
-    let id = store.resolve(run["id"].as_str().unwrap()).unwrap();
-    store
-        .stages(&id)
+    let out = b.gauntlet(&["show", run["id"].as_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["stages"]
+        .as_array()
         .unwrap()
-        .into_iter()
-        .map(|s| (s.name, s.attempts.len()))
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["attempts"].as_array().unwrap().len(),
+            )
+        })
         .collect()
 }
 
