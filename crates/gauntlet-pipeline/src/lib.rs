@@ -102,16 +102,44 @@ pub async fn start(
             .map(|s| NewStage::new(s.name.clone(), s.kind()))
             .collect(),
     })?;
-    let dir = store.artifact_dir(&run.id);
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let resolved = resolved_plan_path(&dir);
-    let text = serde_json::to_string_pretty(&start.plan).expect("a plan serializes");
-    std::fs::write(&resolved, text).map_err(io_err(&resolved))?;
-    store.add_artifact(&run.id, None, stage::RESOLVED_PLAN, "plan")?;
+    save_resolved_plan(&store, &run.id, &start.plan)?;
     drive(store, run.id, start.plan, start.seed, start.quiet, cancel).await
 }
 
-/// Drives a run that `retry` or `override` just made `running` again.
+/// Keeps the resolved plan with the run (`plan.resolved.json`): a resumed
+/// run executes it, not the plan file as it is by then.
+pub(crate) fn save_resolved_plan(
+    store: &Store,
+    run: &RunId,
+    plan: &Plan,
+) -> Result<(), PipelineError> {
+    let dir = store.artifact_dir(run);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let resolved = resolved_plan_path(&dir);
+    let text = serde_json::to_string_pretty(plan).expect("a plan serializes");
+    std::fs::write(&resolved, text).map_err(io_err(&resolved))?;
+    store.add_artifact(run, None, stage::RESOLVED_PLAN, "plan")?;
+    Ok(())
+}
+
+/// The resolved plan kept with a run. The CLI reads it before `retry` or
+/// `override` changes the store, so a run that cannot be resumed is
+/// refused without counting an attempt.
+pub fn resolved_plan(store: &Store, run: &RunId) -> Result<Plan, PipelineError> {
+    let path = resolved_plan_path(&store.artifact_dir(run));
+    std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        .map_err(|message| PipelineError::ResolvedPlan {
+            run: run.to_string(),
+            path,
+            message,
+        })
+}
+
+/// Drives a run that `retry` or `override` just made `running` again: a
+/// plan run through its stage loop, a soak (its resolved plan has a
+/// `[soak]` table) through the soak's.
 pub async fn resume(
     store: Store,
     run: &RunId,
@@ -119,15 +147,12 @@ pub async fn resume(
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
     let r = store.run(run.as_str())?;
-    let path = resolved_plan_path(&store.artifact_dir(run));
-    let plan: Plan = std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        .map_err(|message| PipelineError::ResolvedPlan {
-            run: run.to_string(),
-            path: path.clone(),
-            message,
-        })?;
+    let plan = resolved_plan(&store, run)?;
+    if plan.soak.is_some() {
+        return Ok(soak::resume(store, r.id, plan, r.seed, quiet, cancel)
+            .await?
+            .outcome);
+    }
     drive(store, r.id, plan, r.seed, quiet, cancel).await
 }
 

@@ -15,6 +15,9 @@
 //! - [`schedule`]: the seeded fault schedule.
 //! - [`invariants`]: I1 responsiveness, I2 memory, I3 recovery, I4 no data
 //!   loss, I5 stability, and the gated verdict.
+//! - [`assess`]: the soak's verdict from what was recorded — the five
+//!   results, the gated verdict (never a pass for a soak that did not
+//!   finish) and the `verdict.json` value.
 //! - [`template`]: `{{name}}` substitution and JSON captures for HTTP steps.
 //! - [`throughput`]: events per second for charts.
 //!
@@ -33,6 +36,7 @@
 //! assert_eq!((loss.checked, loss.ok), (1, 1));
 //! ```
 
+pub mod assess;
 pub mod invariants;
 pub mod journal;
 pub mod readback;

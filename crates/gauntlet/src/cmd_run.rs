@@ -8,7 +8,7 @@ use gauntlet_check::Validity;
 use gauntlet_pipeline::{Outcome, Start};
 use gauntlet_plan::{LoadOptions, PlanError};
 use gauntlet_report::run::{Format, RunReport, render};
-use gauntlet_store::{Run, RunFilter, RunKind, RunState, StoreError, now_ms};
+use gauntlet_store::{Run, RunFilter, RunKind, RunState, Store, StoreError, now_ms};
 
 use crate::cli::{AbandonArgs, OverrideArgs, ReportArgs, RetryArgs, RunArgs, RunsArgs, ShowArgs};
 use crate::exit::{self, Failure};
@@ -166,17 +166,20 @@ fn print_soak(outcome: &gauntlet_pipeline::soak::SoakOutcome) {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    println!(
-        "soak {} of plan {}: {}",
-        run.id,
-        run.plan_name,
-        match outcome.verdict {
-            Some(Validity::Valid) => "PASS",
-            Some(Validity::Invalid) => "FAIL",
-            Some(Validity::Unknown) => "UNKNOWN",
-            None => "did not complete",
-        }
-    );
+    let word = match outcome.verdict {
+        Some(Validity::Valid) => "PASS",
+        Some(Validity::Invalid) => "FAIL",
+        Some(Validity::Unknown) => "UNKNOWN",
+        None => "did not complete",
+    };
+    match (&outcome.error, outcome.verdict) {
+        // Judged on what was recorded before it stopped.
+        (Some(_), Some(_)) => println!(
+            "soak {} of plan {}: stopped early ({}); on what was recorded: {word}",
+            run.id, run.plan_name, run.state
+        ),
+        _ => println!("soak {} of plan {}: {word}", run.id, run.plan_name),
+    }
     if let Some(map) = verdict["invariants"].as_object() {
         for (name, r) in map {
             let valid = match &r["valid"] {
@@ -265,6 +268,11 @@ fn print_outcome(run: &Run, outcome: &Outcome) {
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
         println!("reports in {}: {}", dir.display(), names.join(", "));
+        // A soak's verdict (also after a retry or an override).
+        let verdict = dir.join("verdict.json");
+        if verdict.exists() {
+            println!("verdict: {}", verdict.display());
+        }
     }
 }
 
@@ -464,10 +472,31 @@ pub fn show(args: ShowArgs) -> Result<u8> {
     Ok(exit::VALID)
 }
 
+/// Refuses a run that could not be resumed (its resolved plan is gone or
+/// unreadable) before the store counts an attempt or records an override.
+fn resumable(store: &Store, run: &Run) -> Result<()> {
+    if run.kind == RunKind::Test {
+        // Never resumable, and the store says why (exit 254) in its own words.
+        return Ok(());
+    }
+    match gauntlet_pipeline::resolved_plan(store, &run.id) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure {
+            code: exit::CRASHED,
+            message: format!(
+                "run {} cannot be resumed, and was left as it is: {e}",
+                run.id
+            ),
+        }
+        .into()),
+    }
+}
+
 pub fn retry(args: RetryArgs) -> Result<u8> {
     let location = args.store.location()?;
     let store = location.open(false)?;
     let run = store.run(&args.run).map_err(store_error)?;
+    resumable(&store, &run)?;
     let run = store.retry(&run.id).map_err(store_error)?;
     let quiet = args.quiet.on;
     if !quiet {
@@ -502,6 +531,7 @@ pub fn override_stage(args: OverrideArgs) -> Result<u8> {
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "operator".to_owned());
+    resumable(&store, &run)?;
     store
         .override_stage(&run.id, &stage, &args.reason, &who)
         .map_err(store_error)?;

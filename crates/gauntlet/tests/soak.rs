@@ -366,3 +366,309 @@ fn pauses_and_graceful_restarts_are_injected_healed_and_recovered_from() {
     assert_eq!(i4(&verdict)["valid"], true, "{:#}", i4(&verdict));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+/// Waits until the soak stage of the only run is running.
+fn wait_for_soak_stage(b: &Bench) {
+    wait_for_stage(b, 1);
+}
+
+/// Waits until stage `index` of the only run is running.
+fn wait_for_stage(b: &Bench, index: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let soaking = b.db().exists() && {
+            let store = gauntlet_store::Store::open(b.db()).unwrap();
+            let runs = store.runs(&Default::default()).unwrap();
+            runs.first().is_some_and(|r| {
+                store.stages(&r.id).unwrap()[index].state() == gauntlet_store::StageState::Running
+            })
+        };
+        if soaking {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stage {index} never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The number of attempts of each stage of a run, as `gauntlet show
+/// --json` reports them.
+fn attempts(b: &Bench, run: &Value) -> Vec<(String, usize)> {
+    let out = b.gauntlet(&["show", run["id"].as_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["attempts"].as_array().unwrap().len(),
+            )
+        })
+        .collect()
+}
+
+fn acked_lines(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| serde_json::from_str::<Value>(l).unwrap()["acked"] == true)
+        .count()
+}
+
+#[test]
+fn ctrl_c_keeps_the_journal_and_judges_what_was_seen_then_retry_resumes_the_soak() {
+    use std::process::Stdio;
+    let b = Bench::new();
+    let plan = b.write_plan("soak.toml", &http_plan(&b, ""));
+    let child = b
+        .command(&[
+            "soak",
+            plan.to_str().unwrap(),
+            "--minutes",
+            "0.1",
+            "--seed",
+            "7",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_soak_stage(&b);
+    // Users write for a while, then Ctrl-C.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    common::assert_no_processes_with_marker(&b.marker);
+    let run = b.runs()[0].clone();
+    assert_eq!(run["state"], "interrupted", "{run}");
+    let dir = b.artifact_dir(&run);
+
+    // The journal of what users were told was written …
+    let acked = acked_lines(&dir.join("journal.jsonl"));
+    assert!(acked > 0, "no acknowledged write in the journal");
+    // … and a verdict of what was seen: every invariant, I4 not judged.
+    let verdict = read_json(&dir.join("verdict.json"));
+    assert_eq!(
+        verdict["invariants"].as_object().unwrap().len(),
+        5,
+        "{verdict:#}"
+    );
+    let i4 = &verdict["invariants"]["I4-no-data-loss"];
+    assert_eq!(i4["valid"], "unknown", "{i4:#}");
+    assert!(
+        i4["evidence"]
+            .to_string()
+            .contains("interrupted before the readback"),
+        "{i4:#}"
+    );
+    assert_ne!(verdict["valid"], true, "{verdict:#}");
+    assert_eq!(verdict["pass"], false);
+    assert_eq!(verdict["journal"]["acked"], acked as u64);
+    assert!(verdict["error"].as_str().unwrap().contains("signal"));
+    assert!(
+        dir.join("plan.resolved.json").exists(),
+        "a soak keeps its resolved plan"
+    );
+
+    // retry: the services come back, the soak runs again, then calm,
+    // readback and a new verdict.
+    let out = b.gauntlet(&["retry", run["id"].as_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let runs = b.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["state"], "finished", "{}", runs[0]);
+    assert_eq!(runs[0]["result"], true, "{}", runs[0]);
+    assert_eq!(
+        attempts(&b, &runs[0]),
+        [
+            ("up".to_owned(), 1),
+            ("soak".to_owned(), 2),
+            ("calm".to_owned(), 1),
+            ("readback".to_owned(), 1)
+        ]
+    );
+    let verdict = read_json(&dir.join("verdict.json"));
+    assert_eq!(verdict["valid"], true, "{verdict:#}");
+    assert!(verdict.get("error").is_none(), "{verdict:#}");
+    let i4 = &verdict["invariants"]["I4-no-data-loss"];
+    assert_eq!(i4["valid"], true, "{i4:#}");
+    assert!(i4["checked"].as_u64().unwrap() > 0, "{i4}");
+    // The interrupted attempt's journal is kept beside the new one.
+    assert_eq!(acked_lines(&dir.join("journal.attempt-1.jsonl")), acked);
+    assert!(acked_lines(&dir.join("journal.jsonl")) > 0);
+}
+
+#[test]
+fn a_held_soak_keeps_its_journal_retries_and_a_soak_without_its_plan_is_refused_unchanged() {
+    let b = Bench::new();
+    let dead = free_port();
+    let plan = b.write_plan(
+        "dead.toml",
+        &format!(
+            r#"[[service]]
+name = "sleeper"
+command = "exec sleep 600"
+
+[soak]
+minutes = 60
+
+[users]
+count = 2
+unreachable_after = "1s"
+[[users.step]]
+method = "PUT"
+url = "http://127.0.0.1:{dead}/kv/{{{{key}}}}"
+body = "{{{{value}}}}"
+write = true
+
+[readback]
+http = "http://127.0.0.1:{dead}/kv/{{{{key}}}}"
+"#
+        ),
+    );
+    let out = b.gauntlet(&["soak", plan.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    let run = b.runs()[0].clone();
+    assert_eq!(run["state"], "held", "{run}");
+    let dir = b.artifact_dir(&run);
+    // Ended early, yet the journal is there and what could be judged was.
+    assert!(dir.join("journal.jsonl").exists());
+    let verdict = read_json(&dir.join("verdict.json"));
+    assert_eq!(
+        verdict["invariants"].as_object().unwrap().len(),
+        5,
+        "{verdict:#}"
+    );
+    assert_ne!(verdict["valid"], true, "{verdict:#}");
+    assert!(
+        verdict["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not reach"),
+        "{verdict:#}"
+    );
+
+    // A retry resumes it: the soak stage runs again (and holds again).
+    let id = run["id"].as_str().unwrap();
+    let out = b.gauntlet(&["retry", id, "--quiet"]);
+    assert_eq!(code(&out), 1, "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(b.runs()[0]["state"], "held");
+    let before = attempts(&b, &run);
+    assert_eq!(before[1], ("soak".to_owned(), 2), "{before:?}");
+    assert!(dir.join("journal.attempt-1.jsonl").exists());
+
+    // Without its resolved plan it cannot be resumed: refused, unchanged.
+    std::fs::remove_file(dir.join("plan.resolved.json")).unwrap();
+    let out = b.gauntlet(&["retry", id, "--quiet"]);
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be resumed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("plan.resolved.json"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(attempts(&b, &run), before);
+    assert_eq!(b.runs()[0]["state"], "held");
+}
+
+#[test]
+fn ctrl_c_in_the_calm_keeps_the_soak_and_retry_reads_back_what_it_journaled() {
+    use std::process::Stdio;
+    let b = Bench::new();
+    let flag = b.path().join("unhealthy");
+    let plan = http_plan(&b, "");
+    // Healthy while the port answers and the flag is absent; no faults.
+    let port = plan
+        .split("\"--port\", \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let plan = plan
+        .replace(
+            &format!("http = \"http://127.0.0.1:{port}/health\""),
+            &format!(
+                "command = [\"bash\", \"-c\", \"test ! -e {} && exec 3<>/dev/tcp/127.0.0.1/{port}\"]",
+                flag.display()
+            ),
+        )
+        .replace(
+            "[[fault]]\nkind = \"power-cut\"\nevery = \"3s..4s\"\nduration = \"500ms\"\n",
+            "",
+        );
+    assert!(
+        plan.contains("/dev/tcp") && !plan.contains("power-cut"),
+        "{plan}"
+    );
+    let path = b.write_plan("calm.toml", &plan);
+    let child = b
+        .command(&["soak", path.to_str().unwrap(), "--minutes", "0.05"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_soak_stage(&b);
+    // The service turns unhealthy: after STOP the calm waits for it.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    std::fs::write(&flag, "").unwrap();
+    wait_for_stage(&b, 2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    common::assert_no_processes_with_marker(&b.marker);
+    let run = b.runs()[0].clone();
+    assert_eq!(run["state"], "interrupted", "{run}");
+    assert_eq!(run["held_stage"], "calm", "{run}");
+    let dir = b.artifact_dir(&run);
+    let acked = acked_lines(&dir.join("journal.jsonl"));
+    assert!(acked > 0);
+    let verdict = read_json(&dir.join("verdict.json"));
+    assert_eq!(
+        verdict["invariants"]["I4-no-data-loss"]["valid"], "unknown",
+        "{verdict:#}"
+    );
+    assert_ne!(verdict["valid"], true, "{verdict:#}");
+
+    // Healthy again: the retry brings the service back, calms, and reads
+    // back the journal the soak attempt left.
+    std::fs::remove_file(&flag).unwrap();
+    let out = b.gauntlet(&["retry", run["id"].as_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let runs = b.runs();
+    assert_eq!(runs[0]["state"], "finished", "{}", runs[0]);
+    assert_eq!(
+        attempts(&b, &runs[0]),
+        [
+            ("up".to_owned(), 1),
+            ("soak".to_owned(), 1),
+            ("calm".to_owned(), 2),
+            ("readback".to_owned(), 1)
+        ]
+    );
+    let verdict = read_json(&dir.join("verdict.json"));
+    let i4 = &verdict["invariants"]["I4-no-data-loss"];
+    assert_eq!(i4["valid"], true, "{i4:#}");
+    assert_eq!(i4["acked-writes"], acked as u64, "{i4:#}");
+    assert_eq!(verdict["valid"], true, "{verdict:#}");
+    assert!(!dir.join("journal.attempt-1.jsonl").exists());
+}

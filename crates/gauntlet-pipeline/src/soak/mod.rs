@@ -6,31 +6,37 @@
 //! service answers its health check again) and `readback` (read every
 //! journaled key, judge the invariants, write `verdict.json`). The
 //! verdict is the run's result; the stages pass when they could be
-//! carried out. Users that cannot reach the service end the soak early.
+//! carried out. Users that cannot reach the service end the soak early
+//! (the run holds at `soak`); Ctrl-C interrupts it. Either way the journal
+//! is written and `verdict.json` judges what was recorded, never passing.
+//!
+//! The driver only gathers inputs and writes outputs: every decision is
+//! [`gauntlet_soak::assess`]. The soak stage leaves its journal and what
+//! it saw on disk ([`record`]), so `retry` and `override` resume a soak
+//! like a plan run, through [`crate::resume`], from the resolved plan kept
+//! with the run.
 
 mod faults;
+mod judge;
 mod observer;
+mod record;
+mod soaking;
 mod users;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gauntlet_check::{CheckResult, Validity};
+use gauntlet_check::Validity;
 use gauntlet_observe::http_request;
 use gauntlet_plan::soak::{Readback, Soak, UserScenario};
-use gauntlet_plan::{Plan, dependency_order, faults_in_scenario};
+use gauntlet_plan::{Next, Plan, StageStatus, dependency_order, next_step};
 use gauntlet_proxy::Proxy;
-use gauntlet_soak::invariants::{
-    RssSample, i1_responsiveness, i2_memory, i3_recovery, i4_no_data_loss, i5_stability, verdict,
-};
+use gauntlet_soak::assess::{self, restart_counts};
 use gauntlet_soak::journal::Journal;
-use gauntlet_soak::readback::classify;
-use gauntlet_soak::schedule::plan_injections;
 use gauntlet_soak::template::render;
-use gauntlet_store::{NewFault, NewRun, NewStage, RunId, RunKind, StageEnd, Store};
+use gauntlet_store::{NewRun, NewStage, RunId, RunKind, StageEnd, Store};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
@@ -39,7 +45,7 @@ use crate::progress::Progress;
 use crate::supervisor::{Samples, Supervisor, log_dir};
 use crate::{Outcome, PipelineError, io_err, write_reports};
 
-use users::UserStats;
+use record::SoakRecord;
 
 /// A soak to run: the same as a run's start.
 pub use crate::Start as SoakStart;
@@ -48,7 +54,8 @@ pub use crate::Start as SoakStart;
 #[derive(Debug)]
 pub struct SoakOutcome {
     pub outcome: Outcome,
-    /// The worst gated invariant (`None` when the soak could not be carried out).
+    /// The worst gated invariant (`None` when nothing was judged: the soak
+    /// never started, or holds before it).
     pub verdict: Option<Validity>,
     pub verdict_path: PathBuf,
     /// Why the soak stopped early, if it did.
@@ -57,75 +64,119 @@ pub struct SoakOutcome {
 
 const STAGES: [&str; 4] = ["up", "soak", "calm", "readback"];
 
+const INTERRUPTED: &str = "stopped by a signal (Ctrl-C or SIGTERM)";
+
+/// Creates a soak run of the plan and drives it until it finishes, holds
+/// or is interrupted.
 pub async fn soak(
     store: Store,
     start: SoakStart,
     cancel: watch::Receiver<bool>,
 ) -> Result<SoakOutcome, PipelineError> {
-    let Some(spec) = start.plan.soak.clone() else {
+    if start.plan.soak.is_none() {
+        return Err(PipelineError::NotSoak);
+    }
+    let run = store.create_run_as(
+        RunKind::Soak,
+        &NewRun {
+            plan_name: start.plan.name.clone(),
+            plan_path: start.plan.path.as_ref().map(|p| p.display().to_string()),
+            plan_text: start.plan_text.clone(),
+            seed: start.seed,
+            gauntlet_version: env!("CARGO_PKG_VERSION").to_owned(),
+            command_line: start.command_line.clone(),
+            stages: STAGES
+                .iter()
+                .map(|s| NewStage::new(*s, if *s == "up" { "up" } else { "soak" }))
+                .collect(),
+        },
+    )?;
+    crate::save_resolved_plan(&store, &run.id, &start.plan)?;
+    drive(store, run.id, start.plan, start.seed, start.quiet, cancel).await
+}
+
+/// Drives a soak run that `retry` or `override` just made `running` again,
+/// from its resolved plan (see [`crate::resume`]).
+pub(crate) async fn resume(
+    store: Store,
+    run: RunId,
+    plan: Plan,
+    seed: u64,
+    quiet: bool,
+    cancel: watch::Receiver<bool>,
+) -> Result<SoakOutcome, PipelineError> {
+    drive(store, run, plan, seed, quiet, cancel).await
+}
+
+async fn drive(
+    store: Store,
+    run: RunId,
+    plan: Plan,
+    seed: u64,
+    quiet: bool,
+    cancel: watch::Receiver<bool>,
+) -> Result<SoakOutcome, PipelineError> {
+    let Some(spec) = plan.soak.clone() else {
         return Err(PipelineError::NotSoak);
     };
-    let new_run = NewRun {
-        plan_name: start.plan.name.clone(),
-        plan_path: start.plan.path.as_ref().map(|p| p.display().to_string()),
-        plan_text: start.plan_text.clone(),
-        seed: start.seed,
-        gauntlet_version: env!("CARGO_PKG_VERSION").to_owned(),
-        command_line: start.command_line.clone(),
-        stages: STAGES
-            .iter()
-            .map(|s| NewStage::new(*s, if *s == "up" { "up" } else { "soak" }))
-            .collect(),
-    };
-    let run = store.create_run_as(RunKind::Soak, &new_run)?;
-    let dir = store.artifact_dir(&run.id);
+    let dir = store.artifact_dir(&run);
     let services_dir = log_dir(&dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
-    let plan = Arc::new(start.plan);
+    let plan = Arc::new(plan);
     let samples = Samples::default();
-    let progress = Progress::new(STAGES.len(), start.quiet);
-    let mut sup = Supervisor::new(
-        plan.clone(),
-        services_dir.clone(),
-        start.seed,
-        samples.clone(),
-    );
+    let progress = Progress::new(STAGES.len(), quiet);
+    let mut sup = Supervisor::new(plan.clone(), services_dir.clone(), seed, samples.clone());
     sup.set_sample_interval(spec.observer.interval);
     let supervisor = Arc::new(Mutex::new(sup));
-    let mut proxies = BTreeMap::new();
     let mut driver = Driver {
         store: &store,
-        run: run.id.clone(),
+        run: run.clone(),
         plan: plan.clone(),
         spec,
-        seed: start.seed,
+        seed,
         samples: samples.clone(),
         progress: progress.clone(),
         supervisor: supervisor.clone(),
         dir: dir.clone(),
+        proxies: BTreeMap::new(),
+        since_wall: gauntlet_store::now_ms(),
+        seen: None,
+        verdict: None,
+        stopped: None,
     };
-    let result = driver.drive(&mut proxies, cancel).await;
+    let result = driver.stages(cancel).await;
     // Whatever happened: proxies closed, services stopped, samples kept.
-    for (_, proxy) in std::mem::take(&mut proxies) {
+    for (_, proxy) in std::mem::take(&mut driver.proxies) {
         proxy.shutdown().await;
     }
+    let (verdict, error) = (driver.verdict, driver.stopped.take());
+    drop(driver);
     supervisor.lock().await.stop_all().await;
     samples.set_attempt(None);
-    let flushed = store.add_measurements(&run.id, &samples.drain());
+    let flushed = store.add_measurements(&run, &samples.drain());
     progress.finish();
-    let (verdict, error) = result?;
+    result?;
     flushed?;
-    crate::record_service_logs(&store, &run.id, &dir)?;
-    let reports = write_reports(&store, &run.id)?;
+    crate::record_service_logs(&store, &run, &dir)?;
+    let reports = write_reports(&store, &run)?;
     Ok(SoakOutcome {
         outcome: Outcome {
-            run: store.run(run.id.as_str())?,
+            run: store.run(run.as_str())?,
             reports,
         },
         verdict,
         verdict_path: dir.join("verdict.json"),
         error,
     })
+}
+
+/// What the soak stage saw, for `calm` and `readback`.
+struct Seen {
+    record: SoakRecord,
+    journal: Journal,
+    /// Restarts counted by an earlier process's supervisor (a resumed
+    /// `calm` or `readback`); this process's supervisor counts from zero.
+    restarts_before: BTreeMap<String, u32>,
 }
 
 struct Driver<'a> {
@@ -138,9 +189,27 @@ struct Driver<'a> {
     progress: Progress,
     supervisor: Arc<Mutex<Supervisor>>,
     dir: PathBuf,
+    proxies: BTreeMap<String, Proxy>,
+    /// When this process began starting services.
+    since_wall: i64,
+    seen: Option<Seen>,
+    /// The gated verdict, once one was judged.
+    verdict: Option<Validity>,
+    /// Why the soak stopped before finishing, if it did.
+    stopped: Option<String>,
 }
 
-type Verdict = (Option<Validity>, Option<String>);
+fn status(state: gauntlet_store::StageState) -> StageStatus {
+    use gauntlet_store::StageState as S;
+    match state {
+        S::Pending => StageStatus::Pending,
+        S::Running => StageStatus::Running,
+        S::Passed => StageStatus::Passed,
+        S::Failed => StageStatus::Failed,
+        S::Overridden => StageStatus::Overridden,
+        S::Skipped => StageStatus::Skipped,
+    }
+}
 
 impl Driver<'_> {
     fn begin(&self, index: usize) -> Result<gauntlet_store::StageAttempt, PipelineError> {
@@ -166,33 +235,126 @@ impl Driver<'_> {
         Ok(passed)
     }
 
-    async fn drive(
-        &mut self,
-        proxies: &mut BTreeMap<String, Proxy>,
-        mut cancel: watch::Receiver<bool>,
-    ) -> Result<Verdict, PipelineError> {
-        // up
-        self.begin(0)?;
+    /// The stage loop, as for plans: the store's stage states decide what
+    /// runs next, so a resumed soak starts where it stopped.
+    async fn stages(&mut self, mut cancel: watch::Receiver<bool>) -> Result<(), PipelineError> {
+        let mut restored = false;
+        loop {
+            let stored = self.store.stages(&self.run)?;
+            if stored.len() != STAGES.len() || stored.iter().zip(STAGES).any(|(s, n)| s.name != n) {
+                return Err(PipelineError::ResolvedPlan {
+                    run: self.run.to_string(),
+                    path: crate::stage::resolved_plan_path(&self.dir),
+                    message: "the run's stages in the store are not a soak's".into(),
+                });
+            }
+            let statuses: Vec<StageStatus> = stored.iter().map(|s| status(s.state())).collect();
+            let index = match next_step(&statuses) {
+                Next::Finished => {
+                    let verdict = self.verdict.unwrap_or(Validity::Unknown);
+                    self.store.finish_run(&self.run, verdict)?;
+                    return Ok(());
+                }
+                Next::Hold(_) => return Ok(()),
+                Next::Run(i) => i,
+            };
+            let attempt = self.begin(index)?;
+            if index > 0 && !restored {
+                // A resumed soak: its services and proxies come back first.
+                self.progress.note("restoring every service and proxy");
+                if let Err((why, summary)) = self.bring_up().await {
+                    let why = format!(
+                        "could not bring back the services earlier stages left running: {why}"
+                    );
+                    self.stopped = Some(why.clone());
+                    self.end(index, StageEnd::failed(why).with_summary(summary))?;
+                    continue;
+                }
+            }
+            restored = true;
+            let interrupted = match index {
+                0 => {
+                    self.up().await?;
+                    false
+                }
+                1 => {
+                    self.soak(attempt.attempt, &mut cancel).await?;
+                    false
+                }
+                // After STOP a Ctrl-C still stops at once: the calm and the
+                // readback can take long against a broken service.
+                _ => tokio::select! {
+                    r = self.after_stop(index) => {
+                        r?;
+                        false
+                    }
+                    _ = crate::cancelled(&mut cancel) => true,
+                },
+            };
+            if interrupted {
+                self.interrupted_after_stop(index)?;
+            }
+        }
+    }
+
+    async fn after_stop(&mut self, index: usize) -> Result<(), PipelineError> {
+        if index == 2 {
+            self.calm_stage().await
+        } else {
+            self.readback().await
+        }
+    }
+
+    /// A Ctrl-C during `calm` or `readback`: the run is interrupted there,
+    /// and judged, like a soak interrupted earlier, on what the soak stage
+    /// recorded (a retry then calms and reads back again).
+    fn interrupted_after_stop(&mut self, index: usize) -> Result<(), PipelineError> {
+        self.store
+            .add_measurements(&self.run, &self.samples.drain())?;
+        if self.seen().is_ok() {
+            let seen = self.seen.as_ref().expect("loaded above");
+            let (_, verdict) = self.judge(
+                seen,
+                assess::Readback::Skipped("interrupted before the readback"),
+                Some(INTERRUPTED),
+            )?;
+            self.verdict = Some(verdict);
+        }
+        self.store.interrupt_run(&self.run, INTERRUPTED)?;
+        self.progress.stage_end(
+            index,
+            STAGES.len(),
+            STAGES[index],
+            false,
+            Some("interrupted"),
+        );
+        self.stopped = Some(INTERRUPTED.to_owned());
+        Ok(())
+    }
+
+    /// Starts every service not running (dependency order, healthy) and
+    /// every proxy not open. The error carries the stage summary.
+    async fn bring_up(&mut self) -> Result<Vec<String>, (String, Value)> {
         let names: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
         let order = dependency_order(&self.plan, &names);
         for name in &order {
+            if self.supervisor.lock().await.is_running(name) {
+                continue;
+            }
             self.progress.note(&format!("starting {name}"));
             let started = self.supervisor.lock().await.start(name).await;
             if let Err(why) = started {
                 let tail = self.supervisor.lock().await.last_lines(name, 15);
-                self.end(
-                    0,
-                    StageEnd::failed(why.clone())
-                        .with_summary(json!({ "log_tail": { name.as_str(): tail } })),
-                )?;
-                return Ok((None, Some(why)));
+                return Err((why, json!({ "log_tail": { name.as_str(): tail } })));
             }
         }
         for (n, (service, p)) in self.spec.proxies.iter().enumerate() {
+            if self.proxies.contains_key(service) {
+                continue;
+            }
             let (Ok(listen), Ok(upstream)) = (p.listen.parse(), p.upstream.parse()) else {
                 let why = format!("proxy of {service}: listen and upstream must be ip:port");
-                self.end(0, StageEnd::failed(why.clone()))?;
-                return Ok((None, Some(why)));
+                return Err((why, Value::Null));
             };
             // Each proxy's jitter is its own stream of the run's seed.
             let seed = self.seed ^ (n as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F);
@@ -203,301 +365,134 @@ impl Driver<'_> {
                         proxy.local_addr(),
                         p.upstream
                     ));
-                    proxies.insert(service.clone(), proxy);
+                    self.proxies.insert(service.clone(), proxy);
                 }
                 Err(e) => {
-                    let why = format!("proxy of {service} on {}: {e}", p.listen);
-                    self.end(0, StageEnd::failed(why.clone()))?;
-                    return Ok((None, Some(why)));
+                    return Err((
+                        format!("proxy of {service} on {}: {e}", p.listen),
+                        Value::Null,
+                    ));
                 }
             }
         }
-        self.end(
-            0,
-            StageEnd::passed().with_summary(json!({ "services": order })),
-        )?;
+        Ok(order)
+    }
 
-        // soak
-        self.begin(1)?;
-        let proxies_shared = Arc::new(std::mem::take(proxies));
-        let started = Instant::now();
-        // The same instant on the wall clock, for what the store keeps.
-        let started_wall = gauntlet_store::now_ms();
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let journal = Arc::new(StdMutex::new(Journal::new()));
-        let stats = Arc::new(UserStats::default());
-        let mut user_tasks = Vec::new();
-        for id in 0..self.spec.users.count {
-            user_tasks.push(tokio::spawn(users::run_user(users::UserContext {
-                id,
-                users: self.spec.users.clone(),
-                journal: journal.clone(),
-                stats: stats.clone(),
-                stop: stop_rx.clone(),
-                started,
-                seed: self.seed,
-            })));
-        }
-        let scenario_faults: Vec<_> = faults_in_scenario(&self.spec, &self.spec.scenario)
-            .into_iter()
-            .cloned()
-            .collect();
-        let duration_ms = self.spec.duration.as_millis() as i64;
-        let injections = {
-            let refs: Vec<_> = scenario_faults.iter().collect();
-            plan_injections(&refs, duration_ms, self.seed)
-        };
-        let caused_restarts = Arc::new(StdMutex::new(BTreeMap::new()));
-        let faults_task = tokio::spawn(faults::run_faults(
-            faults::FaultContext {
-                plan: self.plan.clone(),
-                supervisor: self.supervisor.clone(),
-                proxies: proxies_shared.clone(),
-                started,
-                progress: self.progress.clone(),
-                caused_restarts: caused_restarts.clone(),
-            },
-            scenario_faults.clone(),
-            injections,
-            stop_rx.clone(),
-        ));
-        let observer_task = tokio::spawn(observer::observe(
-            observer::ObserverContext {
-                plan: self.plan.clone(),
-                supervisor: self.supervisor.clone(),
-                samples: self.samples.clone(),
-                stats: stats.clone(),
-                started,
-                interval: self.spec.observer.interval,
-                patterns: self.spec.observer.log_patterns.clone(),
-                log_dir: log_dir(&self.dir),
-            },
-            stop_rx.clone(),
-        ));
-        // Wait for the end, a Ctrl-C, or users that never get through.
-        let unreachable_after = self.spec.users.unreachable_after;
-        let mut interrupted = false;
-        let early: Option<String> = tokio::select! {
-            r = self.flush_until(started + self.spec.duration) => r?,
-            _ = cancel.wait_for(|c| *c) => {
-                interrupted = true;
-                Some("stopped by a signal (Ctrl-C or SIGTERM)".to_owned())
+    async fn up(&mut self) -> Result<(), PipelineError> {
+        match self.bring_up().await {
+            Ok(order) => {
+                self.end(
+                    0,
+                    StageEnd::passed().with_summary(json!({ "services": order })),
+                )?;
             }
-            why = unreachable(stats.clone(), unreachable_after) => Some(why),
-        };
-        // STOP: users stop, faults heal.
-        let _ = stop_tx.send(true);
-        self.progress.note("STOP: users stop, faults heal");
-        for t in user_tasks {
-            let _ = t.await;
-        }
-        let windows = faults_task.await.unwrap_or_default();
-        let observation = observer_task.await.ok();
-        for (_, p) in proxies_shared.iter() {
-            p.set(None);
-        }
-        for w in &windows {
-            let id = self.store.record_fault(
-                &self.run,
-                &NewFault {
-                    time: started_wall + w.start_ms,
-                    kind: w.kind.clone(),
-                    target: w.target.clone().unwrap_or_else(|| "all".to_owned()),
-                    value: json!({ "fault": w.fault }),
-                },
-            )?;
-            self.store
-                .heal_fault(&self.run, id, started_wall + w.end_ms)?;
-        }
-        let acked = stats.successes.load(Ordering::Relaxed);
-        let soak_summary = json!({
-            "minutes": self.spec.duration.as_secs_f64() / 60.0,
-            "scenario": self.spec.scenario,
-            "users": self.spec.users.count,
-            "user_ops_ok": acked,
-            "user_ops_failed": stats.failures.load(Ordering::Relaxed),
-            "last_user_error": stats.last_error(),
-            "faults": windows.len(),
-        });
-        if let Some(why) = early {
-            if interrupted {
-                self.store
-                    .add_measurements(&self.run, &self.samples.drain())?;
-                self.store.interrupt_run(&self.run, &why)?;
-            } else {
-                self.end(1, StageEnd::failed(why.clone()).with_summary(soak_summary))?;
+            Err((why, summary)) => {
+                self.stopped = Some(why.clone());
+                let end = StageEnd::failed(why);
+                self.end(
+                    0,
+                    if summary.is_null() {
+                        end
+                    } else {
+                        end.with_summary(summary)
+                    },
+                )?;
             }
-            self.write_verdict(json!({
-                "run": self.run.as_str(),
-                "valid": "unknown",
-                "error": why,
-            }))?;
-            return Ok((None, Some(why)));
         }
-        self.end(1, StageEnd::passed().with_summary(soak_summary.clone()))?;
+        Ok(())
+    }
 
-        // calm
-        self.begin(2)?;
-        let calm = self.calm().await;
-        self.end(
-            2,
-            match &calm {
-                Ok(ms) => StageEnd::passed().with_summary(json!({ "quiet_after_ms": ms })),
-                Err(why) => StageEnd::failed(why.clone()),
+    /// Restarts this process's supervisor made, by service.
+    async fn service_restarts(&self) -> BTreeMap<String, u32> {
+        let sup = self.supervisor.lock().await;
+        let mut out = BTreeMap::new();
+        for service in &self.plan.services {
+            if let Some(state) = sup.state(&service.name) {
+                let n = state.lock().unwrap_or_else(|e| e.into_inner()).restarts;
+                out.insert(service.name.clone(), n);
+            }
+        }
+        out
+    }
+
+    /// What the soak stage saw: in memory, or (a resumed `calm` or
+    /// `readback`) from the files it left.
+    fn seen(&mut self) -> Result<&mut Seen, String> {
+        if self.seen.is_none() {
+            let (record, journal) = record::load(&self.dir)
+                .map_err(|e| format!("what the soak stage recorded cannot be read: {e}"))?;
+            self.seen = Some(Seen {
+                restarts_before: record.service_restarts.clone(),
+                record,
+                journal,
+            });
+        }
+        Ok(self.seen.as_mut().expect("just set"))
+    }
+
+    async fn calm_stage(&mut self) -> Result<(), PipelineError> {
+        if let Err(why) = self.seen() {
+            self.stopped = Some(why.clone());
+            self.end(2, StageEnd::failed(why))?;
+            return Ok(());
+        }
+        let end = match self.calm().await {
+            Ok(ms) => StageEnd::passed().with_summary(json!({ "quiet_after_ms": ms })),
+            // The system did not come back: the data can still be read, and
+            // I3 (with the probes after the calm) judges the recovery. The
+            // stage itself was carried out.
+            Err(why) => StageEnd {
+                message: Some(format!("WARN: {why}")),
+                ..StageEnd::passed().with_summary(json!({ "healthy": false, "problem": why }))
             },
-        )?;
-        if let Err(why) = calm {
-            // The system did not come back: the data can still be read, but
-            // say so. (I3 will show which fault it did not recover from.)
-            self.progress.note(&why);
-        }
+        };
+        self.end(2, end)?;
+        Ok(())
+    }
 
-        // readback and verdict
-        self.begin(3)?;
-        // Every user has stopped: the journal is complete.
-        let journal = std::mem::take(&mut *journal.lock().unwrap_or_else(|e| e.into_inner()));
-        let journal_path = self.dir.join("journal.jsonl");
-        let file = std::fs::File::create(&journal_path).map_err(io_err(&journal_path))?;
-        journal
-            .write_jsonl(std::io::BufWriter::new(file))
-            .map_err(io_err(&journal_path))?;
-        self.store
-            .add_artifact(&self.run, None, "journal.jsonl", "journal")?;
+    async fn readback(&mut self) -> Result<(), PipelineError> {
+        if let Err(why) = self.seen() {
+            self.stopped = Some(why.clone());
+            self.end(3, StageEnd::failed(why))?;
+            return Ok(());
+        }
+        let mut seen = self.seen.take().expect("loaded above");
         self.progress.note(&format!(
             "reading back {} keys ({} acknowledged writes)",
-            journal.keys().count(),
-            journal.acked_writes()
+            seen.journal.keys().count(),
+            seen.journal.acked_writes()
         ));
-        let reads = self.read_back(&journal).await;
-        let all_errors = !reads.is_empty() && reads.values().all(|r| r.is_err());
-        let loss = classify(&journal, &reads);
-        let mut health = observation
-            .as_ref()
-            .map(|o| o.health.clone())
-            .unwrap_or_default();
+        let reads = self.read_back(&seen.journal).await;
         // The observer stopped at STOP; the calm phase's final probes say
         // whether a fault STOP cut short was recovered from (I3).
-        health_after_calm(&self.plan, started, &mut health).await;
-        let mut rss: BTreeMap<String, Vec<RssSample>> = BTreeMap::new();
-        for service in &self.plan.services {
-            let series = self
-                .store
-                .measurements(&self.run, "rss", &service.name)?
-                .into_iter()
-                .map(|m| RssSample {
-                    t_ms: m.time - started_wall,
-                    bytes: m.value as u64,
-                })
-                .collect();
-            rss.insert(service.name.clone(), series);
-        }
-        let mut restarts: BTreeMap<String, u32> = BTreeMap::new();
-        {
-            let sup = self.supervisor.lock().await;
-            for service in &self.plan.services {
-                if let Some(state) = sup.state(&service.name) {
-                    let n = state.lock().unwrap_or_else(|e| e.into_inner()).restarts;
-                    restarts.insert(service.name.clone(), n);
-                }
-            }
-        }
-        for (name, n) in caused_restarts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            *restarts.entry(name.clone()).or_default() += n;
-        }
-        let inv = &self.spec.invariants;
-        let warmup_ms = self.spec.warmup.as_millis() as i64;
-        let mut results: Vec<CheckResult> = vec![
-            i1_responsiveness(&health, &windows, inv, warmup_ms),
-            i2_memory(&rss, inv, duration_ms),
-            i3_recovery(&health, &windows, inv),
-            i4_no_data_loss(&loss, &journal),
-            i5_stability(&restarts, &health, &windows, inv),
-        ];
-        if all_errors {
-            let first = reads
-                .values()
-                .find_map(|r| r.as_ref().err().cloned())
-                .unwrap_or_default();
-            results[3].demote(Validity::Unknown);
-            results[3].evidence(json!({
-                "problem": "the readback failed for every key",
-                "error": first,
-            }));
-        } else if loss.checked > 0 && loss.ok == 0 && loss.explained.is_empty() {
-            results[3].evidence(json!({
-                "problem": "the readback found no value for any key",
-                "note": "every acknowledged write is gone; if the data should be there, check [readback]",
-            }));
-        }
-        let gated = verdict(&results, &inv.gate);
-        let mut invariants = serde_json::Map::new();
-        for r in &results {
-            self.store.set_verdict(
-                &self.run,
-                &r.checker,
-                r.valid,
-                &serde_json::to_value(r).unwrap_or(Value::Null),
-            )?;
-            invariants.insert(
-                r.checker.clone(),
-                serde_json::to_value(r).unwrap_or(Value::Null),
-            );
-        }
-        let verdict_json = json!({
-            "run": self.run.as_str(),
-            "plan": self.plan.name,
-            "minutes": self.spec.duration.as_secs_f64() / 60.0,
-            "scenario": self.spec.scenario,
-            "seed": self.seed,
-            "valid": gated,
-            "pass": gated == Validity::Valid,
-            "gate": inv.gate,
-            "invariants": invariants,
-            "users": soak_summary,
-            "faults": windows.iter().map(|w| json!({
-                "fault": w.fault, "kind": w.kind, "target": w.target,
-                "start_ms": w.start_ms, "end_ms": w.end_ms,
-            })).collect::<Vec<_>>(),
-            "log_matches": observation.as_ref().map(|o| json!(o.log_matches)).unwrap_or(Value::Null),
-            "journal": { "acked": journal.acked_writes(), "unacked": journal.unacked_writes(), "keys": journal.keys().count() },
-        });
-        self.write_verdict(verdict_json)?;
+        health_after_calm(
+            &self.plan,
+            seen.record.started_wall,
+            &mut seen.record.health,
+        )
+        .await;
+        // Restarts up to now: the earlier process's and this one's.
+        let now = self.service_restarts().await;
+        seen.record.service_restarts = restart_counts(&seen.restarts_before, &now);
+        // An overridden soak that stopped early is read back and judged;
+        // its verdict still says why it stopped.
+        let stopped_early = seen.record.stopped_early.clone();
+        let judged = self.judge(
+            &seen,
+            assess::Readback::Done(&reads),
+            stopped_early.as_deref(),
+        );
+        self.seen = Some(seen);
+        let (loss, verdict) = judged?;
+        self.verdict = Some(verdict);
         self.end(
             3,
-            StageEnd::passed().with_summary(json!({
-                "checked": loss.checked, "ok": loss.ok, "lost": loss.lost.len(),
-                "stale": loss.stale.len(), "explained": loss.explained.len(),
-                "unexpected": loss.unexpected.len(), "unreadable": loss.unreadable.len(),
-            })),
+            StageEnd::passed().with_summary(
+                loss.as_ref()
+                    .map(assess::readback_summary)
+                    .unwrap_or(Value::Null),
+            ),
         )?;
-        self.store.finish_run(&self.run, gated)?;
-        Ok((Some(gated), None))
-    }
-
-    /// Sleeps until `end`, writing the samples to the store every 10 s so
-    /// memory stays flat however long the soak is.
-    async fn flush_until(&self, end: Instant) -> Result<Option<String>, PipelineError> {
-        loop {
-            let now = Instant::now();
-            if now >= end {
-                return Ok(None);
-            }
-            tokio::time::sleep((end - now).min(Duration::from_secs(10))).await;
-            self.store
-                .add_measurements(&self.run, &self.samples.drain())?;
-        }
-    }
-
-    fn write_verdict(&self, verdict: Value) -> Result<(), PipelineError> {
-        let path = self.dir.join("verdict.json");
-        let text = serde_json::to_string_pretty(&verdict).unwrap_or_default();
-        std::fs::write(&path, text).map_err(io_err(&path))?;
-        self.store
-            .add_artifact(&self.run, None, "verdict.json", "verdict")?;
         Ok(())
     }
 
@@ -632,7 +627,7 @@ async fn read_by_command(
 /// health samples.
 async fn health_after_calm(
     plan: &Plan,
-    started: Instant,
+    started_wall: i64,
     health: &mut BTreeMap<String, Vec<gauntlet_soak::invariants::HealthSample>>,
 ) {
     for service in &plan.services {
@@ -642,32 +637,14 @@ async fn health_after_calm(
         let outcome = gauntlet_observe::probe_once(&check.probe, check.probe_timeout).await;
         health.entry(service.name.clone()).or_default().push(
             gauntlet_soak::invariants::HealthSample {
-                t_ms: started.elapsed().as_millis() as i64,
+                // The wall clock: a resumed readback has no soak Instant.
+                t_ms: gauntlet_store::now_ms() - started_wall,
                 healthy: outcome.healthy,
                 latency_ms: outcome
                     .healthy
                     .then_some(outcome.latency.as_secs_f64() * 1000.0),
             },
         );
-    }
-}
-
-/// Resolves when no user operation has succeeded for `after` since the
-/// start: the service is unreachable, so hours of soak would prove nothing.
-async fn unreachable(stats: Arc<UserStats>, after: Duration) -> String {
-    tokio::time::sleep(after).await;
-    loop {
-        if stats.successes.load(Ordering::Relaxed) == 0 {
-            return format!(
-                "users could not reach the service in {:.0} s: {}",
-                after.as_secs_f64(),
-                stats
-                    .last_error()
-                    .unwrap_or_else(|| "no request succeeded".to_owned())
-            );
-        }
-        // Reached at least once: from here on outages are faults to judge.
-        std::future::pending::<()>().await;
     }
 }
 

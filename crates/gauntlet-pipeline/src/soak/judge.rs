@@ -1,0 +1,88 @@
+//! Judging what a soak recorded: the inputs gathered from the run (the
+//! RSS series from the store, restart counts), the decision left to
+//! [`gauntlet_soak::assess`], the outputs written (`verdict.json`, the
+//! store's verdicts).
+
+use std::collections::BTreeMap;
+
+use gauntlet_check::Validity;
+use gauntlet_soak::assess::{self, Inputs, RunFacts, restart_counts, verdict_json};
+use gauntlet_soak::invariants::RssSample;
+use serde_json::{Value, json};
+
+use super::{Driver, Seen};
+use crate::{PipelineError, io_err};
+
+impl Driver<'_> {
+    /// Judges what was seen (see [`gauntlet_soak::assess`]), records the
+    /// verdicts in the store and writes `verdict.json`.
+    pub(super) fn judge(
+        &self,
+        seen: &Seen,
+        readback: assess::Readback<'_>,
+        stopped_early: Option<&str>,
+    ) -> Result<(Option<gauntlet_soak::readback::DataLoss>, Validity), PipelineError> {
+        let r = &seen.record;
+        let mut rss: BTreeMap<String, Vec<RssSample>> = BTreeMap::new();
+        for service in &self.plan.services {
+            let series = self
+                .store
+                .measurements_between(&self.run, "rss", &service.name, r.since_wall, i64::MAX)?
+                .into_iter()
+                .map(|m| RssSample {
+                    t_ms: m.time - r.started_wall,
+                    bytes: m.value as u64,
+                })
+                .collect();
+            rss.insert(service.name.clone(), series);
+        }
+        let restarts = restart_counts(&r.service_restarts, &r.fault_restarts);
+        let duration_ms = if r.stopped_early.is_some() {
+            r.stopped_ms
+        } else {
+            self.spec.duration.as_millis() as i64
+        };
+        let inv = &self.spec.invariants;
+        let assessment = assess::assess(&Inputs {
+            journal: &seen.journal,
+            readback,
+            health: &r.health,
+            rss: &rss,
+            restarts: &restarts,
+            faults: &r.faults,
+            spec: inv,
+            warmup_ms: self.spec.warmup.as_millis() as i64,
+            duration_ms,
+        });
+        for result in &assessment.results {
+            self.store.set_verdict(
+                &self.run,
+                &result.checker,
+                result.valid,
+                &serde_json::to_value(result).unwrap_or(Value::Null),
+            )?;
+        }
+        let facts = RunFacts {
+            run: self.run.as_str(),
+            plan: &self.plan.name,
+            minutes: self.spec.duration.as_secs_f64() / 60.0,
+            scenario: &self.spec.scenario,
+            seed: self.seed,
+            users: r.users.clone(),
+            log_matches: r.log_matches.as_ref().map_or(Value::Null, |m| json!(m)),
+            stopped_early,
+        };
+        let value = verdict_json(&facts, &assessment, &seen.journal, &r.faults, inv);
+        self.write_verdict(value)?;
+        Ok((assessment.loss, assessment.valid))
+    }
+
+    pub(super) fn write_verdict(&self, verdict: Value) -> Result<(), PipelineError> {
+        let path = self.dir.join("verdict.json");
+        let text = serde_json::to_string_pretty(&verdict).unwrap_or_default();
+        std::fs::write(&path, text).map_err(io_err(&path))?;
+        self.store
+            .add_artifact(&self.run, None, "verdict.json", "verdict")?;
+        Ok(())
+    }
+}
