@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gauntlet_check::Validity;
+use gauntlet_events::{Events, RunKind};
 use gauntlet_plan::{Next, Plan, RunStage, StageStatus, expand, next_step, running_before};
 use gauntlet_report::run::{Format, RunReport, render};
 use gauntlet_store::{
@@ -70,8 +71,9 @@ pub struct Start {
     pub plan_text: String,
     pub seed: u64,
     pub command_line: Vec<String>,
-    /// No progress output at all.
-    pub quiet: bool,
+    /// Where the run tells what happens (the CLI's printer, the store,
+    /// a dashboard); `Events::none()` for silence.
+    pub events: Events,
 }
 
 /// How a run ended for now.
@@ -103,7 +105,7 @@ pub async fn start(
             .collect(),
     })?;
     save_resolved_plan(&store, &run.id, &start.plan)?;
-    drive(store, run.id, start.plan, start.seed, start.quiet, cancel).await
+    drive(store, run.id, start.plan, start.seed, start.events, cancel).await
 }
 
 /// Keeps the resolved plan with the run (`plan.resolved.json`): a resumed
@@ -143,17 +145,17 @@ pub fn resolved_plan(store: &Store, run: &RunId) -> Result<Plan, PipelineError> 
 pub async fn resume(
     store: Store,
     run: &RunId,
-    quiet: bool,
+    events: Events,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
     let r = store.run(run.as_str())?;
     let plan = resolved_plan(&store, run)?;
     if plan.soak.is_some() {
-        return Ok(soak::resume(store, r.id, plan, r.seed, quiet, cancel)
+        return Ok(soak::resume(store, r.id, plan, r.seed, events, cancel)
             .await?
             .outcome);
     }
-    drive(store, r.id, plan, r.seed, quiet, cancel).await
+    drive(store, r.id, plan, r.seed, events, cancel).await
 }
 
 fn status(state: StageState) -> StageStatus {
@@ -172,7 +174,7 @@ async fn drive(
     run: RunId,
     plan: Plan,
     seed: u64,
-    quiet: bool,
+    events: Events,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
     let plan = Arc::new(plan);
@@ -181,7 +183,8 @@ async fn drive(
     let services_dir = log_dir(&artifact_dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
     let samples = Samples::default();
-    let progress = Progress::new(stages.len(), quiet);
+    let progress = Progress::new(events);
+    progress.run_start(run.as_str(), RunKind::Run, stages.len());
     let mut runner = StageRunner {
         plan: plan.clone(),
         supervisor: Supervisor::new(plan.clone(), services_dir, seed, samples.clone()),
@@ -196,7 +199,6 @@ async fn drive(
     runner.supervisor.stop_all().await;
     samples.set_attempt(None);
     let flushed = store.add_measurements(&run, &samples.drain());
-    progress.finish();
     result?;
     flushed?;
     record_service_logs(&store, &run, &artifact_dir)?;

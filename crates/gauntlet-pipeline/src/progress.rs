@@ -1,51 +1,42 @@
-//! What a person watching the run sees on stderr: a progress bar over the
-//! stages on a terminal, plain lines otherwise (CI logs stay readable and
-//! free of escape codes). Both show the same events.
+//! The driver's voice: what happens in a run, as events on its stream
+//! ([`gauntlet_events`]). Who shows it (a progress bar, plain lines, the
+//! store, a dashboard) subscribes; the pipeline itself prints nothing.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use gauntlet_events::{Event, Events};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Progress {
-    bar: Option<ProgressBar>,
-    quiet: bool,
+    events: Events,
 }
 
 impl Progress {
-    /// A bar when stderr is a terminal and `quiet` is off; plain lines
-    /// when it is not; nothing at all when `quiet`.
-    pub fn new(stages: usize, quiet: bool) -> Progress {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar =
-                ProgressBar::with_draw_target(Some(stages as u64), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
-        Progress { bar, quiet }
+    pub fn new(events: Events) -> Progress {
+        Progress { events }
     }
 
-    fn line(&self, text: &str) {
-        if self.quiet {
-            return;
-        }
-        match &self.bar {
-            Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
-        }
+    /// The run's event stream, for parts that emit events of their own
+    /// (the fault log).
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    pub fn run_start(&self, run: &str, kind: gauntlet_events::RunKind, stages: usize) {
+        self.events.emit(Event::RunStarted {
+            run: run.to_owned(),
+            kind,
+            stages,
+        });
     }
 
     pub fn stage_start(&self, index: usize, total: usize, name: &str, kind: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(index as u64);
-            bar.set_message(format!("{kind} {name}"));
-        }
-        self.line(&format!("[{}/{total}] {kind} {name}", index + 1));
+        self.events.emit(Event::StageStarted {
+            index,
+            total,
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+        });
     }
 
     pub fn stage_end(
@@ -56,47 +47,25 @@ impl Progress {
         passed: bool,
         message: Option<&str>,
     ) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(index as u64 + 1);
-        }
-        let verdict = if passed { "passed" } else { "FAILED" };
-        self.line(&format!(
-            "[{}/{total}] {name} {verdict}{}",
-            index + 1,
-            message.map(|m| format!(": {m}")).unwrap_or_default()
-        ));
+        self.events.emit(Event::StageEnded {
+            index,
+            total,
+            name: name.to_owned(),
+            passed,
+            message: message.map(str::to_owned),
+        });
     }
 
     /// A detail inside the current stage.
     pub fn note(&self, text: &str) {
-        self.line(&format!("      {text}"));
+        self.events.note(text);
     }
 
-    /// Waits `d`, showing the time left on a terminal.
+    /// Waits `d` on purpose (a `wait` stage); a printer may count it down.
     pub async fn countdown(&self, d: Duration) {
-        let Some(bar) = &self.bar else {
-            tokio::time::sleep(d).await;
-            return;
-        };
-        let message = bar.message();
-        let end = tokio::time::Instant::now() + d;
-        loop {
-            let now = tokio::time::Instant::now();
-            if now >= end {
-                break;
-            }
-            bar.set_message(format!(
-                "{message} ({:.0} s left)",
-                (end - now).as_secs_f64().ceil()
-            ));
-            tokio::time::sleep((end - now).min(Duration::from_millis(500))).await;
-        }
-        bar.set_message(message);
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+        self.events.emit(Event::Waiting {
+            ms: d.as_millis() as u64,
+        });
+        tokio::time::sleep(d).await;
     }
 }

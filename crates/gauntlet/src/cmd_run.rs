@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use gauntlet_check::Validity;
+use gauntlet_events::Events;
 use gauntlet_pipeline::{Outcome, Start};
 use gauntlet_plan::{LoadOptions, PlanError};
 use gauntlet_report::run::{Format, RunReport, render};
@@ -40,15 +43,22 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Runs a pipeline future with Ctrl-C handling on a fresh runtime.
-fn drive<T, F>(f: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> F) -> Result<T>
+fn drive<T, F>(
+    quiet: bool,
+    f: impl FnOnce(Events, tokio::sync::watch::Receiver<bool>) -> F,
+) -> Result<T>
 where
     F: std::future::Future<Output = Result<T, gauntlet_pipeline::PipelineError>>,
 {
     let rt = runtime()?;
+    // The person watching sees the run's events as stages and notes.
+    let printer = Arc::new(crate::progress::Stages::new(quiet));
+    let events = Events::new(vec![printer.clone()]);
     let outcome = rt.block_on(async {
         let cancel = crate::signals::cancel_on_signals();
-        f(cancel).await
+        f(events, cancel).await
     });
+    printer.finish();
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(outcome?)
 }
@@ -81,7 +91,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     let seed = args.seed.value.unwrap_or_else(rand_seed);
     let quiet = args.quiet.on || args.json.on;
-    let outcome = drive(|cancel| {
+    let outcome = drive(quiet, |events, cancel| {
         gauntlet_pipeline::start(
             store,
             Start {
@@ -89,7 +99,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
                 plan_text,
                 seed,
                 command_line: std::env::args().collect(),
-                quiet,
+                events,
             },
             cancel,
         )
@@ -127,7 +137,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
         .or(plan.soak.as_ref().and_then(|s| s.seed))
         .unwrap_or_else(rand_seed);
     let quiet = args.quiet.on || args.json.on;
-    let outcome = drive(|cancel| {
+    let outcome = drive(quiet, |events, cancel| {
         gauntlet_pipeline::soak::soak(
             store,
             gauntlet_pipeline::soak::SoakStart {
@@ -135,7 +145,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
                 plan_text,
                 seed,
                 command_line: std::env::args().collect(),
-                quiet,
+                events,
             },
             cancel,
         )
@@ -502,10 +512,9 @@ pub fn retry(args: RetryArgs) -> Result<u8> {
     if !quiet {
         eprintln!("resuming run {}", run.id);
     }
-    let outcome =
-        drive(
-            |cancel| async move { gauntlet_pipeline::resume(store, &run.id, quiet, cancel).await },
-        )?;
+    let outcome = drive(quiet, |events, cancel| async move {
+        gauntlet_pipeline::resume(store, &run.id, events, cancel).await
+    })?;
     finish(outcome, false, &location)
 }
 
@@ -542,10 +551,9 @@ pub fn override_stage(args: OverrideArgs) -> Result<u8> {
             run.id, args.reason
         );
     }
-    let outcome =
-        drive(
-            |cancel| async move { gauntlet_pipeline::resume(store, &run.id, quiet, cancel).await },
-        )?;
+    let outcome = drive(quiet, |events, cancel| async move {
+        gauntlet_pipeline::resume(store, &run.id, events, cancel).await
+    })?;
     finish(outcome, false, &location)
 }
 

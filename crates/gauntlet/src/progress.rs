@@ -31,3 +31,108 @@ impl Subscriber for Lines {
         let _ = writeln!(std::io::stderr().lock(), "gauntlet: {line}");
     }
 }
+
+/// The stages of a plan run or a soak: a bar over the stages on a terminal,
+/// plain lines otherwise (CI logs stay readable and free of escape codes),
+/// nothing when quiet. Both show the same events.
+pub struct Stages {
+    quiet: bool,
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Stages {
+    pub fn new(quiet: bool) -> Stages {
+        Stages {
+            quiet,
+            bar: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Clears the bar; the run's summary is printed after it.
+    pub fn finish(&self) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn line(&self, bar: Option<&indicatif::ProgressBar>, text: &str) {
+        match bar {
+            Some(bar) => bar.println(text),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
+        }
+    }
+}
+
+impl Subscriber for Stages {
+    fn on_event(&self, event: &Event) {
+        use std::io::IsTerminal;
+        use std::time::Duration;
+
+        if self.quiet {
+            return;
+        }
+        let mut guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::RunStarted { stages, .. } if std::io::stderr().is_terminal() => {
+                let bar = indicatif::ProgressBar::with_draw_target(
+                    Some(*stages as u64),
+                    indicatif::ProgressDrawTarget::stderr(),
+                );
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} [{pos}/{len}] {wide_msg} {elapsed}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar.enable_steady_tick(Duration::from_millis(120));
+                *guard = Some(bar);
+            }
+            Event::StageStarted {
+                index,
+                total,
+                name,
+                kind,
+            } => {
+                if let Some(bar) = guard.as_ref() {
+                    bar.set_position(*index as u64);
+                    bar.set_message(format!("{kind} {name}"));
+                }
+                self.line(
+                    guard.as_ref(),
+                    &format!("[{}/{total}] {kind} {name}", index + 1),
+                );
+            }
+            Event::StageEnded {
+                index,
+                total,
+                name,
+                passed,
+                message,
+            } => {
+                if let Some(bar) = guard.as_ref() {
+                    bar.set_position(*index as u64 + 1);
+                }
+                let verdict = if *passed { "passed" } else { "FAILED" };
+                let why = message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default();
+                self.line(
+                    guard.as_ref(),
+                    &format!("[{}/{total}] {name} {verdict}{why}", index + 1),
+                );
+            }
+            Event::Note { text } => self.line(guard.as_ref(), &format!("      {text}")),
+            Event::Warning { text, .. } => self.line(guard.as_ref(), &format!("gauntlet: {text}")),
+            Event::Waiting { ms } => {
+                if let Some(bar) = guard.as_ref() {
+                    let message = bar.message();
+                    bar.set_message(format!("{message} (waiting {:.0} s)", *ms as f64 / 1000.0));
+                }
+            }
+            _ => {}
+        }
+    }
+}

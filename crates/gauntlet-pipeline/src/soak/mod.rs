@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gauntlet_check::Validity;
+use gauntlet_events::Events;
 use gauntlet_observe::http_request;
 use gauntlet_plan::soak::{Readback, Soak, UserScenario};
 use gauntlet_plan::{Next, Plan, StageStatus, dependency_order, next_step};
@@ -92,7 +93,7 @@ pub async fn soak(
         },
     )?;
     crate::save_resolved_plan(&store, &run.id, &start.plan)?;
-    drive(store, run.id, start.plan, start.seed, start.quiet, cancel).await
+    drive(store, run.id, start.plan, start.seed, start.events, cancel).await
 }
 
 /// Drives a soak run that `retry` or `override` just made `running` again,
@@ -102,10 +103,10 @@ pub(crate) async fn resume(
     run: RunId,
     plan: Plan,
     seed: u64,
-    quiet: bool,
+    events: Events,
     cancel: watch::Receiver<bool>,
 ) -> Result<SoakOutcome, PipelineError> {
-    drive(store, run, plan, seed, quiet, cancel).await
+    drive(store, run, plan, seed, events, cancel).await
 }
 
 async fn drive(
@@ -113,7 +114,7 @@ async fn drive(
     run: RunId,
     plan: Plan,
     seed: u64,
-    quiet: bool,
+    events: Events,
     cancel: watch::Receiver<bool>,
 ) -> Result<SoakOutcome, PipelineError> {
     let Some(spec) = plan.soak.clone() else {
@@ -124,7 +125,8 @@ async fn drive(
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
     let plan = Arc::new(plan);
     let samples = Samples::default();
-    let progress = Progress::new(STAGES.len(), quiet);
+    let progress = Progress::new(events);
+    progress.run_start(run.as_str(), gauntlet_events::RunKind::Soak, STAGES.len());
     let mut sup = Supervisor::new(plan.clone(), services_dir.clone(), seed, samples.clone());
     sup.set_sample_interval(spec.observer.interval);
     let supervisor = Arc::new(Mutex::new(sup));
@@ -154,7 +156,6 @@ async fn drive(
     supervisor.lock().await.stop_all().await;
     samples.set_attempt(None);
     let flushed = store.add_measurements(&run, &samples.drain());
-    progress.finish();
     result?;
     flushed?;
     crate::record_service_logs(&store, &run, &dir)?;
