@@ -70,6 +70,7 @@ impl Subscriber for StoreWriter {
         let written = match event {
             Event::FaultStarted {
                 id,
+                fault,
                 kind,
                 target,
                 value,
@@ -81,7 +82,7 @@ impl Subscriber for StoreWriter {
                         time: now_ms(),
                         kind: kind.clone(),
                         target: target.clone(),
-                        value: value.clone(),
+                        value: serde_json::json!({ "fault": fault, "value": value }),
                     },
                 )
                 .map(|row| {

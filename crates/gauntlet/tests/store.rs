@@ -413,3 +413,44 @@ fn the_older_db_option_keeps_its_layout_for_test_runs_too() {
             .is_file()
     );
 }
+
+/// One fault model under both: a pause injected by `gauntlet test`'s
+/// nemesis and one planned by a soak go through the same executor
+/// (gauntlet-nemesis's `Signals`) and the same fault log, so both runs'
+/// fault rows have one shape, written as they happened, each healed.
+#[test]
+fn a_pause_goes_through_one_fault_model_in_a_test_and_in_a_soak() {
+    let b = Bench::new();
+    let store = b.path().join("runs");
+    let out = echo_test(
+        &b,
+        &store,
+        &["--nemesis", "pause", "--nemesis-interval", "0.3"],
+    );
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let test_run = json_of(&g(&b, &store, &["show", "latest", "--json"]));
+
+    let plan = tiny_soak(&b);
+    let text = std::fs::read_to_string(&plan).unwrap().replace(
+        "[invariants]",
+        "[[fault]]\nname = \"freeze-api\"\nkind = \"pause\"\nservice = \"api\"\nevery = \"500ms\"\nduration = \"300ms\"\n\n[invariants]",
+    );
+    std::fs::write(&plan, text).unwrap();
+    let out = g(&b, &store, &["soak", plan.to_str().unwrap(), "--seed", "3"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let soak_run = json_of(&g(&b, &store, &["show", "latest", "--json"]));
+
+    for (run, name, target) in [(&test_run, "pause", "n0"), (&soak_run, "freeze-api", "api")] {
+        let faults = run["faults"].as_array().unwrap();
+        assert!(!faults.is_empty(), "no fault rows: {run:#}");
+        for f in faults {
+            assert_eq!(f["kind"], "pause", "{f:#}");
+            assert_eq!(f["target"], target, "{f:#}");
+            // The fault log's row: the plan's (or nemesis's) name for it and
+            // what the Signals executor reports it did.
+            assert_eq!(f["value"]["fault"], name, "{f:#}");
+            assert_eq!(f["value"]["value"], serde_json::json!([target]), "{f:#}");
+            assert!(!f["healed_at"].is_null(), "never healed: {f:#}");
+        }
+    }
+}

@@ -1,16 +1,27 @@
-//! Injecting the planned faults: each one is applied, recorded as a fault
-//! window, and healed after its duration. STOP cuts a fault short and heals
-//! it at once, so the calm phase starts from a whole system.
+//! Injecting the planned faults, in the one fault model of
+//! gauntlet-nemesis: process faults (kill, power cut, pause, graceful
+//! restart) go through the shared [`Signals`] executor over the plan's
+//! services ([`Services`]), network faults through the services' proxies
+//! ([`Proxies`]). Every injection and heal goes through one [`FaultLog`]:
+//! its events reach the store (fault rows) and the person watching, and
+//! the invariants' fault windows are read back from it. STOP cuts a fault
+//! short and heals it at once, so the calm phase starts from a whole
+//! system.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gauntlet_nemesis::{
+    Fault, FaultError, FaultExecutor, FaultFuture, FaultLog, Processes, Signals, VerbFuture,
+    executor_for,
+};
 use gauntlet_plan::Plan;
 use gauntlet_plan::soak::{FaultKind, FaultSpec, PartitionMode};
 use gauntlet_proxy::{Proxy, Toxic};
 use gauntlet_soak::invariants::FaultWindow;
 use gauntlet_soak::schedule::Injection;
+use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
 use crate::progress::Progress;
@@ -22,39 +33,173 @@ pub(crate) struct FaultContext {
     pub proxies: Arc<BTreeMap<String, Proxy>>,
     pub started: Instant,
     pub progress: Progress,
+    /// Where every injection and heal is recorded.
+    pub log: Arc<FaultLog>,
     /// Restarts each fault caused, by service (they are explained, for I5).
     pub caused_restarts: Arc<std::sync::Mutex<BTreeMap<String, u32>>>,
 }
 
-fn toxic(kind: &FaultKind) -> Option<Toxic> {
-    Some(match kind {
+/// A plan's fault kind in the one fault model.
+pub(crate) fn fault_of(kind: &FaultKind) -> Fault {
+    match kind {
+        FaultKind::Kill => Fault::Kill,
+        FaultKind::PowerCut => Fault::PowerCut,
+        FaultKind::Pause => Fault::Pause,
+        FaultKind::Restart => Fault::GracefulRestart,
         FaultKind::Partition {
             mode: PartitionMode::Refuse,
-        } => Toxic::Refuse,
+        } => Fault::Refuse,
         FaultKind::Partition {
             mode: PartitionMode::Blackhole,
-        } => Toxic::Blackhole,
-        FaultKind::Latency { latency, jitter } => Toxic::Latency {
+        } => Fault::Blackhole,
+        FaultKind::Latency { latency, jitter } => Fault::Latency {
             latency: *latency,
             jitter: *jitter,
         },
-        FaultKind::Bandwidth { bytes_per_sec } => Toxic::Bandwidth {
+        FaultKind::Bandwidth { bytes_per_sec } => Fault::Bandwidth {
             bytes_per_sec: *bytes_per_sec,
         },
-        FaultKind::Reset => Toxic::Reset,
-        FaultKind::Timeout { after } => Toxic::Timeout { after: *after },
+        FaultKind::Reset => Fault::Reset,
+        FaultKind::Timeout { after } => Fault::Timeout { after: *after },
+    }
+}
+
+/// The plan's services as the fault model's [`Processes`].
+pub(crate) struct Services {
+    pub plan: Arc<Plan>,
+    pub supervisor: Arc<Mutex<Supervisor>>,
+    pub caused_restarts: Arc<std::sync::Mutex<BTreeMap<String, u32>>>,
+}
+
+impl Processes for Services {
+    fn kill<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let sup = self.supervisor.lock().await;
+            // One lock, one pass: a power cut kills everything at once.
+            targets
+                .iter()
+                .filter(|t| sup.signal(t, libc::SIGKILL))
+                .cloned()
+                .collect()
+        })
+    }
+
+    fn freeze<'a>(&'a self, targets: &'a [String], pause: bool) -> VerbFuture<'a, ()> {
+        Box::pin(async move {
+            let sup = self.supervisor.lock().await;
+            let signal = if pause { libc::SIGSTOP } else { libc::SIGCONT };
+            for t in targets {
+                sup.signal(t, signal);
+            }
+        })
+    }
+
+    fn stop<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut sup = self.supervisor.lock().await;
+            let running: Vec<String> = targets
+                .iter()
+                .filter(|t| sup.is_running(t))
+                .cloned()
+                .collect();
+            sup.stop_many(&running).await;
+            running
+        })
+    }
+
+    /// Starts services again in dependency order and counts the restarts.
+    fn start<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let order = gauntlet_plan::dependency_order(&self.plan, targets);
+            let mut sup = self.supervisor.lock().await;
+            let mut errors = Vec::new();
+            for name in order.iter().filter(|n| targets.contains(n)) {
+                // Let the keeper see the exit first.
+                for _ in 0..100 {
+                    if !sup.is_running(name) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                match sup.start(name).await {
+                    Ok(_) => {
+                        *self
+                            .caused_restarts
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(name.clone())
+                            .or_default() += 1;
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            errors
+        })
+    }
+}
+
+/// The services' proxies as a fault executor: network faults switch the
+/// target's proxy to a toxic, the heal switches it back.
+pub(crate) struct Proxies(pub Arc<BTreeMap<String, Proxy>>);
+
+fn toxic(fault: &Fault) -> Option<Toxic> {
+    Some(match fault {
+        Fault::Refuse => Toxic::Refuse,
+        Fault::Blackhole => Toxic::Blackhole,
+        Fault::Latency { latency, jitter } => Toxic::Latency {
+            latency: *latency,
+            jitter: *jitter,
+        },
+        Fault::Bandwidth { bytes_per_sec } => Toxic::Bandwidth {
+            bytes_per_sec: *bytes_per_sec,
+        },
+        Fault::Reset => Toxic::Reset,
+        Fault::Timeout { after } => Toxic::Timeout { after: *after },
         _ => return None,
     })
 }
 
-/// Runs the schedule until it ends or STOP; returns the fault windows.
+impl Proxies {
+    fn switch(&self, targets: &[String], toxic: Option<Toxic>) -> Result<Value, FaultError> {
+        let target = targets.first().cloned().unwrap_or_default();
+        let proxy = self.0.get(&target).ok_or_else(|| FaultError::Targets {
+            errors: vec![format!("no proxy in front of {target}")],
+        })?;
+        proxy.set(toxic);
+        Ok(json!([target]))
+    }
+}
+
+impl FaultExecutor for Proxies {
+    fn handles(&self, fault: &Fault) -> bool {
+        toxic(fault).is_some()
+    }
+
+    fn inject<'a>(&'a self, fault: &'a Fault, targets: &'a [String]) -> FaultFuture<'a> {
+        Box::pin(async move { self.switch(targets, toxic(fault)) })
+    }
+
+    fn heal<'a>(&'a self, _fault: &'a Fault, targets: &'a [String]) -> FaultFuture<'a> {
+        Box::pin(async move { self.switch(targets, None) })
+    }
+}
+
+/// Runs the schedule until it ends or STOP; returns the fault windows,
+/// read from the fault log.
 pub(crate) async fn run_faults(
     cx: FaultContext,
     specs: Vec<FaultSpec>,
     injections: Vec<Injection>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<FaultWindow> {
-    let mut windows = Vec::new();
+    let signals = Signals::new(Services {
+        plan: cx.plan.clone(),
+        supervisor: cx.supervisor.clone(),
+        caused_restarts: cx.caused_restarts.clone(),
+    });
+    let proxies = Proxies(cx.proxies.clone());
+    let executors: [&dyn FaultExecutor; 2] = [&signals, &proxies];
+    let now_ms = || cx.started.elapsed().as_millis() as u64;
     for injection in injections {
         let at = cx.started + Duration::from_millis(injection.at_ms.max(0) as u64);
         tokio::select! {
@@ -62,7 +207,14 @@ pub(crate) async fn run_faults(
             _ = stop.wait_for(|s| *s) => break,
         }
         let spec = &specs[injection.fault];
-        let start_ms = cx.started.elapsed().as_millis() as i64;
+        let fault = fault_of(&spec.kind);
+        // What the log names (the plan's target, or none: all services),
+        // and what the executor acts on.
+        let named: Vec<String> = spec.target.iter().cloned().collect();
+        let targets: Vec<String> = match &spec.target {
+            Some(t) => vec![t.clone()],
+            None => cx.plan.services.iter().map(|s| s.name.clone()).collect(),
+        };
         cx.progress.note(&format!(
             "fault {} ({}{}) for {:.1} s",
             spec.name,
@@ -73,130 +225,48 @@ pub(crate) async fn run_faults(
                 .unwrap_or_default(),
             injection.duration_ms as f64 / 1000.0
         ));
-        let healed = inject(
-            &cx,
-            spec,
-            Duration::from_millis(injection.duration_ms as u64),
-            &mut stop,
-        )
-        .await;
-        let end_ms = cx.started.elapsed().as_millis() as i64;
-        if let Err(e) = &healed {
-            cx.progress.note(&format!("fault {}: {e}", spec.name));
+        let executor = match executor_for(&executors, &fault) {
+            Ok(e) => e,
+            Err(e) => {
+                cx.progress.note(&format!("fault {}: {e}", spec.name));
+                continue;
+            }
+        };
+        let value = outcome(&cx, spec, executor.inject(&fault, &targets).await);
+        let id = cx.log.started(now_ms(), &spec.name, &fault, &named, value);
+        if fault.heal_f().is_some() {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(injection.duration_ms.max(0) as u64)) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            let value = outcome(&cx, spec, executor.heal(&fault, &targets).await);
+            cx.log.healed(now_ms(), id, &fault, value);
         }
-        windows.push(FaultWindow {
-            fault: spec.name.clone(),
-            kind: spec.kind.word().to_owned(),
-            target: spec.target.clone(),
-            start_ms,
-            end_ms,
-        });
         if *stop.borrow() {
             break;
         }
     }
-    windows
+    cx.log
+        .faults()
+        .into_iter()
+        .map(|f| FaultWindow {
+            fault: f.name,
+            kind: f.kind.to_owned(),
+            target: f.targets.first().cloned(),
+            start_ms: f.start_ms as i64,
+            end_ms: f.end_ms.unwrap_or(f.start_ms) as i64,
+        })
+        .collect()
 }
 
-/// Applies one fault, waits its duration (or STOP), heals it.
-async fn inject(
-    cx: &FaultContext,
-    spec: &FaultSpec,
-    duration: Duration,
-    stop: &mut watch::Receiver<bool>,
-) -> Result<(), String> {
-    let hold = async {
-        tokio::select! {
-            _ = tokio::time::sleep(duration) => {}
-            _ = stop.wait_for(|s| *s) => {}
+/// What the log records of an executor's answer; a failure is also told
+/// to the person watching.
+fn outcome(cx: &FaultContext, spec: &FaultSpec, done: Result<Value, FaultError>) -> Value {
+    match done {
+        Ok(v) => v,
+        Err(e) => {
+            cx.progress.note(&format!("fault {}: {e}", spec.name));
+            json!({ "error": e.to_string() })
         }
-    };
-    let targets: Vec<String> = match &spec.target {
-        Some(t) => vec![t.clone()],
-        None => cx.plan.services.iter().map(|s| s.name.clone()).collect(),
-    };
-    if let Some(toxic) = toxic(&spec.kind) {
-        let target = targets.first().cloned().unwrap_or_default();
-        let proxy = cx
-            .proxies
-            .get(&target)
-            .ok_or_else(|| format!("no proxy in front of {target}"))?;
-        proxy.set(Some(toxic));
-        hold.await;
-        proxy.set(None);
-        return Ok(());
-    }
-    match spec.kind {
-        FaultKind::Pause => {
-            let sup = cx.supervisor.lock().await;
-            for t in &targets {
-                sup.signal(t, libc::SIGSTOP);
-            }
-            drop(sup);
-            hold.await;
-            let sup = cx.supervisor.lock().await;
-            for t in &targets {
-                sup.signal(t, libc::SIGCONT);
-            }
-            Ok(())
-        }
-        FaultKind::Kill | FaultKind::PowerCut => {
-            let killed: Vec<String> = {
-                let sup = cx.supervisor.lock().await;
-                // A power cut kills everything at the same instant.
-                targets
-                    .iter()
-                    .filter(|t| sup.signal(t, libc::SIGKILL))
-                    .cloned()
-                    .collect()
-            };
-            hold.await;
-            restart(cx, &killed).await
-        }
-        FaultKind::Restart => {
-            let running: Vec<String> = {
-                let mut sup = cx.supervisor.lock().await;
-                let running: Vec<String> = targets
-                    .iter()
-                    .filter(|t| sup.is_running(t))
-                    .cloned()
-                    .collect();
-                sup.stop_many(&running).await;
-                running
-            };
-            restart(cx, &running).await
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Starts services again in dependency order and counts the restarts.
-async fn restart(cx: &FaultContext, names: &[String]) -> Result<(), String> {
-    let order = gauntlet_plan::dependency_order(&cx.plan, names);
-    let mut sup = cx.supervisor.lock().await;
-    let mut errors = Vec::new();
-    for name in order.iter().filter(|n| names.contains(n)) {
-        // Let the keeper see the exit first.
-        for _ in 0..100 {
-            if !sup.is_running(name) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        match sup.start(name).await {
-            Ok(_) => {
-                *cx.caused_restarts
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry(name.clone())
-                    .or_default() += 1;
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
     }
 }

@@ -8,11 +8,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
+use gauntlet_nemesis::FaultLog;
 use gauntlet_plan::faults_in_scenario;
 use gauntlet_soak::assess;
 use gauntlet_soak::journal::Journal;
 use gauntlet_soak::schedule::plan_injections;
-use gauntlet_store::{NewFault, StageEnd};
+use gauntlet_store::{StageEnd, Store, StoreWriter};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -64,6 +65,15 @@ impl Driver<'_> {
             plan_injections(&refs, duration_ms, self.seed)
         };
         let caused_restarts = Arc::new(StdMutex::new(BTreeMap::new()));
+        // The fault log tells the store (fault rows, as they happen, on a
+        // connection of its own) and whoever watches the run.
+        let fault_rows = Arc::new(StoreWriter::new(
+            Store::open(self.store.path())?,
+            self.run.clone(),
+        ));
+        let log = Arc::new(FaultLog::new(
+            self.progress.events().with(fault_rows.clone()),
+        ));
         let faults_task = tokio::spawn(faults::run_faults(
             faults::FaultContext {
                 plan: self.plan.clone(),
@@ -71,6 +81,7 @@ impl Driver<'_> {
                 proxies: proxies.clone(),
                 started,
                 progress: self.progress.clone(),
+                log,
                 caused_restarts: caused_restarts.clone(),
             },
             scenario_faults.clone(),
@@ -119,19 +130,7 @@ impl Driver<'_> {
         }
         let early = flushed?;
         let stopped_ms = started.elapsed().as_millis() as i64;
-        for w in &windows {
-            let id = self.store.record_fault(
-                &self.run,
-                &NewFault {
-                    time: started_wall + w.start_ms,
-                    kind: w.kind.clone(),
-                    target: w.target.clone().unwrap_or_else(|| "all".to_owned()),
-                    value: json!({ "fault": w.fault }),
-                },
-            )?;
-            self.store
-                .heal_fault(&self.run, id, started_wall + w.end_ms)?;
-        }
+        fault_rows.finish()?;
         let soak_summary = json!({
             "minutes": self.spec.duration.as_secs_f64() / 60.0,
             "scenario": self.spec.scenario,
