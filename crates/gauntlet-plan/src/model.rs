@@ -157,6 +157,22 @@ pub enum StageKind {
     Down { services: Vec<String> },
     /// Module cycling: `cycles` rounds over `modules` (dependency order).
     Cycle { modules: Vec<String>, cycles: u32 },
+    /// Run a checker program against the run's artifact directory.
+    Check(CheckProgram),
+}
+
+/// A `check` stage's checker program. It gets the run's artifact
+/// directory as its last argument (and in `GAUNTLET_RUN_DIR`) and prints
+/// one JSON result object; `false` or `unknown` fails the stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckProgram {
+    /// The stage's name; the result is filed under it.
+    pub name: String,
+    /// The program: argv, or a shell line to which the directory is
+    /// passed as `"$@"`.
+    pub run: Command,
+    /// Past this the program is killed and the verdict is `unknown`.
+    pub timeout: Duration,
 }
 
 impl StageKind {
@@ -169,6 +185,7 @@ impl StageKind {
             StageKind::Wait { .. } => "wait",
             StageKind::Down { .. } => "down",
             StageKind::Cycle { .. } => "cycle",
+            StageKind::Check(_) => "check",
         }
     }
 }

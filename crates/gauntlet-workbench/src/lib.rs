@@ -10,6 +10,7 @@
 //! `gauntlet-check`).
 
 mod bench;
+mod checkers;
 mod client;
 mod config;
 mod inbox;
@@ -23,5 +24,6 @@ mod service;
 mod store;
 
 pub use bench::{RouterBench, RouterBenchReport, bench_router};
-pub use config::{ConfigError, TestConfig};
+pub use checkers::{Linearizable, checkers};
+pub use config::{CheckerSpec, ConfigError, TestConfig};
 pub use run::{RunError, RunOutcome, run_test};

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gauntlet_check::Validity;
+use gauntlet_check::{CheckResult, Validity};
+use gauntlet_check_program::{ProgramSpec, run_checker};
 use gauntlet_history::{Op, OpType};
 use gauntlet_nemesis::{Action, Nemesis};
 use gauntlet_node::NodeSpec;
@@ -17,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::client::Client;
-use crate::config::{ConfigError, TestConfig};
+use crate::config::{CheckerSpec, ConfigError, TestConfig};
 use crate::inbox::Inbox;
 use crate::journal::Journal;
 use crate::net::{Kind, Net};
@@ -125,6 +126,18 @@ fn write_run_json(
         "finished": outcome.is_some(),
         "interrupted": outcome.is_some_and(|o| o.interrupted),
     });
+    let mut run = run;
+    if !cfg.checkers.is_empty() {
+        run["checkers"] = cfg
+            .checkers
+            .iter()
+            .map(|c| match c {
+                CheckerSpec::Builtin(name) => json!({"name": name}),
+                CheckerSpec::Program { name, program } => json!({"name": name, "program": program}),
+            })
+            .collect();
+        run["checker-timeout-s"] = json!(cfg.checker_timeout.as_secs_f64());
+    }
     let text = serde_json::to_string_pretty(&run).expect("json");
     std::fs::write(dir.join("run.json"), text + "\n").map_err(io_err("writing run.json"))
 }
@@ -231,7 +244,15 @@ impl Run {
         write_history(&self.dir, &history)?;
         setup?;
         let crashes: Vec<_> = self.nodes.iter().flat_map(|n| n.crashes()).collect();
-        let results = results::assemble(&self.cfg, &history, &self.net, &crashes, journal_count);
+        let programs = self.run_checker_programs(interrupted).await;
+        let results = results::assemble(
+            &self.cfg,
+            &history,
+            &self.net,
+            &crashes,
+            journal_count,
+            programs,
+        );
         let text = serde_json::to_string_pretty(&results.json).expect("json");
         std::fs::write(self.dir.join("results.json"), text + "\n")
             .map_err(io_err("writing results.json"))?;
@@ -241,6 +262,38 @@ impl Run {
             results: results.json,
             interrupted,
         })
+    }
+
+    /// Runs each `--checker` program over the run's directory, one after
+    /// the other, once the history is written. An interrupted run does not
+    /// start them, and a Ctrl-C while one runs kills it (dropping the run
+    /// kills its process group): either way its verdict is `unknown`.
+    async fn run_checker_programs(&self, interrupted: bool) -> Vec<(String, CheckResult)> {
+        let mut out = Vec::new();
+        for spec in &self.cfg.checkers {
+            let CheckerSpec::Program { name, program } = spec else {
+                continue;
+            };
+            let not_run = |why: &str| {
+                let mut r = CheckResult::new(name.clone());
+                r.undecided(json!({"problem": why, "program": program}));
+                r
+            };
+            if interrupted || *self.cancel.borrow() {
+                out.push((name.clone(), not_run("not run: the run was interrupted")));
+                continue;
+            }
+            let mut p = ProgramSpec::new(name.clone(), program.clone());
+            p.timeout = self.cfg.checker_timeout;
+            p.stderr_log = Some(self.dir.join("checkers").join(format!("{name}.stderr.log")));
+            let mut cancel = self.cancel.clone();
+            let result = tokio::select! {
+                run = run_checker(&p, &self.dir) => run.result,
+                _ = cancel.wait_for(|c| *c) => not_run("killed: the run was interrupted"),
+            };
+            out.push((name.clone(), result));
+        }
+        out
     }
 
     /// Starts every node, sends `init`, then the workload's setup request.

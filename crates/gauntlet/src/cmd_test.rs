@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use gauntlet_check::Validity;
-use gauntlet_workbench::{RunOutcome, TestConfig};
+use gauntlet_workbench::{CheckerSpec, RunOutcome, TestConfig};
 use serde_json::Value;
 
 use crate::cli::TestArgs;
@@ -75,6 +75,17 @@ fn config_from(a: TestArgs) -> Result<TestConfig> {
     cfg.recovery = seconds("--recovery-time", a.recovery_time)?;
     cfg.rpc_timeout = seconds("--rpc-timeout", a.rpc_timeout)?;
     cfg.command_line = std::env::args().collect();
+    for text in &a.checkers {
+        let spec = CheckerSpec::parse(text).map_err(|e| bad(e.to_string()))?;
+        cfg.checkers.push(match spec {
+            CheckerSpec::Program { name, program } => CheckerSpec::Program {
+                name,
+                program: resolve_bin(&program)?,
+            },
+            builtin => builtin,
+        });
+    }
+    cfg.checker_timeout = seconds("--checker-timeout", a.checker_timeout)?;
     Ok(cfg)
 }
 

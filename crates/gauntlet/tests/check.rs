@@ -23,8 +23,8 @@ fn check(args: &[&str]) -> std::process::Output {
 #[test]
 fn every_reference_history_gets_its_expected_verdict() {
     let dir = reference_histories();
-    let table = std::fs::read_to_string(dir.join("expected.tsv"))
-        .expect("testdata/histories/expected.tsv");
+    let table =
+        std::fs::read_to_string(dir.join("expected.tsv")).expect("testdata/histories/expected.tsv");
     let mut checked = 0;
     for line in table.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let cols: Vec<&str> = line.split('\t').collect();

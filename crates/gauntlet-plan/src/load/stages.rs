@@ -5,14 +5,15 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::{COMMAND_TIMEOUT, Cx, list_or_none, modules_of, sort_modules};
+use super::{CHECK_TIMEOUT, COMMAND_TIMEOUT, Cx, list_or_none, modules_of, sort_modules};
 use crate::error::PlanError;
 use crate::raw::{Entries, RawExpected, RawSeverity, RawStage};
 use crate::{
-    Command, Expect, ExpectCheck, Expectation, Service, Severity, StageKind, StageSpec, TestCommand,
+    CheckProgram, Command, Expect, ExpectCheck, Expectation, Service, Severity, StageKind,
+    StageSpec, TestCommand,
 };
 
-const KINDS: [&str; 6] = ["up", "command", "probe", "wait", "down", "cycle"];
+const KINDS: [&str; 7] = ["up", "command", "probe", "wait", "down", "cycle", "check"];
 
 impl Cx<'_> {
     pub(super) fn stages(
@@ -135,6 +136,28 @@ impl Cx<'_> {
                             .map(|e| self.expand(e))
                             .transpose()?,
                     },
+                })
+            }
+            "check" => {
+                let program = s.program.as_ref().ok_or_else(|| {
+                    self.err(
+                        spanned.span(),
+                        format!(
+                            "check stage \"{name}\" has no `program` (the checker to run against the run's directory)"
+                        ),
+                    )
+                })?;
+                StageKind::Check(CheckProgram {
+                    name: name.to_owned(),
+                    run: Command {
+                        command: self.command_line(program)?,
+                        cwd: self.cwd(s.cwd.as_ref(), &self.dir)?,
+                        env: s
+                            .env
+                            .as_ref()
+                            .map_or(Ok(BTreeMap::new()), |e| self.env(e.get_ref()))?,
+                    },
+                    timeout: self.duration_or(s.timeout.as_ref(), "timeout", CHECK_TIMEOUT)?,
                 })
             }
             "probe" => StageKind::Probe {
@@ -348,6 +371,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
         "probe" => &["expected"],
         "wait" => &["duration"],
         "cycle" => &["modules", "cycles"],
+        "check" => &["program", "cwd", "env", "timeout"],
         _ => &[],
     }
 }
