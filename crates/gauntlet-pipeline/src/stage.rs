@@ -8,15 +8,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gauntlet_observe::{compare, inventory, percentile, probe_once};
+use gauntlet_check::Validity;
+use gauntlet_check_program::{ProgramSpec, run_checker};
 use gauntlet_plan::{
-    Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service, Severity, StageAction,
+    CheckProgram, CommandLine, Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service, Severity, StageAction,
     TestCommand, module_status,
 };
 use gauntlet_store::StageEnd;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::command::{TestRecord, run_test};
+use crate::command::{TestRecord, argv, run_test};
 use crate::progress::Progress;
 use crate::supervisor::{Samples, Supervisor};
 
@@ -98,7 +100,88 @@ impl StageRunner {
                 cycles,
                 deps,
             } => self.module(module, *cycle, *cycles, deps, &rel).await,
+            StageAction::Check(check) => self.check(check, &rel).await,
         }
+    }
+
+    /// Runs a checker program against the run's artifact directory: `true`
+    /// passes, `false` and `unknown` fail the stage (a held run the
+    /// operator can retry or override). The result object is the summary's
+    /// `result` and the artifact `<stage dir>/check.json`.
+    async fn check(&mut self, check: &CheckProgram, rel: &str) -> StageEnd {
+        self.progress.note(&format!("checking {}", check.name));
+        let (program, mut args) = argv(&check.run.command);
+        if let CommandLine::Shell(line) = &check.run.command {
+            // `sh -c 'LINE "$@"' sh DIR`: the directory reaches the program
+            // as its last argument, as it does for an argv program.
+            args = vec!["-c".into(), format!("{line} \"$@\""), "sh".into()];
+        }
+        let mut spec = ProgramSpec::new(check.name.clone(), program);
+        spec.args = args.into_iter().map(Into::into).collect();
+        spec.cwd = Some(check.run.cwd.clone());
+        spec.env = check
+            .run
+            .env
+            .iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        spec.timeout = check.timeout;
+        let stderr_rel = format!("{rel}/check.stderr.log");
+        let result_rel = format!("{rel}/check.json");
+        let stage_dir = self.artifact_dir.join(rel);
+        if let Err(e) = std::fs::create_dir_all(&stage_dir) {
+            return StageEnd::failed(format!(
+                "{}: cannot create {}: {e}",
+                check.name,
+                stage_dir.display()
+            ));
+        }
+        spec.stderr_log = Some(self.artifact_dir.join(&stderr_rel));
+        let run = run_checker(&spec, &self.artifact_dir).await;
+        if self.artifact_dir.join(&stderr_rel).exists() {
+            self.new_artifacts.push((stderr_rel, "log"));
+        }
+        let result = serde_json::to_value(&run.result).unwrap_or(Value::Null);
+        let text = serde_json::to_string_pretty(&result).unwrap_or_default() + "\n";
+        if std::fs::write(self.artifact_dir.join(&result_rel), text).is_ok() {
+            self.new_artifacts.push((result_rel, "check"));
+        }
+        let why = run
+            .result
+            .evidence
+            .first()
+            .and_then(|e| e.get("problem"))
+            .and_then(Value::as_str)
+            .map(|p| format!(": {p}"))
+            .unwrap_or_default();
+        let verdict = match run.result.valid {
+            Validity::Valid => "valid",
+            Validity::Invalid => "INVALID",
+            Validity::Unknown => "unknown",
+        };
+        self.progress.note(&format!(
+            "{} {verdict} in {:.1} s{why}",
+            check.name,
+            run.duration.as_secs_f64()
+        ));
+        let summary = json!({
+            "checker": check.name,
+            "program": spec.display(),
+            "valid": result["valid"],
+            "duration_ms": ms(run.duration),
+            "ended": run.ended.to_string(),
+            "result": result,
+        });
+        let end = match run.result.valid {
+            Validity::Valid => StageEnd::passed(),
+            Validity::Invalid => {
+                StageEnd::failed(format!("{}: the check found a violation{why}", check.name))
+            }
+            Validity::Unknown => {
+                StageEnd::failed(format!("{}: the check could not decide{why}", check.name))
+            }
+        };
+        end.with_summary(summary)
     }
 
     async fn test(&mut self, test: &TestCommand, rel: &str) -> TestRecord {
