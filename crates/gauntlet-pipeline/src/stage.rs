@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gauntlet_observe::{compare, inventory, percentile, probe_once};
 use gauntlet_check::Validity;
 use gauntlet_check_program::{ProgramSpec, run_checker};
+use gauntlet_observe::{compare, inventory, percentile, probe_once};
 use gauntlet_plan::{
-    CheckProgram, CommandLine, Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service, Severity, StageAction,
-    TestCommand, module_status,
+    CheckProgram, CommandLine, Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service,
+    Severity, StageAction, TestCommand, module_status,
 };
 use gauntlet_store::StageEnd;
 use serde_json::{Value, json};
