@@ -244,7 +244,8 @@ impl Run {
         write_history(&self.dir, &history)?;
         setup?;
         let crashes: Vec<_> = self.nodes.iter().flat_map(|n| n.crashes()).collect();
-        let programs = self.run_checker_programs(interrupted).await;
+        let (programs, cut_short) = self.run_checker_programs(interrupted).await;
+        interrupted |= cut_short;
         let results = results::assemble(
             &self.cfg,
             &history,
@@ -268,8 +269,10 @@ impl Run {
     /// the other, once the history is written. An interrupted run does not
     /// start them, and a Ctrl-C while one runs kills it (dropping the run
     /// kills its process group): either way its verdict is `unknown`.
-    async fn run_checker_programs(&self, interrupted: bool) -> Vec<(String, CheckResult)> {
+    /// Also says whether a Ctrl-C came while they ran.
+    async fn run_checker_programs(&self, interrupted: bool) -> (Vec<(String, CheckResult)>, bool) {
         let mut out = Vec::new();
+        let mut cut_short = false;
         for spec in &self.cfg.checkers {
             let CheckerSpec::Program { name, program } = spec else {
                 continue;
@@ -279,7 +282,8 @@ impl Run {
                 r.undecided(json!({"problem": why, "program": program}));
                 r
             };
-            if interrupted || *self.cancel.borrow() {
+            if interrupted || cut_short || *self.cancel.borrow() {
+                cut_short |= !interrupted;
                 out.push((name.clone(), not_run("not run: the run was interrupted")));
                 continue;
             }
@@ -289,11 +293,14 @@ impl Run {
             let mut cancel = self.cancel.clone();
             let result = tokio::select! {
                 run = run_checker(&p, &self.dir) => run.result,
-                _ = cancel.wait_for(|c| *c) => not_run("killed: the run was interrupted"),
+                _ = cancel.wait_for(|c| *c) => {
+                    cut_short = true;
+                    not_run("killed: the run was interrupted")
+                }
             };
             out.push((name.clone(), result));
         }
-        out
+        (out, cut_short)
     }
 
     /// Starts every node, sends `init`, then the workload's setup request.

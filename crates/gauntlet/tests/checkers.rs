@@ -33,7 +33,8 @@ printf '{"valid": true, "checker": "lines", "line-count": %d, "evidence": []}\n'
         ("exit3.sh", "echo 'could not parse history' >&2\nexit 3"),
         ("garbage.sh", "echo 'everything is fine'"),
         ("novalid.sh", r#"echo '{"checker": "x", "ok": true}'"#),
-        ("hang.sh", "sleep 600 &\nsleep 600"),
+        ("hang.sh", "echo started >&2\nsleep 600 &\nsleep 600"),
+        ("hang-exec.sh", "echo started >&2\nexec sleep 600"),
     ];
     for (name, body) in scripts {
         let path = dir.join(name);
@@ -186,6 +187,73 @@ fn a_hanging_test_checker_is_killed_at_its_timeout_and_is_unknown() {
     let run_json = read_json(&run.latest().join("run.json"));
     assert_eq!(run_json["checkers"][0]["name"], "hang");
     assert_eq!(run_json["checker-timeout-s"], 1.0);
+}
+
+/// Starts a `gauntlet test` whose checker program hangs, and returns once
+/// the program has started (its stderr log says so).
+fn start_hanging_checker(checkers: &Path, script: &str) -> (TestRun, std::process::Child) {
+    let run = echo_run(checkers, &["--checker", script, "--checker-timeout", "600"]);
+    let child = run
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let name = Path::new(script).file_stem().unwrap().to_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = std::fs::read_dir(run.store.path().join("echo"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|d| {
+                std::fs::read_to_string(d.path().join(format!("checkers/{name}.stderr.log")))
+                    .is_ok_and(|log| log.contains("started"))
+            });
+        if started {
+            return (run, child);
+        }
+        assert!(Instant::now() < deadline, "the checker never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_kills_a_running_checker_program_and_the_run_says_interrupted() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_checkers(tmp.path());
+    let (run, child) = start_hanging_checker(tmp.path(), "./hang.sh");
+    let began = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    // The checker and its background child are gone with the run.
+    common::assert_no_processes_with_marker(&run.marker);
+    let hang = &run.results()["checks"]["hang"];
+    assert_eq!(hang["valid"], "unknown", "{hang}");
+    assert!(problem(hang).contains("interrupted"), "{hang}");
+}
+
+#[test]
+fn sigkill_of_gauntlet_takes_a_running_checker_program_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_checkers(tmp.path());
+    // `exec`: a process the checker forks itself is beyond the parent-death
+    // signal when gauntlet is SIGKILLed, as for nodes.
+    let (run, mut child) = start_hanging_checker(tmp.path(), "./hang-exec.sh");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    common::assert_no_processes_with_marker(&run.marker);
 }
 
 #[test]
