@@ -129,6 +129,10 @@ struct Collected {
 /// when gauntlet-node grows a shared run-to-the-end helper (with a
 /// `Backend`), this function is the one place to swap.
 async fn spawn_and_collect(spec: &ProgramSpec, run_dir: &Path) -> Collected {
+    // The program may run in another directory (a plan's checks run in the
+    // plan's): a relative run directory would point elsewhere there.
+    let run_dir = std::path::absolute(run_dir).unwrap_or_else(|_| run_dir.to_owned());
+    let run_dir = run_dir.as_path();
     let mut node = NodeSpec::new(&spec.program);
     node.args = spec.args.clone();
     node.args.push(run_dir.as_os_str().to_owned());

@@ -181,3 +181,22 @@ async fn a_hanging_program_is_killed_with_its_group_at_the_timeout() {
     }
     assert_eq!(with_marker(&marker), Vec::<u32>::new());
 }
+
+#[tokio::test]
+async fn a_relative_run_dir_reaches_a_program_running_elsewhere_as_an_absolute_path() {
+    let run_dir = tempfile::tempdir_in(".").unwrap();
+    let relative = Path::new(run_dir.path().file_name().unwrap()).to_owned();
+    std::fs::write(run_dir.path().join("history.jsonl"), "").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let program = script(
+        elsewhere.path(),
+        "abs.sh",
+        r#"case "$1" in /*) ;; *) exit 5 ;; esac
+[ -f "$1/history.jsonl" ] && [ "$GAUNTLET_RUN_DIR" = "$1" ] || exit 6
+echo '{"valid": true}'"#,
+    );
+    let mut spec = ProgramSpec::new("abs", &program);
+    spec.cwd = Some(elsewhere.path().to_owned());
+    let run = run_checker(&spec, &relative).await;
+    assert_eq!(run.result.valid, Validity::Valid, "{:?}", run.result);
+}

@@ -387,6 +387,31 @@ fn a_plan_check_stage_passes_on_true_and_holds_on_false_crash_garbage_and_hang()
 }
 
 #[test]
+fn a_check_stage_in_another_directory_gets_an_absolute_run_directory() {
+    let b = Bench::new();
+    let plans = b.path().join("plans");
+    std::fs::create_dir(&plans).unwrap();
+    write_checkers(&plans);
+    let plan = plans.join("plan.toml");
+    std::fs::write(
+        &plan,
+        "[[stage]]\nkind = \"check\"\nprogram = \"./valid.sh\"\n",
+    )
+    .unwrap();
+    // Run from the bench directory, with the store given relative to it;
+    // the check runs in plans/.
+    let out = std::process::Command::new(common::gauntlet())
+        .args(["run", "plans/plan.toml", "--quiet", "--db", "gauntlet.db"])
+        .current_dir(b.path())
+        .env("GAUNTLET_TEST_MARKER", &b.marker)
+        .output()
+        .unwrap();
+    common::assert_no_processes_with_marker(&b.marker);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(stage_summary(&b, "check")["valid"], true);
+}
+
+#[test]
 fn a_check_stage_with_a_wrong_key_is_a_plan_error_at_its_position() {
     let b = Bench::new();
     let plan = b.write_plan(
