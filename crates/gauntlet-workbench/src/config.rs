@@ -201,6 +201,7 @@ impl TestConfig {
             ));
         }
         executable("--bin", &self.bin)?;
+        let registry = crate::checkers::checkers(None);
         let mut names: Vec<&str> = Vec::new();
         for spec in &self.checkers {
             let name = spec.name();
@@ -215,13 +216,83 @@ impl TestConfig {
                 ));
             }
             names.push(name);
-            if let CheckerSpec::Program { program, .. } = spec {
-                executable(&format!("--checker {name}:"), program)?;
+            match spec {
+                CheckerSpec::Program { program, .. } => {
+                    executable(&format!("--checker {name}:"), program)?;
+                }
+                // A config built in code skips `parse`; the lookup at the
+                // end of the run must not be the first to find out.
+                CheckerSpec::Builtin(name) => {
+                    if let Err(e) = registry.get(name) {
+                        return bad(format!("--checker: {e}"));
+                    }
+                }
             }
         }
         if self.checker_timeout.is_zero() {
             return bad("--checker-timeout must be more than 0 s".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checker_specs_read_as_names_paths_or_name_equals_program() {
+        assert_eq!(
+            CheckerSpec::parse("linearizable").unwrap(),
+            CheckerSpec::Builtin("linearizable".into())
+        );
+        assert_eq!(
+            CheckerSpec::parse("./checks/lease.py").unwrap(),
+            CheckerSpec::Program {
+                name: "lease".into(),
+                program: "./checks/lease.py".into()
+            }
+        );
+        assert_eq!(
+            CheckerSpec::parse("fences=/opt/x/check").unwrap(),
+            CheckerSpec::Program {
+                name: "fences".into(),
+                program: "/opt/x/check".into()
+            }
+        );
+        let e = CheckerSpec::parse("lease.py").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown checker \"lease.py\"")
+                && e.contains("linearizable")
+                && e.contains("./lease.py"),
+            "{e}"
+        );
+        assert!(CheckerSpec::parse("=./x").is_err());
+        assert!(CheckerSpec::parse("a b=./x").is_err());
+        assert!(CheckerSpec::parse("x=").is_err());
+    }
+
+    #[test]
+    fn validate_rejects_unknown_builtins_reserved_and_duplicate_names() {
+        let mut cfg = TestConfig::new("echo", "/bin/sh");
+        cfg.checkers = vec![CheckerSpec::Builtin("nope".into())];
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .0
+                .contains("unknown checker \"nope\"")
+        );
+        cfg.checkers = vec![CheckerSpec::Builtin("stats".into())];
+        assert!(cfg.validate().unwrap_err().0.contains("already files"));
+        cfg.checkers = vec![
+            CheckerSpec::Builtin("counter".into()),
+            CheckerSpec::Program {
+                name: "counter".into(),
+                program: "/bin/sh".into(),
+            },
+        ];
+        assert!(cfg.validate().unwrap_err().0.contains("two checkers"));
+        cfg.checkers = vec![CheckerSpec::Builtin("counter".into())];
+        assert!(cfg.validate().is_ok());
     }
 }
