@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::order::{dependency_order, stop_order};
-use crate::{CheckProgram, Expectation, Plan, StageKind, TestCommand};
+use crate::{CheckStage, Expectation, Plan, StageKind, TestCommand};
 
 /// One stage of a run as the store knows it (the store keeps name + kind word).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,8 +61,8 @@ pub enum StageAction {
         cycles: u32,
         deps: Vec<String>,
     },
-    /// Run a checker program against the run's artifact directory.
-    Check(CheckProgram),
+    /// Judge the run's files (see [`CheckStage`]).
+    Check(CheckStage),
 }
 
 /// The plan's stages with each `cycle` stage expanded into one `module`

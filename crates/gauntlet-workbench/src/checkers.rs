@@ -1,20 +1,15 @@
-//! The checkers a workbench run can name: the registry of gauntlet-check
-//! plus the linearizability checker (gauntlet-linear depends on
-//! gauntlet-check, so it is registered here, where both are known), and
-//! which checker judges each workload.
+//! The checkers a workbench run can name (every built-in checker, from
+//! gauntlet-linear's registry, which adds `linearizable` to
+//! gauntlet-check's), and which checker judges each workload.
 
-use std::time::Duration;
-
-use gauntlet_check::{AvailabilityChecker, CheckInput, CheckResult, Checker, Checkers};
-use serde_json::json;
+use gauntlet_check::{AvailabilityChecker, Checkers};
 
 use crate::config::TestConfig;
 
 /// Every built-in checker by name, with `availability` judged against
 /// `--availability` when one is given.
 pub fn checkers(cfg: Option<&TestConfig>) -> Checkers {
-    let mut c = Checkers::builtin();
-    c.register(Linearizable::default());
+    let mut c = gauntlet_linear::checkers();
     if let Some(cfg) = cfg {
         c.register(AvailabilityChecker::new(cfg.availability));
     }
@@ -32,39 +27,6 @@ pub(crate) fn for_workload(workload: &str) -> Option<&'static str> {
         "lin-kv" => "linearizable",
         _ => return None,
     })
-}
-
-/// lin-kv is a cas-register per key, checked key by key. The check gets a
-/// generous deadline; past it the verdict is `unknown`, never `valid`.
-#[derive(Debug, Clone, Copy)]
-pub struct Linearizable {
-    timeout: Duration,
-}
-
-impl Default for Linearizable {
-    fn default() -> Linearizable {
-        Linearizable {
-            timeout: Duration::from_secs(300),
-        }
-    }
-}
-
-impl Checker for Linearizable {
-    fn name(&self) -> &str {
-        gauntlet_linear::CHECKER
-    }
-
-    fn check(&self, input: &CheckInput<'_>) -> CheckResult {
-        let options = gauntlet_linear::Options::with_timeout(self.timeout);
-        match gauntlet_linear::check(&gauntlet_linear::CasRegister, input.history, &options) {
-            Ok(analysis) => analysis.result(),
-            Err(e) => {
-                let mut r = CheckResult::new(gauntlet_linear::CHECKER);
-                r.undecided(json!({"problem": format!("the history could not be checked: {e}")}));
-                r
-            }
-        }
-    }
 }
 
 #[cfg(test)]

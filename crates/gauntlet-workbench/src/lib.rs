@@ -24,6 +24,6 @@ mod service;
 mod store;
 
 pub use bench::{RouterBench, RouterBenchReport, bench_router};
-pub use checkers::{Linearizable, checkers};
+pub use checkers::checkers;
 pub use config::{CheckerSpec, ConfigError, TestConfig};
 pub use run::{RunError, RunOutcome, run_test};

@@ -411,6 +411,71 @@ fn a_check_stage_in_another_directory_gets_an_absolute_run_directory() {
     assert_eq!(stage_summary(&b, "check")["valid"], true);
 }
 
+/// Runs a plan whose one check stage names a built-in checker over a
+/// history written beside the plan.
+fn builtin_plan_run(history: Option<&str>) -> (Bench, Output) {
+    let b = Bench::new();
+    if let Some(text) = history {
+        std::fs::write(b.path().join("kv.jsonl"), text).unwrap();
+    }
+    let plan = b.write_plan(
+        "plan.toml",
+        "[[stage]]\nname = \"linear\"\nkind = \"check\"\nchecker = \"linearizable\"\nhistory = \"${plan_dir}/kv.jsonl\"\n",
+    );
+    let out = b.gauntlet(&["run", plan.to_str().unwrap(), "--quiet"]);
+    (b, out)
+}
+
+const KV: &str = r#"{"process":0,"type":"invoke","f":"write","key":0,"value":1}
+{"process":0,"type":"ok","f":"write","key":0,"value":1}
+{"process":1,"type":"invoke","f":"read","key":0,"value":null}
+{"process":1,"type":"ok","f":"read","key":0,"value":READ}
+"#;
+
+#[test]
+fn a_plan_check_stage_runs_a_built_in_checker_by_name_over_a_history() {
+    let (b, out) = builtin_plan_run(Some(&KV.replace("READ", "1")));
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let summary = stage_summary(&b, "linear");
+    assert_eq!(summary["valid"], true, "{summary:#}");
+    assert_eq!(summary["builtin"], "linearizable");
+    assert_eq!(summary["result"]["checker"], "linearizable");
+
+    // A read of a value never written: not linearizable, the run holds.
+    let (b, out) = builtin_plan_run(Some(&KV.replace("READ", "2")));
+    assert_eq!(code(&out), 1, "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(b.runs()[0]["held_stage"], "linear");
+    assert_eq!(stage_summary(&b, "linear")["valid"], false);
+
+    // No history: unknown, never a pass; the run holds saying why.
+    let (b, out) = builtin_plan_run(None);
+    assert_eq!(code(&out), 1, "{}\n{}", stdout(&out), stderr(&out));
+    let summary = stage_summary(&b, "linear");
+    assert_eq!(summary["valid"], "unknown", "{summary:#}");
+    let problem = summary["result"]["evidence"][0]["problem"]
+        .as_str()
+        .unwrap();
+    assert!(
+        problem.contains("cannot read the history") && problem.contains("kv.jsonl"),
+        "{problem}"
+    );
+
+    // An unknown name is a plan error at the name, listing the known ones.
+    let b = Bench::new();
+    let plan = b.write_plan(
+        "plan.toml",
+        "[[stage]]\nkind = \"check\"\nchecker = \"linear\"\n",
+    );
+    let out = b.gauntlet(&["run", plan.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 254, "{}", stderr(&out));
+    assert!(stderr(&out).contains("plan.toml:3:11"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("known checkers are: availability, counter"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn a_check_stage_with_a_wrong_key_is_a_plan_error_at_its_position() {
     let b = Bench::new();
