@@ -27,10 +27,14 @@ pub(crate) fn assemble(
 ) -> Results {
     let registry = checkers(Some(cfg));
     let input = CheckInput::new(history);
+    // Names are validated with the config; a miss here is still a verdict
+    // (unknown, saying why), not a panic.
     let by_name = |name: &str| {
-        registry
-            .check(name, &input)
-            .expect("built-in checker names are registered")
+        registry.check(name, &input).unwrap_or_else(|e| {
+            let mut r = CheckResult::new(name);
+            r.undecided(json!({"problem": e.to_string()}));
+            r
+        })
     };
     let mut checks: Vec<(String, CheckResult)> = Vec::new();
     checks.push(("workload".into(), workload_check(&cfg.workload, &by_name)));
