@@ -9,6 +9,10 @@
 //! Semantics follow Maelstrom/Jepsen, with deviations documented on each
 //! checker (chiefly: "nothing was checked" is `unknown`, never a pass).
 //!
+//!
+//! Checkers are also looked up by name in a [`Checkers`] registry: each is a
+//! [`Checker`] taking the one input shape, [`CheckInput`].
+//!
 //! ```
 //! use gauntlet_check::{Validity, echo};
 //! use gauntlet_history::{Op, OpType};
@@ -29,6 +33,7 @@ pub mod counter;
 pub mod echo;
 pub mod figures;
 pub mod latency;
+mod registry;
 mod result;
 pub mod set_full;
 pub mod stats;
@@ -40,5 +45,9 @@ mod value;
 mod testkit;
 
 pub use availability::{Availability, AvailabilityError};
+pub use registry::{
+    AvailabilityChecker, CheckInput, Checker, Checkers, Counter, Echo, SetFull, Stats, UniqueIds,
+    UnknownChecker,
+};
 pub use result::{CheckResult, EVIDENCE_CAP, EVIDENCE_COUNT};
 pub use validity::Validity;

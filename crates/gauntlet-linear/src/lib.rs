@@ -40,6 +40,7 @@
 
 pub mod bench;
 mod check;
+mod checker;
 mod error;
 pub mod generate;
 mod history;
@@ -50,6 +51,7 @@ mod report;
 mod search;
 
 pub use check::{Analysis, Counts, DynModel, Options, PartitionSummary, check};
+pub use checker::{Linearizable, checkers};
 pub use error::LinearError;
 pub use history::Call;
 pub use intern::Interner;

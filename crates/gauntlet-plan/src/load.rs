@@ -43,6 +43,8 @@ pub struct LoadOptions {
 }
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+/// A `check` stage's program gets this long unless `timeout` says otherwise.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Reads and loads the plan at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Plan, PlanError> {

@@ -157,6 +157,40 @@ pub enum StageKind {
     Down { services: Vec<String> },
     /// Module cycling: `cycles` rounds over `modules` (dependency order).
     Cycle { modules: Vec<String>, cycles: u32 },
+    /// Judge the run's files: a checker program, or a built-in checker
+    /// over a history. `false` or `unknown` fails the stage.
+    Check(CheckStage),
+}
+
+/// A `check` stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckStage {
+    /// The stage's name; the result is filed under it.
+    pub name: String,
+    pub by: CheckBy,
+}
+
+/// What judges a `check` stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CheckBy {
+    /// A checker program. It gets the run's artifact directory as its last
+    /// argument (and in `GAUNTLET_RUN_DIR`) and prints one JSON result
+    /// object.
+    Program {
+        /// Argv, or a shell line to which the directory is passed as `"$@"`.
+        run: Command,
+        /// Past this the program is killed and the verdict is `unknown`.
+        timeout: Duration,
+    },
+    /// A built-in checker (`linearizable`, `counter`, ...) over a history
+    /// file (JSONL or Jepsen EDN).
+    Builtin {
+        /// The registered name, checked when the plan loads.
+        checker: String,
+        /// The history; a relative path is relative to the run's
+        /// artifact directory.
+        history: PathBuf,
+    },
 }
 
 impl StageKind {
@@ -169,6 +203,7 @@ impl StageKind {
             StageKind::Wait { .. } => "wait",
             StageKind::Down { .. } => "down",
             StageKind::Cycle { .. } => "cycle",
+            StageKind::Check(_) => "check",
         }
     }
 }

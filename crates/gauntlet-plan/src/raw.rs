@@ -105,6 +105,10 @@ pub(crate) struct RawStage {
     pub services: Option<Spanned<Vec<Spanned<String>>>>,
     // command
     pub command: Option<Spanned<RawCommandLine>>,
+    // check
+    pub program: Option<Spanned<RawCommandLine>>,
+    pub checker: Option<Spanned<String>>,
+    pub history: Option<Spanned<String>>,
     pub cwd: Option<Spanned<String>>,
     pub env: Option<Spanned<Entries<Spanned<String>>>>,
     pub timeout: Option<Spanned<toml::Value>>,
@@ -129,6 +133,9 @@ impl RawStage {
         [
             ("services", span(&self.services)),
             ("command", span(&self.command)),
+            ("program", span(&self.program)),
+            ("checker", span(&self.checker)),
+            ("history", span(&self.history)),
             ("cwd", span(&self.cwd)),
             ("env", span(&self.env)),
             ("timeout", span(&self.timeout)),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::order::{dependency_order, stop_order};
-use crate::{Expectation, Plan, StageKind, TestCommand};
+use crate::{CheckStage, Expectation, Plan, StageKind, TestCommand};
 
 /// One stage of a run as the store knows it (the store keeps name + kind word).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,7 +18,8 @@ pub struct RunStage {
 }
 
 impl RunStage {
-    /// `"up"`, `"command"`, `"probe"`, `"wait"`, `"down"` or `"module"`.
+    /// `"up"`, `"command"`, `"probe"`, `"wait"`, `"down"`, `"module"` or
+    /// `"check"`.
     pub fn kind(&self) -> &'static str {
         match self.action {
             StageAction::Up { .. } => "up",
@@ -27,6 +28,7 @@ impl RunStage {
             StageAction::Wait { .. } => "wait",
             StageAction::Down { .. } => "down",
             StageAction::Module { .. } => "module",
+            StageAction::Check(_) => "check",
         }
     }
 }
@@ -59,6 +61,8 @@ pub enum StageAction {
         cycles: u32,
         deps: Vec<String>,
     },
+    /// Judge the run's files (see [`CheckStage`]).
+    Check(CheckStage),
 }
 
 /// The plan's stages with each `cycle` stage expanded into one `module`
@@ -80,6 +84,7 @@ pub fn expand(plan: &Plan) -> Vec<RunStage> {
                 services: dependency_order(plan, services),
             },
             StageKind::Command(test) => StageAction::Command(test.clone()),
+            StageKind::Check(check) => StageAction::Check(check.clone()),
             StageKind::Probe { expected } => StageAction::Probe {
                 expected: expected.clone(),
             },
@@ -137,7 +142,8 @@ pub fn running_before(plan: &Plan, stages: &[RunStage], index: usize) -> Vec<Str
             StageAction::Command(_)
             | StageAction::Probe { .. }
             | StageAction::Wait { .. }
-            | StageAction::Module { .. } => {}
+            | StageAction::Module { .. }
+            | StageAction::Check(_) => {}
         }
     }
     let running: Vec<String> = running.into_iter().map(str::to_owned).collect();

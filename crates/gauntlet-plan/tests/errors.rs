@@ -290,7 +290,7 @@ fn unknown_stage_kind_lists_the_valid_ones() {
         &e,
         11,
         8,
-        "unknown stage kind \"start\"; kinds are: up, command, probe, wait, down, cycle",
+        "unknown stage kind \"start\"; kinds are: up, command, probe, wait, down, cycle, check",
     );
 }
 

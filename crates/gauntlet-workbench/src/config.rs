@@ -42,6 +42,103 @@ pub struct TestConfig {
     pub init_timeout: Duration,
     /// The command line, recorded in run.json so the run can be repeated.
     pub command_line: Vec<String>,
+    /// Extra checkers (`--checker`), each filed in `results.json` under
+    /// its name after the history is written.
+    pub checkers: Vec<CheckerSpec>,
+    /// How long each checker program may run (`--checker-timeout`).
+    pub checker_timeout: Duration,
+}
+
+/// The check names every run files its own results under; an extra
+/// checker cannot take one.
+pub(crate) const RESERVED_CHECKS: [&str; 5] =
+    ["workload", "stats", "availability", "protocol", "crashes"];
+
+/// One `--checker`: a built-in checker by name, or an external program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckerSpec {
+    /// A built-in checker (`linearizable`, `counter`, ...), filed under its
+    /// name.
+    Builtin(String),
+    /// A checker program, filed under `name`: it gets the run's directory
+    /// and prints one result object.
+    Program { name: String, program: PathBuf },
+}
+
+impl CheckerSpec {
+    /// Reads a `--checker` value: `NAME=PROGRAM` is a program filed under
+    /// NAME; a path with a `/` (`./lease.py`) is a program filed under its
+    /// file name without the extension (`lease`); anything else is a
+    /// built-in checker's name, and an unknown one is an error listing the
+    /// known names.
+    pub fn parse(text: &str) -> Result<CheckerSpec, ConfigError> {
+        if let Some((name, program)) = text.split_once('=') {
+            if !valid_check_name(name) {
+                return Err(ConfigError(format!(
+                    "--checker {text:?}: the name before `=` must be letters, digits, `-`, `_` or `.`"
+                )));
+            }
+            if program.is_empty() {
+                return Err(ConfigError(format!(
+                    "--checker {text:?}: no program after `=`"
+                )));
+            }
+            return Ok(CheckerSpec::Program {
+                name: name.to_owned(),
+                program: program.into(),
+            });
+        }
+        if text.contains('/') {
+            let program = PathBuf::from(text);
+            let name = program
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .filter(|n| valid_check_name(n))
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "--checker {text:?}: cannot name a check after this path; give NAME={text}"
+                    ))
+                })?;
+            return Ok(CheckerSpec::Program { name, program });
+        }
+        let registry = crate::checkers::checkers(None);
+        if registry.contains(text) {
+            return Ok(CheckerSpec::Builtin(text.to_owned()));
+        }
+        let e = registry.get(text).err().expect("not registered");
+        Err(ConfigError(format!(
+            "--checker: {e}; a checker program is given as a path (./{text}) or as NAME=PROGRAM"
+        )))
+    }
+
+    /// The name its result is filed under.
+    pub fn name(&self) -> &str {
+        match self {
+            CheckerSpec::Builtin(name) | CheckerSpec::Program { name, .. } => name,
+        }
+    }
+}
+
+fn valid_check_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A program gauntlet will start: a file with an execute bit.
+fn executable(flag: &str, path: &std::path::Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let bad = |m: String| Err(ConfigError(m));
+    match std::fs::metadata(path) {
+        Err(e) => bad(format!("{flag} {}: {e}", path.display())),
+        Ok(m) if !m.is_file() => bad(format!("{flag} {}: not a file", path.display())),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => bad(format!(
+            "{flag} {}: not executable (chmod +x it)",
+            path.display()
+        )),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// A configuration that cannot run; maps to exit code 254.
@@ -74,6 +171,8 @@ impl TestConfig {
             rpc_timeout: Duration::from_secs(5),
             init_timeout: Duration::from_secs(10),
             command_line: Vec::new(),
+            checkers: Vec::new(),
+            checker_timeout: gauntlet_check_program::DEFAULT_TIMEOUT,
         }
     }
 
@@ -132,21 +231,99 @@ impl TestConfig {
                 self.nemesis_interval
             ));
         }
-        match std::fs::metadata(&self.bin) {
-            Err(e) => return bad(format!("--bin {}: {e}", self.bin.display())),
-            Ok(m) if !m.is_file() => {
-                return bad(format!("--bin {}: not a file", self.bin.display()));
+        executable("--bin", &self.bin)?;
+        let registry = crate::checkers::checkers(None);
+        let mut names: Vec<&str> = Vec::new();
+        for spec in &self.checkers {
+            let name = spec.name();
+            if RESERVED_CHECKS.contains(&name) {
+                return bad(format!(
+                    "--checker {name}: every run already files a check named {name:?}; give the checker another name (NAME=PROGRAM)"
+                ));
             }
-            Ok(m) => {
-                use std::os::unix::fs::PermissionsExt;
-                if m.permissions().mode() & 0o111 == 0 {
-                    return bad(format!(
-                        "--bin {}: not executable (chmod +x it)",
-                        self.bin.display()
-                    ));
+            if names.contains(&name) {
+                return bad(format!(
+                    "--checker: two checkers are named {name:?}; name them apart with NAME=PROGRAM"
+                ));
+            }
+            names.push(name);
+            match spec {
+                CheckerSpec::Program { program, .. } => {
+                    executable(&format!("--checker {name}:"), program)?;
+                }
+                // A config built in code skips `parse`; the lookup at the
+                // end of the run must not be the first to find out.
+                CheckerSpec::Builtin(name) => {
+                    if let Err(e) = registry.get(name) {
+                        return bad(format!("--checker: {e}"));
+                    }
                 }
             }
         }
+        if self.checker_timeout.is_zero() {
+            return bad("--checker-timeout must be more than 0 s".into());
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checker_specs_read_as_names_paths_or_name_equals_program() {
+        assert_eq!(
+            CheckerSpec::parse("linearizable").unwrap(),
+            CheckerSpec::Builtin("linearizable".into())
+        );
+        assert_eq!(
+            CheckerSpec::parse("./checks/lease.py").unwrap(),
+            CheckerSpec::Program {
+                name: "lease".into(),
+                program: "./checks/lease.py".into()
+            }
+        );
+        assert_eq!(
+            CheckerSpec::parse("fences=/opt/x/check").unwrap(),
+            CheckerSpec::Program {
+                name: "fences".into(),
+                program: "/opt/x/check".into()
+            }
+        );
+        let e = CheckerSpec::parse("lease.py").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown checker \"lease.py\"")
+                && e.contains("linearizable")
+                && e.contains("./lease.py"),
+            "{e}"
+        );
+        assert!(CheckerSpec::parse("=./x").is_err());
+        assert!(CheckerSpec::parse("a b=./x").is_err());
+        assert!(CheckerSpec::parse("x=").is_err());
+    }
+
+    #[test]
+    fn validate_rejects_unknown_builtins_reserved_and_duplicate_names() {
+        let mut cfg = TestConfig::new("echo", "/bin/sh");
+        cfg.checkers = vec![CheckerSpec::Builtin("nope".into())];
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .0
+                .contains("unknown checker \"nope\"")
+        );
+        cfg.checkers = vec![CheckerSpec::Builtin("stats".into())];
+        assert!(cfg.validate().unwrap_err().0.contains("already files"));
+        cfg.checkers = vec![
+            CheckerSpec::Builtin("counter".into()),
+            CheckerSpec::Program {
+                name: "counter".into(),
+                program: "/bin/sh".into(),
+            },
+        ];
+        assert!(cfg.validate().unwrap_err().0.contains("two checkers"));
+        cfg.checkers = vec![CheckerSpec::Builtin("counter".into())];
+        assert!(cfg.validate().is_ok());
     }
 }

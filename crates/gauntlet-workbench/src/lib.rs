@@ -10,6 +10,7 @@
 //! `gauntlet-check`).
 
 mod bench;
+mod checkers;
 mod client;
 mod config;
 mod faults;
@@ -24,5 +25,6 @@ mod service;
 mod store;
 
 pub use bench::{RouterBench, RouterBenchReport, bench_router};
-pub use config::{ConfigError, TestConfig};
+pub use checkers::checkers;
+pub use config::{CheckerSpec, ConfigError, TestConfig};
 pub use run::{RunError, RunOutcome, run_test};

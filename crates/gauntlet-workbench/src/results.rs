@@ -1,12 +1,11 @@
 //! `results.json`: every check's verdict, and the run's figures.
 
-use gauntlet_check::{
-    CheckResult, Validity, availability, counter, echo, latency, set_full, stats, unique_ids,
-};
+use gauntlet_check::{CheckInput, CheckResult, Validity, availability, latency};
 use gauntlet_history::Op;
 use serde_json::{Map, Value, json};
 
-use crate::config::TestConfig;
+use crate::checkers::{checkers, for_workload};
+use crate::config::{CheckerSpec, TestConfig};
 use crate::net::Net;
 use crate::node::Crash;
 
@@ -15,22 +14,42 @@ pub(crate) struct Results {
     pub json: Value,
 }
 
-/// Runs the workload's checker and the run-level checks over the history.
+/// Runs the workload's checker, the run-level checks and the built-in
+/// checkers named with `--checker` over the history, and files the
+/// checker programs' results (`programs`, already run) beside them.
 pub(crate) fn assemble(
     cfg: &TestConfig,
     history: &[Op],
     net: &Net,
     crashes: &[Crash],
     messages: u64,
+    programs: Vec<(String, CheckResult)>,
 ) -> Results {
-    let mut checks: Vec<(&str, CheckResult)> = Vec::new();
-    checks.push(("workload", workload_check(&cfg.workload, history)));
-    checks.push(("stats", stats::check(history)));
-    if let Some(target) = cfg.availability {
-        checks.push(("availability", availability::check(history, Some(target))));
+    let registry = checkers(Some(cfg));
+    let input = CheckInput::new(history);
+    // Names are validated with the config; a miss here is still a verdict
+    // (unknown, saying why), not a panic.
+    let by_name = |name: &str| {
+        registry.check(name, &input).unwrap_or_else(|e| {
+            let mut r = CheckResult::new(name);
+            r.undecided(json!({"problem": e.to_string()}));
+            r
+        })
+    };
+    let mut checks: Vec<(String, CheckResult)> = Vec::new();
+    checks.push(("workload".into(), workload_check(&cfg.workload, &by_name)));
+    checks.push(("stats".into(), by_name("stats")));
+    if cfg.availability.is_some() {
+        checks.push(("availability".into(), by_name("availability")));
     }
-    checks.push(("protocol", protocol_check(net)));
-    checks.push(("crashes", crash_check(crashes)));
+    checks.push(("protocol".into(), protocol_check(net)));
+    checks.push(("crashes".into(), crash_check(crashes)));
+    for spec in &cfg.checkers {
+        if let CheckerSpec::Builtin(name) = spec {
+            checks.push((name.clone(), by_name(name)));
+        }
+    }
+    checks.extend(programs);
 
     let valid = Validity::worst_of(checks.iter().map(|(_, c)| c.valid));
     let invokes = history
@@ -40,7 +59,7 @@ pub(crate) fn assemble(
     let faults = history.iter().filter(|op| !op.is_client()).count();
     let mut checks_json = Map::new();
     for (name, check) in checks {
-        checks_json.insert(name.to_owned(), serde_json::to_value(check).expect("json"));
+        checks_json.insert(name, serde_json::to_value(check).expect("json"));
     }
     let mut net_stats = net.stats(invokes);
     net_stats["journal-records"] = json!(messages);
@@ -55,33 +74,13 @@ pub(crate) fn assemble(
     Results { valid, json }
 }
 
-fn workload_check(workload: &str, history: &[Op]) -> CheckResult {
-    match workload {
-        "echo" => echo::check(history),
-        "unique-ids" => unique_ids::check(history),
-        "broadcast" => set_full::check(history, "broadcast"),
-        "g-set" => set_full::check(history, "add"),
-        "g-counter" | "pn-counter" => counter::check(history),
-        "lin-kv" => linearizable(history),
-        other => {
-            let mut r = CheckResult::new(other);
-            r.undecided(
-                serde_json::json!({"problem": format!("no checker for the {other} workload yet")}),
-            );
-            r
-        }
-    }
-}
-
-/// lin-kv is a cas-register per key, checked key by key. The check gets a
-/// generous deadline; past it the verdict is `unknown`, never `valid`.
-fn linearizable(history: &[Op]) -> CheckResult {
-    let options = gauntlet_linear::Options::with_timeout(std::time::Duration::from_secs(300));
-    match gauntlet_linear::check(&gauntlet_linear::CasRegister, history, &options) {
-        Ok(analysis) => analysis.result(),
-        Err(e) => {
-            let mut r = CheckResult::new(gauntlet_linear::CHECKER);
-            r.undecided(json!({"problem": format!("the history could not be checked: {e}")}));
+/// The workload's checker, by name from the registry.
+fn workload_check(workload: &str, by_name: &dyn Fn(&str) -> CheckResult) -> CheckResult {
+    match for_workload(workload) {
+        Some(name) => by_name(name),
+        None => {
+            let mut r = CheckResult::new(workload);
+            r.undecided(json!({"problem": format!("no checker for the {workload} workload yet")}));
             r
         }
     }

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gauntlet_check::Validity;
+use gauntlet_check::{CheckResult, Validity};
+use gauntlet_check_program::{ProgramSpec, run_checker};
 use gauntlet_events::Events;
 use gauntlet_history::{Op, OpType};
 use gauntlet_nemesis::{Action, FaultLog, Nemesis, Signals};
@@ -18,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::client::Client;
-use crate::config::{ConfigError, TestConfig};
+use crate::config::{CheckerSpec, ConfigError, TestConfig};
 use crate::faults::{Faults, NemesisOps, Nodes, SimNet};
 use crate::inbox::Inbox;
 use crate::journal::Journal;
@@ -121,6 +122,17 @@ fn write_run_json(
     let mut run = cfg.settings();
     run["finished"] = json!(outcome.is_some());
     run["interrupted"] = json!(outcome.is_some_and(|o| o.interrupted));
+    if !cfg.checkers.is_empty() {
+        run["checkers"] = cfg
+            .checkers
+            .iter()
+            .map(|c| match c {
+                CheckerSpec::Builtin(name) => json!({"name": name}),
+                CheckerSpec::Program { name, program } => json!({"name": name, "program": program}),
+            })
+            .collect();
+        run["checker-timeout-s"] = json!(cfg.checker_timeout.as_secs_f64());
+    }
     let text = serde_json::to_string_pretty(&run).expect("json");
     std::fs::write(dir.join("run.json"), text + "\n").map_err(io_err("writing run.json"))
 }
@@ -248,7 +260,16 @@ impl Run {
         write_history(&self.dir, &history)?;
         setup?;
         let crashes: Vec<_> = self.nodes.iter().flat_map(|n| n.crashes()).collect();
-        let results = results::assemble(&self.cfg, &history, &self.net, &crashes, journal_count);
+        let (programs, cut_short) = self.run_checker_programs(interrupted).await;
+        interrupted |= cut_short;
+        let results = results::assemble(
+            &self.cfg,
+            &history,
+            &self.net,
+            &crashes,
+            journal_count,
+            programs,
+        );
         let text = serde_json::to_string_pretty(&results.json).expect("json");
         std::fs::write(self.dir.join("results.json"), text + "\n")
             .map_err(io_err("writing results.json"))?;
@@ -259,6 +280,44 @@ impl Run {
             interrupted,
             clock_zero: self.net.started_at(),
         })
+    }
+
+    /// Runs each `--checker` program over the run's directory, one after
+    /// the other, once the history is written. An interrupted run does not
+    /// start them, and a Ctrl-C while one runs kills it (dropping the run
+    /// kills its process group): either way its verdict is `unknown`.
+    /// Also says whether a Ctrl-C came while they ran.
+    async fn run_checker_programs(&self, interrupted: bool) -> (Vec<(String, CheckResult)>, bool) {
+        let mut out = Vec::new();
+        let mut cut_short = false;
+        for spec in &self.cfg.checkers {
+            let CheckerSpec::Program { name, program } = spec else {
+                continue;
+            };
+            let not_run = |why: &str| {
+                let mut r = CheckResult::new(name.clone());
+                r.undecided(json!({"problem": why, "program": program}));
+                r
+            };
+            if interrupted || cut_short || *self.cancel.borrow() {
+                cut_short |= !interrupted;
+                out.push((name.clone(), not_run("not run: the run was interrupted")));
+                continue;
+            }
+            let mut p = ProgramSpec::new(name.clone(), program.clone());
+            p.timeout = self.cfg.checker_timeout;
+            p.stderr_log = Some(self.dir.join("checkers").join(format!("{name}.stderr.log")));
+            let mut cancel = self.cancel.clone();
+            let result = tokio::select! {
+                run = run_checker(&p, &self.dir) => run.result,
+                _ = cancel.wait_for(|c| *c) => {
+                    cut_short = true;
+                    not_run("killed: the run was interrupted")
+                }
+            };
+            out.push((name.clone(), result));
+        }
+        (out, cut_short)
     }
 
     /// Starts every node, sends `init`, then the workload's setup request.

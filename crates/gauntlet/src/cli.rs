@@ -119,6 +119,16 @@ pub struct TestArgs {
     /// Seconds a client waits for a reply.
     #[arg(long, default_value_t = 5.0)]
     pub rpc_timeout: f64,
+    /// An extra checker, repeatable: a built-in checker's name (linearizable,
+    /// counter, ...), a program given as a path (./lease.py, filed under
+    /// "lease"), or NAME=PROGRAM. A program gets the run's directory and
+    /// prints one JSON result object.
+    #[arg(long = "checker", value_name = "CHECKER")]
+    pub checkers: Vec<String>,
+    /// Seconds each checker program may run; past it, it is killed and its
+    /// verdict is unknown.
+    #[arg(long, default_value_t = 60.0)]
+    pub checker_timeout: f64,
     #[command(flatten)]
     pub quiet: QuietArg,
     #[command(flatten)]

@@ -5,7 +5,7 @@ use anyhow::Result;
 use gauntlet_check::Validity;
 use gauntlet_events::Events;
 use gauntlet_store::StoreWriter;
-use gauntlet_workbench::{RunError, RunOutcome, TestConfig};
+use gauntlet_workbench::{CheckerSpec, RunError, RunOutcome, TestConfig};
 use serde_json::Value;
 
 use crate::cli::TestArgs;
@@ -120,6 +120,17 @@ fn config_from(a: TestArgs) -> Result<TestConfig> {
     cfg.recovery = seconds("--recovery-time", a.recovery_time)?;
     cfg.rpc_timeout = seconds("--rpc-timeout", a.rpc_timeout)?;
     cfg.command_line = std::env::args().collect();
+    for text in &a.checkers {
+        let spec = CheckerSpec::parse(text).map_err(|e| bad(e.to_string()))?;
+        cfg.checkers.push(match spec {
+            CheckerSpec::Program { name, program } => CheckerSpec::Program {
+                name,
+                program: resolve_bin(&program)?,
+            },
+            builtin => builtin,
+        });
+    }
+    cfg.checker_timeout = seconds("--checker-timeout", a.checker_timeout)?;
     Ok(cfg)
 }
 

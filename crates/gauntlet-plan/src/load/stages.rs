@@ -2,17 +2,23 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
+use std::path::PathBuf;
 
 use toml::Spanned;
 
-use super::{COMMAND_TIMEOUT, Cx, list_or_none, modules_of, sort_modules};
+use super::{CHECK_TIMEOUT, COMMAND_TIMEOUT, Cx, list_or_none, modules_of, sort_modules};
 use crate::error::PlanError;
 use crate::raw::{Entries, RawExpected, RawSeverity, RawStage};
 use crate::{
-    Command, Expect, ExpectCheck, Expectation, Service, Severity, StageKind, StageSpec, TestCommand,
+    CheckBy, CheckStage, Command, Expect, ExpectCheck, Expectation, Service, Severity, StageKind,
+    StageSpec, TestCommand,
 };
 
-const KINDS: [&str; 6] = ["up", "command", "probe", "wait", "down", "cycle"];
+/// A built-in `checker` reads this history unless `history` says otherwise
+/// (relative to the run's directory, where `gauntlet test` writes it).
+const DEFAULT_HISTORY: &str = "history.jsonl";
+
+const KINDS: [&str; 7] = ["up", "command", "probe", "wait", "down", "cycle", "check"];
 
 impl Cx<'_> {
     pub(super) fn stages(
@@ -137,6 +143,10 @@ impl Cx<'_> {
                     },
                 })
             }
+            "check" => StageKind::Check(CheckStage {
+                name: name.to_owned(),
+                by: self.check_by(spanned, name)?,
+            }),
             "probe" => StageKind::Probe {
                 expected: match &s.expected {
                     Some(e) => self.expectations(e.get_ref())?,
@@ -202,6 +212,69 @@ impl Cx<'_> {
                 ));
             }
         })
+    }
+
+    /// A check stage's `program` (with `cwd`, `env`, `timeout`) or
+    /// `checker` (with `history`): exactly one of the two.
+    fn check_by(&self, spanned: &Spanned<RawStage>, name: &str) -> Result<CheckBy, PlanError> {
+        let s = spanned.get_ref();
+        match (&s.program, &s.checker) {
+            (Some(_), Some(checker)) => Err(self.err(
+                checker.span(),
+                format!("check stage \"{name}\" has both `program` and `checker`; give one"),
+            )),
+            (None, None) => Err(self.err(
+                spanned.span(),
+                format!(
+                    "check stage \"{name}\" has neither `program` (a checker program) nor `checker` (a built-in checker's name)"
+                ),
+            )),
+            (Some(program), None) => {
+                if let Some(h) = &s.history {
+                    return Err(self.err(
+                        h.span(),
+                        "`history` goes with `checker`; a checker program reads the run's directory itself",
+                    ));
+                }
+                Ok(CheckBy::Program {
+                    run: Command {
+                        command: self.command_line(program)?,
+                        cwd: self.cwd(s.cwd.as_ref(), &self.dir)?,
+                        env: s
+                            .env
+                            .as_ref()
+                            .map_or(Ok(BTreeMap::new()), |e| self.env(e.get_ref()))?,
+                    },
+                    timeout: self.duration_or(s.timeout.as_ref(), "timeout", CHECK_TIMEOUT)?,
+                })
+            }
+            (None, Some(checker)) => {
+                let program_keys = [
+                    ("cwd", s.cwd.as_ref().map(Spanned::span)),
+                    ("env", s.env.as_ref().map(Spanned::span)),
+                    ("timeout", s.timeout.as_ref().map(Spanned::span)),
+                ];
+                if let Some((key, Some(span))) = program_keys.into_iter().find(|(_, s)| s.is_some()) {
+                    return Err(self.err(
+                        span,
+                        format!("`{key}` goes with `program`; a built-in `checker` takes only `history`"),
+                    ));
+                }
+                let known = gauntlet_linear::checkers();
+                let wanted = self.expand(checker)?;
+                if let Err(e) = known.get(&wanted) {
+                    return Err(self.err(checker.span(), e.to_string()));
+                }
+                let history = match &s.history {
+                    Some(h) => self.expand(h)?.into(),
+                    None => PathBuf::from(DEFAULT_HISTORY),
+                };
+                Ok(CheckBy::Builtin {
+                    checker: wanted,
+                    history,
+                })
+            }
+        }
     }
 
     /// A list of service names: each known, none twice, not empty.
@@ -348,6 +421,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
         "probe" => &["expected"],
         "wait" => &["duration"],
         "cycle" => &["modules", "cycles"],
+        "check" => &["program", "cwd", "env", "timeout", "checker", "history"],
         _ => &[],
     }
 }
