@@ -16,6 +16,7 @@
 //! and the reports (`REPORT.json`, `REPORT.md`, `report.html`,
 //! `junit.xml`) are written to the run's artifact directory.
 
+mod check;
 mod command;
 mod progress;
 pub mod soak;

@@ -7,18 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gauntlet_check::{CheckInput, CheckResult, Validity};
-use gauntlet_check_program::{ProgramSpec, run_checker};
+use gauntlet_check::Validity;
 use gauntlet_observe::{compare, inventory, percentile, probe_once};
 use gauntlet_plan::{
-    CheckBy, CheckStage, Command, CommandLine, Expectation, ModuleFigures, ModuleStatus, Plan,
-    RunStage, Service, Severity, StageAction, TestCommand, module_status,
+    CheckStage, Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service, Severity,
+    StageAction, TestCommand, module_status,
 };
 use gauntlet_store::StageEnd;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::command::{TestRecord, argv, run_test};
+use crate::command::{TestRecord, run_test};
 use crate::progress::Progress;
 use crate::supervisor::{Samples, Supervisor};
 
@@ -109,56 +108,10 @@ impl StageRunner {
     /// (a held run the operator can retry or override). The result object
     /// is the summary's `result` and the artifact `<stage dir>/check.json`.
     async fn check(&mut self, check: &CheckStage, rel: &str) -> StageEnd {
-        self.progress.note(&format!("checking {}", check.name));
-        let stage_dir = self.artifact_dir.join(rel);
-        if let Err(e) = std::fs::create_dir_all(&stage_dir) {
-            return StageEnd::failed(format!(
-                "{}: cannot create {}: {e}",
-                check.name,
-                stage_dir.display()
-            ));
-        }
-        let began = Instant::now();
-        let (result, mut summary) = match &check.by {
-            CheckBy::Program { run, timeout } => {
-                self.check_program(&check.name, run, *timeout, rel).await
-            }
-            CheckBy::Builtin { checker, history } => {
-                let path = self.artifact_dir.join(history);
-                let result = builtin_check(checker.clone(), path.clone()).await;
-                let summary = json!({ "builtin": checker, "history": path });
-                (result, summary)
-            }
-        };
-        let took = began.elapsed();
-        let result_rel = format!("{rel}/check.json");
-        let result_json = serde_json::to_value(&result).unwrap_or(Value::Null);
-        let text = serde_json::to_string_pretty(&result_json).unwrap_or_default() + "\n";
-        if std::fs::write(self.artifact_dir.join(&result_rel), text).is_ok() {
-            self.new_artifacts.push((result_rel, "check"));
-        }
-        let why = result
-            .evidence
-            .first()
-            .and_then(|e| e.get("problem"))
-            .and_then(Value::as_str)
-            .map(|p| format!(": {p}"))
-            .unwrap_or_default();
-        let verdict = match result.valid {
-            Validity::Valid => "valid",
-            Validity::Invalid => "INVALID",
-            Validity::Unknown => "unknown",
-        };
-        self.progress.note(&format!(
-            "{} {verdict} in {:.1} s{why}",
-            check.name,
-            took.as_secs_f64()
-        ));
-        summary["checker"] = json!(check.name);
-        summary["valid"] = result_json["valid"].clone();
-        summary["duration_ms"] = json!(ms(took));
-        summary["result"] = result_json;
-        let end = match result.valid {
+        let judged = crate::check::judge(check, &self.artifact_dir, rel, &self.progress).await;
+        self.new_artifacts.extend(judged.artifacts);
+        let why = judged.why;
+        let end = match judged.result.valid {
             Validity::Valid => StageEnd::passed(),
             Validity::Invalid => {
                 StageEnd::failed(format!("{}: the check found a violation{why}", check.name))
@@ -167,37 +120,7 @@ impl StageRunner {
                 StageEnd::failed(format!("{}: the check could not decide{why}", check.name))
             }
         };
-        end.with_summary(summary)
-    }
-
-    /// Runs a checker program over the run's artifact directory; its
-    /// stderr goes to `<stage dir>/check.stderr.log`.
-    async fn check_program(
-        &mut self,
-        name: &str,
-        run: &Command,
-        timeout: Duration,
-        rel: &str,
-    ) -> (CheckResult, Value) {
-        let (program, mut args) = argv(&run.command);
-        if let CommandLine::Shell(line) = &run.command {
-            // `sh -c 'LINE "$@"' sh DIR`: the directory reaches the program
-            // as its last argument, as it does for an argv program.
-            args = vec!["-c".into(), format!("{line} \"$@\""), "sh".into()];
-        }
-        let mut spec = ProgramSpec::new(name, program);
-        spec.args = args.into_iter().map(Into::into).collect();
-        spec.cwd = Some(run.cwd.clone());
-        spec.env = run.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
-        spec.timeout = timeout;
-        let stderr_rel = format!("{rel}/check.stderr.log");
-        spec.stderr_log = Some(self.artifact_dir.join(&stderr_rel));
-        let done = run_checker(&spec, &self.artifact_dir).await;
-        if self.artifact_dir.join(&stderr_rel).exists() {
-            self.new_artifacts.push((stderr_rel, "log"));
-        }
-        let summary = json!({ "program": spec.display(), "ended": done.ended.to_string() });
-        (done.result, summary)
+        end.with_summary(judged.summary)
     }
 
     async fn test(&mut self, test: &TestCommand, rel: &str) -> TestRecord {
@@ -544,36 +467,6 @@ impl StageRunner {
 /// A built-in checker (by its registered name) over the history at
 /// `path`, off the async threads: linearizability can take minutes. A
 /// history that cannot be read is `unknown`, naming the file and line.
-async fn builtin_check(checker: String, path: PathBuf) -> CheckResult {
-    let name = checker.clone();
-    let judged = tokio::task::spawn_blocking(move || {
-        let history = match gauntlet_history::read_history(&path) {
-            Ok(h) => h,
-            Err(e) => {
-                let mut r = CheckResult::new(checker.as_str());
-                r.undecided(json!({ "problem": format!("cannot read the history: {e}") }));
-                return r;
-            }
-        };
-        match gauntlet_linear::checkers().check(&checker, &CheckInput::new(&history.ops)) {
-            Ok(r) => r,
-            // The plan loader checked the name; a stored plan from another
-            // version might still name one this build lacks.
-            Err(e) => {
-                let mut r = CheckResult::new(checker.as_str());
-                r.undecided(json!({ "problem": e.to_string() }));
-                r
-            }
-        }
-    })
-    .await;
-    judged.unwrap_or_else(|e| {
-        let mut r = CheckResult::new(name);
-        r.undecided(json!({ "problem": format!("the checker failed: {e}") }));
-        r
-    })
-}
-
 /// Health probes of running services, once a second, while a stage runs.
 struct HealthTicker {
     stop: oneshot::Sender<()>,

@@ -21,7 +21,7 @@ use crate::order::order_services;
 use crate::raw::{Entries, RawCommandLine, RawPlan};
 use crate::units::{parse_duration, parse_size};
 use crate::vars::{SubstError, substitute, valid_name};
-use crate::{CommandLine, Plan, Service};
+use crate::{CommandLine, Plan, Service, StageKind};
 
 /// What the command line changes in a plan.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -87,6 +87,20 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
     let services = cx.services(&raw.service)?;
     let soak = cx.soak(&raw, &services, opts)?;
     let mut stages = cx.stages(&raw.stage, &services)?;
+    if soak.is_some()
+        && let Some((raw_stage, _)) = raw
+            .stage
+            .iter()
+            .zip(&stages)
+            .find(|(_, s)| !matches!(s.kind, StageKind::Check(_)))
+    {
+        // A soak's own stages are fixed (up, soak, calm, readback); checks
+        // join its verdict after the readback, nothing else fits in.
+        return Err(cx.err(
+            raw_stage.get_ref().kind.span(),
+            "a soak plan's [[stage]] entries can only be `check` stages (judged after the readback, part of the verdict)",
+        ));
+    }
     options::apply_options(&mut stages, &services, opts)?;
     if stages.is_empty() && soak.is_none() {
         return Err(PlanError::Plan {

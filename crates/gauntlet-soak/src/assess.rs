@@ -59,12 +59,16 @@ pub struct Inputs<'a> {
     pub warmup_ms: i64,
     /// How long the soak ran (I2 extrapolates a shorter one).
     pub duration_ms: i64,
+    /// The plan's own checks (checker programs, built-in checkers), judged
+    /// after the readback. Each one gates: a user who names a check wants
+    /// it to count.
+    pub checks: &'a [CheckResult],
 }
 
 /// The judged soak.
 #[derive(Clone, Debug)]
 pub struct Assessment {
-    /// I1–I5, in that order.
+    /// I1–I5, in that order, then the plan's checks.
     pub results: Vec<CheckResult>,
     /// The readback's classification (`None` without a readback).
     pub loss: Option<DataLoss>,
@@ -105,6 +109,7 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
         spec,
         warmup_ms,
         duration_ms,
+        checks,
     } = *inputs;
     let (i4, loss) = match readback {
         Readback::Done(reads) => {
@@ -120,7 +125,12 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
         i4,
         i5_stability(restarts, health, faults, spec),
     ];
+    let mut results = results;
     let mut valid = verdict(&results, &spec.gate);
+    for check in checks {
+        valid = Validity::worst(valid, check.valid);
+        results.push(check.clone());
+    }
     if loss.is_none() {
         // The soak did not finish: what was judged may fail it, but it
         // cannot pass.

@@ -98,6 +98,7 @@ impl Case {
             spec: &self.spec,
             warmup_ms: 1000,
             duration_ms: 20_000,
+            checks: &[],
         }
     }
 }
@@ -170,6 +171,37 @@ fn a_full_readback_of_every_acknowledged_write_passes() {
             "I5-stability"
         ]
     );
+}
+
+/// The plan's own checks join the verdict after I1–I5 and always gate:
+/// one that fails fails the soak, one that could not decide makes it
+/// unknown, even when every gated invariant passed.
+#[test]
+fn the_plans_checks_join_and_gate_the_verdict() {
+    use gauntlet_check::CheckResult;
+    let case = Case::new(3, &["I4"]);
+    let reads: Reads = (0..3)
+        .map(|i| (format!("k{i}"), Ok(Some(format!("v{i}")))))
+        .collect();
+    let with = |valid: Validity| {
+        let mut check = CheckResult::new("lease");
+        match valid {
+            Validity::Valid => {}
+            Validity::Invalid => check.fail(json!({"problem": "two holders"})),
+            Validity::Unknown => check.undecided(json!({"problem": "crashed"})),
+        }
+        let checks = [check];
+        let a = assess(&Inputs {
+            checks: &checks,
+            ..case.inputs(Readback::Done(&reads))
+        });
+        assert_eq!(a.results.last().unwrap().checker, "lease");
+        assert_eq!(a.results.len(), 6);
+        a.valid
+    };
+    assert_eq!(with(Validity::Valid), Validity::Valid);
+    assert_eq!(with(Validity::Invalid), Validity::Invalid);
+    assert_eq!(with(Validity::Unknown), Validity::Unknown);
 }
 
 #[test]

@@ -454,3 +454,88 @@ fn a_pause_goes_through_one_fault_model_in_a_test_and_in_a_soak() {
         }
     }
 }
+
+/// A soak names checker programs as `check` stages: judged after the
+/// readback over the soak's files, each joins verdict.json and gates it.
+/// One that reads the journal passes; one that finds a violation fails
+/// the soak. Any other stage kind in a soak plan is a plan error.
+#[test]
+fn a_soaks_checker_programs_join_and_gate_its_verdict() {
+    let b = Bench::new();
+    let store = b.path().join("runs");
+    let journal_check = b.write_plan(
+        "journal-check.sh",
+        "#!/bin/sh\nn=$(grep -c '\"acked\":true' \"$1/journal.jsonl\")\n\
+         [ \"$n\" -gt 0 ] || { echo \"no acknowledged writes in $1\" >&2; exit 4; }\n\
+         printf '{\"valid\": true, \"acked\": %d, \"evidence\": []}\\n' \"$n\"\n",
+    );
+    let violation = b.write_plan(
+        "violation.sh",
+        "#!/bin/sh\necho '{\"valid\": false, \"evidence\": [{\"problem\": \"two holders of lease 7\"}]}'\n",
+    );
+    for f in [&journal_check, &violation] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let plan = tiny_soak(&b);
+    let base = std::fs::read_to_string(&plan).unwrap();
+    let with_checks = |checks: &[(&str, &Path)]| {
+        let mut text = base.clone();
+        for (name, program) in checks {
+            text.push_str(&format!(
+                "\n[[stage]]\nname = \"{name}\"\nkind = \"check\"\nprogram = [\"{}\"]\ntimeout = \"20s\"\n",
+                program.display()
+            ));
+        }
+        std::fs::write(&plan, text).unwrap();
+    };
+
+    with_checks(&[("journal", &journal_check)]);
+    let out = g(&b, &store, &["soak", plan.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let newest = |b: &Bench| {
+        let runs = json_of(&g(b, &store, &["runs", "--json"]));
+        read_json(
+            &store
+                .join(runs[0]["id"].as_str().unwrap())
+                .join("verdict.json"),
+        )
+    };
+    let verdict = newest(&b);
+    assert_eq!(verdict["valid"], true, "{verdict:#}");
+    assert_eq!(
+        verdict["invariants"]["journal"]["valid"], true,
+        "{verdict:#}"
+    );
+    assert!(verdict["invariants"]["journal"]["acked"].as_u64().unwrap() > 0);
+
+    with_checks(&[("journal", &journal_check), ("lease", &violation)]);
+    let out = g(&b, &store, &["soak", plan.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(code(&out), 1, "{}\n{}", stdout(&out), stderr(&out));
+    let verdict = newest(&b);
+    assert_eq!(verdict["valid"], false, "{verdict:#}");
+    assert_eq!(
+        verdict["invariants"]["lease"]["valid"], false,
+        "{verdict:#}"
+    );
+    let show = json_of(&g(&b, &store, &["show", "latest", "--json"]));
+    assert!(
+        show["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["checker"] == "lease" && v["valid"] == false),
+        "{show:#}"
+    );
+
+    let mut text = base.clone();
+    text.push_str("\n[[stage]]\nname = \"smoke\"\nkind = \"command\"\ncommand = [\"true\"]\n");
+    std::fs::write(&plan, text).unwrap();
+    let out = g(&b, &store, &["soak", plan.to_str().unwrap()]);
+    assert_eq!(code(&out), 254, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("only be `check` stages"),
+        "{}",
+        stderr(&out)
+    );
+}

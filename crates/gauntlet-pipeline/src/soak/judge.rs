@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use gauntlet_check::Validity;
+use gauntlet_check::{CheckResult, Validity};
 use gauntlet_soak::assess::{self, Inputs, RunFacts, restart_counts, verdict_json};
 use gauntlet_soak::invariants::RssSample;
 use serde_json::{Value, json};
@@ -14,12 +14,14 @@ use super::{Driver, Seen};
 use crate::{PipelineError, io_err};
 
 impl Driver<'_> {
-    /// Judges what was seen (see [`gauntlet_soak::assess`]), records the
-    /// verdicts in the store and writes `verdict.json`.
+    /// Judges what was seen (see [`gauntlet_soak::assess`]) with the plan's
+    /// own `checks` already judged, records the verdicts in the store and
+    /// writes `verdict.json`.
     pub(super) fn judge(
         &self,
         seen: &Seen,
         readback: assess::Readback<'_>,
+        checks: &[CheckResult],
         stopped_early: Option<&str>,
     ) -> Result<(Option<gauntlet_soak::readback::DataLoss>, Validity), PipelineError> {
         let r = &seen.record;
@@ -53,6 +55,7 @@ impl Driver<'_> {
             spec: inv,
             warmup_ms: self.spec.warmup.as_millis() as i64,
             duration_ms,
+            checks,
         });
         for result in &assessment.results {
             self.store.set_verdict(
@@ -84,5 +87,25 @@ impl Driver<'_> {
         self.store
             .add_artifact(&self.run, None, "verdict.json", "verdict")?;
         Ok(())
+    }
+
+    /// Judges the plan's `check` stages over the soak's files (the journal,
+    /// the record, the service logs), after the readback: a custom
+    /// invariant in any language, with the same runner as a plan run's
+    /// check stage.
+    pub(super) async fn plan_checks(&self) -> Result<Vec<CheckResult>, PipelineError> {
+        let mut results = Vec::new();
+        for stage in &self.plan.stages {
+            let gauntlet_plan::StageKind::Check(check) = &stage.kind else {
+                continue;
+            };
+            let rel = format!("checks/{}", check.name);
+            let judged = crate::check::judge(check, &self.dir, &rel, &self.progress).await;
+            for (path, kind) in &judged.artifacts {
+                self.store.add_artifact(&self.run, None, path, kind)?;
+            }
+            results.push(judged.result);
+        }
+        Ok(results)
     }
 }

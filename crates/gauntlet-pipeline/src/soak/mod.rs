@@ -317,6 +317,7 @@ impl Driver<'_> {
             let (_, verdict) = self.judge(
                 seen,
                 assess::Readback::Skipped("interrupted before the readback"),
+                &[],
                 Some(INTERRUPTED),
             )?;
             self.verdict = Some(verdict);
@@ -478,9 +479,11 @@ impl Driver<'_> {
         // An overridden soak that stopped early is read back and judged;
         // its verdict still says why it stopped.
         let stopped_early = seen.record.stopped_early.clone();
+        let checks = self.plan_checks().await?;
         let judged = self.judge(
             &seen,
             assess::Readback::Done(&reads),
+            &checks,
             stopped_early.as_deref(),
         );
         self.seen = Some(seen);

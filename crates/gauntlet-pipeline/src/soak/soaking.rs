@@ -187,7 +187,8 @@ impl Driver<'_> {
         } else {
             format!("the soak stopped early, before the readback: {why}")
         };
-        let (_, verdict) = self.judge(&seen, assess::Readback::Skipped(&reason), Some(&why))?;
+        let (_, verdict) =
+            self.judge(&seen, assess::Readback::Skipped(&reason), &[], Some(&why))?;
         self.verdict = Some(verdict);
         self.stopped = Some(why.clone());
         if interrupted {
