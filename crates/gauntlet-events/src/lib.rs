@@ -31,6 +31,7 @@
 //! assert_eq!(*count.0.lock().unwrap(), 1);
 //! ```
 
+pub mod clock;
 mod event;
 
 pub use event::{Event, RunKind};

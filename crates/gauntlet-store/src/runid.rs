@@ -7,14 +7,9 @@ use crate::types::Millis;
 
 /// The id of a run created at `ms` with this random suffix (its low 12 bits).
 pub(crate) fn format_id(ms: Millis, suffix: u16) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
+    let (y, m, d, h, mi, s) = utc_parts(ms);
     format!(
-        "r{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03x}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
+        "r{y:04}{m:02}{d:02}-{h:02}{mi:02}{s:02}-{:03x}",
         suffix & 0xfff
     )
 }
@@ -33,40 +28,16 @@ pub(crate) fn random_suffix() -> u16 {
 }
 
 /// A UTC time as (year, month, day, hour, minute, second): what run ids,
-/// tables and reports print.
+/// tables and reports print (the calendar is [`gauntlet_events::clock`]'s).
 pub fn utc_parts(ms: Millis) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem / 60 % 60) as u32,
-        (rem % 60) as u32,
-    )
+    let (y, mo, d, h, mi, s, _) = gauntlet_events::clock::utc_parts(ms);
+    (y, mo, d, h, mi, s)
 }
 
 /// `2026-11-23 17:45:01` (UTC).
 pub fn format_utc(ms: Millis) -> String {
     let (y, mo, d, h, mi, s) = utc_parts(ms);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
