@@ -29,11 +29,9 @@ use std::sync::Arc;
 
 use gauntlet_check::Validity;
 use gauntlet_events::{Events, RunKind};
-use gauntlet_plan::{Next, Plan, RunStage, StageStatus, expand, next_step, running_before};
+use gauntlet_plan::{Next, Plan, RunStage, expand, next_step, running_before};
 use gauntlet_report::run::{Format, RunReport, render};
-use gauntlet_store::{
-    NewRun, NewStage, Run, RunId, RunState, StageEnd, StageState, Store, StoreError,
-};
+use gauntlet_store::{NewRun, NewStage, Run, RunId, RunState, StageEnd, Store, StoreError};
 use tokio::sync::watch;
 
 pub use progress::Progress;
@@ -159,17 +157,6 @@ pub async fn resume(
     drive(store, r.id, plan, r.seed, events, cancel).await
 }
 
-fn status(state: StageState) -> StageStatus {
-    match state {
-        StageState::Pending => StageStatus::Pending,
-        StageState::Running => StageStatus::Running,
-        StageState::Passed => StageStatus::Passed,
-        StageState::Failed => StageStatus::Failed,
-        StageState::Overridden => StageStatus::Overridden,
-        StageState::Skipped => StageStatus::Skipped,
-    }
-}
-
 async fn drive(
     store: Store,
     run: RunId,
@@ -231,7 +218,7 @@ async fn steps(
                 message: "its stages differ from the run's stages in the store".into(),
             });
         }
-        let statuses: Vec<StageStatus> = stored.iter().map(|s| status(s.state())).collect();
+        let statuses: Vec<_> = stored.iter().map(|s| s.state()).collect();
         let index = match next_step(&statuses) {
             Next::Finished => {
                 store.finish_run(run, Validity::Valid)?;

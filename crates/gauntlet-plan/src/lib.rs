@@ -35,7 +35,7 @@ pub use model::*;
 pub mod soak;
 pub use order::{dependency_order, stop_order};
 pub use progress::{
-    ModuleFigures, ModuleStatus, Next, StageStatus, module_status, next_step, no_tests_found,
+    ModuleFigures, ModuleStatus, Next, StageProgress, module_status, next_step, no_tests_found,
 };
 pub use soak::{faults_in_scenario, known_scenarios};
 pub use stages::{RunStage, StageAction, expand, running_before};

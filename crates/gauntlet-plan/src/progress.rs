@@ -8,28 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::Service;
 use crate::units::{format_duration, show_mib, show_ms};
 
-/// Where one run stage stands.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum StageStatus {
-    Pending,
-    /// Started; if the runner is gone, the stage died with it.
-    Running,
-    Passed,
-    /// Failed; the run holds here until a retry, override or abandon.
-    Failed,
-    /// Failed, then accepted by an operator (`gauntlet override`).
-    Overridden,
-    Skipped,
-}
-
-impl StageStatus {
-    /// Passed, Overridden and Skipped let the run go on.
-    pub fn is_done(self) -> bool {
-        matches!(
-            self,
-            StageStatus::Passed | StageStatus::Overridden | StageStatus::Skipped
-        )
-    }
+/// Where one run stage stands, as far as the state machine cares. The
+/// one stage-state type is the store's (`gauntlet_store::StageState`,
+/// which implements this); the state machine stays free of the store.
+pub trait StageProgress: Copy {
+    /// Passed, overridden or skipped: the run may go on past it.
+    fn is_done(self) -> bool;
+    /// Failed: the run holds here until a retry, override or abandon.
+    fn is_failed(self) -> bool;
 }
 
 /// What the runner does next.
@@ -46,13 +32,16 @@ pub enum Next {
 /// Strict order: the first stage not done (Passed/Overridden/Skipped are
 /// done) is run; a Failed one holds; Running (a stage whose process died)
 /// is run again. Finished when all are done.
-pub fn next_step(states: &[StageStatus]) -> Next {
-    for (i, state) in states.iter().enumerate() {
-        match state {
-            s if s.is_done() => continue,
-            StageStatus::Failed => return Next::Hold(i),
-            _ => return Next::Run(i),
+pub fn next_step<S: StageProgress>(states: &[S]) -> Next {
+    for (i, &state) in states.iter().enumerate() {
+        if state.is_done() {
+            continue;
         }
+        return if state.is_failed() {
+            Next::Hold(i)
+        } else {
+            Next::Run(i)
+        };
     }
     Next::Finished
 }

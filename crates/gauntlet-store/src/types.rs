@@ -147,6 +147,17 @@ impl StageState {
     }
 }
 
+/// The plan's state machine (`next_step`) reads the store's states as they
+/// are: one stage-state type, no mirror.
+impl gauntlet_plan::StageProgress for StageState {
+    fn is_done(self) -> bool {
+        StageState::is_done(self)
+    }
+    fn is_failed(self) -> bool {
+        self == StageState::Failed
+    }
+}
+
 /// A run to create: what the plan says, and how gauntlet was called.
 #[derive(Debug, Clone, Default)]
 pub struct NewRun {

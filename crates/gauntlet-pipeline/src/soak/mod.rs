@@ -32,7 +32,7 @@ use gauntlet_check::Validity;
 use gauntlet_events::Events;
 use gauntlet_observe::http_request;
 use gauntlet_plan::soak::{Readback, Soak, UserScenario};
-use gauntlet_plan::{Next, Plan, StageStatus, dependency_order, next_step};
+use gauntlet_plan::{Next, Plan, dependency_order, next_step};
 use gauntlet_proxy::Proxy;
 use gauntlet_soak::assess::{self, restart_counts};
 use gauntlet_soak::journal::Journal;
@@ -200,18 +200,6 @@ struct Driver<'a> {
     stopped: Option<String>,
 }
 
-fn status(state: gauntlet_store::StageState) -> StageStatus {
-    use gauntlet_store::StageState as S;
-    match state {
-        S::Pending => StageStatus::Pending,
-        S::Running => StageStatus::Running,
-        S::Passed => StageStatus::Passed,
-        S::Failed => StageStatus::Failed,
-        S::Overridden => StageStatus::Overridden,
-        S::Skipped => StageStatus::Skipped,
-    }
-}
-
 impl Driver<'_> {
     fn begin(&self, index: usize) -> Result<gauntlet_store::StageAttempt, PipelineError> {
         let attempt = self.store.start_stage(&self.run, STAGES[index])?;
@@ -249,7 +237,7 @@ impl Driver<'_> {
                     message: "the run's stages in the store are not a soak's".into(),
                 });
             }
-            let statuses: Vec<StageStatus> = stored.iter().map(|s| status(s.state())).collect();
+            let statuses: Vec<_> = stored.iter().map(|s| s.state()).collect();
             let index = match next_step(&statuses) {
                 Next::Finished => {
                     let verdict = self.verdict.unwrap_or(Validity::Unknown);
