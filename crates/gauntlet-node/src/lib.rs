@@ -129,6 +129,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("gauntlet-node relies on Linux (prctl PR_SET_PDEATHSIG, pidfd)");
 
+mod backend;
 mod cgroup;
 mod error;
 mod exit;
@@ -138,6 +139,7 @@ mod spawner;
 mod stderr;
 mod wait;
 
+pub use backend::{Backend, BoxFuture, LocalBackend, Node, NodeHandle, Output, run_to_end};
 pub use cgroup::{Containment, Sweep, containment, sweep_dead_owners};
 pub use error::NodeError;
 pub use exit::{Exit, Termination, signal_name};

@@ -338,6 +338,25 @@ impl NodeProcess {
         }
     }
 
+    /// Sends `signal` to the whole node: `SIGKILL` is [`kill`](Self::kill)
+    /// (cgroup and group), anything else goes to the process group. Like
+    /// `kill`, succeeds without doing anything once the node is reaped.
+    pub fn signal(&self, signal: libc::c_int) -> Result<(), NodeError> {
+        if signal == libc::SIGKILL {
+            return self.kill();
+        }
+        match self.state {
+            State::Running => match signal_group(self.pid, signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+                Err(errno) => Err(self.signal_error(
+                    nix::sys::signal::Signal::try_from(signal).map_or("signal", |s| s.as_str()),
+                    errno,
+                )),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// SIGSTOP to the whole group: a "pause" fault. A paused node still
     /// counts as alive; [`kill`](Self::kill) and `Drop` work on it.
     pub fn pause(&self) -> Result<(), NodeError> {
