@@ -99,6 +99,8 @@ static NEXT_MEMBER: AtomicU64 = AtomicU64::new(1);
 pub(crate) fn state() -> &'static State {
     STATE.get_or_init(|| match Run::create() {
         Ok(run) => {
+            // Removes the run cgroup at exit even if nothing is spawned.
+            crate::registry::install_atexit();
             // The first spawn of every gauntlet reaps what dead ones left;
             // the CLI also calls the sweep explicitly before any work.
             let _ = sweep_under(&run.root, Some(&run.dir));
