@@ -1,5 +1,5 @@
-//! Node processes: spawn in their own process group, kill, pause, resume, log
-//! stderr, and leave nothing behind.
+//! Node processes: spawn each in its own cgroup and process group, kill,
+//! pause, resume, log stderr, and leave nothing behind.
 //!
 //! Gauntlet runs user programs ("nodes") as child processes and talks to them
 //! over stdin/stdout (Maelstrom's transport: JSON lines in, JSON lines out,
@@ -26,13 +26,33 @@
 //!
 //! # How nothing leaks
 //!
+//! Where a writable cgroup v2 hierarchy exists (see [`containment`]), each
+//! gauntlet process owns `<cgroup2>/gauntlet/<pid>-<starttime>/` and each
+//! node runs in a child cgroup of it, joined before `exec`. A process cannot
+//! leave its cgroup, so "kill the node" means `cgroup.kill`: the node, its
+//! children and anything that daemonised itself with `setsid`. Without one,
+//! containment is by process group only and a `setsid` escapee survives;
+//! [`containment`] says which mode is active and why.
+//!
 //! | how gauntlet ends | what kills the nodes |
 //! |---|---|
-//! | normally | each [`NodeProcess`] is waited for or dropped: its group is SIGKILLed and the child reaped |
-//! | `std::process::exit` / returning from `main` without dropping | an `atexit` handler this crate installs calls [`kill_all`] |
+//! | normally | each [`NodeProcess`] is waited for or dropped: its cgroup and group are SIGKILLed, the child reaped, the cgroup removed |
+//! | a node exits by itself | what it left in its cgroup and group is SIGKILLed before it is reaped |
+//! | `std::process::exit` / returning from `main` without dropping | an `atexit` handler this crate installs calls [`kill_all`] and removes the run's cgroup |
 //! | Ctrl-C | the CLI's handler calls [`shutdown`] (kill all, refuse new spawns) |
 //! | a panic | the CLI's panic hook calls [`kill_all`]; unwinding then drops the `NodeProcess`es |
-//! | SIGKILL, OOM kill, abort | `PR_SET_PDEATHSIG = SIGKILL`: the kernel kills each node |
+//! | SIGKILL, OOM kill, abort | `PR_SET_PDEATHSIG = SIGKILL` kills each direct child at once; the rest (grandchildren, daemons) stays in the dead owner's cgroup until the next gauntlet's [`sweep_dead_owners`] (the CLI calls it before every command that runs things; the first spawn does too) kills and removes it |
+//!
+//! [`kill_all`] writes `1` to the run cgroup's `cgroup.kill` through a
+//! descriptor opened at start-up, so it stays lock-free, allocation-free
+//! and async-signal-safe.
+//!
+//! Pause and resume stay `SIGSTOP`/`SIGCONT` to the process group rather than
+//! `cgroup.freeze`: they act at once (a freeze is asynchronous and must be
+//! waited for through `cgroup.events`), a paused node shows as stopped (`T`)
+//! the way observers and tests expect, and both containment modes behave
+//! the same. A `setsid` escapee therefore keeps running while its node is
+//! paused; it still dies with the node.
 //!
 //! Hooking the CLI up (this crate installs no handlers of its own besides
 //! `atexit`; what a panic means is the CLI's call):
@@ -70,12 +90,25 @@
 //!   `prctl`, `getppid`, `signal`, `_exit`): the child of a multi-threaded
 //!   process may find any lock held by a thread that no longer exists.
 //! - **If gauntlet is SIGKILLed, only direct children get the death signal.**
-//!   Nobody is left to kill the rest of the group, so a node's own children
-//!   survive. Wrapper scripts must `exec` the real program (Maelstrom gives
-//!   the same advice), and nodes that fork should set `PR_SET_PDEATHSIG`
-//!   themselves. Likewise a descendant that leaves the group (`setsid`,
-//!   `setpgid`) escapes [`NodeProcess::kill`], and exec of a set-user-ID
-//!   program clears the death signal.
+//!   Nobody is left to kill the rest, so a node's own children live on until
+//!   the next gauntlet sweeps the dead owner's cgroup (the owner is named by
+//!   pid *and* start time, so a recycled pid never passes for it, and a live
+//!   owner's cgroup is never touched). Under process-group containment
+//!   nothing sweeps them: wrapper scripts must `exec` the real program
+//!   (Maelstrom gives the same advice), a descendant that leaves the group
+//!   (`setsid`, `setpgid`) escapes [`NodeProcess::kill`], and exec of a
+//!   set-user-ID program clears the death signal.
+//! - **Joining the cgroup happens in the child, before `exec`.** The
+//!   cgroup's `cgroup.procs` is opened `O_CLOEXEC` before the fork, and the
+//!   child writes `0` to it (`open`/`write` are async-signal-safe; `0` means
+//!   "me"), so not one instruction of the program runs outside it. If the
+//!   write fails, the spawn fails: an uncontained node never passes as a
+//!   contained one. Whether joining works at all is proven once at start-up
+//!   by a forked probe, not assumed from a successful `mkdir`.
+//! - **The sweep trusts only names it made** (`<pid>-<starttime>` directly
+//!   under `<cgroup2>/gauntlet/`) and only the pid namespace it runs in: two
+//!   gauntlets in different pid namespaces sharing one cgroup2 mount would
+//!   misjudge each other's liveness. A zombie owner counts as dead.
 //! - **Zombies are leaks.** Every child is reaped by pid (never `waitpid(-1)`,
 //!   which would steal other crates' children): by [`NodeProcess::wait`] /
 //!   [`NodeProcess::try_exit`], or, when dropped still running, by a reaper
@@ -89,11 +122,15 @@
 //!   in the node; the child resets them to their defaults before `exec`.
 //!
 //! Linux only (`prctl`, pidfd). `wait` uses a pidfd (Linux 5.3+) and falls
-//! back to a watcher thread elsewhere.
+//! back to a watcher thread elsewhere. Cgroup containment needs cgroup v2
+//! with `cgroup.kill` (Linux 5.14+) and permission to create cgroups (root,
+//! or a delegated subtree mounted as the cgroup2 root).
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("gauntlet-node relies on Linux (prctl PR_SET_PDEATHSIG, pidfd)");
 
+mod backend;
+mod cgroup;
 mod error;
 mod exit;
 mod process;
@@ -102,6 +139,8 @@ mod spawner;
 mod stderr;
 mod wait;
 
+pub use backend::{Backend, BoxFuture, LocalBackend, Node, NodeHandle, Output, run_to_end};
+pub use cgroup::{Containment, Sweep, containment, sweep_dead_owners};
 pub use error::NodeError;
 pub use exit::{Exit, Termination, signal_name};
 pub use process::{NodeProcess, NodeSpec};

@@ -10,6 +10,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
 
+use crate::cgroup::Member;
 use crate::spawner::{self, Corpse, SpawnFailure, SpawnRequest, signal_group};
 use crate::stderr::{self, StderrShared};
 use crate::{Exit, NodeError, Termination, registry, wait};
@@ -78,6 +79,10 @@ pub struct NodeProcess {
     program: PathBuf,
     stderr_log: Option<PathBuf>,
     slot: usize,
+    /// The node's own cgroup while it runs; `None` under process-group
+    /// containment, and once reaped (dropping it kills what is left and
+    /// removes the directory).
+    cgroup: Option<Member>,
     state: State,
     exit_signal: ExitSignal,
     stdin: Option<ChildStdin>,
@@ -198,6 +203,7 @@ impl NodeProcess {
             pid,
             slot,
             stderr: None,
+            member: spawned.member,
         };
         let failed = |error: io::Error| NodeError::Spawn {
             program: program.clone(),
@@ -226,8 +232,9 @@ impl NodeProcess {
         .map_err(failed)?;
         pending.stderr = Some(Arc::clone(&copier.shared));
         let exit_signal = exit_signal(pid).map_err(failed)?;
-        // The NodeProcess owns the child now; disarm (nothing else to free).
+        // The NodeProcess owns the child now; disarm.
         pending.stderr = None;
+        let cgroup = pending.member.take();
         std::mem::forget(pending);
 
         Ok(NodeProcess {
@@ -235,6 +242,7 @@ impl NodeProcess {
             program,
             stderr_log: spec.stderr_log.clone(),
             slot,
+            cgroup,
             state: State::Running,
             exit_signal,
             stdin: Some(stdin),
@@ -255,6 +263,26 @@ impl NodeProcess {
         self.pid
     }
 
+    /// The node's own cgroup directory, when containment is by cgroup and
+    /// the node has not been reaped yet.
+    pub fn cgroup(&self) -> Option<&std::path::Path> {
+        self.cgroup.as_ref().map(Member::dir)
+    }
+
+    /// The pids of the processes that make up this node now, for resource
+    /// sampling: its cgroup's `cgroup.procs` (everything it started,
+    /// daemons included) or, under process-group containment, the live
+    /// members of its process group. Empty once reaped.
+    pub fn member_pids(&self) -> Vec<u32> {
+        if !matches!(self.state, State::Running) {
+            return Vec::new();
+        }
+        match &self.cgroup {
+            Some(member) => member.pids(),
+            None => group_pids(self.pid),
+        }
+    }
+
     /// The program this node runs.
     pub fn program(&self) -> &std::path::Path {
         &self.program
@@ -272,16 +300,25 @@ impl NodeProcess {
         self.stdout.take()
     }
 
-    /// SIGKILL to the whole process group (grandchildren included). Does not
-    /// reap; [`wait`](Self::wait) reports "killed by SIGKILL". Succeeds
-    /// without doing anything if the node has already been reaped (its pid
-    /// may belong to someone else by then, so it is never signalled again).
+    /// SIGKILL to the whole node: its cgroup (everything it started,
+    /// `setsid` escapees included) and its process group. Does not reap;
+    /// [`wait`](Self::wait) reports "killed by SIGKILL". Succeeds without
+    /// doing anything if the node has already been reaped (its pid may
+    /// belong to someone else by then, so it is never signalled again; its
+    /// cgroup was killed when it was reaped).
     pub fn kill(&self) -> Result<(), NodeError> {
         match self.state {
-            State::Running => match signal_group(self.pid, libc::SIGKILL) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-                Err(errno) => Err(self.signal_error("SIGKILL", errno)),
-            },
+            State::Running => {
+                if let Some(member) = &self.cgroup {
+                    // A failure here (the cgroup is gone) still leaves the
+                    // group kill below, which reports its own errors.
+                    let _ = member.kill();
+                }
+                match signal_group(self.pid, libc::SIGKILL) {
+                    Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+                    Err(errno) => Err(self.signal_error("SIGKILL", errno)),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -296,6 +333,25 @@ impl NodeProcess {
             State::Running => match signal_group(self.pid, libc::SIGTERM) {
                 Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
                 Err(errno) => Err(self.signal_error("SIGTERM", errno)),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends `signal` to the whole node: `SIGKILL` is [`kill`](Self::kill)
+    /// (cgroup and group), anything else goes to the process group. Like
+    /// `kill`, succeeds without doing anything once the node is reaped.
+    pub fn signal(&self, signal: libc::c_int) -> Result<(), NodeError> {
+        if signal == libc::SIGKILL {
+            return self.kill();
+        }
+        match self.state {
+            State::Running => match signal_group(self.pid, signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+                Err(errno) => Err(self.signal_error(
+                    nix::sys::signal::Signal::try_from(signal).map_or("signal", |s| s.as_str()),
+                    errno,
+                )),
             },
             _ => Ok(()),
         }
@@ -364,7 +420,7 @@ impl NodeProcess {
         if let State::Running = self.state {
             let termination = match wait::exited(self.pid, false) {
                 Ok(false) => return None,
-                Ok(true) => spawner::finish_reap(self.pid, self.slot),
+                Ok(true) => spawner::finish_reap(self.pid, self.slot, self.cgroup.as_ref()),
                 // Reaped behind our back; the group id may be recycled, so
                 // do not signal it.
                 Err(_) => {
@@ -373,6 +429,8 @@ impl NodeProcess {
                 }
             };
             self.stderr.leader_gone();
+            // Killed in finish_reap; dropping removes the directory.
+            self.cgroup = None;
             self.state = State::Reaped(termination);
         }
         match &self.state {
@@ -408,17 +466,44 @@ struct Pending {
     pid: i32,
     slot: usize,
     stderr: Option<Arc<StderrShared>>,
+    member: Option<Member>,
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
         let _ = signal_group(self.pid, libc::SIGKILL);
+        if let Some(member) = &self.member {
+            let _ = member.kill();
+        }
         spawner::reap_later(Corpse {
             pid: self.pid,
             slot: self.slot,
             stderr: self.stderr.take(),
+            member: self.member.take(),
         });
     }
+}
+
+/// Live pids whose process group is `pgid` (a scan of `/proc`).
+fn group_pids(pgid: i32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // "pid (comm) state ppid pgrp ..."; comm may hold parens.
+                let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                    return false;
+                };
+                let mut fields = rest.split_whitespace();
+                let state = fields.next();
+                let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+                state != Some("Z") && pgrp == Some(pgid)
+            })
+        })
+        .collect()
 }
 
 /// Sets up how `wait` learns that `pid` exited.
@@ -449,25 +534,30 @@ fn exit_watcher(pid: i32) -> io::Result<ExitSignal> {
 }
 
 impl Drop for NodeProcess {
-    /// SIGKILLs the group (and SIGCONTs it, so a paused group dies promptly
-    /// whatever the kernel's mood), then reaps the child: at once if it is
-    /// already dead, otherwise on this crate's reaper thread so the async
-    /// runtime never blocks.
+    /// SIGKILLs the cgroup and the group (and SIGCONTs the group, so a
+    /// paused group dies promptly whatever the kernel's mood), then reaps
+    /// the child and removes its cgroup: at once if it is already dead,
+    /// otherwise on this crate's reaper thread so the async runtime never
+    /// blocks.
     fn drop(&mut self) {
         if !matches!(self.state, State::Running) {
             return;
+        }
+        if let Some(member) = &self.cgroup {
+            let _ = member.kill();
         }
         let _ = signal_group(self.pid, libc::SIGKILL);
         let _ = signal_group(self.pid, libc::SIGCONT);
         match wait::exited(self.pid, false) {
             Ok(true) => {
-                spawner::finish_reap(self.pid, self.slot);
+                spawner::finish_reap(self.pid, self.slot, self.cgroup.as_ref());
                 self.stderr.leader_gone();
             }
             Ok(false) => spawner::reap_later(Corpse {
                 pid: self.pid,
                 slot: self.slot,
                 stderr: Some(Arc::clone(&self.stderr)),
+                member: self.cgroup.take(),
             }),
             Err(_) => {
                 registry::release(self.slot);

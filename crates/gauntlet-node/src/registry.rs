@@ -61,18 +61,23 @@ pub(crate) fn is_shutting_down() -> bool {
     SHUTTING_DOWN.load(SeqCst)
 }
 
-/// Sends `SIGKILL` then `SIGCONT` to every registered node process group and
-/// returns how many groups were signalled.
+/// Kills every process this gauntlet started: writes `1` to the run
+/// cgroup's `cgroup.kill` (every node's cgroup and all they forked or
+/// daemonised, when containment is by cgroup), and sends `SIGKILL` then
+/// `SIGCONT` to every registered node process group. Returns how many groups
+/// were signalled.
 ///
 /// This is the emergency brake for a Ctrl-C handler, a panic hook or an
 /// `atexit` path: it takes no lock, allocates nothing and only calls
-/// `kill(2)`, so it is safe to call from a panic hook and async-signal-safe.
+/// `write(2)` on a descriptor opened beforehand and `kill(2)`, so it is safe
+/// to call from a panic hook and async-signal-safe.
 /// It does not reap: each [`NodeProcess`](crate::NodeProcess) still reaps
 /// its own child in `wait`, `try_exit` or `Drop`, which is also when the group
 /// leaves the registry. New spawns are still allowed afterwards; use
 /// [`shutdown`] when the run is over.
 pub fn kill_all() -> usize {
     KILLERS.fetch_add(1, SeqCst);
+    crate::cgroup::kill_run();
     let mut signalled = 0;
     for slot in &SLOTS {
         let pgid = slot.load(SeqCst);
@@ -122,6 +127,9 @@ extern "C" fn kill_all_at_exit() {
     if std::process::id() == OWNER_PID.load(SeqCst) as u32 {
         SHUTTING_DOWN.store(true, SeqCst);
         kill_all();
+        // Leave no empty cgroup directory behind (bounded; the next
+        // gauntlet's sweep removes what this could not).
+        crate::cgroup::remove_run_at_exit();
     }
 }
 

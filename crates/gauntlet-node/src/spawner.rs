@@ -22,6 +22,7 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
+use crate::cgroup::{self, Member};
 use crate::registry;
 use crate::stderr::StderrShared;
 
@@ -52,6 +54,8 @@ pub(crate) enum SpawnFailure {
 pub(crate) struct Spawned {
     pub child: Child,
     pub slot: usize,
+    /// The child's own cgroup; `None` when containment is by process group.
+    pub member: Option<Member>,
 }
 
 type Reply = Result<Spawned, SpawnFailure>;
@@ -66,22 +70,32 @@ pub(crate) struct Corpse {
     pub pid: i32,
     pub slot: usize,
     pub stderr: Option<Arc<StderrShared>>,
+    pub member: Option<Member>,
+}
+
+/// Work for the reaper thread.
+enum Reap {
+    /// Wait for a killed child, reap it, then remove its cgroup.
+    Corpse(Corpse),
+    /// Remove the cgroup (already killed) of a child once it is empty:
+    /// blocking, so never on the async runtime.
+    Cgroup(PathBuf),
 }
 
 struct Threads {
     spawner: Sender<Job>,
-    reaper: Sender<Corpse>,
+    reaper: Sender<Reap>,
 }
 
 static THREADS: Mutex<Option<Threads>> = Mutex::new(None);
 
 /// Returns senders to both threads, starting them on first use.
-fn threads() -> io::Result<(Sender<Job>, Sender<Corpse>)> {
+fn threads() -> io::Result<(Sender<Job>, Sender<Reap>)> {
     let mut guard = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(t) = guard.as_ref() {
         return Ok((t.spawner.clone(), t.reaper.clone()));
     }
-    let (reaper_tx, reaper_rx) = channel::<Corpse>();
+    let (reaper_tx, reaper_rx) = channel::<Reap>();
     std::thread::Builder::new()
         .name("gauntlet-node-reaper".into())
         .spawn(move || reaper_loop(reaper_rx))?;
@@ -117,17 +131,27 @@ pub(crate) fn spawn(request: SpawnRequest) -> Reply {
 /// Hands a killed child to the reaper thread. Falls back to reaping inline
 /// (a SIGKILLed child dies promptly) if the thread cannot be started.
 pub(crate) fn reap_later(corpse: Corpse) {
+    send_to_reaper(Reap::Corpse(corpse));
+}
+
+/// Hands the cgroup directory of a killed child to the reaper thread for
+/// removal once it is empty.
+pub(crate) fn remove_cgroup_later(dir: PathBuf) {
+    send_to_reaper(Reap::Cgroup(dir));
+}
+
+fn send_to_reaper(job: Reap) {
     match threads() {
         Ok((_, reaper)) => {
-            if let Err(std::sync::mpsc::SendError(corpse)) = reaper.send(corpse) {
-                reap_corpse(corpse);
+            if let Err(std::sync::mpsc::SendError(job)) = reaper.send(job) {
+                run_reap(job);
             }
         }
-        Err(_) => reap_corpse(corpse),
+        Err(_) => run_reap(job),
     }
 }
 
-fn spawner_loop(jobs: Receiver<Job>, reaper: Sender<Corpse>) {
+fn spawner_loop(jobs: Receiver<Job>, reaper: Sender<Reap>) {
     // `jobs` never disconnects: the matching sender lives in a static. So
     // this thread, and with it every child's PDEATHSIG, lives as long as the
     // process.
@@ -139,11 +163,15 @@ fn spawner_loop(jobs: Receiver<Job>, reaper: Sender<Corpse>) {
             // The caller vanished; nobody owns this child. Kill and reap it.
             let pid = spawned.child.id() as i32;
             let _ = signal_group(pid, libc::SIGKILL);
-            let _ = reaper.send(Corpse {
+            if let Some(member) = &spawned.member {
+                let _ = member.kill();
+            }
+            let _ = reaper.send(Reap::Corpse(Corpse {
                 pid,
                 slot: spawned.slot,
                 stderr: None,
-            });
+                member: spawned.member,
+            }));
         }
     }
 }
@@ -153,6 +181,20 @@ fn spawn_here(request: SpawnRequest) -> Reply {
         return Err(SpawnFailure::ShuttingDown);
     }
     let slot = registry::reserve().ok_or(SpawnFailure::TooMany)?;
+    // The cgroup exists, and its cgroup.procs is open, before the fork: the
+    // child joins it with one write(2) before exec, so not even the
+    // program's first instruction runs outside it.
+    let mut member = match Member::new() {
+        Ok(member) => member,
+        Err(err) => {
+            registry::release(slot);
+            return Err(SpawnFailure::Io(io::Error::new(
+                err.kind(),
+                format!("cannot create its cgroup: {err}"),
+            )));
+        }
+    };
+    let procs = member.as_ref().map_or(-1, Member::procs_fd);
     let mut command = Command::new(&request.program);
     command
         .args(&request.args)
@@ -167,15 +209,21 @@ fn spawn_here(request: SpawnRequest) -> Reply {
     // SAFETY: `child_setup` only makes async-signal-safe calls and touches no
     // memory but its argument.
     unsafe {
-        command.pre_exec(move || child_setup(parent));
+        command.pre_exec(move || child_setup(parent, procs));
     }
     let child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
             registry::release(slot);
+            if let Some(member) = member {
+                member.remove(std::time::Duration::from_secs(1));
+            }
             return Err(SpawnFailure::Io(err));
         }
     };
+    if let Some(member) = &mut member {
+        member.joined();
+    }
     // std's spawn returns only after exec succeeded, so `setpgid` has run and
     // the group exists: signalling it from now on reaches the child.
     let pid = child.id() as i32;
@@ -184,22 +232,37 @@ fn spawn_here(request: SpawnRequest) -> Reply {
     // slot (and kills the group) or we see its flag here.
     if registry::is_shutting_down() {
         let _ = signal_group(pid, libc::SIGKILL);
+        if let Some(member) = &member {
+            let _ = member.kill();
+        }
         drop(child);
         reap_corpse(Corpse {
             pid,
             slot,
             stderr: None,
+            member,
         });
         return Err(SpawnFailure::ShuttingDown);
     }
-    Ok(Spawned { child, slot })
+    Ok(Spawned {
+        child,
+        slot,
+        member,
+    })
 }
 
 /// Runs in the child between fork and exec. Only async-signal-safe calls:
 /// the child of a multi-threaded parent may find any lock held.
-fn child_setup(parent: libc::pid_t) -> io::Result<()> {
+fn child_setup(parent: libc::pid_t, procs: RawFd) -> io::Result<()> {
     // SAFETY: plain syscalls on integers.
     unsafe {
+        // Into the child's own cgroup first ("0" moves the writer), so
+        // everything it ever forks is born inside and `cgroup.kill` reaches
+        // it whatever process group or session it moves to. A failure
+        // fails the spawn: an uncontained node must not pass as contained.
+        if procs >= 0 && !cgroup::join(procs) {
+            return Err(io::Error::last_os_error());
+        }
         // Own process group: Ctrl-C at the terminal (sent to the foreground
         // group) does not reach nodes behind gauntlet's back, and one
         // kill(-pgid) reaches the node and everything it forked.
@@ -245,18 +308,31 @@ pub(crate) fn signal_group(pgid: i32, signal: libc::c_int) -> Result<(), nix::er
     }
 }
 
-fn reaper_loop(corpses: Receiver<Corpse>) {
-    while let Ok(corpse) = corpses.recv() {
-        let _ = catch_unwind(AssertUnwindSafe(|| reap_corpse(corpse)));
+fn reaper_loop(jobs: Receiver<Reap>) {
+    while let Ok(job) = jobs.recv() {
+        let _ = catch_unwind(AssertUnwindSafe(|| run_reap(job)));
     }
 }
+
+fn run_reap(job: Reap) {
+    match job {
+        Reap::Corpse(corpse) => reap_corpse(corpse),
+        Reap::Cgroup(dir) => cgroup::remove_when_empty(&dir, CGROUP_EMPTY_BOUND),
+    }
+}
+
+/// How long the reaper waits for a killed cgroup to empty before leaving the
+/// directory (for this process's exit or the next sweep). SIGKILLed
+/// processes leave within milliseconds; only one stuck in uninterruptible
+/// sleep takes longer.
+const CGROUP_EMPTY_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Blocks until the leader has exited, kills what is left of its group,
 /// unregisters it and reaps it.
 fn reap_corpse(corpse: Corpse) {
     match crate::wait::exited(corpse.pid, true) {
         Ok(_) => {
-            finish_reap(corpse.pid, corpse.slot);
+            finish_reap(corpse.pid, corpse.slot, corpse.member.as_ref());
         }
         // Reaped behind our back (someone called waitpid(-1)): the group id
         // may already be recycled, so only leave the registry.
@@ -265,13 +341,20 @@ fn reap_corpse(corpse: Corpse) {
     if let Some(stderr) = corpse.stderr {
         stderr.leader_gone();
     }
+    if let Some(member) = corpse.member {
+        member.remove(CGROUP_EMPTY_BOUND);
+    }
 }
 
 /// The leader is known to have exited (a zombie pins its pid, hence the group
-/// id): kill the rest of its group, leave the registry, then reap it.
-pub(crate) fn finish_reap(pid: i32, slot: usize) -> crate::Termination {
+/// id): kill the rest of its group and of its cgroup (a node is all it
+/// started, `setsid` escapees included), leave the registry, then reap it.
+pub(crate) fn finish_reap(pid: i32, slot: usize, member: Option<&Member>) -> crate::Termination {
     let _ = signal_group(pid, libc::SIGKILL);
     let _ = signal_group(pid, libc::SIGCONT);
+    if let Some(member) = member {
+        let _ = member.kill();
+    }
     registry::release(slot);
     crate::wait::reap(pid)
 }

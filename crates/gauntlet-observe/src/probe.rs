@@ -7,8 +7,6 @@
 //! shows next to the service.
 
 use std::io;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gauntlet_plan::{Command, CommandLine, HealthCheck, Probe};
@@ -258,8 +256,10 @@ fn parse_status_line(line: &str) -> Result<u16, ProbeError> {
     code.parse().map_err(|_| bad())
 }
 
-/// Runs the command in its own process group, so a timeout (or a command
-/// that leaves background processes behind) can be cleaned up entirely.
+/// Runs the command through the local [`Backend`](gauntlet_node::Backend), so
+/// it is in the kill registry and its own cgroup: a timeout, a cancelled
+/// probe, a Ctrl-C or a SIGKILL of gauntlet (through the next sweep) kills it
+/// and everything it left behind, `setsid` daemons included.
 async fn command_probe(command: &Command, timeout: Duration) -> Answer {
     let (program, args): (&str, &[String]) = match &command.command {
         CommandLine::Shell(script) => ("sh", std::slice::from_ref(script)),
@@ -268,80 +268,44 @@ async fn command_probe(command: &Command, timeout: Duration) -> Answer {
             None => return Err(ProbeError::EmptyCommand),
         },
     };
-    let mut cmd = tokio::process::Command::new(program);
+    let mut spec = gauntlet_node::NodeSpec::new(program);
     if matches!(command.command, CommandLine::Shell(_)) {
-        cmd.arg("-c");
+        spec.args.push("-c".into());
     }
-    cmd.args(args)
-        .envs(&command.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    // An empty cwd means "wherever gauntlet runs"; `current_dir("")` fails.
+    spec.args.extend(args.iter().map(Into::into));
+    spec.env = command
+        .env
+        .iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    // An empty cwd means "wherever gauntlet runs".
     if !command.cwd.as_os_str().is_empty() {
-        cmd.current_dir(&command.cwd);
+        spec.cwd = Some(command.cwd.clone());
     }
-    let mut child = cmd.spawn().map_err(|err| ProbeError::Spawn {
-        program: program.to_owned(),
-        source: IoFailure(err),
-    })?;
-    // Declared after `child`, so if this future is dropped mid-probe the
-    // group dies before the child is dropped (and possibly reaped).
-    let mut group = GroupKiller(child.id().and_then(|pid| i32::try_from(pid).ok()));
-
-    // Stderr is drained concurrently (a chatty command must not block on a
-    // full pipe) into a buffer shared with this function, so what arrived
-    // is usable even if a leftover grandchild keeps the pipe open.
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let reader = child.stderr.take().map(|mut pipe| {
-        let stderr = Arc::clone(&stderr);
-        tokio::spawn(async move {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
-                if let Ok(mut buf) = stderr.lock() {
-                    buf.extend_from_slice(&chunk[..n]);
-                    // Only the last line matters; keep the buffer bounded.
-                    if buf.len() > 64 * 1024 {
-                        let excess = buf.len() - 16 * 1024;
-                        buf.drain(..excess);
-                    }
-                }
-            }
-        })
-    });
-
-    let status = tokio::time::timeout(timeout, child.wait()).await;
-    // Leftovers (a `sh -c 'x &'`) die with the group.
-    group.kill();
-    let status = match status {
-        Ok(status) => status.map_err(IoFailure::from)?,
-        Err(_) => {
-            let _ = child.wait().await; // reap; SIGKILL was sent above
-            if let Some(reader) = reader {
-                reader.abort();
-            }
-            return Ok((false, format!("timed out after {}", human(timeout))));
-        }
-    };
-    if let Some(reader) = reader {
-        // The group is dead, so the pipe closes promptly unless a process
-        // escaped the group; do not wait for that one.
-        let _ = tokio::time::timeout(Duration::from_millis(200), reader).await;
+    spec.stderr_tail = 8;
+    let output = gauntlet_node::run_to_end(&gauntlet_node::LocalBackend, &spec, None, timeout, 0)
+        .await
+        .map_err(|err| ProbeError::Spawn {
+            program: program.to_owned(),
+            source: IoFailure(match err {
+                gauntlet_node::NodeError::Spawn { error, .. }
+                | gauntlet_node::NodeError::Cwd { error, .. } => error,
+                other => io::Error::other(other.to_string()),
+            }),
+        })?;
+    if output.timed_out {
+        return Ok((false, format!("timed out after {}", human(timeout))));
     }
-    if status.success() {
+    let termination = output.exit.termination;
+    if termination.success() {
         return Ok((true, "exit status 0".to_owned()));
     }
-    let how = match (
-        status.code(),
-        std::os::unix::process::ExitStatusExt::signal(&status),
-    ) {
+    let how = match (termination.code(), termination.signal()) {
         (Some(code), _) => format!("exit status {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
         (None, None) => "failed".to_owned(),
     };
-    let last = stderr.lock().ok().and_then(|buf| last_line(&buf));
+    let last = last_line(output.exit.stderr_tail.join("\n").as_bytes());
     Ok((
         false,
         match last {
@@ -351,30 +315,6 @@ async fn command_probe(command: &Command, timeout: Duration) -> Answer {
     ))
 }
 
-/// Kills a probe command's process group once: explicitly, or on drop
-/// when the probe is cancelled.
-struct GroupKiller(Option<i32>);
-
-impl GroupKiller {
-    /// On a timeout or cancellation the child is not reaped yet, so its id
-    /// cannot name another group. After an exit the id stays reserved while
-    /// leftovers hold it, and with none left the kill finds no group
-    /// (ESRCH): a recycled pid is not a group leader that soon.
-    fn kill(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            // SAFETY: kill(2) has no memory-safety preconditions.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        }
-    }
-}
-
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The last non-blank line, trimmed and cut to 200 characters.
 fn last_line(bytes: &[u8]) -> Option<String> {
     String::from_utf8_lossy(bytes)
         .lines()

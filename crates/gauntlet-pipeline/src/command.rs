@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gauntlet_node::{NodeProcess, NodeSpec};
+use gauntlet_node::{Backend, LocalBackend, NodeSpec};
 use gauntlet_plan::{CommandLine, TestCommand, no_tests_found};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
@@ -134,7 +134,7 @@ pub(crate) async fn run_test(
         failure: None,
         ..TestRecord::not_run(test, String::new())
     };
-    let mut process = match NodeProcess::spawn(&spec) {
+    let mut process = match LocalBackend.spawn(&spec) {
         Ok(p) => p,
         Err(e) => {
             record.failure = Some(format!("could not start: {e}"));

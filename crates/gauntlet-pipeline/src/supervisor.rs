@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gauntlet_node::{NodeProcess, NodeSpec};
+use gauntlet_node::{Backend, LocalBackend, NodeSpec};
 use gauntlet_observe::{
     GroupSample, cpu_percent, looks_like_oom, oom_kill_count, sample_group, wait_healthy,
 };
@@ -134,6 +134,8 @@ pub(crate) struct Supervisor {
     services: BTreeMap<String, Handle>,
     starts: u64,
     sample_interval: Duration,
+    /// Where services run (one place to swap in another backend).
+    backend: Arc<dyn Backend>,
 }
 
 impl Supervisor {
@@ -146,6 +148,7 @@ impl Supervisor {
             services: BTreeMap::new(),
             starts: 0,
             sample_interval: SAMPLE_INTERVAL,
+            backend: LocalBackend::shared(),
         }
     }
 
@@ -233,6 +236,7 @@ impl Supervisor {
         let state = Arc::new(Mutex::new(ServiceState::default()));
         let (stop_tx, stop_rx) = oneshot::channel();
         let keeper = tokio::spawn(keep(
+            self.backend.clone(),
             service.clone(),
             spec,
             self.log_path(name),
@@ -352,7 +356,7 @@ impl Supervisor {
             }
             let grace = h.stop_timeout + Duration::from_secs(5);
             if tokio::time::timeout(grace, &mut h.keeper).await.is_err() {
-                // The keeper is stuck; dropping its NodeProcess kills the group.
+                // The keeper is stuck; dropping its node handle kills it whole.
                 h.keeper.abort();
                 let _ = (&mut h.keeper).await;
             }
@@ -395,6 +399,7 @@ fn ms(d: Duration) -> f64 {
 /// Keeps one service running: spawns it, copies its stdout to its log,
 /// restarts it on failure if the plan says so, and stops it when told.
 async fn keep(
+    backend: Arc<dyn Backend>,
     service: Service,
     spec: NodeSpec,
     log: PathBuf,
@@ -405,7 +410,7 @@ async fn keep(
     let name = service.name.clone();
     loop {
         let oom_before = oom_kill_count();
-        let mut process = match NodeProcess::spawn(&spec) {
+        let mut process = match backend.spawn(&spec) {
             Ok(p) => p,
             Err(e) => {
                 lock(&state).gone = Some(format!("could not start: {e}"));

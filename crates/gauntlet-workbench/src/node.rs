@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gauntlet_node::{NodeProcess, NodeSpec};
+use gauntlet_node::{Backend, LocalBackend, Node, NodeSpec};
 use gauntlet_proto::{EnvelopeError, RawEnvelope};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -42,7 +42,9 @@ pub(crate) struct NodeSlot {
     spec: NodeSpec,
     net: Arc<Net>,
     seed: u64,
-    process: tokio::sync::Mutex<Option<NodeProcess>>,
+    process: tokio::sync::Mutex<Option<Node>>,
+    /// Where the program runs (one place to swap in another backend).
+    backend: Arc<dyn Backend>,
     ctl: mpsc::UnboundedSender<Ctl>,
     incarnation: AtomicU64,
     /// Set while Gauntlet takes the node down on purpose.
@@ -68,6 +70,7 @@ impl NodeSlot {
             net,
             seed,
             process: tokio::sync::Mutex::new(None),
+            backend: LocalBackend::shared(),
             ctl,
             incarnation: AtomicU64::new(0),
             expected_down: AtomicBool::new(false),
@@ -78,8 +81,10 @@ impl NodeSlot {
     /// Starts a fresh incarnation of the program.
     pub async fn start(self: &Arc<Self>) -> Result<(), String> {
         let mut guard = self.process.lock().await;
-        let mut process =
-            NodeProcess::spawn(&self.spec).map_err(|e| format!("{}: {e}", self.name))?;
+        let mut process = self
+            .backend
+            .spawn(&self.spec)
+            .map_err(|e| format!("{}: {e}", self.name))?;
         let incarnation = self.incarnation.fetch_add(1, Ordering::SeqCst) + 1;
         self.expected_down.store(false, Ordering::SeqCst);
         let stdin = process.take_stdin().expect("stdin is piped");

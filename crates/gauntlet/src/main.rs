@@ -30,6 +30,17 @@ fn main() -> ExitCode {
         }
     };
     signals::kill_nodes_on_panic();
+    if matches!(
+        cli.command,
+        cli::Command::Test(_)
+            | cli::Command::Demo(_)
+            | cli::Command::Run(_)
+            | cli::Command::Soak(_)
+            | cli::Command::Retry(_)
+            | cli::Command::Override(_)
+    ) {
+        signals::sweep_dead_gauntlets();
+    }
     let result = match cli.command {
         cli::Command::Test(args) => cmd_test::run(*args),
         cli::Command::Check(args) => cmd_check::run(args),

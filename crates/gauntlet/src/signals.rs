@@ -1,8 +1,23 @@
 //! Nothing leaks: Ctrl-C and SIGTERM end the run cleanly, a second Ctrl-C or
-//! a panic kills every node at once. (A SIGKILL of gauntlet is covered by the
-//! nodes' parent-death signal, set when they are spawned.)
+//! a panic kills every node at once. A SIGKILL of gauntlet is covered by the
+//! nodes' parent-death signal (set when they are spawned) and, for what they
+//! started in turn, by the next command's sweep of the dead gauntlet's
+//! cgroup.
 
 use tokio::sync::watch;
+
+/// Kills and removes what gauntlet processes that died without cleaning up
+/// (SIGKILL, OOM kill) left in their cgroups: their nodes' grandchildren and
+/// daemons. Called before every command that runs things.
+pub fn sweep_dead_gauntlets() {
+    let sweep = gauntlet_node::sweep_dead_owners();
+    for (path, why) in &sweep.failed {
+        eprintln!(
+            "gauntlet: warning: cannot clean up {} left by a gauntlet that died: {why}",
+            path.display()
+        );
+    }
+}
 
 /// Installs the panic hook that kills every node process group.
 pub fn kill_nodes_on_panic() {

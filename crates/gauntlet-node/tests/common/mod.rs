@@ -86,3 +86,56 @@ pub fn sh_with_grandchild() -> gauntlet_node::NodeSpec {
         .arg("-c")
         .arg("sh -c 'sleep 1000 & wait' & wait")
 }
+
+/// The pids of live processes whose environment holds `marker` (a
+/// `NAME=value` pair). Zombies have no readable environment, so a process
+/// that was killed but not yet reaped by init does not count.
+pub fn with_marker(marker: &str) -> Vec<i32> {
+    let needle = marker.as_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == needle))
+        })
+        .collect()
+}
+
+/// Whether this machine must contain by cgroup. The escape tests need a
+/// writable cgroup2 hierarchy; on a machine without one they fail unless
+/// `GAUNTLET_TEST_NO_CGROUP=1` says that is expected (then they skip,
+/// saying so), so they never pass without having checked.
+pub fn cgroup_or_skip(test: &str) -> Option<std::path::PathBuf> {
+    match gauntlet_node::containment() {
+        gauntlet_node::Containment::Cgroup { path } => Some(path),
+        gauntlet_node::Containment::ProcessGroup { why } => {
+            assert!(
+                std::env::var_os("GAUNTLET_TEST_NO_CGROUP").is_some(),
+                "{test}: no cgroup containment here ({why}); set GAUNTLET_TEST_NO_CGROUP=1 to skip"
+            );
+            eprintln!("{test}: SKIPPED, no cgroup containment ({why})");
+            None
+        }
+    }
+}
+
+/// A node that daemonises a `sleep` into its own session (`setsid`), out of
+/// its process group, then sleeps itself. Both carry `marker` in their
+/// environment.
+pub fn escaping_node(marker: &str) -> gauntlet_node::NodeSpec {
+    let (name, value) = marker.split_once('=').unwrap();
+    let mut spec = gauntlet_node::NodeSpec::new("sh")
+        .arg("-c")
+        .arg("setsid sleep 4777 </dev/null >/dev/null 2>&1 & exec sleep 1000");
+    spec.env.push((name.into(), value.into()));
+    spec
+}
+
+/// The pid of a marked process that has left process group `pgid` (the
+/// `setsid` escapee), once there is one.
+pub fn escapee(marker: &str, pgid: i32) -> Option<i32> {
+    with_marker(marker)
+        .into_iter()
+        .find(|&pid| stat(pid).is_some_and(|p| p.pgid != pgid && p.state != 'Z'))
+}

@@ -580,6 +580,9 @@ impl Driver<'_> {
     }
 }
 
+/// The most a readback command may print (a whole key space, not a log).
+const READBACK_STDOUT_LIMIT: usize = 64 << 20;
+
 async fn read_by_command(
     command: &gauntlet_plan::Command,
     vars: &BTreeMap<String, String>,
@@ -591,21 +594,39 @@ async fn read_by_command(
         .map(|a| render(a, vars))
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    let mut cmd = tokio::process::Command::new(&program);
-    cmd.args(&args)
-        .current_dir(&command.cwd)
-        .envs(&command.env)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(10), cmd.output())
-        .await
-        .map_err(|_| format!("{program}: no answer in 10 s"))?
-        .map_err(|e| format!("{program}: {e}"))?;
-    if !out.status.success() {
+    // Through the backend: the command is in the kill registry and its own
+    // cgroup, so a timeout, Ctrl-C or SIGKILL of gauntlet (via the next
+    // sweep) kills it and whatever it started.
+    let mut spec = gauntlet_node::NodeSpec::new(&program);
+    spec.args = args.iter().map(Into::into).collect();
+    spec.cwd = Some(command.cwd.clone());
+    spec.env = command
+        .env
+        .iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    let out = gauntlet_node::run_to_end(
+        &gauntlet_node::LocalBackend,
+        &spec,
+        None,
+        Duration::from_secs(10),
+        READBACK_STDOUT_LIMIT,
+    )
+    .await
+    .map_err(|e| format!("{program}: {e}"))?;
+    if out.timed_out {
+        return Err(format!("{program}: no answer in 10 s"));
+    }
+    if out.stdout_truncated {
         return Err(format!(
-            "{program} exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            "{program}: printed more than {READBACK_STDOUT_LIMIT} bytes"
+        ));
+    }
+    if !out.exit.success() {
+        return Err(format!(
+            "{program} {}: {}",
+            out.exit.termination,
+            out.exit.stderr_tail.join("\n").trim()
         ));
     }
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();

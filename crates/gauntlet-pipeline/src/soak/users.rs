@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gauntlet_node::{NodeProcess, NodeSpec};
+use gauntlet_node::{Backend, LocalBackend, Node, NodeSpec};
 use gauntlet_observe::HttpClient;
 use gauntlet_plan::Command;
 use gauntlet_plan::soak::{HttpStep, UserScenario, Users};
@@ -183,7 +183,7 @@ async fn http_round(
 
 /// A user program: one process per user, JSON lines both ways.
 pub(crate) struct Program {
-    process: NodeProcess,
+    process: Node,
     stdin: tokio::process::ChildStdin,
     lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 }
@@ -206,7 +206,7 @@ impl Program {
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
         spec.stderr_log = stderr_log;
-        let mut process = NodeProcess::spawn(&spec).map_err(|e| e.to_string())?;
+        let mut process = LocalBackend.spawn(&spec).map_err(|e| e.to_string())?;
         let stdin = process.take_stdin().ok_or("no stdin")?;
         let stdout = process.take_stdout().ok_or("no stdout")?;
         Ok(Program {
