@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use gauntlet_check::Validity;
 use gauntlet_events::{Events, RunKind};
+use gauntlet_node::Backend;
 use gauntlet_plan::{Next, Plan, RunStage, expand, next_step, running_before};
 use gauntlet_report::run::{Format, RunReport, render};
 use gauntlet_store::{NewRun, NewStage, Run, RunId, RunState, StageEnd, Store, StoreError};
@@ -70,9 +71,31 @@ pub struct Start {
     pub plan_text: String,
     pub seed: u64,
     pub command_line: Vec<String>,
+    /// What the run is given by its caller: where it tells what happens
+    /// and where its services run.
+    pub context: RunContext,
+}
+
+/// What a run is given by its caller, the same for every preset.
+#[derive(Clone, Debug)]
+pub struct RunContext {
     /// Where the run tells what happens (the CLI's printer, the store,
     /// a dashboard); `Events::none()` for silence.
     pub events: Events,
+    /// Where the plan's services run. Gauntlet's own helpers (test
+    /// commands, soak users, readbacks, probes, checker programs) are
+    /// clients on the control host and always run locally.
+    pub backend: Arc<dyn Backend>,
+}
+
+impl RunContext {
+    /// Silent, local: benchmarks and library callers.
+    pub fn local(events: Events) -> RunContext {
+        RunContext {
+            events,
+            backend: gauntlet_node::LocalBackend::shared(),
+        }
+    }
 }
 
 /// How a run ended for now.
@@ -104,7 +127,7 @@ pub async fn start(
             .collect(),
     })?;
     save_resolved_plan(&store, &run.id, &start.plan)?;
-    drive(store, run.id, start.plan, start.seed, start.events, cancel).await
+    drive(store, run.id, start.plan, start.seed, start.context, cancel).await
 }
 
 /// Keeps the resolved plan with the run (`plan.resolved.json`): a resumed
@@ -144,17 +167,17 @@ pub fn resolved_plan(store: &Store, run: &RunId) -> Result<Plan, PipelineError> 
 pub async fn resume(
     store: Store,
     run: &RunId,
-    events: Events,
+    context: RunContext,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
     let r = store.run(run.as_str())?;
     let plan = resolved_plan(&store, run)?;
     if plan.soak.is_some() {
-        return Ok(soak::resume(store, r.id, plan, r.seed, events, cancel)
+        return Ok(soak::resume(store, r.id, plan, r.seed, context, cancel)
             .await?
             .outcome);
     }
-    drive(store, r.id, plan, r.seed, events, cancel).await
+    drive(store, r.id, plan, r.seed, context, cancel).await
 }
 
 async fn drive(
@@ -162,7 +185,7 @@ async fn drive(
     run: RunId,
     plan: Plan,
     seed: u64,
-    events: Events,
+    context: RunContext,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
     let plan = Arc::new(plan);
@@ -171,11 +194,17 @@ async fn drive(
     let services_dir = log_dir(&artifact_dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
     let samples = Samples::default();
-    let progress = Progress::new(events);
+    let progress = Progress::new(context.events.clone());
     progress.run_start(run.as_str(), RunKind::Run, stages.len());
     let mut runner = StageRunner {
         plan: plan.clone(),
-        supervisor: Supervisor::new(plan.clone(), services_dir, seed, samples.clone()),
+        supervisor: Supervisor::new(
+            plan.clone(),
+            services_dir,
+            seed,
+            samples.clone(),
+            context.backend.clone(),
+        ),
         samples: samples.clone(),
         artifact_dir: artifact_dir.clone(),
         progress: progress.clone(),

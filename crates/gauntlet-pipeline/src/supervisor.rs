@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gauntlet_node::{Backend, LocalBackend, NodeSpec};
+use gauntlet_node::{Backend, NodeSpec};
 use gauntlet_observe::{
     GroupSample, cpu_percent, looks_like_oom, oom_kill_count, sample_group, wait_healthy,
 };
@@ -139,7 +139,13 @@ pub(crate) struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(plan: Arc<Plan>, log_dir: PathBuf, seed: u64, samples: Samples) -> Supervisor {
+    pub fn new(
+        plan: Arc<Plan>,
+        log_dir: PathBuf,
+        seed: u64,
+        samples: Samples,
+        backend: Arc<dyn Backend>,
+    ) -> Supervisor {
         Supervisor {
             plan,
             log_dir,
@@ -148,7 +154,7 @@ impl Supervisor {
             services: BTreeMap::new(),
             starts: 0,
             sample_interval: SAMPLE_INTERVAL,
-            backend: LocalBackend::shared(),
+            backend,
         }
     }
 

@@ -1,10 +1,12 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gauntlet_check::Availability;
 use gauntlet_nemesis::FaultKind;
 use gauntlet_net::{Latency, Topology};
+use gauntlet_node::{Backend, LocalBackend};
 
 /// Everything a workbench run needs; `gauntlet test`'s flags map onto it.
 #[derive(Debug, Clone)]
@@ -42,6 +44,10 @@ pub struct TestConfig {
     pub init_timeout: Duration,
     /// The command line, recorded in run.json so the run can be repeated.
     pub command_line: Vec<String>,
+    /// Where the nodes run: local child processes by default; a network
+    /// namespace, a container or an SSH host is one more backend, chosen
+    /// by the caller, with nothing here to change.
+    pub backend: Arc<dyn Backend>,
     /// Extra checkers (`--checker`), each filed in `results.json` under
     /// its name after the history is written.
     pub checkers: Vec<CheckerSpec>,
@@ -171,6 +177,7 @@ impl TestConfig {
             rpc_timeout: Duration::from_secs(5),
             init_timeout: Duration::from_secs(10),
             command_line: Vec::new(),
+            backend: LocalBackend::shared(),
             checkers: Vec::new(),
             checker_timeout: gauntlet_check_program::DEFAULT_TIMEOUT,
         }

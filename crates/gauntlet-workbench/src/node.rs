@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gauntlet_node::{Backend, LocalBackend, Node, NodeSpec};
+use gauntlet_node::{Backend, Node, NodeSpec};
 use gauntlet_proto::{EnvelopeError, RawEnvelope};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -60,6 +60,7 @@ impl NodeSlot {
         inbox: Inbox,
         net: Arc<Net>,
         seed: u64,
+        backend: Arc<dyn Backend>,
     ) -> Arc<NodeSlot> {
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         tokio::spawn(deliver(inbox, ctl_rx, net.clone()));
@@ -70,7 +71,7 @@ impl NodeSlot {
             net,
             seed,
             process: tokio::sync::Mutex::new(None),
-            backend: LocalBackend::shared(),
+            backend,
             ctl,
             incarnation: AtomicU64::new(0),
             expected_down: AtomicBool::new(false),

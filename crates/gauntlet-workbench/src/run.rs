@@ -196,7 +196,14 @@ impl Run {
                     stderr_tail: 32,
                     echo_stderr: cfg.log_stderr.then(|| format!("n{i}")),
                 };
-                NodeSlot::new(i as u32, spec, take(i), net.clone(), sub_seed(cfg.seed, 1))
+                NodeSlot::new(
+                    i as u32,
+                    spec,
+                    take(i),
+                    net.clone(),
+                    sub_seed(cfg.seed, 1),
+                    cfg.backend.clone(),
+                )
             })
             .collect();
         let mut clients = (first_client..first_client + n + cfg.concurrency).map(|i| {

@@ -195,7 +195,7 @@ interval = "1s"
                 plan_text: String::new(),
                 seed: 1,
                 command_line: std::env::args().collect(),
-                events: gauntlet_events::Events::none(),
+                context: gauntlet_pipeline::RunContext::local(gauntlet_events::Events::none()),
             },
             cancel,
         )

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use gauntlet_check::Validity;
 use gauntlet_events::Events;
-use gauntlet_pipeline::{Outcome, Start};
+use gauntlet_pipeline::{Outcome, RunContext, Start};
 use gauntlet_plan::{LoadOptions, PlanError};
 use gauntlet_report::run::{Format, RunReport, render};
 use gauntlet_store::{Run, RunFilter, RunKind, RunState, Store, StoreError, now_ms};
@@ -45,7 +45,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Runs a pipeline future with Ctrl-C handling on a fresh runtime.
 fn drive<T, F>(
     quiet: bool,
-    f: impl FnOnce(Events, tokio::sync::watch::Receiver<bool>) -> F,
+    f: impl FnOnce(RunContext, tokio::sync::watch::Receiver<bool>) -> F,
 ) -> Result<T>
 where
     F: std::future::Future<Output = Result<T, gauntlet_pipeline::PipelineError>>,
@@ -56,7 +56,7 @@ where
     let events = Events::new(vec![printer.clone()]);
     let outcome = rt.block_on(async {
         let cancel = crate::signals::cancel_on_signals();
-        f(events, cancel).await
+        f(RunContext::local(events), cancel).await
     });
     printer.finish();
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -91,7 +91,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     let seed = args.seed.value.unwrap_or_else(rand_seed);
     let quiet = args.quiet.on || args.json.on;
-    let outcome = drive(quiet, |events, cancel| {
+    let outcome = drive(quiet, |context, cancel| {
         gauntlet_pipeline::start(
             store,
             Start {
@@ -99,7 +99,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
                 plan_text,
                 seed,
                 command_line: std::env::args().collect(),
-                events,
+                context,
             },
             cancel,
         )
@@ -137,7 +137,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
         .or(plan.soak.as_ref().and_then(|s| s.seed))
         .unwrap_or_else(rand_seed);
     let quiet = args.quiet.on || args.json.on;
-    let outcome = drive(quiet, |events, cancel| {
+    let outcome = drive(quiet, |context, cancel| {
         gauntlet_pipeline::soak::soak(
             store,
             gauntlet_pipeline::soak::SoakStart {
@@ -145,7 +145,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
                 plan_text,
                 seed,
                 command_line: std::env::args().collect(),
-                events,
+                context,
             },
             cancel,
         )
@@ -512,8 +512,8 @@ pub fn retry(args: RetryArgs) -> Result<u8> {
     if !quiet {
         eprintln!("resuming run {}", run.id);
     }
-    let outcome = drive(quiet, |events, cancel| async move {
-        gauntlet_pipeline::resume(store, &run.id, events, cancel).await
+    let outcome = drive(quiet, |context, cancel| async move {
+        gauntlet_pipeline::resume(store, &run.id, context, cancel).await
     })?;
     finish(outcome, false, &location)
 }
@@ -551,8 +551,8 @@ pub fn override_stage(args: OverrideArgs) -> Result<u8> {
             run.id, args.reason
         );
     }
-    let outcome = drive(quiet, |events, cancel| async move {
-        gauntlet_pipeline::resume(store, &run.id, events, cancel).await
+    let outcome = drive(quiet, |context, cancel| async move {
+        gauntlet_pipeline::resume(store, &run.id, context, cancel).await
     })?;
     finish(outcome, false, &location)
 }

@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gauntlet_check::Validity;
-use gauntlet_events::Events;
 use gauntlet_observe::http_request;
 use gauntlet_plan::soak::{Readback, Soak, UserScenario};
 use gauntlet_plan::{Next, Plan, dependency_order, next_step};
@@ -44,7 +43,7 @@ use tokio::sync::{Mutex, watch};
 use crate::command::argv;
 use crate::progress::Progress;
 use crate::supervisor::{Samples, Supervisor, log_dir};
-use crate::{Outcome, PipelineError, io_err, write_reports};
+use crate::{Outcome, PipelineError, RunContext, io_err, write_reports};
 
 use record::SoakRecord;
 
@@ -93,7 +92,7 @@ pub async fn soak(
         },
     )?;
     crate::save_resolved_plan(&store, &run.id, &start.plan)?;
-    drive(store, run.id, start.plan, start.seed, start.events, cancel).await
+    drive(store, run.id, start.plan, start.seed, start.context, cancel).await
 }
 
 /// Drives a soak run that `retry` or `override` just made `running` again,
@@ -103,10 +102,10 @@ pub(crate) async fn resume(
     run: RunId,
     plan: Plan,
     seed: u64,
-    events: Events,
+    context: RunContext,
     cancel: watch::Receiver<bool>,
 ) -> Result<SoakOutcome, PipelineError> {
-    drive(store, run, plan, seed, events, cancel).await
+    drive(store, run, plan, seed, context, cancel).await
 }
 
 async fn drive(
@@ -114,7 +113,7 @@ async fn drive(
     run: RunId,
     plan: Plan,
     seed: u64,
-    events: Events,
+    context: RunContext,
     cancel: watch::Receiver<bool>,
 ) -> Result<SoakOutcome, PipelineError> {
     let Some(spec) = plan.soak.clone() else {
@@ -125,9 +124,15 @@ async fn drive(
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
     let plan = Arc::new(plan);
     let samples = Samples::default();
-    let progress = Progress::new(events);
+    let progress = Progress::new(context.events.clone());
     progress.run_start(run.as_str(), gauntlet_events::RunKind::Soak, STAGES.len());
-    let mut sup = Supervisor::new(plan.clone(), services_dir.clone(), seed, samples.clone());
+    let mut sup = Supervisor::new(
+        plan.clone(),
+        services_dir.clone(),
+        seed,
+        samples.clone(),
+        context.backend.clone(),
+    );
     sup.set_sample_interval(spec.observer.interval);
     let supervisor = Arc::new(Mutex::new(sup));
     let mut driver = Driver {
