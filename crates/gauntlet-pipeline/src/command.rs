@@ -66,6 +66,21 @@ pub(crate) fn argv(c: &CommandLine) -> (PathBuf, Vec<String>) {
     }
 }
 
+/// How to start a plan's command: its argv (`sh -c` for a string), its
+/// working directory and its environment; the caller adds logs and limits.
+pub(crate) fn node_spec(command: &gauntlet_plan::Command) -> NodeSpec {
+    let (program, args) = argv(&command.command);
+    let mut spec = NodeSpec::new(program);
+    spec.args = args.into_iter().map(Into::into).collect();
+    spec.cwd = Some(command.cwd.clone());
+    spec.env = command
+        .env
+        .iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    spec
+}
+
 /// The command line as a person would type it.
 pub(crate) fn display(c: &CommandLine) -> String {
     match c {
@@ -115,16 +130,7 @@ pub(crate) async fn run_test(
     std::fs::write(&stdout_path, b"")?;
     std::fs::write(&stderr_path, b"")?;
 
-    let (program, args) = argv(&test.run.command);
-    let mut spec = NodeSpec::new(program);
-    spec.args = args.into_iter().map(Into::into).collect();
-    spec.cwd = Some(test.run.cwd.clone());
-    spec.env = test
-        .run
-        .env
-        .iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
+    let mut spec = node_spec(&test.run);
     spec.stderr_log = Some(stderr_path.clone());
 
     let began = Instant::now();

@@ -173,7 +173,7 @@ pub async fn resume(
     let r = store.run(run.as_str())?;
     let plan = resolved_plan(&store, run)?;
     if plan.soak.is_some() {
-        return Ok(soak::resume(store, r.id, plan, r.seed, context, cancel)
+        return Ok(soak::drive(store, r.id, plan, r.seed, context, cancel)
             .await?
             .outcome);
     }

@@ -20,7 +20,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::command::{argv, lines_tail};
+use crate::command::lines_tail;
 
 /// How often the sampler reads a service's process group.
 pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
@@ -226,16 +226,7 @@ impl Supervisor {
         }
         self.forget(name).await;
         let service = self.service(name).clone();
-        let (program, args) = argv(&service.run.command);
-        let mut spec = NodeSpec::new(program);
-        spec.args = args.into_iter().map(Into::into).collect();
-        spec.cwd = Some(service.run.cwd.clone());
-        spec.env = service
-            .run
-            .env
-            .iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        let mut spec = crate::command::node_spec(&service.run);
         spec.stderr_log = Some(self.log_path(name));
         spec.stderr_tail = 40;
 

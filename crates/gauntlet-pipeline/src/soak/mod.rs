@@ -95,20 +95,10 @@ pub async fn soak(
     drive(store, run.id, start.plan, start.seed, start.context, cancel).await
 }
 
-/// Drives a soak run that `retry` or `override` just made `running` again,
-/// from its resolved plan (see [`crate::resume`]).
-pub(crate) async fn resume(
-    store: Store,
-    run: RunId,
-    plan: Plan,
-    seed: u64,
-    context: RunContext,
-    cancel: watch::Receiver<bool>,
-) -> Result<SoakOutcome, PipelineError> {
-    drive(store, run, plan, seed, context, cancel).await
-}
-
-async fn drive(
+/// Drives a soak run: a new one from [`soak`], or one that `retry` or
+/// `override` just made `running` again, from its resolved plan (see
+/// [`crate::resume`]).
+pub(crate) async fn drive(
     store: Store,
     run: RunId,
     plan: Plan,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gauntlet_node::{Backend, LocalBackend, Node, NodeSpec};
+use gauntlet_node::{Backend, LocalBackend, Node};
 use gauntlet_observe::HttpClient;
 use gauntlet_plan::Command;
 use gauntlet_plan::soak::{HttpStep, UserScenario, Users};
@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
-use crate::command::argv;
 
 /// What every user adds to, shared with the observer.
 #[derive(Default)]
@@ -196,15 +195,7 @@ impl Program {
         command: &Command,
         stderr_log: Option<std::path::PathBuf>,
     ) -> Result<Program, String> {
-        let (program, args) = argv(&command.command);
-        let mut spec = NodeSpec::new(program);
-        spec.args = args.into_iter().map(Into::into).collect();
-        spec.cwd = Some(command.cwd.clone());
-        spec.env = command
-            .env
-            .iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        let mut spec = crate::command::node_spec(command);
         spec.stderr_log = stderr_log;
         let mut process = LocalBackend.spawn(&spec).map_err(|e| e.to_string())?;
         let stdin = process.take_stdin().ok_or("no stdin")?;
