@@ -18,9 +18,6 @@ pub enum Ended {
     TimedOut(Duration),
     /// It could not be started; the reason names the program.
     NotStarted(String),
-    /// It exited, but something it left behind kept its stdout open, so
-    /// the output may be incomplete.
-    StdoutHeldOpen,
     /// Its exit status was lost (reaped elsewhere).
     StatusLost,
 }
@@ -36,9 +33,6 @@ impl std::fmt::Display for Ended {
                 t.as_secs_f64()
             ),
             Ended::NotStarted(why) => write!(f, "could not be started: {why}"),
-            Ended::StdoutHeldOpen => f.write_str(
-                "exited, but a process it left behind kept its stdout open, so its output may be cut short",
-            ),
             Ended::StatusLost => f.write_str("ended with an exit status that was lost"),
         }
     }
@@ -266,7 +260,6 @@ mod tests {
             "timeout of 1.5 s",
         );
         unknown_because(Ended::NotStarted("no such file".into()), "", "no such file");
-        unknown_because(Ended::StdoutHeldOpen, ok, "kept its stdout open");
         unknown_because(Ended::Exited(0), "", "printed nothing");
         unknown_because(Ended::Exited(0), "  \n", "printed nothing");
         unknown_because(Ended::Exited(0), "all good!", "not one JSON object");

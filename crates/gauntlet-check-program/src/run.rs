@@ -1,5 +1,6 @@
-//! Running a checker program: start it through gauntlet-node (own process
-//! group, in the kill registry, parent-death signal), give it the run's
+//! Running a checker program: start it through gauntlet-node's backend
+//! (own cgroup and process group, in the kill registry, parent-death
+//! signal), give it the run's
 //! directory, read a bounded stdout, keep the stderr tail, kill it at its
 //! timeout, and judge what came back.
 
@@ -8,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gauntlet_check::CheckResult;
-use gauntlet_node::{NodeProcess, NodeSpec, Termination, signal_name};
-use tokio::io::AsyncReadExt;
+use gauntlet_node::{LocalBackend, NodeSpec, Termination, run_to_end, signal_name};
 
 use crate::judge::{Ended, judge};
 
@@ -23,10 +23,6 @@ pub const STDOUT_LIMIT: usize = 1 << 20;
 /// The environment variable that holds the run's directory (also the
 /// program's last argument).
 pub const RUN_DIR_ENV: &str = "GAUNTLET_RUN_DIR";
-
-/// After the program exits, how long to wait for its stdout to close: only
-/// a process that escaped its group can hold it open.
-const STDOUT_GRACE: Duration = Duration::from_secs(2);
 
 /// A checker program and how to run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,71 +148,26 @@ async fn spawn_and_collect(spec: &ProgramSpec, run_dir: &Path) -> Collected {
         // A retried stage starts its log afresh.
         let _ = std::fs::remove_file(log);
     }
-    let mut process = match NodeProcess::spawn(&node) {
-        Ok(p) => p,
+    // Through the backend's one run-to-completion: in the kill registry and
+    // its own cgroup, stdin closed at once (it reads the run's files),
+    // stdout bounded, killed whole at the timeout.
+    let out = match run_to_end(&LocalBackend, &node, None, spec.timeout, spec.stdout_limit).await {
+        Ok(out) => out,
         Err(e) => return not_started(e.to_string()),
     };
-    // It reads the run's files, not stdin: give it end-of-file at once.
-    drop(process.take_stdin());
-    let limit = spec.stdout_limit;
-    let reader = process
-        .take_stdout()
-        .map(|out| tokio::spawn(read_bounded(out, limit)));
-
-    let exit = match tokio::time::timeout(spec.timeout, process.wait()).await {
-        Ok(exit) => Some(exit),
-        Err(_) => {
-            let _ = process.kill();
-            process.wait().await;
-            None
-        }
-    };
-    let (stdout, truncated, held_open) = match reader {
-        None => (Vec::new(), false, false),
-        Some(mut task) => match tokio::time::timeout(STDOUT_GRACE, &mut task).await {
-            Ok(Ok((bytes, truncated))) => (bytes, truncated, false),
-            Ok(Err(_)) => (Vec::new(), false, false),
-            Err(_) => {
-                task.abort();
-                (Vec::new(), false, true)
-            }
-        },
-    };
-    let stderr_tail = process.stderr_tail();
-    let ended = match exit {
-        None => Ended::TimedOut(spec.timeout),
-        Some(_) if held_open => Ended::StdoutHeldOpen,
-        Some(exit) => match exit.termination {
+    let ended = if out.timed_out {
+        Ended::TimedOut(spec.timeout)
+    } else {
+        match out.exit.termination {
             Termination::Exited(code) => Ended::Exited(code),
             Termination::Signaled { signal, .. } => Ended::Signaled(signal_name(signal)),
             Termination::Unknown => Ended::StatusLost,
-        },
+        }
     };
     Collected {
         ended,
-        stdout,
-        stdout_truncated: truncated,
-        stderr_tail,
+        stdout: out.stdout,
+        stdout_truncated: out.stdout_truncated,
+        stderr_tail: out.exit.stderr_tail,
     }
-}
-
-/// Reads up to `limit` bytes, then drains the rest so the writer never
-/// blocks on a full pipe; says whether anything was dropped.
-async fn read_bounded(mut out: impl tokio::io::AsyncRead + Unpin, limit: usize) -> (Vec<u8>, bool) {
-    let mut kept = Vec::new();
-    let mut truncated = false;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match out.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = limit.saturating_sub(kept.len());
-                if n > room {
-                    truncated = true;
-                }
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
-    }
-    (kept, truncated)
 }

@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
-
 /// What every user adds to, shared with the observer.
 #[derive(Default)]
 pub(crate) struct UserStats {
