@@ -18,6 +18,7 @@
 
 mod check;
 mod command;
+mod health;
 mod progress;
 pub mod soak;
 mod stage;

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gauntlet_check::Validity;
-use gauntlet_observe::{compare, inventory, percentile, probe_once};
+use gauntlet_observe::{compare, inventory, percentile};
 use gauntlet_plan::{
     CheckStage, Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service, Severity,
     StageAction, TestCommand, module_status,
@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::command::{TestRecord, run_test};
+use crate::health::probe_round;
 use crate::progress::Progress;
 use crate::supervisor::{Samples, Supervisor};
 
@@ -480,13 +481,8 @@ struct HealthLog {
 }
 
 impl HealthTicker {
-    fn start(plan: &Plan, names: &[String], samples: Samples) -> HealthTicker {
-        let checks: Vec<(String, gauntlet_plan::HealthCheck)> = plan
-            .services
-            .iter()
-            .filter(|s| names.contains(&s.name))
-            .filter_map(|s| s.health.clone().map(|h| (s.name.clone(), h)))
-            .collect();
+    fn start(plan: &Arc<Plan>, names: &[String], samples: Samples) -> HealthTicker {
+        let (plan, names) = (plan.clone(), names.to_vec());
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let mut logs: BTreeMap<String, HealthLog> = BTreeMap::new();
@@ -497,16 +493,12 @@ impl HealthTicker {
                     _ = tick.tick() => {}
                     _ = &mut stopped => return logs,
                 }
-                for (name, check) in &checks {
-                    let began = Instant::now();
-                    let outcome = probe_once(&check.probe, check.probe_timeout).await;
-                    let log = logs.entry(name.clone()).or_default();
+                for (name, outcome) in probe_round(&plan, Some(&names), Some(&samples)).await {
+                    let log = logs.entry(name).or_default();
                     if outcome.healthy {
                         log.latencies.push(outcome.latency);
-                        samples.push("health_latency", name, ms(outcome.latency), "ms");
                     } else {
                         log.failures += 1;
-                        samples.push("health_failure", name, ms(began.elapsed()), "ms");
                     }
                 }
             }

@@ -502,17 +502,8 @@ impl Driver<'_> {
             }
         }
         loop {
-            let mut all = true;
-            for service in &self.plan.services {
-                if let Some(check) = &service.health
-                    && !gauntlet_observe::probe_once(&check.probe, check.probe_timeout)
-                        .await
-                        .healthy
-                {
-                    all = false;
-                }
-            }
-            if all {
+            let round = crate::health::probe_round(&self.plan, None, None).await;
+            if round.iter().all(|(_, outcome)| outcome.healthy) {
                 // A moment more, so in-flight work inside the service settles.
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 return Ok(began.elapsed().as_millis() as u64);
@@ -638,21 +629,18 @@ async fn health_after_calm(
     started_wall: i64,
     health: &mut BTreeMap<String, Vec<gauntlet_soak::invariants::HealthSample>>,
 ) {
-    for service in &plan.services {
-        let Some(check) = &service.health else {
-            continue;
-        };
-        let outcome = gauntlet_observe::probe_once(&check.probe, check.probe_timeout).await;
-        health.entry(service.name.clone()).or_default().push(
-            gauntlet_soak::invariants::HealthSample {
+    for (name, outcome) in crate::health::probe_round(plan, None, None).await {
+        health
+            .entry(name)
+            .or_default()
+            .push(gauntlet_soak::invariants::HealthSample {
                 // The wall clock: a resumed readback has no soak Instant.
                 t_ms: gauntlet_store::now_ms() - started_wall,
                 healthy: outcome.healthy,
                 latency_ms: outcome
                     .healthy
                     .then_some(outcome.latency.as_secs_f64() * 1000.0),
-            },
-        );
+            });
     }
 }
 

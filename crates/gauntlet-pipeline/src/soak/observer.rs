@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use gauntlet_observe::{group_pids, probe_once};
+use gauntlet_observe::group_pids;
 use gauntlet_plan::Plan;
 use gauntlet_soak::invariants::HealthSample;
 use tokio::sync::{Mutex, watch};
 
 use super::users::UserStats;
+use crate::health::probe_round;
 use crate::supervisor::{Samples, Supervisor};
 
 pub(crate) struct Observation {
@@ -51,27 +52,14 @@ pub(crate) async fn observe(cx: ObserverContext, mut stop: watch::Receiver<bool>
             _ = stop.wait_for(|s| *s) => break,
         }
         let t_ms = cx.started.elapsed().as_millis() as i64;
-        for service in &cx.plan.services {
-            let Some(check) = &service.health else {
-                continue;
-            };
-            let outcome = probe_once(&check.probe, check.probe_timeout).await;
-            let latency_ms = outcome.latency.as_secs_f64() * 1000.0;
-            if outcome.healthy {
-                cx.samples
-                    .push("health_latency", &service.name, latency_ms, "ms");
-            } else {
-                cx.samples
-                    .push("health_failure", &service.name, 1.0, "count");
-            }
-            health
-                .entry(service.name.clone())
-                .or_default()
-                .push(HealthSample {
-                    t_ms,
-                    healthy: outcome.healthy,
-                    latency_ms: outcome.healthy.then_some(latency_ms),
-                });
+        for (name, outcome) in probe_round(&cx.plan, None, Some(&cx.samples)).await {
+            health.entry(name).or_default().push(HealthSample {
+                t_ms,
+                healthy: outcome.healthy,
+                latency_ms: outcome
+                    .healthy
+                    .then_some(outcome.latency.as_secs_f64() * 1000.0),
+            });
         }
         // Throughput: acknowledged user operations per second.
         let successes = cx.stats.successes.load(Ordering::Relaxed);
