@@ -62,7 +62,8 @@ pub enum Command {
     gauntlet test -w echo --bin ./my-node --node-count 1 --time-limit 10\n  \
     gauntlet test -w broadcast --bin ./my-node --node-count 5 --time-limit 20 --rate 100 --latency 100 --nemesis partition\n  \
     gauntlet test -w g-counter --bin ./counter --node-count 3 --nemesis partition,kill,pause --seed 42\n  \
-    gauntlet test -w echo --bin python3 my_node.py   # arguments after --bin go to the program\n\n\
+    gauntlet test -w echo --bin python3 my_node.py   # arguments after --bin go to the program\n  \
+    gauntlet test -w lin-kv --bin ./kv --checker ./leases.py --checker-timeout 30   # a custom checker\n\n\
     Results go to STORE/<workload>/<run-id>/ (also STORE/<run-id>; STORE/latest points at the newest):\n  \
     history.jsonl, results.json, messages.jsonl, node-logs/<node>.log, run.json.\n\
     The run is listed by `gauntlet runs`; `gauntlet show RUN` and `gauntlet report RUN` read it.")]
