@@ -583,14 +583,9 @@ async fn read_by_command(
     // Through the backend: the command is in the kill registry and its own
     // cgroup, so a timeout, Ctrl-C or SIGKILL of gauntlet (via the next
     // sweep) kills it and whatever it started.
-    let mut spec = gauntlet_node::NodeSpec::new(&program);
+    let mut spec = crate::command::node_spec(command);
+    spec.program = program.clone().into();
     spec.args = args.iter().map(Into::into).collect();
-    spec.cwd = Some(command.cwd.clone());
-    spec.env = command
-        .env
-        .iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
     let out = gauntlet_node::run_to_end(
         &gauntlet_node::LocalBackend,
         &spec,
