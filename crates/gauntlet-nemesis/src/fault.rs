@@ -311,7 +311,7 @@ impl FaultLog {
                 kind: fault.kind(),
                 targets: targets.to_vec(),
                 start_ms: t_ms,
-                end_ms: fault.heal_f().is_none().then_some(t_ms),
+                end_ms: None,
             });
             id
         };
@@ -327,7 +327,8 @@ impl FaultLog {
         id
     }
 
-    /// Records the heal of `id` at `t_ms`.
+    /// Records the end of `id` at `t_ms`: its heal, or, for a fault that
+    /// has none (a graceful restart), the moment it was over.
     pub fn healed(&self, t_ms: u64, id: FaultId, fault: &Fault, value: Value) {
         {
             let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
@@ -338,7 +339,7 @@ impl FaultLog {
         self.events.emit(Event::FaultHealed {
             t_ms,
             id,
-            f: fault.heal_f().unwrap_or("heal").to_owned(),
+            f: fault.heal_f().unwrap_or("done").to_owned(),
             value,
         });
     }

@@ -136,8 +136,9 @@ fn the_log_emits_one_event_per_injection_and_heal_and_keeps_windows() {
         json!(["db"]),
     );
     log.healed(6_000, id, &Fault::Pause, json!(["api"]));
+    log.healed(2_700, restart, &Fault::GracefulRestart, json!(null));
     let events = collect.events();
-    assert_eq!(events.len(), 3);
+    assert_eq!(events.len(), 4);
     assert!(matches!(&events[0],
         Event::FaultStarted { t_ms: 1_000, kind, f, target, .. }
             if kind == "pause" && f == "pause" && target == "api"));
@@ -145,7 +146,9 @@ fn the_log_emits_one_event_per_injection_and_heal_and_keeps_windows() {
         Event::FaultHealed { t_ms: 6_000, f, .. } if f == "resume"));
     let faults = log.faults();
     assert_eq!((faults[0].start_ms, faults[0].end_ms), (1_000, Some(6_000)));
-    // A fault without a heal is a window of no length, closed at once.
+    // A fault without a heal is over when its caller says so: its window
+    // spans the whole stop and start.
     assert_eq!(faults[1].id, restart);
-    assert_eq!(faults[1].end_ms, Some(2_000));
+    assert_eq!((faults[1].start_ms, faults[1].end_ms), (2_000, Some(2_700)));
+    assert!(matches!(&events[3], Event::FaultHealed { f, .. } if f == "done"));
 }

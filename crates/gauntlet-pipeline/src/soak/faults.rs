@@ -232,16 +232,25 @@ pub(crate) async fn run_faults(
                 continue;
             }
         };
-        let value = outcome(&cx, spec, executor.inject(&fault, &targets).await);
-        let id = cx.log.started(now_ms(), &spec.name, &fault, &named, value);
-        if fault.heal_f().is_some() {
+        // The window opens when the injection starts (a graceful restart
+        // takes its whole stop and start), so the invariants see the
+        // fault's effect inside it; a failed injection is told, and its
+        // window stays.
+        let id = cx
+            .log
+            .started(now_ms(), &spec.name, &fault, &named, json!(targets));
+        outcome(&cx, spec, executor.inject(&fault, &targets).await);
+        let value = if fault.heal_f().is_some() {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(injection.duration_ms.max(0) as u64)) => {}
                 _ = stop.wait_for(|s| *s) => {}
             }
-            let value = outcome(&cx, spec, executor.heal(&fault, &targets).await);
-            cx.log.healed(now_ms(), id, &fault, value);
-        }
+            outcome(&cx, spec, executor.heal(&fault, &targets).await)
+        } else {
+            // Over once injected (a graceful restart): its window closes now.
+            Value::Null
+        };
+        cx.log.healed(now_ms(), id, &fault, value);
         if *stop.borrow() {
             break;
         }
