@@ -14,6 +14,7 @@ mod edn;
 mod history;
 mod io;
 mod op;
+mod recorder;
 
 pub use calls::{Call, PairError, PairErrorKind, pair_calls};
 pub use history::{
@@ -21,3 +22,4 @@ pub use history::{
 };
 pub use io::{HistoryError, HistoryWriter, read_jsonl, read_jsonl_str};
 pub use op::{Op, OpType, Process};
+pub use recorder::Recorder;

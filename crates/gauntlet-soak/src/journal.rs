@@ -114,6 +114,56 @@ impl Journal {
         self.entries.push(e);
     }
 
+    /// The journal as a view of a soak's history: every `write` a user
+    /// invoked (its value `{"value": V, "seq": S}`, its `key`) is one
+    /// entry, acknowledged when it completed `ok`; one that completed
+    /// `info` or `fail`, or never completed (the soak stopped mid-request),
+    /// was sent with an unknown effect. Other ops (reads) are not writes.
+    pub fn from_history(ops: &[gauntlet_history::Op]) -> Journal {
+        use gauntlet_history::{OpType, Process};
+        use std::collections::HashMap;
+        let mut journal = Journal::new();
+        // Each user has one request in flight: its open invoke.
+        let mut open: HashMap<u64, &gauntlet_history::Op> = HashMap::new();
+        let entry = |invoke: &gauntlet_history::Op, acked: bool| -> Option<JournalEntry> {
+            let Process::Client(user) = invoke.process else {
+                return None;
+            };
+            Some(JournalEntry {
+                user: u32::try_from(user).ok()?,
+                key: invoke.key.as_ref()?.as_str()?.to_owned(),
+                value: invoke.value["value"].as_str()?.to_owned(),
+                seq: invoke.value["seq"].as_u64()?,
+                time_ms: (invoke.time.unwrap_or(0) / 1_000_000) as i64,
+                acked,
+            })
+        };
+        for op in ops.iter().filter(|op| op.f == "write") {
+            let Process::Client(p) = op.process else {
+                continue;
+            };
+            if op.kind == OpType::Invoke {
+                if let Some(earlier) = open.insert(p, op)
+                    && let Some(e) = entry(earlier, false)
+                {
+                    journal.record(e);
+                }
+            } else if let Some(invoke) = open.remove(&p)
+                && let Some(e) = entry(invoke, op.kind == OpType::Ok)
+            {
+                journal.record(e);
+            }
+        }
+        let mut unfinished: Vec<&gauntlet_history::Op> = open.into_values().collect();
+        unfinished.sort_by_key(|op| op.index);
+        for invoke in unfinished {
+            if let Some(e) = entry(invoke, false) {
+                journal.record(e);
+            }
+        }
+        journal
+    }
+
     /// Writes one JSON entry per line, in record order, and flushes (a
     /// `BufWriter` dropped unflushed would swallow the error).
     pub fn write_jsonl(&self, mut w: impl Write) -> std::io::Result<()> {

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::json;
+
 use gauntlet_soak::journal::{Journal, JournalEntry};
 use gauntlet_soak::readback::{DataLoss, Outcome, classify};
 
@@ -229,4 +231,43 @@ fn checked_is_the_sum_of_outcomes() {
         (1, 1, 1, 1, 1)
     );
     assert_eq!(loss.violations(), 3);
+}
+
+/// The journal is a view of the soak's history: an `ok` write is
+/// acknowledged, an `info` one and one never completed are sent with an
+/// unknown effect, and reads are not writes.
+#[test]
+fn the_journal_is_a_view_of_the_history() {
+    use gauntlet_history::{Op, OpType};
+
+    let write = |user: u64, key: &str, value: &str, seq: u64, t_ms: u64| {
+        let mut op = Op::invoke(user, "write", json!({"value": value, "seq": seq}));
+        op.key = Some(json!(key));
+        op.time = Some(t_ms * 1_000_000);
+        op
+    };
+    let w1 = write(0, "k0", "u0-s1", 1, 10);
+    let w2 = write(1, "k1", "u1-s1", 1, 12);
+    let mut read = Op::invoke(0, "read", json!(null));
+    read.key = Some(json!("k0"));
+    let w3 = write(0, "k0", "u0-s2", 2, 30);
+    let ops = vec![
+        w1.clone(),
+        w2.clone(),
+        w1.complete(OpType::Ok, w1.value.clone()),
+        w2.complete(OpType::Info, w2.value.clone()),
+        read.clone(),
+        read.complete(OpType::Ok, json!("u0-s1")),
+        w3,
+    ];
+    let journal = Journal::from_history(&ops);
+    assert_eq!(journal.len(), 3);
+    assert_eq!((journal.acked_writes(), journal.unacked_writes()), (1, 2));
+    let last = journal.last_acked("k0").unwrap();
+    assert_eq!(
+        (last.value.as_str(), last.seq, last.time_ms),
+        ("u0-s1", 1, 10)
+    );
+    assert!(journal.last_acked("k1").is_none());
+    assert_eq!(journal.writes("k0").count(), 2);
 }

@@ -22,8 +22,8 @@ use tokio::sync::Mutex;
 use crate::client::Client;
 use crate::net::Net;
 use crate::node::NodeSlot;
-use crate::recorder::Recorder;
 use crate::run::futures_join;
+use gauntlet_history::Recorder;
 
 /// The workbench's nodes as the fault model's [`Processes`].
 pub(crate) struct Nodes {

@@ -18,7 +18,6 @@ mod inbox;
 mod journal;
 mod net;
 mod node;
-mod recorder;
 mod results;
 mod run;
 mod service;

@@ -146,6 +146,11 @@ impl Net {
         &self.events
     }
 
+    /// When the network started: zero on the history's clock.
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
     /// Nanoseconds since the network started: the history's clock.
     pub fn now(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64

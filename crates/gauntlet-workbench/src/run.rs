@@ -7,7 +7,7 @@ use std::time::Duration;
 use gauntlet_check::{CheckResult, Validity};
 use gauntlet_check_program::{ProgramSpec, run_checker};
 use gauntlet_events::Events;
-use gauntlet_history::{Op, OpType};
+use gauntlet_history::{Op, OpType, Recorder};
 use gauntlet_nemesis::{Action, FaultLog, Nemesis, Signals};
 use gauntlet_node::NodeSpec;
 use gauntlet_workload::{Outcome, Request, Workload};
@@ -25,7 +25,6 @@ use crate::inbox::Inbox;
 use crate::journal::Journal;
 use crate::net::{Kind, Net};
 use crate::node::NodeSlot;
-use crate::recorder::Recorder;
 use crate::{results, store};
 
 /// What a finished run produced.
@@ -217,7 +216,8 @@ impl Run {
             .collect();
         let worker_clients = clients.collect();
         let workload = gauntlet_workload::workload(&cfg.workload).expect("validated");
-        let recorder = Recorder::new(net.clone());
+        // The history's clock is the network's: message and op times agree.
+        let recorder = Recorder::in_memory(net.started());
         let init_clients: Vec<Arc<tokio::sync::Mutex<Client>>> = init_clients;
         let nodes: Vec<Arc<NodeSlot>> = nodes;
         // Every fault and heal goes through one log; its events become the

@@ -508,6 +508,17 @@ fn a_soaks_checker_programs_join_and_gate_its_verdict() {
         "{verdict:#}"
     );
     assert!(verdict["invariants"]["journal"]["acked"].as_u64().unwrap() > 0);
+    // The users' writes went into the soak's history through the one
+    // recorder; the journal is its view: one acknowledged write per `ok`.
+    let runs = json_of(&g(&b, &store, &["runs", "--json"]));
+    let dir = store.join(runs[0]["id"].as_str().unwrap());
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    let oks = history
+        .lines()
+        .filter(|l| l.contains(r#""type":"ok""#) && l.contains(r#""f":"write""#))
+        .count() as u64;
+    assert!(oks > 0, "{history}");
+    assert_eq!(verdict["journal"]["acked"], oks, "{verdict:#}");
 
     with_checks(&[("journal", &journal_check), ("lease", &violation)]);
     let out = g(&b, &store, &["soak", plan.to_str().unwrap(), "--seed", "1"]);

@@ -17,6 +17,9 @@ use serde_json::Value;
 use crate::{PipelineError, io_err};
 
 pub(crate) const JOURNAL: &str = "journal.jsonl";
+/// The soak's history (every user's writes, invoke and completion): the
+/// journal is its view.
+pub(crate) const HISTORY: &str = "history.jsonl";
 pub(crate) const RECORD: &str = "soak-record.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,12 +52,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
-/// Writes the journal and the record; returns their paths relative to `dir`.
+/// Writes the journal and the record; returns their paths relative to `dir`
+/// with the history they were read from.
 pub(crate) fn save(
     dir: &Path,
     record: &SoakRecord,
     journal: &Journal,
-) -> Result<[&'static str; 2], PipelineError> {
+) -> Result<[&'static str; 3], PipelineError> {
     // Streamed: the journal of a long soak is large.
     let path = dir.join(JOURNAL);
     let tmp = path.with_extension("tmp");
@@ -65,7 +69,7 @@ pub(crate) fn save(
     std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
     let text = serde_json::to_vec_pretty(record).unwrap_or_default();
     write_atomically(&dir.join(RECORD), &text)?;
-    Ok([JOURNAL, RECORD])
+    Ok([HISTORY, JOURNAL, RECORD])
 }
 
 /// Reads what the last soak attempt left.
@@ -92,6 +96,7 @@ pub(crate) fn keep_earlier(dir: &Path, this_attempt: u32) -> Result<Vec<String>,
         .unwrap_or(this_attempt.saturating_sub(1).max(1));
     let mut kept = Vec::new();
     for (name, numbered) in [
+        (HISTORY, format!("history.attempt-{attempt}.jsonl")),
         (JOURNAL, format!("journal.attempt-{attempt}.jsonl")),
         (RECORD, format!("soak-record.attempt-{attempt}.json")),
     ] {

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
+use gauntlet_history::Recorder;
 use gauntlet_nemesis::FaultLog;
 use gauntlet_plan::faults_in_scenario;
 use gauntlet_soak::assess;
@@ -20,8 +21,8 @@ use tokio::sync::watch;
 use super::record::{self, SoakRecord};
 use super::users::{self, UserStats};
 use super::{Driver, INTERRUPTED, STAGES, Seen, faults, observer};
-use crate::PipelineError;
 use crate::supervisor::log_dir;
+use crate::{PipelineError, io_err};
 
 impl Driver<'_> {
     /// The soak stage: users, faults and the observer until the end, a
@@ -41,17 +42,19 @@ impl Driver<'_> {
         // The same instant on the wall clock, for what the store keeps.
         let started_wall = gauntlet_store::now_ms();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let journal = Arc::new(StdMutex::new(Journal::new()));
+        // Every client op goes into the soak's history, streamed to disk so
+        // hours of users keep nothing in memory; the journal is its view.
+        let history_path = self.dir.join(record::HISTORY);
+        let history = Recorder::to_file(started, &history_path).map_err(io_err(&history_path))?;
         let stats = Arc::new(UserStats::default());
         let mut user_tasks = Vec::new();
         for id in 0..self.spec.users.count {
             user_tasks.push(tokio::spawn(users::run_user(users::UserContext {
                 id,
                 users: self.spec.users.clone(),
-                journal: journal.clone(),
+                history: history.clone(),
                 stats: stats.clone(),
                 stop: stop_rx.clone(),
-                started,
                 seed: self.seed,
             })));
         }
@@ -140,8 +143,16 @@ impl Driver<'_> {
             "last_user_error": stats.last_error(),
             "faults": windows.len(),
         });
-        // Every user has stopped: the journal is complete.
-        let journal = std::mem::take(&mut *journal.lock().unwrap_or_else(|e| e.into_inner()));
+        // Every user has stopped: the history is complete, and the journal
+        // is read off it.
+        history.finish().map_err(io_err(&history_path))?;
+        drop(history);
+        let ops = gauntlet_history::read_jsonl(&history_path).map_err(|e| PipelineError::Io {
+            path: history_path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let journal = Journal::from_history(&ops);
+        drop(ops);
         let seen = SoakRecord {
             attempt,
             since_wall: self.since_wall,
@@ -162,10 +173,10 @@ impl Driver<'_> {
             users: soak_summary.clone(),
         };
         for path in record::save(&self.dir, &seen, &journal)? {
-            let kind = if path == record::JOURNAL {
-                "journal"
-            } else {
-                "record"
+            let kind = match path {
+                record::HISTORY => "history",
+                record::JOURNAL => "journal",
+                _ => "record",
             };
             self.store.add_artifact(&self.run, None, path, kind)?;
         }

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use gauntlet_history::{Op, OpType, Recorder};
 use gauntlet_node::{Backend, LocalBackend, Node};
 use gauntlet_observe::HttpClient;
 use gauntlet_plan::Command;
 use gauntlet_plan::soak::{HttpStep, UserScenario, Users};
-use gauntlet_soak::journal::{Journal, JournalEntry, key_for, key_name};
+use gauntlet_soak::journal::{key_for, key_name};
 use gauntlet_soak::template::{capture, render};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -44,15 +45,13 @@ impl UserStats {
 pub(crate) struct UserContext {
     pub id: u32,
     pub users: Users,
-    pub journal: Arc<Mutex<Journal>>,
+    /// The soak's history: every write a user sends is an invoke and its
+    /// completion (`ok` when acknowledged, `info` when its effect is
+    /// unknown); the journal is read off it at STOP.
+    pub history: Recorder,
     pub stats: Arc<UserStats>,
     pub stop: watch::Receiver<bool>,
-    pub started: Instant,
     pub seed: u64,
-}
-
-fn now_ms(started: Instant) -> i64 {
-    started.elapsed().as_millis() as i64
 }
 
 /// One user's life: until STOP.
@@ -97,19 +96,24 @@ fn think_time(rng: &mut ChaCha8Rng, users: &Users) -> Duration {
     })
 }
 
-fn journal(cx: &UserContext, key: &str, value: &str, seq: u64, acked: bool) {
-    let entry = JournalEntry {
-        user: cx.id,
-        key: key.to_owned(),
-        value: value.to_owned(),
-        seq,
-        time_ms: now_ms(cx.started),
-        acked,
-    };
-    cx.journal
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .record(entry);
+/// Records that user `cx.id` sends a write of `value` (its `seq`-th) to
+/// `key`; the returned op is completed by [`written`].
+fn writing(cx: &UserContext, key: &str, value: &str, seq: u64) -> Op {
+    let mut op = Op::invoke(
+        u64::from(cx.id),
+        "write",
+        json!({ "value": value, "seq": seq }),
+    );
+    op.key = Some(json!(key));
+    cx.history.record(op)
+}
+
+/// Records how a write ended: acknowledged (`ok`) or not (`info`: it was
+/// sent, its effect is unknown).
+fn written(cx: &UserContext, invoke: &Op, acked: bool) {
+    let kind = if acked { OpType::Ok } else { OpType::Info };
+    cx.history
+        .record(invoke.complete(kind, invoke.value.clone()));
 }
 
 async fn http_round(
@@ -138,6 +142,7 @@ async fn http_round(
                 return;
             }
         };
+        let invoke = step.write.then(|| writing(cx, key, value, seq));
         let answer = client
             .request(
                 &step.method,
@@ -147,8 +152,8 @@ async fn http_round(
             )
             .await;
         let ok = matches!(&answer, Ok(r) if r.status == step.expect_status);
-        if step.write {
-            journal(cx, key, value, seq, ok);
+        if let Some(invoke) = &invoke {
+            written(cx, invoke, ok);
         }
         match answer {
             Ok(r) if ok => {
@@ -254,11 +259,12 @@ async fn program_round(
     let Some(p) = program.as_mut() else {
         return;
     };
+    let invoke = writing(cx, key, value, seq);
     let answer = p
         .call(&json!({"op": "write", "key": key, "value": value}))
         .await;
     let ok = matches!(&answer, Ok(v) if v["ok"] == true);
-    journal(cx, key, value, seq, ok);
+    written(cx, &invoke, ok);
     match answer {
         Ok(_) if ok => {
             cx.stats.successes.fetch_add(1, Ordering::Relaxed);
