@@ -10,6 +10,22 @@ use gauntlet_history::{Op, OpType, Process};
 use gauntlet_linear::generate::{GenConfig, corrupt, generate, read_f};
 use gauntlet_linear::{MODEL_NAMES, Options, model_by_name};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+
+/// The cases a property checks: drawn from a fixed seed, so every run (and
+/// CI) checks the same histories and a failure reproduces as it is, not
+/// on someone else's next run. Some generated shapes are exponential for
+/// any linearizability checker (a backlog of concurrent fifo-queue
+/// enqueues); a random draw of one would turn a passing suite red by luck
+/// after minutes of shrinking. To explore more cases, change the seed.
+fn cases(n: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: n,
+        rng_seed: RngSeed::Fixed(0x6761_756e_746c_6574),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
 use serde_json::{Value, json};
 
 fn verdict(model: &str, h: &[Op], split: bool, threads: usize) -> Validity {
@@ -344,7 +360,7 @@ fn cap(model: &str, ops: usize) -> usize {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn generated_histories_are_valid(
@@ -394,7 +410,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(cases(3000))]
 
     #[test]
     fn small_histories_match_brute_force(
