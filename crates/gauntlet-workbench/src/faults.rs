@@ -20,9 +20,9 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::client::Client;
+use crate::join::futures_join;
 use crate::net::Net;
 use crate::node::NodeSlot;
-use crate::run::futures_join;
 use gauntlet_history::Recorder;
 
 /// The workbench's nodes as the fault model's [`Processes`].

@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod faults;
 mod inbox;
+mod join;
 mod journal;
 mod net;
 mod node;

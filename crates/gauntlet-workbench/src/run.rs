@@ -22,6 +22,7 @@ use crate::client::Client;
 use crate::config::{CheckerSpec, ConfigError, TestConfig};
 use crate::faults::{Faults, NemesisOps, Nodes, SimNet};
 use crate::inbox::Inbox;
+use crate::join::futures_join;
 use crate::journal::Journal;
 use crate::net::{Kind, Net};
 use crate::node::NodeSlot;
@@ -696,19 +697,4 @@ fn write_history(dir: &std::path::Path, history: &[Op]) -> Result<(), RunError> 
             .map_err(io_err("writing history.jsonl"))?;
     }
     out.flush().map_err(io_err("writing history.jsonl"))
-}
-
-/// Runs futures concurrently on the current task and collects their outputs
-/// in order.
-pub(crate) async fn futures_join<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        out.push(h.await.expect("task panicked"));
-    }
-    out
 }
