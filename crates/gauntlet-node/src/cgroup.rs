@@ -110,6 +110,24 @@ pub(crate) fn state() -> &'static State {
     })
 }
 
+/// The pids of the node whose process this gauntlet started as `leader`,
+/// for resource sampling: everything in the leader's own cgroup (daemons
+/// that left its process group included) when it is one of this run's;
+/// `None` when the leader is gone or not in a cgroup of this run (process-
+/// group containment), so the caller falls back to its process group.
+pub(crate) fn members_of(leader: i32) -> Option<Vec<u32>> {
+    let State::Cgroup(run) = state() else {
+        return None;
+    };
+    let text = fs::read_to_string(format!("/proc/{leader}/cgroup")).ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    // `run.dir` is `<mount>/gauntlet/<owner>`; the leader's path is
+    // `/gauntlet/<owner>/<n>` relative to the same mount.
+    let mount = run.root.parent()?;
+    let dir = mount.join(path.trim_start_matches('/'));
+    (dir.parent() == Some(run.dir.as_path())).then(|| read_pids(&dir))
+}
+
 /// Writes "1" to the run cgroup's `cgroup.kill`: every process this gauntlet
 /// started, and everything they forked or daemonised, is SIGKILLed. No lock,
 /// no allocation; only `write(2)`, which is async-signal-safe.

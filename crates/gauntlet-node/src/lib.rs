@@ -145,3 +145,11 @@ pub use error::NodeError;
 pub use exit::{Exit, Termination, signal_name};
 pub use process::{NodeProcess, NodeSpec};
 pub use registry::{MAX_LIVE_GROUPS, kill_all, live_groups, shutdown};
+
+/// The pids that make up the node led by `leader` (a pid this process
+/// spawned), for resource sampling: its whole cgroup when it has one of
+/// this run's (daemons that called `setsid` included), else its process
+/// group. Empty when it is gone.
+pub fn member_pids_of(leader: i32) -> Vec<u32> {
+    cgroup::members_of(leader).unwrap_or_else(|| process::group_pids(leader))
+}

@@ -485,7 +485,7 @@ impl Drop for Pending {
 }
 
 /// Live pids whose process group is `pgid` (a scan of `/proc`).
-fn group_pids(pgid: i32) -> Vec<u32> {
+pub(crate) fn group_pids(pgid: i32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

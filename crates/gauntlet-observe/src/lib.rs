@@ -26,4 +26,5 @@ pub use probe::{
 };
 pub use resources::{
     GroupSample, cpu_percent, group_pids, looks_like_oom, oom_kill_count, percentile, sample_group,
+    sample_pids,
 };

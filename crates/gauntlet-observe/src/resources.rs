@@ -128,6 +128,30 @@ pub fn sample_group(pgid: i32) -> Option<GroupSample> {
     sample_group_in(Path::new("/proc"), pgid)
 }
 
+/// The RSS and CPU ticks of these processes now (a node's members, as its
+/// backend lists them: its cgroup, daemons included); `None` when none of
+/// them is alive.
+pub fn sample_pids(pids: &[u32]) -> Option<GroupSample> {
+    let mut sample = GroupSample::default();
+    for pid in pids {
+        let dir = Path::new("/proc").join(pid.to_string());
+        let Some(stat) = fs::read_to_string(dir.join("stat"))
+            .ok()
+            .and_then(|s| parse_stat(&s))
+        else {
+            continue; // exited since it was listed
+        };
+        let rss = fs::read_to_string(dir.join("status"))
+            .ok()
+            .and_then(|s| parse_status_rss(&s))
+            .unwrap_or(0);
+        sample.rss_bytes += rss;
+        sample.cpu_ticks += stat.utime + stat.stime;
+        sample.processes += 1;
+    }
+    (sample.processes > 0).then_some(sample)
+}
+
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), 100 if unknown.
 pub fn clock_ticks_per_second() -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use gauntlet_node::{Backend, NodeSpec};
 use gauntlet_observe::{
-    GroupSample, cpu_percent, looks_like_oom, oom_kill_count, sample_group, wait_healthy,
+    GroupSample, cpu_percent, looks_like_oom, oom_kill_count, sample_pids, wait_healthy,
 };
 use gauntlet_plan::{Plan, RestartPolicy, Service, stop_order};
 use gauntlet_store::{AttemptId, Measurement, now_ms};
@@ -313,7 +313,7 @@ impl Supervisor {
         let Some(pgid) = lock(&h.state).pgid else {
             return;
         };
-        if let Some(now) = sample_group(pgid) {
+        if let Some(now) = sample_members(pgid) {
             self.samples
                 .push("rss", name, now.rss_bytes as f64, "bytes");
             lock(&h.state).window.add_rss(now.rss_bytes);
@@ -496,7 +496,14 @@ async fn copy_to_log(mut stdout: tokio::process::ChildStdout, log: PathBuf) {
     let _ = file.flush().await;
 }
 
-/// Samples the service's process group every `every`.
+/// A service's footprint now: every process of its node as the backend
+/// lists them (its cgroup, so a daemon that left the process group still
+/// counts), led by `pgid`.
+fn sample_members(pgid: i32) -> Option<GroupSample> {
+    sample_pids(&gauntlet_node::member_pids_of(pgid))
+}
+
+/// Samples the service's processes every `every`.
 async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples, every: Duration) {
     let mut last: Option<(i32, GroupSample, Instant)> = None;
     let mut tick = tokio::time::interval(every);
@@ -507,7 +514,7 @@ async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples,
             last = None;
             continue;
         };
-        let Some(now) = sample_group(pgid) else {
+        let Some(now) = sample_members(pgid) else {
             continue;
         };
         let at = Instant::now();

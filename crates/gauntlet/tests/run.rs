@@ -559,3 +559,60 @@ duration = "60s"
         "{wait}"
     );
 }
+
+/// A service's figures cover every process of its node as the backend
+/// lists them: a daemon it started with `setsid` (out of its process group,
+/// still in its cgroup) holding 120 MiB counts against `max_rss`, so the
+/// module fails; sampled by process group, it would pass unseen.
+#[test]
+fn a_services_daemon_counts_in_its_memory() {
+    if !matches!(
+        gauntlet_node::containment(),
+        gauntlet_node::Containment::Cgroup { .. }
+    ) {
+        assert!(
+            std::env::var_os("GAUNTLET_TEST_NO_CGROUP").is_some(),
+            "no cgroup containment here; set GAUNTLET_TEST_NO_CGROUP=1 to skip"
+        );
+        eprintln!("skipped: no cgroup containment here");
+        return;
+    }
+    let b = Bench::new();
+    let port = free_port();
+    let ready = b.path().join("daemon.ready");
+    let script = b.write_plan(
+        "with-daemon.sh",
+        "#!/bin/sh\n\
+         setsid python3 -c 'import sys, time\nheld = b\"x\" * (120 << 20)\nopen(sys.argv[1], \"w\").close()\ntime.sleep(300)' \"$1\" &\n\
+         while [ ! -f \"$1\" ]; do sleep 0.05; done\n\
+         exec \"$2/http-service\" --port \"$3\"\n",
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let plan = b.write_plan(
+        "daemon.toml",
+        &format!(
+            r#"[[service]]
+name = "api"
+command = ["{script}", "{ready}", "{bin}", "{port}"]
+tests = [["{bin}/http-service", "--selftest", "http://127.0.0.1:{port}"]]
+[service.health]
+http = "http://127.0.0.1:{port}/health"
+[service.limits]
+max_rss = "80MiB"
+
+[[stage]]
+kind = "cycle"
+"#,
+            script = script.display(),
+            ready = ready.display(),
+            bin = b.bin_dir(),
+        ),
+    );
+    let out = b.gauntlet(&["run", plan.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 1, "{}\n{}", stdout(&out), stderr(&out));
+    let run = &b.runs()[0];
+    let report = read_json(&b.artifact_dir(run).join("REPORT.json"));
+    let m = summary_of(&report, "cycle1/api");
+    assert_eq!(m["status"], "fail", "{m}");
+    assert!(m["reasons"].to_string().contains("max_rss"), "{m}");
+}

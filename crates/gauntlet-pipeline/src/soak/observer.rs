@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use gauntlet_observe::group_pids;
 use gauntlet_plan::Plan;
 use gauntlet_soak::invariants::HealthSample;
 use tokio::sync::{Mutex, watch};
@@ -99,7 +98,7 @@ pub(crate) async fn observe(cx: ObserverContext, mut stop: watch::Receiver<bool>
 fn threads_and_files(pgid: i32) -> (usize, usize) {
     let mut threads = 0;
     let mut fds = 0;
-    for pid in group_pids(pgid) {
+    for pid in gauntlet_node::member_pids_of(pgid) {
         threads += std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
         fds += std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
     }
