@@ -4,28 +4,18 @@ use gauntlet_check::Validity;
 use serde::Serialize;
 use serde_json::Value;
 
-/// Which preset of the engine a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunKind {
-    /// `gauntlet test`: the workbench.
-    Test,
-    /// `gauntlet run plan.toml`.
-    Run,
-    /// `gauntlet soak plan.toml`.
-    Soak,
-}
-
 /// One thing that happened in a run. Times are milliseconds since the
 /// run's start (`t_ms`), the run's one time base; the store relates them to
 /// the wall clock through the run's start time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
-    /// The run exists: its id (store row or directory) and its stages.
+    /// The run exists: its id (store row or directory), which preset of
+    /// the engine it is (the store's run kind: `test`, `run`, `soak`) and
+    /// how many stages it has.
     RunStarted {
         run: String,
-        kind: RunKind,
+        kind: String,
         stages: usize,
     },
     /// A stage began (`index` counts from 0 of `total`).

@@ -34,7 +34,7 @@
 pub mod clock;
 mod event;
 
-pub use event::{Event, RunKind};
+pub use event::Event;
 
 use std::sync::Arc;
 

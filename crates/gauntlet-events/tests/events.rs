@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gauntlet_events::{Collect, Event, Events, RunKind, Subscriber};
+use gauntlet_events::{Collect, Event, Events, Subscriber};
 use serde_json::json;
 
 #[test]
@@ -12,7 +12,7 @@ fn every_subscriber_sees_every_event_in_order() {
     let events = Events::new(vec![a.clone() as Arc<dyn Subscriber>]).with(b.clone());
     events.emit(Event::RunStarted {
         run: "r1".into(),
-        kind: RunKind::Soak,
+        kind: "soak".into(),
         stages: 4,
     });
     events.note("starting api");

@@ -29,11 +29,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gauntlet_check::Validity;
-use gauntlet_events::{Events, RunKind};
+use gauntlet_events::Events;
 use gauntlet_node::Backend;
 use gauntlet_plan::{Next, Plan, RunStage, expand, next_step, running_before};
 use gauntlet_report::run::{Format, RunReport, render};
-use gauntlet_store::{NewRun, NewStage, Run, RunId, RunState, StageEnd, Store, StoreError};
+use gauntlet_store::{
+    NewRun, NewStage, Run, RunId, RunKind, RunState, StageEnd, Store, StoreError,
+};
 use tokio::sync::watch;
 
 pub use progress::Progress;

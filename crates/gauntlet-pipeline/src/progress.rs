@@ -22,10 +22,10 @@ impl Progress {
         &self.events
     }
 
-    pub fn run_start(&self, run: &str, kind: gauntlet_events::RunKind, stages: usize) {
+    pub fn run_start(&self, run: &str, kind: gauntlet_store::RunKind, stages: usize) {
         self.events.emit(Event::RunStarted {
             run: run.to_owned(),
-            kind,
+            kind: kind.as_str().to_owned(),
             stages,
         });
     }

@@ -115,7 +115,7 @@ pub(crate) async fn drive(
     let plan = Arc::new(plan);
     let samples = Samples::default();
     let progress = Progress::new(context.events.clone());
-    progress.run_start(run.as_str(), gauntlet_events::RunKind::Soak, STAGES.len());
+    progress.run_start(run.as_str(), RunKind::Soak, STAGES.len());
     let mut sup = Supervisor::new(
         plan.clone(),
         services_dir.clone(),
