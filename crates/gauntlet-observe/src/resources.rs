@@ -98,20 +98,32 @@ pub struct GroupSample {
 
 /// [`sample_group`] under another `/proc` (a fixture in tests).
 pub fn sample_group_in(proc_root: &Path, pgid: i32) -> Option<GroupSample> {
+    let pids: Vec<u32> = group_pids_in(proc_root, pgid)
+        .into_iter()
+        .map(|p| p as u32)
+        .collect();
+    // A pid recycled since the scan is someone else's: keep the group's.
+    sample_of(proc_root, &pids, |stat| stat.pgrp == pgid)
+}
+
+/// The RSS and CPU ticks of `pids` that are alive and pass `keep`.
+fn sample_of(
+    proc_root: &Path,
+    pids: &[u32],
+    keep: impl Fn(&ProcStat) -> bool,
+) -> Option<GroupSample> {
     let mut sample = GroupSample::default();
-    for pid in group_pids_in(proc_root, pgid) {
+    for pid in pids {
         let dir = proc_root.join(pid.to_string());
-        // Read stat again rather than reuse the scan's: the ticks should be
+        // Read stat again rather than reuse a scan's: the ticks should be
         // as close in time to the RSS as possible.
         let Some(stat) = fs::read_to_string(dir.join("stat"))
             .ok()
             .and_then(|s| parse_stat(&s))
+            .filter(|s| keep(s))
         else {
-            continue; // exited since the scan
+            continue; // exited since it was listed
         };
-        if stat.pgrp != pgid {
-            continue; // the pid was recycled since the scan
-        }
         let rss = fs::read_to_string(dir.join("status"))
             .ok()
             .and_then(|s| parse_status_rss(&s))
@@ -132,24 +144,7 @@ pub fn sample_group(pgid: i32) -> Option<GroupSample> {
 /// backend lists them: its cgroup, daemons included); `None` when none of
 /// them is alive.
 pub fn sample_pids(pids: &[u32]) -> Option<GroupSample> {
-    let mut sample = GroupSample::default();
-    for pid in pids {
-        let dir = Path::new("/proc").join(pid.to_string());
-        let Some(stat) = fs::read_to_string(dir.join("stat"))
-            .ok()
-            .and_then(|s| parse_stat(&s))
-        else {
-            continue; // exited since it was listed
-        };
-        let rss = fs::read_to_string(dir.join("status"))
-            .ok()
-            .and_then(|s| parse_status_rss(&s))
-            .unwrap_or(0);
-        sample.rss_bytes += rss;
-        sample.cpu_ticks += stat.utime + stat.stime;
-        sample.processes += 1;
-    }
-    (sample.processes > 0).then_some(sample)
+    sample_of(Path::new("/proc"), pids, |_| true)
 }
 
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), 100 if unknown.

@@ -117,7 +117,12 @@ async fn http_probe_reads_the_status() {
 
 #[tokio::test]
 async fn http_probe_of_a_closed_port_is_refused() {
-    let outcome = probe_once(&http(free_port(), 200), T).await;
+    // A socket bound but never listening holds the port (no other test can
+    // take it, as a freed one could be) and refuses every connection.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
+    let outcome = probe_once(&http(port, 200), T).await;
     assert!(!outcome.healthy);
     assert_eq!(outcome.detail, "connection refused");
 }
