@@ -68,6 +68,15 @@ async fn answer(mut stream: TcpStream, status: u16) {
 }
 
 /// A port nobody listens on: bound, then released.
+/// A socket bound but never listening: it holds its port (no parallel
+/// test can take it, as a freed port could be) and refuses every
+/// connection.
+fn refusing_port() -> tokio::net::TcpSocket {
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    held
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -117,10 +126,7 @@ async fn http_probe_reads_the_status() {
 
 #[tokio::test]
 async fn http_probe_of_a_closed_port_is_refused() {
-    // A socket bound but never listening holds the port (no other test can
-    // take it, as a freed one could be) and refuses every connection.
-    let held = tokio::net::TcpSocket::new_v4().unwrap();
-    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let held = refusing_port();
     let port = held.local_addr().unwrap().port();
     let outcome = probe_once(&http(port, 200), T).await;
     assert!(!outcome.healthy);
@@ -168,7 +174,8 @@ async fn tcp_probe() {
     assert!(outcome.healthy, "{outcome:?}");
     assert_eq!(outcome.detail, "connected");
     drop(listener);
-    let address = format!("127.0.0.1:{}", free_port());
+    let held = refusing_port();
+    let address = format!("127.0.0.1:{}", held.local_addr().unwrap().port());
     let outcome = probe_once(&Probe::Tcp { address }, T).await;
     assert!(!outcome.healthy);
     assert_eq!(outcome.detail, "connection refused");
