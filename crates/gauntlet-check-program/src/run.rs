@@ -118,12 +118,8 @@ struct Collected {
     stderr_tail: Vec<String>,
 }
 
-/// Starts the program, reads its stdout (bounded) while it runs, and waits
-/// for it up to the timeout, killing its group past it.
-///
-/// This is a small spawn-and-collect of its own on `NodeProcess::spawn`;
-/// when gauntlet-node grows a shared run-to-the-end helper (with a
-/// `Backend`), this function is the one place to swap.
+/// Runs the program to its end through gauntlet-node's `run_to_end`
+/// (stdout bounded, killed whole past the timeout) and says how it ended.
 async fn spawn_and_collect(spec: &ProgramSpec, run_dir: &Path) -> Collected {
     // The program may run in another directory (a plan's checks run in the
     // plan's): a relative run directory would point elsewhere there.
