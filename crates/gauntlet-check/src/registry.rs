@@ -118,6 +118,17 @@ impl Checkers {
     pub fn check(&self, name: &str, input: &CheckInput<'_>) -> Result<CheckResult, UnknownChecker> {
         Ok(self.get(name)?.check(input))
     }
+
+    /// Like [`Checkers::check`], but a name this registry lacks is a verdict
+    /// too: `unknown`, saying so (for names checked earlier, against a
+    /// registry that may differ, such as a stored plan's).
+    pub fn judge(&self, name: &str, input: &CheckInput<'_>) -> CheckResult {
+        self.check(name, input).unwrap_or_else(|e| {
+            let mut r = CheckResult::new(name);
+            r.undecided(serde_json::json!({ "problem": e.to_string() }));
+            r
+        })
+    }
 }
 
 /// [`echo::check`] by name.

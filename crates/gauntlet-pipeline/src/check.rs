@@ -149,16 +149,9 @@ async fn builtin(checker: String, path: PathBuf) -> CheckResult {
                 return r;
             }
         };
-        match gauntlet_linear::checkers().check(&checker, &CheckInput::new(&history.ops)) {
-            Ok(r) => r,
-            // The plan loader checked the name; a stored plan from another
-            // version might still name one this build lacks.
-            Err(e) => {
-                let mut r = CheckResult::new(checker.as_str());
-                r.undecided(json!({ "problem": e.to_string() }));
-                r
-            }
-        }
+        // The plan loader checked the name; a stored plan from another
+        // version might still name one this build lacks: then `unknown`.
+        gauntlet_linear::checkers().judge(&checker, &CheckInput::new(&history.ops))
     })
     .await;
     judged.unwrap_or_else(|e| {

@@ -29,13 +29,7 @@ pub(crate) fn assemble(
     let input = CheckInput::new(history);
     // Names are validated with the config; a miss here is still a verdict
     // (unknown, saying why), not a panic.
-    let by_name = |name: &str| {
-        registry.check(name, &input).unwrap_or_else(|e| {
-            let mut r = CheckResult::new(name);
-            r.undecided(json!({"problem": e.to_string()}));
-            r
-        })
-    };
+    let by_name = |name: &str| registry.judge(name, &input);
     let mut checks: Vec<(String, CheckResult)> = Vec::new();
     checks.push(("workload".into(), workload_check(&cfg.workload, &by_name)));
     checks.push(("stats".into(), by_name("stats")));
