@@ -14,7 +14,7 @@ use gauntlet_node::{Backend, NodeSpec};
 use gauntlet_observe::{
     GroupSample, cpu_percent, looks_like_oom, oom_kill_count, sample_pids, wait_healthy,
 };
-use gauntlet_plan::{Plan, RestartPolicy, Service, stop_order};
+use gauntlet_plan::{Plan, RestartPolicy, Service, dependency_order, stop_order};
 use gauntlet_store::{AttemptId, Measurement, now_ms};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
@@ -186,6 +186,27 @@ impl Supervisor {
             .map(|s| s.name.clone())
             .filter(|n| self.is_running(n))
             .collect()
+    }
+
+    /// Starts every service of the plan that is not running, in dependency
+    /// order (each healthy before the next), telling `starting` first;
+    /// returns the whole order, or the service that would not start and why.
+    pub async fn start_stopped(
+        &mut self,
+        starting: impl Fn(&str),
+    ) -> Result<Vec<String>, (String, String)> {
+        let names: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
+        let order = dependency_order(&self.plan, &names);
+        for name in &order {
+            if self.is_running(name) {
+                continue;
+            }
+            starting(name);
+            if let Err(why) = self.start(name).await {
+                return Err((name.clone(), why));
+            }
+        }
+        Ok(order)
     }
 
     pub fn state(&self, name: &str) -> Option<Arc<Mutex<ServiceState>>> {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use gauntlet_check::Validity;
 use gauntlet_observe::http_request;
 use gauntlet_plan::soak::{Readback, Soak, UserScenario};
-use gauntlet_plan::{Next, Plan, dependency_order, next_step};
+use gauntlet_plan::{Next, Plan, next_step};
 use gauntlet_proxy::Proxy;
 use gauntlet_soak::assess::{self, restart_counts};
 use gauntlet_soak::journal::Journal;
@@ -320,19 +320,20 @@ impl Driver<'_> {
     /// Starts every service not running (dependency order, healthy) and
     /// every proxy not open. The error carries the stage summary.
     async fn bring_up(&mut self) -> Result<Vec<String>, (String, Value)> {
-        let names: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
-        let order = dependency_order(&self.plan, &names);
-        for name in &order {
-            if self.supervisor.lock().await.is_running(name) {
-                continue;
-            }
-            self.progress.note(&format!("starting {name}"));
-            let started = self.supervisor.lock().await.start(name).await;
-            if let Err(why) = started {
-                let tail = self.supervisor.lock().await.last_lines(name, 15);
+        let progress = &self.progress;
+        let started = self
+            .supervisor
+            .lock()
+            .await
+            .start_stopped(|name| progress.note(&format!("starting {name}")))
+            .await;
+        let order = match started {
+            Ok(order) => order,
+            Err((name, why)) => {
+                let tail = self.supervisor.lock().await.last_lines(&name, 15);
                 return Err((why, json!({ "log_tail": { name.as_str(): tail } })));
             }
-        }
+        };
         for (n, (service, p)) in self.spec.proxies.iter().enumerate() {
             if self.proxies.contains_key(service) {
                 continue;
@@ -489,18 +490,13 @@ impl Driver<'_> {
         let began = Instant::now();
         let deadline = began + self.spec.calm_timeout;
         // Services a fault killed and STOP interrupted before the restart.
-        {
-            let mut sup = self.supervisor.lock().await;
-            let names: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
-            for name in dependency_order(&self.plan, &names) {
-                if !sup.is_running(&name) {
-                    self.progress.note(&format!("calm: starting {name} again"));
-                    if let Err(e) = sup.start(&name).await {
-                        return Err(format!("calm: {e}"));
-                    }
-                }
-            }
-        }
+        let progress = &self.progress;
+        self.supervisor
+            .lock()
+            .await
+            .start_stopped(|name| progress.note(&format!("calm: starting {name} again")))
+            .await
+            .map_err(|(_, why)| format!("calm: {why}"))?;
         loop {
             let round = crate::health::probe_round(&self.plan, None, None).await;
             if round.iter().all(|(_, outcome)| outcome.healthy) {
