@@ -223,12 +223,7 @@ fn ctrl_c_kills_a_running_checker_program_and_the_run_says_interrupted() {
     write_checkers(tmp.path());
     let (run, child) = start_hanging_checker(tmp.path(), "./hang.sh");
     let began = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::interrupt(child);
     assert!(
         began.elapsed() < Duration::from_secs(20),
         "{:?}",

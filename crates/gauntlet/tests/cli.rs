@@ -189,12 +189,7 @@ fn start_long_run() -> (TestRun, std::process::Child) {
 #[test]
 fn ctrl_c_tears_everything_down_and_keeps_the_results() {
     let (run, child) = start_long_run();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::interrupt(child);
     assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
     common::assert_no_processes_with_marker(&run.marker);

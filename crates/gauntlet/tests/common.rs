@@ -123,6 +123,17 @@ pub fn assert_no_processes_with_marker(marker: &str) {
     }
 }
 
+/// Ctrl-C for a gauntlet started with piped output: SIGINT, then its
+/// output once it has ended.
+pub fn interrupt(child: std::process::Child) -> Output {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

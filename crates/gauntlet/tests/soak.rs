@@ -284,12 +284,7 @@ fn ctrl_c_ends_a_soak_with_every_service_and_proxy_gone() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::interrupt(child);
     assert_eq!(code(&out), 255, "{}", stderr(&out));
     common::assert_no_processes_with_marker(&b.marker);
     let run = &b.runs()[0];
@@ -442,12 +437,7 @@ fn ctrl_c_keeps_the_journal_and_judges_what_was_seen_then_retry_resumes_the_soak
     wait_for_soak_stage(&b);
     // Users write for a while, then Ctrl-C.
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::interrupt(child);
     assert_eq!(code(&out), 255, "{}", stderr(&out));
     common::assert_no_processes_with_marker(&b.marker);
     let run = b.runs()[0].clone();
@@ -628,12 +618,7 @@ fn ctrl_c_in_the_calm_keeps_the_soak_and_retry_reads_back_what_it_journaled() {
     std::fs::write(&flag, "").unwrap();
     wait_for_stage(&b, 2);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::interrupt(child);
     assert_eq!(code(&out), 255, "{}", stderr(&out));
     common::assert_no_processes_with_marker(&b.marker);
     let run = b.runs()[0].clone();

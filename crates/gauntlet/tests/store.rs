@@ -299,12 +299,7 @@ fn ctrl_c_leaves_an_interrupted_test_run() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(1000));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::interrupt(child);
     assert_eq!(code(&out), 255, "{}", stderr(&out));
     common::assert_no_processes_with_marker(&b.marker);
     let runs = json_of(&g(&b, &store, &["runs", "--json"]));
