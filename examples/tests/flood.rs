@@ -44,3 +44,19 @@ fn a_lone_flood_node_drops_its_tokens() {
     assert_eq!(reply["body"]["type"], "flood_ok");
     assert!(p.drain(Duration::from_millis(200)).is_empty());
 }
+
+#[test]
+fn a_firehose_floods_the_other_nodes_and_stops_reading() {
+    let mut p = Proc::start(BIN, "n1", &["n1", "n2", "n3"]);
+    let reply = p.call("c1", "n1", json!({"type": "firehose"}));
+    assert_eq!(reply["body"]["type"], "firehose_ok");
+    // It never stops on its own: read a good many tokens.
+    for _ in 0..10_000 {
+        let Some(common::Line::Msg(t)) = p.next_line(Duration::from_secs(5)) else {
+            panic!("the firehose ran dry or printed garbage: {:?}", p.garbage);
+        };
+        assert_eq!(t["src"], "n1");
+        assert_eq!(t["body"], json!({"type": "token"}));
+        assert!(t["dest"] == "n2" || t["dest"] == "n3", "{t}");
+    }
+}

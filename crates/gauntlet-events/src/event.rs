@@ -37,6 +37,10 @@ pub enum Event {
     Note { text: String },
     /// Something a person should see: a node's bad output, a crash.
     Warning { source: String, text: String },
+    /// A line a program under test wrote on its stderr, which the person
+    /// asked to see (`gauntlet test --log-stderr`); `source` is the program
+    /// (`n1`).
+    Output { source: String, line: String },
     /// The stage waits this long on purpose (a soak checkpoint, a `wait`
     /// stage): a printer can count it down.
     Waiting { ms: u64 },
@@ -72,9 +76,14 @@ pub enum Event {
         value: f64,
         unit: String,
     },
-    /// A check's result, in the one result shape.
-    Check { name: String, result: Value },
-    /// The run is over for now: finished, held or interrupted, with the
-    /// worst verdict.
+    /// A check's verdict and its result in the one result shape, filed
+    /// under `name` (the store keeps one verdict per name and run).
+    Check {
+        name: String,
+        valid: Validity,
+        result: Value,
+    },
+    /// The run is over for now: finished, held, interrupted or abandoned
+    /// (the store's state), with its verdict (`unknown` unless finished).
     RunEnded { state: String, valid: Validity },
 }

@@ -42,6 +42,14 @@ use std::sync::Arc;
 pub trait Subscriber: Send + Sync {
     /// Called once per event, in the order the run emitted them.
     fn on_event(&self, event: &Event);
+
+    /// Whether this subscriber wants the streams: an `op` event per history
+    /// op and a `sample` event per measurement (a live dashboard does; a
+    /// printer or the store, which keeps samples in batches, does not). A
+    /// run builds those events only when some subscriber wants them.
+    fn wants_streams(&self) -> bool {
+        true
+    }
 }
 
 /// The handle a run emits on: cheap to clone, shared by every task of the
@@ -49,14 +57,24 @@ pub trait Subscriber: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Events {
     subscribers: Arc<[Arc<dyn Subscriber>]>,
+    /// Some subscriber wants the `op` and `sample` streams.
+    streams: bool,
 }
 
 impl Events {
     /// Events delivered to `subscribers`, in this order.
     pub fn new(subscribers: Vec<Arc<dyn Subscriber>>) -> Events {
         Events {
+            streams: subscribers.iter().any(|s| s.wants_streams()),
             subscribers: subscribers.into(),
         }
+    }
+
+    /// True when some subscriber wants `op` and `sample` events: a part
+    /// that emits them checks first, so nobody pays for a stream nobody
+    /// reads.
+    pub fn wants_streams(&self) -> bool {
+        self.streams
     }
 
     /// Events nobody listens to (benchmarks, library tests).
@@ -96,6 +114,23 @@ impl Events {
             source: source.into(),
             text: text.into(),
         });
+    }
+}
+
+impl Events {
+    /// A history recorder's observer that tells each op as an `op` event
+    /// (nothing when no subscriber wants the streams):
+    /// `Recorder::observed(events.ops())`.
+    pub fn ops(&self) -> gauntlet_history::Observer {
+        let events = self.clone();
+        Arc::new(move |op: &gauntlet_history::Op| {
+            if events.wants_streams() {
+                events.emit(Event::Op {
+                    t_ms: op.time.unwrap_or(0) / 1_000_000,
+                    op: serde_json::to_value(op).unwrap_or_default(),
+                });
+            }
+        })
     }
 }
 

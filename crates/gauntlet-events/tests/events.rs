@@ -54,3 +54,43 @@ fn events_serialize_as_tagged_json() {
                "kind": "pause", "f": "pause", "target": "api", "value": {"duration_ms": 5000}})
     );
 }
+
+#[test]
+fn a_recorder_observed_by_the_events_tells_every_op_in_order() {
+    use gauntlet_history::{Op, OpType, Recorder};
+    let seen = Arc::new(Collect::default());
+    let events = Events::new(vec![seen.clone() as Arc<dyn Subscriber>]);
+    let recorder = Recorder::in_memory(std::time::Instant::now()).observed(events.ops());
+    let invoke = recorder.record(Op::invoke(0, "write", json!(1)));
+    recorder.record(invoke.complete(OpType::Ok, json!(1)));
+    let ops: Vec<_> = seen
+        .events()
+        .into_iter()
+        .map(|e| match e {
+            Event::Op { op, .. } => (op["index"].clone(), op["type"].clone()),
+            other => panic!("not an op: {other:?}"),
+        })
+        .collect();
+    assert_eq!(ops, [(json!(0), json!("invoke")), (json!(1), json!("ok"))]);
+    // The history itself is unchanged by being watched.
+    assert_eq!(recorder.take().len(), 2);
+    // Subscribers that do not want the streams (a printer, the store) get
+    // no op events, and none is built for them.
+    struct Printer(Collect);
+    impl Subscriber for Printer {
+        fn on_event(&self, event: &Event) {
+            self.0.on_event(event);
+        }
+        fn wants_streams(&self) -> bool {
+            false
+        }
+    }
+    let printer = Arc::new(Printer(Collect::default()));
+    let events = Events::new(vec![printer.clone() as Arc<dyn Subscriber>]);
+    assert!(events.is_heard() && !events.wants_streams());
+    let watched = Recorder::in_memory(std::time::Instant::now()).observed(events.ops());
+    watched.record(Op::invoke(0, "read", json!(null)));
+    assert!(printer.0.events().is_empty());
+    // One subscriber that wants them is enough.
+    assert!(events.with(seen.clone()).wants_streams());
+}

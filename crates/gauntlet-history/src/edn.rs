@@ -2,20 +2,22 @@
 //! vector or list of op maps spanning many lines. Ops may be plain maps or
 //! tagged records (`#jepsen.history.Op{...}`).
 //!
-//! The EDN reader (clojure-reader) gives no positions for the forms it
-//! returns, so ops are read one at a time: the top-level vector's `[` is
-//! consumed here, then each element is read with [`clojure_reader::edn::read`],
-//! which returns the unread rest. The byte offset where each read starts gives
-//! the op's line; the reader's own error positions are relative to that start.
+//! The history is streamed (`stream.rs`): the input is cut between top-level
+//! forms (`scan.rs`, which also blanks out Clojure metadata), and each
+//! stretch is read here. The EDN reader (clojure-reader) gives no positions
+//! for the forms it returns, so ops are read one at a time: the top-level
+//! vector's `[` is consumed here, then each element is read with
+//! [`clojure_reader::edn::read`], which returns the unread rest. The byte
+//! offset where each read starts gives the op's line; the reader's own error
+//! positions are relative to that start.
 
 use std::mem;
-use std::path::Path;
 
 use clojure_reader::edn::{self, Edn};
 use clojure_reader::error::{Code, Error as EdnError};
 use serde_json::{Map, Number, Value};
 
-use crate::io::HistoryError;
+use crate::stream::Part;
 use crate::{Op, OpType, Process};
 
 /// The tag of an independent tuple written as a tagged literal. Jepsen's
@@ -26,205 +28,82 @@ pub(crate) const TUPLE_TAG: &str = "jepsen.independent/tuple";
 /// Values nested deeper than this are refused rather than risk the stack.
 const MAX_DEPTH: usize = 256;
 
-/// Inputs smaller than two chunks of this size are read on one thread.
-const MIN_CHUNK_BYTES: usize = 1 << 20;
+/// The history's opening bracket, when it is one vector or list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Open {
+    /// The bracket that closes it.
+    pub(crate) close: u8,
+    /// The 1-based line it is on.
+    pub(crate) line: usize,
+}
 
-/// Reads every op of an EDN history, with the 1-based line each op starts on.
+/// Reads the ops of `text`, a stretch of an EDN history that starts on
+/// `first_line` and holds whole top-level forms (the stream cut it where
+/// [`crate::scan::Scanner`] said so). `open` is the history's opening
+/// bracket, if it is one vector or list; `opens` says that bracket is in
+/// this stretch, before its first form.
 ///
-/// Large inputs are read in chunks on several threads. A chunk starts where a
-/// line starts with `{` or `#` at most as far in as the first op (ops nested
-/// in pretty-printed values are indented further). A split that is not at a top-level op (inside a string
-/// or a nested map) makes the chunk before it fail, since that chunk then
-/// ends inside a form. Any failure sends the whole input through the
-/// sequential reader, so results and errors are those of a sequential read.
-pub(crate) fn parse(path: &Path, text: &str) -> Result<(Vec<Op>, Vec<usize>), HistoryError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    parse_with(path, text, threads, MIN_CHUNK_BYTES)
-}
-
-fn parse_with(
-    path: &Path,
+/// Returns the line of the first non-blank character (an error if an
+/// earlier stretch closed the history), and the ops or the line to blame
+/// and a message.
+pub(crate) fn parse_part(
     text: &str,
-    threads: usize,
-    min_chunk: usize,
-) -> Result<(Vec<Op>, Vec<usize>), HistoryError> {
-    let (cur, open) = body(text);
-    let chunks = (text.len() / min_chunk.max(1)).min(threads);
-    if chunks > 1
-        && let Some(read) = parse_chunks(text, &cur, open, chunks)
-    {
-        return Ok(read);
-    }
-    let mut out = Out::default();
-    read_ops(cur, open, true, &mut out).map_err(|(line, message)| HistoryError::Malformed {
-        path: path.to_owned(),
-        line,
-        message,
-    })?;
-    Ok(out.finish())
-}
-
-/// Where the ops start: past blanks and the opening bracket, if any.
-fn body(text: &str) -> (Cursor<'_>, Option<Open>) {
-    let mut cur = Cursor::new(text);
-    cur.skip_blank();
-    let open = match cur.peek() {
-        Some(b'[') => Some(Open {
-            close: b']',
-            line: cur.line,
-        }),
-        Some(b'(') => Some(Open {
-            close: b')',
-            line: cur.line,
-        }),
-        _ => None,
+    first_line: usize,
+    open: Option<Open>,
+    opens: bool,
+    truncated: bool,
+    mut part: Part,
+) -> (Option<usize>, Result<Part, (usize, String)>) {
+    let mut cur = Cursor {
+        text,
+        pos: 0,
+        line: first_line,
     };
-    if open.is_some() {
+    cur.skip_blank();
+    let first_content = cur.peek().map(|_| cur.line);
+    if let Some(open) = open.filter(|_| opens)
+        && cur.peek() == Some(opening(open.close) as u8)
+    {
         cur.advance_to(cur.pos + 1);
-        cur.skip_blank();
     }
-    (cur, open)
+    let read = read_forms(cur, open.map(|o| o.close), truncated, &mut part);
+    (first_content, read.map(|()| part))
 }
 
-/// The history's opening bracket.
-#[derive(Debug, Clone, Copy)]
-struct Open {
-    close: u8,
-    line: usize,
-}
-
-/// Ops read from a stretch of the text.
-#[derive(Default)]
-struct Out {
-    ops: Vec<Op>,
-    lines: Vec<usize>,
-    /// Positions (within `ops`) of ops without an `:index`.
-    unindexed: Vec<usize>,
-}
-
-impl Out {
-    fn append(&mut self, mut other: Out) {
-        let base = self.ops.len();
-        self.unindexed
-            .extend(other.unindexed.iter().map(|i| i + base));
-        self.ops.append(&mut other.ops);
-        self.lines.append(&mut other.lines);
-    }
-
-    /// Ops without an `:index` get their position.
-    fn finish(mut self) -> (Vec<Op>, Vec<usize>) {
-        for &i in &self.unindexed {
-            self.ops[i].index = i as u64;
-        }
-        (self.ops, self.lines)
-    }
-}
-
-/// Reads the ops after `body` (just past the opening bracket, if any) in
-/// `chunks` pieces on as many threads, or `None` when no good split exists or
-/// any piece fails.
-fn parse_chunks(
-    text: &str,
-    body: &Cursor<'_>,
-    open: Option<Open>,
-    chunks: usize,
-) -> Option<(Vec<Op>, Vec<usize>)> {
-    let indent = body.pos - text[..body.pos].rfind('\n').map_or(0, |i| i + 1);
-    let bytes = text.as_bytes();
-    let mut starts = vec![(body.pos, body.line)];
-    for k in 1..chunks {
-        let target = body.pos + (text.len() - body.pos) * k / chunks;
-        let &(prev, prev_line) = starts.last().expect("starts with the body");
-        let mut from = target.max(prev + 1);
-        let split = loop {
-            let newline = from + bytes.get(from..)?.iter().position(|&b| b == b'\n')?;
-            let line = &bytes[newline + 1..];
-            let spaces = line
-                .iter()
-                .take(indent + 1)
-                .take_while(|&&b| b == b' ')
-                .count();
-            if spaces <= indent && matches!(line.get(spaces), Some(b'{' | b'#')) {
-                break newline + 1 + spaces;
-            }
-            from = newline + 1;
-        };
-        starts.push((split, prev_line + count_newlines(&bytes[prev..split])));
-    }
-
-    let reads: Vec<Option<Out>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = starts
-            .iter()
-            .enumerate()
-            .map(|(k, &(pos, line))| {
-                let end = starts.get(k + 1).map_or(text.len(), |&(next, _)| next);
-                let last = k + 1 == starts.len();
-                scope.spawn(move || {
-                    let cur = Cursor {
-                        text: &text[..end],
-                        pos,
-                        line,
-                    };
-                    let mut out = Out::default();
-                    read_ops(cur, open, last, &mut out).ok().map(|()| out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    let mut all = Out::default();
-    for out in reads {
-        all.append(out?);
-    }
-    Some(all.finish())
-}
-
-/// Reads ops from `cur` to the end of its text, the history's closing
-/// bracket included when `last`. A stretch that is not `last` must end
-/// exactly between two ops. Errors are the line to blame and a message.
-fn read_ops(
+/// Reads ops from `cur` to the end of its text, or to the history's
+/// closing bracket `close` (after which only blanks may follow). Errors are
+/// the line to blame and a message. A `truncated` text (the stream stopped
+/// at a bad byte) may end inside an op: that is no error here.
+fn read_forms(
     mut cur: Cursor<'_>,
-    open: Option<Open>,
-    last: bool,
-    out: &mut Out,
+    close: Option<u8>,
+    truncated: bool,
+    out: &mut Part,
 ) -> Result<(), (usize, String)> {
     let text = cur.text;
-    let close = open.map(|o| o.close);
+    let cut_short = |start: usize, e: &EdnError| {
+        truncated
+            && matches!(e.code, Code::UnexpectedEOF)
+            && e.ptr.is_none_or(|p| start + p >= text.len())
+    };
     loop {
         cur.skip_blank();
         match cur.peek() {
-            None => {
-                if let Some(open) = open.filter(|_| last) {
-                    return Err((
-                        open.line,
-                        format!(
-                            "the history's opening {} is never closed by a {}",
-                            opening(open.close),
-                            open.close as char
-                        ),
-                    ));
-                }
-                return Ok(());
-            }
+            None => return Ok(()),
             Some(c) if Some(c) == close => {
-                let open_line = open.expect("a close needs an open").line;
-                if !last {
-                    return Err((cur.line, "the history closes early".to_owned()));
-                }
+                let close_line = cur.line;
                 cur.advance_to(cur.pos + 1);
                 cur.skip_blank();
                 if cur.peek().is_some() {
                     return Err((
                         cur.line,
                         format!(
-                            "unexpected content after the history's closing {} (line {open_line})",
+                            "unexpected content after the history's closing {} (line {close_line})",
                             c as char
                         ),
                     ));
                 }
+                out.closed = Some(close_line);
                 return Ok(());
             }
             _ => {}
@@ -232,10 +111,29 @@ fn read_ops(
 
         let start = cur.pos;
         let start_line = cur.line;
+        // `#_ form` discards the form: read it and drop it here, so a
+        // discard is the same wherever the stream was cut.
+        if text[start..].starts_with("#_") {
+            let after = start + 2;
+            match edn::read(&text[after..]) {
+                Ok((_, rest)) => cur.advance_to(text.len() - rest.len()),
+                Err(e) if cut_short(after, &e) => return Ok(()),
+                Err(e) if e.ptr.is_none() => {
+                    return Err((
+                        start_line,
+                        format!(
+                            "column {}: `#_` is not followed by a form to discard",
+                            column_of(text, start)
+                        ),
+                    ));
+                }
+                Err(e) => return Err(diagnose(text, after, start_line, close, &e)),
+            }
+            continue;
+        }
         let (form, rest) = match edn::read(&text[start..]) {
             Ok(read) => read,
-            // Only discarded forms (`#_ x`) were left.
-            Err(e) if e.ptr.is_none() && close.is_none() && last => return Ok(()),
+            Err(e) if cut_short(start, &e) => return Ok(()),
             Err(e) => return Err(diagnose(text, start, start_line, close, &e)),
         };
         let (op, indexed) = op_from_edn(form).map_err(|m| (start_line, m))?;
@@ -248,7 +146,13 @@ fn read_ops(
     }
 }
 
-fn opening(close: u8) -> char {
+/// The 1-based column (in characters) of `text[at]`.
+fn column_of(text: &str, at: usize) -> usize {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    text[line_start..at].chars().count() + 1
+}
+
+pub(crate) fn opening(close: u8) -> char {
     if close == b']' { '[' } else { '(' }
 }
 
@@ -260,14 +164,6 @@ struct Cursor<'t> {
 }
 
 impl<'t> Cursor<'t> {
-    fn new(text: &'t str) -> Self {
-        Cursor {
-            text,
-            pos: 0,
-            line: 1,
-        }
-    }
-
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
@@ -667,8 +563,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn parse(text: &str) -> Result<Vec<Op>, String> {
+        crate::read_history_str("t.edn", text)
+            .map(|h| h.ops)
+            .map_err(|e| e.to_string())
+    }
+
     fn one(text: &str) -> Op {
-        let (ops, _) = parse(Path::new("t.edn"), text).unwrap();
+        let ops = parse(text).unwrap();
         assert_eq!(ops.len(), 1);
         ops.into_iter().next().unwrap()
     }
@@ -728,11 +630,9 @@ mod tests {
         );
         assert_eq!(op.key, Some(json!("k1")));
         assert_eq!(op.value, json!([1, 2]));
-        let bad = parse(
-            Path::new("t.edn"),
-            "{:type :invoke, :f :cas, :process 1, :value #jepsen.independent/tuple [1 2 3]}",
-        )
-        .unwrap_err();
+        let bad =
+            parse("{:type :invoke, :f :cas, :process 1, :value #jepsen.independent/tuple [1 2 3]}")
+                .unwrap_err();
         assert!(bad.to_string().contains("[key value]"), "{bad}");
     }
 
@@ -742,67 +642,6 @@ mod tests {
         assert_eq!(op.value, json!(["##Inf", "##-Inf"]));
     }
 
-    /// Chunked reads give exactly what a sequential read gives, errors
-    /// included, whatever the splits land on.
-    #[test]
-    fn chunked_reads_match_sequential_reads() {
-        let path = Path::new("t.edn");
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let mut texts = vec![
-            std::fs::read_to_string(dir.join("jepsen-lines.edn")).unwrap(),
-            std::fs::read_to_string(dir.join("jepsen-vector.edn")).unwrap(),
-        ];
-        // Multi-line strings whose lines look like ops, ops without an
-        // index, an indented vector, a list.
-        let mut tricky = String::new();
-        for i in 0..300 {
-            match i % 4 {
-                0 => tricky.push_str(&format!(
-                    "{{:type :invoke, :f :w, :process {i}, :value \"x\n{{:type :ok}}\n#{{}}\"}}\n"
-                )),
-                1 => tricky.push_str(&format!(
-                    "#jepsen.history.Op{{:index {i}, :type :ok, :f :w, :process {i},\n :value {{:a\n{{:b 1}}}}}}\n"
-                )),
-                _ => tricky.push_str(&format!("{{:type :info, :f :r, :process :nemesis, :value #{{{i}}}}}\n")),
-            }
-        }
-        texts.push(tricky.clone());
-        texts.push(format!("[\n  {}]", tricky.replace('\n', "\n  ")));
-        let plain: String = (0..300)
-            .map(|i| {
-                format!("{{:type :invoke, :f :r, :process {i}, :value {{:a\n   {{:b {i}}}}}}}\n")
-            })
-            .collect();
-        texts.push(format!("[{plain}]"));
-        texts.push(format!("({tricky})"));
-        // Errors early, late and at the very end.
-        texts.push(format!("{{:type :bogus, :f :r, :process 0}}\n{tricky}"));
-        texts.push(format!("{tricky}{{:type :ok, :f :r}}\n{tricky}"));
-        texts.push(format!("[{tricky}"));
-        texts.push(format!("[{tricky}]]"));
-        texts.push(format!("{tricky}{{:type :ok, :f :r, :process 0"));
-        // The plain layouts do split.
-        for text in [&texts[0], &texts[1], &texts[4]] {
-            let (cur, open) = body(text);
-            let chunked =
-                parse_chunks(text, &cur, open, 3).unwrap_or_else(|| panic!("no split: {text}"));
-            assert_eq!(
-                Ok(chunked),
-                parse_with(path, text, 1, 1).map_err(|e| e.to_string())
-            );
-        }
-        for text in &texts {
-            let sequential = parse_with(path, text, 1, 1).map_err(|e| e.to_string());
-            for threads in [2, 3, 7] {
-                for min_chunk in [1, 64, 1000] {
-                    let chunked =
-                        parse_with(path, text, threads, min_chunk).map_err(|e| e.to_string());
-                    assert_eq!(chunked, sequential, "{threads} threads, {min_chunk} bytes");
-                }
-            }
-        }
-    }
-
     #[test]
     fn deep_nesting_is_refused() {
         let deep = format!(
@@ -810,7 +649,7 @@ mod tests {
             "[".repeat(1000),
             "]".repeat(1000)
         );
-        let err = parse(Path::new("t.edn"), &deep).unwrap_err().to_string();
+        let err = parse(&deep).unwrap_err();
         assert!(err.contains("nested deeper"), "{err}");
     }
 }

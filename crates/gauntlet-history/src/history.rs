@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::calls::{Call, PairError, pair_calls};
-use crate::io::{HistoryError, parse_jsonl};
-use crate::{Op, Process, edn};
+use crate::io::HistoryError;
+use crate::{Op, Process, stream};
 
 /// A history's on-disk format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,16 +30,16 @@ impl Format {
         }
     }
 
-    /// Guesses the format from the first non-blank character: `[`, `(`, `#`
-    /// and `;` are EDN; `{` is JSONL when the next non-blank character is `"`
-    /// (or `}`), else EDN (`{:type ...`). Anything else, including an empty
-    /// text, is taken as JSONL.
+    /// Guesses the format from the first non-blank character: `[`, `(`, `#`,
+    /// `;` and `^` (Clojure metadata) are EDN; `{` is JSONL when the next
+    /// non-blank character is `"` (or `}`), else EDN (`{:type ...`). Anything
+    /// else, including an empty text, is taken as JSONL.
     pub fn sniff(text: &str) -> Format {
         let mut chars = text
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '\u{feff}');
         match chars.next() {
-            Some('[' | '(' | '#' | ';') => Format::Edn,
+            Some('[' | '(' | '#' | ';' | '^') => Format::Edn,
             Some('{') => match chars.next() {
                 Some('"' | '}') | None => Format::Jsonl,
                 Some(_) => Format::Edn,
@@ -102,6 +102,13 @@ impl History {
 /// the first non-blank character; see [`Format`]), returning ops in file
 /// order with the 1-based line each op starts on.
 ///
+/// The file is streamed, never held whole, so a FIFO or a device is read
+/// like a file: a line (JSONL) or an op (EDN) longer than
+/// [`MAX_LINE_BYTES`](crate::MAX_LINE_BYTES), a NUL byte or invalid UTF-8
+/// stops the read at once with an error naming the line. Big histories are
+/// parsed on several threads; results and errors are those of a sequential
+/// read (the first bad line wins).
+///
 /// EDN ops map onto [`Op`] like this: `:process` an integer is a client,
 /// `:nemesis` the nemesis; `:type` must be `:invoke`, `:ok`, `:fail` or
 /// `:info`; `:f` is a keyword or string (kept without the colon); `:value`
@@ -114,24 +121,30 @@ impl History {
 /// converted value. A `:value` tagged `#jepsen.independent/tuple [k v]` sets
 /// `key` to `k` and `value` to `v`; a plain `[k v]` stays a value (see
 /// [`split_independent_tuples`]). Other keys (`:node`, ...) are dropped.
-/// Tagged ops (`#jepsen.history.Op{...}`) read as maps.
+/// Tagged ops (`#jepsen.history.Op{...}`) read as maps. Clojure metadata
+/// (`^:kw`, `^Sym`, `^{...}`), on an op, inside one or on the whole
+/// history, is read and dropped, as it is not part of any value; `#_`
+/// discards the form after it.
 ///
 /// Every error names the file and a line: for an op that is not closed, the
 /// line it starts on; for anything else, where it is.
 pub fn read_history(path: &Path) -> Result<History, HistoryError> {
-    let bytes = std::fs::read(path).map_err(|source| HistoryError::Io {
+    let file = std::fs::File::open(path).map_err(|source| HistoryError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let good = &bytes[..e.valid_up_to()];
-        HistoryError::Malformed {
-            path: path.to_owned(),
-            line: 1 + good.iter().filter(|&&b| b == b'\n').count(),
-            message: "the file is not valid UTF-8".to_owned(),
-        }
-    })?;
-    parse_history(path, text, Format::detect(path, text))
+    read_history_from(path, file, Format::from_extension(path))
+}
+
+/// [`read_history`] from any reader (stdin, a socket, a decompressor):
+/// `source` names it in errors and in the result; `format` is the format to
+/// read it as, or `None` to sniff it.
+pub fn read_history_from(
+    source: &Path,
+    reader: impl std::io::Read,
+    format: Option<Format>,
+) -> Result<History, HistoryError> {
+    stream::read_from(source, reader, format, &stream::Tuning::default())
 }
 
 /// [`read_history`] for a text held in memory (stdin, a test). `name` picks
@@ -139,42 +152,14 @@ pub fn read_history(path: &Path) -> Result<History, HistoryError> {
 /// also the name errors use.
 pub fn read_history_str(name: &str, text: &str) -> Result<History, HistoryError> {
     let path = Path::new(name);
-    parse_history(path, text, Format::detect(path, text))
+    read_history_from(path, text.as_bytes(), Format::from_extension(path))
 }
 
 /// Reads `text` as `format`. `source` names it in errors and in the result.
 /// When reading fails and the text looks like the other format, the error
 /// says so.
 pub fn parse_history(source: &Path, text: &str, format: Format) -> Result<History, HistoryError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let parsed = match format {
-        Format::Jsonl => parse_jsonl(source, text),
-        Format::Edn => edn::parse(source, text),
-    };
-    let (ops, lines) = parsed.map_err(|e| match e {
-        HistoryError::Malformed {
-            path,
-            line,
-            mut message,
-        } if Format::sniff(text) != format => {
-            message.push_str(&format!(
-                " (read as {format}, but the file looks like {})",
-                Format::sniff(text)
-            ));
-            HistoryError::Malformed {
-                path,
-                line,
-                message,
-            }
-        }
-        e => e,
-    })?;
-    Ok(History {
-        ops,
-        lines,
-        source: source.to_owned(),
-        format,
-    })
+    read_history_from(source, text.as_bytes(), Some(format))
 }
 
 /// Splits `[k v]` values of client ops into `key: k`, `value: v`, as

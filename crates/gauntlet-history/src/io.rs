@@ -1,8 +1,9 @@
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::Op;
+use crate::stream::Part;
+use crate::{Format, Op};
 
 /// A history that could not be read, with the place that is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -19,56 +20,79 @@ pub enum HistoryError {
         line: usize,
         message: String,
     },
+    /// A line (JSONL) or an op (EDN) longer than the limit
+    /// ([`crate::MAX_LINE_BYTES`]); reading stopped there.
+    #[error("{path}:{line}: {what} is longer than {} (the limit for one op)", show_bytes(*limit))]
+    TooLong {
+        path: PathBuf,
+        line: usize,
+        limit: usize,
+        /// What is too long: the line, or the op that starts on the line.
+        what: &'static str,
+    },
 }
 
-/// Reads a JSONL history file. Blank lines are skipped; a missing `index` is
-/// taken from the op's position. [`crate::read_history`] also reads EDN and
-/// keeps each op's line.
-pub fn read_jsonl(path: &Path) -> Result<Vec<Op>, HistoryError> {
-    let io_err = |source| HistoryError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let reader = BufReader::new(File::open(path).map_err(io_err)?);
-    let mut ops = Vec::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(io_err)?;
-        if let Some(op) = parse_line(path, n + 1, &line, ops.len())? {
-            ops.push(op);
+impl HistoryError {
+    /// The 1-based line the error is about, if any.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            HistoryError::Io { .. } => None,
+            HistoryError::Malformed { line, .. } | HistoryError::TooLong { line, .. } => {
+                Some(*line)
+            }
         }
     }
-    Ok(ops)
+}
+
+fn show_bytes(n: usize) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Reads a JSONL history file, streamed (see [`crate::read_history`]).
+/// Blank lines are skipped; a missing `index` is taken from the op's
+/// position.
+pub fn read_jsonl(path: &Path) -> Result<Vec<Op>, HistoryError> {
+    let file = File::open(path).map_err(|source| HistoryError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(crate::stream::read_from(path, file, Some(Format::Jsonl), &Default::default())?.ops)
 }
 
 /// Reads a JSONL history held in memory; `name` is used in errors.
 pub fn read_jsonl_str(name: &str, text: &str) -> Result<Vec<Op>, HistoryError> {
-    Ok(parse_jsonl(Path::new(name), text)?.0)
+    Ok(crate::history::parse_history(Path::new(name), text, Format::Jsonl)?.ops)
 }
 
-/// Reads a JSONL history held in memory, with the 1-based line of each op.
-pub(crate) fn parse_jsonl(path: &Path, text: &str) -> Result<(Vec<Op>, Vec<usize>), HistoryError> {
-    let mut ops = Vec::new();
-    let mut lines = Vec::new();
+/// The ops of whole lines of a JSONL history, the first on `first_line`.
+pub(crate) fn parse_part(
+    path: &Path,
+    first_line: usize,
+    text: &str,
+    mut part: Part,
+) -> Result<Part, HistoryError> {
     for (n, line) in text.lines().enumerate() {
-        if let Some(op) = parse_line(path, n + 1, line, ops.len())? {
-            ops.push(op);
-            lines.push(n + 1);
+        if let Some(op) = parse_line(path, first_line + n, line)? {
+            if op.index == 0 {
+                part.unindexed.push(part.ops.len());
+            }
+            part.ops.push(op);
+            part.lines.push(first_line + n);
         }
     }
-    Ok((ops, lines))
+    Ok(part)
 }
 
-/// One line: `None` when blank. `position` is the op's place in the history.
-fn parse_line(
-    path: &Path,
-    line: usize,
-    text: &str,
-    position: usize,
-) -> Result<Option<Op>, HistoryError> {
+/// One line: `None` when blank.
+fn parse_line(path: &Path, line: usize, text: &str) -> Result<Option<Op>, HistoryError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let mut op: Op = serde_json::from_str(text).map_err(|e| {
+    let op: Op = serde_json::from_str(text).map_err(|e| {
         // serde_json says "... at line 1 column N" of the one line it saw.
         let message = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());
@@ -83,9 +107,6 @@ fn parse_line(
             message,
         }
     })?;
-    if op.index == 0 {
-        op.index = position as u64;
-    }
     Ok(Some(op))
 }
 

@@ -15,11 +15,15 @@ mod history;
 mod io;
 mod op;
 mod recorder;
+mod scan;
+mod stream;
 
 pub use calls::{Call, PairError, PairErrorKind, pair_calls};
 pub use history::{
-    Format, History, parse_history, read_history, read_history_str, split_independent_tuples,
+    Format, History, parse_history, read_history, read_history_from, read_history_str,
+    split_independent_tuples,
 };
 pub use io::{HistoryError, HistoryWriter, read_jsonl, read_jsonl_str};
 pub use op::{Op, OpType, Process};
-pub use recorder::Recorder;
+pub use recorder::{Observer, Recorder};
+pub use stream::MAX_LINE_BYTES;

@@ -16,7 +16,13 @@ use crate::{HistoryWriter, Op};
 pub struct Recorder {
     start: Instant,
     inner: Arc<Mutex<Inner>>,
+    /// Told every op as recorded, in order (the run's `op` events).
+    observer: Option<Observer>,
 }
+
+/// What a recorder tells each op to: quick, it runs under the lock that
+/// keeps the history's order.
+pub type Observer = Arc<dyn Fn(&Op) + Send + Sync>;
 
 enum Sink {
     Memory(Vec<Op>),
@@ -53,7 +59,15 @@ impl Recorder {
                 sink,
                 error: None,
             })),
+            observer: None,
         }
+    }
+
+    /// The same recorder, telling every op it records to `observer` (set
+    /// it before cloning the recorder into the clients).
+    pub fn observed(mut self, observer: Observer) -> Recorder {
+        self.observer = Some(observer);
+        self
     }
 
     /// Nanoseconds since the run's start: the history's clock.
@@ -81,6 +95,9 @@ impl Recorder {
             }
         }
         *next += 1;
+        if let Some(observer) = &self.observer {
+            observer(&op);
+        }
         op
     }
 

@@ -1,10 +1,17 @@
 //! `cargo bench -p gauntlet-linear [-- --sizes 10000,100000 --clients 10,50 --json]`
 //!
+//! `--load jsonl` (or `edn`) writes each generated history to a file and
+//! checks what `read_history` reads back, printing how long the read took.
+//!
 //! A plain benchmark binary (no criterion: each case checks one big
 //! history once, which criterion's repeated sampling does not suit). Every
 //! case runs in a child process of this binary (`--case N`), so its peak
 //! RSS (`VmHWM`) is its own. Prints one line per case, or JSON with
 //! `--json`.
+
+// Prints a benchmark's figures, its whole point. The ban on print macros
+// (clippy.toml) guards gauntlet's own output, not its tests'.
+#![allow(clippy::disallowed_macros)]
 
 use std::process::Command;
 use std::time::Duration;
@@ -37,6 +44,12 @@ fn config(args: &[String]) -> BenchConfig {
     if args.iter().any(|a| a == "--no-files") {
         cfg.histories_dir = None;
     }
+    cfg.load_via = match get("--load").map(String::as_str) {
+        None => None,
+        Some("jsonl") => Some(gauntlet_history::Format::Jsonl),
+        Some("edn") => Some(gauntlet_history::Format::Edn),
+        Some(other) => panic!("--load jsonl|edn, not {other:?}"),
+    };
     cfg
 }
 

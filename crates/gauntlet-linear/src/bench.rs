@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gauntlet_check::Validity;
-use gauntlet_history::Op;
+use gauntlet_history::{Format, Op, Process};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Analysis, Options};
@@ -35,6 +35,10 @@ pub struct BenchConfig {
     /// Per-case deadline; a case that hits it reports `unknown`.
     pub timeout: Option<Duration>,
     pub seed: u64,
+    /// Also write each generated history to a temporary file in this
+    /// format and check what `read_history` reads back, timing the read
+    /// (`load-seconds`); `None` checks the generated ops directly.
+    pub load_via: Option<Format>,
 }
 
 impl Default for BenchConfig {
@@ -57,6 +61,7 @@ impl Default for BenchConfig {
             threads: 0,
             timeout: Some(Duration::from_secs(300)),
             seed: 1,
+            load_via: None,
         }
     }
 }
@@ -112,6 +117,12 @@ pub struct BenchFigure {
     pub peak_rss_kib: Option<u64>,
     /// Resident set when the case started, KiB.
     pub start_rss_kib: Option<u64>,
+    /// Time reading the history file back ([`BenchConfig::load_via`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_seconds: Option<f64>,
+    /// The size of that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_bytes: Option<u64>,
 }
 
 /// The cases a config asks for: reference sets first, then generated
@@ -210,6 +221,106 @@ fn load(path: &Path) -> Result<Vec<Op>, String> {
     gauntlet_history::read_jsonl(path).map_err(|e| e.to_string())
 }
 
+/// Writes `ops` to a temporary file in `format`, reads it back with
+/// `read_history` and returns what it read, the seconds the read took and
+/// the file's size. The file is removed.
+fn through_file(ops: Vec<Op>, format: Format) -> Result<(Vec<Op>, f64, u64), String> {
+    use std::io::Write as _;
+    let ext = match format {
+        Format::Jsonl => "jsonl",
+        Format::Edn => "edn",
+    };
+    let path =
+        std::env::temp_dir().join(format!("gauntlet-bench-load-{}.{ext}", std::process::id()));
+    let write = || -> std::io::Result<u64> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut line = String::new();
+        for op in &ops {
+            line.clear();
+            match format {
+                Format::Jsonl => line.push_str(&serde_json::to_string(op)?),
+                Format::Edn => edn_op(&mut line, op),
+            }
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
+        }
+        out.flush()?;
+        Ok(std::fs::metadata(&path)?.len())
+    };
+    let bytes = write().map_err(|e| format!("{}: {e}", path.display()))?;
+    drop(ops);
+    let started = Instant::now();
+    let read = gauntlet_history::read_history(&path);
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&path);
+    Ok((read.map_err(|e| e.to_string())?.ops, seconds, bytes))
+}
+
+/// One op as a line of a Jepsen `history.edn`; a key as an independent tuple.
+fn edn_op(out: &mut String, op: &Op) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{{:index {}", op.index);
+    if let Some(t) = op.time {
+        let _ = write!(out, ", :time {t}");
+    }
+    let kind = serde_json::to_value(op.kind).unwrap_or_default();
+    let _ = write!(out, ", :type :{}", kind.as_str().unwrap_or("info"));
+    match op.process {
+        Process::Client(p) => {
+            let _ = write!(out, ", :process {p}");
+        }
+        Process::Nemesis => out.push_str(", :process :nemesis"),
+    }
+    let _ = write!(out, ", :f :{}, :value ", op.f);
+    if let Some(k) = &op.key {
+        out.push_str("#jepsen.independent/tuple [");
+        edn_value(out, k);
+        out.push(' ');
+        edn_value(out, &op.value);
+        out.push(']');
+    } else {
+        edn_value(out, &op.value);
+    }
+    if let Some(e) = &op.error {
+        out.push_str(", :error ");
+        edn_value(out, e);
+    }
+    out.push('}');
+}
+
+fn edn_value(out: &mut String, v: &serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Null => out.push_str("nil"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        // JSON's string escapes are a superset of what EDN readers need here.
+        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                edn_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(' ');
+                edn_value(out, v);
+            }
+            out.push('}');
+        }
+    }
+}
+
 /// Runs one case in this process.
 pub fn run_case(case: &BenchCase, cfg: &BenchConfig) -> Result<BenchFigure, String> {
     reset_peak();
@@ -219,11 +330,21 @@ pub fn run_case(case: &BenchCase, cfg: &BenchConfig) -> Result<BenchFigure, Stri
         BenchCase::Generated { config, split, .. } => (config.model.clone(), *split),
     };
     let model = model_by_name(&model_name).ok_or_else(|| format!("unknown model {model_name}"))?;
+    let mut load_seconds = None;
+    let mut load_bytes = None;
     let histories: Vec<Vec<Op>> = match case {
         BenchCase::Files { files, .. } => {
             files.iter().map(|f| load(f)).collect::<Result<_, _>>()?
         }
-        BenchCase::Generated { config, .. } => vec![generate(config)],
+        BenchCase::Generated { config, .. } => match cfg.load_via {
+            None => vec![generate(config)],
+            Some(format) => {
+                let (ops, seconds, bytes) = through_file(generate(config), format)?;
+                load_seconds = Some(seconds);
+                load_bytes = Some(bytes);
+                vec![ops]
+            }
+        },
     };
     let mut analyses: Vec<Analysis> = Vec::with_capacity(histories.len());
     let started = Instant::now();
@@ -259,6 +380,8 @@ pub fn run_case(case: &BenchCase, cfg: &BenchConfig) -> Result<BenchFigure, Stri
         configs: analyses.iter().map(|a| a.configs).sum(),
         peak_rss_kib: status_kib("VmHWM:"),
         start_rss_kib,
+        load_seconds,
+        load_bytes,
     })
 }
 
@@ -269,8 +392,12 @@ pub fn bench_suite(cfg: &BenchConfig) -> Vec<Result<BenchFigure, String>> {
 
 /// One line of a plain-text table for a figure.
 pub fn format_figure(f: &BenchFigure) -> String {
+    let load = match (f.load_seconds, f.load_bytes) {
+        (Some(s), Some(b)) => format!("  (read back in {s:.3} s, {} MiB)", b >> 20),
+        _ => String::new(),
+    };
     format!(
-        "{:<52} {:>8} ops {:>9.4} s {:>11.0} ops/s {:>8} MiB peak  {}",
+        "{:<52} {:>8} ops {:>9.4} s {:>11.0} ops/s {:>8} MiB peak  {}{load}",
         f.name,
         f.ops,
         f.seconds,

@@ -11,4 +11,4 @@ pub use fault::{
     Signals, VerbFuture, executor_for,
 };
 pub use partition::{PartitionShape, partition};
-pub use schedule::{Action, FaultKind, Nemesis, parse_faults};
+pub use schedule::{Action, FaultKind, Nemesis, Schedule, parse_faults};

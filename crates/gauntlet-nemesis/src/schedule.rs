@@ -1,4 +1,5 @@
 use std::str::FromStr;
+use std::time::Duration;
 
 use gauntlet_net::Grudge;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -105,6 +106,52 @@ impl Action {
     }
 }
 
+/// A fault schedule drawn from the run's seed: the one shape every
+/// runtime's fault loop follows (sleep until the next step is due, carry it
+/// out through the executors, log it). `gauntlet test`'s staggered
+/// [`Nemesis`] and `gauntlet soak`'s planned injections
+/// (`gauntlet_soak::schedule::Planned`) are two ways to draw it; a new way
+/// (a timeline from a file, Jepsen's one-fault-then-heal) is one more
+/// implementation, and the loops stay as they are.
+///
+/// Times are offsets from the schedule's start, so a run replays its
+/// faults at the same moments whatever its steps took to carry out.
+pub trait Schedule {
+    /// What a step does: a nemesis action, a planned injection.
+    type Step;
+
+    /// When the next step is due, or `None` when nothing more is
+    /// scheduled. Asking again before [`Schedule::take_step`] gives the
+    /// same time. Due times never decrease.
+    fn next_due(&mut self) -> Option<Duration>;
+
+    /// The step that is due, once its time came. Drawn only now, so a
+    /// schedule a run stops early (its deadline, a Ctrl-C) never counts a
+    /// step nobody carried out.
+    fn take_step(&mut self) -> Option<Self::Step>;
+}
+
+impl Schedule for Nemesis {
+    type Step = Action;
+
+    /// Staggered: the next action a random gap after the previous one.
+    fn next_due(&mut self) -> Option<Duration> {
+        if self.is_idle() {
+            return None;
+        }
+        if self.due_ns.is_none() {
+            let due = self.elapsed_ns.saturating_add(self.next_delay_ns());
+            self.due_ns = Some(due);
+        }
+        self.due_ns.map(Duration::from_nanos)
+    }
+
+    fn take_step(&mut self) -> Option<Action> {
+        self.elapsed_ns = self.due_ns.take()?;
+        self.next_action()
+    }
+}
+
 /// The nemesis state machine: it alternates starting and healing each enabled
 /// fault kind at random intervals, so several kinds can overlap (a partition
 /// during a pause), and it never harms a majority of nodes with kills or
@@ -119,6 +166,10 @@ pub struct Nemesis {
     partitioned: bool,
     killed: Vec<usize>,
     paused: Vec<usize>,
+    /// The schedule's clock: when the last step was due.
+    elapsed_ns: u64,
+    /// When the next step is due, once drawn.
+    due_ns: Option<u64>,
 }
 
 impl Nemesis {
@@ -139,6 +190,8 @@ impl Nemesis {
             partitioned: false,
             killed: Vec::new(),
             paused: Vec::new(),
+            elapsed_ns: 0,
+            due_ns: None,
         }
     }
 
@@ -238,6 +291,29 @@ impl Nemesis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_staggered_schedule_draws_a_step_only_when_it_is_taken() {
+        let mut n = Nemesis::new(vec![FaultKind::Partition], 1.0, 5, 5, 7);
+        let first = n.next_due().unwrap();
+        // Asking again draws nothing: a run that stops before the step is
+        // due leaves the nemesis as if it never came.
+        assert_eq!(n.next_due(), Some(first));
+        assert!(!n.partitioned);
+        assert!(matches!(n.take_step(), Some(Action::StartPartition { .. })));
+        assert!(n.partitioned);
+        assert_eq!(n.take_step(), None, "one step per due time");
+        let second = n.next_due().unwrap();
+        assert!(second >= first);
+        assert_eq!(n.take_step(), Some(Action::HealPartition));
+        // The same seed draws the same times and steps.
+        let mut m = Nemesis::new(vec![FaultKind::Partition], 1.0, 5, 5, 7);
+        assert_eq!(m.next_due(), Some(first));
+        m.take_step();
+        assert_eq!(m.next_due(), Some(second));
+        // Nothing enabled: nothing scheduled.
+        assert_eq!(Nemesis::new(vec![], 1.0, 3, 3, 1).next_due(), None);
+    }
 
     #[test]
     fn parses_fault_lists() {

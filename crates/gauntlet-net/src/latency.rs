@@ -29,10 +29,26 @@ impl FromStr for LatencyDist {
 }
 
 /// A latency model: a mean and a distribution, sampled in nanoseconds.
+///
+/// Built only by [`Latency::new`], which refuses a mean outside
+/// `0..=`[`Latency::MAX_MEAN_MS`]: a larger mean does not fit the
+/// nanosecond clock deliveries are scheduled on, and used to wrap around to
+/// instant delivery instead of failing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Latency {
-    pub mean_ms: f64,
-    pub dist: LatencyDist,
+    mean_ms: f64,
+    dist: LatencyDist,
+}
+
+/// A latency that cannot be modelled.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum LatencyError {
+    /// Negative, NaN, infinite or above [`Latency::MAX_MEAN_MS`].
+    #[error(
+        "a mean latency must be a number of milliseconds from 0 to {max} (365 days), not {0}",
+        max = Latency::MAX_MEAN_MS
+    )]
+    OutOfRange(f64),
 }
 
 impl Latency {
@@ -41,8 +57,30 @@ impl Latency {
         dist: LatencyDist::Constant,
     };
 
-    pub fn new(mean_ms: f64, dist: LatencyDist) -> Latency {
-        Latency { mean_ms, dist }
+    /// The largest mean, in milliseconds: 365 days. An exponential draw is
+    /// at most about 37 means (the log of the smallest `1 - u`), so every
+    /// draw of every distribution stays below 2^61 ns (73 years) and a delivery time
+    /// (send time + draw) cannot overflow a `u64`.
+    pub const MAX_MEAN_MS: f64 = 365.0 * 24.0 * 3600.0 * 1000.0;
+
+    /// A model with mean `mean_ms` milliseconds; zero means none.
+    pub fn new(mean_ms: f64, dist: LatencyDist) -> Result<Latency, LatencyError> {
+        // Written so that NaN fails too.
+        if (0.0..=Self::MAX_MEAN_MS).contains(&mean_ms) {
+            Ok(Latency { mean_ms, dist })
+        } else {
+            Err(LatencyError::OutOfRange(mean_ms))
+        }
+    }
+
+    /// The mean, in milliseconds.
+    pub fn mean_ms(&self) -> f64 {
+        self.mean_ms
+    }
+
+    /// The distribution.
+    pub fn dist(&self) -> LatencyDist {
+        self.dist
     }
 
     /// Draws one latency in nanoseconds. A mean of zero is zero under every
@@ -83,7 +121,7 @@ mod tests {
             LatencyDist::Uniform,
             LatencyDist::Exponential,
         ] {
-            let m = mean_of(Latency::new(100.0, dist), 20_000);
+            let m = mean_of(Latency::new(100.0, dist).unwrap(), 20_000);
             assert!((m - 100.0).abs() < 5.0, "{dist:?}: mean {m}");
         }
     }
@@ -91,10 +129,48 @@ mod tests {
     #[test]
     fn uniform_stays_in_range_and_zero_mean_is_zero() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let lat = Latency::new(10.0, LatencyDist::Uniform);
+        let lat = Latency::new(10.0, LatencyDist::Uniform).unwrap();
         assert!((0..1000).all(|_| lat.sample_ns(&mut rng) < 20_000_000));
-        let zero = Latency::new(0.0, LatencyDist::Exponential);
+        let zero = Latency::new(0.0, LatencyDist::Exponential).unwrap();
         assert_eq!(zero.sample_ns(&mut rng), 0);
+    }
+
+    #[test]
+    fn means_outside_the_range_are_errors_never_clamped() {
+        for bad in [
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            Latency::MAX_MEAN_MS * 1.000001,
+            1e16,
+        ] {
+            let e = Latency::new(bad, LatencyDist::Constant).unwrap_err();
+            assert!(matches!(e, LatencyError::OutOfRange(_)), "{bad}: {e}");
+        }
+        assert!(Latency::new(Latency::MAX_MEAN_MS, LatencyDist::Constant).is_ok());
+    }
+
+    /// The largest mean under the widest distribution still schedules
+    /// deliveries far from the end of the nanosecond clock (1e16 ms used to
+    /// saturate the draw, and the delivery time then wrapped to "now").
+    #[test]
+    fn the_largest_mean_never_overflows_a_delivery_time() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for dist in [
+            LatencyDist::Constant,
+            LatencyDist::Uniform,
+            LatencyDist::Exponential,
+        ] {
+            let lat = Latency::new(Latency::MAX_MEAN_MS, dist).unwrap();
+            for _ in 0..10_000 {
+                let ns = lat.sample_ns(&mut rng);
+                assert!(ns < 1 << 61, "{dist:?}: {ns}");
+            }
+        }
+        // The smallest 1 - u a draw can give is 2^-53: about 36.7 means.
+        let worst = Latency::MAX_MEAN_MS * 1e6 * (2f64.powi(53)).ln();
+        assert!(worst < (1u64 << 61) as f64, "{worst}");
     }
 
     #[test]

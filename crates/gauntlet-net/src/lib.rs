@@ -13,6 +13,6 @@ mod queue;
 mod topology;
 
 pub use grudge::Grudge;
-pub use latency::{Latency, LatencyDist};
+pub use latency::{Latency, LatencyDist, LatencyError};
 pub use queue::DeliveryQueue;
 pub use topology::{Topology, TopologyError};

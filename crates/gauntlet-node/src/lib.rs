@@ -12,7 +12,8 @@
 //! use gauntlet_node::{NodeProcess, NodeSpec};
 //! let mut spec = NodeSpec::new("/usr/local/bin/my-node");
 //! spec.stderr_log = Some("store/run-1/node-logs/n1.log".into());
-//! spec.echo_stderr = Some("n1".into()); // each line echoed as "n1 <line>"
+//! // each stderr line also goes to a function of the caller's (the library never prints)
+//! spec.echo_stderr = Some(gauntlet_node::LineSink::new(|line| { let _ = line; }));
 //! let mut node = NodeProcess::spawn(&spec)?;
 //! let (stdin, stdout) = (node.take_stdin().unwrap(), node.take_stdout().unwrap());
 //! // ... talk to it ...
@@ -47,12 +48,13 @@
 //! descriptor opened at start-up, so it stays lock-free, allocation-free
 //! and async-signal-safe.
 //!
-//! Pause and resume stay `SIGSTOP`/`SIGCONT` to the process group rather than
-//! `cgroup.freeze`: they act at once (a freeze is asynchronous and must be
-//! waited for through `cgroup.events`), a paused node shows as stopped (`T`)
-//! the way observers and tests expect, and both containment modes behave
-//! the same. A `setsid` escapee therefore keeps running while its node is
-//! paused; it still dies with the node.
+//! A pause is `SIGSTOP` to the process group (at once: a paused node shows
+//! as stopped, `T`, the way observers expect) and, under cgroup
+//! containment, `SIGSTOP` to every other process in the node's cgroup, so
+//! a `setsid` escapee is paused with its node; a resume sends `SIGCONT` the
+//! same two ways. (Not `cgroup.freeze`: a freeze races the pending
+//! `SIGSTOP` and leaves processes sleeping rather than stopped.) Without cgroups an escapee keeps running while its node
+//! is paused (`containment()` says which mode this is).
 //!
 //! Hooking the CLI up (this crate installs no handlers of its own besides
 //! `atexit`; what a panic means is the CLI's call):
@@ -145,6 +147,7 @@ pub use error::NodeError;
 pub use exit::{Exit, Termination, signal_name};
 pub use process::{NodeProcess, NodeSpec};
 pub use registry::{MAX_LIVE_GROUPS, kill_all, live_groups, shutdown};
+pub use stderr::LineSink;
 
 /// The pids that make up the node led by `leader` (a pid this process
 /// spawned), for resource sampling: its whole cgroup when it has one of

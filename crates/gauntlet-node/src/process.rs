@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::cgroup::Member;
 use crate::spawner::{self, Corpse, SpawnFailure, SpawnRequest, signal_group};
-use crate::stderr::{self, StderrShared};
+use crate::stderr::{self, LineSink, StderrShared};
 use crate::{Exit, NodeError, Termination, registry, wait};
 
 /// How to start a node program.
@@ -35,11 +35,10 @@ pub struct NodeSpec {
     /// How many of the last stderr lines to keep for crash reports
     /// (Maelstrom keeps 32).
     pub stderr_tail: usize,
-    /// When `Some(prefix)`, each stderr line is also printed to gauntlet's
-    /// stderr after the prefix (Maelstrom's `--log-stderr`): `"n1"` gives
-    /// `n1 <line>`; a prefix that already ends in whitespace (`"n1: "`) is
-    /// used as is.
-    pub echo_stderr: Option<String>,
+    /// When `Some(sink)`, each stderr line (without its newline, cut at
+    /// 16 KiB) is also handed to the sink, for Maelstrom's `--log-stderr`.
+    /// The library never prints it itself.
+    pub echo_stderr: Option<LineSink>,
 }
 
 impl NodeSpec {
@@ -357,15 +356,58 @@ impl NodeProcess {
         }
     }
 
-    /// SIGSTOP to the whole group: a "pause" fault. A paused node still
-    /// counts as alive; [`kill`](Self::kill) and `Drop` work on it.
+    /// A "pause" fault: SIGSTOP to the whole group (at once, and the node
+    /// shows as stopped, `T`), and under cgroup containment SIGSTOP to
+    /// every other process in its cgroup, so what escaped the group
+    /// (`setsid`) is paused too. A paused node still counts as alive;
+    /// [`kill`](Self::kill) and `Drop` work on it.
     pub fn pause(&self) -> Result<(), NodeError> {
-        self.signal_running(libc::SIGSTOP, "SIGSTOP")
+        self.signal_running(libc::SIGSTOP, "SIGSTOP")?;
+        self.signal_escapees(libc::SIGSTOP);
+        Ok(())
     }
 
-    /// SIGCONT to the whole group: heals a pause.
+    /// Heals a pause: SIGCONT to the whole group and to every escapee in
+    /// its cgroup.
     pub fn resume(&self) -> Result<(), NodeError> {
-        self.signal_running(libc::SIGCONT, "SIGCONT")
+        self.signal_running(libc::SIGCONT, "SIGCONT")?;
+        self.signal_escapees(libc::SIGCONT);
+        Ok(())
+    }
+
+    /// Sends `signal` to every process in the node's cgroup, in passes
+    /// until a pass finds no pid it has not signalled: a child forked
+    /// between reading `cgroup.procs` and the signal shows up in the next
+    /// pass, and a stopped process forks no more. Not `cgroup.freeze`: a
+    /// freeze can catch a process before it acts on its pending SIGSTOP,
+    /// and it then sleeps (`S`) instead of showing as stopped. Best effort:
+    /// a pid that is gone by the time it is signalled needs nothing.
+    fn signal_escapees(&self, signal: libc::c_int) {
+        /// A fork bomb outruns any bound; the group itself is signalled
+        /// regardless, and the cgroup kill still takes everything.
+        const MAX_PASSES: usize = 8;
+        let (Some(member), State::Running) = (&self.cgroup, &self.state) else {
+            return;
+        };
+        let mut signalled = std::collections::HashSet::new();
+        for _ in 0..MAX_PASSES {
+            let fresh: Vec<u32> = member
+                .pids()
+                .into_iter()
+                .filter(|pid| signalled.insert(*pid))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            for pid in fresh {
+                let Ok(pid) = i32::try_from(pid) else {
+                    continue;
+                };
+                // SAFETY: kill(2) has no memory-safety preconditions; the pid
+                // is in this node's cgroup, which only this run creates.
+                unsafe { libc::kill(pid, signal) };
+            }
+        }
     }
 
     fn signal_running(&self, signal: libc::c_int, name: &'static str) -> Result<(), NodeError> {
@@ -583,6 +625,7 @@ impl std::fmt::Debug for NodeProcess {
     }
 }
 
+/// The errno of an IO error, for errors reported as a failed signal.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! Copies a node's stderr, line by line, into its log file, a ring buffer of
-//! the last lines (for crash reports) and optionally gauntlet's own stderr.
+//! the last lines (for crash reports) and optionally the caller's
+//! [`LineSink`]. The library never prints: where echoed lines are shown is
+//! the caller's business (the CLI prints them through its output module).
 //!
 //! The copier is a tokio task, not a thread per node: a thread per node made
 //! every later `fork` copy one more stack mapping, so spawning 1,000 nodes
@@ -7,6 +9,7 @@
 //! cache, small enough to do on the runtime.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
@@ -30,6 +33,33 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How often an idle copier looks at whether the node is gone.
 const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// Takes each line of a node's stderr as it arrives
+/// ([`NodeSpec::echo_stderr`](crate::NodeSpec::echo_stderr)): called on the
+/// runtime, so it must not block for long.
+#[derive(Clone)]
+pub struct LineSink(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl LineSink {
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> LineSink {
+        LineSink(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for LineSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LineSink(..)")
+    }
+}
+
+/// Two sinks are equal when they are the same function (clones of one).
+impl PartialEq for LineSink {
+    fn eq(&self, other: &LineSink) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for LineSink {}
 
 /// State shared between a [`NodeProcess`](crate::NodeProcess) and its copier.
 pub(crate) struct StderrShared {
@@ -85,7 +115,7 @@ pub(crate) fn start(
     log: Option<File>,
     separator: Option<String>,
     capacity: usize,
-    echo: Option<String>,
+    echo: Option<LineSink>,
 ) -> io::Result<Copier> {
     let shared = Arc::new(StderrShared {
         tail: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
@@ -106,7 +136,7 @@ async fn copy(
     mut stderr: tokio::process::ChildStderr,
     mut log: Option<File>,
     separator: Option<String>,
-    echo: Option<String>,
+    echo: Option<LineSink>,
     shared: &StderrShared,
 ) {
     if let (Some(file), Some(separator)) = (log.as_mut(), separator) {
@@ -161,15 +191,9 @@ async fn copy(
     }
 }
 
-fn emit(line: String, echo: &Option<String>, shared: &StderrShared) {
-    if let Some(prefix) = echo {
-        let gap = if prefix.is_empty() || prefix.ends_with(char::is_whitespace) {
-            ""
-        } else {
-            " "
-        };
-        // Never panic (eprintln! would) if gauntlet's stderr is closed.
-        let _ = writeln!(io::stderr().lock(), "{prefix}{gap}{line}");
+fn emit(line: String, echo: &Option<LineSink>, shared: &StderrShared) {
+    if let Some(sink) = echo {
+        (sink.0)(&line);
     }
     shared.push(line);
 }

@@ -2,13 +2,18 @@
 //! dies with the node, and a SIGKILLed gauntlet's leftovers are swept by the
 //! next one. Real processes, found by a marker in their environment.
 
+// Prints a helper process's report (cgroup, pgid) to the test that
+// re-executes it. The ban on print macros (clippy.toml) guards gauntlet's own
+// output, not its tests'.
+#![allow(clippy::disallowed_macros)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use common::{
-    cgroup_or_skip, escapee, escaping_node, eventually, eventually_blocking, with_marker,
+    cgroup_or_skip, escapee, escaping_node, eventually, eventually_blocking, stat, with_marker,
 };
 use gauntlet_node::{NodeProcess, NodeSpec, sweep_dead_owners};
 
@@ -178,4 +183,73 @@ fn the_next_gauntlet_sweeps_what_a_sigkilled_one_left() {
     eventually_blocking("live node gone after drop", || {
         with_marker(&live_marker).is_empty()
     });
+}
+
+/// The size of `path`, 0 while it does not exist.
+fn size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+#[tokio::test]
+async fn a_pause_stops_a_setsid_escapee_too_and_resume_continues_it() {
+    let Some(_) = cgroup_or_skip("pause") else {
+        return;
+    };
+    let marker = marker("pause");
+    let dir = tempfile::tempdir().unwrap();
+    let ticks = dir.path().join("ticks");
+    let (name, value) = marker.split_once('=').unwrap();
+    // The escapee appends a byte every 20 ms: it is running while the file
+    // grows.
+    let mut spec = NodeSpec::new("sh").arg("-c").arg(format!(
+        "setsid sh -c 'while :; do printf x >> {}; sleep 0.02; done' </dev/null >/dev/null 2>&1 & exec sleep 1000",
+        ticks.display()
+    ));
+    spec.env.push((name.into(), value.into()));
+    let mut node = NodeProcess::spawn(&spec).unwrap();
+    eventually("the escapee ticks", || size(&ticks) > 3).await;
+
+    node.pause().unwrap();
+    eventually(
+        "every process of the node, escapee included, stopped (T)",
+        || {
+            with_marker(&marker)
+                .into_iter()
+                .filter_map(stat)
+                .all(|p| matches!(p.state, 'T' | 'Z'))
+        },
+    )
+    .await;
+    // And the escapee does no work while stopped: the file stops growing.
+    let mut last = size(&ticks);
+    let mut still = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = size(&ticks);
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+        if still >= 6 {
+            break;
+        }
+    }
+    assert!(
+        still >= 6,
+        "the escapee kept ticking while its node was paused"
+    );
+
+    node.resume().unwrap();
+    eventually("no process of the node stopped", || {
+        with_marker(&marker)
+            .into_iter()
+            .filter_map(stat)
+            .all(|p| p.state != 'T')
+    })
+    .await;
+    eventually("the escapee ticks again", || size(&ticks) > last + 3).await;
+
+    // A paused node still dies whole.
+    node.pause().unwrap();
+    node.kill().unwrap();
+    assert_eq!(node.wait().await.to_string(), "killed by SIGKILL");
+    eventually("no marked process left", || with_marker(&marker).is_empty()).await;
 }

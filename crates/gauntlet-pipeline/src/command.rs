@@ -1,17 +1,52 @@
 //! Test commands: run in their own process group (through gauntlet-node,
 //! so a Ctrl-C or a panic takes them down too), stdout and stderr kept as
 //! artifacts, judged by exit status and `expect`.
+//!
+//! Output is streamed, never held whole: each stream goes to its file (at
+//! most [`MAX_OUTPUT_FILE`], then a note says how much more there was)
+//! while its first and last lines ([`KEEP_LINES`], at most [`KEEP_BYTES`]
+//! each) are kept for the stage's summary with the count of bytes between,
+//! and `expect_stdout` and the "no tests found" phrases are looked for as
+//! it passes. A command printing gigabytes costs disk up to the cap and a
+//! few hundred KiB of memory, and never fails the run.
 
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gauntlet_node::{Backend, LocalBackend, NodeSpec};
-use gauntlet_plan::{CommandLine, TestCommand, no_tests_found};
+use gauntlet_node::{Backend, LocalBackend, NodeError, NodeSpec};
+use gauntlet_plan::{CommandLine, NoTestsScan, TestCommand};
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-/// How many lines of a command's output a summary keeps.
-const TAIL: usize = 20;
+/// How many of the first and of the last lines of each output stream a
+/// summary keeps (the database, every report).
+pub const KEEP_LINES: usize = 20;
+
+/// At most this many bytes of the first, and of the last, lines kept.
+pub const KEEP_BYTES: usize = 16 * 1024;
+
+/// A command's stdout or stderr file keeps at most this many bytes; what
+/// follows is counted, and a note at the end of the file says how much.
+pub const MAX_OUTPUT_FILE: u64 = 64 * 1024 * 1024;
+
+/// How much is read at once.
+const CHUNK: usize = 64 * 1024;
+
+/// What the summary says when a program cannot be started at all: the
+/// program and why, after `who` (`service api`, `command smoke`).
+pub(crate) fn cannot_start(who: &str, e: &NodeError) -> String {
+    let text = e.to_string();
+    match e {
+        NodeError::Spawn { program, .. } | NodeError::Cwd { program, .. } => {
+            let prefix = format!("cannot start node program {}: ", program.display());
+            let why = text.strip_prefix(&prefix).unwrap_or(&text);
+            format!("{who}: cannot start {}: {why}", program.display())
+        }
+        _ => format!("{who}: {text}"),
+    }
+}
 
 /// One test command's result, as stage summaries and reports show it.
 #[derive(Debug, Clone, Serialize)]
@@ -27,11 +62,38 @@ pub(crate) struct TestRecord {
     /// Relative to the run's artifact directory.
     pub stdout_artifact: String,
     pub stderr_artifact: String,
+    /// The last lines of each stream (see [`KEEP_LINES`], [`KEEP_BYTES`]).
     pub stdout_tail: Vec<String>,
     pub stderr_tail: Vec<String>,
+    /// The first lines, when the last ones are not the whole output.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stdout_head: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stderr_head: Vec<String>,
+    /// Bytes written to each stream in all.
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    /// Bytes between the first and the last lines kept, not in the summary.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stdout_elided: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stderr_elided: u64,
+    /// The stream's file was cut at [`MAX_OUTPUT_FILE`].
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stdout_truncated: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stderr_truncated: bool,
     /// Why it failed, in one line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Its program could not be started at all: why, for the stage (a run
+    /// that cannot be carried out, not a failed test).
+    #[serde(skip)]
+    pub cannot_start: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl TestRecord {
@@ -50,7 +112,16 @@ impl TestRecord {
             stderr_artifact: String::new(),
             stdout_tail: Vec::new(),
             stderr_tail: Vec::new(),
+            stdout_head: Vec::new(),
+            stderr_head: Vec::new(),
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            stdout_elided: 0,
+            stderr_elided: 0,
+            stdout_truncated: false,
+            stderr_truncated: false,
             failure: Some(failure),
+            cannot_start: None,
         }
     }
 }
@@ -99,17 +170,279 @@ pub(crate) fn display(c: &CommandLine) -> String {
     }
 }
 
-/// The last `n` lines of a text file (empty if it cannot be read).
+/// The last `n` lines of a text file (empty if it cannot be read), from
+/// at most its last [`KEEP_BYTES`]: a service log of any size costs the
+/// same.
 pub(crate) fn lines_tail(path: &Path, n: usize) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(path) else {
+    let Ok(mut file) = std::fs::File::open(path) else {
         return Vec::new();
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..]
-        .iter()
-        .map(|l| l.to_string())
+    let len = file.metadata().map_or(0, |m| m.len());
+    let window = KEEP_BYTES as u64 + 1;
+    let from = len.saturating_sub(window);
+    if file.seek(SeekFrom::Start(from)).is_err() {
+        return Vec::new();
+    }
+    let mut bytes = Vec::new();
+    if file.take(window).read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let mut capture = Capture::new(None);
+    capture.feed(&bytes);
+    capture.finish(n).tail
+}
+
+/// One output stream as it passes: its size, its first [`KEEP_BYTES`],
+/// its last bytes, whether `expect_stdout` appeared, and the "no tests
+/// found" phrases.
+pub(crate) struct Capture {
+    total: u64,
+    head: Vec<u8>,
+    /// The last bytes seen: at least [`KEEP_BYTES`] once that many came.
+    tail: Vec<u8>,
+    needle: Option<Vec<u8>>,
+    found: bool,
+    scan: NoTestsScan,
+}
+
+/// What a [`Capture`] kept, for the summary.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Captured {
+    pub total: u64,
+    pub head: Vec<String>,
+    pub tail: Vec<String>,
+    pub elided: u64,
+    pub found: bool,
+    pub scan: NoTestsScan,
+}
+
+impl Capture {
+    /// A capture that also looks for `needle` (an `expect_stdout`).
+    pub fn new(needle: Option<&str>) -> Capture {
+        Capture {
+            total: 0,
+            head: Vec::new(),
+            tail: Vec::new(),
+            needle: needle
+                .filter(|n| !n.is_empty())
+                .map(|n| n.as_bytes().to_vec()),
+            found: needle.is_some_and(str::is_empty),
+            scan: NoTestsScan::default(),
+        }
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if chunk.is_empty() {
+            return;
+        }
+        // What the last window ended with, so a phrase cut between two
+        // chunks is seen whole.
+        let carry = self.tail.len().min(self.overlap());
+        let mut window = Vec::with_capacity(carry + chunk.len());
+        window.extend_from_slice(&self.tail[self.tail.len() - carry..]);
+        window.extend_from_slice(chunk);
+        if !self.found
+            && let Some(needle) = &self.needle
+        {
+            self.found = contains(&window, needle);
+        }
+        self.scan.feed(&String::from_utf8_lossy(&window));
+
+        self.total += chunk.len() as u64;
+        if self.head.len() < KEEP_BYTES {
+            let room = KEEP_BYTES - self.head.len();
+            self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        self.tail.extend_from_slice(chunk);
+        if self.tail.len() > 2 * KEEP_BYTES.max(CHUNK) {
+            let drop = self.tail.len() - (KEEP_BYTES.max(self.overlap()) + 1);
+            self.tail.drain(..drop);
+        }
+    }
+
+    fn overlap(&self) -> usize {
+        NoTestsScan::OVERLAP.max(self.needle.as_ref().map_or(0, |n| n.len() - 1))
+    }
+
+    /// The first and last `lines` lines (each side at most [`KEEP_BYTES`])
+    /// and the bytes between them. The last lines come first: the first
+    /// lines are only those before them.
+    pub fn finish(self, lines: usize) -> Captured {
+        let total = self.total;
+        // The last lines, from the last KEEP_BYTES.
+        let window = &self.tail[self.tail.len() - self.tail.len().min(KEEP_BYTES)..];
+        let window_start = total - window.len() as u64;
+        let body = window.strip_suffix(b"\n").unwrap_or(window);
+        let mut cut = 0; // where the kept last lines begin, in `window`
+        let mut seen = 0;
+        for (i, b) in body.iter().enumerate().rev() {
+            if *b == b'\n' {
+                seen += 1;
+                if seen == lines {
+                    cut = i + 1;
+                    break;
+                }
+            }
+        }
+        if lines == 0 {
+            cut = window.len();
+        }
+        let mut tail = split_lines(&window[cut..]);
+        // The byte before the window (the buffer keeps one more): when it
+        // is not a newline, the window begins inside a line, shown cut.
+        let before =
+            (self.tail.len() > window.len()).then(|| self.tail[self.tail.len() - window.len() - 1]);
+        if cut == 0
+            && before.is_some_and(|b| b != b'\n')
+            && let Some(first) = tail.first_mut()
+        {
+            first.insert(0, '…');
+        }
+        let tail_start = window_start + cut as u64;
+        // The first lines: only what comes before the last ones.
+        let head_window = &self.head[..self.head.len().min(tail_start as usize)];
+        let mut end = head_window.len();
+        let mut seen = 0;
+        for (i, b) in head_window.iter().enumerate() {
+            if *b == b'\n' {
+                seen += 1;
+                if seen == lines {
+                    end = i + 1;
+                    break;
+                }
+            }
+        }
+        if lines == 0 {
+            end = 0;
+        }
+        let mut head = split_lines(&head_window[..end]);
+        let head_end = end as u64;
+        if head_end < tail_start
+            && head_window[..end].last() != Some(&b'\n')
+            && let Some(last) = head.last_mut()
+        {
+            last.push('…');
+        }
+        Captured {
+            total,
+            head,
+            tail,
+            elided: tail_start - head_end,
+            found: self.found,
+            scan: self.scan,
+        }
+    }
+}
+
+fn split_lines(bytes: &[u8]) -> Vec<String> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    body.split(|b| *b == b'\n')
+        .map(|l| String::from_utf8_lossy(l.strip_suffix(b"\r").unwrap_or(l)).into_owned())
         .collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut at = 0;
+    while let Some(i) = hay[at..].iter().position(|b| *b == first) {
+        let start = at + i;
+        if hay[start + 1..].starts_with(rest) {
+            return true;
+        }
+        at = start + 1;
+    }
+    false
+}
+
+/// Copies a stream into `path` up to [`MAX_OUTPUT_FILE`], feeding
+/// `capture` with all of it; then notes in the file how much was not kept.
+/// Returns whether the file was cut.
+async fn copy_capped(
+    mut from: impl AsyncRead + Unpin,
+    path: PathBuf,
+    capture: Arc<Mutex<Capture>>,
+) -> bool {
+    let mut file = tokio::fs::File::create(&path).await.ok();
+    let mut buf = vec![0u8; CHUNK];
+    let mut written = 0u64;
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let chunk = &buf[..n];
+        total += n as u64;
+        capture
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .feed(chunk);
+        let room = MAX_OUTPUT_FILE.saturating_sub(written);
+        let part = &chunk[..n.min(usize::try_from(room).unwrap_or(usize::MAX))];
+        if !part.is_empty()
+            && let Some(f) = file.as_mut()
+        {
+            if f.write_all(part).await.is_err() {
+                // Disk full or similar: the summary still gets its lines.
+                file = None;
+            } else {
+                written += part.len() as u64;
+            }
+        }
+    }
+    let cut = total > written;
+    if let Some(mut f) = file {
+        if cut {
+            let _ = f
+                .write_all(truncation_note(total - written).as_bytes())
+                .await;
+        }
+        let _ = f.flush().await;
+    }
+    cut
+}
+
+fn truncation_note(more: u64) -> String {
+    format!(
+        "\n[gauntlet: output truncated at {} MiB; {more} more bytes were not kept]\n",
+        MAX_OUTPUT_FILE >> 20
+    )
+}
+
+/// Reads a finished stream's file through a capture (in chunks), then cuts
+/// the file at [`MAX_OUTPUT_FILE`] with a note. For stderr, which
+/// gauntlet-node writes to its file itself.
+fn capture_file(path: &Path, capture: &mut Capture) -> bool {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => capture.feed(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    if capture.total <= MAX_OUTPUT_FILE {
+        return false;
+    }
+    let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(path) else {
+        return false;
+    };
+    if file.set_len(MAX_OUTPUT_FILE).is_err() || file.seek(SeekFrom::End(0)).is_err() {
+        return false;
+    }
+    let _ = file.write_all(truncation_note(capture.total - MAX_OUTPUT_FILE).as_bytes());
+    true
 }
 
 /// Runs a test command, writing its output to `<artifact_dir>/<rel>.stdout.log`
@@ -143,22 +476,21 @@ pub(crate) async fn run_test(
     let mut process = match LocalBackend.spawn(&spec) {
         Ok(p) => p,
         Err(e) => {
-            record.failure = Some(format!("could not start: {e}"));
-            std::fs::write(&stderr_path, format!("gauntlet: could not start: {e}\n"))?;
-            record.stderr_tail = lines_tail(&stderr_path, TAIL);
+            let why = cannot_start(&format!("test {}", test.name), &e);
+            record.failure = Some(why.clone());
+            std::fs::write(&stderr_path, format!("gauntlet: {why}\n"))?;
+            record.stderr_tail = vec![format!("gauntlet: {why}")];
+            record.cannot_start = Some(why);
             return Ok(record);
         }
     };
     drop(process.take_stdin());
-    let copier = process.take_stdout().map(|mut out| {
-        let path = stdout_path.clone();
-        tokio::spawn(async move {
-            if let Ok(mut file) = tokio::fs::File::create(&path).await {
-                let _ = tokio::io::copy(&mut out, &mut file).await;
-                let _ = file.flush().await;
-            }
-        })
-    });
+    let stdout = Arc::new(Mutex::new(Capture::new(
+        test.expect.stdout_contains.as_deref(),
+    )));
+    let copier = process
+        .take_stdout()
+        .map(|out| tokio::spawn(copy_capped(out, stdout_path.clone(), stdout.clone())));
     let exit = match tokio::time::timeout(test.timeout, process.wait()).await {
         Ok(exit) => Some(exit),
         Err(_) => {
@@ -167,14 +499,31 @@ pub(crate) async fn run_test(
             None
         }
     };
-    if let Some(copier) = copier {
+    if let Some(mut copier) = copier {
         // The group is gone, so the pipe closes; do not wait forever on a
         // grandchild that escaped the group and holds it open.
-        let _ = tokio::time::timeout(Duration::from_secs(2), copier).await;
+        match tokio::time::timeout(Duration::from_secs(2), &mut copier).await {
+            Ok(cut) => record.stdout_truncated = cut.unwrap_or(false),
+            Err(_) => copier.abort(),
+        }
     }
     record.duration_ms = began.elapsed().as_millis() as u64;
-    record.stdout_tail = lines_tail(&stdout_path, TAIL);
-    record.stderr_tail = lines_tail(&stderr_path, TAIL);
+    let stdout = std::mem::replace(
+        &mut *stdout.lock().unwrap_or_else(|e| e.into_inner()),
+        Capture::new(None),
+    )
+    .finish(KEEP_LINES);
+    let mut stderr_capture = Capture::new(None);
+    record.stderr_truncated = capture_file(&stderr_path, &mut stderr_capture);
+    let stderr = stderr_capture.finish(KEEP_LINES);
+    record.stdout_bytes = stdout.total;
+    record.stdout_head = stdout.head;
+    record.stdout_tail = stdout.tail;
+    record.stdout_elided = stdout.elided;
+    record.stderr_bytes = stderr.total;
+    record.stderr_head = stderr.head;
+    record.stderr_tail = stderr.tail;
+    record.stderr_elided = stderr.elided;
     let Some(exit) = exit else {
         record.timed_out = true;
         record.failure = Some(format!(
@@ -185,10 +534,10 @@ pub(crate) async fn run_test(
     };
     record.exit = exit.termination.code();
     record.signal = exit.termination.signal();
-    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     if let Some(code) = record.exit {
-        record.no_tests_found = no_tests_found(code, &stdout, &stderr);
+        let mut scan = stdout.scan;
+        scan.merge(stderr.scan);
+        record.no_tests_found = scan.no_tests_found(code);
     }
     record.failure = match record.exit {
         None => Some(format!("killed by {}", exit.termination)),
@@ -196,9 +545,7 @@ pub(crate) async fn run_test(
             Some(format!("exit status {code}, expected {}", test.expect.exit))
         }
         Some(_) => match &test.expect.stdout_contains {
-            Some(want) if !stdout.contains(want.as_str()) => {
-                Some(format!("stdout does not contain {want:?}"))
-            }
+            Some(want) if !stdout.found => Some(format!("stdout does not contain {want:?}")),
             _ => None,
         },
     };
@@ -209,4 +556,98 @@ pub(crate) async fn run_test(
     }
     record.passed = record.failure.is_none();
     Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn captured(chunks: &[&[u8]], lines: usize) -> Captured {
+        let mut c = Capture::new(Some("needle"));
+        for chunk in chunks {
+            c.feed(chunk);
+        }
+        c.finish(lines)
+    }
+
+    fn numbered(n: usize) -> String {
+        (1..=n).map(|i| format!("line {i}\n")).collect()
+    }
+
+    #[test]
+    fn short_output_is_all_in_the_tail() {
+        let c = captured(&[b"a\nb\n"], 20);
+        assert_eq!((c.total, c.elided), (4, 0));
+        assert_eq!(c.tail, ["a", "b"]);
+        assert!(c.head.is_empty());
+        let c = captured(&[b"no newline at the end"], 20);
+        assert_eq!(c.tail, ["no newline at the end"]);
+        let c = captured(&[], 20);
+        assert_eq!((c.total, c.head.len(), c.tail.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn long_output_keeps_its_first_and_last_lines_and_counts_the_rest() {
+        let text = numbered(100);
+        let c = captured(&[text.as_bytes()], 20);
+        assert_eq!(c.head.first().map(String::as_str), Some("line 1"));
+        assert_eq!(c.head.last().map(String::as_str), Some("line 20"));
+        assert_eq!(c.tail.first().map(String::as_str), Some("line 81"));
+        assert_eq!(c.tail.last().map(String::as_str), Some("line 100"));
+        let kept: usize = (1..=20)
+            .chain(81..=100)
+            .map(|i| format!("line {i}\n").len())
+            .sum();
+        assert_eq!(c.elided, text.len() as u64 - kept as u64);
+        // 30 lines: the last 20, and the 10 before them; nothing between.
+        let c = captured(&[numbered(30).as_bytes()], 20);
+        assert_eq!((c.head.len(), c.tail.len(), c.elided), (10, 20, 0));
+        assert_eq!(c.head.last().map(String::as_str), Some("line 10"));
+    }
+
+    #[test]
+    fn one_huge_line_is_cut_at_both_ends() {
+        let chunk = vec![b'a'; CHUNK];
+        let mut c = Capture::new(Some("b"));
+        for _ in 0..100 {
+            c.feed(&chunk);
+        }
+        c.feed(b"b\n");
+        let c = c.finish(20);
+        assert!(c.found, "the needle at the very end");
+        assert_eq!(c.total, 100 * CHUNK as u64 + 2);
+        assert_eq!(c.head.len(), 1);
+        assert_eq!(c.head[0].len(), KEEP_BYTES + '…'.len_utf8());
+        assert!(c.head[0].ends_with('…'));
+        assert_eq!(c.tail.len(), 1);
+        assert!(
+            c.tail[0].starts_with('…') && c.tail[0].ends_with("ab"),
+            "{}",
+            &c.tail[0][..10]
+        );
+        assert_eq!(c.elided, c.total - 2 * KEEP_BYTES as u64);
+    }
+
+    #[test]
+    fn phrases_cut_between_chunks_are_found() {
+        let c = captured(&[b"xxxxnee", b"dlexx"], 20);
+        assert!(c.found);
+        let c = captured(&[b"xxxxnee", b"xdle"], 20);
+        assert!(!c.found);
+        let c = captured(&[b"test result: running 0 te", b"sts\n"], 20);
+        assert!(c.scan.no_tests_found(0));
+        let c = captured(&[b"running 0 tests\nrunning 3 te", b"sts\n"], 20);
+        assert!(!c.scan.no_tests_found(0));
+    }
+
+    #[test]
+    fn a_files_last_lines_are_read_from_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        std::fs::write(&path, numbered(50_000)).unwrap();
+        assert_eq!(lines_tail(&path, 2), ["line 49999", "line 50000"]);
+        std::fs::write(&path, "a\nb").unwrap();
+        assert_eq!(lines_tail(&path, 5), ["a", "b"]);
+        assert!(lines_tail(&dir.path().join("missing"), 5).is_empty());
+    }
 }

@@ -18,30 +18,31 @@
 
 mod check;
 mod command;
+mod driver;
 mod health;
 mod progress;
 pub mod soak;
 mod stage;
 mod supervisor;
+pub mod test;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gauntlet_check::Validity;
 use gauntlet_events::Events;
 use gauntlet_node::Backend;
-use gauntlet_plan::{Next, Plan, RunStage, expand, next_step, running_before};
+use gauntlet_plan::{Plan, expand, exposures};
 use gauntlet_report::run::{Format, RunReport, render};
-use gauntlet_store::{
-    NewRun, NewStage, Run, RunId, RunKind, RunState, StageEnd, Store, StoreError,
-};
+use gauntlet_store::{NewRun, NewStage, Run, RunId, RunKind, Store, StoreError};
 use tokio::sync::watch;
 
+pub use command::{KEEP_BYTES, KEEP_LINES, MAX_OUTPUT_FILE};
 pub use progress::Progress;
 
+use crate::driver::Engine;
 use crate::stage::{StageRunner, resolved_plan_path};
-use crate::supervisor::{Samples, Supervisor, log_dir};
+use crate::supervisor::{Supervisor, log_dir};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -56,6 +57,12 @@ pub enum PipelineError {
     NotSoak,
     #[error("run {run}: its resolved plan {path} cannot be read: {message}")]
     ResolvedPlan {
+        run: String,
+        path: PathBuf,
+        message: String,
+    },
+    #[error("run {run}: its resolved plan {path} is not the run's: {message}")]
+    PlanMismatch {
         run: String,
         path: PathBuf,
         message: String,
@@ -130,7 +137,15 @@ pub async fn start(
             .collect(),
     })?;
     save_resolved_plan(&store, &run.id, &start.plan)?;
-    drive(store, run.id, start.plan, start.seed, start.context, cancel).await
+    drive(
+        &store,
+        run.id,
+        start.plan,
+        start.seed,
+        start.context,
+        cancel,
+    )
+    .await
 }
 
 /// Keeps the resolved plan with the run (`plan.resolved.json`): a resumed
@@ -164,9 +179,75 @@ pub fn resolved_plan(store: &Store, run: &RunId) -> Result<Plan, PipelineError> 
         })
 }
 
-/// Drives a run that `retry` or `override` just made `running` again: a
-/// plan run through its stage loop, a soak (its resolved plan has a
-/// `[soak]` table) through the soak's.
+/// Checks that `run` can be resumed (`retry`, `override`) before anything
+/// changes it: its resolved plan reads, is a plan of the run's kind, makes
+/// the stages the store has (a plan run's; a soak's stages are its own),
+/// and the run's directory can take its logs. So the driver does not
+/// refuse the run after the store counted an attempt: a run that cannot
+/// be resumed is left exactly as it was. Returns the plan.
+pub fn check_resumable(store: &Store, run: &RunId) -> Result<Plan, PipelineError> {
+    let r = store.run(run.as_str())?;
+    let plan = resolved_plan(store, run)?;
+    let dir = store.artifact_dir(run);
+    let refuse = |message: String| PipelineError::PlanMismatch {
+        run: run.to_string(),
+        path: resolved_plan_path(&dir),
+        message,
+    };
+    match (r.kind, plan.soak.is_some()) {
+        (RunKind::Soak, false) => {
+            return Err(refuse(
+                "it has no [soak] table, but the run is a soak".into(),
+            ));
+        }
+        (RunKind::Run, true) => {
+            return Err(refuse(
+                "it is a soak plan, but the run is a plan run".into(),
+            ));
+        }
+        (RunKind::Run, false) => {
+            let planned: Vec<String> = expand(&plan).into_iter().map(|s| s.name).collect();
+            let stored: Vec<String> = store
+                .stage_states(run)?
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            if planned != stored {
+                let at = planned
+                    .iter()
+                    .zip(&stored)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(planned.len().min(stored.len()));
+                return Err(refuse(format!(
+                    "it makes {} stages where the store has {}; stage {} is {} in the plan, {} in the store",
+                    planned.len(),
+                    stored.len(),
+                    at + 1,
+                    planned.get(at).map_or("none", String::as_str),
+                    stored.get(at).map_or("none", String::as_str),
+                )));
+            }
+        }
+        _ => {}
+    }
+    let logs = log_dir(&dir);
+    std::fs::create_dir_all(&logs).map_err(io_err(&logs))?;
+    Ok(plan)
+}
+
+/// Warns, on the run's events, of every address in the plan beyond
+/// loopback (`0.0.0.0`, a non-loopback IP): what gauntlet starts there
+/// may be reachable from other machines.
+pub fn warn_exposed(plan: &Plan, events: &Events) {
+    for exposure in exposures(plan) {
+        events.warn("plan", exposure.to_string());
+    }
+}
+
+/// Drives a run that `retry` or `override` just made `running` again,
+/// from the resolved plan kept with it: a plan run through the plan's
+/// preset, a soak (its resolved plan has a `[soak]` table) through the
+/// soak's, both on the one driver.
 pub async fn resume(
     store: Store,
     run: &RunId,
@@ -176,150 +257,47 @@ pub async fn resume(
     let r = store.run(run.as_str())?;
     let plan = resolved_plan(&store, run)?;
     if plan.soak.is_some() {
-        return Ok(soak::drive(store, r.id, plan, r.seed, context, cancel)
+        warn_exposed(&plan, &context.events);
+        return Ok(soak::drive(&store, r.id, plan, r.seed, context, cancel)
             .await?
             .outcome);
     }
-    drive(store, r.id, plan, r.seed, context, cancel).await
+    drive(&store, r.id, plan, r.seed, context, cancel).await
 }
 
+/// Drives a plan run on the one driver, with the plan's stage kinds as its
+/// preset.
 async fn drive(
-    store: Store,
+    store: &Store,
     run: RunId,
     plan: Plan,
     seed: u64,
     context: RunContext,
-    mut cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
+    let engine = Engine::new(store, run, context)?;
+    warn_exposed(&plan, engine.progress.events());
     let plan = Arc::new(plan);
-    let stages: Vec<RunStage> = expand(&plan);
-    let artifact_dir = store.artifact_dir(&run);
-    let services_dir = log_dir(&artifact_dir);
+    let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
-    let samples = Samples::default();
-    let progress = Progress::new(context.events.clone());
-    progress.run_start(run.as_str(), RunKind::Run, stages.len());
     let mut runner = StageRunner {
+        stages: expand(&plan),
         plan: plan.clone(),
         supervisor: Supervisor::new(
             plan.clone(),
             services_dir,
             seed,
-            samples.clone(),
-            context.backend.clone(),
+            engine.samples.clone(),
+            engine.context.backend.clone(),
         ),
-        samples: samples.clone(),
-        artifact_dir: artifact_dir.clone(),
-        progress: progress.clone(),
-        first_cycle_rss: first_cycle_rss(&store, &run)?,
+        samples: engine.samples.clone(),
+        artifact_dir: engine.dir.clone(),
+        progress: engine.progress.clone(),
+        first_cycle_rss: first_cycle_rss(store, &engine.run)?,
         new_artifacts: Vec::new(),
+        broken: None,
     };
-    let result = steps(&store, &run, &stages, &mut runner, &mut cancel).await;
-    // Whatever happened, nothing keeps running and what was measured is kept.
-    runner.supervisor.stop_all().await;
-    samples.set_attempt(None);
-    let flushed = store.add_measurements(&run, &samples.drain());
-    result?;
-    flushed?;
-    record_service_logs(&store, &run, &artifact_dir)?;
-    let reports = write_reports(&store, &run)?;
-    Ok(Outcome {
-        run: store.run(run.as_str())?,
-        reports,
-    })
-}
-
-/// The stage loop: run the next stage until the run holds, finishes or is
-/// interrupted.
-async fn steps(
-    store: &Store,
-    run: &RunId,
-    stages: &[RunStage],
-    runner: &mut StageRunner,
-    cancel: &mut watch::Receiver<bool>,
-) -> Result<(), PipelineError> {
-    let mut restored = false;
-    loop {
-        let stored = store.stages(run)?;
-        if stored.len() != stages.len() || stored.iter().zip(stages).any(|(s, p)| s.name != p.name)
-        {
-            // The store and the resolved plan disagree: never guess.
-            return Err(PipelineError::ResolvedPlan {
-                run: run.to_string(),
-                path: resolved_plan_path(&runner.artifact_dir),
-                message: "its stages differ from the run's stages in the store".into(),
-            });
-        }
-        let statuses: Vec<_> = stored.iter().map(|s| s.state()).collect();
-        let index = match next_step(&statuses) {
-            Next::Finished => {
-                store.finish_run(run, Validity::Valid)?;
-                return Ok(());
-            }
-            Next::Hold(_) => return Ok(()),
-            Next::Run(i) => i,
-        };
-        let stage = &stages[index];
-        let attempt = store.start_stage(run, &stage.name)?;
-        runner.samples.set_attempt(Some(attempt.id));
-        runner
-            .progress
-            .stage_start(index, stages.len(), &stage.name, stage.kind());
-        let (samples, progress) = (runner.samples.clone(), runner.progress.clone());
-        let work = async {
-            if !restored {
-                // A resumed run: bring back what earlier stages left running.
-                let before = running_before(&runner.plan, stages, index);
-                if !before.is_empty() {
-                    runner
-                        .progress
-                        .note(&format!("restoring {}", before.join(", ")));
-                    let end = runner.up(&before).await;
-                    if !end.passed {
-                        let why = end.message.clone().unwrap_or_default();
-                        return StageEnd {
-                            message: Some(format!(
-                                "could not bring back the services earlier stages left running: {why}"
-                            )),
-                            ..end
-                        };
-                    }
-                }
-            }
-            runner.run(stage, attempt.attempt).await
-        };
-        let end = tokio::select! {
-            end = work => end,
-            _ = cancelled(cancel) => {
-                store.add_measurements(run, &samples.drain())?;
-                store.interrupt_run(run, "stopped by a signal (Ctrl-C or SIGTERM)")?;
-                progress.stage_end(index, stages.len(), &stage.name, false, Some("interrupted"));
-                return Ok(());
-            }
-        };
-        restored = true;
-        store.add_measurements(run, &runner.samples.drain())?;
-        for (path, kind) in runner.new_artifacts.drain(..) {
-            store.add_artifact(run, Some(attempt.id), path, kind)?;
-        }
-        runner.progress.stage_end(
-            index,
-            stages.len(),
-            &stage.name,
-            end.passed,
-            end.message.as_deref(),
-        );
-        if store.finish_stage(run, &stage.name, end)? == RunState::Held {
-            return Ok(());
-        }
-    }
-}
-
-async fn cancelled(cancel: &mut watch::Receiver<bool>) {
-    if cancel.wait_for(|c| *c).await.is_err() {
-        // The sender is gone: no signal can come any more.
-        std::future::pending::<()>().await;
-    }
+    engine.drive(&mut runner, cancel).await
 }
 
 /// Records every service log (stdout and stderr of all its processes).

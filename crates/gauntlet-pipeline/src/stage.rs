@@ -8,23 +8,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gauntlet_check::Validity;
+use gauntlet_events::Event;
 use gauntlet_observe::{compare, inventory, percentile};
 use gauntlet_plan::{
     CheckStage, Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service, Severity,
-    StageAction, TestCommand, module_status,
+    StageAction, TestCommand, module_status, running_before,
 };
-use gauntlet_store::StageEnd;
+use gauntlet_store::{RunKind, StageEnd};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::PipelineError;
 use crate::command::{TestRecord, run_test};
+use crate::driver::{At, Preset, StageName, StageOutcome};
 use crate::health::probe_round;
 use crate::progress::Progress;
 use crate::supervisor::{Samples, Supervisor};
 
-/// Everything a stage needs besides the store.
+/// The plan's preset of the driver: everything a plan's stages need
+/// besides the store.
 pub(crate) struct StageRunner {
     pub plan: Arc<Plan>,
+    /// The plan expanded into the run's stages.
+    pub stages: Vec<RunStage>,
     pub supervisor: Supervisor,
     pub samples: Samples,
     pub artifact_dir: PathBuf,
@@ -33,8 +39,12 @@ pub(crate) struct StageRunner {
     /// first cycle, for RSS growth.
     pub first_cycle_rss: BTreeMap<String, u64>,
     /// Files the current stage wrote (relative to the artifact directory,
-    /// with their kind), for the driver to record with the stage attempt.
+    /// with their kind), recorded with the stage attempt when it ends.
     pub new_artifacts: Vec<(String, &'static str)>,
+    /// Set when the current stage could not be carried out: a program
+    /// (a service, a test command) that cannot be started at all. The
+    /// driver then interrupts the run instead of holding it.
+    pub broken: Option<String>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -58,6 +68,59 @@ fn slug(name: &str) -> String {
         .join("/")
 }
 
+impl Preset for StageRunner {
+    const KIND: RunKind = RunKind::Run;
+
+    fn stages(&self) -> Vec<StageName> {
+        self.stages
+            .iter()
+            .map(|s| StageName {
+                name: s.name.clone(),
+                kind: s.kind().to_owned(),
+            })
+            .collect()
+    }
+
+    async fn restore(&mut self, index: usize) -> Result<(), StageEnd> {
+        let before = running_before(&self.plan, &self.stages, index);
+        if before.is_empty() {
+            return Ok(());
+        }
+        self.progress
+            .note(&format!("restoring {}", before.join(", ")));
+        let end = self.up(&before).await;
+        if end.passed { Ok(()) } else { Err(end) }
+    }
+
+    async fn run(&mut self, at: At<'_>) -> Result<StageOutcome, PipelineError> {
+        let stage = self.stages[at.index].clone();
+        let end = self.stage(&stage, at.attempt.attempt).await;
+        for (path, kind) in self.new_artifacts.drain(..) {
+            at.store
+                .add_artifact(at.run, Some(at.attempt.id), path, kind)?;
+        }
+        Ok(StageOutcome::Ended(end))
+    }
+
+    fn take_broken(&mut self) -> Option<String> {
+        self.broken.take()
+    }
+
+    /// A plan's stages keep nothing on a Ctrl-C: the driver stops them.
+    fn watches_cancel(&self, _index: usize) -> bool {
+        false
+    }
+
+    /// Every stage passed; the checks among them gate like any stage.
+    fn verdict(&self) -> Validity {
+        Validity::Valid
+    }
+
+    async fn stop(&mut self) {
+        self.supervisor.stop_all().await;
+    }
+}
+
 impl StageRunner {
     fn service(&self, name: &str) -> &Service {
         self.plan
@@ -67,7 +130,12 @@ impl StageRunner {
             .expect("names are checked when the plan loads")
     }
 
-    pub async fn run(&mut self, stage: &RunStage, attempt: u32) -> StageEnd {
+    /// Notes that the stage cannot be carried out (the first reason wins).
+    fn break_off(&mut self, why: String) {
+        self.broken.get_or_insert(why);
+    }
+
+    async fn stage(&mut self, stage: &RunStage, attempt: u32) -> StageEnd {
         self.supervisor.reset_windows();
         let rel = format!("stages/{}/{attempt}", slug(&stage.name));
         match &stage.action {
@@ -111,6 +179,12 @@ impl StageRunner {
     async fn check(&mut self, check: &CheckStage, rel: &str) -> StageEnd {
         let judged = crate::check::judge(check, &self.artifact_dir, rel, &self.progress).await;
         self.new_artifacts.extend(judged.artifacts);
+        // The result is an event: the store files it as the run's verdict.
+        self.progress.events().emit(Event::Check {
+            name: check.name.clone(),
+            valid: judged.result.valid,
+            result: serde_json::to_value(&judged.result).unwrap_or(Value::Null),
+        });
         let why = judged.why;
         let end = match judged.result.valid {
             Validity::Valid => StageEnd::passed(),
@@ -134,6 +208,9 @@ impl StageRunner {
             }
             Err(e) => TestRecord::not_run(test, format!("could not write its output files: {e}")),
         };
+        if let Some(why) = &record.cannot_start {
+            self.break_off(why.clone());
+        }
         self.progress.note(&format!(
             "{} {} in {:.1} s{}",
             record.name,
@@ -173,6 +250,9 @@ impl StageRunner {
                     }));
                 }
                 Err(why) => {
+                    if let Some(cannot) = self.supervisor.cannot_start(name) {
+                        self.break_off(cannot);
+                    }
                     let tail = self.supervisor.last_lines(name, 15);
                     return StageEnd::failed(why).with_summary(json!({
                         "services": started,
@@ -315,6 +395,9 @@ impl StageRunner {
             }
             self.progress.note(&format!("starting dependency {dep}"));
             if let Err(why) = self.supervisor.start(dep).await {
+                if let Some(cannot) = self.supervisor.cannot_start(dep) {
+                    self.break_off(cannot);
+                }
                 let tail = self.supervisor.last_lines(dep, 15);
                 self.supervisor.stop_many(&started_here).await;
                 summary["status"] = json!("fail");
@@ -331,6 +414,11 @@ impl StageRunner {
         }
         self.progress.note(&format!("starting {module}"));
         let start = self.supervisor.start(module).await;
+        if start.is_err()
+            && let Some(cannot) = self.supervisor.cannot_start(module)
+        {
+            self.break_off(cannot);
+        }
         let mut figures = ModuleFigures {
             healthy: start.is_ok(),
             health_p95: None,

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gauntlet_events::{Event, Events};
 use gauntlet_node::{Backend, NodeSpec};
 use gauntlet_observe::{
     GroupSample, cpu_percent, looks_like_oom, oom_kill_count, sample_pids, wait_healthy,
@@ -25,15 +26,29 @@ use crate::command::lines_tail;
 /// How often the sampler reads a service's process group.
 pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Measurements waiting to be written to the store, tagged with the stage
-/// attempt running when they were taken.
+/// Measurements: each one a `sample` event as it is taken (a live view
+/// subscribes), and kept for the store, which the driver writes in
+/// batches (one transaction per stage or per 10 s of a soak, not one per
+/// sample), tagged with the stage attempt running when it was taken.
 #[derive(Clone, Default)]
 pub(crate) struct Samples {
     buffer: Arc<Mutex<Vec<Measurement>>>,
     attempt: Arc<AtomicI64>,
+    events: Events,
+    /// The run's start: event times count from it.
+    started: Option<Instant>,
 }
 
 impl Samples {
+    /// Samples that are also told on `events`.
+    pub fn new(events: Events) -> Samples {
+        Samples {
+            events,
+            started: Some(Instant::now()),
+            ..Samples::default()
+        }
+    }
+
     pub fn set_attempt(&self, attempt: Option<AttemptId>) {
         self.attempt
             .store(attempt.map_or(0, |a| a.0), Ordering::Relaxed);
@@ -50,12 +65,24 @@ impl Samples {
             unit: unit.to_owned(),
         };
         lock(&self.buffer).push(m);
+        if self.events.wants_streams() {
+            self.events.emit(Event::Sample {
+                t_ms: self.started.map_or(0, |s| s.elapsed().as_millis() as u64),
+                kind: kind.to_owned(),
+                subject: subject.to_owned(),
+                value,
+                unit: unit.to_owned(),
+            });
+        }
     }
 
     pub fn drain(&self) -> Vec<Measurement> {
         std::mem::take(&mut *lock(&self.buffer))
     }
 }
+
+/// The measurement kind of a service process start (value: its pid).
+pub const STARTED: &str = "started";
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicked sampler must not take the run's bookkeeping with it.
@@ -106,6 +133,10 @@ pub(crate) struct ServiceState {
     pub last_stderr: Vec<String>,
     /// A fault SIGKILLed it: its exit is expected, not a crash.
     pub killed_by_fault: bool,
+    /// Its program could not be started at all (not found, not
+    /// executable): why, naming the service. Not a verdict on the service
+    /// but a run that cannot be carried out.
+    pub cannot_start: Option<String>,
 }
 
 struct Handle {
@@ -209,6 +240,14 @@ impl Supervisor {
         Ok(order)
     }
 
+    /// Why the service's program could not be started, when that is why
+    /// its last start failed (see [`ServiceState::cannot_start`]).
+    pub fn cannot_start(&self, name: &str) -> Option<String> {
+        self.services
+            .get(name)
+            .and_then(|h| lock(&h.state).cannot_start.clone())
+    }
+
     pub fn state(&self, name: &str) -> Option<Arc<Mutex<ServiceState>>> {
         self.services.get(name).map(|h| h.state.clone())
     }
@@ -306,7 +345,13 @@ impl Supervisor {
                 }
             }
         };
-        let gone = lock(&state).gone.clone();
+        let (gone, cannot_start) = {
+            let s = lock(&state);
+            (s.gone.clone(), s.cannot_start.clone())
+        };
+        if let Some(why) = cannot_start {
+            return Err(why);
+        }
         match (outcome, gone) {
             (Ok((checks, latencies)), None) => {
                 for l in &latencies {
@@ -431,11 +476,18 @@ async fn keep(
         let mut process = match backend.spawn(&spec) {
             Ok(p) => p,
             Err(e) => {
-                lock(&state).gone = Some(format!("could not start: {e}"));
+                let why = crate::command::cannot_start(&format!("service {name}"), &e);
+                let mut s = lock(&state);
+                s.gone = Some(why.clone());
+                s.cannot_start = Some(why);
                 return;
             }
         };
         let pgid = process.pid() as i32;
+        // Marks where a process lifetime begins: I2 judges memory growth
+        // within a lifetime, never across a restart. Before the sampler can
+        // see the new pgid, so no sample of this process predates it.
+        samples.push(STARTED, &name, f64::from(pgid), "pid");
         lock(&state).pgid = Some(pgid);
         if let Some(stdout) = process.take_stdout() {
             tokio::spawn(copy_to_log(stdout, log.clone()));

@@ -19,6 +19,7 @@
 //! may be empty.
 
 pub mod error;
+pub mod exposure;
 pub mod load;
 mod model;
 pub mod order;
@@ -30,14 +31,18 @@ pub mod units;
 mod vars;
 
 pub use error::PlanError;
+pub use exposure::{Exposure, exposures};
 pub use load::{LoadOptions, load, load_str, parse_set};
 pub use model::*;
 pub mod soak;
 pub use order::{dependency_order, stop_order};
 pub use progress::{
-    ModuleFigures, ModuleStatus, Next, StageProgress, module_status, next_step, no_tests_found,
+    ModuleFigures, ModuleStatus, Next, NoTestsScan, StageProgress, module_status, next_step,
+    no_tests_found,
 };
 pub use soak::{faults_in_scenario, known_scenarios};
-pub use stages::{RunStage, StageAction, expand, running_before};
-pub use units::{format_duration, parse_duration, parse_size};
+pub use stages::{
+    MAX_CYCLES, MAX_RUN_STAGES, RunStage, StageAction, expand, run_stage_count, running_before,
+};
+pub use units::{UnitError, format_duration, parse_duration, parse_size};
 pub use vars::PLAN_DIR;

@@ -102,6 +102,16 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         ));
     }
     options::apply_options(&mut stages, &services, opts)?;
+    let count = crate::stages::run_stage_count(&stages);
+    if count > crate::MAX_RUN_STAGES as u64 {
+        return Err(PlanError::Plan {
+            path: path.to_owned(),
+            message: format!(
+                "the plan makes {count} run stages (each cycle stage is one stage per round and module); at most {} fit in a run",
+                crate::MAX_RUN_STAGES
+            ),
+        });
+    }
     if stages.is_empty() && soak.is_none() {
         return Err(PlanError::Plan {
             path: path.to_owned(),

@@ -169,20 +169,49 @@ pub fn module_status(service: &Service, f: &ModuleFigures) -> (ModuleStatus, Vec
 /// has N > 0 (cargo test prints one such line per test binary, so a crate
 /// with tests in only some binaries did test something).
 pub fn no_tests_found(exit: i32, stdout: &str, stderr: &str) -> bool {
-    if exit == 5 {
-        return true;
-    }
-    let mut saw_empty = false;
-    for text in [stdout, stderr] {
+    let mut scan = NoTestsScan::default();
+    scan.feed(stdout);
+    scan.feed(stderr);
+    scan.no_tests_found(exit)
+}
+
+/// [`no_tests_found`] over output read piece by piece, so a command's
+/// output never has to be held whole. Feed it overlapping windows (each
+/// starting with the last [`NoTestsScan::OVERLAP`] bytes of the one
+/// before): a phrase cut at a window's end is then whole in the next, and
+/// seeing one twice changes nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoTestsScan {
+    saw_tests: bool,
+    saw_empty: bool,
+}
+
+impl NoTestsScan {
+    /// How many bytes of the previous window the next one should repeat.
+    pub const OVERLAP: usize = 64;
+
+    /// Scans one window of output (stdout and stderr alike).
+    pub fn feed(&mut self, text: &str) {
         for count in running_counts(text) {
             if count > 0 {
-                return false;
+                self.saw_tests = true;
+            } else {
+                self.saw_empty = true;
             }
-            saw_empty = true;
         }
-        saw_empty |= text.contains("collected 0 items") || text.contains("no tests ran");
+        self.saw_empty |= text.contains("collected 0 items") || text.contains("no tests ran");
     }
-    saw_empty
+
+    /// What another scan saw too (stdout's and stderr's together).
+    pub fn merge(&mut self, other: NoTestsScan) {
+        self.saw_tests |= other.saw_tests;
+        self.saw_empty |= other.saw_empty;
+    }
+
+    /// The verdict once everything was fed, as [`no_tests_found`].
+    pub fn no_tests_found(&self, exit: i32) -> bool {
+        exit == 5 || (self.saw_empty && !self.saw_tests)
+    }
 }
 
 /// The N of every "running N test(s)" in `text`.

@@ -65,6 +65,28 @@ pub enum StageAction {
     Check(CheckStage),
 }
 
+/// How many rounds a `cycle` stage may have (`cycles`, `--cycles`): a
+/// bigger count is a plan error.
+pub const MAX_CYCLES: u32 = 1_000;
+
+/// How many stages a run may have once its `cycle` stages are expanded
+/// (one per round and module): the store keeps a row for each and every
+/// report lists them, so a bigger plan is a plan error rather than a run
+/// whose reports take seconds to write when it is stopped (2,000 finished
+/// module stages write all four reports in about 0.7 s).
+pub const MAX_RUN_STAGES: usize = 2_000;
+
+/// How many stages [`expand`] makes of these, counted without making them.
+pub fn run_stage_count(stages: &[crate::StageSpec]) -> u64 {
+    stages
+        .iter()
+        .map(|s| match &s.kind {
+            StageKind::Cycle { modules, cycles } => u64::from(*cycles) * modules.len() as u64,
+            _ => 1,
+        })
+        .sum()
+}
+
 /// The plan's stages with each `cycle` stage expanded into one `module`
 /// stage per (cycle, module), rounds outermost and modules in dependency
 /// order, named `cycle1/api`, `cycle1/worker`, `cycle2/api`, … When the

@@ -3,14 +3,32 @@
 
 use std::time::Duration;
 
+/// A duration or size that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error(
+        "invalid duration {text:?}: write a number and a unit (ms, s, m, h), e.g. \"250ms\", \"30s\", \"1m30s\""
+    )]
+    InvalidDuration { text: String },
+    #[error("duration {text:?} is too long")]
+    DurationTooLong { text: String },
+    #[error(
+        "invalid size {text:?}: write an integer and a unit (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB), e.g. \"256MiB\""
+    )]
+    InvalidSize { text: String },
+    #[error("size {text:?} is too large")]
+    SizeTooLarge { text: String },
+}
+
 /// Parses a duration: one or more `<integer><unit>` parts with units `ms`,
 /// `s`, `m`, `h` (e.g. `250ms`, `30s`, `1m30s`). Integers only, so a
 /// duration means exactly what it says; write `1500ms` for 1.5 s.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "invalid duration {text:?}: write a number and a unit (ms, s, m, h), e.g. \"250ms\", \"30s\", \"1m30s\""
-        )
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+    let bad = || UnitError::InvalidDuration {
+        text: text.to_owned(),
+    };
+    let too_long = || UnitError::DurationTooLong {
+        text: text.to_owned(),
     };
     if text.is_empty() {
         return Err(bad());
@@ -22,23 +40,28 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(bad());
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let number = &rest[..digits];
         rest = &rest[digits..];
         let unit_len = rest.len()
             - rest
                 .trim_start_matches(|c: char| c.is_ascii_alphabetic())
                 .len();
-        let part = match &rest[..unit_len] {
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        if !matches!(unit, "ms" | "s" | "m" | "h") {
+            return Err(bad());
+        }
+        // Only digits: a number that does not parse is too big for a u64.
+        let n: u64 = number.parse().map_err(|_| too_long())?;
+        let part = match unit {
             "ms" => Some(Duration::from_millis(n)),
             "s" => Some(Duration::from_secs(n)),
             "m" => n.checked_mul(60).map(Duration::from_secs),
-            "h" => n.checked_mul(3600).map(Duration::from_secs),
-            _ => return Err(bad()),
+            _ => n.checked_mul(3600).map(Duration::from_secs),
         };
-        rest = &rest[unit_len..];
         total = part
             .and_then(|p| total.checked_add(p))
-            .ok_or_else(|| format!("duration {text:?} is too long"))?;
+            .ok_or_else(too_long)?;
     }
     Ok(total)
 }
@@ -46,11 +69,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parses a size: an integer and an optional unit (`B`, `KB`/`KiB`,
 /// `MB`/`MiB`, `GB`/`GiB`, `TB`/`TiB`; case-insensitive; KB = 1000,
 /// KiB = 1024), optionally separated by spaces. No unit means bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let bad = || {
-        format!(
-            "invalid size {text:?}: write an integer and a unit (B, KB, KiB, MB, MiB, GB, GiB), e.g. \"256MiB\""
-        )
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
+    let bad = || UnitError::InvalidSize {
+        text: text.to_owned(),
+    };
+    let too_large = || UnitError::SizeTooLarge {
+        text: text.to_owned(),
     };
     let trimmed = text.trim();
     let digits = trimmed.len()
@@ -60,7 +84,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     if digits == 0 {
         return Err(bad());
     }
-    let n: u64 = trimmed[..digits].parse().map_err(|_| bad())?;
     let unit = trimmed[digits..].trim_start().to_ascii_lowercase();
     let multiplier: u64 = match unit.as_str() {
         "" | "b" => 1,
@@ -74,8 +97,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "tib" => 1 << 40,
         _ => return Err(bad()),
     };
-    n.checked_mul(multiplier)
-        .ok_or_else(|| format!("size {text:?} is too large"))
+    // Only digits: a number that does not parse is too big for a u64.
+    let n: u64 = trimmed[..digits].parse().map_err(|_| too_large())?;
+    n.checked_mul(multiplier).ok_or_else(too_large)
 }
 
 /// A duration the way plans write it: `250ms`, `30s`, `1m30s`, `2h`.
@@ -130,6 +154,23 @@ mod tests {
         for bad in ["", "MiB", "1.5GiB", "12 parsecs", "-1B"] {
             assert!(parse_size(bad).is_err(), "{bad:?}");
         }
-        assert!(parse_size("99999999999TiB").is_err());
+        assert_eq!(
+            parse_size("99999999999TiB"),
+            Err(UnitError::SizeTooLarge {
+                text: "99999999999TiB".into()
+            })
+        );
+        assert!(matches!(
+            parse_size("99999999999999999999"),
+            Err(UnitError::SizeTooLarge { .. })
+        ));
+        assert!(matches!(
+            parse_duration("99999999999999999999s"),
+            Err(UnitError::DurationTooLong { .. })
+        ));
+        assert!(matches!(
+            parse_duration("99999999999999999999x"),
+            Err(UnitError::InvalidDuration { .. })
+        ));
     }
 }

@@ -579,6 +579,10 @@ fn soak_length_in_minutes_or_as_a_duration() {
     fails_at(&text, "0", 0, "`minutes` must be a number of minutes > 0");
     let text = with("minutes = -3");
     fails_at(&text, "-3", 0, "`minutes` must be a number of minutes > 0");
+    let text = with("minutes = 1e20");
+    fails_at(&text, "1e20", 0, "at most 525600 (365 days)");
+    let text = with("duration = \"9000h\"");
+    fails_at(&text, "\"9000h\"", 0, "`duration` must be at most 365 days");
     let text = with("minutes = \"8h\"");
     fails_at(&text, "\"8h\"", 0, "`minutes` must be a number, not string");
     let text = with("duration = \"0s\"");
@@ -1481,7 +1485,7 @@ fn options_override_the_plan() {
             minutes: Some(0.0),
             ..LoadOptions::default()
         },
-        "--minutes must be a number of minutes > 0, not 0",
+        "--minutes must be a number of minutes > 0 and at most 525600 (365 days), not 0",
     );
     bad(
         LoadOptions {

@@ -56,6 +56,13 @@ pub enum EnvelopeError {
 
 impl<'a> RawEnvelope<'a> {
     /// Parses one line as printed by a node.
+    ///
+    /// The body is checked to be well-formed JSON and an object, not read:
+    /// a body that `serde_json::Value` cannot hold (a number beyond `f64`
+    /// such as `1E400`, nesting deeper than 128 levels, a lone UTF-16
+    /// surrogate escape such as `"\ud800"`) is accepted and
+    /// routed, as JSON allows it; [`RawEnvelope::body_value`] then fails
+    /// with a typed error.
     pub fn parse(line: &'a str) -> Result<RawEnvelope<'a>, EnvelopeError> {
         let env: RawEnvelope = serde_json::from_str(line)?;
         if !env.body.get().starts_with('{') {
@@ -64,7 +71,9 @@ impl<'a> RawEnvelope<'a> {
         Ok(env)
     }
 
-    /// Parses the body, for messages whose body the harness must read.
+    /// Parses the body, for messages whose body the harness must read. Fails
+    /// on a number beyond `f64` or nesting deeper than 128 levels, which
+    /// [`RawEnvelope::parse`] lets through.
     pub fn body_value(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_str(self.body.get())
     }
@@ -118,6 +127,38 @@ mod tests {
         let err =
             RawEnvelope::parse(r#"{"src":"n1","dest":"c1","body":{},"extra":1}"#).unwrap_err();
         assert!(err.to_string().contains("extra"), "{err}");
+    }
+
+    /// Found by fuzzing (fuzz/, target `envelope`): a well-formed body with a
+    /// number past `f64` (or nested past 128 levels) is routed, since the
+    /// router never reads bodies; reading it is a typed error, never a
+    /// panic, and what can be peeked still is.
+    #[test]
+    fn a_body_too_big_to_read_is_routed_and_reading_it_is_an_error() {
+        let line = r#"{"src":"n0","dest":"n1","body":{"type":"broadcast","message":1234567E89012345678079,"msg_id":null,"msg_id":null}}"#;
+        let env = RawEnvelope::parse(line).unwrap();
+        assert_eq!(body_type(env.body).as_deref(), Some("broadcast"));
+        assert_eq!(body_msg_id(env.body), None, "a duplicate key is no msg_id");
+        let e = env.body_value().unwrap_err();
+        assert!(e.to_string().contains("number out of range"), "{e}");
+        assert!(serde_json::from_str::<Envelope>(line).is_err());
+
+        let deep = format!(
+            r#"{{"src":"n0","dest":"n1","body":{{"a":{}1{}}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let env = RawEnvelope::parse(&deep).unwrap();
+        let e = env.body_value().unwrap_err();
+        assert!(e.to_string().contains("recursion limit exceeded"), "{e}");
+
+        // Found by fuzzing too: a lone UTF-16 surrogate escape passes the
+        // router's well-formedness check but is no string `Value` holds.
+        let lone = r#"{"src":"n0","dest":"n1","body":{"type":"echo","echo":"\ud800"}}"#;
+        let env = RawEnvelope::parse(lone).unwrap();
+        assert_eq!(body_type(env.body).as_deref(), Some("echo"));
+        let e = env.body_value().unwrap_err();
+        assert!(e.to_string().contains("hex escape"), "{e}");
     }
 
     #[test]

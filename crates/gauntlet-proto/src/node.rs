@@ -332,12 +332,14 @@ impl Node {
 
     fn write(&self, src: &str, dest: &str, body: &Value) {
         if !body.is_object() {
-            eprintln!("node kit: dropped a message to {dest}: body is not a JSON object: {body}");
+            log(format_args!(
+                "dropped a message to {dest}: body is not a JSON object: {body}"
+            ));
             return;
         }
         match serde_json::to_vec(&Outgoing { src, dest, body }) {
             Ok(line) => self.write_line(&line),
-            Err(e) => eprintln!("node kit: could not serialise a message to {dest}: {e}"),
+            Err(e) => log(format_args!("could not serialise a message to {dest}: {e}")),
         }
     }
 
@@ -348,7 +350,7 @@ impl Node {
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
         if let Err(e) = res {
-            eprintln!("node kit: writing stdout failed: {e}");
+            log(format_args!("writing stdout failed: {e}"));
         }
     }
 
@@ -372,10 +374,10 @@ impl Node {
                 Ok(msg) => msg,
                 Err(e) => {
                     let text = String::from_utf8_lossy(&line);
-                    eprintln!(
-                        "node kit: skipped a line that is not a message ({e}): {}",
+                    log(format_args!(
+                        "skipped a line that is not a message ({e}): {}",
                         text.trim_end()
-                    );
+                    ));
                     continue;
                 }
             };
@@ -386,6 +388,13 @@ impl Node {
             }
         }
     }
+}
+
+/// A line on the node's stderr, its log. A node's stdout is its protocol
+/// and its stderr its log; a closed stderr must not kill the node (as
+/// `eprintln!` would, by panicking), so a failed write is dropped.
+fn log(args: std::fmt::Arguments) {
+    let _ = writeln!(io::stderr().lock(), "node kit: {args}");
 }
 
 /// Runs a node on stdin/stdout until stdin closes. `make` builds the handler

@@ -55,10 +55,16 @@ pub struct Inputs<'a> {
     pub faults: &'a [FaultWindow],
     /// The plan's limits and gate.
     pub spec: &'a InvariantSpec,
-    /// I1 ignores samples before this.
+    /// I1 ignores samples before this; I2 the first this long of every
+    /// process lifetime.
     pub warmup_ms: i64,
     /// How long the soak ran (I2 extrapolates a shorter one).
     pub duration_ms: i64,
+    /// How many users the plan ran. When most of them never had a write
+    /// acknowledged (they could not start, ran out of file descriptors,
+    /// …), the soak did not put the planned load on the system: I4 is
+    /// then `unknown` and so is the verdict at best.
+    pub users: u32,
     /// The plan's own checks (checker programs, built-in checkers), judged
     /// after the readback. Each one gates: a user who names a check wants
     /// it to count.
@@ -109,6 +115,7 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
         spec,
         warmup_ms,
         duration_ms,
+        users,
         checks,
     } = *inputs;
     let (i4, loss) = match readback {
@@ -118,9 +125,19 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
         }
         Readback::Skipped(why) => (not_read_back(journal, why), None),
     };
+    let underloaded = too_few_users(journal, users);
+    let i4 = match &underloaded {
+        Some(evidence) => {
+            let mut i4 = i4;
+            i4.demote(Validity::Unknown);
+            i4.evidence(evidence.clone());
+            i4
+        }
+        None => i4,
+    };
     let results = vec![
         i1_responsiveness(health, faults, spec, warmup_ms),
-        i2_memory(rss, spec, duration_ms),
+        i2_memory(rss, spec, duration_ms, warmup_ms),
         i3_recovery(health, faults, spec),
         i4,
         i5_stability(restarts, health, faults, spec),
@@ -131,9 +148,9 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
         valid = Validity::worst(valid, check.valid);
         results.push(check.clone());
     }
-    if loss.is_none() {
-        // The soak did not finish: what was judged may fail it, but it
-        // cannot pass.
+    if loss.is_none() || underloaded.is_some() {
+        // The soak did not finish, or most users never wrote: what was
+        // judged may fail it, but it cannot pass.
         valid = Validity::worst(valid, Validity::Unknown);
     }
     Assessment {
@@ -141,6 +158,22 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
         loss,
         valid,
     }
+}
+
+/// The evidence that most of the plan's `users` never had a write
+/// acknowledged, when they did not; `None` when no write was acknowledged
+/// at all (I4 is then not exercised anyway) or enough users wrote.
+fn too_few_users(journal: &Journal, users: u32) -> Option<Value> {
+    let wrote = journal.users_with_acked_writes();
+    let most_never_wrote = wrote > 0 && (wrote as u64) * 2 < u64::from(users);
+    most_never_wrote.then(|| {
+        json!({
+            "problem": "most users never had a write acknowledged",
+            "users": users,
+            "users-with-acked-writes": wrote,
+            "note": "the soak did not put the planned load on the system; see the users' figures for why",
+        })
+    })
 }
 
 fn judge_i4(journal: &Journal, reads: &Reads, loss: &DataLoss) -> CheckResult {

@@ -207,6 +207,15 @@ impl Journal {
             .map(|(k, _)| k.as_str())
     }
 
+    /// How many distinct users had at least one write acknowledged.
+    pub fn users_with_acked_writes(&self) -> usize {
+        self.entries()
+            .filter(|e| e.acked)
+            .map(|e| e.user)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    }
+
     /// How many writes were acknowledged.
     pub fn acked_writes(&self) -> usize {
         self.acked

@@ -1,9 +1,12 @@
 //! The fault schedule of a soak, drawn from the seed before the soak starts
-//! so a failing run can be replayed with the same faults at the same times.
+//! so a failing run can be replayed with the same faults at the same times:
+//! the soak's way to draw the one [`Schedule`] (the test's is the
+//! staggered `gauntlet_nemesis::Nemesis`).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use gauntlet_nemesis::Schedule;
 use gauntlet_plan::soak::{FaultKind, FaultSpec};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -72,6 +75,35 @@ pub fn plan_injections(faults: &[&FaultSpec], duration_ms: i64, seed: u64) -> Ve
         cursors[i].next_ms = Some(at.saturating_add(step));
     }
     planned
+}
+
+/// The planned injections as the one [`Schedule`] shape: what a soak's
+/// fault loop follows.
+#[derive(Clone, Debug, Default)]
+pub struct Planned {
+    injections: std::collections::VecDeque<Injection>,
+}
+
+impl Planned {
+    /// The schedule of [`plan_injections`].
+    pub fn draw(faults: &[&FaultSpec], duration_ms: i64, seed: u64) -> Planned {
+        Planned {
+            injections: plan_injections(faults, duration_ms, seed).into(),
+        }
+    }
+}
+
+impl Schedule for Planned {
+    type Step = Injection;
+
+    fn next_due(&mut self) -> Option<Duration> {
+        let at = self.injections.front()?.at_ms;
+        Some(Duration::from_millis(at.max(0) as u64))
+    }
+
+    fn take_step(&mut self) -> Option<Injection> {
+        self.injections.pop_front()
+    }
 }
 
 /// When each target is free again (healed plus [`SETTLE_MS`]). Injections

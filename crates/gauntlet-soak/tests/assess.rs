@@ -98,6 +98,7 @@ impl Case {
             spec: &self.spec,
             warmup_ms: 1000,
             duration_ms: 20_000,
+            users: 1,
             checks: &[],
         }
     }
@@ -337,4 +338,41 @@ fn an_interrupted_soaks_verdict_says_why_and_is_unknown() {
     assert_eq!(v["error"], why);
     assert_eq!(v["invariants"]["I4-no-data-loss"]["valid"], "unknown");
     assert_eq!(v["journal"]["acked"], 2);
+}
+
+/// 100,000 users planned, one of them ever acknowledged: every key that
+/// one user wrote reads back, yet the soak did not run as planned.
+#[test]
+fn a_soak_where_most_users_never_wrote_is_not_a_pass() {
+    let case = Case::new(3, &["I4"]);
+    let reads: Reads = (0..3)
+        .map(|i| (format!("k{i}"), Ok(Some(format!("v{i}")))))
+        .collect();
+    let a = assess(&Inputs {
+        users: 100_000,
+        ..case.inputs(Readback::Done(&reads))
+    });
+    let i4 = i4(&a);
+    assert_eq!(i4["valid"], "unknown", "{i4:#}");
+    assert!(
+        problems(&i4).contains(&"most users never had a write acknowledged".to_owned()),
+        "{i4:#}"
+    );
+    assert_eq!(i4["evidence"][0]["users-with-acked-writes"], 1);
+    assert_eq!(a.valid, Validity::Unknown);
+
+    // Gating something else does not let it pass either.
+    let case = Case::new(3, &["I1"]);
+    let a = assess(&Inputs {
+        users: 100_000,
+        ..case.inputs(Readback::Done(&reads))
+    });
+    assert_eq!(a.valid, Validity::Unknown);
+
+    // Two users planned, the one that wrote is half of them: judged.
+    let a = assess(&Inputs {
+        users: 2,
+        ..case.inputs(Readback::Done(&reads))
+    });
+    assert_eq!(a.valid, Validity::Valid);
 }

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use gauntlet_nemesis::Schedule;
 use gauntlet_plan::soak::{FaultKind, FaultSpec};
-use gauntlet_soak::schedule::{Injection, SETTLE_MS, plan_injections};
+use gauntlet_soak::schedule::{Injection, Planned, SETTLE_MS, plan_injections};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -173,4 +174,25 @@ fn degenerate_specs_neither_hang_nor_panic() {
     let specs = [fault("x", FaultKind::Kill, Some("db"), (0, 0), 0)];
     let t = times_of(&plan(&specs, 5_000, 3), 0);
     assert_eq!(t, [1, 1_001, 2_001, 3_001, 4_001]);
+}
+
+#[test]
+fn the_planned_schedule_yields_every_injection_at_its_time() {
+    let specs = mixed();
+    let refs: Vec<&FaultSpec> = specs.iter().collect();
+    let planned = plan(&specs, HOUR_MS, 11);
+    assert!(!planned.is_empty());
+    let mut schedule = Planned::draw(&refs, HOUR_MS, 11);
+    let mut followed = Vec::new();
+    while let Some(due) = schedule.next_due() {
+        assert_eq!(
+            schedule.next_due(),
+            Some(due),
+            "asking again changes nothing"
+        );
+        let step = schedule.take_step().unwrap();
+        assert_eq!(due, Duration::from_millis(step.at_ms as u64));
+        followed.push(step);
+    }
+    assert_eq!(followed, planned);
 }

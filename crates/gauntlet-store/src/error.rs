@@ -1,6 +1,6 @@
 //! The store's one error type.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::types::{RunId, RunKind, RunState, StageState};
 
@@ -48,11 +48,14 @@ impl std::fmt::Display for Action {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database file could not be opened, configured or migrated.
-    #[error("cannot open the store {}: {source}", path.display())]
+    ///
+    /// SQLite's error is in `cause` and said once in the message; it is not
+    /// the error's `source()`, so a printer that walks the chain (anyhow's
+    /// `{:#}`) does not say it again.
+    #[error("cannot open the store {}: {}", path.display(), Cause(cause))]
     Open {
         path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// The file's schema version is not one this build knows (a newer gauntlet wrote it).
     #[error(
@@ -182,9 +185,69 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// Any other SQLite failure.
-    #[error("store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// Any other SQLite failure, with the database file (`None` only
+    /// inside the store, before [`StoreError::in_store`] names it).
+    #[error("the store {}: {}", path.as_deref().map_or_else(|| "?".into(), |p| p.display().to_string()), Cause(cause))]
+    Sqlite {
+        path: Option<PathBuf>,
+        cause: rusqlite::Error,
+    },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(cause: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: None, cause }
+    }
+}
+
+impl StoreError {
+    /// Names the database file in an SQLite error that does not yet.
+    pub(crate) fn in_store(self, db: &Path) -> StoreError {
+        match self {
+            StoreError::Sqlite { path: None, cause } => StoreError::Sqlite {
+                path: Some(db.to_owned()),
+                cause,
+            },
+            other => other,
+        }
+    }
+
+    /// The SQLite error behind an [`StoreError::Open`] or
+    /// [`StoreError::Sqlite`].
+    pub fn sqlite_cause(&self) -> Option<&rusqlite::Error> {
+        match self {
+            StoreError::Open { cause, .. } | StoreError::Sqlite { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+/// What SQLite said, once: its message, or the words for its code (not
+/// rusqlite's "Error code 26: ..."), and what to do about a file that is
+/// not a database.
+struct Cause<'a>(&'a rusqlite::Error);
+
+impl std::fmt::Display for Cause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            rusqlite::Error::SqliteFailure(e, message) => {
+                match message {
+                    Some(m) => f.write_str(m)?,
+                    None => f.write_str(rusqlite::ffi::code_to_str(e.extended_code))?,
+                }
+                match e.code {
+                    rusqlite::ErrorCode::NotADatabase => f.write_str(
+                        " (it is not an SQLite database: move it aside, and a new store is made in its place)",
+                    ),
+                    rusqlite::ErrorCode::DatabaseCorrupt => {
+                        f.write_str(" (the database is damaged)")
+                    }
+                    _ => Ok(()),
+                }
+            }
+            other => write!(f, "{other}"),
+        }
+    }
 }
 
 /// The store's result type.

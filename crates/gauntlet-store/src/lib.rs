@@ -130,9 +130,9 @@ impl Store {
     /// (the older layout; [`Store::open_dir`] is the current one).
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = std::path::absolute(path.as_ref()).unwrap_or_else(|_| path.as_ref().into());
-        let open_err = |source| StoreError::Open {
+        let open_err = |cause| StoreError::Open {
             path: path.clone(),
-            source,
+            cause,
         };
         let conn = Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(Self::BUSY_TIMEOUT).map_err(open_err)?;
@@ -197,9 +197,9 @@ impl Store {
 
     /// The schema version of the file (the number of migrations applied).
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.error(e.into()))
     }
 
     /// The schema version this build writes.
@@ -210,28 +210,43 @@ impl Store {
     /// SQLite's `PRAGMA integrity_check`: `Ok(vec![])` when the file is
     /// sound, otherwise the problems it lists.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let lines = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let check = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+            let lines = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            lines.collect()
+        };
+        let lines = check().map_err(|e| self.error(e.into()))?;
         Ok(if lines == ["ok"] { Vec::new() } else { lines })
+    }
+
+    /// An error of this store, with its database file named.
+    fn error(&self, e: StoreError) -> StoreError {
+        e.in_store(&self.path)
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: committed if it
     /// returns `Ok`, rolled back otherwise.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let run = || {
+            let tx =
+                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run().map_err(|e| self.error(e))
     }
 
     /// Runs `f` in one read transaction, so it sees one snapshot.
     fn read<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let run = || {
+            let tx =
+                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run().map_err(|e| self.error(e))
     }
 }
 

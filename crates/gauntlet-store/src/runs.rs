@@ -18,7 +18,9 @@ use crate::types::{
 
 const RUN_COLS: &str = "seq, id, plan_name, plan_path, plan_text, plan_sha256, seed, state, \
      result, started_at, ended_at, held_stage, message, gauntlet_version, command_line, \
-     owner_pid, owner_start_ticks, owner_boot_id, owner_host, kind, clock_zero";
+     owner_pid, owner_start_ticks, owner_boot_id, owner_host, kind, clock_zero, \
+     (SELECT MAX(COALESCE(a.ended_at, a.started_at)) FROM stages s \
+      JOIN stage_attempts a ON a.stage_id = s.id WHERE s.run_seq = runs.seq)";
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Run)> {
     Ok((
@@ -36,6 +38,7 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Run)> {
             started_at: r.get(9)?,
             clock_zero: r.get(20)?,
             ended_at: r.get(10)?,
+            last_active_at: r.get(21)?,
             held_stage: r.get(11)?,
             message: r.get(12)?,
             gauntlet_version: r.get(13)?,
@@ -219,9 +222,6 @@ fn attempt_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<StageAttempt> {
     })
 }
 
-/// Marks a running run whose owner died as interrupted: its running stage
-/// attempt fails (the process cannot say otherwise), and becomes the
-/// run's `held_stage`.
 /// Why a run stopped without a verdict: its owner died, or its owner was
 /// told to stop (Ctrl-C).
 enum Cause<'a> {
@@ -229,11 +229,17 @@ enum Cause<'a> {
     Stopped(&'a str),
 }
 
+/// Marks a run interrupted: its running stage attempt fails (the process
+/// cannot say otherwise) and becomes the run's `held_stage`. When its
+/// owner died, nobody saw when: the attempt keeps no end time (so a run
+/// found dead a day later does not seem to have run for a day), and its
+/// last activity is its start.
 fn interrupt(conn: &Connection, seq: i64, run: &Run, now: Millis, cause: Cause) -> Result<()> {
     let who = match &run.owner.host {
         Some(h) => format!("gauntlet process {} on {h}", run.owner.pid),
         None => format!("gauntlet process {}", run.owner.pid),
     };
+    let ended_at = (!matches!(cause, Cause::Died)).then_some(now);
     let (stage_message, run_message) = match cause {
         Cause::Died => (
             format!("interrupted: {who} died"),
@@ -250,7 +256,7 @@ fn interrupt(conn: &Connection, seq: i64, run: &Run, now: Millis, cause: Cause) 
             conn.execute(
                 "UPDATE stage_attempts SET state = 'failed', ended_at = ?2, message = ?3
                  WHERE id = ?1",
-                params![s.attempt_id, now, stage_message],
+                params![s.attempt_id, ended_at, stage_message],
             )?;
             held = Some(s.name);
         }
@@ -650,6 +656,57 @@ impl Store {
         })
     }
 
+    /// Ends the stage's running attempt as failed (with `end`'s summary and
+    /// message) and marks the run `interrupted` with `why`, in one
+    /// transaction: the stage could not be carried out (a program that
+    /// cannot be started), which is no verdict on what it tests, so the run
+    /// does not hold; `retry` runs the stage again once the cause is fixed.
+    pub fn interrupt_stage(
+        &self,
+        run: &RunId,
+        stage: &str,
+        end: StageEnd,
+        why: &str,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let (seq, r) = load_run(tx, run)?;
+            self.ensure_driving(&r, Action::Interrupt)?;
+            let stages = current_stages(tx, seq)?;
+            let s = find(&stages, run, stage)?;
+            if s.state != StageState::Running {
+                return Err(stage_state_error(run, s, Action::Interrupt));
+            }
+            tx.execute(
+                "UPDATE stage_attempts SET state = 'failed', ended_at = ?2, summary = ?3,
+                    message = ?4 WHERE id = ?1",
+                params![
+                    s.attempt_id,
+                    now_ms(),
+                    end.summary.map(|v| v.to_string()),
+                    end.message.as_deref().unwrap_or(why)
+                ],
+            )?;
+            tx.execute(
+                "UPDATE runs SET state = 'interrupted', held_stage = ?2, message = ?3
+                 WHERE seq = ?1",
+                params![seq, s.name, format!("could not go on: {why}")],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The state of each stage's latest attempt, in plan order: what the
+    /// driver decides the next step from, without reading every summary.
+    pub fn stage_states(&self, run: &RunId) -> Result<Vec<(String, StageState)>> {
+        self.read(|tx| {
+            let seq = seq_of(tx, run)?;
+            Ok(current_stages(tx, seq)?
+                .into_iter()
+                .map(|s| (s.name, s.state))
+                .collect())
+        })
+    }
+
     /// If the run is `running` and its owner process is proven dead (see
     /// [`Owner::liveness`]), marks it `interrupted` and returns true. The
     /// stage attempt it was running fails, with a message saying so.
@@ -699,12 +756,17 @@ impl Store {
 
     /// The id that `query` names; see [`Store::run`].
     pub fn resolve(&self, query: &str) -> Result<RunId> {
-        resolve(&self.conn, query)
+        resolve(&self.conn, query).map_err(|e| e.in_store(&self.path))
     }
 
     /// Runs, newest first. Does not look for dead owners: call
     /// [`Store::mark_dead_runs_interrupted`] first for an honest `state`.
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
+        self.runs_unnamed(filter)
+            .map_err(|e| e.in_store(&self.path))
+    }
+
+    fn runs_unnamed(&self, filter: &RunFilter) -> Result<Vec<Run>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RUN_COLS} FROM runs
              WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR plan_name = ?2)

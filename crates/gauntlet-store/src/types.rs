@@ -223,6 +223,10 @@ pub struct Run {
     pub clock_zero: Option<Millis>,
     /// When it finished or was abandoned.
     pub ended_at: Option<Millis>,
+    /// Its last recorded activity: the latest end (or, for a stage still
+    /// running or whose process died, start) of any of its stage attempts;
+    /// `None` before its first stage started. Computed, not stored.
+    pub last_active_at: Option<Millis>,
     /// The stage that holds the run (while `held`), that was running when its
     /// process died (`interrupted`), or that held it when it was abandoned.
     /// Cleared by `retry` and `override`.
@@ -236,9 +240,19 @@ pub struct Run {
 }
 
 impl Run {
-    /// How long the run took: until it ended, or until `now` if it has not.
+    /// How long the run took: a finished run until it ended, a running one
+    /// until `now`; a run that stopped without a verdict (held,
+    /// interrupted, abandoned) until its last activity, so it does not
+    /// seem to run on while it waits for the operator.
     pub fn took_ms(&self, now: Millis) -> Millis {
-        self.ended_at.unwrap_or(now) - self.started_at
+        let until = match self.state {
+            RunState::Running => now,
+            RunState::Finished => self.ended_at.unwrap_or(now),
+            RunState::Held | RunState::Interrupted | RunState::Abandoned => {
+                self.last_active_at.unwrap_or(self.started_at)
+            }
+        };
+        (until - self.started_at).max(0)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The store as a subscriber of a run's events: the fault log's injections
-//! and heals become fault rows as they happen.
+//! and heals become fault rows as they happen, and check results become
+//! the run's verdicts.
 //!
 //! Stage transitions are not written from events: they are checked
 //! decisions (`start_stage`, `finish_stage` refuse a transition that does
 //! not fit and say whether the run now holds), so the driver makes them and
-//! acts on the answer. What is only recorded — faults, here — is written by
-//! whoever listens.
+//! acts on the answer. What is only recorded — faults and verdicts — is
+//! written by whoever listens.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,7 +15,7 @@ use gauntlet_events::{Event, Subscriber};
 
 use crate::{FaultId, NewFault, RunId, Store, StoreError, now_ms};
 
-/// Writes a run's fault events into its store rows. Times are the wall
+/// Writes a run's fault and check events into its store rows. Times are the wall
 /// clock when the event arrives: delivery is synchronous, so that is when
 /// the fault happened. A store error is kept (the first one) for the
 /// caller to check with [`StoreWriter::finish`]; a run never stops because
@@ -60,6 +61,12 @@ impl StoreWriter {
 }
 
 impl Subscriber for StoreWriter {
+    /// Samples reach the store in the driver's batches; ops are in the
+    /// history file.
+    fn wants_streams(&self) -> bool {
+        false
+    }
+
     fn on_event(&self, event: &Event) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let State {
@@ -92,6 +99,11 @@ impl Subscriber for StoreWriter {
                 Some(row) => store.heal_fault(&self.run, *row, now_ms()),
                 None => Ok(()),
             },
+            Event::Check {
+                name,
+                valid,
+                result,
+            } => store.set_verdict(&self.run, name, *valid, result),
             _ => Ok(()),
         };
         if let Err(e) = written

@@ -1,5 +1,9 @@
 //! The store on real SQLite files in temporary directories, one process.
 
+// Prints a test's measurements for the person running it. The ban on print
+// macros (clippy.toml) guards gauntlet's own output, not its tests'.
+#![allow(clippy::disallowed_macros)]
+
 use gauntlet_store::{
     Action, AttemptId, Measurement, NewFault, NewRun, NewStage, RunFilter, RunId, RunState,
     StageEnd, StageState, Store, StoreError, Validity,
@@ -158,7 +162,51 @@ fn a_file_that_is_not_a_database_is_refused_with_its_path() {
     std::fs::write(&path, vec![b'x'; 4096]).unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
-    assert!(err.to_string().contains("notes.db"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("notes.db"), "{err}");
+    // The cause once, in words, and not again down the error chain.
+    assert_eq!(text.matches("file is not a database").count(), 1, "{text}");
+    assert!(!text.contains("Error code"), "{text}");
+    assert!(text.contains("move it aside"), "{text}");
+    assert!(std::error::Error::source(&err).is_none());
+    assert!(err.sqlite_cause().is_some());
+    // The same through a store directory.
+    std::fs::write(dir.path().join("gauntlet.db"), vec![0xAB; 8192]).unwrap();
+    let err = Store::open_dir(dir.path()).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "cannot open the store {}: file is not a database",
+            dir.path().join("gauntlet.db").display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_sqlite_error_names_the_database_file_once() {
+    let (dir, store) = temp_store();
+    store.create_run(&three()).unwrap();
+    let run = store.run("latest").unwrap().id;
+    // Break the schema behind the store's back.
+    rusqlite::Connection::open(dir.path().join("gauntlet.db"))
+        .unwrap()
+        .execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE stage_attempts;")
+        .unwrap();
+    let err = store.stages(&run).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, StoreError::Sqlite { path: Some(_), .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        text,
+        format!(
+            "the store {}: no such table: stage_attempts",
+            dir.path().join("gauntlet.db").display()
+        )
+    );
+    // Asked again, the same one cause: nothing piles up on the store.
+    assert_eq!(store.stages(&run).unwrap_err().to_string(), text);
 }
 
 #[test]

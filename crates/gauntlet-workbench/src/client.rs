@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::journal::Fate;
-use crate::net::{Net, Packet};
+use crate::net::{Net, Packet, Taken};
 
 pub(crate) struct Client {
     pub index: u32,
@@ -64,6 +64,9 @@ impl Client {
     /// Records a delivered packet; returns its body if it answers `msg_id`.
     fn accept(&self, packet: Packet, msg_id: u64) -> Option<Value> {
         let at = self.net.now();
+        let mut taken = Taken::default();
+        taken.add(&packet);
+        self.net.release(self.index, taken);
         let parsed: Option<Envelope> = serde_json::from_str(&packet.line).ok();
         let src = self.net.name(packet.src).to_owned();
         let line = packet.line.clone();

@@ -8,6 +8,8 @@ use gauntlet_nemesis::FaultKind;
 use gauntlet_net::{Latency, Topology};
 use gauntlet_node::{Backend, LocalBackend};
 
+use crate::net::{MAX_MESSAGE_BYTES, NetLimits, PACKET_OVERHEAD};
+
 /// Everything a workbench run needs; `gauntlet test`'s flags map onto it.
 #[derive(Debug, Clone)]
 pub struct TestConfig {
@@ -53,6 +55,9 @@ pub struct TestConfig {
     pub checkers: Vec<CheckerSpec>,
     /// How long each checker program may run (`--checker-timeout`).
     pub checker_timeout: Duration,
+    /// How much the simulated network holds before it drops messages
+    /// (`inbox-full`): per inbox and in all.
+    pub net_limits: NetLimits,
 }
 
 /// The check names every run files its own results under; an extra
@@ -153,6 +158,25 @@ fn executable(flag: &str, path: &std::path::Path) -> Result<(), ConfigError> {
 pub struct ConfigError(pub String);
 
 impl TestConfig {
+    /// The longest of the run's durations (time limit, recovery, timeouts,
+    /// the nemesis interval): 365 days. Much longer ones overflow the clock
+    /// arithmetic (`Instant + Duration`) that schedules them.
+    pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+    /// The fewest client requests per second when there are any: the gap
+    /// before each request is drawn on `[0, 2/rate)`, which must be a
+    /// duration (1e-300 made it 2e300 s and panicked).
+    pub const MIN_RATE: f64 = 0.001;
+    /// The most client requests per second.
+    pub const MAX_RATE: f64 = 1_000_000.0;
+    /// The most nodes (each is a process with three pipes, and the
+    /// partition matrix grows with the square of the count).
+    pub const MAX_NODES: usize = 10_000;
+    /// The most client workers.
+    pub const MAX_CONCURRENCY: usize = 100_000;
+    /// The shortest mean nemesis interval: a shorter one rounds to zero
+    /// nanoseconds, and the nemesis would act without pause.
+    pub const MIN_NEMESIS_INTERVAL_S: f64 = 0.001;
+
     /// A config with Maelstrom's defaults for everything but the workload
     /// and the program.
     pub fn new(workload: impl Into<String>, bin: impl Into<PathBuf>) -> TestConfig {
@@ -180,6 +204,7 @@ impl TestConfig {
             backend: LocalBackend::shared(),
             checkers: Vec::new(),
             checker_timeout: gauntlet_check_program::DEFAULT_TIMEOUT,
+            net_limits: NetLimits::default(),
         }
     }
 
@@ -197,8 +222,8 @@ impl TestConfig {
             "time-limit-s": self.time_limit.as_secs_f64(),
             "rate": self.rate,
             "concurrency": self.concurrency,
-            "latency-ms": self.latency.mean_ms,
-            "latency-dist": format!("{:?}", self.latency.dist).to_lowercase(),
+            "latency-ms": self.latency.mean_ms(),
+            "latency-dist": format!("{:?}", self.latency.dist()).to_lowercase(),
             "topology": format!("{:?}", self.topology).to_lowercase(),
             "nemesis": self.nemesis.iter().map(|k| format!("{k:?}").to_lowercase()).collect::<Vec<_>>(),
             "nemesis-interval-s": self.nemesis_interval,
@@ -217,26 +242,63 @@ impl TestConfig {
                 gauntlet_workload::WORKLOAD_NAMES.join(", ")
             ));
         }
-        if self.node_count == 0 {
-            return bad("--node-count must be at least 1".into());
-        }
-        if self.concurrency == 0 {
-            return bad("--concurrency must be at least 1".into());
-        }
-        if !(self.rate.is_finite() && self.rate >= 0.0) {
-            return bad(format!("--rate must be a number >= 0, not {}", self.rate));
-        }
-        if !(self.latency.mean_ms.is_finite() && self.latency.mean_ms >= 0.0) {
+        let largest = MAX_MESSAGE_BYTES + 1024 + PACKET_OVERHEAD;
+        if self.net_limits.inbox_bytes < largest
+            || self.net_limits.network_bytes < self.net_limits.inbox_bytes
+        {
             return bad(format!(
-                "--latency must be >= 0 ms, not {}",
-                self.latency.mean_ms
+                "the network's limits must hold the largest message ({largest} bytes) in an \
+                 inbox, and the network at least an inbox: inbox {} bytes, network {} bytes",
+                self.net_limits.inbox_bytes, self.net_limits.network_bytes
             ));
         }
-        if !(self.nemesis_interval.is_finite() && self.nemesis_interval > 0.0) {
+        if !(1..=Self::MAX_NODES).contains(&self.node_count) {
             return bad(format!(
-                "--nemesis-interval must be > 0 s, not {}",
+                "--node-count must be from 1 to {}, not {}",
+                Self::MAX_NODES,
+                self.node_count
+            ));
+        }
+        if !(1..=Self::MAX_CONCURRENCY).contains(&self.concurrency) {
+            return bad(format!(
+                "--concurrency must be from 1 to {} workers, not {}",
+                Self::MAX_CONCURRENCY,
+                self.concurrency
+            ));
+        }
+        // Written so that NaN fails too.
+        if !(self.rate == 0.0 || (Self::MIN_RATE..=Self::MAX_RATE).contains(&self.rate)) {
+            return bad(format!(
+                "--rate must be 0 (no requests) or from {} to {} requests per second, not {}",
+                Self::MIN_RATE,
+                Self::MAX_RATE,
+                self.rate
+            ));
+        }
+        let max_s = Self::MAX_DURATION.as_secs_f64();
+        if !(Self::MIN_NEMESIS_INTERVAL_S..=max_s).contains(&self.nemesis_interval) {
+            return bad(format!(
+                "--nemesis-interval must be from {} to {max_s} s, not {}",
+                Self::MIN_NEMESIS_INTERVAL_S,
                 self.nemesis_interval
             ));
+        }
+        for (flag, d) in [
+            ("--time-limit", self.time_limit),
+            ("--recovery-time", self.recovery),
+            ("--rpc-timeout", self.rpc_timeout),
+            ("--checker-timeout", self.checker_timeout),
+            ("the init timeout", self.init_timeout),
+        ] {
+            if d > Self::MAX_DURATION {
+                return bad(format!(
+                    "{flag} must be at most {max_s} s (365 days), not {} s",
+                    d.as_secs_f64()
+                ));
+            }
+        }
+        if self.rpc_timeout.is_zero() {
+            return bad("--rpc-timeout must be more than 0 s".into());
         }
         executable("--bin", &self.bin)?;
         let registry = crate::checkers::checkers(None);
@@ -332,5 +394,44 @@ mod tests {
         assert!(cfg.validate().unwrap_err().0.contains("two checkers"));
         cfg.checkers = vec![CheckerSpec::Builtin("counter".into())];
         assert!(cfg.validate().is_ok());
+    }
+
+    /// Values the run's clock and RNG arithmetic cannot take are refused
+    /// here, naming the option, instead of panicking (or wrapping) mid-run.
+    #[test]
+    fn validate_refuses_numbers_out_of_range() {
+        let base = TestConfig::new("echo", "/bin/sh");
+        assert!(base.validate().is_ok());
+        type Change = fn(&mut TestConfig);
+        let cases: Vec<(&str, Change)> = vec![
+            ("--node-count", |c| c.node_count = 0),
+            ("--node-count", |c| c.node_count = 10_001),
+            ("--concurrency", |c| c.concurrency = 0),
+            ("--concurrency", |c| c.concurrency = usize::MAX),
+            ("--rate", |c| c.rate = 1e-300),
+            ("--rate", |c| c.rate = f64::NAN),
+            ("--rate", |c| c.rate = -1.0),
+            ("--rate", |c| c.rate = 1e7),
+            ("--nemesis-interval", |c| c.nemesis_interval = 0.0),
+            ("--nemesis-interval", |c| c.nemesis_interval = 1e20),
+            ("--time-limit", |c| {
+                c.time_limit = Duration::from_secs(u64::MAX)
+            }),
+            ("--recovery-time", |c| {
+                c.recovery = TestConfig::MAX_DURATION * 2
+            }),
+            ("--rpc-timeout", |c| c.rpc_timeout = Duration::ZERO),
+        ];
+        for (flag, change) in cases {
+            let mut cfg = base.clone();
+            change(&mut cfg);
+            let e = cfg.validate().unwrap_err().0;
+            assert!(e.starts_with(flag), "{flag}: {e}");
+        }
+        let mut edge = base.clone();
+        edge.rate = 0.0;
+        edge.time_limit = TestConfig::MAX_DURATION;
+        edge.nemesis_interval = TestConfig::MAX_DURATION.as_secs_f64();
+        assert!(edge.validate().is_ok());
     }
 }

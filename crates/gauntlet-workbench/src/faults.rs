@@ -51,7 +51,9 @@ impl Nodes {
         let timeout = self.init_timeout;
         async move {
             slot.start().await?;
-            init(slot, client, names, timeout).await
+            init(slot, client, names, timeout)
+                .await
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -94,16 +96,76 @@ impl Processes for Nodes {
     }
 }
 
+/// Why a node could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InitError {
+    /// It exited before it answered: nothing more can come of it.
+    Exited(String),
+    /// It did not answer as it should (in time, or with the right type).
+    Answer(String),
+}
+
+impl InitError {
+    /// The node is gone: waiting for the others changes nothing.
+    pub fn is_exit(&self) -> bool {
+        matches!(self, InitError::Exited(_))
+    }
+}
+
+impl std::fmt::Display for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InitError::Exited(m) | InitError::Answer(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Sends `body` to `node` from `client` and waits up to `timeout` for the
+/// reply, or until the node's current incarnation exits on its own:
+/// then the error names the node, how it ended and its last stderr lines.
+/// `what` says what was sent, for the error.
+pub(crate) async fn call_while_alive(
+    node: &NodeSlot,
+    client: &Mutex<Client>,
+    body: serde_json::Value,
+    timeout: Duration,
+    what: &str,
+) -> Result<Option<serde_json::Value>, InitError> {
+    let incarnation = node.incarnation();
+    tokio::select! {
+        biased;
+        reply = async { client.lock().await.call(node.index, body, timeout).await } => Ok(reply),
+        Some(crash) = node.exited(incarnation) => Err(InitError::Exited(format!(
+            "node {} {} before answering {what}; last stderr lines:\n{}\n  see node-logs/{}.log",
+            node.name,
+            crash.exit,
+            crate::node::indent(&crash.stderr_tail),
+            node.name
+        ))),
+    }
+}
+
 /// Sends `init` to `node` from its init client and waits for `init_ok`;
-/// an error names the node and why.
+/// an error names the node and why. A node that exits meanwhile fails it
+/// at once, with its exit status and last stderr lines.
 pub(crate) async fn init(
     node: Arc<NodeSlot>,
     client: Arc<Mutex<Client>>,
     names: Vec<String>,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), InitError> {
     let body = json!({"type": "init", "node_id": node.name, "node_ids": names});
-    let reply = client.lock().await.call(node.index, body, timeout).await;
+    let reply = {
+        // Cleared however the wait ends, an abort included.
+        struct Initializing<'a>(&'a NodeSlot);
+        impl Drop for Initializing<'_> {
+            fn drop(&mut self) {
+                self.0.init_over();
+            }
+        }
+        let _initializing = Initializing(&node);
+        call_while_alive(&node, &client, body, timeout, "init").await?
+    };
     if reply.as_ref().and_then(|r| r["type"].as_str()) == Some("init_ok") {
         return Ok(());
     }
@@ -116,10 +178,10 @@ pub(crate) async fn init(
         .last()
         .map(|c| format!(" (it {})", c.exit))
         .unwrap_or_default();
-    Err(format!(
+    Err(InitError::Answer(format!(
         "node {} {why}{crashed}; see node-logs/{}.log",
         node.name, node.name
-    ))
+    )))
 }
 
 /// The simulated network as a fault executor: a partition is a grudge.
@@ -156,6 +218,11 @@ pub(crate) struct NemesisOps {
 }
 
 impl Subscriber for NemesisOps {
+    /// Only faults become nemesis ops.
+    fn wants_streams(&self) -> bool {
+        false
+    }
+
     fn on_event(&self, event: &Event) {
         let (f, value) = match event {
             Event::FaultStarted { f, value, .. } | Event::FaultHealed { f, value, .. } => {

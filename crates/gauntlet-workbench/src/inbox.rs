@@ -7,24 +7,33 @@ use gauntlet_net::DeliveryQueue;
 use tokio::sync::mpsc;
 
 use crate::journal::Fate;
-use crate::net::{Net, Packet};
+use crate::net::{Net, Packet, Taken};
+
+/// Bytes of messages taken out of the inbox before the network is told
+/// ([`Net::release`]): one update per batch, not per message.
+const RELEASE_BATCH: usize = 64 << 10;
 
 /// Yields the packets due at one endpoint, in delivery order, and records the
 /// ones a partition drops at the moment they would have arrived.
 pub(crate) struct Inbox {
+    index: u32,
     rx: mpsc::UnboundedReceiver<Packet>,
     queue: DeliveryQueue<Packet>,
     net: Arc<Net>,
     closed: bool,
+    /// Bytes of packets taken out and not yet given back to the network.
+    taken: Taken,
 }
 
 impl Inbox {
-    pub fn new(rx: mpsc::UnboundedReceiver<Packet>, net: Arc<Net>) -> Inbox {
+    pub fn new(index: u32, rx: mpsc::UnboundedReceiver<Packet>, net: Arc<Net>) -> Inbox {
         Inbox {
+            index,
             rx,
             queue: DeliveryQueue::new(),
             net,
             closed: false,
+            taken: Taken::default(),
         }
     }
 
@@ -34,13 +43,26 @@ impl Inbox {
             while let Ok(p) = self.rx.try_recv() {
                 self.queue.push(p.deliver_at, p);
             }
-            let p = self.queue.pop_due(self.net.now())?;
+            let Some(p) = self.queue.pop_due(self.net.now()) else {
+                self.release();
+                return None;
+            };
+            self.taken.add(&p);
+            if self.taken.inbox >= RELEASE_BATCH {
+                self.release();
+            }
             if Net::partitioned(&self.net.grudge(), p.src, p.dest) {
                 self.net.record(p, Fate::Dropped("partition"));
                 continue;
             }
             return Some(p);
         }
+    }
+
+    /// Gives back to the network what the packets taken out held.
+    fn release(&mut self) {
+        self.net
+            .release(self.index, std::mem::take(&mut self.taken));
     }
 
     /// Waits for the next due packet; `None` once the network is shut down
@@ -74,7 +96,9 @@ impl Inbox {
             self.queue.push(p.deliver_at, p);
         }
         for p in self.queue.drain() {
+            self.taken.add(&p);
             self.net.record(p, Fate::Dropped(why));
         }
+        self.release();
     }
 }

@@ -24,7 +24,11 @@ mod run;
 mod service;
 mod store;
 
-pub use bench::{RouterBench, RouterBenchReport, bench_router};
+pub use bench::{
+    FloodBench, FloodBenchReport, RouterBench, RouterBenchReport, bench_flood, bench_router,
+    self_rss_bytes,
+};
 pub use checkers::checkers;
 pub use config::{CheckerSpec, ConfigError, TestConfig};
+pub use net::NetLimits;
 pub use run::{RunError, RunOutcome, run_test};

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::process::{ChildStdin, ChildStdout};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::inbox::Inbox;
 use crate::journal::Fate;
@@ -49,7 +49,13 @@ pub(crate) struct NodeSlot {
     incarnation: AtomicU64,
     /// Set while Gauntlet takes the node down on purpose.
     expected_down: AtomicBool,
+    /// Set from its start until its `init` is answered (or not): an exit
+    /// then fails the init, which reports it, instead of being a warning of
+    /// its own.
+    initializing: AtomicBool,
     crashes: Mutex<Vec<Crash>>,
+    /// The incarnation that last exited on its own (0: none yet).
+    exits: watch::Sender<u64>,
 }
 
 impl NodeSlot {
@@ -75,8 +81,33 @@ impl NodeSlot {
             ctl,
             incarnation: AtomicU64::new(0),
             expected_down: AtomicBool::new(false),
+            initializing: AtomicBool::new(false),
             crashes: Mutex::new(Vec::new()),
+            exits: watch::Sender::new(0),
         })
+    }
+
+    /// The running incarnation's number (1 for the first start).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation.load(Ordering::SeqCst)
+    }
+
+    /// Waits until incarnation `incarnation` (or a later one) exits on its
+    /// own, and returns the crash report. Gauntlet's own kills do not count.
+    pub async fn exited(&self, incarnation: u64) -> Option<Crash> {
+        let mut rx = self.exits.subscribe();
+        rx.wait_for(|last| *last >= incarnation).await.ok()?;
+        self.crashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last()
+            .cloned()
+    }
+
+    /// Its init is over, answered or not: from now on an exit is a crash
+    /// of its own, warned about.
+    pub fn init_over(&self) {
+        self.initializing.store(false, Ordering::SeqCst);
     }
 
     /// Starts a fresh incarnation of the program.
@@ -88,6 +119,8 @@ impl NodeSlot {
             .map_err(|e| format!("{}: {e}", self.name))?;
         let incarnation = self.incarnation.fetch_add(1, Ordering::SeqCst) + 1;
         self.expected_down.store(false, Ordering::SeqCst);
+        // Until its init is answered: an exit before then fails the init.
+        self.initializing.store(true, Ordering::SeqCst);
         let stdin = process.take_stdin().expect("stdin is piped");
         let stdout = process.take_stdout().expect("stdout is piped");
         let _ = self.ctl.send(Ctl::Attach(stdin));
@@ -120,7 +153,10 @@ impl NodeSlot {
     }
 
     pub fn crashes(&self) -> Vec<Crash> {
-        self.crashes.lock().expect("crash lock").clone()
+        self.crashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The program's stdout closed. Unless Gauntlet took it down, that is a
@@ -159,20 +195,26 @@ impl NodeSlot {
             exit: description,
             stderr_tail: exit.stderr_tail,
         };
-        self.net.events().warn(
-            &self.name,
-            format!(
-                "node {} {} while the run went on; last stderr lines:\n{}",
-                self.name,
-                crash.exit,
-                indent(&crash.stderr_tail)
-            ),
-        );
-        self.crashes.lock().expect("crash lock").push(crash);
+        if !self.initializing.load(Ordering::SeqCst) {
+            self.net.events().warn(
+                &self.name,
+                format!(
+                    "node {} {} while the run went on; last stderr lines:\n{}",
+                    self.name,
+                    crash.exit,
+                    indent(&crash.stderr_tail)
+                ),
+            );
+        }
+        self.crashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(crash);
+        self.exits.send_replace(incarnation);
     }
 }
 
-fn indent(lines: &[String]) -> String {
+pub(crate) fn indent(lines: &[String]) -> String {
     if lines.is_empty() {
         return "    (none)".into();
     }
@@ -183,9 +225,14 @@ fn indent(lines: &[String]) -> String {
         .join("\n")
 }
 
-/// Writes due messages to the node's stdin, batching the flush.
+/// Fates a delivery task hands the journal at once, at most.
+const RECORD_BATCH: usize = 256;
+
+/// Writes due messages to the node's stdin, batching the flush and the
+/// journal's records.
 async fn deliver(mut inbox: Inbox, mut ctl: mpsc::UnboundedReceiver<Ctl>, net: Arc<Net>) {
     let mut stdin: Option<BufWriter<ChildStdin>> = None;
+    let mut fates = Vec::new();
     loop {
         tokio::select! {
             biased;
@@ -197,12 +244,18 @@ async fn deliver(mut inbox: Inbox, mut ctl: mpsc::UnboundedReceiver<Ctl>, net: A
             p = inbox.next_due() => {
                 let Some(mut p) = p else { break };
                 loop {
-                    write_one(&mut stdin, p, &net).await;
+                    fates.push(write_one(&mut stdin, p, &net).await);
+                    // A node that keeps up can keep a batch going for good:
+                    // its fates go to the journal as they pile up.
+                    if fates.len() >= RECORD_BATCH {
+                        net.record_batch(std::mem::take(&mut fates));
+                    }
                     match inbox.try_next_due() {
                         Some(next) => p = next,
                         None => break,
                     }
                 }
+                net.record_batch(std::mem::take(&mut fates));
                 if let Some(w) = stdin.as_mut()
                     && w.flush().await.is_err()
                 {
@@ -214,19 +267,26 @@ async fn deliver(mut inbox: Inbox, mut ctl: mpsc::UnboundedReceiver<Ctl>, net: A
     inbox.drop_all("in-flight");
 }
 
-async fn write_one(stdin: &mut Option<BufWriter<ChildStdin>>, p: crate::net::Packet, net: &Net) {
+/// Writes one packet to the node's stdin; returns its fate, to be recorded.
+async fn write_one(
+    stdin: &mut Option<BufWriter<ChildStdin>>,
+    p: crate::net::Packet,
+    net: &Net,
+) -> (crate::net::Packet, Fate) {
     let Some(w) = stdin.as_mut() else {
-        net.record(p, Fate::Dropped("node-down"));
-        return;
+        return (p, Fate::Dropped("node-down"));
     };
     let ok = w.write_all(p.line.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
     if ok {
-        net.record(p, Fate::Delivered(net.now()));
+        (p, Fate::Delivered(net.now()))
     } else {
         *stdin = None;
-        net.record(p, Fate::Dropped("node-down"));
+        (p, Fate::Dropped("node-down"))
     }
 }
+
+/// Bytes a reader reads between two looks at the journal's backlog.
+const JOURNAL_CHECK_BYTES: usize = 64 << 10;
 
 /// Routes everything one incarnation prints.
 async fn read_stdout(slot: Arc<NodeSlot>, stdout: ChildStdout, incarnation: u64) {
@@ -234,9 +294,27 @@ async fn read_stdout(slot: Arc<NodeSlot>, stdout: ChildStdout, incarnation: u64)
     let mut rng =
         ChaCha8Rng::seed_from_u64(slot.seed ^ ((slot.index as u64) << 20) ^ (incarnation << 44));
     let mut buf = Vec::with_capacity(1024);
+    let mut unchecked = 0usize;
     loop {
-        match read_line_capped(&mut reader, &mut buf, MAX_MESSAGE_BYTES).await {
+        // While the journal is behind, stop reading: the node blocks on a
+        // full pipe, as a sender does on a full socket. The journal's writer
+        // needs no node, so this never waits on this node's own stdin.
+        // Looked at every 64 KiB read, not on every line.
+        if unchecked >= JOURNAL_CHECK_BYTES {
+            unchecked = 0;
+            if slot.net.journal().is_behind() {
+                slot.net.journal().room().await;
+            }
+        }
+        let line = read_line_capped(&mut reader, &mut buf, MAX_MESSAGE_BYTES).await;
+        unchecked += buf.len() + 1;
+        match line {
             Ok(Line::Complete) => route(&slot, &buf, &mut rng),
+            // The end of a line cut short by Gauntlet's own kill is no
+            // output of the node's; a node that exits on its own after an
+            // unterminated line still sent it.
+            Ok(Line::Unterminated) if slot.expected_down.load(Ordering::SeqCst) => break,
+            Ok(Line::Unterminated) => route(&slot, &buf, &mut rng),
             Ok(Line::TooLong(len)) => slot.net.bad_output(
                 &slot.name,
                 "too-long",
@@ -298,6 +376,8 @@ fn route(slot: &NodeSlot, line: &[u8], rng: &mut ChaCha8Rng) {
 
 enum Line {
     Complete,
+    /// The stream ended after these bytes, without a newline.
+    Unterminated,
     TooLong(usize),
     Eof,
 }
@@ -319,7 +399,7 @@ async fn read_line_capped<R: AsyncBufRead + Unpin>(
             } else if total > max {
                 Line::TooLong(total)
             } else {
-                Line::Complete
+                Line::Unterminated
             });
         }
         let (take, done) = match memchr(chunk) {
@@ -357,12 +437,13 @@ mod tests {
         loop {
             match read_line_capped(&mut reader, &mut buf, 6).await.unwrap() {
                 Line::Complete => got.push(String::from_utf8(buf.clone()).unwrap()),
+                Line::Unterminated => got.push(format!("cut: {}", String::from_utf8_lossy(&buf))),
                 Line::TooLong(n) => {
                     got.push(format!("too long {n}: {}", String::from_utf8_lossy(&buf)))
                 }
                 Line::Eof => break,
             }
         }
-        assert_eq!(got, vec!["short", "too long 10: abcdef", "", "last"]);
+        assert_eq!(got, vec!["short", "too long 10: abcdef", "", "cut: last"]);
     }
 }

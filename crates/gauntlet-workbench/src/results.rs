@@ -57,6 +57,9 @@ pub(crate) fn assemble(
     }
     let mut net_stats = net.stats(invokes);
     net_stats["journal-records"] = json!(messages);
+    if let (Some(stats), Value::Object(limits)) = (net_stats.as_object_mut(), net.limit_figures()) {
+        stats.extend(limits);
+    }
     let json = json!({
         "valid": valid,
         "checks": checks_json,
@@ -93,6 +96,10 @@ fn protocol_check(net: &Net) -> CheckResult {
         .with(
             "by-node",
             serde_json::to_value(&summary.by_node).expect("json"),
+        )
+        .with(
+            "by-node-and-class",
+            serde_json::to_value(&summary.by_node_and_class).expect("json"),
         );
     for example in summary.examples {
         let item = serde_json::to_value(&example).expect("json");

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use gauntlet_check::{CheckResult, Validity};
 use gauntlet_check_program::{ProgramSpec, run_checker};
-use gauntlet_events::Events;
+use gauntlet_events::{Event, Events};
 use gauntlet_history::{Op, OpType, Recorder};
-use gauntlet_nemesis::{Action, FaultLog, Nemesis, Signals};
-use gauntlet_node::NodeSpec;
+use gauntlet_nemesis::{Action, FaultLog, Nemesis, Schedule, Signals};
+use gauntlet_node::{LineSink, NodeSpec};
 use gauntlet_workload::{Outcome, Request, Workload};
 use rand::RngExt;
 use rand::SeedableRng;
@@ -20,13 +20,22 @@ use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::config::{CheckerSpec, ConfigError, TestConfig};
-use crate::faults::{Faults, NemesisOps, Nodes, SimNet};
+use crate::faults::{Faults, InitError, NemesisOps, Nodes, SimNet, call_while_alive};
 use crate::inbox::Inbox;
 use crate::join::futures_join;
 use crate::journal::Journal;
 use crate::net::{Kind, Net};
 use crate::node::NodeSlot;
 use crate::{results, store};
+
+/// How the setup phase ended, when nothing went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetupEnd {
+    /// Every node answered init (and the workload's setup request).
+    Ready,
+    /// A Ctrl-C came first.
+    Interrupted,
+}
 
 /// What a finished run produced.
 #[derive(Debug)]
@@ -96,10 +105,12 @@ pub async fn run_test(
         cfg.store.display()
     )))?;
     write_run_json(&cfg, &dir, None)?;
-    let outcome = Run::new(cfg.clone(), dir.clone(), events, cancel)?
+    let outcome = Run::new(cfg.clone(), dir.clone(), events.clone(), cancel)?
         .go()
         .await;
-    store::link_latest(&cfg.store, &cfg.workload, &dir).map_err(io_err("linking store/latest"))?;
+    for problem in store::link_latest(&cfg.store, &cfg.workload, &dir) {
+        events.warn("store", problem);
+    }
     match outcome {
         Ok(mut o) => {
             write_run_json(&cfg, &dir, Some(&o))?;
@@ -168,10 +179,21 @@ impl Run {
         endpoints.extend((0..n + cfg.concurrency).map(|i| (format!("c{i}"), Kind::Client)));
         let (journal, journal_writer) = Journal::create(&dir.join("messages.jsonl"))
             .map_err(io_err("creating messages.jsonl"))?;
-        let (net, inboxes) = Net::new(endpoints, cfg.latency, journal, events.clone());
+        let (net, inboxes) = Net::new(
+            endpoints,
+            cfg.latency,
+            cfg.net_limits,
+            journal,
+            events.clone(),
+        );
         let mut inboxes: Vec<Option<_>> = inboxes.into_iter().map(Some).collect();
-        let mut take =
-            |i: usize| Inbox::new(inboxes[i].take().expect("each inbox once"), net.clone());
+        let mut take = |i: usize| {
+            Inbox::new(
+                i as u32,
+                inboxes[i].take().expect("each inbox once"),
+                net.clone(),
+            )
+        };
 
         for (k, name) in SERVICES.iter().enumerate() {
             let index = n + k;
@@ -194,7 +216,16 @@ impl Run {
                     env: Vec::new(),
                     stderr_log: Some(dir.join("node-logs").join(format!("n{i}.log"))),
                     stderr_tail: 32,
-                    echo_stderr: cfg.log_stderr.then(|| format!("n{i}")),
+                    // `--log-stderr`: each line becomes an event; the CLI prints it.
+                    echo_stderr: cfg.log_stderr.then(|| {
+                        let (events, node) = (events.clone(), format!("n{i}"));
+                        LineSink::new(move |line| {
+                            events.emit(Event::Output {
+                                source: node.clone(),
+                                line: line.to_owned(),
+                            })
+                        })
+                    }),
                 };
                 NodeSlot::new(
                     i as u32,
@@ -218,7 +249,8 @@ impl Run {
         let worker_clients = clients.collect();
         let workload = gauntlet_workload::workload(&cfg.workload).expect("validated");
         // The history's clock is the network's: message and op times agree.
-        let recorder = Recorder::in_memory(net.started());
+        // Every op is also an `op` event, for whoever watches the run live.
+        let recorder = Recorder::in_memory(net.started()).observed(events.ops());
         let init_clients: Vec<Arc<tokio::sync::Mutex<Client>>> = init_clients;
         let nodes: Vec<Arc<NodeSlot>> = nodes;
         // Every fault and heal goes through one log; its events become the
@@ -253,10 +285,11 @@ impl Run {
 
     async fn go(mut self) -> Result<RunOutcome, RunError> {
         let setup = self.setup().await;
-        let mut interrupted = false;
-        if setup.is_ok() {
-            interrupted = self.main_and_final().await;
-        }
+        let mut interrupted = match setup {
+            Ok(SetupEnd::Ready) => self.main_and_final().await,
+            Ok(SetupEnd::Interrupted) => true,
+            Err(_) => false,
+        };
         self.teardown().await;
         let history = self.recorder.take();
         let journal_count = self
@@ -281,6 +314,15 @@ impl Run {
         let text = serde_json::to_string_pretty(&results.json).expect("json");
         std::fs::write(self.dir.join("results.json"), text + "\n")
             .map_err(io_err("writing results.json"))?;
+        // Every check's verdict is an event: the store files it as the
+        // run's verdict, a dashboard shows it.
+        for (name, check) in results.json["checks"].as_object().into_iter().flatten() {
+            self.net.events().emit(gauntlet_events::Event::Check {
+                name: name.clone(),
+                valid: serde_json::from_value(check["valid"].clone()).unwrap_or(Validity::Unknown),
+                result: check.clone(),
+            });
+        }
         Ok(RunOutcome {
             dir: self.dir.clone(),
             valid: results.valid,
@@ -329,12 +371,26 @@ impl Run {
     }
 
     /// Starts every node, sends `init`, then the workload's setup request.
-    pub(crate) async fn setup(&self) -> Result<(), RunError> {
+    /// A node that exits fails the setup at once (the other nodes' inits
+    /// are not waited for); a Ctrl-C (`cancel`) ends it at once as
+    /// [`SetupEnd::Interrupted`]. Either way the caller tears down what was
+    /// started.
+    pub(crate) async fn setup(&self) -> Result<SetupEnd, RunError> {
         let started = futures_join(self.nodes.iter().map(|node| {
             let node = node.clone();
-            async move { node.start().await }
+            let cancel = self.cancel.clone();
+            async move {
+                // After a Ctrl-C the nodes not yet started stay down.
+                if *cancel.borrow() {
+                    return Ok(());
+                }
+                node.start().await
+            }
         }))
         .await;
+        if *self.cancel.borrow() {
+            return Ok(SetupEnd::Interrupted);
+        }
         if let Some(Err(e)) = started.into_iter().find(Result::is_err) {
             return Err(RunError::Setup {
                 message: format!("could not start node {e}"),
@@ -353,38 +409,75 @@ impl Run {
             .lock()
             .expect("workload lock")
             .setup(&topology);
-        let inits = futures_join((0..self.nodes.len()).map(|i| {
+        let mut inits = tokio::task::JoinSet::new();
+        for i in 0..self.nodes.len() {
             let init = self.init(i);
             let setup = setup_request.clone().map(|req| self.setup_node(i, req));
-            async move {
-                init.await?;
-                match setup {
-                    Some(setup) => setup.await,
-                    None => Ok(()),
+            inits.spawn(async move {
+                let result = async {
+                    init.await?;
+                    match setup {
+                        Some(setup) => setup.await,
+                        None => Ok(()),
+                    }
                 }
+                .await;
+                result.map_err(|e| (i, e))
+            });
+        }
+        let mut failures: Vec<(usize, String)> = Vec::new();
+        let mut cancel = self.cancel.clone();
+        // Dropping `inits` aborts the inits still waiting.
+        loop {
+            tokio::select! {
+                done = inits.join_next() => match done {
+                    None => break,
+                    Some(Ok(Ok(()))) => {}
+                    Some(Ok(Err((i, e)))) => {
+                        let exited = e.is_exit();
+                        failures.push((i, e.to_string()));
+                        if exited {
+                            break;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        failures.push((usize::MAX, format!("a node's setup task failed: {e}")));
+                        break;
+                    }
+                },
+                Ok(_) = cancel.wait_for(|c| *c) => return Ok(SetupEnd::Interrupted),
             }
-        }))
-        .await;
-        let failures: Vec<String> = inits.into_iter().filter_map(Result::err).collect();
+        }
         if !failures.is_empty() {
+            failures.sort();
             return Err(RunError::Setup {
-                message: failures.join("\n"),
+                message: failures
+                    .into_iter()
+                    .map(|(_, m)| m)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 dir: None,
             });
         }
-        Ok(())
+        Ok(SetupEnd::Ready)
     }
 
-    /// Sends the workload's setup request to node `i` and checks the reply type.
+    /// Sends the workload's setup request to node `i` and checks the reply
+    /// type; fails at once if the node exits meanwhile.
     fn setup_node(
         &self,
         i: usize,
         (body, ok_type): (Value, &'static str),
-    ) -> impl std::future::Future<Output = Result<(), String>> + use<> {
+    ) -> impl std::future::Future<Output = Result<(), InitError>> + use<> {
         let client = self.init_clients[i].clone();
+        let node = self.nodes[i].clone();
         let timeout = self.cfg.rpc_timeout;
         async move {
-            let reply = client.lock().await.call(i as u32, body, timeout).await;
+            let what = format!(
+                "the setup request ({})",
+                body["type"].as_str().unwrap_or("?")
+            );
+            let reply = call_while_alive(&node, &client, body, timeout, &what).await?;
             let got = reply
                 .as_ref()
                 .and_then(|r| r.get("type"))
@@ -392,16 +485,16 @@ impl Run {
             if got == Some(ok_type) {
                 return Ok(());
             }
-            Err(format!(
+            Err(InitError::Answer(format!(
                 "node n{i} did not answer the setup request with {ok_type}: {}",
                 reply.map_or("no reply within the RPC timeout".to_string(), |r| r
                     .to_string())
-            ))
+            )))
         }
     }
 
     /// Sends `init` to node `i` and waits for `init_ok`.
-    fn init(&self, i: usize) -> impl std::future::Future<Output = Result<(), String>> + use<> {
+    fn init(&self, i: usize) -> impl std::future::Future<Output = Result<(), InitError>> + use<> {
         crate::faults::init(
             self.nodes[i].clone(),
             self.init_clients[i].clone(),
@@ -451,6 +544,7 @@ impl Run {
         );
         let nemesis_task = tokio::spawn(run_nemesis(
             nemesis,
+            start,
             deadline,
             self.cancel.clone(),
             self.actor(),
@@ -552,6 +646,16 @@ impl Run {
         self.net.server_sends()
     }
 
+    /// Messages dropped so far because an inbox or the network was full.
+    pub(crate) fn dropped_inbox_full(&self) -> u64 {
+        self.net.dropped(crate::net::INBOX_FULL)
+    }
+
+    /// How much the journal held the nodes' stdout back so far.
+    pub(crate) fn journal_holds(&self) -> crate::journal::Holds {
+        self.net.journal().holds()
+    }
+
     /// Tears down without checking: kills the nodes and ends the journal.
     pub(crate) async fn shutdown(mut self) {
         self.teardown().await;
@@ -601,28 +705,30 @@ impl Actor {
     }
 }
 
+/// Follows the nemesis's schedule until the deadline or a Ctrl-C: each
+/// action at its due time after `start`, through the one fault model's
+/// executors and log.
 async fn run_nemesis(
     mut nemesis: Nemesis,
+    start: Instant,
     deadline: Instant,
     mut cancel: watch::Receiver<bool>,
     actor: Actor,
 ) -> Nemesis {
-    if nemesis.is_idle() {
-        return nemesis;
-    }
-    loop {
-        let at = Instant::now() + Duration::from_nanos(nemesis.next_delay_ns());
+    while let Some(due) = nemesis.next_due() {
+        let at = start + due;
         if at >= deadline {
-            return nemesis;
+            break;
         }
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {}
-            _ = cancel.wait_for(|c| *c) => return nemesis,
+            _ = cancel.wait_for(|c| *c) => break,
         }
-        if let Some(action) = nemesis.next_action() {
+        if let Some(action) = nemesis.take_step() {
             actor.perform(action).await;
         }
     }
+    nemesis
 }
 
 /// A client worker: performs the ops it is handed against one node.

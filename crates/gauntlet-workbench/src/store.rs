@@ -50,18 +50,56 @@ pub(crate) fn create_named_run_dir(
 }
 
 /// Points `<store>/latest` and `<store>/<workload>/latest` at `run_dir`.
-pub(crate) fn link_latest(store: &Path, workload: &str, run_dir: &Path) -> std::io::Result<()> {
-    let name = run_dir.file_name().expect("run dirs have names");
-    relink(&store.join("latest"), &Path::new(workload).join(name))?;
-    relink(&store.join(workload).join("latest"), Path::new(name))
+/// A link that cannot be made is no reason to fail a run: each one that
+/// could not be is returned with why, for a warning.
+pub(crate) fn link_latest(store: &Path, workload: &str, run_dir: &Path) -> Vec<String> {
+    let Some(name) = run_dir.file_name() else {
+        return vec![format!(
+            "{}: a run directory without a name",
+            run_dir.display()
+        )];
+    };
+    [
+        (store.join("latest"), Path::new(workload).join(name)),
+        (
+            store.join(workload).join("latest"),
+            Path::new(name).to_owned(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(link, target)| {
+        relink(&link, &target)
+            .err()
+            .map(|e| format!("{} not pointed at the run: {e}", link.display()))
+    })
+    .collect()
 }
 
-fn relink(link: &Path, target: &Path) -> std::io::Result<()> {
-    // Replace atomically: a reader never sees the link missing.
-    let tmp = link.with_extension("tmp-link");
+/// Points the symbolic link `link` at `target`, atomically (a reader never
+/// sees it missing). Only a symbolic link is replaced: a file or directory
+/// of that name is not gauntlet's, and is left alone (an error). No
+/// temporary link is left behind either way.
+pub(crate) fn relink(link: &Path, target: &Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    match std::fs::symlink_metadata(link) {
+        Ok(m) if !m.file_type().is_symlink() => {
+            let what = if m.is_dir() { "a directory" } else { "a file" };
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("it is {what} gauntlet did not make, left as it is"),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let name = link.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = link.with_file_name(format!(".{name}.{}.tmp-link", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)?;
-    std::fs::rename(&tmp, link)
+    std::fs::rename(&tmp, link).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 /// `20261123T162755.123Z`: sortable, UTC, safe in file names.
@@ -94,12 +132,45 @@ mod tests {
         let b = create_run_dir(tmp.path(), "echo").unwrap();
         assert_ne!(a, b);
         assert!(b.join("node-logs").is_dir());
-        link_latest(tmp.path(), "echo", &a).unwrap();
-        link_latest(tmp.path(), "echo", &b).unwrap();
+        assert!(link_latest(tmp.path(), "echo", &a).is_empty());
+        assert!(link_latest(tmp.path(), "echo", &b).is_empty());
         let latest = std::fs::canonicalize(tmp.path().join("latest")).unwrap();
         assert_eq!(latest, std::fs::canonicalize(&b).unwrap());
         let wl_latest = std::fs::canonicalize(tmp.path().join("echo/latest")).unwrap();
         assert_eq!(wl_latest, latest);
+    }
+
+    #[test]
+    fn only_a_link_is_replaced_and_no_temporary_link_is_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = create_run_dir(tmp.path(), "echo").unwrap();
+        std::fs::create_dir(tmp.path().join("latest")).unwrap();
+        std::fs::write(tmp.path().join("latest/mine"), "keep").unwrap();
+        std::fs::write(tmp.path().join("echo/latest"), "also mine").unwrap();
+        let problems = link_latest(tmp.path(), "echo", &a);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains("is a directory gauntlet did not make"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("is a file gauntlet did not make"),
+            "{problems:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("latest/mine")).unwrap(),
+            "keep"
+        );
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("echo/latest")).unwrap(),
+            "also mine"
+        );
+        for dir in [tmp.path().to_owned(), tmp.path().join("echo")] {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                assert!(!name.contains("tmp-link"), "{name} left behind");
+            }
+        }
     }
 
     #[test]
@@ -114,7 +185,7 @@ mod tests {
             std::fs::read_link(tmp.path().join(id)).unwrap(),
             Path::new("echo").join(id)
         );
-        link_latest(tmp.path(), "echo", &a).unwrap();
+        assert!(link_latest(tmp.path(), "echo", &a).is_empty());
         let canon = std::fs::canonicalize(&a).unwrap();
         for link in [id, "latest", "echo/latest"] {
             assert_eq!(std::fs::canonicalize(tmp.path().join(link)).unwrap(), canon);

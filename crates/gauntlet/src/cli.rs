@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::units::{self, Concurrency, Millis, Minutes, Rate, Seconds};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gauntlet",
@@ -14,7 +16,9 @@ use clap::{Args, Parser, Subcommand};
         test commands and module cycling from a plan, with halt-and-hold and reports (`run`); \
         soaks a system with simulated users and hours of faults, then judges invariants such as \
         no data loss (`soak`).",
-    after_help = "Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 the run could not be carried out."
+    after_help = "Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 the run could not be carried out.\n\
+        Limits: every duration is at most 365 days (31536000 s), and at least 1 ms where zero means \
+        nothing; rates are 0 or 0.001 to 1000000 per second; counts are at least 1."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -77,30 +81,34 @@ pub struct TestArgs {
     /// Arguments for the node program.
     #[arg(allow_hyphen_values = false)]
     pub args: Vec<String>,
-    /// Number of nodes, named n0 … n{N-1}.
-    #[arg(long, default_value_t = 5)]
+    /// Number of nodes, named n0 … n{N-1}: 1 to 10000.
+    #[arg(long, default_value = "5", value_name = "N", allow_negative_numbers = true, value_parser = units::node_count)]
     pub node_count: usize,
-    /// Seconds of the main phase (setup and the final phase come on top).
-    #[arg(long, default_value_t = 60.0)]
-    pub time_limit: f64,
-    /// Client requests per second, across all clients.
-    #[arg(long, default_value_t = 5.0)]
-    pub rate: f64,
-    /// Client workers: a number, or Kn for K times the node count.
-    #[arg(long, default_value = "1n")]
-    pub concurrency: String,
-    /// Mean one-way latency between nodes, in milliseconds.
-    #[arg(long, default_value_t = 0.0)]
-    pub latency: f64,
+    /// Seconds of the main phase (setup and the final phase come on top):
+    /// 0.001 to 31536000 (365 days).
+    #[arg(long, default_value = "60", value_name = "SECONDS", allow_negative_numbers = true, value_parser = units::seconds)]
+    pub time_limit: Seconds,
+    /// Client requests per second, across all clients: 0 (none) or 0.001
+    /// to 1000000.
+    #[arg(long, default_value = "5", value_name = "R", allow_negative_numbers = true, value_parser = units::rate)]
+    pub rate: Rate,
+    /// Client workers: a number, or Kn for K times the node count; 1 to
+    /// 100000 workers.
+    #[arg(long, default_value = "1n", value_name = "N|Kn", allow_negative_numbers = true, value_parser = units::concurrency)]
+    pub concurrency: Concurrency,
+    /// Mean one-way latency between nodes, in milliseconds: 0 to
+    /// 31536000000 (365 days).
+    #[arg(long, default_value = "0", value_name = "MS", allow_negative_numbers = true, value_parser = units::latency_ms)]
+    pub latency: Millis,
     /// constant, uniform or exponential.
     #[arg(long, default_value = "constant")]
     pub latency_dist: String,
     /// Faults to inject, comma-separated: partition, kill, pause.
     #[arg(long, default_value = "")]
     pub nemesis: String,
-    /// Mean seconds between nemesis actions.
-    #[arg(long, default_value_t = 10.0)]
-    pub nemesis_interval: f64,
+    /// Mean seconds between nemesis actions: 0.001 to 31536000 (365 days).
+    #[arg(long, default_value = "10", value_name = "SECONDS", allow_negative_numbers = true, value_parser = units::seconds)]
+    pub nemesis_interval: Seconds,
     /// Broadcast topology: grid, line, total, tree2, tree3, tree4.
     #[arg(long, default_value = "grid")]
     pub topology: String,
@@ -114,12 +122,13 @@ pub struct TestArgs {
     pub seed: SeedArg,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Seconds to wait after healing before the final reads.
-    #[arg(long, default_value_t = 10.0)]
-    pub recovery_time: f64,
-    /// Seconds a client waits for a reply.
-    #[arg(long, default_value_t = 5.0)]
-    pub rpc_timeout: f64,
+    /// Seconds to wait after healing before the final reads: 0 to 31536000
+    /// (365 days).
+    #[arg(long, default_value = "10", value_name = "SECONDS", allow_negative_numbers = true, value_parser = units::seconds_or_zero)]
+    pub recovery_time: Seconds,
+    /// Seconds a client waits for a reply: 0.001 to 31536000 (365 days).
+    #[arg(long, default_value = "5", value_name = "SECONDS", allow_negative_numbers = true, value_parser = units::seconds)]
+    pub rpc_timeout: Seconds,
     /// An extra checker, repeatable: a built-in checker's name (linearizable,
     /// counter, ...), a program given as a path (./lease.py, filed under
     /// "lease"), or NAME=PROGRAM. A program gets the run's directory and
@@ -127,9 +136,9 @@ pub struct TestArgs {
     #[arg(long = "checker", value_name = "CHECKER")]
     pub checkers: Vec<String>,
     /// Seconds each checker program may run; past it, it is killed and its
-    /// verdict is unknown.
-    #[arg(long, default_value_t = 60.0)]
-    pub checker_timeout: f64,
+    /// verdict is unknown. 0.001 to 31536000 (365 days).
+    #[arg(long, default_value = "60", value_name = "SECONDS", allow_negative_numbers = true, value_parser = units::seconds)]
+    pub checker_timeout: Seconds,
     #[command(flatten)]
     pub quiet: QuietArg,
     #[command(flatten)]
@@ -149,9 +158,10 @@ pub struct CheckArgs {
     /// The model the history is checked against.
     #[arg(short, long)]
     pub model: String,
-    /// Give up after this long (30s, 2m, ...); undecided keys make the verdict unknown.
-    #[arg(long)]
-    pub timeout: Option<String>,
+    /// Give up after this long (500ms, 30s, 2m, 1h; 0 to 365 days);
+    /// undecided keys make the verdict unknown.
+    #[arg(long, value_name = "DURATION", allow_negative_numbers = true, value_parser = units::duration_with_unit)]
+    pub timeout: Option<Seconds>,
     /// Write a self-contained HTML timeline (the failing key's ops and partial linearization).
     #[arg(long)]
     pub html: Option<PathBuf>,
@@ -162,8 +172,8 @@ pub struct CheckArgs {
     /// (Jepsen prints them as plain pairs, indistinguishable from a cas `[from to]`.)
     #[arg(long)]
     pub independent: bool,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: one per core).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = units::threads)]
     pub threads: Option<usize>,
     #[command(flatten)]
     pub json: JsonArg,
@@ -173,25 +183,28 @@ pub struct CheckArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Seconds each demo run lasts.
-    #[arg(long, default_value_t = 5.0)]
-    pub time_limit: f64,
+    /// Seconds each demo run lasts: 0.001 to 31536000 (365 days).
+    #[arg(long, default_value = "5", value_name = "SECONDS", allow_negative_numbers = true, value_parser = units::seconds)]
+    pub time_limit: Seconds,
 }
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench soak --minutes 10 --users 10"
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20"
 )]
 pub struct BenchArgs {
     /// What to measure: router (messages per second between real node
-    /// processes), check (the linearizability checker's ops per second and peak memory)
-    /// or soak (gauntlet's own CPU and memory while it soaks a service).
+    /// processes), flood (gauntlet's memory while every node floods the
+    /// network and none reads), check (the linearizability checker's ops
+    /// per second and peak memory) or soak (gauntlet's own CPU and memory
+    /// while it soaks a service).
     pub what: String,
-    /// soak: minutes to soak (the per-hour figures are extrapolated from it).
-    #[arg(long, default_value_t = 2.0)]
-    pub minutes: f64,
-    /// soak: simulated users.
-    #[arg(long, default_value_t = 10)]
+    /// soak: minutes to soak (the per-hour figures are extrapolated from
+    /// it): 0.001 to 525600 (365 days).
+    #[arg(long, default_value = "2", allow_negative_numbers = true, value_parser = units::minutes)]
+    pub minutes: Minutes,
+    /// soak: simulated users, 1 to 100000.
+    #[arg(long, default_value = "10", value_name = "N", allow_negative_numbers = true, value_parser = units::users)]
     pub users: u32,
     /// check: a directory of reference histories with an expected.tsv.
     #[arg(long)]
@@ -205,11 +218,12 @@ pub struct BenchArgs {
     /// Cluster sizes to measure, comma-separated.
     #[arg(long, default_value = "5,25,100")]
     pub nodes: String,
-    /// Seconds to measure each size.
-    #[arg(long, default_value_t = 5.0)]
-    pub seconds: f64,
-    /// Tokens each node injects; they circulate for the whole measurement.
-    #[arg(long, default_value_t = 64)]
+    /// Seconds to measure each size: 0.001 to 31536000 (365 days).
+    #[arg(long, default_value = "5", allow_negative_numbers = true, value_parser = units::seconds)]
+    pub seconds: Seconds,
+    /// Tokens each node injects, 1 to 100000; they circulate for the whole
+    /// measurement.
+    #[arg(long, default_value = "64", value_name = "N", allow_negative_numbers = true, value_parser = units::tokens)]
     pub tokens: u64,
     #[command(flatten)]
     pub json: JsonArg,
@@ -277,7 +291,7 @@ pub struct JsonArg {
 pub struct RunArgs {
     /// The plan file (TOML).
     pub plan: PathBuf,
-    /// Module cycling: rounds over the modules (adds a cycle stage if the plan has none).
+    /// Module cycling: rounds over the modules, at most 1000 (adds a cycle stage if the plan has none).
     #[arg(long)]
     pub cycles: Option<u32>,
     /// Module cycling: only these modules, comma-separated.
@@ -408,14 +422,15 @@ pub struct ReportArgs {
 pub struct SoakArgs {
     /// The soak plan (TOML with a [soak] table).
     pub plan: PathBuf,
-    /// How long users and faults run, in minutes (fractions allowed).
-    #[arg(long, env = "SOAK_MINUTES")]
-    pub minutes: Option<f64>,
+    /// How long users and faults run, in minutes (fractions allowed):
+    /// 0.001 to 525600 (365 days).
+    #[arg(long, env = "SOAK_MINUTES", allow_negative_numbers = true, value_parser = units::minutes)]
+    pub minutes: Option<Minutes>,
     /// The fault scenario: a name the plan's faults list, `all` or `clean`.
     #[arg(long, env = "SCENARIO")]
     pub scenario: Option<String>,
-    /// How many simulated users.
-    #[arg(long, env = "USERS")]
+    /// How many simulated users: 1 to 100000.
+    #[arg(long, env = "USERS", value_name = "N", allow_negative_numbers = true, value_parser = units::users)]
     pub users: Option<u32>,
     #[command(flatten)]
     pub sets: SetArgs,

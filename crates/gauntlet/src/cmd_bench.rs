@@ -4,14 +4,16 @@ use anyhow::Result;
 
 use crate::cli::BenchArgs;
 use crate::exit::{self, Failure};
+use crate::out::out;
 
 pub fn run(args: BenchArgs) -> Result<u8> {
     match args.what.as_str() {
         "router" => router(args),
+        "flood" => flood(args),
         "check" => check(args),
         "soak" => soak(args),
         other => Err(Failure::bad_args(format!(
-            "unknown benchmark {other:?}; there are: router, check, soak"
+            "unknown benchmark {other:?}; there are: router, flood, check, soak"
         ))),
     }
 }
@@ -48,19 +50,19 @@ fn check(args: BenchArgs) -> Result<u8> {
     for result in bench_suite(&cfg) {
         let figure = result.map_err(|e| anyhow::anyhow!(e))?;
         if !args.json.on {
-            println!("{}", format_figure(&figure));
+            out!("{}", format_figure(&figure));
         }
         figures.push(figure);
     }
     if args.json.on {
-        println!("{}", serde_json::to_string_pretty(&figures)?);
+        out!("{}", serde_json::to_string_pretty(&figures)?);
     }
     Ok(exit::VALID)
 }
 
-fn router(args: BenchArgs) -> Result<u8> {
-    let sizes: Vec<usize> = args
-        .nodes
+/// `--nodes` for the network benchmarks: sizes of 2 or more.
+fn cluster_sizes(args: &BenchArgs) -> Result<Vec<usize>> {
+    args.nodes
         .split(',')
         .map(|s| s.trim().parse::<usize>().ok().filter(|n| *n >= 2))
         .collect::<Option<_>>()
@@ -69,36 +71,84 @@ fn router(args: BenchArgs) -> Result<u8> {
                 "--nodes wants sizes of 2 or more, like 5,25,100; not {:?}",
                 args.nodes
             ))
-        })?;
+        })
+}
+
+/// gauntlet's own memory while every node floods the network as fast as it
+/// can and none reads its stdin (`node-flood`'s firehose): the inboxes and
+/// the journal must stay bounded.
+fn flood(args: BenchArgs) -> Result<u8> {
+    each_cluster_size(&args, |runtime, program, n| {
+        let report = runtime.block_on(gauntlet_workbench::bench_flood(
+            gauntlet_workbench::FloodBench {
+                program,
+                args: node_flood_args(),
+                nodes: n,
+                duration: args.seconds.0,
+            },
+        ))?;
+        let line = format!(
+            "flood  {:>4} nodes  RSS {:>6.1} → {:>6.1} MiB (peak {:>6.1})  {:>9.0} msgs/s sent, \
+             {} dropped (inbox-full), journal held the nodes {} times for {:.1} s  ({:.1} s)",
+            n,
+            report.rss_start_mib,
+            report.rss_end_mib,
+            report.rss_peak_mib,
+            report.messages_per_sec,
+            report.dropped_inbox_full,
+            report.journal_holds,
+            report.journal_held_seconds,
+            report.seconds
+        );
+        Ok((report, line))
+    })
+}
+
+fn router(args: BenchArgs) -> Result<u8> {
+    each_cluster_size(&args, |runtime, program, n| {
+        let report = runtime.block_on(gauntlet_workbench::bench_router(
+            gauntlet_workbench::RouterBench {
+                program,
+                args: node_flood_args(),
+                nodes: n,
+                duration: args.seconds.0,
+                tokens_per_node: args.tokens,
+            },
+        ))?;
+        let line = format!(
+            "router  {:>4} nodes  {:>9.0} msgs/s  {:>6.2} µs gauntlet CPU per message  ({} messages in {:.1} s)",
+            n, report.messages_per_sec, report.cpu_us_per_message, report.messages, report.seconds
+        );
+        Ok((report, line))
+    })
+}
+
+/// The bundled `node-flood`, run as this binary's `example-node`.
+fn node_flood_args() -> Vec<std::ffi::OsString> {
+    vec!["example-node".into(), "node-flood".into()]
+}
+
+/// Runs a network bench once per `--nodes` size on one runtime, with this
+/// binary as the node program: a line per size, or all reports as JSON.
+fn each_cluster_size<R: serde::Serialize>(
+    args: &BenchArgs,
+    bench: impl Fn(&tokio::runtime::Runtime, std::path::PathBuf, usize) -> Result<(R, String)>,
+) -> Result<u8> {
+    let sizes = cluster_sizes(args)?;
     let exe = std::env::current_exe()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let mut all = Vec::new();
     for n in sizes {
-        let report = runtime.block_on(gauntlet_workbench::bench_router(
-            gauntlet_workbench::RouterBench {
-                program: exe.clone(),
-                args: vec!["example-node".into(), "node-flood".into()],
-                nodes: n,
-                duration: Duration::from_secs_f64(args.seconds),
-                tokens_per_node: args.tokens,
-            },
-        ))?;
+        let (report, line) = bench(&runtime, exe.clone(), n)?;
         if !args.json.on {
-            println!(
-                "router  {:>4} nodes  {:>9.0} msgs/s  {:>6.2} µs gauntlet CPU per message  ({} messages in {:.1} s)",
-                n,
-                report.messages_per_sec,
-                report.cpu_us_per_message,
-                report.messages,
-                report.seconds
-            );
+            out!("{line}");
         }
         all.push(report);
     }
     if args.json.on {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        out!("{}", serde_json::to_string_pretty(&all)?);
     }
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(exit::VALID)
@@ -111,9 +161,6 @@ fn router(args: BenchArgs) -> Result<u8> {
 /// memory is gauntlet's resident set, sampled every second, with its
 /// least-squares slope.
 fn soak(args: BenchArgs) -> Result<u8> {
-    if !(args.minutes > 0.0 && args.minutes.is_finite()) || args.users == 0 {
-        return Err(Failure::bad_args("--minutes must be > 0 and --users ≥ 1"));
-    }
     let dir = tempfile::tempdir()?;
     let exe = std::env::current_exe()?;
     let port = free_port()?;
@@ -155,7 +202,7 @@ interval = "1s"
 "#,
             exe = exe.display(),
             data = dir.path().join("kv.data").display(),
-            minutes = args.minutes,
+            minutes = args.minutes.as_minutes_f64(),
             users = args.users,
         ),
     )?;
@@ -169,7 +216,7 @@ interval = "1s"
         std::thread::spawn(move || {
             let start = std::time::Instant::now();
             loop {
-                if let Some(rss) = self_rss() {
+                if let Some(rss) = gauntlet_workbench::self_rss_bytes() {
                     samples
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -240,9 +287,9 @@ interval = "1s"
         "verdict": verdict["valid"],
     });
     if args.json.on {
-        println!("{}", serde_json::to_string_pretty(&figures)?);
+        out!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
-        println!(
+        out!(
             "soak  {} users, 1 s probes, {:.1} min: gauntlet CPU {:.2}% of one core ({:.0} s per hour), \
              RSS {:.1} → {:.1} MiB (peak {:.1}), slope {} MB/h, {} acknowledged writes journaled",
             args.users,
@@ -263,18 +310,6 @@ fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-fn self_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
 }
 
 /// User + system CPU of this process (all its threads), in seconds.

@@ -1,7 +1,6 @@
 //! `gauntlet check`: is a recorded history linearizable?
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use gauntlet_linear::{Analysis, LinearError, Options, Timeline};
@@ -9,6 +8,7 @@ use gauntlet_report::{LinearTimeline, TimelineOp, render_linear_timeline};
 
 use crate::cli::CheckArgs;
 use crate::exit::{self, Failure};
+use crate::out::out;
 
 /// The HTML draws at most this many operations: a counterexample's key is
 /// small, but a valid 10^6-op history would make a page no browser opens.
@@ -22,12 +22,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             gauntlet_linear::MODEL_NAMES.join(", ")
         ))
     })?;
-    let timeout = args
-        .timeout
-        .as_deref()
-        .map(parse_duration)
-        .transpose()
-        .map_err(Failure::bad_args)?;
+    let timeout = args.timeout.map(|t| t.0);
     let mut history = gauntlet_history::read_history(&args.history)
         .map_err(|e| Failure::bad_args(e.to_string()))?;
     if args.independent {
@@ -50,7 +45,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
     }
     if args.json.on {
-        println!("{}", serde_json::to_string_pretty(&analysis.result())?);
+        out!("{}", serde_json::to_string_pretty(&analysis.result())?);
     } else {
         print_summary(&analysis, &args.history, args.html.as_deref());
     }
@@ -71,7 +66,7 @@ fn locate(e: &LinearError, history: &gauntlet_history::History) -> String {
 
 fn print_summary(a: &Analysis, path: &Path, html: Option<&Path>) {
     let c = &a.counts;
-    println!(
+    out!(
         "{}: {} calls ({} ok, {} info, {} open, {} fail), {} key{}, model {}{}",
         path.display(),
         c.calls,
@@ -88,32 +83,41 @@ fn print_summary(a: &Analysis, path: &Path, html: Option<&Path>) {
             ", checked as one object"
         }
     );
-    println!(
+    out!(
         "checked in {:.3} s, {} configurations explored",
-        a.seconds, a.configs
+        a.seconds,
+        a.configs
     );
     if !a.failures.is_empty() {
-        println!();
-        println!("{}", a.explain());
+        out!();
+        out!("{}", a.explain());
     }
     if !a.undecided_keys.is_empty() {
-        println!(
+        out!(
             "undecided (the time ran out): {} key{}",
             a.undecided_keys.len(),
             if a.undecided_keys.len() == 1 { "" } else { "s" }
         );
     }
     if let Some(html) = html {
-        println!("timeline: {}", html.display());
+        out!("timeline: {}", html.display());
     }
-    println!(
+    out!(
         "{}",
         match a.valid {
             gauntlet_check::Validity::Valid => "valid: the history is linearizable",
             gauntlet_check::Validity::Invalid => "INVALID: the history is not linearizable",
+            gauntlet_check::Validity::Unknown if nothing_checked(a) =>
+                "unknown: nothing to check (no operation completed ok)",
             gauntlet_check::Validity::Unknown => "unknown: the check could not decide in time",
         }
     );
+}
+
+/// The verdict is `unknown` because no operation completed ok (the JSON
+/// says so in its evidence), not because the time ran out.
+fn nothing_checked(a: &Analysis) -> bool {
+    a.valid == gauntlet_check::Validity::Unknown && a.undecided_keys.is_empty()
 }
 
 /// The page for the first failing key, or for the whole (capped) history.
@@ -192,6 +196,7 @@ fn verdict_word(a: &Analysis) -> &'static str {
     match a.valid {
         gauntlet_check::Validity::Valid => "linearizable",
         gauntlet_check::Validity::Invalid => "not linearizable",
+        gauntlet_check::Validity::Unknown if nothing_checked(a) => "nothing to check",
         gauntlet_check::Validity::Unknown => "undecided",
     }
 }
@@ -202,40 +207,5 @@ fn compact(v: &serde_json::Value) -> String {
         s.chars().take(39).collect::<String>() + "…"
     } else {
         s
-    }
-}
-
-/// `60s`, `2m`, `500ms`, `1h`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let err = || format!("not a duration: {s:?} (try 30s, 2m, 500ms)");
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| err())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(err()),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| err())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_take_units() {
-        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
-        assert!(parse_duration("-1s").is_err());
     }
 }

@@ -6,6 +6,7 @@ use gauntlet_workbench::TestConfig;
 
 use crate::cli::DemoArgs;
 use crate::exit::{self, Failure};
+use crate::out::out;
 
 /// Runs the correct gossip broadcast and the one that never retries, both
 /// under partitions; the first must pass and the second must lose messages.
@@ -26,8 +27,8 @@ pub fn run(args: DemoArgs) -> Result<u8> {
     let location = args.store.location()?;
     let mut as_expected = true;
     for (i, (example, what, expected)) in demos.iter().enumerate() {
-        println!("== {example}: {what}");
-        println!(
+        out!("== {example}: {what}");
+        out!(
             "   gauntlet test -w broadcast --bin {} example-node {example} --node-count 5 --time-limit {} --rate 50 --latency 10 --nemesis partition --nemesis-interval 1\n",
             exe.display(),
             args.time_limit
@@ -35,10 +36,10 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         let mut cfg = TestConfig::new("broadcast", &exe);
         cfg.args = vec!["example-node".into(), (*example).into()];
         cfg.node_count = 5;
-        cfg.time_limit = Duration::from_secs_f64(args.time_limit);
+        cfg.time_limit = args.time_limit.0;
         cfg.rate = 50.0;
         cfg.concurrency = 5;
-        cfg.latency = gauntlet_net::Latency::new(10.0, gauntlet_net::LatencyDist::Constant);
+        cfg.latency = gauntlet_net::Latency::new(10.0, gauntlet_net::LatencyDist::Constant)?;
         cfg.nemesis = vec![gauntlet_nemesis::FaultKind::Partition];
         cfg.nemesis_interval = 1.0;
         cfg.recovery = Duration::from_secs(3);
@@ -46,11 +47,11 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         cfg.command_line = std::env::args().collect();
         let outcome = crate::cmd_test::run_stored(&location, cfg, false)?;
         crate::cmd_test::print_summary(&outcome);
-        println!();
+        out!();
         as_expected &= outcome.valid == *expected;
     }
     if as_expected {
-        println!("The correct node passed and the broken one failed, as they should.");
+        out!("The correct node passed and the broken one failed, as they should.");
         Ok(exit::VALID)
     } else {
         Err(Failure {

@@ -15,13 +15,16 @@ use gauntlet_store::{Run, RunFilter, RunKind, RunState, Store, StoreError, now_m
 
 use crate::cli::{AbandonArgs, OverrideArgs, ReportArgs, RetryArgs, RunArgs, RunsArgs, ShowArgs};
 use crate::exit::{self, Failure};
+use crate::out::{note, out};
 use crate::store_opt::Location;
 
 /// Store refusals the operator caused (a wrong id, a run in the wrong
 /// state) are bad arguments; anything else is a crash.
 fn store_error(e: StoreError) -> anyhow::Error {
     match e {
-        StoreError::Sqlite(_) | StoreError::Open { .. } | StoreError::ArtifactIo { .. } => e.into(),
+        StoreError::Sqlite { .. } | StoreError::Open { .. } | StoreError::ArtifactIo { .. } => {
+            e.into()
+        }
         other => Failure::bad_args(other.to_string()),
     }
 }
@@ -109,12 +112,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
 
 pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
     let sets = parse_sets(&args.sets.values)?;
-    if args.minutes.is_some_and(|m| !(m > 0.0 && m.is_finite())) {
-        return Err(Failure::bad_args("--minutes must be a positive number"));
-    }
     let opts = LoadOptions {
         sets,
-        minutes: args.minutes,
+        minutes: args.minutes.map(|m| m.as_minutes_f64()),
         users: args.users,
         scenario: args.scenario.clone(),
         ..LoadOptions::default()
@@ -138,6 +138,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
         .unwrap_or_else(rand_seed);
     let quiet = args.quiet.on || args.json.on;
     let outcome = drive(quiet, |context, cancel| {
+        gauntlet_pipeline::warn_exposed(&plan, &context.events);
         gauntlet_pipeline::soak::soak(
             store,
             gauntlet_pipeline::soak::SoakStart {
@@ -153,7 +154,7 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
     let run = &outcome.outcome.run;
     if args.json.on {
         if let Ok(text) = std::fs::read_to_string(&outcome.verdict_path) {
-            println!("{text}");
+            out!("{text}");
         }
     } else {
         print_soak(&outcome);
@@ -184,11 +185,13 @@ fn print_soak(outcome: &gauntlet_pipeline::soak::SoakOutcome) {
     };
     match (&outcome.error, outcome.verdict) {
         // Judged on what was recorded before it stopped.
-        (Some(_), Some(_)) => println!(
+        (Some(_), Some(_)) => out!(
             "soak {} of plan {}: stopped early ({}); on what was recorded: {word}",
-            run.id, run.plan_name, run.state
+            run.id,
+            run.plan_name,
+            run.state
         ),
-        _ => println!("soak {} of plan {}: {word}", run.id, run.plan_name),
+        _ => out!("soak {} of plan {}: {word}", run.id, run.plan_name),
     }
     if let Some(map) = verdict["invariants"].as_object() {
         for (name, r) in map {
@@ -198,10 +201,10 @@ fn print_soak(outcome: &gauntlet_pipeline::soak::SoakOutcome) {
                 _ => "unknown",
             };
             let first = r["evidence"][0]["problem"].as_str().unwrap_or_default();
-            println!("  {name:<22} {valid:<8} {first}");
+            out!("  {name:<22} {valid:<8} {first}");
         }
     }
-    println!("verdict: {}", outcome.verdict_path.display());
+    out!("verdict: {}", outcome.verdict_path.display());
 }
 
 fn rand_seed() -> u64 {
@@ -217,7 +220,7 @@ fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
     if json {
         let store = location.open(false)?;
         let report = RunReport::load(&store, &run.id).map_err(store_error)?;
-        println!("{}", render(&report, Format::Json));
+        out!("{}", render(&report, Format::Json));
     } else {
         print_outcome(run, &outcome);
     }
@@ -231,7 +234,7 @@ fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
 fn print_outcome(run: &Run, outcome: &Outcome) {
     let took = run.took_ms(now_ms()) as f64 / 1000.0;
     match run.state {
-        RunState::Finished => println!(
+        RunState::Finished => out!(
             "run {} of plan {}: finished, {} in {took:.1} s",
             run.id,
             run.plan_name,
@@ -243,7 +246,7 @@ fn print_outcome(run: &Run, outcome: &Outcome) {
         ),
         RunState::Held | RunState::Interrupted => {
             let stage = run.held_stage.as_deref().unwrap_or("?");
-            println!(
+            out!(
                 "run {} of plan {}: {} at stage {stage}{}",
                 run.id,
                 run.plan_name,
@@ -257,17 +260,17 @@ fn print_outcome(run: &Run, outcome: &Outcome) {
                     .map(|m| format!(" ({m})"))
                     .unwrap_or_default()
             );
-            println!(
+            out!(
                 "  gauntlet retry {}                      # run {stage} again and go on",
                 run.id
             );
-            println!(
+            out!(
                 "  gauntlet override {} --stage {stage} --reason \"…\"   # accept it and go on",
                 run.id
             );
-            println!("  gauntlet abandon {}                    # give up", run.id);
+            out!("  gauntlet abandon {}                    # give up", run.id);
         }
-        _ => println!("run {}: {}", run.id, run.state),
+        _ => out!("run {}: {}", run.id, run.state),
     }
     if let Some(first) = outcome.reports.first()
         && let Some(dir) = first.parent()
@@ -277,11 +280,11 @@ fn print_outcome(run: &Run, outcome: &Outcome) {
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
-        println!("reports in {}: {}", dir.display(), names.join(", "));
+        out!("reports in {}: {}", dir.display(), names.join(", "));
         // A soak's verdict (also after a retry or an override).
         let verdict = dir.join("verdict.json");
         if verdict.exists() {
-            println!("verdict: {}", verdict.display());
+            out!("verdict: {}", verdict.display());
         }
     }
 }
@@ -303,14 +306,14 @@ pub fn runs(args: RunsArgs) -> Result<u8> {
     };
     let location = args.store.location()?;
     if let Some(note) = args.store.older_default_note() {
-        eprintln!("{note}");
+        note!("{note}");
     }
     if !location.exists() {
         // Nothing has been stored there yet: an empty list, not an error.
         if args.json.on {
-            println!("[]");
+            out!("[]");
         } else {
-            println!("no runs: {} does not exist yet", location.describe());
+            out!("no runs: {} does not exist yet", location.describe());
         }
         return Ok(exit::VALID);
     }
@@ -325,11 +328,11 @@ pub fn runs(args: RunsArgs) -> Result<u8> {
         })
         .map_err(store_error)?;
     if args.json.on {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        out!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(exit::VALID);
     }
     if runs.is_empty() {
-        println!("no runs in {}", store.path().display());
+        out!("no runs in {}", store.path().display());
         return Ok(exit::VALID);
     }
     let now = now_ms();
@@ -388,7 +391,7 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        out!("{}", parts.join("  ").trim_end());
     };
     line(header.to_vec());
     for row in rows {
@@ -407,10 +410,10 @@ pub fn show(args: ShowArgs) -> Result<u8> {
     let run = store.run(&args.run).map_err(store_error)?;
     let report = RunReport::load(&store, &run.id).map_err(store_error)?;
     if args.json.on {
-        println!("{}", render(&report, Format::Json));
+        out!("{}", render(&report, Format::Json));
         return Ok(exit::VALID);
     }
-    println!(
+    out!(
         "run {}  {}  plan {}  {}  result {}",
         run.id,
         run.kind,
@@ -418,7 +421,7 @@ pub fn show(args: ShowArgs) -> Result<u8> {
         run.state,
         run.result.map_or("-".to_owned(), |v| v.to_string())
     );
-    println!(
+    out!(
         "started {} UTC, took {:.1} s, seed {}, gauntlet {}",
         format_time(run.started_at),
         run.took_ms(now_ms()) as f64 / 1000.0,
@@ -426,9 +429,9 @@ pub fn show(args: ShowArgs) -> Result<u8> {
         run.gauntlet_version
     );
     if let Some(m) = &run.message {
-        println!("note: {m}");
+        out!("note: {m}");
     }
-    println!();
+    out!();
     let rows: Vec<[String; 5]> = report
         .stages
         .iter()
@@ -461,9 +464,9 @@ pub fn show(args: ShowArgs) -> Result<u8> {
         .collect();
     print_table(&["STAGE", "KIND", "STATE", "TOOK", "MESSAGE"], &rows);
     if !report.overrides.is_empty() {
-        println!("\noverrides:");
+        out!("\noverrides:");
         for o in &report.overrides {
-            println!(
+            out!(
                 "  {} (attempt {}) by {} at {} UTC: {}",
                 o.stage,
                 o.attempt,
@@ -474,22 +477,23 @@ pub fn show(args: ShowArgs) -> Result<u8> {
         }
     }
     if !report.artifacts.is_empty() {
-        println!("\nartifacts in {}:", store.artifact_dir(&run.id).display());
+        out!("\nartifacts in {}:", store.artifact_dir(&run.id).display());
         for a in &report.artifacts {
-            println!("  {:<48} {:>10} B  {}", a.path, a.bytes, a.kind);
+            out!("  {:<48} {:>10} B  {}", a.path, a.bytes, a.kind);
         }
     }
     Ok(exit::VALID)
 }
 
-/// Refuses a run that could not be resumed (its resolved plan is gone or
-/// unreadable) before the store counts an attempt or records an override.
+/// Refuses a run that could not be resumed (its resolved plan is gone,
+/// unreadable or not the run's) before the store counts an attempt or
+/// records an override: a refused retry leaves the run as it was.
 fn resumable(store: &Store, run: &Run) -> Result<()> {
     if run.kind == RunKind::Test {
         // Never resumable, and the store says why (exit 254) in its own words.
         return Ok(());
     }
-    match gauntlet_pipeline::resolved_plan(store, &run.id) {
+    match gauntlet_pipeline::check_resumable(store, &run.id) {
         Ok(_) => Ok(()),
         Err(e) => Err(Failure {
             code: exit::CRASHED,
@@ -510,7 +514,7 @@ pub fn retry(args: RetryArgs) -> Result<u8> {
     let run = store.retry(&run.id).map_err(store_error)?;
     let quiet = args.quiet.on;
     if !quiet {
-        eprintln!("resuming run {}", run.id);
+        note!("resuming run {}", run.id);
     }
     let outcome = drive(quiet, |context, cancel| async move {
         gauntlet_pipeline::resume(store, &run.id, context, cancel).await
@@ -546,9 +550,10 @@ pub fn override_stage(args: OverrideArgs) -> Result<u8> {
         .map_err(store_error)?;
     let quiet = args.quiet.on;
     if !quiet {
-        eprintln!(
+        note!(
             "stage {stage} of run {} overridden by {who}: {}",
-            run.id, args.reason
+            run.id,
+            args.reason
         );
     }
     let outcome = drive(quiet, |context, cancel| async move {
@@ -563,7 +568,7 @@ pub fn abandon(args: AbandonArgs) -> Result<u8> {
     let run = store.run(&args.run).map_err(store_error)?;
     store.abandon(&run.id, &args.reason).map_err(store_error)?;
     gauntlet_pipeline::write_reports(&store, &run.id)?;
-    println!("run {} abandoned: {}", run.id, args.reason);
+    out!("run {} abandoned: {}", run.id, args.reason);
     Ok(exit::VALID)
 }
 
@@ -582,9 +587,11 @@ pub fn report(args: ReportArgs) -> Result<u8> {
     match &args.output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
+            note!("wrote {}", path.display());
         }
-        None => print!("{text}"),
+        None => {
+            crate::out::stdout_text(&text);
+        }
     }
     Ok(exit::VALID)
 }

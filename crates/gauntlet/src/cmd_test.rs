@@ -4,14 +4,14 @@ use std::time::Duration;
 use anyhow::Result;
 use gauntlet_check::Validity;
 use gauntlet_events::Events;
-use gauntlet_store::StoreWriter;
-use gauntlet_workbench::{CheckerSpec, RunError, RunOutcome, TestConfig};
+use gauntlet_pipeline::RunContext;
+use gauntlet_workbench::{CheckerSpec, RunOutcome, TestConfig};
 use serde_json::Value;
 
 use crate::cli::TestArgs;
 use crate::exit::{self, Failure};
+use crate::out::{note, out};
 use crate::store_opt::Location;
-use crate::test_record;
 
 pub fn run(args: TestArgs) -> Result<u8> {
     let json = args.json.on;
@@ -20,7 +20,7 @@ pub fn run(args: TestArgs) -> Result<u8> {
     let cfg = config_from(args)?;
     let outcome = run_stored(&location, cfg, quiet)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&outcome.results)?);
+        out!("{}", serde_json::to_string_pretty(&outcome.results)?);
     } else if quiet {
         print_verdict(&outcome);
     } else {
@@ -39,56 +39,35 @@ pub fn run(args: TestArgs) -> Result<u8> {
     Ok(exit::for_validity(outcome.valid))
 }
 
-/// Runs one test as a run of the store at `location`: the run is created
-/// first, the workbench writes into its directory, and what happened is
-/// recorded when it ends, whichever way it ends.
+/// Runs one test as a run of the store at `location`, on the one driver
+/// (`gauntlet_pipeline::test`): the run is created first, the workbench
+/// writes into its directory, and what happened is recorded when it ends,
+/// whichever way it ends.
 pub fn run_stored(location: &Location, mut cfg: TestConfig, quiet: bool) -> Result<RunOutcome> {
     // A bad configuration is refused before it becomes a run.
     cfg.validate()
         .map_err(|e| Failure::bad_args(e.to_string()))?;
     let store = location.open(true)?;
     store.mark_dead_runs_interrupted()?;
-    let (run, attempt) = test_record::create(&store, &cfg)?;
-    if !quiet {
-        eprintln!("gauntlet: stored as run {run}");
-    }
     cfg.store = location.artifact_root();
-    cfg.run_name = Some(run.to_string());
-    // The run's events: printed for the person watching, and its faults
-    // written as fault rows as they happen (on a connection of their own).
-    let writer = Arc::new(StoreWriter::new(location.open(false)?, run.clone()));
-    let events = Events::new(vec![
-        Arc::new(crate::progress::Lines::new(quiet)),
-        writer.clone(),
-    ]);
-    let outcome = run_workbench(cfg, events);
-    if let Err(e) = writer.finish() {
-        eprintln!("gauntlet: run {run}: a fault could not be recorded in the store: {e}");
-    }
-    // The verdict stands even if recording it fails; say so, keep the exit code.
-    if let Err(e) = test_record::complete(&store, &run, attempt, &outcome) {
-        eprintln!("gauntlet: run {run} could not be fully recorded in the store: {e:#}");
-    }
-    Ok(outcome?)
-}
-
-/// Runs one test on a fresh runtime, with Ctrl-C handling.
-fn run_workbench(cfg: TestConfig, events: Events) -> Result<RunOutcome, RunError> {
     raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()
-        .map_err(|source| RunError::Io {
-            context: "starting the runtime".into(),
-            source,
-        })?;
-    let outcome = runtime.block_on(async {
+        .build()?;
+    // The person watching sees the run's notes and warnings.
+    let events = Events::new(vec![Arc::new(crate::progress::Lines::new(quiet))]);
+    let tested = runtime.block_on(async {
         let cancel = crate::signals::cancel_on_signals();
-        gauntlet_workbench::run_test(cfg, events, cancel).await
+        gauntlet_pipeline::test::test(&store, cfg, RunContext::local(events), cancel).await
     });
     // Node reapers and delivery tasks end with the runtime.
     runtime.shutdown_timeout(Duration::from_secs(2));
-    outcome
+    let tested = tested?;
+    // The verdict stands even if recording it fails; say so, keep the exit code.
+    if let Err(e) = &tested.recorded {
+        note!("gauntlet: the run could not be fully recorded in the store: {e}");
+    }
+    Ok(tested.workbench?)
 }
 
 fn config_from(a: TestArgs) -> Result<TestConfig> {
@@ -96,18 +75,28 @@ fn config_from(a: TestArgs) -> Result<TestConfig> {
     let bin = resolve_bin(&a.bin)?;
     let mut cfg = TestConfig::new(a.workload, bin);
     cfg.args = a.args.into_iter().map(Into::into).collect();
+    // The numbers were range-checked when the arguments were parsed
+    // (units.rs); what depends on two options is checked here.
     cfg.node_count = a.node_count;
-    cfg.time_limit = seconds("--time-limit", a.time_limit)?;
-    cfg.rate = a.rate;
-    cfg.concurrency = parse_concurrency(&a.concurrency, a.node_count).map_err(bad)?;
+    cfg.time_limit = a.time_limit.0;
+    cfg.rate = a.rate.0;
+    cfg.concurrency = a.concurrency.workers(a.node_count).ok_or_else(|| {
+        bad(format!(
+            "--concurrency {} makes more than {} workers for {} nodes",
+            a.concurrency,
+            TestConfig::MAX_CONCURRENCY,
+            a.node_count
+        ))
+    })?;
     let dist = a.latency_dist.parse().map_err(bad)?;
-    cfg.latency = gauntlet_net::Latency::new(a.latency, dist);
+    cfg.latency = gauntlet_net::Latency::new(a.latency.0, dist)
+        .map_err(|e| bad(format!("--latency: {e}")))?;
     cfg.topology = a
         .topology
         .parse()
         .map_err(|e: gauntlet_net::TopologyError| bad(e.to_string()))?;
     cfg.nemesis = gauntlet_nemesis::parse_faults(&a.nemesis).map_err(bad)?;
-    cfg.nemesis_interval = a.nemesis_interval;
+    cfg.nemesis_interval = a.nemesis_interval.0.as_secs_f64();
     cfg.availability =
         match a.availability {
             Some(s) => Some(s.parse().map_err(|e: gauntlet_check::AvailabilityError| {
@@ -117,8 +106,8 @@ fn config_from(a: TestArgs) -> Result<TestConfig> {
         };
     cfg.log_stderr = a.log_stderr;
     cfg.seed = a.seed.value.unwrap_or_else(random_seed);
-    cfg.recovery = seconds("--recovery-time", a.recovery_time)?;
-    cfg.rpc_timeout = seconds("--rpc-timeout", a.rpc_timeout)?;
+    cfg.recovery = a.recovery_time.0;
+    cfg.rpc_timeout = a.rpc_timeout.0;
     cfg.command_line = std::env::args().collect();
     for text in &a.checkers {
         let spec = CheckerSpec::parse(text).map_err(|e| bad(e.to_string()))?;
@@ -130,7 +119,7 @@ fn config_from(a: TestArgs) -> Result<TestConfig> {
             builtin => builtin,
         });
     }
-    cfg.checker_timeout = seconds("--checker-timeout", a.checker_timeout)?;
+    cfg.checker_timeout = a.checker_timeout.0;
     Ok(cfg)
 }
 
@@ -146,30 +135,6 @@ fn resolve_bin(bin: &std::path::Path) -> Result<std::path::PathBuf> {
         .map(|dir| dir.join(bin))
         .find(|p| p.is_file());
     Ok(found.unwrap_or_else(|| std::path::absolute(bin).unwrap_or_else(|_| bin.to_owned())))
-}
-
-fn seconds(flag: &str, s: f64) -> Result<Duration> {
-    if s.is_finite() && s >= 0.0 {
-        Ok(Duration::from_secs_f64(s))
-    } else {
-        Err(Failure::bad_args(format!(
-            "{flag} must be a number of seconds >= 0, not {s}"
-        )))
-    }
-}
-
-/// `5` or `2n` (twice the node count), as Maelstrom's `--concurrency`.
-fn parse_concurrency(s: &str, nodes: usize) -> Result<usize, String> {
-    let err =
-        || format!("--concurrency must be a number or Kn (K times the node count), not {s:?}");
-    let n = match s.strip_suffix('n') {
-        Some(k) => k.parse::<usize>().map_err(|_| err())? * nodes,
-        None => s.parse::<usize>().map_err(|_| err())?,
-    };
-    if n == 0 {
-        return Err("--concurrency must be at least 1".into());
-    }
-    Ok(n)
 }
 
 fn random_seed() -> u64 {
@@ -193,7 +158,7 @@ pub fn print_summary(o: &RunOutcome) {
     let r = &o.results;
     if let Some(checks) = r["checks"].as_object() {
         for (name, check) in checks {
-            println!(
+            out!(
                 "{name:<12} {:<8} {}",
                 verdict(&check["valid"]),
                 highlights(name, check)
@@ -206,23 +171,23 @@ pub fn print_summary(o: &RunOutcome) {
                         // The linearizability checker explains itself in prose.
                         Some(text) => {
                             for line in text.lines() {
-                                println!("{:<12}   {line}", "");
+                                out!("{:<12}   {line}", "");
                             }
                         }
                         None => {
-                            println!("{:<12}   evidence: {}", "", shorten(&item.to_string(), 160))
+                            out!("{:<12}   evidence: {}", "", shorten(&item.to_string(), 160))
                         }
                     }
                 }
                 let total = check["evidence-count"].as_u64().unwrap_or(ev.len() as u64);
                 if total > 3 {
-                    println!("{:<12}   … {} in all, see results.json", "", total);
+                    out!("{:<12}   … {} in all, see results.json", "", total);
                 }
             }
         }
     }
     let net = &r["net"];
-    println!(
+    out!(
         "net          {} messages ({} between servers), {} per op",
         net["all"]["msg-count"],
         net["servers"]["msg-count"],
@@ -235,7 +200,7 @@ pub fn print_summary(o: &RunOutcome) {
         for (f, figs) in by_f {
             let q = &figs["ok"]["latency-ms"];
             if q.is_object() {
-                println!(
+                out!(
                     "latency      {f}: p50 {} ms, p95 {} ms, p99 {} ms, max {} ms (ok ops)",
                     ms(&q["0.5"]),
                     ms(&q["0.95"]),
@@ -245,13 +210,13 @@ pub fn print_summary(o: &RunOutcome) {
             }
         }
     }
-    println!();
+    out!();
     print_verdict(o);
 }
 
 /// The last two lines of the summary: the verdict and where results.json is.
 fn print_verdict(o: &RunOutcome) {
-    println!(
+    out!(
         "{}",
         match o.valid {
             Validity::Valid => "Everything looks good! ヽ(‘ー`)ノ",
@@ -260,7 +225,7 @@ fn print_verdict(o: &RunOutcome) {
                 "The checks could not decide: nothing invalid was found, but something was not checked. ಠ~ಠ",
         }
     );
-    println!("results: {}", o.dir.join("results.json").display());
+    out!("results: {}", o.dir.join("results.json").display());
 }
 
 fn verdict(v: &Value) -> &'static str {
@@ -315,17 +280,4 @@ fn highlights(name: &str, check: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn concurrency_accepts_numbers_and_multiples_of_nodes() {
-        assert_eq!(parse_concurrency("4", 5), Ok(4));
-        assert_eq!(parse_concurrency("2n", 5), Ok(10));
-        assert!(parse_concurrency("0", 5).is_err());
-        assert!(parse_concurrency("xn", 5).unwrap_err().contains("xn"));
-    }
 }

@@ -8,14 +8,17 @@ mod cmd_demo;
 mod cmd_run;
 mod cmd_test;
 mod exit;
+mod out;
 mod progress;
 mod signals;
 mod store_opt;
-mod test_record;
+mod units;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use crate::out::note;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -59,7 +62,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("gauntlet: {e:#}");
+            note!("gauntlet: {e:#}");
             ExitCode::from(exit::code_for(&e))
         }
     }

@@ -3,13 +3,14 @@
 //! where events become lines.
 //!
 //! Writing to a closed stderr (`gauntlet ... 2>&1 | head -1`) ends the
-//! printing, never the run: every write's error is ignored.
-
-use std::io::Write;
+//! printing, never the run (`out.rs`).
 
 use gauntlet_events::{Event, Subscriber};
 
-/// Plain lines for `gauntlet test`: notes unless quiet, warnings always
+use crate::out::note;
+
+/// Plain lines for `gauntlet test`: the run's id and notes unless quiet,
+/// warnings always
 /// (a node's bad output or a crash is news even in a quiet run).
 pub struct Lines {
     quiet: bool,
@@ -22,13 +23,28 @@ impl Lines {
 }
 
 impl Subscriber for Lines {
+    /// A person reads stages and notes, not every op and sample.
+    fn wants_streams(&self) -> bool {
+        false
+    }
+
     fn on_event(&self, event: &Event) {
+        let stored;
         let line = match event {
+            Event::RunStarted { run, .. } if !self.quiet => {
+                stored = format!("stored as run {run}");
+                &stored
+            }
             Event::Note { text } if !self.quiet => text,
             Event::Warning { text, .. } => text,
+            // Asked for with --log-stderr, so shown even when quiet, as is.
+            Event::Output { source, line } => {
+                note!("{source} {line}");
+                return;
+            }
             _ => return,
         };
-        let _ = writeln!(std::io::stderr().lock(), "gauntlet: {line}");
+        note!("gauntlet: {line}");
     }
 }
 
@@ -59,13 +75,18 @@ impl Stages {
         match bar {
             Some(bar) => bar.println(text),
             None => {
-                let _ = writeln!(std::io::stderr().lock(), "{text}");
+                note!("{text}");
             }
         }
     }
 }
 
 impl Subscriber for Stages {
+    /// A person reads stages and notes, not every op and sample.
+    fn wants_streams(&self) -> bool {
+        false
+    }
+
     fn on_event(&self, event: &Event) {
         use std::io::IsTerminal;
         use std::time::Duration;
@@ -126,6 +147,9 @@ impl Subscriber for Stages {
             }
             Event::Note { text } => self.line(guard.as_ref(), &format!("      {text}")),
             Event::Warning { text, .. } => self.line(guard.as_ref(), &format!("gauntlet: {text}")),
+            Event::Output { source, line } => {
+                self.line(guard.as_ref(), &format!("{source} {line}"))
+            }
             Event::Waiting { ms } => {
                 if let Some(bar) = guard.as_ref() {
                     let message = bar.message();

@@ -4,6 +4,7 @@
 //! started in turn, by the next command's sweep of the dead gauntlet's
 //! cgroup.
 
+use crate::out::note;
 use tokio::sync::watch;
 
 /// Kills and removes what gauntlet processes that died without cleaning up
@@ -12,14 +13,16 @@ use tokio::sync::watch;
 pub fn sweep_dead_gauntlets() {
     let sweep = gauntlet_node::sweep_dead_owners();
     for (path, why) in &sweep.failed {
-        eprintln!(
+        note!(
             "gauntlet: warning: cannot clean up {} left by a gauntlet that died: {why}",
             path.display()
         );
     }
 }
 
-/// Installs the panic hook that kills every node process group.
+/// Installs the panic hook that kills every node process group, first. It
+/// prints nothing itself; std's default hook, called after, drops its own
+/// write errors, so a closed stderr cannot make the hook panic in turn.
 pub fn kill_nodes_on_panic() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -48,9 +51,7 @@ pub fn cancel_on_signals() -> watch::Receiver<bool> {
             }
             seen += 1;
             if seen == 1 {
-                eprintln!(
-                    "gauntlet: interrupted; stopping the run and tearing down (again to force)"
-                );
+                note!("gauntlet: interrupted; stopping the run and tearing down (again to force)");
                 let _ = tx.send(true);
             } else {
                 gauntlet_node::kill_all();

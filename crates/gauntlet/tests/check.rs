@@ -158,6 +158,86 @@ fn bad_input_names_the_file_and_line() {
 }
 
 #[test]
+fn binary_input_fails_at_its_first_line_without_reading_on() {
+    for device in ["/dev/urandom", "/dev/zero"] {
+        let started = std::time::Instant::now();
+        let out = check(&["--model", "register", device]);
+        assert_eq!(out.status.code(), Some(254), "{device}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&format!("{device}:")), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{device} took {:?}",
+            started.elapsed()
+        );
+    }
+    let out = check(&["--model", "register", "/dev/zero"]);
+    assert!(
+        stderr(&out).contains("/dev/zero:1: column 1: a NUL byte: this is binary data"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn edn_with_metadata_is_read_as_edn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("history"); // no extension: sniffed
+    std::fs::write(
+        &path,
+        "^:jepsen {:type :invoke, :f :write, :value 1, :process 0}\n\
+         ^{:node \"n1\"} {:type :ok, :f :write, :value ^:v 1, :process 0}\n",
+    )
+    .unwrap();
+    let out = check(&["--model", "register", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("1 calls (1 ok"), "{}", stdout(&out));
+}
+
+/// An empty history, or one where nothing completed ok, has nothing to
+/// check: `unknown` (exit 2), and the text says why, as the JSON does.
+#[test]
+fn nothing_to_check_is_unknown_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let info = tmp.path().join("info.jsonl");
+    std::fs::write(
+        &info,
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n\
+         {\"process\":0,\"type\":\"info\",\"f\":\"write\",\"value\":1}\n",
+    )
+    .unwrap();
+    for path in [&empty, &info] {
+        let out = check(&["--model", "register", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("unknown: nothing to check (no operation completed ok)"),
+            "{text}"
+        );
+        assert!(!text.contains("in time"), "{text}");
+
+        let out = check(&["--model", "register", "--json", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json["valid"], "unknown");
+        assert!(
+            json["evidence"][0]["problem"]
+                .as_str()
+                .is_some_and(|p| p.contains("nothing to check")),
+            "{json}"
+        );
+    }
+}
+
+#[test]
 fn out_of_time_is_unknown_never_valid() {
     let history = reference_histories().join("kv/c10-ok.jsonl");
     let out = check(&[
@@ -169,7 +249,11 @@ fn out_of_time_is_unknown_never_valid() {
         history.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(stdout(&out).contains("unknown"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("unknown: the check could not decide in time"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 fn lin_kv(example: &str, nemesis: &str) -> TestRun {

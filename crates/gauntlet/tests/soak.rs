@@ -657,3 +657,162 @@ fn ctrl_c_in_the_calm_keeps_the_soak_and_retry_reads_back_what_it_journaled() {
     assert_eq!(verdict["valid"], true, "{verdict:#}");
     assert!(!dir.join("journal.attempt-1.jsonl").exists());
 }
+
+/// A soak whose users are `program`, in front of a service that only
+/// sleeps (the users keep their data in files, so nothing else is needed).
+fn program_users_plan(program: &str, users: u32) -> String {
+    format!(
+        r#"[[service]]
+name = "sleeper"
+command = "exec sleep 600"
+
+[soak]
+duration = "4s"
+warmup = "1s"
+calm_timeout = "10s"
+
+[users]
+count = {users}
+think_min = "10ms"
+think_max = "20ms"
+keys_per_user = 3
+unreachable_after = "10m"
+program = {program}
+
+[readback]
+program = true
+"#
+    )
+}
+
+/// A user program that does not exist, or cannot be executed, can never
+/// run: the soak stops at once naming it (exit 255), rather than waiting
+/// `unreachable_after` and blaming the service.
+#[test]
+fn a_user_program_that_cannot_start_stops_the_soak_at_once_naming_it() {
+    let b = Bench::new();
+    let not_executable = b.path().join("user.txt");
+    std::fs::write(&not_executable, "not a program").unwrap();
+    for program in [
+        b.path().join("no-such-user-program"),
+        not_executable.clone(),
+    ] {
+        let plan = b.write_plan(
+            "users.toml",
+            &program_users_plan(&format!("[{:?}]", program.display().to_string()), 2),
+        );
+        let started = std::time::Instant::now();
+        let out = b.gauntlet(&["soak", plan.to_str().unwrap(), "--quiet"]);
+        assert_eq!(code(&out), 255, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&program.display().to_string()), "{err}");
+        assert!(!err.contains("could not reach"), "{err}");
+        // A hang guard, not a speed figure: `unreachable_after` is 10 min.
+        assert!(started.elapsed().as_secs() < 120);
+        // It could not be carried out: interrupted (a retry runs the soak
+        // stage again once the program is there), not held.
+        let run = b.runs().pop().unwrap();
+        assert_eq!(run["state"], "interrupted", "{run:#}");
+    }
+}
+
+/// A soak service whose program does not exist: the same as in a plan run,
+/// exit 255 naming the service, the run interrupted at `up`.
+#[test]
+fn a_soak_service_that_cannot_start_interrupts_the_run_naming_it() {
+    let b = Bench::new();
+    let plan = b.write_plan(
+        "soak.toml",
+        r#"[[service]]
+name = "api"
+command = ["./no-such-service"]
+
+[soak]
+duration = "4s"
+
+[users]
+count = 1
+[[users.step]]
+url = "http://127.0.0.1:9/"
+
+[readback]
+http = "http://127.0.0.1:9/{{key}}"
+"#,
+    );
+    let out = b.gauntlet(&["soak", plan.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&out), 255, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("service api: cannot start ./no-such-service"),
+        "{err}"
+    );
+    let run = b.runs().pop().unwrap();
+    assert_eq!(run["state"], "interrupted", "{run:#}");
+}
+
+/// Users that die (here: most of them cannot start their program because
+/// gauntlet runs out of file descriptors) are counted, and a soak where
+/// most users never wrote is not judged as if they had: I4 is unknown and
+/// so is the verdict (exit 2), with the figures that say why.
+#[test]
+fn a_soak_where_most_users_never_wrote_is_unknown_and_counts_them() {
+    let b = Bench::new();
+    let data = b.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let user = b.path().join("user.py");
+    std::fs::write(
+        &user,
+        format!(
+            r#"import json, os, sys
+d = {data:?}
+for line in sys.stdin:
+    r = json.loads(line)
+    p = os.path.join(d, r["key"])
+    if r["op"] == "write":
+        with open(p, "w") as f:
+            f.write(r["value"])
+        print(json.dumps({{"ok": True}}), flush=True)
+    else:
+        v = open(p).read() if os.path.exists(p) else None
+        print(json.dumps({{"ok": True, "value": v}}), flush=True)
+"#,
+            data = data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let plan = b.write_plan(
+        "users.toml",
+        &program_users_plan(
+            &format!("[\"python3\", {:?}]", user.display().to_string()),
+            300,
+        ),
+    );
+    // Room for gauntlet itself and a few dozen user programs, not 300.
+    let gauntlet = b.command(&["soak", plan.to_str().unwrap(), "--quiet"]);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 160 && exec \"$0\" \"$@\"")
+        .arg(gauntlet.get_program())
+        .args(gauntlet.get_args())
+        .current_dir(b.path())
+        .envs(gauntlet.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .output()
+        .unwrap();
+    let runs = b.runs();
+    assert_eq!(runs.len(), 1, "{}\n{}", stdout(&out), stderr(&out));
+    let verdict = read_json(&b.artifact_dir(&runs[0]).join("verdict.json"));
+    let users = &verdict["users"];
+    assert!(
+        users["user_program_start_failures"].as_u64().unwrap() > 0,
+        "{users:#}"
+    );
+    let wrote = users["users_with_acked_writes"].as_u64().unwrap();
+    assert!(wrote > 0 && wrote < 150, "{users:#}");
+    let i4 = i4(&verdict);
+    assert_eq!(i4["valid"], "unknown", "{i4:#}");
+    assert_eq!(
+        i4["evidence"][0]["problem"], "most users never had a write acknowledged",
+        "{i4:#}"
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}

@@ -323,6 +323,37 @@ fn ctrl_c_leaves_an_interrupted_test_run() {
     );
 }
 
+/// A store directory whose database file is garbage: the error names the
+/// file and says what is wrong once (it used to say "file is not a
+/// database: file is not a database: Error code 26: ...").
+#[test]
+fn a_garbage_database_is_named_with_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gauntlet.db");
+    std::fs::write(&db, vec![0xAB; 8192]).unwrap();
+    for args in [&["runs"][..], &["show", "latest"][..]] {
+        let out = Command::new(gauntlet())
+            .args(args)
+            .arg("--store")
+            .arg(dir.path())
+            .env_remove("GAUNTLET_DB")
+            .env_remove("GAUNTLET_STORE")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 255, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!(
+                "gauntlet: cannot open the store {}: file is not a database",
+                db.display()
+            )),
+            "{err}"
+        );
+        assert_eq!(err.matches("not a database").count(), 1, "{err}");
+        assert!(!err.contains("Error code"), "{err}");
+    }
+}
+
 #[test]
 fn store_and_db_together_are_refused() {
     let b = Bench::new();

@@ -3,6 +3,11 @@
 //! messages to other nodes; every `token` it receives is forwarded at once to
 //! a pseudo-randomly chosen other node, so the tokens circulate forever.
 //!
+//! On `{"type":"firehose"}` it replies `firehose_ok` and from then on only
+//! prints tokens to the other nodes, as fast as it can, and never reads its
+//! stdin again: the worst sender and the worst receiver at once, for the
+//! flood benchmark (the network's limits).
+//!
 //! Built for the lowest cost per message, so it does not use the node kit's
 //! threads: one thread, buffered stdin and stdout, stdout flushed only when
 //! no complete line is waiting in the input buffer, token lines recognised by
@@ -97,6 +102,17 @@ impl Flood {
                     })
                     .collect();
                 self.reply(out, &env, &body, json!({"type": "init_ok"}))
+            }
+            Some("firehose") => {
+                self.reply(out, &env, &body, json!({"type": "firehose_ok"}))?;
+                out.flush()?;
+                if self.token_lines.is_empty() {
+                    return Ok(());
+                }
+                // Until the pipe breaks (the node is killed at the end).
+                loop {
+                    self.token(out)?;
+                }
             }
             Some("flood") => {
                 let tokens = body["tokens"].as_u64().unwrap_or(0);

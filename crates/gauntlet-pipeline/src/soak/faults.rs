@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gauntlet_nemesis::{
-    Fault, FaultError, FaultExecutor, FaultFuture, FaultLog, Processes, Signals, VerbFuture,
-    executor_for,
+    Fault, FaultError, FaultExecutor, FaultFuture, FaultLog, Processes, Schedule, Signals,
+    VerbFuture, executor_for,
 };
 use gauntlet_plan::Plan;
 use gauntlet_plan::soak::{FaultKind, FaultSpec, PartitionMode};
@@ -184,12 +184,13 @@ impl FaultExecutor for Proxies {
     }
 }
 
-/// Runs the schedule until it ends or STOP; returns the fault windows,
-/// read from the fault log.
+/// Follows the schedule until it ends or STOP: each injection at its due
+/// time after the soak's start, held for its duration, then healed.
+/// Returns the fault windows, read from the fault log.
 pub(crate) async fn run_faults(
     cx: FaultContext,
     specs: Vec<FaultSpec>,
-    injections: Vec<Injection>,
+    mut schedule: impl Schedule<Step = Injection>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<FaultWindow> {
     let signals = Signals::new(Services {
@@ -200,12 +201,14 @@ pub(crate) async fn run_faults(
     let proxies = Proxies(cx.proxies.clone());
     let executors: [&dyn FaultExecutor; 2] = [&signals, &proxies];
     let now_ms = || cx.started.elapsed().as_millis() as u64;
-    for injection in injections {
-        let at = cx.started + Duration::from_millis(injection.at_ms.max(0) as u64);
+    while let Some(due) = schedule.next_due() {
         tokio::select! {
-            _ = tokio::time::sleep_until(at.into()) => {}
+            _ = tokio::time::sleep_until((cx.started + due).into()) => {}
             _ = stop.wait_for(|s| *s) => break,
         }
+        let Some(injection) = schedule.take_step() else {
+            break;
+        };
         let spec = &specs[injection.fault];
         let fault = fault_of(&spec.kind);
         // What the log names (the plan's target, or none: all services),

@@ -1,7 +1,7 @@
 //! Judging what a soak recorded: the inputs gathered from the run (the
 //! RSS series from the store, restart counts), the decision left to
-//! [`gauntlet_soak::assess`], the outputs written (`verdict.json`, the
-//! store's verdicts).
+//! [`gauntlet_soak::assess`], the outputs written (`verdict.json`; each
+//! result as a check event, which the store files as a verdict).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,7 @@ use gauntlet_soak::invariants::RssSample;
 use serde_json::{Value, json};
 
 use super::{Driver, Seen};
+use crate::supervisor::STARTED;
 use crate::{PipelineError, io_err};
 
 impl Driver<'_> {
@@ -27,6 +28,15 @@ impl Driver<'_> {
         let r = &seen.record;
         let mut rss: BTreeMap<String, Vec<RssSample>> = BTreeMap::new();
         for service in &self.plan.services {
+            // When each of the service's processes started (before the
+            // soak too: the first one started in `up`).
+            let mut starts: Vec<i64> = self
+                .store
+                .measurements_between(&self.run, STARTED, &service.name, i64::MIN, i64::MAX)?
+                .into_iter()
+                .map(|m| m.time)
+                .collect();
+            starts.sort_unstable();
             let series = self
                 .store
                 .measurements_between(&self.run, "rss", &service.name, r.since_wall, i64::MAX)?
@@ -34,6 +44,7 @@ impl Driver<'_> {
                 .map(|m| RssSample {
                     t_ms: m.time - r.started_wall,
                     bytes: m.value as u64,
+                    started_ms: started_before(&starts, m.time).map(|t| t - r.started_wall),
                 })
                 .collect();
             rss.insert(service.name.clone(), series);
@@ -55,15 +66,16 @@ impl Driver<'_> {
             spec: inv,
             warmup_ms: self.spec.warmup.as_millis() as i64,
             duration_ms,
+            users: self.spec.users.count,
             checks,
         });
+        // Each result is an event: the store files it as the run's verdict.
         for result in &assessment.results {
-            self.store.set_verdict(
-                &self.run,
-                &result.checker,
-                result.valid,
-                &serde_json::to_value(result).unwrap_or(Value::Null),
-            )?;
+            self.progress.events().emit(gauntlet_events::Event::Check {
+                name: result.checker.clone(),
+                valid: result.valid,
+                result: serde_json::to_value(result).unwrap_or(Value::Null),
+            });
         }
         let facts = RunFacts {
             run: self.run.as_str(),
@@ -107,5 +119,27 @@ impl Driver<'_> {
             results.push(judged.result);
         }
         Ok(results)
+    }
+}
+
+/// The latest of the sorted `starts` (wall ms) at or before `time`: the
+/// start of the process a sample taken then measured.
+fn started_before(starts: &[i64], time: i64) -> Option<i64> {
+    let after = starts.partition_point(|&t| t <= time);
+    after.checked_sub(1).map(|i| starts[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::started_before;
+
+    #[test]
+    fn a_sample_belongs_to_the_latest_start_at_or_before_it() {
+        let starts = [100, 200, 300];
+        assert_eq!(started_before(&starts, 50), None);
+        assert_eq!(started_before(&starts, 100), Some(100));
+        assert_eq!(started_before(&starts, 299), Some(200));
+        assert_eq!(started_before(&starts, 10_000), Some(300));
+        assert_eq!(started_before(&[], 1), None);
     }
 }

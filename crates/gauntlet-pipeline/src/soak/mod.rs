@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use gauntlet_check::Validity;
 use gauntlet_observe::http_request;
+use gauntlet_plan::Plan;
 use gauntlet_plan::soak::{Readback, Soak, UserScenario};
-use gauntlet_plan::{Next, Plan, next_step};
 use gauntlet_proxy::Proxy;
 use gauntlet_soak::assess::{self, restart_counts};
 use gauntlet_soak::journal::Journal;
@@ -41,9 +41,10 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
 use crate::command::argv;
+use crate::driver::{At, Engine, INTERRUPTED, Preset, StageName, StageOutcome, cancelled};
 use crate::progress::Progress;
 use crate::supervisor::{Samples, Supervisor, log_dir};
-use crate::{Outcome, PipelineError, RunContext, io_err, write_reports};
+use crate::{Outcome, PipelineError, RunContext, io_err};
 
 use record::SoakRecord;
 
@@ -63,8 +64,6 @@ pub struct SoakOutcome {
 }
 
 const STAGES: [&str; 4] = ["up", "soak", "calm", "readback"];
-
-const INTERRUPTED: &str = "stopped by a signal (Ctrl-C or SIGTERM)";
 
 /// Creates a soak run of the plan and drives it until it finishes, holds
 /// or is interrupted.
@@ -87,19 +86,42 @@ pub async fn soak(
             command_line: start.command_line.clone(),
             stages: STAGES
                 .iter()
-                .map(|s| NewStage::new(*s, if *s == "up" { "up" } else { "soak" }))
+                .map(|s| NewStage::new(*s, stage_kind(s)))
                 .collect(),
         },
     )?;
     crate::save_resolved_plan(&store, &run.id, &start.plan)?;
-    drive(store, run.id, start.plan, start.seed, start.context, cancel).await
+    drive(
+        &store,
+        run.id,
+        start.plan,
+        start.seed,
+        start.context,
+        cancel,
+    )
+    .await
 }
 
-/// Drives a soak run: a new one from [`soak`], or one that `retry` or
-/// `override` just made `running` again, from its resolved plan (see
-/// [`crate::resume`]).
+/// A failed stage's end, with its summary when there is one.
+fn failed_with(why: String, summary: Value) -> StageEnd {
+    let end = StageEnd::failed(why);
+    if summary.is_null() {
+        end
+    } else {
+        end.with_summary(summary)
+    }
+}
+
+/// The store's kind of a soak's stage.
+fn stage_kind(stage: &str) -> &'static str {
+    if stage == "up" { "up" } else { "soak" }
+}
+
+/// Drives a soak run on the one driver, the soak as its preset: a new one
+/// from [`soak`], or one that `retry` or `override` just made `running`
+/// again, from its resolved plan (see [`crate::resume`]).
 pub(crate) async fn drive(
-    store: Store,
+    store: &Store,
     run: RunId,
     plan: Plan,
     seed: u64,
@@ -109,60 +131,41 @@ pub(crate) async fn drive(
     let Some(spec) = plan.soak.clone() else {
         return Err(PipelineError::NotSoak);
     };
-    let dir = store.artifact_dir(&run);
-    let services_dir = log_dir(&dir);
+    let engine = Engine::new(store, run, context)?;
+    let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
     let plan = Arc::new(plan);
-    let samples = Samples::default();
-    let progress = Progress::new(context.events.clone());
-    progress.run_start(run.as_str(), RunKind::Soak, STAGES.len());
     let mut sup = Supervisor::new(
         plan.clone(),
-        services_dir.clone(),
+        services_dir,
         seed,
-        samples.clone(),
-        context.backend.clone(),
+        engine.samples.clone(),
+        engine.context.backend.clone(),
     );
     sup.set_sample_interval(spec.observer.interval);
-    let supervisor = Arc::new(Mutex::new(sup));
     let mut driver = Driver {
-        store: &store,
-        run: run.clone(),
-        plan: plan.clone(),
+        store,
+        run: engine.run.clone(),
+        plan,
         spec,
         seed,
-        samples: samples.clone(),
-        progress: progress.clone(),
-        supervisor: supervisor.clone(),
-        dir: dir.clone(),
+        samples: engine.samples.clone(),
+        progress: engine.progress.clone(),
+        supervisor: Arc::new(Mutex::new(sup)),
+        dir: engine.dir.clone(),
         proxies: BTreeMap::new(),
         since_wall: gauntlet_store::now_ms(),
         seen: None,
         verdict: None,
         stopped: None,
+        broken: None,
     };
-    let result = driver.stages(cancel).await;
-    // Whatever happened: proxies closed, services stopped, samples kept.
-    for (_, proxy) in std::mem::take(&mut driver.proxies) {
-        proxy.shutdown().await;
-    }
-    let (verdict, error) = (driver.verdict, driver.stopped.take());
-    drop(driver);
-    supervisor.lock().await.stop_all().await;
-    samples.set_attempt(None);
-    let flushed = store.add_measurements(&run, &samples.drain());
-    result?;
-    flushed?;
-    crate::record_service_logs(&store, &run, &dir)?;
-    let reports = write_reports(&store, &run)?;
+    let outcome = engine.drive(&mut driver, cancel).await?;
     Ok(SoakOutcome {
-        outcome: Outcome {
-            run: store.run(run.as_str())?,
-            reports,
-        },
-        verdict,
-        verdict_path: dir.join("verdict.json"),
-        error,
+        outcome,
+        verdict: driver.verdict,
+        verdict_path: engine.dir.join("verdict.json"),
+        error: driver.stopped,
     })
 }
 
@@ -175,6 +178,7 @@ struct Seen {
     restarts_before: BTreeMap<String, u32>,
 }
 
+/// The soak's preset of the driver.
 struct Driver<'a> {
     store: &'a Store,
     run: RunId,
@@ -193,97 +197,80 @@ struct Driver<'a> {
     verdict: Option<Validity>,
     /// Why the soak stopped before finishing, if it did.
     stopped: Option<String>,
+    /// Why the stage that just ended could not be carried out at all (a
+    /// service or user program that cannot be started): the run is then
+    /// interrupted, not held, and a retry runs the stage again.
+    pub(super) broken: Option<String>,
 }
 
-impl Driver<'_> {
-    fn begin(&self, index: usize) -> Result<gauntlet_store::StageAttempt, PipelineError> {
-        let attempt = self.store.start_stage(&self.run, STAGES[index])?;
-        self.samples.set_attempt(Some(attempt.id));
-        self.progress
-            .stage_start(index, STAGES.len(), STAGES[index], "soak");
-        Ok(attempt)
+impl Preset for Driver<'_> {
+    const KIND: RunKind = RunKind::Soak;
+
+    fn stages(&self) -> Vec<StageName> {
+        STAGES
+            .iter()
+            .map(|s| StageName {
+                name: (*s).to_owned(),
+                kind: stage_kind(s).to_owned(),
+            })
+            .collect()
     }
 
-    fn end(&self, index: usize, end: StageEnd) -> Result<bool, PipelineError> {
-        self.store
-            .add_measurements(&self.run, &self.samples.drain())?;
-        let passed = end.passed;
-        self.progress.stage_end(
-            index,
-            STAGES.len(),
-            STAGES[index],
-            passed,
-            end.message.as_deref(),
-        );
-        self.store.finish_stage(&self.run, STAGES[index], end)?;
-        Ok(passed)
+    /// A resumed soak: its services and proxies come back first.
+    async fn restore(&mut self, _index: usize) -> Result<(), StageEnd> {
+        self.progress.note("restoring every service and proxy");
+        self.bring_up().await.map(drop).map_err(|(why, summary)| {
+            self.stopped = Some(format!(
+                "could not bring back the services earlier stages left running: {why}"
+            ));
+            failed_with(why, summary)
+        })
     }
 
-    /// The stage loop, as for plans: the store's stage states decide what
-    /// runs next, so a resumed soak starts where it stopped.
-    async fn stages(&mut self, mut cancel: watch::Receiver<bool>) -> Result<(), PipelineError> {
-        let mut restored = false;
-        loop {
-            let stored = self.store.stages(&self.run)?;
-            if stored.len() != STAGES.len() || stored.iter().zip(STAGES).any(|(s, n)| s.name != n) {
-                return Err(PipelineError::ResolvedPlan {
-                    run: self.run.to_string(),
-                    path: crate::stage::resolved_plan_path(&self.dir),
-                    message: "the run's stages in the store are not a soak's".into(),
-                });
-            }
-            let statuses: Vec<_> = stored.iter().map(|s| s.state()).collect();
-            let index = match next_step(&statuses) {
-                Next::Finished => {
-                    let verdict = self.verdict.unwrap_or(Validity::Unknown);
-                    self.store.finish_run(&self.run, verdict)?;
-                    return Ok(());
+    async fn run(&mut self, at: At<'_>) -> Result<StageOutcome, PipelineError> {
+        match at.index {
+            0 => Ok(StageOutcome::Ended(self.up().await)),
+            1 => self.soak(at.attempt.attempt, at.cancel).await,
+            // After STOP a Ctrl-C still stops at once: the calm and the
+            // readback can take long against a broken service.
+            index => tokio::select! {
+                end = self.after_stop(index) => Ok(StageOutcome::Ended(end?)),
+                _ = cancelled(at.cancel) => {
+                    self.interrupted_after_stop()?;
+                    Ok(StageOutcome::Interrupted(INTERRUPTED.to_owned()))
                 }
-                Next::Hold(_) => return Ok(()),
-                Next::Run(i) => i,
-            };
-            let attempt = self.begin(index)?;
-            if index > 0 && !restored {
-                // A resumed soak: its services and proxies come back first.
-                self.progress.note("restoring every service and proxy");
-                if let Err((why, summary)) = self.bring_up().await {
-                    let why = format!(
-                        "could not bring back the services earlier stages left running: {why}"
-                    );
-                    self.stopped = Some(why.clone());
-                    self.end(index, StageEnd::failed(why).with_summary(summary))?;
-                    continue;
-                }
-            }
-            restored = true;
-            let interrupted = match index {
-                0 => {
-                    self.up().await?;
-                    false
-                }
-                1 => {
-                    self.soak(attempt.attempt, &mut cancel).await?;
-                    false
-                }
-                // After STOP a Ctrl-C still stops at once: the calm and the
-                // readback can take long against a broken service.
-                _ => tokio::select! {
-                    r = self.after_stop(index) => {
-                        r?;
-                        false
-                    }
-                    _ = crate::cancelled(&mut cancel) => true,
-                },
-            };
-            if interrupted {
-                self.interrupted_after_stop(index)?;
-            }
+            },
         }
     }
 
-    async fn after_stop(&mut self, index: usize) -> Result<(), PipelineError> {
+    /// `up` is stopped by the driver; the soak stage keeps its journal,
+    /// and `calm` and `readback` judge what was recorded, before they stop.
+    fn watches_cancel(&self, index: usize) -> bool {
+        index > 0
+    }
+
+    fn take_broken(&mut self) -> Option<String> {
+        self.broken.take()
+    }
+
+    /// The gated verdict of the readback (`unknown` if none was judged).
+    fn verdict(&self) -> Validity {
+        self.verdict.unwrap_or(Validity::Unknown)
+    }
+
+    /// Proxies closed, then services stopped.
+    async fn stop(&mut self) {
+        for (_, proxy) in std::mem::take(&mut self.proxies) {
+            proxy.shutdown().await;
+        }
+        self.supervisor.lock().await.stop_all().await;
+    }
+}
+
+impl Driver<'_> {
+    async fn after_stop(&mut self, index: usize) -> Result<StageEnd, PipelineError> {
         if index == 2 {
-            self.calm_stage().await
+            Ok(self.calm_stage().await)
         } else {
             self.readback().await
         }
@@ -292,9 +279,7 @@ impl Driver<'_> {
     /// A Ctrl-C during `calm` or `readback`: the run is interrupted there,
     /// and judged, like a soak interrupted earlier, on what the soak stage
     /// recorded (a retry then calms and reads back again).
-    fn interrupted_after_stop(&mut self, index: usize) -> Result<(), PipelineError> {
-        self.store
-            .add_measurements(&self.run, &self.samples.drain())?;
+    fn interrupted_after_stop(&mut self) -> Result<(), PipelineError> {
         if self.seen().is_ok() {
             let seen = self.seen.as_ref().expect("loaded above");
             let (_, verdict) = self.judge(
@@ -305,14 +290,6 @@ impl Driver<'_> {
             )?;
             self.verdict = Some(verdict);
         }
-        self.store.interrupt_run(&self.run, INTERRUPTED)?;
-        self.progress.stage_end(
-            index,
-            STAGES.len(),
-            STAGES[index],
-            false,
-            Some("interrupted"),
-        );
         self.stopped = Some(INTERRUPTED.to_owned());
         Ok(())
     }
@@ -330,7 +307,11 @@ impl Driver<'_> {
         let order = match started {
             Ok(order) => order,
             Err((name, why)) => {
-                let tail = self.supervisor.lock().await.last_lines(&name, 15);
+                let sup = self.supervisor.lock().await;
+                if let Some(cannot) = sup.cannot_start(&name) {
+                    self.broken = Some(cannot);
+                }
+                let tail = sup.last_lines(&name, 15);
                 return Err((why, json!({ "log_tail": { name.as_str(): tail } })));
             }
         };
@@ -364,28 +345,14 @@ impl Driver<'_> {
         Ok(order)
     }
 
-    async fn up(&mut self) -> Result<(), PipelineError> {
+    async fn up(&mut self) -> StageEnd {
         match self.bring_up().await {
-            Ok(order) => {
-                self.end(
-                    0,
-                    StageEnd::passed().with_summary(json!({ "services": order })),
-                )?;
-            }
+            Ok(order) => StageEnd::passed().with_summary(json!({ "services": order })),
             Err((why, summary)) => {
                 self.stopped = Some(why.clone());
-                let end = StageEnd::failed(why);
-                self.end(
-                    0,
-                    if summary.is_null() {
-                        end
-                    } else {
-                        end.with_summary(summary)
-                    },
-                )?;
+                failed_with(why, summary)
             }
         }
-        Ok(())
     }
 
     /// Restarts this process's supervisor made, by service.
@@ -416,13 +383,12 @@ impl Driver<'_> {
         Ok(self.seen.as_mut().expect("just set"))
     }
 
-    async fn calm_stage(&mut self) -> Result<(), PipelineError> {
+    async fn calm_stage(&mut self) -> StageEnd {
         if let Err(why) = self.seen() {
             self.stopped = Some(why.clone());
-            self.end(2, StageEnd::failed(why))?;
-            return Ok(());
+            return StageEnd::failed(why);
         }
-        let end = match self.calm().await {
+        match self.calm().await {
             Ok(ms) => StageEnd::passed().with_summary(json!({ "quiet_after_ms": ms })),
             // The system did not come back: the data can still be read, and
             // I3 (with the probes after the calm) judges the recovery. The
@@ -431,16 +397,13 @@ impl Driver<'_> {
                 message: Some(format!("WARN: {why}")),
                 ..StageEnd::passed().with_summary(json!({ "healthy": false, "problem": why }))
             },
-        };
-        self.end(2, end)?;
-        Ok(())
+        }
     }
 
-    async fn readback(&mut self) -> Result<(), PipelineError> {
+    async fn readback(&mut self) -> Result<StageEnd, PipelineError> {
         if let Err(why) = self.seen() {
             self.stopped = Some(why.clone());
-            self.end(3, StageEnd::failed(why))?;
-            return Ok(());
+            return Ok(StageEnd::failed(why));
         }
         let mut seen = self.seen.take().expect("loaded above");
         self.progress.note(&format!(
@@ -473,15 +436,11 @@ impl Driver<'_> {
         self.seen = Some(seen);
         let (loss, verdict) = judged?;
         self.verdict = Some(verdict);
-        self.end(
-            3,
-            StageEnd::passed().with_summary(
-                loss.as_ref()
-                    .map(assess::readback_summary)
-                    .unwrap_or(Value::Null),
-            ),
-        )?;
-        Ok(())
+        Ok(StageEnd::passed().with_summary(
+            loss.as_ref()
+                .map(assess::readback_summary)
+                .unwrap_or(Value::Null),
+        ))
     }
 
     /// Waits until every service answers its health check (restarting any
@@ -541,7 +500,7 @@ impl Driver<'_> {
                         return reads;
                     };
                     if program.is_none() {
-                        program = users::Program::spawn(command, None).ok();
+                        program = users::Program::spawn("readback", command, None).ok();
                     }
                     match program.as_mut() {
                         Some(p) => match p.call(&json!({"op": "read", "key": key})).await {

@@ -13,14 +13,15 @@ use gauntlet_nemesis::FaultLog;
 use gauntlet_plan::faults_in_scenario;
 use gauntlet_soak::assess;
 use gauntlet_soak::journal::Journal;
-use gauntlet_soak::schedule::plan_injections;
-use gauntlet_store::{StageEnd, Store, StoreWriter};
+use gauntlet_soak::schedule::Planned;
+use gauntlet_store::StageEnd;
 use serde_json::json;
 use tokio::sync::watch;
 
 use super::record::{self, SoakRecord};
 use super::users::{self, UserStats};
-use super::{Driver, INTERRUPTED, STAGES, Seen, faults, observer};
+use super::{Driver, Seen, faults, observer};
+use crate::driver::{INTERRUPTED, StageOutcome};
 use crate::supervisor::log_dir;
 use crate::{PipelineError, io_err};
 
@@ -33,7 +34,7 @@ impl Driver<'_> {
         &mut self,
         attempt: u32,
         cancel: &mut watch::Receiver<bool>,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<StageOutcome, PipelineError> {
         for kept in record::keep_earlier(&self.dir, attempt)? {
             self.store.add_artifact(&self.run, None, &kept, "journal")?;
         }
@@ -45,7 +46,9 @@ impl Driver<'_> {
         // Every client op goes into the soak's history, streamed to disk so
         // hours of users keep nothing in memory; the journal is its view.
         let history_path = self.dir.join(record::HISTORY);
-        let history = Recorder::to_file(started, &history_path).map_err(io_err(&history_path))?;
+        let history = Recorder::to_file(started, &history_path)
+            .map_err(io_err(&history_path))?
+            .observed(self.progress.events().ops());
         let stats = Arc::new(UserStats::default());
         let mut user_tasks = Vec::new();
         for id in 0..self.spec.users.count {
@@ -65,18 +68,12 @@ impl Driver<'_> {
         let duration_ms = self.spec.duration.as_millis() as i64;
         let injections = {
             let refs: Vec<_> = scenario_faults.iter().collect();
-            plan_injections(&refs, duration_ms, self.seed)
+            Planned::draw(&refs, duration_ms, self.seed)
         };
         let caused_restarts = Arc::new(StdMutex::new(BTreeMap::new()));
-        // The fault log tells the store (fault rows, as they happen, on a
-        // connection of its own) and whoever watches the run.
-        let fault_rows = Arc::new(StoreWriter::new(
-            Store::open(self.store.path())?,
-            self.run.clone(),
-        ));
-        let log = Arc::new(FaultLog::new(
-            self.progress.events().with(fault_rows.clone()),
-        ));
+        // The fault log tells whoever watches the run: the store (fault
+        // rows, as they happen), the printer.
+        let log = Arc::new(FaultLog::new(self.progress.events().clone()));
         let faults_task = tokio::spawn(faults::run_faults(
             faults::FaultContext {
                 plan: self.plan.clone(),
@@ -114,6 +111,10 @@ impl Driver<'_> {
                 Ok(Some(INTERRUPTED.to_owned()))
             }
             why = unreachable(stats.clone(), unreachable_after) => Ok(Some(why)),
+            why = stats.program_cannot_start() => {
+                self.broken = Some(why.clone());
+                Ok(Some(why))
+            }
         };
         // STOP: users stop, faults heal — also when the store failed above,
         // so nothing keeps writing.
@@ -133,16 +134,6 @@ impl Driver<'_> {
         }
         let early = flushed?;
         let stopped_ms = started.elapsed().as_millis() as i64;
-        fault_rows.finish()?;
-        let soak_summary = json!({
-            "minutes": self.spec.duration.as_secs_f64() / 60.0,
-            "scenario": self.spec.scenario,
-            "users": self.spec.users.count,
-            "user_ops_ok": stats.successes.load(Ordering::Relaxed),
-            "user_ops_failed": stats.failures.load(Ordering::Relaxed),
-            "last_user_error": stats.last_error(),
-            "faults": windows.len(),
-        });
         // Every user has stopped: the history is complete, and the journal
         // is read off it.
         history.finish().map_err(io_err(&history_path))?;
@@ -153,6 +144,18 @@ impl Driver<'_> {
         })?;
         let journal = Journal::from_history(&ops);
         drop(ops);
+        let soak_summary = json!({
+            "minutes": self.spec.duration.as_secs_f64() / 60.0,
+            "scenario": self.spec.scenario,
+            "users": self.spec.users.count,
+            "users_with_acked_writes": journal.users_with_acked_writes(),
+            "user_ops_ok": stats.successes.load(Ordering::Relaxed),
+            "user_ops_failed": stats.failures.load(Ordering::Relaxed),
+            "last_user_error": stats.last_error(),
+            "user_program_start_failures": stats.program_start_failures.load(Ordering::Relaxed),
+            "user_programs_lost": stats.programs_lost.load(Ordering::Relaxed),
+            "faults": windows.len(),
+        });
         let seen = SoakRecord {
             attempt,
             since_wall: self.since_wall,
@@ -187,8 +190,9 @@ impl Driver<'_> {
         };
         let Some(why) = early else {
             self.seen = Some(seen);
-            self.end(1, StageEnd::passed().with_summary(soak_summary))?;
-            return Ok(());
+            return Ok(StageOutcome::Ended(
+                StageEnd::passed().with_summary(soak_summary),
+            ));
         };
         // Stopped early: no readback (after a Ctrl-C the user wants to
         // stop; unreachable users wrote nothing to read), but what was
@@ -202,16 +206,11 @@ impl Driver<'_> {
             self.judge(&seen, assess::Readback::Skipped(&reason), &[], Some(&why))?;
         self.verdict = Some(verdict);
         self.stopped = Some(why.clone());
-        if interrupted {
-            self.store
-                .add_measurements(&self.run, &self.samples.drain())?;
-            self.store.interrupt_run(&self.run, &why)?;
-            self.progress
-                .stage_end(1, STAGES.len(), STAGES[1], false, Some("interrupted"));
+        Ok(if interrupted {
+            StageOutcome::Interrupted(why)
         } else {
-            self.end(1, StageEnd::failed(why).with_summary(soak_summary))?;
-        }
-        Ok(())
+            StageOutcome::Ended(StageEnd::failed(why).with_summary(soak_summary))
+        })
     }
 
     /// Sleeps until `end`, writing the samples to the store every 10 s so

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gauntlet_history::{Op, OpType, Recorder};
-use gauntlet_node::{Backend, LocalBackend, Node};
+use gauntlet_node::{Backend, LocalBackend, Node, NodeError};
 use gauntlet_observe::HttpClient;
 use gauntlet_plan::Command;
 use gauntlet_plan::soak::{HttpStep, UserScenario, Users};
@@ -26,12 +26,47 @@ pub(crate) struct UserStats {
     pub successes: AtomicU64,
     pub failures: AtomicU64,
     pub last_error: Mutex<Option<String>>,
+    /// Times a user program could not be started (each user tries again
+    /// next round: running out of file descriptors passes).
+    pub program_start_failures: AtomicU64,
+    /// Times a running user program was lost (it exited, or stopped
+    /// answering and was killed) and started again.
+    pub programs_lost: AtomicU64,
+    /// Set when the user program can never start (it does not exist, is
+    /// not executable, its working directory is missing): the soak stops
+    /// at once with this, rather than waiting to blame the service.
+    cannot_start: Mutex<Option<String>>,
+    cannot_start_told: tokio::sync::Notify,
 }
 
 impl UserStats {
     fn failed(&self, why: String) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+
+    /// Resolves with why, once the user program is known never to start.
+    pub async fn program_cannot_start(&self) -> String {
+        loop {
+            let told = self.cannot_start_told.notified();
+            if let Some(why) = self
+                .cannot_start
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+            {
+                return why;
+            }
+            told.await;
+        }
+    }
+
+    fn cannot_start(&self, why: String) {
+        self.cannot_start
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(why);
+        self.cannot_start_told.notify_waiters();
     }
 
     pub fn last_error(&self) -> Option<String> {
@@ -194,16 +229,57 @@ pub(crate) struct Program {
 /// How long a user program may take to answer one request.
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why a user program did not start, and whether trying again can help.
+#[derive(Debug)]
+pub(crate) struct SpawnFailure {
+    pub message: String,
+    /// It can never start as the plan says (not found, not executable, no
+    /// such working directory); anything else (out of file descriptors or
+    /// processes) may pass.
+    pub permanent: bool,
+}
+
+impl SpawnFailure {
+    /// `who` names the program's user in the message (`user 3`), worded
+    /// as for services and test commands.
+    fn of(who: &str, e: &NodeError) -> SpawnFailure {
+        let permanent = match e {
+            NodeError::Spawn { error, .. } => {
+                matches!(
+                    error.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) || matches!(
+                    error.raw_os_error(),
+                    Some(libc::ENOEXEC | libc::ENOTDIR | libc::EISDIR)
+                )
+            }
+            NodeError::Cwd { .. } => true,
+            _ => false,
+        };
+        SpawnFailure {
+            message: crate::command::cannot_start(who, e),
+            permanent,
+        }
+    }
+}
+
 impl Program {
     pub fn spawn(
+        who: &str,
         command: &Command,
         stderr_log: Option<std::path::PathBuf>,
-    ) -> Result<Program, String> {
+    ) -> Result<Program, SpawnFailure> {
         let mut spec = crate::command::node_spec(command);
         spec.stderr_log = stderr_log;
-        let mut process = LocalBackend.spawn(&spec).map_err(|e| e.to_string())?;
-        let stdin = process.take_stdin().ok_or("no stdin")?;
-        let stdout = process.take_stdout().ok_or("no stdout")?;
+        let mut process = LocalBackend
+            .spawn(&spec)
+            .map_err(|e| SpawnFailure::of(who, &e))?;
+        let piped = |what: &str| SpawnFailure {
+            message: format!("{who}: the user program's {what} is not piped"),
+            permanent: true,
+        };
+        let stdin = process.take_stdin().ok_or_else(|| piped("stdin"))?;
+        let stdout = process.take_stdout().ok_or_else(|| piped("stdout"))?;
         Ok(Program {
             process,
             stdin,
@@ -247,11 +323,16 @@ async fn program_round(
     seq: u64,
 ) {
     if program.is_none() {
-        match Program::spawn(command, None) {
+        match Program::spawn(&format!("user {}", cx.id), command, None) {
             Ok(p) => *program = Some(p),
             Err(e) => {
                 cx.stats
-                    .failed(format!("cannot start the user program: {e}"));
+                    .program_start_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                if e.permanent {
+                    cx.stats.cannot_start(e.message.clone());
+                }
+                cx.stats.failed(e.message);
                 return;
             }
         }
@@ -277,6 +358,7 @@ async fn program_round(
             // A program that does not answer is restarted for the next round.
             p.kill();
             *program = None;
+            cx.stats.programs_lost.fetch_add(1, Ordering::Relaxed);
             cx.stats.failed(format!("write {key}: {e}"));
         }
     }

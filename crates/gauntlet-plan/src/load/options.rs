@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::stages::DefaultNames;
 use super::{LoadOptions, list_or_none, modules_of, sort_modules};
 use crate::error::PlanError;
-use crate::{Service, StageKind, StageSpec};
+use crate::{MAX_CYCLES, Service, StageKind, StageSpec};
 
 /// Applies `--cycles` and `--modules`.
 pub(super) fn apply_options(
@@ -16,6 +16,11 @@ pub(super) fn apply_options(
 ) -> Result<(), PlanError> {
     if opts.cycles == Some(0) {
         return Err(PlanError::option("--cycles must be at least 1"));
+    }
+    if let Some(n) = opts.cycles.filter(|n| *n > MAX_CYCLES) {
+        return Err(PlanError::option(format!(
+            "--cycles {n}: at most {MAX_CYCLES} rounds"
+        )));
     }
     let with_tests = modules_of(services);
     if let Some(selected) = &opts.modules {

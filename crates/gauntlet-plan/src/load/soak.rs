@@ -173,7 +173,9 @@ impl Cx<'_> {
                 minutes_to_duration(value).ok_or_else(|| {
                     self.err(
                         m.span(),
-                        format!("`minutes` must be a number of minutes > 0, not {value}"),
+                        format!(
+                            "`minutes` must be a number of minutes > 0 and at most {MAX_SOAK_MINUTES} (365 days), not {value}"
+                        ),
                     )
                 })?
             }
@@ -181,6 +183,9 @@ impl Cx<'_> {
                 let duration = self.duration(d, "duration")?;
                 if duration.is_zero() {
                     return Err(self.err(d.span(), "`duration` must be more than 0"));
+                }
+                if duration > Duration::from_secs(MAX_SOAK_MINUTES as u64 * 60) {
+                    return Err(self.err(d.span(), "`duration` must be at most 365 days"));
                 }
                 duration
             }
@@ -190,7 +195,7 @@ impl Cx<'_> {
             None => Ok(written),
             Some(m) => minutes_to_duration(m).ok_or_else(|| {
                 PlanError::option(format!(
-                    "--minutes must be a number of minutes > 0, not {m}"
+                    "--minutes must be a number of minutes > 0 and at most {MAX_SOAK_MINUTES} (365 days), not {m}"
                 ))
             }),
         }
@@ -591,9 +596,12 @@ impl Cx<'_> {
 }
 
 /// Minutes as a duration, to the millisecond: `None` unless > 0.
+/// The longest soak: 365 days, the command line's bound too.
+const MAX_SOAK_MINUTES: f64 = 525_600.0;
+
 fn minutes_to_duration(minutes: f64) -> Option<Duration> {
     let ms = (minutes * 60_000.0).round();
-    (minutes.is_finite() && minutes > 0.0 && ms >= 1.0 && ms < u64::MAX as f64)
+    (minutes.is_finite() && minutes > 0.0 && minutes <= MAX_SOAK_MINUTES && ms >= 1.0)
         .then(|| Duration::from_millis(ms as u64))
 }
 

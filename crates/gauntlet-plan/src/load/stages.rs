@@ -194,6 +194,12 @@ impl Cx<'_> {
                     Some(c) if *c.get_ref() == 0 => {
                         return Err(self.err(c.span(), "`cycles` must be at least 1"));
                     }
+                    Some(c) if *c.get_ref() > crate::MAX_CYCLES => {
+                        return Err(self.err(
+                            c.span(),
+                            format!("`cycles` is at most {}", crate::MAX_CYCLES),
+                        ));
+                    }
                     Some(c) => *c.get_ref(),
                     None => 1,
                 };

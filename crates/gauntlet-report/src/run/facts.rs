@@ -80,6 +80,12 @@ pub(crate) struct TestResult {
     pub stderr_artifact: Option<String>,
     pub stdout_tail: Vec<String>,
     pub stderr_tail: Vec<String>,
+    /// The first lines, when the runtime kept them apart from the last.
+    pub stdout_head: Vec<String>,
+    pub stderr_head: Vec<String>,
+    /// Bytes between the first and the last lines, not kept.
+    pub stdout_elided: Option<u64>,
+    pub stderr_elided: Option<u64>,
     /// Why it failed, in one line, when the runtime says.
     pub failure: Option<String>,
 }
@@ -106,6 +112,10 @@ impl TestResult {
                 stderr_artifact: text_at(t, "stderr_artifact"),
                 stdout_tail: lines_at(t, &["stdout_tail"]),
                 stderr_tail: lines_at(t, &["stderr_tail"]),
+                stdout_head: lines_at(t, &["stdout_head"]),
+                stderr_head: lines_at(t, &["stderr_head"]),
+                stdout_elided: u64_at(t, &["stdout_elided"]).filter(|n| *n > 0),
+                stderr_elided: u64_at(t, &["stderr_elided"]).filter(|n| *n > 0),
                 failure: text_at(t, "failure"),
             })
             .collect()
@@ -140,6 +150,38 @@ impl TestResult {
         } else {
             format!("{head}: {}", why.join(", "))
         }
+    }
+
+    /// The output a person sees of one stream (`stdout` or `stderr`): a
+    /// title and its lines, the first lines, a line saying how much is
+    /// not shown, then the last ones; `None` when there is none.
+    pub(crate) fn output(&self, stream: &str) -> Option<(String, Vec<String>)> {
+        let (head, tail, elided) = match stream {
+            "stdout" => (&self.stdout_head, &self.stdout_tail, self.stdout_elided),
+            _ => (&self.stderr_head, &self.stderr_tail, self.stderr_elided),
+        };
+        if head.is_empty() && tail.is_empty() {
+            return None;
+        }
+        if head.is_empty() && elided.is_none() {
+            let title = format!(
+                "{}: {stream}, last {}",
+                self.name,
+                super::fmt::plural(tail.len(), "line")
+            );
+            return Some((title, tail.clone()));
+        }
+        let mut lines = head.clone();
+        if let Some(n) = elided {
+            lines.push(format!(
+                "[… {n} bytes not shown; the whole output is in its log file …]"
+            ));
+        }
+        lines.extend(tail.iter().cloned());
+        Some((
+            format!("{}: {stream}, first and last lines", self.name),
+            lines,
+        ))
     }
 
     /// `exit 0`, `exit 1`, `signal 9`, or `—`.
@@ -274,6 +316,37 @@ mod tests {
         assert_eq!(f64_at(&v, &["a", "zz"]), None);
         assert_eq!(lines_at(&v, &["l"]), ["x", "2"]);
         assert!(lines_at(&v, &["nope"]).is_empty());
+    }
+
+    #[test]
+    fn a_long_output_shows_its_first_and_last_lines_and_what_is_not_shown() {
+        let s = json!({"tests": [
+            {"name": "loud", "passed": false, "stdout_head": ["a1", "a2"],
+             "stdout_tail": ["z1", "z2"], "stdout_elided": 1234, "stderr_tail": ["oops"],
+             "stderr_elided": 0},
+            {"name": "quiet", "passed": false}
+        ]});
+        let t = TestResult::list(Some(&s));
+        let (title, lines) = t[0].output("stdout").unwrap();
+        assert_eq!(title, "loud: stdout, first and last lines");
+        assert_eq!(
+            lines,
+            [
+                "a1",
+                "a2",
+                "[… 1234 bytes not shown; the whole output is in its log file …]",
+                "z1",
+                "z2"
+            ]
+        );
+        assert_eq!(
+            t[0].output("stderr").unwrap(),
+            (
+                "loud: stderr, last 1 line".to_owned(),
+                vec!["oops".to_owned()]
+            )
+        );
+        assert_eq!(t[1].output("stdout"), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use gauntlet_store::{Override, Stage, StageState};
 
 use super::RunReport;
 use super::facts::{TestResult, lines_at};
-use super::fmt::{junit_timestamp, plural, utc};
+use super::fmt::{junit_timestamp, utc};
 
 enum Outcome {
     Passed,
@@ -309,9 +309,12 @@ fn test_failure_text(t: &TestResult) -> String {
     if let Some(cmd) = &t.command {
         let _ = writeln!(s, "command: {cmd}");
     }
-    for (label, lines) in [("stderr", &t.stderr_tail), ("stdout", &t.stdout_tail)] {
-        if !lines.is_empty() {
-            let _ = writeln!(s, "--- {label}, last {} ---", plural(lines.len(), "line"));
+    for label in ["stderr", "stdout"] {
+        if let Some((title, lines)) = t.output(label) {
+            let title = title
+                .strip_prefix(&format!("{}: ", t.name))
+                .unwrap_or(&title);
+            let _ = writeln!(s, "--- {title} ---");
             for l in lines {
                 let _ = writeln!(s, "{l}");
             }

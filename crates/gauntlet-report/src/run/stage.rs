@@ -10,7 +10,7 @@ use gauntlet_store::{Stage, StageState};
 use super::RunReport;
 use super::content::{Block, Cell, DASH, Section, opt, stage_status, stage_took, table};
 use super::facts::{TestResult, f64_at, lines_at, scalar_text, str_at, u64_at};
-use super::fmt::{bytes, duration, duration_f, num, percent, plural, truncate, utc};
+use super::fmt::{bytes, duration, duration_f, num, percent, truncate, utc};
 use super::summary::Tone;
 
 pub(crate) fn stage_section(r: &RunReport, s: &Stage) -> Section {
@@ -488,12 +488,9 @@ pub(crate) fn tests_blocks(tests: &[TestResult]) -> Vec<Block> {
         rows,
     )];
     for t in tests.iter().filter(|t| t.passed == Some(false)) {
-        for (label, lines) in [("stderr", &t.stderr_tail), ("stdout", &t.stdout_tail)] {
-            if !lines.is_empty() {
-                blocks.push(Block::Output {
-                    title: format!("{}: {label}, last {}", t.name, plural(lines.len(), "line")),
-                    lines: lines.clone(),
-                });
+        for label in ["stderr", "stdout"] {
+            if let Some((title, lines)) = t.output(label) {
+                blocks.push(Block::Output { title, lines });
             }
         }
     }

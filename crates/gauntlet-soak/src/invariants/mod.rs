@@ -111,6 +111,12 @@ pub struct RssSample {
     pub t_ms: i64,
     /// Resident set size.
     pub bytes: u64,
+    /// When the process measured started (ms since the soak started; it
+    /// may be negative): samples with the same start are one process
+    /// lifetime, and I2 judges growth within lifetimes. `None`: not known,
+    /// every such sample is taken as one lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<i64>,
 }
 
 /// The verdict that decides the exit code: the worst of the results named

@@ -1,0 +1,304 @@
+//! The one driver. Every run — a `gauntlet test`, a plan, a soak — is a
+//! row of the store with a list of stages, and this loop runs them: it
+//! asks [`gauntlet_plan::next_step`] what to run from the stages' states in
+//! the store, starts the stage, hands it to the run's [`Preset`], and
+//! writes how it ended in one transaction (the store refuses a transition
+//! that does not fit, so two processes cannot both drive a run). On any end
+//! — finished, held, interrupted, an error — the preset stops what it
+//! started, what was measured is kept, and the reports are written.
+//!
+//! A preset is what one job does at each stage: the plan's stage kinds
+//! ([`crate::stage::StageRunner`]), the soak's up, soak, calm and readback
+//! ([`crate::soak`]), the workbench test ([`crate::test`]). A new job is
+//! one more preset; the loop, the store's records, the event stream and
+//! the teardown stay the same.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gauntlet_check::Validity;
+use gauntlet_events::Event;
+use gauntlet_plan::{Next, next_step};
+use gauntlet_store::{RunId, RunKind, RunState, StageAttempt, StageEnd, Store, StoreWriter};
+use tokio::sync::watch;
+
+use crate::progress::Progress;
+use crate::stage::resolved_plan_path;
+use crate::supervisor::Samples;
+use crate::{Outcome, PipelineError, RunContext, record_service_logs, write_reports};
+
+/// How a stage ended, as its preset tells the driver.
+pub(crate) enum StageOutcome {
+    /// The stage was carried out, passed or failed; a failure holds the run.
+    Ended(StageEnd),
+    /// A Ctrl-C or SIGTERM stopped it: the run is interrupted, and a retry
+    /// runs the stage again.
+    Interrupted(String),
+    /// It could not be carried out, and the run cannot be resumed: the run
+    /// is abandoned (a test run, which never holds).
+    Abandoned(String),
+}
+
+/// One stage of a run as the preset lists it: the store's name and kind.
+pub(crate) struct StageName {
+    pub name: String,
+    pub kind: String,
+}
+
+/// Where a stage runs: the store and the run, the attempt the driver
+/// started, and the run's cancel signal (a preset that must record what it
+/// saw before it stops watches it itself; see [`Preset::run`]).
+pub(crate) struct At<'a> {
+    pub store: &'a Store,
+    pub run: &'a RunId,
+    pub index: usize,
+    pub attempt: &'a StageAttempt,
+    pub cancel: &'a mut watch::Receiver<bool>,
+}
+
+/// What one job does at each stage.
+pub(crate) trait Preset {
+    /// The store's kind of the runs this preset drives.
+    const KIND: RunKind;
+
+    /// The run's stages, in order: the store's list must match it.
+    fn stages(&self) -> Vec<StageName>;
+
+    /// Brings back what the stages before `index` left running: the first
+    /// step of a run resumed by `retry` or `override` in a new process.
+    /// `Err` is the failed end (why, and what the logs said); the stage
+    /// then fails without running.
+    async fn restore(&mut self, index: usize) -> Result<(), StageEnd>;
+
+    /// Runs stage `at.index`. A preset that has nothing to save on a
+    /// Ctrl-C leaves the cancel signal to the driver (see
+    /// [`Preset::watches_cancel`]); one that must keep what it recorded
+    /// watches `at.cancel` itself and says `Interrupted`.
+    async fn run(&mut self, at: At<'_>) -> Result<StageOutcome, PipelineError>;
+
+    /// Whether stage `index` watches the cancel signal itself. When not, the
+    /// driver drops the stage's work at a Ctrl-C and interrupts the run.
+    fn watches_cancel(&self, index: usize) -> bool;
+
+    /// Why the stage that just ended could not be carried out at all (a
+    /// program that cannot be started), if so: the driver then interrupts
+    /// the run (exit 255) instead of holding it, and a retry runs the
+    /// stage again. Asked once per stage.
+    fn take_broken(&mut self) -> Option<String> {
+        None
+    }
+
+    /// The run's verdict once every stage passed.
+    fn verdict(&self) -> Validity;
+
+    /// Stops everything the preset started (services, proxies): on every
+    /// end of the run, before the reports.
+    async fn stop(&mut self);
+}
+
+/// What one run gives its preset and its driver: the store row, its
+/// directory, the event stream (the caller's subscribers plus the store's
+/// writer of fault rows and verdicts), the samples and the backend.
+pub(crate) struct Engine<'a> {
+    pub store: &'a Store,
+    pub run: RunId,
+    pub dir: PathBuf,
+    pub progress: Progress,
+    pub samples: Samples,
+    pub context: RunContext,
+    writer: Arc<StoreWriter>,
+}
+
+impl<'a> Engine<'a> {
+    /// The engine of `run`: its events reach the store (on a connection of
+    /// its own) as well as the caller. The run's directory is the
+    /// preset's to make (the workbench makes it a link).
+    pub fn new(store: &'a Store, run: RunId, context: RunContext) -> Result<Self, PipelineError> {
+        let dir = store.artifact_dir(&run);
+        let writer = Arc::new(StoreWriter::new(Store::open(store.path())?, run.clone()));
+        let events = context.events.with(writer.clone());
+        Ok(Engine {
+            store,
+            run,
+            dir,
+            progress: Progress::new(events.clone()),
+            samples: Samples::new(events.clone()),
+            context: RunContext { events, ..context },
+            writer,
+        })
+    }
+
+    /// Drives the run through `preset` until it finishes, holds or is
+    /// interrupted; then stops what it started, keeps what was measured,
+    /// and writes the reports.
+    pub async fn drive<P: Preset>(
+        &self,
+        preset: &mut P,
+        mut cancel: watch::Receiver<bool>,
+    ) -> Result<Outcome, PipelineError> {
+        let stages = preset.stages();
+        self.progress
+            .run_start(self.run.as_str(), P::KIND, stages.len());
+        let result = self.steps(preset, &stages, &mut cancel).await;
+        if let Err(e) = &result {
+            // Left `running`, the run would later read as if this process
+            // had died; say what stopped it. (Refused if it is not ours.)
+            let _ = self.store.interrupt_run(&self.run, &format!("error: {e}"));
+        }
+        // Whatever happened, nothing keeps running and what was measured
+        // and recorded is kept.
+        preset.stop().await;
+        self.samples.set_attempt(None);
+        let flushed = self
+            .store
+            .add_measurements(&self.run, &self.samples.drain());
+        let written = self.writer.finish();
+        result?;
+        flushed?;
+        written?;
+        record_service_logs(self.store, &self.run, &self.dir)?;
+        let reports = write_reports(self.store, &self.run)?;
+        let run = self.store.run(self.run.as_str())?;
+        self.progress.events().emit(Event::RunEnded {
+            state: run.state.as_str().to_owned(),
+            valid: run.result.unwrap_or(Validity::Unknown),
+        });
+        Ok(Outcome { run, reports })
+    }
+
+    /// The stage loop: run the next stage until the run holds, finishes or
+    /// is interrupted.
+    async fn steps<P: Preset>(
+        &self,
+        preset: &mut P,
+        stages: &[StageName],
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<(), PipelineError> {
+        let (store, run, total) = (self.store, &self.run, stages.len());
+        let mut restored = false;
+        loop {
+            if *cancel.borrow() {
+                // Between stages: nothing is running, so nothing fails;
+                // the run is interrupted before its next stage.
+                store.interrupt_run(run, INTERRUPTED)?;
+                return Ok(());
+            }
+            // Names and states only: a run of thousands of stages does not
+            // read every summary at every step.
+            let stored = store.stage_states(run)?;
+            if stored.len() != total || stored.iter().zip(stages).any(|(s, p)| s.0 != p.name) {
+                // The store and the resolved plan disagree: never guess.
+                return Err(PipelineError::ResolvedPlan {
+                    run: run.to_string(),
+                    path: resolved_plan_path(&self.dir),
+                    message: "its stages differ from the run's stages in the store".into(),
+                });
+            }
+            let statuses: Vec<_> = stored.iter().map(|s| s.1).collect();
+            let index = match next_step(&statuses) {
+                Next::Finished => {
+                    store.finish_run(run, preset.verdict())?;
+                    return Ok(());
+                }
+                Next::Hold(_) => return Ok(()),
+                Next::Run(i) => i,
+            };
+            let stage = &stages[index];
+            let attempt = store.start_stage(run, &stage.name)?;
+            self.samples.set_attempt(Some(attempt.id));
+            self.progress
+                .stage_start(index, total, &stage.name, &stage.kind);
+            let resumed = !restored && index > 0;
+            restored = true;
+            let outcome = if preset.watches_cancel(index) {
+                let at = At {
+                    store,
+                    run,
+                    index,
+                    attempt: &attempt,
+                    cancel,
+                };
+                restore_then_run(preset, resumed, at).await?
+            } else {
+                let (_keep, mut own) = watch::channel(false);
+                let at = At {
+                    store,
+                    run,
+                    index,
+                    attempt: &attempt,
+                    cancel: &mut own,
+                };
+                tokio::select! {
+                    outcome = restore_then_run(preset, resumed, at) => outcome?,
+                    _ = cancelled(cancel) => StageOutcome::Interrupted(INTERRUPTED.to_owned()),
+                }
+            };
+            store.add_measurements(run, &self.samples.drain())?;
+            let outcome = match (outcome, preset.take_broken()) {
+                (StageOutcome::Ended(end), Some(why)) => {
+                    self.progress
+                        .stage_end(index, total, &stage.name, false, Some(&why));
+                    store.interrupt_stage(run, &stage.name, end, &why)?;
+                    return Ok(());
+                }
+                (outcome, _) => outcome,
+            };
+            match outcome {
+                StageOutcome::Ended(end) => {
+                    self.progress.stage_end(
+                        index,
+                        total,
+                        &stage.name,
+                        end.passed,
+                        end.message.as_deref(),
+                    );
+                    if store.finish_stage(run, &stage.name, end)? == RunState::Held {
+                        return Ok(());
+                    }
+                }
+                StageOutcome::Interrupted(why) => {
+                    store.interrupt_run(run, &why)?;
+                    self.progress
+                        .stage_end(index, total, &stage.name, false, Some("interrupted"));
+                    return Ok(());
+                }
+                StageOutcome::Abandoned(why) => {
+                    self.progress
+                        .stage_end(index, total, &stage.name, false, Some(&why));
+                    store.abandon(run, &why)?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Runs a stage; first, in a resumed run, brings back what the stages
+/// before it left running (a failure to do so fails the stage).
+async fn restore_then_run<P: Preset>(
+    preset: &mut P,
+    resumed: bool,
+    at: At<'_>,
+) -> Result<StageOutcome, PipelineError> {
+    if resumed && let Err(end) = preset.restore(at.index).await {
+        let why = end.message.clone().unwrap_or_default();
+        return Ok(StageOutcome::Ended(StageEnd {
+            message: Some(format!(
+                "could not bring back the services earlier stages left running: {why}"
+            )),
+            ..end
+        }));
+    }
+    preset.run(at).await
+}
+
+/// Why a run stopped at a signal.
+pub(crate) const INTERRUPTED: &str = "stopped by a signal (Ctrl-C or SIGTERM)";
+
+/// Resolves when the run is cancelled; never, once no signal can come.
+pub(crate) async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        // The sender is gone: no signal can come any more.
+        std::future::pending::<()>().await;
+    }
+}
