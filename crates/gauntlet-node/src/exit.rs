@@ -89,7 +89,10 @@ pub struct Exit {
     /// The last [`NodeSpec::stderr_tail`](crate::NodeSpec::stderr_tail)
     /// lines it wrote to stderr, oldest first.
     pub stderr_tail: Vec<String>,
-    /// Where its full stderr went, if anywhere.
+    /// How many bytes it wrote to stderr in all (its log may hold fewer:
+    /// [`NodeSpec::stderr_log_limit`](crate::NodeSpec::stderr_log_limit)).
+    pub stderr_bytes: u64,
+    /// Where its stderr went, if anywhere.
     pub stderr_log: Option<PathBuf>,
 }
 

@@ -132,6 +132,7 @@
 compile_error!("gauntlet-node relies on Linux (prctl PR_SET_PDEATHSIG, pidfd)");
 
 mod backend;
+mod capped;
 mod cgroup;
 mod error;
 mod exit;
@@ -142,6 +143,7 @@ mod stderr;
 mod wait;
 
 pub use backend::{Backend, BoxFuture, LocalBackend, Node, NodeHandle, Output, run_to_end};
+pub use capped::{CappedLog, DEFAULT_STDERR_LOG_LIMIT, truncation_note};
 pub use cgroup::{Containment, Sweep, containment, sweep_dead_owners};
 pub use error::NodeError;
 pub use exit::{Exit, Termination, signal_name};

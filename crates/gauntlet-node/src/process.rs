@@ -10,6 +10,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
 
+use crate::capped::CappedLog;
 use crate::cgroup::Member;
 use crate::spawner::{self, Corpse, SpawnFailure, SpawnRequest, signal_group};
 use crate::stderr::{self, LineSink, StderrShared};
@@ -28,10 +29,18 @@ pub struct NodeSpec {
     pub cwd: Option<PathBuf>,
     /// Variables set or overridden on top of gauntlet's inherited environment.
     pub env: Vec<(OsString, OsString)>,
-    /// Where every byte of stderr goes. Appended to (its directory is
-    /// created); when it already has content (a restart), a separator line
-    /// is written first.
+    /// Where stderr goes. Appended to (its directory is created); when it
+    /// already has content (a restart), a separator line is written first.
+    /// It grows to at most [`stderr_log_limit`](Self::stderr_log_limit)
+    /// bytes.
     pub stderr_log: Option<PathBuf>,
+    /// The most bytes [`stderr_log`](Self::stderr_log) may hold, earlier
+    /// incarnations included. Past it the bytes are counted, not written,
+    /// and a note at the end of each incarnation's part says how many: a
+    /// node printing without end fills no disk. The tail, the echo and
+    /// [`Exit::stderr_bytes`](crate::Exit::stderr_bytes) still see every
+    /// byte.
+    pub stderr_log_limit: u64,
     /// How many of the last stderr lines to keep for crash reports
     /// (Maelstrom keeps 32).
     pub stderr_tail: usize,
@@ -51,6 +60,7 @@ impl NodeSpec {
             cwd: None,
             env: Vec::new(),
             stderr_log: None,
+            stderr_log_limit: crate::DEFAULT_STDERR_LOG_LIMIT,
             stderr_tail: 32,
             echo_stderr: None,
         }
@@ -164,13 +174,13 @@ impl NodeProcess {
             }
         }
         let log = match &spec.stderr_log {
-            Some(path) => Some(
-                stderr::open_log(path).map_err(|error| NodeError::StderrLog {
+            Some(path) => Some(CappedLog::append(path, spec.stderr_log_limit).map_err(
+                |error| NodeError::StderrLog {
                     program: program.clone(),
                     path: path.clone(),
                     error,
-                })?,
-            ),
+                },
+            )?),
             None => None,
         };
 
@@ -487,6 +497,7 @@ impl NodeProcess {
                     program: self.program.clone(),
                     termination: *termination,
                     stderr_tail: self.stderr.tail(),
+                    stderr_bytes: self.stderr.bytes(),
                     stderr_log: self.stderr_log.clone(),
                 };
                 self.state = State::Done(exit.clone());

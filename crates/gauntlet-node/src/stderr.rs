@@ -10,19 +10,19 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::File;
-use std::io::{self, Write};
-use std::path::Path;
+use std::io;
 use std::process::ChildStderr;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
+
+use crate::capped::CappedLog;
 use tokio::sync::watch;
 
 /// Lines longer than this are cut in the tail and the echo (the log file
-/// always gets every byte), so a node printing a 10 MB line without a
+/// gets every byte, up to its limit), so a node printing a 10 MB line without a
 /// newline cannot balloon gauntlet's memory.
 const MAX_LINE: usize = 16 * 1024;
 
@@ -67,6 +67,8 @@ pub(crate) struct StderrShared {
     capacity: usize,
     /// Set once the node's leader has been reaped (and its group killed).
     leader_gone: AtomicBool,
+    /// Bytes read from the pipe so far.
+    bytes: AtomicU64,
 }
 
 impl StderrShared {
@@ -77,6 +79,11 @@ impl StderrShared {
             .iter()
             .cloned()
             .collect()
+    }
+
+    /// Every byte the node wrote to stderr, whether or not its log kept it.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.load(SeqCst)
     }
 
     pub(crate) fn leader_gone(&self) {
@@ -95,14 +102,6 @@ impl StderrShared {
     }
 }
 
-/// Opens (creating, appending) a node's stderr log, creating its directory.
-pub(crate) fn open_log(path: &Path) -> io::Result<File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    File::options().create(true).append(true).open(path)
-}
-
 pub(crate) struct Copier {
     pub shared: Arc<StderrShared>,
     /// Becomes `true` when the copier has finished (EOF or grace expired).
@@ -112,7 +111,7 @@ pub(crate) struct Copier {
 /// Starts the copier task for a node's stderr; call it inside the runtime.
 pub(crate) fn start(
     stderr: ChildStderr,
-    log: Option<File>,
+    log: Option<CappedLog>,
     separator: Option<String>,
     capacity: usize,
     echo: Option<LineSink>,
@@ -121,6 +120,7 @@ pub(crate) fn start(
         tail: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
         capacity,
         leader_gone: AtomicBool::new(false),
+        bytes: AtomicU64::new(0),
     });
     let (done_tx, done) = watch::channel(false);
     let task_shared = Arc::clone(&shared);
@@ -134,16 +134,16 @@ pub(crate) fn start(
 
 async fn copy(
     mut stderr: tokio::process::ChildStderr,
-    mut log: Option<File>,
+    mut log: Option<CappedLog>,
     separator: Option<String>,
     echo: Option<LineSink>,
     shared: &StderrShared,
 ) {
-    if let (Some(file), Some(separator)) = (log.as_mut(), separator) {
+    if let (Some(log), Some(separator)) = (log.as_mut(), separator) {
         // A log that already has content belongs to an earlier incarnation
         // of this node: mark where the restart begins.
-        if file.metadata().map(|m| m.len() > 0).unwrap_or(false) {
-            let _ = file.write_all(separator.as_bytes());
+        if !log.is_empty() && !log.is_full() {
+            let _ = log.write(separator.as_bytes());
         }
     }
     let mut line = LineBuf::default();
@@ -169,8 +169,9 @@ async fn copy(
             }
         };
         let chunk = &buf[..n];
+        shared.bytes.fetch_add(n as u64, SeqCst);
         if let Some(file) = log.as_mut()
-            && file.write_all(chunk).is_err()
+            && file.write(chunk).is_err()
         {
             // Disk full or similar: keep the tail and the echo going.
             log = None;
@@ -188,6 +189,9 @@ async fn copy(
     }
     if !line.is_empty() {
         emit(line.take(), &echo, shared);
+    }
+    if let Some(log) = log {
+        log.finish();
     }
 }
 

@@ -68,6 +68,46 @@ async fn stderr_goes_to_the_log_and_the_tail_and_restarts_are_marked() {
     assert_eq!(rest, first);
 }
 
+/// A node that prints without end fills the log to its limit and no
+/// further; the bytes are still counted, the tail still moves, and a note
+/// says how much was not kept. A restart adds nothing to a full log.
+#[tokio::test]
+async fn the_stderr_log_stops_at_its_limit_and_says_how_much_it_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("n1.log");
+    // 3 MiB of stderr: 24,576 lines of 127 zeros and a newline, then "last".
+    let mut spec = NodeSpec::new("sh")
+        .arg("-c")
+        .arg("yes \"$(printf '%0127d' 0)\" | head -n 24576 >&2; echo last >&2");
+    spec.stderr_log = Some(log.clone());
+    spec.stderr_log_limit = 1024 * 1024;
+    spec.stderr_tail = 2;
+
+    let exit = NodeProcess::spawn(&spec).unwrap().wait().await;
+    assert!(exit.success(), "{exit}");
+    let total = 24_576 * 128 + 5;
+    assert_eq!(exit.stderr_bytes, total as u64);
+    assert_eq!(exit.stderr_tail.last().map(String::as_str), Some("last"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let (kept, note) = text.split_at(1024 * 1024);
+    assert!(kept.bytes().all(|b| b == b'0' || b == b'\n'));
+    let more = total - 1024 * 1024;
+    assert_eq!(
+        note,
+        format!("\n[gauntlet: output truncated at 1 MiB; {more} more bytes were not kept]\n")
+    );
+
+    let exit = NodeProcess::spawn(&spec).unwrap().wait().await;
+    assert_eq!(exit.stderr_bytes, total as u64);
+    let again = std::fs::read_to_string(&log).unwrap();
+    let second = again.strip_prefix(text.as_str()).unwrap();
+    assert_eq!(
+        second,
+        format!("\n[gauntlet: output truncated at 1 MiB; {total} more bytes were not kept]\n"),
+        "a full log gets only the note of the next incarnation"
+    );
+}
+
 #[tokio::test]
 async fn kill_is_reported_as_killed_by_sigkill() {
     let mut node = NodeProcess::spawn(&NodeSpec::new("sleep").arg("1000")).unwrap();

@@ -10,15 +10,15 @@
 //! it passes. A command printing gigabytes costs disk up to the cap and a
 //! few hundred KiB of memory, and never fails the run.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gauntlet_node::{Backend, LocalBackend, NodeError, NodeSpec};
+use gauntlet_node::{Backend, CappedLog, LineSink, LocalBackend, NodeError, NodeSpec};
 use gauntlet_plan::{CommandLine, NoTestsScan, TestCommand};
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// How many of the first and of the last lines of each output stream a
 /// summary keeps (the database, every report).
@@ -29,7 +29,8 @@ pub const KEEP_BYTES: usize = 16 * 1024;
 
 /// A command's stdout or stderr file keeps at most this many bytes; what
 /// follows is counted, and a note at the end of the file says how much.
-pub const MAX_OUTPUT_FILE: u64 = 64 * 1024 * 1024;
+/// (The same cap as every node's stderr log.)
+pub const MAX_OUTPUT_FILE: u64 = gauntlet_node::DEFAULT_STDERR_LOG_LIMIT;
 
 /// How much is read at once.
 const CHUNK: usize = 64 * 1024;
@@ -359,18 +360,18 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     false
 }
 
-/// Copies a stream into `path` up to [`MAX_OUTPUT_FILE`], feeding
-/// `capture` with all of it; then notes in the file how much was not kept.
-/// Returns whether the file was cut.
-async fn copy_capped(
+/// Copies a stream to the end of the file at `path`, which keeps at most
+/// [`MAX_OUTPUT_FILE`] bytes (then a note says how many more came),
+/// feeding `capture`, if any, with all of it. Returns whether the file was
+/// cut. A file that cannot be opened or written to costs only the file:
+/// the stream is still read to its end (or its writer would block).
+pub(crate) async fn copy_capped(
     mut from: impl AsyncRead + Unpin,
     path: PathBuf,
-    capture: Arc<Mutex<Capture>>,
+    capture: Option<Arc<Mutex<Capture>>>,
 ) -> bool {
-    let mut file = tokio::fs::File::create(&path).await.ok();
+    let mut file = CappedLog::append(&path, MAX_OUTPUT_FILE).ok();
     let mut buf = vec![0u8; CHUNK];
-    let mut written = 0u64;
-    let mut total = 0u64;
     loop {
         let n = match from.read(&mut buf).await {
             Ok(0) => break,
@@ -379,70 +380,20 @@ async fn copy_capped(
             Err(_) => break,
         };
         let chunk = &buf[..n];
-        total += n as u64;
-        capture
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .feed(chunk);
-        let room = MAX_OUTPUT_FILE.saturating_sub(written);
-        let part = &chunk[..n.min(usize::try_from(room).unwrap_or(usize::MAX))];
-        if !part.is_empty()
-            && let Some(f) = file.as_mut()
+        if let Some(capture) = &capture {
+            capture
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .feed(chunk);
+        }
+        if let Some(f) = file.as_mut()
+            && f.write(chunk).is_err()
         {
-            if f.write_all(part).await.is_err() {
-                // Disk full or similar: the summary still gets its lines.
-                file = None;
-            } else {
-                written += part.len() as u64;
-            }
+            // Disk full or similar: the summary still gets its lines.
+            file = None;
         }
     }
-    let cut = total > written;
-    if let Some(mut f) = file {
-        if cut {
-            let _ = f
-                .write_all(truncation_note(total - written).as_bytes())
-                .await;
-        }
-        let _ = f.flush().await;
-    }
-    cut
-}
-
-fn truncation_note(more: u64) -> String {
-    format!(
-        "\n[gauntlet: output truncated at {} MiB; {more} more bytes were not kept]\n",
-        MAX_OUTPUT_FILE >> 20
-    )
-}
-
-/// Reads a finished stream's file through a capture (in chunks), then cuts
-/// the file at [`MAX_OUTPUT_FILE`] with a note. For stderr, which
-/// gauntlet-node writes to its file itself.
-fn capture_file(path: &Path, capture: &mut Capture) -> bool {
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => capture.feed(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
-    }
-    if capture.total <= MAX_OUTPUT_FILE {
-        return false;
-    }
-    let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(path) else {
-        return false;
-    };
-    if file.set_len(MAX_OUTPUT_FILE).is_err() || file.seek(SeekFrom::End(0)).is_err() {
-        return false;
-    }
-    let _ = file.write_all(truncation_note(capture.total - MAX_OUTPUT_FILE).as_bytes());
-    true
+    file.is_some_and(CappedLog::finish)
 }
 
 /// Runs a test command, writing its output to `<artifact_dir>/<rel>.stdout.log`
@@ -463,8 +414,20 @@ pub(crate) async fn run_test(
     std::fs::write(&stdout_path, b"")?;
     std::fs::write(&stderr_path, b"")?;
 
+    // Stderr goes through gauntlet-node, which writes its file (capped at
+    // MAX_OUTPUT_FILE) and hands each line to the capture as it passes.
+    let stderr = Arc::new(Mutex::new(Capture::new(None)));
     let mut spec = node_spec(&test.run);
     spec.stderr_log = Some(stderr_path.clone());
+    spec.stderr_log_limit = MAX_OUTPUT_FILE;
+    spec.echo_stderr = Some({
+        let stderr = stderr.clone();
+        LineSink::new(move |line| {
+            let mut capture = stderr.lock().unwrap_or_else(|e| e.into_inner());
+            capture.feed(line.as_bytes());
+            capture.feed(b"\n");
+        })
+    });
 
     let began = Instant::now();
     let mut record = TestRecord {
@@ -490,7 +453,7 @@ pub(crate) async fn run_test(
     )));
     let copier = process
         .take_stdout()
-        .map(|out| tokio::spawn(copy_capped(out, stdout_path.clone(), stdout.clone())));
+        .map(|out| tokio::spawn(copy_capped(out, stdout_path.clone(), Some(stdout.clone()))));
     let exit = match tokio::time::timeout(test.timeout, process.wait()).await {
         Ok(exit) => Some(exit),
         Err(_) => {
@@ -513,17 +476,24 @@ pub(crate) async fn run_test(
         Capture::new(None),
     )
     .finish(KEEP_LINES);
-    let mut stderr_capture = Capture::new(None);
-    record.stderr_truncated = capture_file(&stderr_path, &mut stderr_capture);
-    let stderr = stderr_capture.finish(KEEP_LINES);
+    let stderr = std::mem::replace(
+        &mut *stderr.lock().unwrap_or_else(|e| e.into_inner()),
+        Capture::new(None),
+    )
+    .finish(KEEP_LINES);
+    // The capture saw lines (each cut at 16 KiB); the node counted bytes.
+    let stderr_bytes = exit
+        .as_ref()
+        .map_or(stderr.total, |e| e.stderr_bytes.max(stderr.total));
+    record.stderr_truncated = stderr_bytes > MAX_OUTPUT_FILE;
     record.stdout_bytes = stdout.total;
     record.stdout_head = stdout.head;
     record.stdout_tail = stdout.tail;
     record.stdout_elided = stdout.elided;
-    record.stderr_bytes = stderr.total;
+    record.stderr_bytes = stderr_bytes;
     record.stderr_head = stderr.head;
     record.stderr_tail = stderr.tail;
-    record.stderr_elided = stderr.elided;
+    record.stderr_elided = stderr.elided + (stderr_bytes - stderr.total);
     let Some(exit) = exit else {
         record.timed_out = true;
         record.failure = Some(format!(

@@ -17,7 +17,6 @@ use gauntlet_observe::{
 };
 use gauntlet_plan::{Plan, RestartPolicy, Service, dependency_order, stop_order};
 use gauntlet_store::{AttemptId, Measurement, now_ms};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -490,7 +489,7 @@ async fn keep(
         samples.push(STARTED, &name, f64::from(pgid), "pid");
         lock(&state).pgid = Some(pgid);
         if let Some(stdout) = process.take_stdout() {
-            tokio::spawn(copy_to_log(stdout, log.clone()));
+            tokio::spawn(crate::command::copy_capped(stdout, log.clone(), None));
         }
         drop(process.take_stdin());
 
@@ -551,22 +550,6 @@ async fn keep(
             }
         }
     }
-}
-
-async fn copy_to_log(mut stdout: tokio::process::ChildStdout, log: PathBuf) {
-    let Ok(mut file) = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .await
-    else {
-        // Without a log the output still has to be read, or the service
-        // blocks on a full pipe.
-        let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
-        return;
-    };
-    let _ = tokio::io::copy(&mut stdout, &mut file).await;
-    let _ = file.flush().await;
 }
 
 /// A service's footprint now: every process of its node as the backend

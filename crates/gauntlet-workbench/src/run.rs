@@ -215,6 +215,7 @@ impl Run {
                     cwd: None,
                     env: Vec::new(),
                     stderr_log: Some(dir.join("node-logs").join(format!("n{i}.log"))),
+                    stderr_log_limit: gauntlet_node::DEFAULT_STDERR_LOG_LIMIT,
                     stderr_tail: 32,
                     // `--log-stderr`: each line becomes an event; the CLI prints it.
                     echo_stderr: cfg.log_stderr.then(|| {

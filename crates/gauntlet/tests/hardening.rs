@@ -171,7 +171,7 @@ fn a_huge_command_output_is_kept_bounded_and_the_run_passes() {
         r#"[[stage]]
 name = "loud"
 kind = "command"
-command = "head -c 80000000 /dev/zero | tr '\\0' a; head -c 1000000 /dev/zero | tr '\\0' b >&2; echo; echo THE-END"
+command = "head -c 80000000 /dev/zero | tr '\\0' a; head -c 70000000 /dev/zero | tr '\\0' b >&2; echo; echo THE-END"
 expect_stdout = "THE-END"
 "#,
     );
@@ -196,14 +196,15 @@ expect_stdout = "THE-END"
     assert!(row < 128 * 1024, "the stored summary is {row} bytes");
     let t = &summary["tests"][0];
     assert_eq!(t["stdout_bytes"], 80_000_009);
-    assert_eq!(t["stderr_bytes"], 1_000_000);
+    assert_eq!(t["stderr_bytes"], 70_000_000);
     assert_eq!(
         t["stdout_tail"].as_array().unwrap().last().unwrap(),
         "THE-END"
     );
     assert_eq!(t["stdout_truncated"], true);
     assert!(t["stdout_elided"].as_u64().unwrap() > 79_000_000, "{t}");
-    assert!(t["stderr_elided"].as_u64().unwrap() > 900_000, "{t}");
+    assert_eq!(t["stderr_truncated"], true);
+    assert!(t["stderr_elided"].as_u64().unwrap() > 69_000_000, "{t}");
     let head = t["stdout_head"][0].as_str().unwrap();
     assert!(
         head.len() <= 16 * 1024 + 3 && head.starts_with("aaaa"),
@@ -217,23 +218,67 @@ expect_stdout = "THE-END"
         assert!(len < 1 << 20, "{name} is {len} bytes");
     }
     // The whole output in its file, up to the cap, then a note.
-    let out_file = dir.join("stages/loud/1/command.stdout.log");
-    let len = std::fs::metadata(&out_file).unwrap().len();
-    assert!(
-        (64 << 20..(64 << 20) + 200).contains(&len),
-        "{len} bytes in the file"
+    // (stderr too, while the command runs: a full disk is never the cost).
+    for (stream, more) in [("stdout", 12_891_145), ("stderr", 2_891_136)] {
+        let file = dir.join(format!("stages/loud/1/command.{stream}.log"));
+        let len = std::fs::metadata(&file).unwrap().len();
+        assert!(
+            (64 << 20..(64 << 20) + 200).contains(&len),
+            "{len} bytes in {file:?}"
+        );
+        let mut f = std::fs::File::open(&file).unwrap();
+        use std::io::{Read, Seek, SeekFrom};
+        f.seek(SeekFrom::Start(64 << 20)).unwrap();
+        let mut note = String::new();
+        f.read_to_string(&mut note).unwrap();
+        assert_eq!(
+            note,
+            format!("\n[gauntlet: output truncated at 64 MiB; {more} more bytes were not kept]\n"),
+            "{stream}"
+        );
+    }
+}
+
+/// A service printing without end on stdout and stderr fills its log to
+/// the cap, shared by both streams, and no further; each stream's note
+/// says how much it left out.
+#[test]
+fn a_service_log_stops_at_its_cap_whatever_the_service_prints() {
+    let b = Bench::new();
+    let plan = b.write_plan(
+        "loud-service.toml",
+        r#"[[service]]
+name = "loud"
+command = "head -c 100000000 /dev/zero | tr '\\0' a; head -c 100000000 /dev/zero | tr '\\0' b >&2; touch flooded; exec sleep 600"
+tests = ["until [ -e flooded ]; do sleep 0.05; done"]
+"#,
     );
-    let mut f = std::fs::File::open(&out_file).unwrap();
-    use std::io::{Read, Seek, SeekFrom};
-    f.seek(SeekFrom::Start(64 << 20)).unwrap();
-    let mut note = String::new();
-    f.read_to_string(&mut note).unwrap();
+    let out = b
+        .command(&["run", plan.to_str().unwrap(), "--cycles", "1", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_no_processes_with_marker(&b.marker);
+    let store = Store::open(b.db()).unwrap();
+    let run = &store.runs(&Default::default()).unwrap()[0];
+    let dir = b.artifact_dir(&serde_json::json!({ "id": run.id.as_str() }));
+    let log = std::fs::read(dir.join("services/loud.log")).unwrap();
     assert!(
-        note.contains("output truncated at 64 MiB; 12891145 more bytes were not kept"),
-        "{note:?}"
+        (64 << 20..(64 << 20) + 400).contains(&log.len()),
+        "{} bytes in the log",
+        log.len()
     );
-    let err_file = dir.join("stages/loud/1/command.stderr.log");
-    assert_eq!(std::fs::metadata(err_file).unwrap().len(), 1_000_000);
+    let text = String::from_utf8_lossy(&log[64 << 20..]);
+    // All of stdout came first (the shell wrote it before stderr): 64 MiB
+    // of it kept, the rest and all of stderr counted.
+    assert!(
+        text.contains("output truncated at 64 MiB; 32891136 more bytes were not kept"),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("output truncated at 64 MiB; 100000000 more bytes were not kept"),
+        "{text:?}"
+    );
 }
 
 const HOLD: &str = r#"[[stage]]
