@@ -164,6 +164,8 @@ pub struct FloodBenchReport {
     pub rss_start_mib: f64,
     pub rss_peak_mib: f64,
     pub rss_end_mib: f64,
+    /// The size of `messages.jsonl` at the flood's end, in MiB.
+    pub journal_mib: f64,
 }
 
 pub async fn bench_flood(b: FloodBench) -> Result<FloodBenchReport, RunError> {
@@ -212,6 +214,9 @@ pub async fn bench_flood(b: FloodBench) -> Result<FloodBenchReport, RunError> {
             rss_start_mib: mib(rss_start),
             rss_peak_mib: mib(samples.iter().copied().max().unwrap_or(rss_start)),
             rss_end_mib: mib(samples.last().copied().unwrap_or(rss_start)),
+            journal_mib: mib(
+                std::fs::metadata(run.dir.join("messages.jsonl")).map_or(0, |m| m.len())
+            ),
         })
     }
     .await;

@@ -116,6 +116,12 @@ pub(crate) const DROP_REASONS: [&str; 6] = [
 
 pub(crate) const INBOX_FULL: &str = "inbox-full";
 
+/// How many `inbox-full` drops per destination get a line in
+/// `messages.jsonl`; later ones are only counted. A node flooding a full
+/// inbox would otherwise write its whole flood to disk (150 MB/s here),
+/// and the first drops already show who flooded whom and with what.
+pub(crate) const JOURNALED_OVERFLOWS: u64 = 1000;
+
 /// One endpoint's inbox as senders see it. Aligned so that two inboxes'
 /// counters never share a cache line.
 #[repr(align(128))]
@@ -384,10 +390,11 @@ impl Net {
         }
     }
 
-    /// Drops a message the network has no room for: journaled and counted,
-    /// and told once per full inbox (once for a full network).
+    /// Drops a message the network has no room for: counted, journaled
+    /// while [`JOURNALED_OVERFLOWS`] for its destination are not yet, and
+    /// told once per full inbox (once for a full network).
     fn overflow(&self, lane: &Lane, packet: Packet, full: Full) {
-        lane.overflowed.fetch_add(1, Ordering::Relaxed);
+        let earlier = lane.overflowed.fetch_add(1, Ordering::Relaxed);
         let mib = |b: usize| b as f64 / (1 << 20) as f64;
         let dest = self.name(packet.dest);
         match full {
@@ -397,7 +404,8 @@ impl Net {
                     format!(
                         "{dest}'s inbox is full: it holds {:.1} MiB of messages (limit {:.0} MiB) \
                          that {dest} has not read yet; messages to {dest} are dropped \
-                         (inbox-full) while it stays full, each one counted in results.json",
+                         (inbox-full) while it stays full, each one counted in results.json \
+                         (the first {JOURNALED_OVERFLOWS} in messages.jsonl)",
                         mib(held),
                         mib(self.limits.inbox_bytes)
                     ),
@@ -410,7 +418,8 @@ impl Net {
                         "the network is full: its inboxes hold {:.1} MiB of messages between \
                          nodes (limit {:.0} MiB) that have not been read yet; messages between \
                          nodes are dropped (inbox-full) while it stays full, each one counted in \
-                         results.json (client requests and replies still go through)",
+                         results.json, the first {JOURNALED_OVERFLOWS} per destination in \
+                         messages.jsonl (client requests and replies still go through)",
                         mib(held),
                         mib(self.limits.network_bytes)
                     ),
@@ -419,7 +428,9 @@ impl Net {
             _ => {}
         }
         self.count_drop(INBOX_FULL);
-        self.journal.record(packet, Fate::Dropped(INBOX_FULL));
+        if earlier < JOURNALED_OVERFLOWS {
+            self.journal.record(packet, Fate::Dropped(INBOX_FULL));
+        }
     }
 
     /// Messages dropped so far for `why` (one of [`DROP_REASONS`]).
@@ -634,6 +645,7 @@ impl Net {
                 "inbox-bytes": self.limits.inbox_bytes,
                 "network-bytes": self.limits.network_bytes,
                 "journal-behind-bytes": crate::journal::JOURNAL_HIGH_WATER,
+                "journaled-inbox-full-per-dest": JOURNALED_OVERFLOWS,
             },
             "journal-holds": {
                 "count": holds.count,
@@ -755,6 +767,52 @@ mod tests {
         let told = warnings(&seen);
         assert_eq!(told.len(), 1, "{told:?}");
         assert!(told[0].starts_with("n1's inbox is full"), "{told:?}");
+    }
+
+    /// A flood into a full inbox: every drop counted, only the first
+    /// [`JOURNALED_OVERFLOWS`] per destination written to the journal.
+    #[test]
+    fn drops_past_the_first_thousand_per_destination_are_counted_not_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("messages.jsonl");
+        let (journal, writer) = Journal::create(&path).unwrap();
+        let endpoints = vec![
+            ("n0".to_string(), Kind::Server),
+            ("n1".to_string(), Kind::Server),
+        ];
+        let events = Events::new(Vec::new());
+        let one = 60 + PACKET_OVERHEAD;
+        let limits = NetLimits {
+            inbox_bytes: 4 * one,
+            network_bytes: 100 * one,
+        };
+        let (net, _rx) = Net::new(endpoints, Latency::ZERO, limits, journal, events);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..2504 {
+            net.send(0, 1, BODY, &mut rng);
+            net.send(1, 0, BODY, &mut rng);
+        }
+        assert_eq!(net.dropped(INBOX_FULL), 2 * 2500);
+        let figures = net.limit_figures();
+        assert_eq!(
+            figures["inbox-full-by-dest"],
+            json!({"n0": 2500, "n1": 2500})
+        );
+        assert_eq!(
+            figures["limits"]["journaled-inbox-full-per-dest"],
+            JOURNALED_OVERFLOWS
+        );
+        net.journal().close();
+        writer.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let dropped_to = |dest: &str| {
+            text.lines()
+                .filter(|l| l.contains(r#""dropped":"inbox-full""#))
+                .filter(|l| l.contains(&format!(r#""dest":"{dest}""#)))
+                .count() as u64
+        };
+        assert_eq!(dropped_to("n0"), JOURNALED_OVERFLOWS);
+        assert_eq!(dropped_to("n1"), JOURNALED_OVERFLOWS);
     }
 
     #[test]

@@ -152,7 +152,7 @@ type SharedWorkload = Arc<Mutex<Box<dyn Workload>>>;
 
 pub(crate) struct Run {
     cfg: TestConfig,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     cancel: watch::Receiver<bool>,
     net: Arc<Net>,
     journal_writer: Option<crate::journal::JournalWriter>,

@@ -89,7 +89,8 @@ fn flood(args: BenchArgs) -> Result<u8> {
         ))?;
         let line = format!(
             "flood  {:>4} nodes  RSS {:>6.1} → {:>6.1} MiB (peak {:>6.1})  {:>9.0} msgs/s sent, \
-             {} dropped (inbox-full), journal held the nodes {} times for {:.1} s  ({:.1} s)",
+             {} dropped (inbox-full), journal held the nodes {} times for {:.1} s, \
+             messages.jsonl {:.0} MiB  ({:.1} s)",
             n,
             report.rss_start_mib,
             report.rss_end_mib,
@@ -98,6 +99,7 @@ fn flood(args: BenchArgs) -> Result<u8> {
             report.dropped_inbox_full,
             report.journal_holds,
             report.journal_held_seconds,
+            report.journal_mib,
             report.seconds
         );
         Ok((report, line))
