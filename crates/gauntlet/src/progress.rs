@@ -50,7 +50,7 @@ impl Subscriber for Lines {
 
 /// The stages of a plan run or a soak: a bar over the stages on a terminal,
 /// plain lines otherwise (CI logs stay readable and free of escape codes),
-/// nothing when quiet. Both show the same events.
+/// only warnings when quiet. Both show the same events.
 pub struct Stages {
     quiet: bool,
     bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
@@ -92,6 +92,11 @@ impl Subscriber for Stages {
         use std::time::Duration;
 
         if self.quiet {
+            // A warning is news even in a quiet run (an address beyond
+            // loopback, a full inbox), as `gauntlet test` shows it.
+            if let Event::Warning { text, .. } = event {
+                note!("gauntlet: {text}");
+            }
             return;
         }
         let mut guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());

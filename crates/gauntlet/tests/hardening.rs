@@ -566,15 +566,20 @@ kind = "up"
 kind = "down"
 "#,
     );
-    let out = b.gauntlet(&["run", plan.to_str().unwrap()]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(
-            "gauntlet: exposed beyond loopback: 0.0.0.0 (every interface) in var bind, service api: env BIND"
-        ),
-        "{}",
-        stderr(&out)
-    );
+    // Quiet or not, JSON or not: the warning is on stderr.
+    for extra in [&[][..], &["--quiet"], &["--json"]] {
+        let mut args = vec!["run", plan.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = b.gauntlet(&args);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(
+                "gauntlet: exposed beyond loopback: 0.0.0.0 (every interface) in var bind, service api: env BIND"
+            ),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
+    }
     let plan = b.write_plan(
         "closed.toml",
         "[vars]\nbind = \"127.0.0.1\"\n[[stage]]\nkind = \"command\"\ncommand = \"true\"\n",
