@@ -173,7 +173,10 @@ pub struct Nemesis {
 }
 
 impl Nemesis {
-    /// `servers` nodes take indices `0..servers` in a router of `width` endpoints.
+    /// `servers` nodes take indices `0..servers` in a router of `width`
+    /// endpoints. An interval that is NaN or not positive means no wait
+    /// between actions; one too long for u64 nanoseconds (585 years),
+    /// the longest wait there is.
     pub fn new(
         kinds: Vec<FaultKind>,
         interval_secs: f64,
@@ -205,7 +208,9 @@ impl Nemesis {
         if self.interval_ns == 0 {
             return 0;
         }
-        self.rng.random_range(0..2 * self.interval_ns)
+        // Saturating: an interval near u64::MAX ns (an infinite one) means
+        // "about never", not an overflow.
+        self.rng.random_range(0..self.interval_ns.saturating_mul(2))
     }
 
     /// The next action: a fault of a random enabled kind, or the heal of that
@@ -390,5 +395,11 @@ mod tests {
         let mut n = Nemesis::new(vec![FaultKind::Pause], 0.5, 3, 3, 1);
         assert!((0..100).all(|_| n.next_delay_ns() < 1_000_000_000));
         assert!(Nemesis::new(vec![], 1.0, 3, 3, 1).next_action().is_none());
+        // Intervals no caller should pass are still no panic.
+        for interval in [f64::INFINITY, f64::NAN, -1.0, 0.0, 1e300] {
+            let mut n = Nemesis::new(vec![FaultKind::Partition], interval, 3, 3, 1);
+            n.next_delay_ns();
+            n.next_due();
+        }
     }
 }

@@ -151,6 +151,21 @@ pub use process::{NodeProcess, NodeSpec};
 pub use registry::{MAX_LIVE_GROUPS, kill_all, live_groups, shutdown};
 pub use stderr::LineSink;
 
+/// `VmRSS` from a `/proc/<pid>/status` text, in bytes. `None` when absent,
+/// as for a zombie or a kernel thread.
+pub fn status_rss_bytes(status: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix("VmRSS:")?;
+        let kib: u64 = value.split_ascii_whitespace().next()?.parse().ok()?;
+        Some(kib * 1024)
+    })
+}
+
+/// This process's resident memory, in bytes.
+pub fn self_rss_bytes() -> Option<u64> {
+    status_rss_bytes(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
 /// The pids that make up the node led by `leader` (a pid this process
 /// spawned), for resource sampling: its whole cgroup when it has one of
 /// this run's (daemons that called `setsid` included), else its process

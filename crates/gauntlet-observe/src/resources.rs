@@ -51,16 +51,6 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
     })
 }
 
-/// `VmRSS` from `/proc/<pid>/status`, in bytes. `None` when absent, as for
-/// a zombie or a kernel thread.
-pub fn parse_status_rss(status: &str) -> Option<u64> {
-    status.lines().find_map(|line| {
-        let value = line.strip_prefix("VmRSS:")?;
-        let kib: u64 = value.split_ascii_whitespace().next()?.parse().ok()?;
-        Some(kib * 1024)
-    })
-}
-
 /// The pids of every process whose stat says it is in group `pgid`,
 /// scanning `<proc_root>/*/stat`. Processes that vanish mid-scan are
 /// skipped.
@@ -126,7 +116,7 @@ fn sample_of(
         };
         let rss = fs::read_to_string(dir.join("status"))
             .ok()
-            .and_then(|s| parse_status_rss(&s))
+            .and_then(|s| gauntlet_node::status_rss_bytes(&s))
             .unwrap_or(0);
         sample.rss_bytes += rss;
         sample.cpu_ticks += stat.utime + stat.stime;
@@ -297,8 +287,8 @@ mod tests {
     #[test]
     fn status_rss() {
         let status = "Name:\tsleep\nVmPeak:\t 8000 kB\nVmRSS:\t    1234 kB\nThreads:\t1\n";
-        assert_eq!(parse_status_rss(status), Some(1234 * 1024));
-        assert_eq!(parse_status_rss("Name:\tkworker\n"), None);
+        assert_eq!(gauntlet_node::status_rss_bytes(status), Some(1234 * 1024));
+        assert_eq!(gauntlet_node::status_rss_bytes("Name:\tkworker\n"), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! flood`: Gauntlet's own memory while every node floods the network and
 //! none reads.
 
+use gauntlet_node::self_rss_bytes;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -252,17 +253,4 @@ impl RssSampler {
         let _ = self.stop.send(());
         self.thread.join().unwrap_or_default()
     }
-}
-
-/// This process's resident memory (VmRSS), in bytes.
-pub fn self_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
 }

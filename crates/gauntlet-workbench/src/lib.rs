@@ -26,7 +26,6 @@ mod store;
 
 pub use bench::{
     FloodBench, FloodBenchReport, RouterBench, RouterBenchReport, bench_flood, bench_router,
-    self_rss_bytes,
 };
 pub use checkers::checkers;
 pub use config::{CheckerSpec, ConfigError, TestConfig};

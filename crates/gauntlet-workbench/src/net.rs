@@ -298,11 +298,14 @@ impl Net {
     }
 
     pub fn set_grudge(&self, grudge: Grudge) {
-        *self.grudge.write().expect("grudge lock") = Arc::new(grudge);
+        *self.grudge.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(grudge);
     }
 
     pub fn grudge(&self) -> Arc<Grudge> {
-        self.grudge.read().expect("grudge lock").clone()
+        self.grudge
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sends a message whose body is the JSON text `body`, with a latency

@@ -408,7 +408,7 @@ impl Run {
         let setup_request = self
             .workload
             .lock()
-            .expect("workload lock")
+            .unwrap_or_else(|e| e.into_inner())
             .setup(&topology);
         let mut inits = tokio::task::JoinSet::new();
         for i in 0..self.nodes.len() {
@@ -575,11 +575,15 @@ impl Run {
                 _ = tokio::time::sleep_until(deadline) => break 'main,
                 _ = cancel.wait_for(|c| *c) => { interrupted = true; break 'main; }
             };
-            let req = self.workload.lock().expect("workload lock").next(&mut rng);
+            let req = self
+                .workload
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .next(&mut rng);
             let _ = worker_txs[w].send(req);
         }
 
-        let mut nemesis = nemesis_task.await.expect("nemesis task");
+        let mut nemesis = crate::join::joined(nemesis_task.await);
         // Wait for in-flight ops: each finishes within the RPC timeout.
         let idle =
             wait_all_free(&mut free_rx, cfg.concurrency, &mut cancel, &mut interrupted).await;
@@ -594,7 +598,7 @@ impl Run {
         let finals = self
             .workload
             .lock()
-            .expect("workload lock")
+            .unwrap_or_else(|e| e.into_inner())
             .final_requests();
         if idle && !interrupted && !finals.is_empty() {
             self.net.events().note(format!(
@@ -770,7 +774,7 @@ impl Worker {
             .call(self.node, req.body.clone(), self.timeout)
             .await;
         let outcome = {
-            let wl = self.workload.lock().expect("workload lock");
+            let wl = self.workload.lock().unwrap_or_else(|e| e.into_inner());
             match &reply {
                 Some(r) => wl.complete(&req, r),
                 None => wl.timeout(&req),

@@ -158,7 +158,7 @@ pub struct CheckArgs {
     /// The model the history is checked against.
     #[arg(short, long)]
     pub model: String,
-    /// Give up after this long (500ms, 30s, 2m, 1h; 0 to 365 days);
+    /// Give up after this long (500ms, 30s, 1m30s, 2.5m, 1h; 0 to 365 days);
     /// undecided keys make the verdict unknown.
     #[arg(long, value_name = "DURATION", allow_negative_numbers = true, value_parser = units::duration_with_unit)]
     pub timeout: Option<Seconds>,
@@ -209,15 +209,15 @@ pub struct BenchArgs {
     /// check: a directory of reference histories with an expected.tsv.
     #[arg(long)]
     pub histories: Option<PathBuf>,
-    /// check: sizes (ops) of the generated histories, comma-separated.
-    #[arg(long, default_value = "10000,100000,1000000")]
-    pub sizes: String,
-    /// check: client counts of the generated histories, comma-separated.
-    #[arg(long, default_value = "10,50,100")]
-    pub clients: String,
-    /// Cluster sizes to measure, comma-separated.
-    #[arg(long, default_value = "5,25,100")]
-    pub nodes: String,
+    /// check: sizes (ops) of the generated histories, comma-separated: 1 to 10000000 each.
+    #[arg(long, default_value = "10000,100000,1000000", value_parser = units::bench_sizes)]
+    pub sizes: units::Counts,
+    /// check: client counts of the generated histories, comma-separated: 1 to 10000 each.
+    #[arg(long, default_value = "10,50,100", value_parser = units::bench_clients)]
+    pub clients: units::Counts,
+    /// Cluster sizes to measure, comma-separated: 2 to 10000 nodes each.
+    #[arg(long, default_value = "5,25,100", value_parser = units::cluster_sizes)]
+    pub nodes: units::Counts,
     /// Seconds to measure each size: 0.001 to 31536000 (365 days).
     #[arg(long, default_value = "5", allow_negative_numbers = true, value_parser = units::seconds)]
     pub seconds: Seconds,

@@ -18,17 +18,6 @@ pub fn run(args: BenchArgs) -> Result<u8> {
     }
 }
 
-fn numbers(flag: &str, list: &str) -> Result<Vec<usize>> {
-    list.split(',')
-        .map(|s| s.trim().parse::<usize>().ok().filter(|n| *n > 0))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            Failure::bad_args(format!(
-                "{flag} wants positive numbers like 10,50; not {list:?}"
-            ))
-        })
-}
-
 /// The linearizability checker on reference and generated histories.
 fn check(args: BenchArgs) -> Result<u8> {
     use gauntlet_linear::bench::{BenchConfig, bench_suite, format_figure};
@@ -42,8 +31,8 @@ fn check(args: BenchArgs) -> Result<u8> {
     }
     let cfg = BenchConfig {
         histories_dir: args.histories.clone(),
-        clients: numbers("--clients", &args.clients)?,
-        sizes: numbers("--sizes", &args.sizes)?,
+        clients: args.clients.0.clone(),
+        sizes: args.sizes.0.clone(),
         ..BenchConfig::default()
     };
     let mut figures = Vec::new();
@@ -58,20 +47,6 @@ fn check(args: BenchArgs) -> Result<u8> {
         out!("{}", serde_json::to_string_pretty(&figures)?);
     }
     Ok(exit::VALID)
-}
-
-/// `--nodes` for the network benchmarks: sizes of 2 or more.
-fn cluster_sizes(args: &BenchArgs) -> Result<Vec<usize>> {
-    args.nodes
-        .split(',')
-        .map(|s| s.trim().parse::<usize>().ok().filter(|n| *n >= 2))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            Failure::bad_args(format!(
-                "--nodes wants sizes of 2 or more, like 5,25,100; not {:?}",
-                args.nodes
-            ))
-        })
 }
 
 /// gauntlet's own memory while every node floods the network as fast as it
@@ -136,7 +111,7 @@ fn each_cluster_size<R: serde::Serialize>(
     args: &BenchArgs,
     bench: impl Fn(&tokio::runtime::Runtime, std::path::PathBuf, usize) -> Result<(R, String)>,
 ) -> Result<u8> {
-    let sizes = cluster_sizes(args)?;
+    let sizes = args.nodes.0.clone();
     let exe = std::env::current_exe()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -218,7 +193,7 @@ interval = "1s"
         std::thread::spawn(move || {
             let start = std::time::Instant::now();
             loop {
-                if let Some(rss) = gauntlet_workbench::self_rss_bytes() {
+                if let Some(rss) = gauntlet_node::self_rss_bytes() {
                     samples
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

@@ -179,12 +179,20 @@ pub fn minutes(text: &str) -> Result<Minutes, ValueError> {
     Ok(Minutes(Duration::from_secs_f64(m * 60.0)))
 }
 
-/// A duration with a unit (`500ms`, `30s`, `2m`, `1h`; a plain number is
+/// A duration with a unit, as plans write them (`500ms`, `30s`, `1m30s`),
+/// or one number with a unit or none (`1.5`, `2.5m`: a plain number is
 /// seconds), from 0 to 365 days: `gauntlet check --timeout`, where 0 is a
 /// choice (decide nothing: the verdict is unknown).
 pub fn duration_with_unit(text: &str) -> Result<Seconds, ValueError> {
-    let allowed = || format!("a duration such as 500ms, 30s, 2m or 1h, from 0 to {DAYS}");
+    let allowed = || format!("a duration such as 500ms, 30s, 1m30s, 2.5m or 1h, from 0 to {DAYS}");
     let t = text.trim();
+    match gauntlet_plan::parse_duration(t) {
+        Ok(d) if d <= MAX_DURATION => return Ok(Seconds(d)),
+        Ok(_) | Err(gauntlet_plan::UnitError::DurationTooLong { .. }) => {
+            return Err(ValueError::OutOfRange { allowed: allowed() });
+        }
+        Err(_) => {} // a decimal, or a plain number: below
+    }
     let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => t.split_at(i),
         None => (t, "s"),
@@ -251,6 +259,48 @@ fn count(text: &str, what: &str, min: usize, max: usize) -> Result<usize, ValueE
         // Too many digits for a usize is out of range too.
         _ => Err(ValueError::OutOfRange { allowed: allowed() }),
     }
+}
+
+/// A comma-separated list of whole numbers of `what`, each within
+/// `[min, max]`.
+fn counts(text: &str, what: &str, min: usize, max: usize) -> Result<Counts, ValueError> {
+    text.split(',')
+        .map(|part| count(part, what, min, max))
+        .collect::<Result<_, _>>()
+        .map(Counts)
+        .map_err(|e| match e {
+            ValueError::NotANumber { allowed } => ValueError::NotANumber {
+                allowed: format!("{allowed}, comma-separated"),
+            },
+            ValueError::OutOfRange { allowed } => ValueError::OutOfRange {
+                allowed: format!("{allowed}, comma-separated"),
+            },
+            other => other,
+        })
+}
+
+/// Counts given as a list (`5,25,100`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts(pub Vec<usize>);
+
+/// `bench --nodes`: clusters of 2 to 10000 nodes.
+pub fn cluster_sizes(text: &str) -> Result<Counts, ValueError> {
+    counts(text, "nodes", 2, TestConfig::MAX_NODES)
+}
+
+/// The most clients and ops of a history `bench check` generates (a
+/// history of 10 M ops takes about 2 GB to check).
+pub const MAX_BENCH_CLIENTS: usize = 10_000;
+pub const MAX_BENCH_OPS: usize = 10_000_000;
+
+/// `bench --clients`: 1 to 10000 clients per generated history.
+pub fn bench_clients(text: &str) -> Result<Counts, ValueError> {
+    counts(text, "clients", 1, MAX_BENCH_CLIENTS)
+}
+
+/// `bench --sizes`: 1 to 10000000 ops per generated history.
+pub fn bench_sizes(text: &str) -> Result<Counts, ValueError> {
+    counts(text, "ops", 1, MAX_BENCH_OPS)
 }
 
 /// `--node-count`: 1 to 10000 nodes.
@@ -387,7 +437,18 @@ mod tests {
         );
         assert_eq!(duration_with_unit("8760h"), Ok(Seconds(MAX_DURATION)));
         assert_eq!(duration_with_unit("0ms"), Ok(Seconds(Duration::ZERO)));
+        // The plan's grammar too, so one duration means the same everywhere.
+        assert_eq!(
+            duration_with_unit("1m30s"),
+            Ok(Seconds(Duration::from_secs(90)))
+        );
+        assert_eq!(
+            duration_with_unit("2.5m"),
+            Ok(Seconds(Duration::from_secs(150)))
+        );
         for bad in [
+            "8760h1s",
+            "1m30",
             "8761h",
             "soon",
             "5d",

@@ -97,6 +97,13 @@ fn durations_and_counts_of_the_other_commands_are_range_checked() {
     assert_refused(&["bench", "soak", "--users", "0"], &[], "--users");
     assert_refused(&["bench", "router", "--seconds", "1e20"], &[], "--seconds");
     assert_refused(&["bench", "router", "--tokens", "0"], &[], "--tokens");
+    assert_refused(&["bench", "flood", "--nodes", "2,10001"], &[], "--nodes");
+    assert_refused(
+        &["bench", "check", "--sizes", "99999999999"],
+        &[],
+        "--sizes",
+    );
+    assert_refused(&["bench", "check", "--clients", "10,0"], &[], "--clients");
     assert_refused(
         &["soak", "plan.toml", "--minutes", "1e20"],
         &[],
