@@ -139,7 +139,8 @@ impl<'a> Searcher<'a> {
             return true;
         }
         self.steps += 1;
-        if self.steps.is_multiple_of(1024)
+        // The first step checks too, so a spent budget stops at once.
+        if self.steps % 1024 == 1
             && let Some(d) = self.deadline
             && Instant::now() >= d
         {
