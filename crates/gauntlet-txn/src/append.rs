@@ -251,8 +251,7 @@ pub(crate) fn infer(
         found.push(a);
     }
     idx.order = vec![(0, 0); nkeys];
-    for key in 0..nkeys {
-        let reads = &all_reads[key];
+    for (key, reads) in all_reads.iter().enumerate() {
         let Some(&(longest_t, ls, ll)) = reads.iter().max_by_key(|r| r.2) else {
             continue;
         };

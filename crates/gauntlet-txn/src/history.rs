@@ -184,9 +184,9 @@ pub(crate) fn parse(history: &[Op], workload: Workload) -> Result<Txns, TxnError
     }
     // Micro-ops after pairing, so each txn reads the op that carries its
     // results (the ok completion) or else its invoke.
-    for id in 0..out.txns.len() {
+    for (id, &completion) in completion_of.iter().enumerate() {
         let t = &out.txns[id];
-        let (source, known) = match (t.status, completion_of[id]) {
+        let (source, known) = match (t.status, completion) {
             (Status::Ok, pos) if pos != u32::MAX => (&history[pos as usize], true),
             _ => (&history[t.invoke_pos as usize], false),
         };

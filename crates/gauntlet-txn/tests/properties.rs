@@ -50,7 +50,7 @@ proptest! {
         let mut h = list_append(&cfg);
         // Turn every third-ish ok completion into info (its reads unknown).
         for (i, op) in h.iter_mut().enumerate() {
-            if op.kind == OpType::Ok && (i as u64 ^ pick) % 3 == 0 {
+            if op.kind == OpType::Ok && (i as u64 ^ pick).is_multiple_of(3) {
                 op.kind = OpType::Info;
             }
         }
