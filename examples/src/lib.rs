@@ -17,6 +17,7 @@ pub mod counter;
 pub mod lin_kv;
 pub mod nodes;
 pub mod services;
+pub mod txn;
 
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
@@ -75,6 +76,7 @@ pub const NODES: &[(&str, NodeMain)] = &[
     ("node-g-counter", nodes::node_g_counter::main),
     ("node-lin-kv-proxy", nodes::node_lin_kv_proxy::main),
     ("node-pn-counter", nodes::node_pn_counter::main),
+    ("node-txn-single-key", nodes::node_txn_single_key::main),
     ("node-unique-ids", nodes::node_unique_ids::main),
     (
         "broken-broadcast-no-retry",
@@ -85,6 +87,14 @@ pub const NODES: &[(&str, NodeMain)] = &[
     ("broken-echo-wrong", nodes::broken_echo_wrong::main),
     ("broken-garbage", nodes::broken_garbage::main),
     ("broken-lin-kv-cache", nodes::broken_lin_kv_cache::main),
+    (
+        "broken-txn-no-atomicity",
+        nodes::broken_txn_no_atomicity::main,
+    ),
+    (
+        "broken-txn-stale-cache",
+        nodes::broken_txn_stale_cache::main,
+    ),
 ];
 
 /// The names of [`NODES`], for help texts.

@@ -7,6 +7,7 @@ use gauntlet_check::Availability;
 use gauntlet_nemesis::FaultKind;
 use gauntlet_net::{Latency, Topology};
 use gauntlet_node::{Backend, LocalBackend};
+use gauntlet_workload::WorkloadOptions;
 
 use crate::net::{MAX_MESSAGE_BYTES, NetLimits, PACKET_OVERHEAD};
 
@@ -14,6 +15,12 @@ use crate::net::{MAX_MESSAGE_BYTES, NetLimits, PACKET_OVERHEAD};
 #[derive(Debug, Clone)]
 pub struct TestConfig {
     pub workload: String,
+    /// The workload generator's knobs (`--key-count`, `--max-txn-length`,
+    /// `--max-writes-per-key`); the transactional workloads read them.
+    pub workload_options: WorkloadOptions,
+    /// The consistency models a transactional history is checked against
+    /// (`--consistency-models`), as given: the checker knows the names.
+    pub consistency_models: Vec<String>,
     /// The node program and its arguments.
     pub bin: PathBuf,
     pub args: Vec<OsString>,
@@ -182,6 +189,8 @@ impl TestConfig {
     pub fn new(workload: impl Into<String>, bin: impl Into<PathBuf>) -> TestConfig {
         TestConfig {
             workload: workload.into(),
+            workload_options: WorkloadOptions::default(),
+            consistency_models: vec!["strict-serializable".to_owned()],
             bin: bin.into(),
             args: Vec::new(),
             node_count: 5,
@@ -216,6 +225,10 @@ impl TestConfig {
             "command-line": self.command_line,
             "seed": self.seed,
             "workload": self.workload,
+            "key-count": self.workload_options.key_count,
+            "max-txn-length": self.workload_options.max_txn_length,
+            "max-writes-per-key": self.workload_options.max_writes_per_key,
+            "consistency-models": self.consistency_models,
             "bin": self.bin,
             "args": self.args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
             "node-count": self.node_count,
@@ -235,11 +248,17 @@ impl TestConfig {
     /// what [`run_test`](crate::run_test) would refuse with exit 254.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError(m));
-        if gauntlet_workload::workload(&self.workload).is_none() {
+        if let Err(e) = gauntlet_workload::workload(&self.workload, &self.workload_options) {
+            return bad(e.to_string());
+        }
+        // The names themselves are the checker's to judge; an empty list or
+        // an empty name is a mistake whatever the checker knows.
+        if self.consistency_models.is_empty()
+            || self.consistency_models.iter().any(|m| m.trim().is_empty())
+        {
             return bad(format!(
-                "unknown workload {:?}; expected one of: {}",
-                self.workload,
-                gauntlet_workload::WORKLOAD_NAMES.join(", ")
+                "--consistency-models needs one or more model names, comma-separated, not {:?}",
+                self.consistency_models.join(",")
             ));
         }
         let largest = MAX_MESSAGE_BYTES + 1024 + PACKET_OVERHEAD;
@@ -421,6 +440,18 @@ mod tests {
                 c.recovery = TestConfig::MAX_DURATION * 2
             }),
             ("--rpc-timeout", |c| c.rpc_timeout = Duration::ZERO),
+            ("--key-count", |c| c.workload_options.key_count = 0),
+            ("--max-txn-length", |c| {
+                c.workload_options.max_txn_length = WorkloadOptions::MAX_TXN_LENGTH + 1
+            }),
+            ("--max-writes-per-key", |c| {
+                c.workload_options.max_writes_per_key = 0
+            }),
+            ("--consistency-models", |c| c.consistency_models.clear()),
+            ("--consistency-models", |c| {
+                c.consistency_models = vec!["serializable".into(), " ".into()]
+            }),
+            ("unknown workload", |c| c.workload = "txn-kafka".into()),
         ];
         for (flag, change) in cases {
             let mut cfg = base.clone();

@@ -249,15 +249,26 @@ fn write_all(
 }
 
 fn write_one(out: &mut BufWriter<File>, packet: &Packet, fate: Fate) -> std::io::Result<()> {
+    // Node names are letters, digits and dashes, but the one a record
+    // names is quoted as JSON all the same.
+    if let Some(via) = &packet.via {
+        write!(
+            out,
+            "{{\"via\":{},",
+            serde_json::to_string(via.as_ref()).map_err(std::io::Error::other)?
+        )?;
+    } else {
+        out.write_all(b"{")?;
+    }
     match fate {
         Fate::Delivered(at) => write!(
             out,
-            "{{\"sent\":{},\"delivered\":{},\"message\":{}}}",
+            "\"sent\":{},\"delivered\":{},\"message\":{}}}",
             packet.sent, at, packet.line
         )?,
         Fate::Dropped(why) => write!(
             out,
-            "{{\"sent\":{},\"dropped\":\"{}\",\"message\":{}}}",
+            "\"sent\":{},\"dropped\":\"{}\",\"message\":{}}}",
             packet.sent, why, packet.line
         )?,
     }
@@ -333,6 +344,7 @@ mod tests {
                 deliver_at: i,
                 line: format!("{{\"id\":{i}}}"),
                 shared: true,
+                via: (i == 7).then(|| "n3".into()),
             };
             let fate = if i % 2 == 0 {
                 Fate::Delivered(i + 1)
@@ -349,6 +361,11 @@ mod tests {
         assert_eq!(
             text.lines().nth(1).unwrap(),
             r#"{"sent":1,"dropped":"partition","message":{"id":1}}"#
+        );
+        // A message a node sent with another endpoint's src names the node.
+        assert_eq!(
+            text.lines().nth(7).unwrap(),
+            r#"{"via":"n3","sent":7,"dropped":"partition","message":{"id":7}}"#
         );
     }
 }

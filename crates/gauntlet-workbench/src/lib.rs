@@ -29,5 +29,7 @@ pub use bench::{
 };
 pub use checkers::checkers;
 pub use config::{CheckerSpec, ConfigError, TestConfig};
+/// The workload options a [`TestConfig`] carries.
+pub use gauntlet_workload::WorkloadOptions;
 pub use net::NetLimits;
 pub use run::{RunError, RunOutcome, run_test};

@@ -51,6 +51,10 @@ pub(crate) struct Packet {
     /// Between servers and services (no client at either end): counted
     /// against the network's limit as well as its inbox's.
     pub shared: bool,
+    /// The node that printed the message, when its `src` names another
+    /// endpoint (a node forwarding a client's request keeps the client's
+    /// `src`, as Maelstrom allows); the journal records it as `via`.
+    pub via: Option<Box<str>>,
 }
 
 /// What the network counts a message as holding: its text and, roughly, the
@@ -312,6 +316,27 @@ impl Net {
     /// drawn from `rng` for server-to-server traffic. Client traffic has no
     /// latency, as in Maelstrom.
     pub fn send(&self, src: u32, dest: u32, body: &str, rng: &mut impl rand::Rng) {
+        self.send_via(None, src, dest, body, rng);
+    }
+
+    /// Sends a message that node `by` printed with another endpoint's
+    /// `src`. It travels as a message from `src` would, as in Maelstrom,
+    /// which routes by `dest` and never checks the sender: a client's `src`
+    /// makes it client traffic (no latency, never partitioned), and the
+    /// reply goes to `src`. Only the journal tells who sent it (`via`).
+    pub fn forward(&self, by: u32, src: u32, dest: u32, body: &str, rng: &mut impl rand::Rng) {
+        let via = (by != src).then(|| Box::from(self.name(by)));
+        self.send_via(via, src, dest, body, rng);
+    }
+
+    fn send_via(
+        &self,
+        via: Option<Box<str>>,
+        src: u32,
+        dest: u32,
+        body: &str,
+        rng: &mut impl rand::Rng,
+    ) {
         let client = self.kind(src) == Kind::Client || self.kind(dest) == Kind::Client;
         let latency = if client {
             0
@@ -343,6 +368,7 @@ impl Net {
             deliver_at: sent + latency,
             line,
             shared: !client,
+            via,
         };
         let lane = &self.lanes[dest as usize];
         if let Err(full) = self.admit(lane, packet.cost(), packet.shared) {

@@ -328,10 +328,14 @@ async fn read_stdout(slot: Arc<NodeSlot>, stdout: ChildStdout, incarnation: u64)
 }
 
 fn route(slot: &NodeSlot, line: &[u8], rng: &mut ChaCha8Rng) {
-    let net = &slot.net;
+    route_line(&slot.net, slot.index, &slot.name, line, rng);
+}
+
+/// Routes one line that node `index`, called `name`, printed.
+fn route_line(net: &Net, index: u32, name: &str, line: &[u8], rng: &mut ChaCha8Rng) {
     let Ok(text) = std::str::from_utf8(line) else {
         net.bad_output(
-            &slot.name,
+            name,
             "not-json",
             "invalid UTF-8".into(),
             &String::from_utf8_lossy(line),
@@ -345,33 +349,45 @@ fn route(slot: &NodeSlot, line: &[u8], rng: &mut ChaCha8Rng) {
     let env = match RawEnvelope::parse(text) {
         Ok(env) => env,
         Err(EnvelopeError::Json(e)) if e.is_syntax() || e.is_eof() => {
-            net.bad_output(&slot.name, "not-json", e.to_string(), text);
+            net.bad_output(name, "not-json", e.to_string(), text);
             return;
         }
         Err(e) => {
-            net.bad_output(&slot.name, "malformed", e.to_string(), text);
+            net.bad_output(name, "malformed", e.to_string(), text);
             return;
         }
     };
     let Some(dest) = net.lookup(&env.dest) else {
         net.bad_output(
-            &slot.name,
+            name,
             "unknown-dest",
             format!("no node or client named {:?}", env.dest),
             text,
         );
         return;
     };
-    if env.src != slot.name {
+    if env.src == name {
+        net.send(index, dest, env.body.get(), rng);
+        return;
+    }
+    // Maelstrom routes by `dest` and only asks that `src` name an endpoint:
+    // its Python Raft demo forwards a client's request to the leader with
+    // the client's `src`, so the leader's reply goes straight back to the
+    // client. Such a message travels as one from `src`; a `src` that names
+    // nothing is garbage.
+    let Some(src) = net.lookup(&env.src) else {
         net.bad_output(
-            &slot.name,
+            name,
             "wrong-src",
-            format!("src is {:?}, but this is {}", env.src, slot.name),
+            format!(
+                "src {:?} names no node, client or service (this is {})",
+                env.src, name
+            ),
             text,
         );
         return;
-    }
-    net.send(slot.index, dest, env.body.get(), rng);
+    };
+    net.forward(index, src, dest, env.body.get(), rng);
 }
 
 enum Line {
@@ -427,6 +443,106 @@ fn memchr(haystack: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::Client;
+    use crate::net::{Kind, NetLimits, Packet};
+    use gauntlet_events::Events;
+    use serde_json::{Value, json};
+
+    type Fixture = (
+        Arc<Net>,
+        Vec<mpsc::UnboundedReceiver<Packet>>,
+        tempfile::TempDir,
+    );
+
+    fn net() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _writer) =
+            crate::journal::Journal::create(&dir.path().join("messages.jsonl")).unwrap();
+        let endpoints = ["n0", "n1", "lin-kv", "c0"].map(|n| {
+            let kind = match n {
+                "lin-kv" => Kind::Service,
+                n if n.starts_with('c') => Kind::Client,
+                _ => Kind::Server,
+            };
+            (n.to_string(), kind)
+        });
+        let (net, rx) = Net::new(
+            endpoints.to_vec(),
+            gauntlet_net::Latency::ZERO,
+            NetLimits::default(),
+            journal,
+            Events::new(Vec::new()),
+        );
+        (net, rx, dir)
+    }
+
+    fn body(p: &Packet) -> Value {
+        serde_json::from_str::<Value>(&p.line).unwrap()
+    }
+
+    /// Maelstrom's Python Raft demo: a follower (n1) forwards a client's
+    /// request to the leader (n0) keeping the client's src; the leader's
+    /// reply goes to the client, whose call gets it.
+    #[tokio::test]
+    async fn a_request_forwarded_with_the_clients_src_gets_its_reply() {
+        let (net, mut rx, _dir) = net();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut client = Client::new(3, rx.pop().unwrap(), net.clone());
+        let call = tokio::spawn(async move {
+            client
+                .call(1, json!({"type": "read", "key": 1}), Duration::from_secs(5))
+                .await
+        });
+        // n1 gets the request and passes it on unchanged but for dest.
+        let at_n1 = rx[1].recv().await.unwrap();
+        let mut fwd = body(&at_n1);
+        fwd["dest"] = json!("n0");
+        fwd.as_object_mut().unwrap().remove("id");
+        route_line(&net, 1, "n1", fwd.to_string().as_bytes(), &mut rng);
+        let at_n0 = rx[0].recv().await.unwrap();
+        assert_eq!(at_n0.src, 3, "it travels as the client's");
+        assert_eq!(at_n0.via.as_deref(), Some("n1"), "the journal names n1");
+        let req = body(&at_n0);
+        assert_eq!(req["src"], "c0");
+        let reply = json!({"src": "n0", "dest": req["src"], "body": {
+            "type": "read_ok", "value": 7, "in_reply_to": req["body"]["msg_id"]}});
+        route_line(&net, 0, "n0", reply.to_string().as_bytes(), &mut rng);
+        let got = call
+            .await
+            .unwrap()
+            .expect("the client gets the leader's reply");
+        assert_eq!(got["value"], 7);
+        assert_eq!(net.bad_output_summary().protocol_errors, 0);
+    }
+
+    /// A src that names no endpoint is still garbage: dropped and counted
+    /// against the node that printed it. Its own name and any endpoint's
+    /// (a node's, a service's) go through.
+    #[tokio::test]
+    async fn a_src_naming_no_endpoint_is_dropped_and_counted() {
+        let (net, mut rx, _dir) = net();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for src in ["c9", "n7", "", "N0"] {
+            let line = json!({"src": src, "dest": "n0", "body": {"type": "x"}}).to_string();
+            route_line(&net, 1, "n1", line.as_bytes(), &mut rng);
+        }
+        assert!(rx[0].try_recv().is_err(), "nothing delivered");
+        let summary = net.bad_output_summary();
+        assert_eq!(summary.protocol_errors, 4);
+        assert_eq!(summary.by_class["wrong-src"], 4);
+        assert_eq!(summary.by_node["n1"], 4);
+        for (src, index, via) in [
+            ("n1", 1, None),
+            ("n0", 0, Some("n1")),
+            ("lin-kv", 2, Some("n1")),
+        ] {
+            let line = json!({"src": src, "dest": "n0", "body": {"type": "x"}}).to_string();
+            route_line(&net, 1, "n1", line.as_bytes(), &mut rng);
+            let p = rx[0].try_recv().expect("delivered");
+            assert_eq!((p.src, p.via.as_deref()), (index, via), "{src}");
+        }
+        assert_eq!(net.bad_output_summary().protocol_errors, 4);
+    }
 
     #[tokio::test]
     async fn lines_are_split_and_long_ones_capped() {

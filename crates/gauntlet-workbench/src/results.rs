@@ -118,3 +118,31 @@ fn crash_check(crashes: &[Crash]) -> CheckResult {
     }
     check
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workload with no checker yet is judged unknown, never valid: a
+    /// run of it exits 2 however clean its history looks. The positive
+    /// control: a mapped workload gets its checker's verdict.
+    #[test]
+    fn a_workload_without_a_checker_is_unknown() {
+        let registry = checkers(None);
+        let empty: Vec<Op> = Vec::new();
+        let input = CheckInput::new(&empty);
+        let by_name = |name: &str| registry.judge(name, &input);
+        for workload in ["txn-list-append", "txn-rw-register"] {
+            let r = workload_check(workload, &by_name);
+            assert_eq!(r.valid, Validity::Unknown, "{workload}");
+            let why = serde_json::to_string(&r).unwrap();
+            assert!(why.contains("no checker"), "{why}");
+            assert_eq!(
+                Validity::worst_of([Validity::Valid, r.valid]),
+                Validity::Unknown
+            );
+        }
+        let echo = workload_check("echo", &by_name);
+        assert_eq!(echo.checker, "echo");
+    }
+}

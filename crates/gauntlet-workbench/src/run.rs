@@ -248,7 +248,8 @@ impl Run {
             .map(|c| Arc::new(tokio::sync::Mutex::new(c)))
             .collect();
         let worker_clients = clients.collect();
-        let workload = gauntlet_workload::workload(&cfg.workload).expect("validated");
+        let workload = gauntlet_workload::workload(&cfg.workload, &cfg.workload_options)
+            .map_err(|e| ConfigError(e.to_string()))?;
         // The history's clock is the network's: message and op times agree.
         // Every op is also an `op` event, for whoever watches the run live.
         let recorder = Recorder::in_memory(net.started()).observed(events.ops());

@@ -7,6 +7,7 @@
 //! operation happened (`ok`), did not (`fail`) or may have (`info`).
 
 mod rpc;
+mod txn;
 mod workloads;
 
 pub use rpc::{Outcome, ReplySchema};
@@ -55,4 +56,80 @@ pub trait Workload: Send {
 
     /// The completion of `req` when no reply came in time.
     fn timeout(&self, req: &Request) -> Outcome;
+}
+
+/// The generator's knobs (Maelstrom's `--key-count`, `--max-txn-length`,
+/// `--max-writes-per-key`). Only the transactional workloads read them
+/// today; the others ignore them. `Default` is Maelstrom's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkloadOptions {
+    /// Keys active at once (Elle's default for its exponential key
+    /// distribution, which Maelstrom keeps: 10).
+    pub key_count: usize,
+    /// The most micro-ops in one transaction (at least 1): 4.
+    pub max_txn_length: usize,
+    /// Writes a key gets before it retires and a fresh key replaces it: 16.
+    pub max_writes_per_key: u64,
+}
+
+impl Default for WorkloadOptions {
+    fn default() -> WorkloadOptions {
+        WorkloadOptions {
+            key_count: 10,
+            max_txn_length: 4,
+            max_writes_per_key: 16,
+        }
+    }
+}
+
+impl WorkloadOptions {
+    /// The most active keys. Past this the key distribution puts
+    /// vanishingly little weight on the first slots anyway.
+    pub const MAX_KEY_COUNT: usize = 100_000;
+    /// The most micro-ops per transaction: a read of a list-append key
+    /// returns its whole list, and a reply must fit the network's 1 MiB
+    /// message limit.
+    pub const MAX_TXN_LENGTH: usize = 1_000;
+    /// The most writes per key (a list-append read returns all of them).
+    pub const MAX_WRITES_PER_KEY: u64 = 1_000_000;
+
+    /// Checks every option against its range, naming the option as the
+    /// command line spells it.
+    pub fn validate(&self) -> Result<(), WorkloadError> {
+        let check = |option: &'static str, value: u64, max: u64| {
+            if (1..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(WorkloadError::OutOfRange { option, value, max })
+            }
+        };
+        check(
+            "--key-count",
+            self.key_count as u64,
+            Self::MAX_KEY_COUNT as u64,
+        )?;
+        check(
+            "--max-txn-length",
+            self.max_txn_length as u64,
+            Self::MAX_TXN_LENGTH as u64,
+        )?;
+        check(
+            "--max-writes-per-key",
+            self.max_writes_per_key,
+            Self::MAX_WRITES_PER_KEY,
+        )
+    }
+}
+
+/// Why [`workload`] could not build a workload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("unknown workload {name:?}; expected one of: {}", WORKLOAD_NAMES.join(", "))]
+    Unknown { name: String },
+    #[error("{option} must be from 1 to {max}, not {value}")]
+    OutOfRange {
+        option: &'static str,
+        value: u64,
+        max: u64,
+    },
 }

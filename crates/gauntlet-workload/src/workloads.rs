@@ -2,10 +2,11 @@ use rand::{Rng, RngExt};
 use serde_json::{Value, json};
 
 use crate::rpc::{ErrorRule, Outcome, ReplySchema, malformed, timeout_outcome};
-use crate::{Request, Workload};
+use crate::txn::{Flavor, Txn};
+use crate::{Request, Workload, WorkloadError, WorkloadOptions};
 
 /// Every workload `workload` can build, in the order `--help` lists them.
-pub const WORKLOAD_NAMES: [&str; 7] = [
+pub const WORKLOAD_NAMES: [&str; 9] = [
     "echo",
     "unique-ids",
     "broadcast",
@@ -13,11 +14,16 @@ pub const WORKLOAD_NAMES: [&str; 7] = [
     "g-counter",
     "pn-counter",
     "lin-kv",
+    "txn-list-append",
+    "txn-rw-register",
 ];
 
-/// Builds a workload by its Maelstrom name.
-pub fn workload(name: &str) -> Option<Box<dyn Workload>> {
-    Some(match name {
+/// Builds a workload by its Maelstrom name, with the generator's `options`
+/// (checked first, whichever workload reads them, so a bad option is
+/// refused the same way for every workload).
+pub fn workload(name: &str, options: &WorkloadOptions) -> Result<Box<dyn Workload>, WorkloadError> {
+    options.validate()?;
+    Ok(match name {
         "echo" => Box::new(Echo),
         "unique-ids" => Box::new(UniqueIds),
         "broadcast" => Box::new(SetWorkload::broadcast()),
@@ -25,7 +31,13 @@ pub fn workload(name: &str) -> Option<Box<dyn Workload>> {
         "g-counter" => Box::new(Counter { grow_only: true }),
         "pn-counter" => Box::new(Counter { grow_only: false }),
         "lin-kv" => Box::new(LinKv::default()),
-        _ => return None,
+        "txn-list-append" => Box::new(Txn::new(Flavor::ListAppend, options)),
+        "txn-rw-register" => Box::new(Txn::new(Flavor::RwRegister, options)),
+        _ => {
+            return Err(WorkloadError::Unknown {
+                name: name.to_owned(),
+            });
+        }
     })
 }
 
@@ -385,17 +397,36 @@ mod tests {
         ChaCha8Rng::seed_from_u64(1)
     }
 
+    fn build(name: &str) -> Box<dyn Workload> {
+        workload(name, &WorkloadOptions::default()).unwrap()
+    }
+
     #[test]
     fn every_listed_workload_builds() {
         for name in WORKLOAD_NAMES {
-            assert_eq!(workload(name).unwrap().name(), name);
+            assert_eq!(build(name).name(), name);
         }
-        assert!(workload("kafka-ish").is_none());
+        let e = workload("kafka-ish", &WorkloadOptions::default())
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("txn-rw-register"), "{e}");
+        let bad = WorkloadOptions {
+            max_txn_length: 0,
+            ..WorkloadOptions::default()
+        };
+        assert_eq!(
+            workload("echo", &bad).err(),
+            Some(WorkloadError::OutOfRange {
+                option: "--max-txn-length",
+                value: 0,
+                max: WorkloadOptions::MAX_TXN_LENGTH as u64
+            })
+        );
     }
 
     #[test]
     fn echo_accepts_the_echo_and_rejects_extra_keys() {
-        let mut w = workload("echo").unwrap();
+        let mut w = build("echo");
         let req = w.next(&mut rng());
         let text = req.value.clone();
         assert_eq!(req.body["echo"], text);
@@ -414,7 +445,7 @@ mod tests {
 
     #[test]
     fn errors_follow_definiteness_and_idempotence() {
-        let w = workload("broadcast").unwrap();
+        let w = build("broadcast");
         let add = request("broadcast", json!(1), json!({}));
         let read = request("read", Value::Null, json!({}));
         let definite = json!({"type": "error", "code": 11, "text": "no quorum"});
@@ -432,7 +463,7 @@ mod tests {
 
     #[test]
     fn counters_treat_every_error_as_indefinite() {
-        let w = workload("pn-counter").unwrap();
+        let w = build("pn-counter");
         let add = request("add", json!(3), json!({}));
         let definite = json!({"type": "error", "code": 22});
         assert!(matches!(w.complete(&add, &definite), Outcome::Info(_)));
@@ -449,7 +480,7 @@ mod tests {
 
     #[test]
     fn set_adds_are_unique_and_deltas_in_range() {
-        let mut w = workload("g-set").unwrap();
+        let mut w = build("g-set");
         let mut r = rng();
         let adds: Vec<Value> = (0..200)
             .map(|_| w.next(&mut r))
@@ -460,7 +491,7 @@ mod tests {
         let mut sorted = adds.clone();
         sorted.dedup();
         assert_eq!(sorted, adds);
-        let mut g = workload("g-counter").unwrap();
+        let mut g = build("g-counter");
         for _ in 0..200 {
             let q = g.next(&mut r);
             if q.f == "add" {
@@ -476,7 +507,7 @@ mod tests {
 
     #[test]
     fn lin_kv_keys_rotate_and_errors_are_definite() {
-        let mut w = workload("lin-kv").unwrap();
+        let mut w = build("lin-kv");
         let mut r = rng();
         let reqs: Vec<Request> = (0..450).map(|_| w.next(&mut r)).collect();
         assert_eq!(reqs[0].key, Some(json!(0)));
@@ -501,7 +532,7 @@ mod tests {
 
     #[test]
     fn broadcast_read_needs_an_array() {
-        let w = workload("broadcast").unwrap();
+        let w = build("broadcast");
         let read = request("read", Value::Null, json!({}));
         assert_eq!(
             w.complete(&read, &json!({"type": "read_ok", "messages": [1, 2]})),
@@ -514,6 +545,6 @@ mod tests {
         let (body, reply) = w.setup(&json!({"n0": ["n1"]})).unwrap();
         assert_eq!(body["topology"]["n0"], json!(["n1"]));
         assert_eq!(reply, "topology_ok");
-        assert!(workload("g-set").unwrap().setup(&json!({})).is_none());
+        assert!(build("g-set").setup(&json!({})).is_none());
     }
 }

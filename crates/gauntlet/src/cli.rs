@@ -72,7 +72,8 @@ pub enum Command {
     history.jsonl, results.json, messages.jsonl, node-logs/<node>.log, run.json.\n\
     The run is listed by `gauntlet runs`; `gauntlet show RUN` and `gauntlet report RUN` read it.")]
 pub struct TestArgs {
-    /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, lin-kv.
+    /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, lin-kv,
+    /// txn-list-append, txn-rw-register.
     #[arg(short = 'w', long, default_value = "echo")]
     pub workload: String,
     /// The node program to run (each node is one process of it).
@@ -112,6 +113,23 @@ pub struct TestArgs {
     /// Broadcast topology: grid, line, total, tree2, tree3, tree4.
     #[arg(long, default_value = "grid")]
     pub topology: String,
+    /// Transactional workloads: keys active at once (a key retires after
+    /// --max-writes-per-key writes and a new one takes its place): 1 to 100000.
+    #[arg(long, default_value = "10", value_name = "N", allow_negative_numbers = true, value_parser = units::key_count)]
+    pub key_count: usize,
+    /// Transactional workloads: the most micro-ops per transaction (each has
+    /// 1 to N): 1 to 1000.
+    #[arg(long, default_value = "4", value_name = "N", allow_negative_numbers = true, value_parser = units::max_txn_length)]
+    pub max_txn_length: usize,
+    /// Transactional workloads: writes a key gets before it retires: 1 to
+    /// 1000000.
+    #[arg(long, default_value = "16", value_name = "N", allow_negative_numbers = true, value_parser = units::max_writes_per_key)]
+    pub max_writes_per_key: u64,
+    /// Transactional workloads: the consistency models the history is
+    /// checked against, comma-separated (`serializable,read-committed`;
+    /// Maelstrom's `a , b` works too).
+    #[arg(long, default_value = "strict-serializable", value_name = "MODELS", value_parser = units::consistency_models)]
+    pub consistency_models: units::Names,
     /// Required availability: "total", or a fraction of ok ops in 0..1.
     #[arg(long)]
     pub availability: Option<String>,

@@ -104,6 +104,12 @@ fn config_from(a: TestArgs) -> Result<TestConfig> {
             })?),
             None => None,
         };
+    cfg.workload_options = gauntlet_workbench::WorkloadOptions {
+        key_count: a.key_count,
+        max_txn_length: a.max_txn_length,
+        max_writes_per_key: a.max_writes_per_key,
+    };
+    cfg.consistency_models = a.consistency_models.0;
     cfg.log_stderr = a.log_stderr;
     cfg.seed = a.seed.value.unwrap_or_else(random_seed);
     cfg.recovery = a.recovery_time.0;

@@ -18,6 +18,7 @@ use std::fmt;
 use std::time::Duration;
 
 use gauntlet_workbench::TestConfig;
+use gauntlet_workbench::WorkloadOptions;
 
 /// The longest duration any option takes: 365 days.
 pub const MAX_DURATION: Duration = TestConfig::MAX_DURATION;
@@ -34,6 +35,8 @@ pub enum ValueError {
     NotFinite { allowed: String },
     #[error("out of range; expected {allowed}")]
     OutOfRange { allowed: String },
+    #[error("an empty name; expected {allowed}")]
+    NotAName { allowed: String },
 }
 
 /// A duration given in seconds (`--time-limit 20`, fractions allowed).
@@ -336,6 +339,47 @@ pub fn tokens(text: &str) -> Result<u64, ValueError> {
     count(text, "tokens", 1, MAX_TOKENS).map(|n| n as u64)
 }
 
+/// `--key-count`: 1 to 100000 active keys.
+pub fn key_count(text: &str) -> Result<usize, ValueError> {
+    count(text, "keys", 1, WorkloadOptions::MAX_KEY_COUNT)
+}
+
+/// `--max-txn-length`: 1 to 1000 micro-ops.
+pub fn max_txn_length(text: &str) -> Result<usize, ValueError> {
+    count(text, "micro-ops", 1, WorkloadOptions::MAX_TXN_LENGTH)
+}
+
+/// `--max-writes-per-key`: 1 to 1000000 writes.
+pub fn max_writes_per_key(text: &str) -> Result<u64, ValueError> {
+    // The maximum fits a usize on every platform gauntlet builds for.
+    count(
+        text,
+        "writes",
+        1,
+        WorkloadOptions::MAX_WRITES_PER_KEY as usize,
+    )
+    .map(|n| n as u64)
+}
+
+/// Names given as a comma-separated list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names(pub Vec<String>);
+
+/// `--consistency-models`: one or more names, split on commas and trimmed,
+/// so both `a,b` and Maelstrom's `a , b` (its split needs the spaces) read
+/// as `[a, b]`. Which names exist is the checker's to say.
+pub fn consistency_models(text: &str) -> Result<Names, ValueError> {
+    let names: Vec<String> = text.split(',').map(|n| n.trim().to_owned()).collect();
+    if names.iter().any(String::is_empty) {
+        return Err(ValueError::NotAName {
+            allowed: "one or more model names, comma-separated (strict-serializable, \
+                      serializable, ...)"
+                .into(),
+        });
+    }
+    Ok(Names(names))
+}
+
 /// `--concurrency`: `N` workers or `Kn`, K per node, each from 1 to
 /// 100000. (K times the node count is checked against the same maximum
 /// once the node count is known.)
@@ -481,6 +525,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn workload_options_and_models() {
+        assert_eq!(key_count("10"), Ok(10));
+        assert_eq!(key_count("100000"), Ok(100_000));
+        assert_eq!(max_txn_length("1"), Ok(1));
+        assert_eq!(max_writes_per_key("1000000"), Ok(1_000_000));
+        for bad in ["0", "-1", "1.5", "x", "", "100001"] {
+            assert!(key_count(bad).is_err(), "{bad}");
+        }
+        assert!(max_txn_length("1001").is_err());
+        assert!(max_writes_per_key("1000001").is_err());
+        assert!(max_writes_per_key("99999999999999999999999").is_err());
+        let two = Names(vec!["serializable".into(), "read-committed".into()]);
+        assert_eq!(
+            consistency_models("serializable,read-committed"),
+            Ok(two.clone())
+        );
+        assert_eq!(consistency_models("serializable , read-committed"), Ok(two));
+        assert_eq!(
+            consistency_models("strict-serializable"),
+            Ok(Names(vec!["strict-serializable".into()]))
+        );
+        for bad in ["", " ", "a,,b", "a,"] {
+            assert!(consistency_models(bad).is_err(), "{bad:?}");
+        }
+    }
+
     /// The CLI never accepts what the workbench would then refuse.
     #[test]
     fn cli_ranges_fit_the_workbench() {
@@ -498,6 +569,12 @@ mod tests {
             gauntlet_net::LatencyDist::Exponential,
         )
         .unwrap();
+        cfg.workload_options = WorkloadOptions {
+            key_count: key_count("100000").unwrap(),
+            max_txn_length: max_txn_length("1000").unwrap(),
+            max_writes_per_key: max_writes_per_key("1000000").unwrap(),
+        };
+        cfg.consistency_models = consistency_models("a , b").unwrap().0;
         cfg.validate().unwrap();
         cfg.nemesis_interval = seconds("31536000").unwrap().0.as_secs_f64();
         cfg.rate = rate("1000000").unwrap().0;

@@ -147,6 +147,27 @@ fn counts_name_the_option_that_is_wrong() {
 }
 
 #[test]
+fn the_transaction_options_are_range_checked() {
+    let cases: &[(&str, &str)] = &[
+        ("--key-count", "0"),
+        ("--key-count", "100001"),
+        ("--key-count", "-3"),
+        ("--max-txn-length", "0"),
+        ("--max-txn-length", "1001"),
+        ("--max-txn-length", "2.5"),
+        ("--max-writes-per-key", "0"),
+        ("--max-writes-per-key", "1000001"),
+        ("--consistency-models", ""),
+        ("--consistency-models", "serializable,,read-committed"),
+    ];
+    for (option, value) in cases {
+        let mut args = TEST.to_vec();
+        args.extend([*option, *value]);
+        assert_refused(&args, &[], option);
+    }
+}
+
+#[test]
 fn help_states_the_limits() {
     let out = gauntlet_with(&["test", "--help"], &[]);
     let help = common::stdout(&out);
