@@ -1,17 +1,31 @@
 //! The checkers a workbench run can name (every built-in checker, from
 //! gauntlet-linear's registry, which adds `linearizable` to
-//! gauntlet-check's), and which checker judges each workload.
+//! gauntlet-check's, and gauntlet-txn's `list-append` and `rw-register`),
+//! and which checker judges each workload.
 
 use gauntlet_check::{AvailabilityChecker, Checkers};
+use gauntlet_txn::{Options, TxnChecker, Workload};
 
 use crate::config::TestConfig;
 
 /// Every built-in checker by name, with `availability` judged against
-/// `--availability` when one is given.
+/// `--availability` and the transaction checkers against
+/// `--consistency-models` when a configuration is given.
 pub fn checkers(cfg: Option<&TestConfig>) -> Checkers {
     let mut c = gauntlet_linear::checkers();
+    gauntlet_txn::register(&mut c);
     if let Some(cfg) = cfg {
         c.register(AvailabilityChecker::new(cfg.availability));
+        let mut options = Options::default();
+        options.models = cfg.consistency_models.clone();
+        for workload in [Workload::ListAppend, Workload::RwRegister] {
+            // The names were validated with the configuration; a name that
+            // slipped through keeps the strict checker registered above,
+            // and the configuration's own check reports it.
+            if let Ok(checker) = TxnChecker::new(workload, options.clone()) {
+                c.register(checker);
+            }
+        }
     }
     c
 }
@@ -25,6 +39,8 @@ pub(crate) fn for_workload(workload: &str) -> Option<&'static str> {
         "broadcast" | "g-set" => "set-full",
         "g-counter" | "pn-counter" => "counter",
         "lin-kv" => "linearizable",
+        "txn-list-append" => "list-append",
+        "txn-rw-register" => "rw-register",
         _ => return None,
     })
 }

@@ -251,8 +251,6 @@ impl TestConfig {
         if let Err(e) = gauntlet_workload::workload(&self.workload, &self.workload_options) {
             return bad(e.to_string());
         }
-        // The names themselves are the checker's to judge; an empty list or
-        // an empty name is a mistake whatever the checker knows.
         if self.consistency_models.is_empty()
             || self.consistency_models.iter().any(|m| m.trim().is_empty())
         {
@@ -260,6 +258,15 @@ impl TestConfig {
                 "--consistency-models needs one or more model names, comma-separated, not {:?}",
                 self.consistency_models.join(",")
             ));
+        }
+        // Judged before the run, whatever the workload: a typo must not
+        // cost a run that then cannot be checked.
+        if let Some(e) = self
+            .consistency_models
+            .iter()
+            .find_map(|m| gauntlet_txn::parse_model(m).err())
+        {
+            return bad(format!("--consistency-models: {e}"));
         }
         let largest = MAX_MESSAGE_BYTES + 1024 + PACKET_OVERHEAD;
         if self.net_limits.inbox_bytes < largest

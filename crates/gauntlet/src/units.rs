@@ -37,6 +37,8 @@ pub enum ValueError {
     OutOfRange { allowed: String },
     #[error("an empty name; expected {allowed}")]
     NotAName { allowed: String },
+    #[error("unknown name {name:?}; expected {allowed}")]
+    UnknownName { name: String, allowed: String },
 }
 
 /// A duration given in seconds (`--time-limit 20`, fractions allowed).
@@ -365,16 +367,24 @@ pub fn max_writes_per_key(text: &str) -> Result<u64, ValueError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names(pub Vec<String>);
 
-/// `--consistency-models`: one or more names, split on commas and trimmed,
-/// so both `a,b` and Maelstrom's `a , b` (its split needs the spaces) read
-/// as `[a, b]`. Which names exist is the checker's to say.
+/// `--consistency-models`: one or more of Elle's model names, split on
+/// commas and trimmed, so both `a,b` and Maelstrom's `a , b` (its split
+/// needs the spaces) read as `[a, b]`.
 pub fn consistency_models(text: &str) -> Result<Names, ValueError> {
     let names: Vec<String> = text.split(',').map(|n| n.trim().to_owned()).collect();
+    let allowed = || {
+        format!(
+            "one or more model names, comma-separated, of: {}",
+            gauntlet_txn::known_models().join(", ")
+        )
+    };
     if names.iter().any(String::is_empty) {
-        return Err(ValueError::NotAName {
-            allowed: "one or more model names, comma-separated (strict-serializable, \
-                      serializable, ...)"
-                .into(),
+        return Err(ValueError::NotAName { allowed: allowed() });
+    }
+    if let Some(name) = names.iter().find(|n| gauntlet_txn::parse_model(n).is_err()) {
+        return Err(ValueError::UnknownName {
+            name: name.clone(),
+            allowed: allowed(),
         });
     }
     Ok(Names(names))

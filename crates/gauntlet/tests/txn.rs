@@ -1,8 +1,8 @@
 //! The transactional workloads end to end: `gauntlet test -w txn-list-append`
-//! and `-w txn-rw-register` against the bundled transaction nodes. The
-//! workbench has no transaction checker yet (the verdict is `unknown`), so
-//! these tests judge the histories themselves, with checks a correct node
-//! can never fail: the correct transactor is the negative control of each.
+//! and `-w txn-rw-register` against the bundled transaction nodes, judged
+//! by the transaction checker (gauntlet-txn) and, independently, by simple
+//! checks on the history itself that a correct node can never fail: the
+//! correct transactor is the negative control of each broken one.
 
 mod common;
 
@@ -11,7 +11,15 @@ use std::collections::HashMap;
 use common::{TestRun, stdout};
 use serde_json::Value;
 
-fn run(workload: &str, example: &str, seed: u64, extra: &[(&str, &str)]) -> (TestRun, Vec<Value>) {
+/// Runs the example and checks the verdict: the workload check `valid`
+/// (exit 0) or, for a broken node, invalid (exit 1) with its anomalies.
+fn run(
+    workload: &str,
+    example: &str,
+    seed: u64,
+    extra: &[(&str, &str)],
+    valid: bool,
+) -> (TestRun, Vec<Value>, Value) {
     let mut run = TestRun::new(workload, example)
         .arg("--node-count", 2)
         .arg("--time-limit", 5)
@@ -22,9 +30,9 @@ fn run(workload: &str, example: &str, seed: u64, extra: &[(&str, &str)]) -> (Tes
     }
     let out = run.run();
     let results = run.results();
-    // No checker yet: unknown (exit 2), never valid.
-    assert_eq!(out.status.code(), Some(2), "{}\n{results:#}", stdout(&out));
-    assert_eq!(results["checks"]["workload"]["valid"], "unknown");
+    let code = if valid { 0 } else { 1 };
+    assert_eq!(out.status.code(), Some(code), "{}", stdout(&out));
+    assert_eq!(results["checks"]["workload"]["valid"], valid, "{results:#}");
     assert_eq!(results["checks"]["protocol"]["valid"], true, "{results:#}");
     assert_eq!(results["checks"]["protocol"]["bad-line-count"], 0);
     assert_eq!(results["checks"]["crashes"]["valid"], true, "{results:#}");
@@ -33,7 +41,18 @@ fn run(workload: &str, example: &str, seed: u64, extra: &[(&str, &str)]) -> (Tes
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    (run, history)
+    let workload_check = results["checks"]["workload"].clone();
+    (run, history, workload_check)
+}
+
+/// The anomaly types the checker named.
+fn anomaly_types(check: &Value) -> Vec<String> {
+    check["anomaly-types"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .filter_map(|t| t.as_str().map(String::from))
+        .collect()
 }
 
 /// A transaction that completed ok, with its invoke's time.
@@ -169,7 +188,9 @@ fn registers_unwritten_after_a_write(txns: &[Txn]) -> (usize, usize) {
 
 #[test]
 fn the_single_key_transactor_serves_list_append_cleanly() {
-    let (run, history) = run("txn-list-append", "node-txn-single-key", 3, &[]);
+    let (run, history, check) = run("txn-list-append", "node-txn-single-key", 3, &[], true);
+    assert_eq!(check["checker"], "list-append");
+    assert!(check["ok-count"].as_u64().unwrap() > 100, "{check}");
     let txns = ok_txns(&history);
     assert!(txns.len() > 100, "{} ok txns", txns.len());
     let a = list_anomalies(&txns);
@@ -184,7 +205,7 @@ fn the_single_key_transactor_serves_list_append_cleanly() {
 
 #[test]
 fn the_single_key_transactor_serves_rw_register_cleanly() {
-    let (run, history) = run(
+    let (run, history, check) = run(
         "txn-rw-register",
         "node-txn-single-key",
         4,
@@ -193,7 +214,16 @@ fn the_single_key_transactor_serves_rw_register_cleanly() {
             ("--max-txn-length", "2"),
             ("--consistency-models", "serializable , read-committed"),
         ],
+        true,
     );
+    assert_eq!(check["checker"], "rw-register");
+    let models: Vec<&str> = check["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["serializable", "read-committed"], "{check}");
     let txns = ok_txns(&history);
     assert!(txns.len() > 100, "{} ok txns", txns.len());
     assert!(txns.iter().all(|t| t.mops.len() <= 2));
@@ -218,7 +248,21 @@ fn the_single_key_transactor_serves_rw_register_cleanly() {
 /// on its order.
 #[test]
 fn a_stale_cache_reads_lists_in_incompatible_orders() {
-    let (_run, history) = run("txn-list-append", "broken-txn-stale-cache", 3, &[]);
+    let (_run, history, check) = run("txn-list-append", "broken-txn-stale-cache", 3, &[], false);
+    let types = anomaly_types(&check);
+    assert!(
+        types.contains(&"incompatible-order".to_owned()),
+        "{types:?}"
+    );
+    // Not even read committed holds.
+    assert!(
+        check["not"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "read-committed"),
+        "{check}"
+    );
     let a = list_anomalies(&ok_txns(&history));
     assert!(a.incompatible_order > 0, "{a:?}");
     assert!(a.lost_appends > 0, "{a:?}");
@@ -226,7 +270,8 @@ fn a_stale_cache_reads_lists_in_incompatible_orders() {
 
 #[test]
 fn a_stale_cache_misses_registers_written_elsewhere() {
-    let (_run, history) = run("txn-rw-register", "broken-txn-stale-cache", 4, &[]);
+    let (_run, history, check) = run("txn-rw-register", "broken-txn-stale-cache", 4, &[], false);
+    assert!(!anomaly_types(&check).is_empty(), "{check}");
     let (stale, _) = registers_unwritten_after_a_write(&ok_txns(&history));
     assert!(stale > 0);
 }
@@ -235,14 +280,33 @@ fn a_stale_cache_misses_registers_written_elsewhere() {
 /// transactions overwrite each other's appends.
 #[test]
 fn transactions_without_atomicity_lose_appends() {
-    let (_run, history) = run(
+    let (_run, history, check) = run(
         "txn-list-append",
         "broken-txn-no-atomicity",
         5,
         &[("--concurrency", "4n"), ("--key-count", "3")],
+        false,
     );
+    assert!(!anomaly_types(&check).is_empty(), "{check}");
     let txns = ok_txns(&history);
     assert!(txns.len() > 100, "{} ok txns", txns.len());
     let a = list_anomalies(&txns);
     assert!(a.incompatible_order + a.lost_appends > 0, "{a:?}");
+}
+
+/// The same node on registers: only the checker can tell (reads of
+/// another transaction's intermediate writes, or of values the reader's
+/// own writes should have replaced).
+#[test]
+fn transactions_without_atomicity_break_registers() {
+    let (_run, _history, check) = run(
+        "txn-rw-register",
+        "broken-txn-no-atomicity",
+        6,
+        &[("--concurrency", "4n"), ("--key-count", "3")],
+        false,
+    );
+    let types = anomaly_types(&check);
+    assert!(!types.is_empty(), "{check}");
+    assert_eq!(check["models"][0]["valid"], false, "{check}");
 }
