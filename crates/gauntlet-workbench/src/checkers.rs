@@ -16,8 +16,10 @@ pub fn checkers(cfg: Option<&TestConfig>) -> Checkers {
     gauntlet_txn::register(&mut c);
     if let Some(cfg) = cfg {
         c.register(AvailabilityChecker::new(cfg.availability));
-        let mut options = Options::default();
-        options.models = cfg.consistency_models.clone();
+        let options = Options {
+            models: cfg.consistency_models.clone(),
+            ..Options::default()
+        };
         for workload in [Workload::ListAppend, Workload::RwRegister] {
             // The names were validated with the configuration; a name that
             // slipped through keeps the strict checker registered above,

@@ -167,9 +167,12 @@ pub struct TestArgs {
 #[command(after_help = "Examples:\n  \
     gauntlet check --model cas-register history.jsonl\n  \
     gauntlet check --model kv store/latest/history.jsonl --timeout 60s --html linear.html\n  \
-    gauntlet check --model cas-register jepsen/history.edn --json\n\n\
-    Models: register, cas-register, kv, set, fifo-queue, mutex, counter.\n\
-    Exit codes: 0 linearizable, 1 not, 2 undecided (the time ran out), 254 bad input.")]
+    gauntlet check --model cas-register jepsen/history.edn --json\n  \
+    gauntlet check --model list-append --consistency-models serializable history.edn\n  \
+    gauntlet check --model rw-register store/latest/history.jsonl --html anomalies/\n\n\
+    Models: register, cas-register, kv, set, fifo-queue, mutex, counter (linearizability);\n\
+    list-append, rw-register (transactions, judged against --consistency-models).\n\
+    Exit codes: 0 valid, 1 not, 2 undecided (the time ran out, or nothing to check), 254 bad input.")]
 pub struct CheckArgs {
     /// The history: JSONL (one op per line) or a Jepsen history.edn.
     pub history: PathBuf,
@@ -180,9 +183,14 @@ pub struct CheckArgs {
     /// undecided keys make the verdict unknown.
     #[arg(long, value_name = "DURATION", allow_negative_numbers = true, value_parser = units::duration_with_unit)]
     pub timeout: Option<Seconds>,
-    /// Write a self-contained HTML timeline (the failing key's ops and partial linearization).
+    /// Write a self-contained HTML timeline (the failing key's ops and partial linearization);
+    /// for list-append and rw-register, a directory with index.html and an SVG per cycle.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// list-append and rw-register: the consistency models to judge (Elle's names,
+    /// comma-separated; default strict-serializable).
+    #[arg(long, value_name = "MODELS", value_parser = units::consistency_models)]
+    pub consistency_models: Option<units::Names>,
     /// Check a keyed history as one object instead of key by key.
     #[arg(long)]
     pub no_split: bool,

@@ -15,13 +15,23 @@ use crate::out::out;
 const HTML_MAX_OPS: usize = 5_000;
 
 pub fn run(args: CheckArgs) -> Result<u8> {
+    if let Some(workload) = crate::cmd_check_txn::workload(&args.model) {
+        return crate::cmd_check_txn::run(args, workload);
+    }
     let model = gauntlet_linear::model_by_name(&args.model).ok_or_else(|| {
         Failure::bad_args(format!(
-            "unknown model {:?}; expected one of: {}",
+            "unknown model {:?}; expected one of: {}, list-append, rw-register",
             args.model,
             gauntlet_linear::MODEL_NAMES.join(", ")
         ))
     })?;
+    if args.consistency_models.is_some() {
+        return Err(Failure::bad_args(format!(
+            "--consistency-models is for the transaction models (list-append, rw-register), \
+             not {:?}",
+            args.model
+        )));
+    }
     let timeout = args.timeout.map(|t| t.0);
     let mut history = gauntlet_history::read_history(&args.history)
         .map_err(|e| Failure::bad_args(e.to_string()))?;

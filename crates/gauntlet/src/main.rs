@@ -4,6 +4,7 @@
 mod cli;
 mod cmd_bench;
 mod cmd_check;
+mod cmd_check_txn;
 mod cmd_demo;
 mod cmd_run;
 mod cmd_test;

@@ -1,0 +1,168 @@
+//! `gauntlet check --model list-append|rw-register`: is a recorded history
+//! of transactions consistent with the models asked about? (gauntlet-txn)
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use gauntlet_check::Validity;
+use gauntlet_txn::{Analysis, Options, TxnError, Workload};
+
+use crate::cli::CheckArgs;
+use crate::exit::{self, Failure};
+use crate::out::out;
+
+/// How many anomalies the text summary explains; the rest are counted
+/// (and all kept ones are in `--json` and `--html`).
+const EXPLAINED: usize = 3;
+
+/// The transaction workload `--model` names, if it names one.
+pub fn workload(model: &str) -> Option<Workload> {
+    match model {
+        "list-append" => Some(Workload::ListAppend),
+        "rw-register" => Some(Workload::RwRegister),
+        _ => None,
+    }
+}
+
+pub fn run(args: CheckArgs, workload: Workload) -> Result<u8> {
+    let mut options = Options::default();
+    if let Some(models) = &args.consistency_models {
+        options.models = models.0.clone();
+    }
+    if let Some(timeout) = args.timeout {
+        options.timeout = Some(timeout.0);
+    }
+    let history = gauntlet_history::read_history(&args.history)
+        .map_err(|e| Failure::bad_args(e.to_string()))?;
+    let analysis = gauntlet_txn::check(&history.ops, workload, &options)
+        .map_err(|e| Failure::bad_args(locate(&e, &history)))?;
+    if let Some(dir) = &args.html {
+        write_html(dir, &analysis, &args.history)?;
+    }
+    if args.json.on {
+        out!("{}", serde_json::to_string_pretty(&analysis.result())?);
+    } else {
+        print_summary(&analysis, &args.history, args.html.as_deref());
+    }
+    Ok(exit::for_validity(analysis.valid))
+}
+
+/// An error about an op, with the file and line the op came from.
+fn locate(e: &TxnError, history: &gauntlet_history::History) -> String {
+    let line = e
+        .index()
+        .and_then(|index| history.ops.iter().position(|op| op.index == index))
+        .and_then(|pos| history.lines.get(pos));
+    match line {
+        Some(line) => format!("{}:{line}: {e}", history.source.display()),
+        None => format!("{}: {e}", history.source.display()),
+    }
+}
+
+fn print_summary(a: &Analysis, path: &Path, html: Option<&Path>) {
+    out!(
+        "{}: {} transactions ({} committed), {}",
+        path.display(),
+        a.txn_count,
+        a.ok_count,
+        a.workload.name()
+    );
+    for (kind, count) in a.anomalies.types().map(|t| (t, a.anomalies.count(t))) {
+        out!("  {kind}: {count}");
+    }
+    for t in &a.timeouts {
+        out!(
+            "  cycle-search-timeout: a component of {} transactions (ops {:?}…) not searched for {}",
+            t.scc_size,
+            t.sample_ops,
+            t.classes.join(", ")
+        );
+    }
+    for (i, anomaly) in a.anomalies.iter().take(EXPLAINED).enumerate() {
+        out!();
+        out!("{}. {}", i + 1, anomaly.kind);
+        for line in anomaly.explanation.lines() {
+            out!("   {line}");
+        }
+    }
+    let total: usize = a.anomalies.types().map(|t| a.anomalies.count(t)).sum();
+    if total > EXPLAINED {
+        out!();
+        out!("… {total} anomalies in all (--json or --html for the rest)");
+    }
+    if !a.not.is_empty() {
+        out!("ruled out: {} (and what is stronger)", a.not.join(", "));
+    }
+    if let Some(dir) = html {
+        out!("anomalies drawn: {}", dir.join("index.html").display());
+    }
+    for m in &a.models {
+        let verdict = match m.valid {
+            Validity::Valid => "holds".to_owned(),
+            Validity::Invalid => format!("RULED OUT by {}", m.because.join(", ")),
+            Validity::Unknown if a.ok_count == 0 => {
+                "unknown: nothing to check (no transaction committed)".to_owned()
+            }
+            Validity::Unknown => format!("unknown: not searched for {}", m.because.join(", ")),
+        };
+        out!("{}: {verdict}", m.model);
+    }
+}
+
+/// `DIR/index.html`: every kept anomaly with its explanation and, for a
+/// cycle, its drawing; and `DIR/<type>-<n>.svg`, each cycle on its own.
+fn write_html(dir: &Path, a: &Analysis, history: &Path) -> Result<()> {
+    use gauntlet_report::escape;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut body = String::new();
+    let mut numbers = std::collections::BTreeMap::<&str, usize>::new();
+    for anomaly in a.anomalies.iter() {
+        let n = numbers.entry(anomaly.kind).or_default();
+        *n += 1;
+        let _ = write!(
+            body,
+            "<section><h2>{} #{n}</h2><pre>{}</pre>",
+            escape(anomaly.kind),
+            escape(&anomaly.explanation)
+        );
+        let svg = a.cycle_svg(anomaly);
+        if !svg.is_empty() {
+            let file = dir.join(format!("{}-{n}.svg", anomaly.kind));
+            std::fs::write(&file, &svg).with_context(|| format!("writing {}", file.display()))?;
+            body.push_str(&svg);
+        }
+        body.push_str("</section>\n");
+    }
+    let verdicts: String = a
+        .models
+        .iter()
+        .map(|m| {
+            format!(
+                "<li>{}: {}</li>",
+                escape(m.model),
+                match m.valid {
+                    Validity::Valid => "holds".to_owned(),
+                    Validity::Invalid => format!("ruled out by {}", escape(&m.because.join(", "))),
+                    Validity::Unknown => "unknown".to_owned(),
+                }
+            )
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;margin:2em;max-width:70em}}pre{{background:#f6f6f6;\
+         padding:1em;white-space:pre-wrap}}svg{{max-width:100%;height:auto}}</style></head><body>\
+         <h1>{title}</h1><p>{} transactions, {} committed.</p><ul>{verdicts}</ul>{}</body></html>\n",
+        a.txn_count,
+        a.ok_count,
+        if body.is_empty() {
+            "<p>No anomalies.</p>".to_owned()
+        } else {
+            body
+        },
+        title = escape(&format!("{}: {}", history.display(), a.workload.name())),
+    );
+    let index = dir.join("index.html");
+    std::fs::write(&index, page).with_context(|| format!("writing {}", index.display()))
+}
