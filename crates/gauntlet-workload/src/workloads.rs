@@ -5,7 +5,7 @@ use crate::rpc::{ErrorRule, Outcome, ReplySchema, malformed, timeout_outcome};
 use crate::{Request, Workload};
 
 /// Every workload `workload` can build, in the order `--help` lists them.
-pub const WORKLOAD_NAMES: [&str; 7] = [
+pub const WORKLOAD_NAMES: [&str; 8] = [
     "echo",
     "unique-ids",
     "broadcast",
@@ -13,6 +13,7 @@ pub const WORKLOAD_NAMES: [&str; 7] = [
     "g-counter",
     "pn-counter",
     "lin-kv",
+    "kafka",
 ];
 
 /// Builds a workload by its Maelstrom name.
@@ -25,6 +26,7 @@ pub fn workload(name: &str) -> Option<Box<dyn Workload>> {
         "g-counter" => Box::new(Counter { grow_only: true }),
         "pn-counter" => Box::new(Counter { grow_only: false }),
         "lin-kv" => Box::new(LinKv::default()),
+        "kafka" => Box::new(crate::kafka::Kafka::default()),
         _ => return None,
     })
 }
