@@ -10,7 +10,7 @@ use gauntlet_events::{Event, Events};
 use gauntlet_history::{Op, OpType, Recorder};
 use gauntlet_nemesis::{Action, FaultLog, Nemesis, Schedule, Signals};
 use gauntlet_node::{LineSink, NodeSpec};
-use gauntlet_workload::{Outcome, Request, Workload};
+use gauntlet_workload::{Outcome, Request, Session, Step, Workload};
 use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -528,6 +528,7 @@ impl Run {
                 recorder: self.recorder.clone(),
                 workload: self.workload.clone(),
                 timeout: cfg.rpc_timeout,
+                session: None,
             };
             worker_tasks.push(tokio::spawn(worker.run(rx, free_tx.clone())));
         }
@@ -748,6 +749,9 @@ struct Worker {
     recorder: Recorder,
     workload: SharedWorkload,
     timeout: Duration,
+    /// The client's session and the process it belongs to, for workloads
+    /// whose clients keep state (kafka).
+    session: Option<(u64, Box<dyn Session>)>,
 }
 
 impl Worker {
@@ -766,10 +770,26 @@ impl Worker {
     }
 
     async fn perform(&mut self, req: Request) {
-        let mut invoke = Op::invoke(self.process, req.f, req.value.clone());
-        invoke.key = req.key.clone();
-        invoke.is_final = req.is_final;
-        let invoke = self.recorder.record(invoke);
+        // One client per Jepsen process: a new one after a crash (`info`).
+        let current = matches!(&self.session, Some((p, _)) if *p == self.process);
+        if !current {
+            let fresh = self
+                .workload
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .session();
+            self.session = fresh.map(|s| (self.process, s));
+        }
+        if self.session.is_some() {
+            self.perform_in_session(req).await
+        } else {
+            self.perform_one_call(req).await
+        }
+    }
+
+    /// One RPC, judged by the workload.
+    async fn perform_one_call(&mut self, req: Request) {
+        let invoke = self.record_invoke(&req);
         let reply = self
             .client
             .call(self.node, req.body.clone(), self.timeout)
@@ -781,6 +801,45 @@ impl Worker {
                 None => wl.timeout(&req),
             }
         };
+        self.record_completion(&req, &invoke, outcome);
+    }
+
+    /// As many RPCs as the client's session asks for.
+    async fn perform_in_session(&mut self, req: Request) {
+        let Some((_, session)) = self.session.as_mut() else {
+            return;
+        };
+        let mut step = session.start(&req);
+        if step == Step::Skip {
+            return;
+        }
+        let invoke = self.record_invoke(&req);
+        let outcome = loop {
+            match step {
+                Step::Done(outcome) => break outcome,
+                // Skipping once the invoke is recorded would leave the op
+                // open: it is an indefinite outcome instead.
+                Step::Skip => break Outcome::Info(serde_json::json!("skipped mid-operation")),
+                Step::Call(body) => {
+                    let reply = self.client.call(self.node, body, self.timeout).await;
+                    let Some((_, session)) = self.session.as_mut() else {
+                        return;
+                    };
+                    step = session.reply(&req, reply.as_ref());
+                }
+            }
+        };
+        self.record_completion(&req, &invoke, outcome);
+    }
+
+    fn record_invoke(&self, req: &Request) -> Op {
+        let mut invoke = Op::invoke(self.process, req.f, req.value.clone());
+        invoke.key = req.key.clone();
+        invoke.is_final = req.is_final;
+        self.recorder.record(invoke)
+    }
+
+    fn record_completion(&mut self, req: &Request, invoke: &Op, outcome: Outcome) {
         let completion = match outcome {
             Outcome::Ok(v) => invoke.complete(OpType::Ok, v),
             Outcome::Fail(e) => invoke

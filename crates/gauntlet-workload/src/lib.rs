@@ -5,12 +5,18 @@
 //! a node, and hands the reply (or a timeout) back to [`Workload::complete`],
 //! which validates it against the RPC's closed schema and says whether the
 //! operation happened (`ok`), did not (`fail`) or may have (`info`).
+//! Workloads whose clients keep state between operations (kafka) hand each
+//! client a [`Session`] instead.
 
+mod kafka;
+mod keys;
 mod rpc;
+mod session;
 mod txn;
 mod workloads;
 
 pub use rpc::{Outcome, ReplySchema};
+pub use session::{Session, Step};
 pub use workloads::{WORKLOAD_NAMES, workload};
 
 use rand::Rng;
@@ -56,6 +62,14 @@ pub trait Workload: Send {
 
     /// The completion of `req` when no reply came in time.
     fn timeout(&self, req: &Request) -> Outcome;
+
+    /// A fresh client for a new Jepsen process, for workloads whose
+    /// clients keep state or make several RPCs per operation (kafka).
+    /// `None`, the default: each operation is one RPC, judged by
+    /// [`complete`](Self::complete) and [`timeout`](Self::timeout).
+    fn session(&self) -> Option<Box<dyn Session>> {
+        None
+    }
 }
 
 /// The generator's knobs (Maelstrom's `--key-count`, `--max-txn-length`,

@@ -6,6 +6,7 @@
 use rand::{Rng, RngExt};
 use serde_json::{Map, Value, json};
 
+use crate::keys::KeyPool;
 use crate::rpc::{ErrorRule, Outcome, ReplySchema, malformed, timeout_outcome};
 use crate::{Request, Workload, WorkloadOptions};
 
@@ -45,58 +46,18 @@ impl Flavor {
 pub(crate) struct Txn {
     flavor: Flavor,
     max_txn_length: usize,
-    max_writes_per_key: u64,
-    /// The active keys, by slot.
-    active: Vec<u64>,
-    /// The writes made so far to the key in each slot.
-    writes: Vec<u64>,
-    next_key: u64,
+    keys: KeyPool,
 }
 
 impl Txn {
     pub(crate) fn new(flavor: Flavor, options: &WorkloadOptions) -> Txn {
-        // Options are validated by the caller; the floors only keep a bad
-        // one from panicking here.
-        let key_count = options.key_count.max(1);
         Txn {
             flavor,
+            // Options are validated by the caller; the floor only keeps a
+            // bad one from panicking here.
             max_txn_length: options.max_txn_length.max(1),
-            max_writes_per_key: options.max_writes_per_key.max(1),
-            active: (0..key_count as u64).collect(),
-            writes: vec![0; key_count],
-            next_key: key_count as u64,
+            keys: KeyPool::new(options),
         }
-    }
-
-    /// A slot drawn as Elle's exponential key distribution (base 2) draws
-    /// it: slot `i` is `2^i` times as likely as slot 0, so the last slot
-    /// gets about half of all draws. Elle maps a uniform draw on
-    /// `[0, 2^(n+1) - 2)` through `floor(log2(x + 2)) - 1`; this is the same
-    /// distribution counted from the last slot down (a truncated geometric),
-    /// which stays exact where `2^n` would overflow a float.
-    fn slot(&self, rng: &mut dyn Rng) -> usize {
-        let n = self.active.len();
-        let tail = 0.5f64.powi(n.min(1100) as i32);
-        let u: f64 = rng.random::<f64>() * (1.0 - tail);
-        let from_last = (-(1.0 - u).log2()).floor();
-        let from_last = if from_last.is_finite() && from_last >= 0.0 {
-            (from_last as usize).min(n - 1)
-        } else {
-            0
-        };
-        n - 1 - from_last
-    }
-
-    /// The next value to write to the key in `slot`, retiring the key first
-    /// when it has had all its writes.
-    fn write_to(&mut self, slot: usize) -> (u64, u64) {
-        if self.writes[slot] >= self.max_writes_per_key {
-            self.active[slot] = self.next_key;
-            self.next_key += 1;
-            self.writes[slot] = 0;
-        }
-        self.writes[slot] += 1;
-        (self.active[slot], self.writes[slot])
     }
 
     /// Checks that `reply`'s txn answers `req`'s: same length, each micro-op
@@ -167,11 +128,11 @@ impl Workload for Txn {
         let length = rng.random_range(1..=self.max_txn_length);
         let mut txn = Vec::with_capacity(length);
         for _ in 0..length {
-            let slot = self.slot(rng);
+            let slot = self.keys.slot(rng);
             if rng.random_bool(0.5) {
-                txn.push(json!(["r", self.active[slot], null]));
+                txn.push(json!(["r", self.keys.key(slot), null]));
             } else {
-                let (key, value) = self.write_to(slot);
+                let (key, value) = self.keys.write_to(slot);
                 txn.push(json!([self.flavor.write_f(), key, value]));
             }
         }
@@ -326,7 +287,7 @@ mod tests {
         let mut r = rng();
         let mut counts = [0u32; 4];
         for _ in 0..30_000 {
-            counts[w.slot(&mut r)] += 1;
+            counts[w.keys.slot(&mut r)] += 1;
         }
         // Expected shares 1/15, 2/15, 4/15, 8/15.
         for i in 0..3 {
@@ -342,7 +303,7 @@ mod tests {
             },
         );
         for _ in 0..1_000 {
-            assert!(big.slot(&mut r) < 100_000);
+            assert!(big.keys.slot(&mut r) < 100_000);
         }
     }
 

@@ -6,7 +6,7 @@ use crate::txn::{Flavor, Txn};
 use crate::{Request, Workload, WorkloadError, WorkloadOptions};
 
 /// Every workload `workload` can build, in the order `--help` lists them.
-pub const WORKLOAD_NAMES: [&str; 9] = [
+pub const WORKLOAD_NAMES: [&str; 10] = [
     "echo",
     "unique-ids",
     "broadcast",
@@ -16,6 +16,7 @@ pub const WORKLOAD_NAMES: [&str; 9] = [
     "lin-kv",
     "txn-list-append",
     "txn-rw-register",
+    "kafka",
 ];
 
 /// Builds a workload by its Maelstrom name, with the generator's `options`
@@ -33,6 +34,7 @@ pub fn workload(name: &str, options: &WorkloadOptions) -> Result<Box<dyn Workloa
         "lin-kv" => Box::new(LinKv::default()),
         "txn-list-append" => Box::new(Txn::new(Flavor::ListAppend, options)),
         "txn-rw-register" => Box::new(Txn::new(Flavor::RwRegister, options)),
+        "kafka" => Box::new(crate::kafka::Kafka::new(options)),
         _ => {
             return Err(WorkloadError::Unknown {
                 name: name.to_owned(),
