@@ -12,7 +12,7 @@ use crate::units::{self, Concurrency, Millis, Minutes, Rate, Seconds};
     long_about = "Puts a distributed system through the real world before its users do.\n\n\
         Runs node programs (any language, JSON lines on stdin/stdout) on a simulated network, \
         drives them with clients, injects faults, and checks what happened (`test`); checks \
-        recorded histories for linearizability (`check`); runs staged pipelines of services, \
+        recorded histories for linearizability or transactional consistency (`check`); runs staged pipelines of services, \
         test commands and module cycling from a plan, with halt-and-hold and reports (`run`); \
         soaks a system with simulated users and hours of faults, then judges invariants such as \
         no data loss (`soak`).",
@@ -29,7 +29,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a Maelstrom-style test: nodes on a simulated network, clients, faults, checks.
     Test(Box<TestArgs>),
-    /// Check a recorded history for linearizability (JSONL or Jepsen EDN).
+    /// Check a recorded history for linearizability or, with list-append and rw-register, transactional consistency (JSONL or Jepsen EDN).
     Check(CheckArgs),
     /// Run a correct and a broken example end to end and show both verdicts.
     Demo(DemoArgs),
