@@ -132,7 +132,7 @@ mod tests {
         let empty: Vec<Op> = Vec::new();
         let input = CheckInput::new(&empty);
         let by_name = |name: &str| registry.judge(name, &input);
-        for workload in ["txn-list-append", "txn-rw-register"] {
+        for workload in ["kafka", "no-such-workload"] {
             let r = workload_check(workload, &by_name);
             assert_eq!(r.valid, Validity::Unknown, "{workload}");
             let why = serde_json::to_string(&r).unwrap();
@@ -144,5 +144,9 @@ mod tests {
         }
         let echo = workload_check("echo", &by_name);
         assert_eq!(echo.checker, "echo");
+        let txn = workload_check("txn-list-append", &by_name);
+        assert_eq!(txn.checker, "list-append");
+        // Nothing committed: unknown, from the checker itself.
+        assert_eq!(txn.valid, Validity::Unknown);
     }
 }
