@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use gauntlet_linear::{Analysis, LinearError, Options, Timeline};
+use gauntlet_linear::{Analysis, Options, Timeline};
 use gauntlet_report::{LinearTimeline, TimelineOp, render_linear_timeline};
 
 use crate::cli::CheckArgs;
@@ -45,12 +45,12 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     }
     let analysis = model
         .check_history(&history.ops, &options)
-        .map_err(|e| Failure::bad_args(locate(&e, &history)))?;
+        .map_err(|e| Failure::bad_args(locate(&e, e.index(), &history)))?;
 
     if let Some(path) = &args.html {
         let timeline = analysis
             .timeline(&history.ops)
-            .map_err(|e| Failure::bad_args(locate(&e, &history)))?;
+            .map_err(|e| Failure::bad_args(locate(&e, e.index(), &history)))?;
         let page = render_linear_timeline(&to_page(&analysis, &timeline, &args.history));
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -62,10 +62,14 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     Ok(exit::for_validity(analysis.valid))
 }
 
-/// An error about an op, with the file and line the op came from.
-fn locate(e: &LinearError, history: &gauntlet_history::History) -> String {
-    let line = e
-        .index()
+/// An error about an op (its `index` in the history, if it names one),
+/// with the file and line the op came from.
+pub(crate) fn locate(
+    e: &impl std::fmt::Display,
+    index: Option<u64>,
+    history: &gauntlet_history::History,
+) -> String {
+    let line = index
         .and_then(|index| history.ops.iter().position(|op| op.index == index))
         .and_then(|pos| history.lines.get(pos));
     match line {

@@ -6,9 +6,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use gauntlet_check::Validity;
-use gauntlet_txn::{Analysis, Options, TxnError, Workload};
+use gauntlet_txn::{Analysis, Options, Workload};
 
 use crate::cli::CheckArgs;
+use crate::cmd_check::locate;
 use crate::exit::{self, Failure};
 use crate::out::out;
 
@@ -36,7 +37,7 @@ pub fn run(args: CheckArgs, workload: Workload) -> Result<u8> {
     let history = gauntlet_history::read_history(&args.history)
         .map_err(|e| Failure::bad_args(e.to_string()))?;
     let analysis = gauntlet_txn::check(&history.ops, workload, &options)
-        .map_err(|e| Failure::bad_args(locate(&e, &history)))?;
+        .map_err(|e| Failure::bad_args(locate(&e, e.index(), &history)))?;
     if let Some(dir) = &args.html {
         write_html(dir, &analysis, &args.history)?;
     }
@@ -46,18 +47,6 @@ pub fn run(args: CheckArgs, workload: Workload) -> Result<u8> {
         print_summary(&analysis, &args.history, args.html.as_deref());
     }
     Ok(exit::for_validity(analysis.valid))
-}
-
-/// An error about an op, with the file and line the op came from.
-fn locate(e: &TxnError, history: &gauntlet_history::History) -> String {
-    let line = e
-        .index()
-        .and_then(|index| history.ops.iter().position(|op| op.index == index))
-        .and_then(|pos| history.lines.get(pos));
-    match line {
-        Some(line) => format!("{}:{line}: {e}", history.source.display()),
-        None => format!("{}: {e}", history.source.display()),
-    }
 }
 
 fn print_summary(a: &Analysis, path: &Path, html: Option<&Path>) {
