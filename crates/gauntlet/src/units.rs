@@ -557,6 +557,11 @@ mod tests {
             consistency_models("strict-serializable"),
             Ok(Names(vec!["strict-serializable".into()]))
         );
+        // Unknown names too, at parse time.
+        assert!(matches!(
+            consistency_models("serializable,serialisable"),
+            Err(ValueError::UnknownName { name, .. }) if name == "serialisable"
+        ));
         for bad in ["", " ", "a,,b", "a,"] {
             assert!(consistency_models(bad).is_err(), "{bad:?}");
         }
@@ -584,7 +589,9 @@ mod tests {
             max_txn_length: max_txn_length("1000").unwrap(),
             max_writes_per_key: max_writes_per_key("1000000").unwrap(),
         };
-        cfg.consistency_models = consistency_models("a , b").unwrap().0;
+        cfg.consistency_models = consistency_models("serializable , read-committed")
+            .unwrap()
+            .0;
         cfg.validate().unwrap();
         cfg.nemesis_interval = seconds("31536000").unwrap().0.as_secs_f64();
         cfg.rate = rate("1000000").unwrap().0;
