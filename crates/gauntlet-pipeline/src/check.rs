@@ -151,7 +151,7 @@ async fn builtin(checker: String, path: PathBuf) -> CheckResult {
         };
         // The plan loader checked the name; a stored plan from another
         // version might still name one this build lacks: then `unknown`.
-        gauntlet_linear::checkers().judge(&checker, &CheckInput::new(&history.ops))
+        gauntlet_checkers::builtin().judge(&checker, &CheckInput::new(&history.ops))
     })
     .await;
     judged.unwrap_or_else(|e| {

@@ -1,7 +1,6 @@
 //! The checkers a workbench run can name (every built-in checker, from
-//! gauntlet-linear's registry, which adds `linearizable` to
-//! gauntlet-check's, and gauntlet-txn's `list-append` and `rw-register`),
-//! and which checker judges each workload.
+//! gauntlet-checkers, with the run's options), and which checker judges
+//! each workload.
 
 use gauntlet_check::{AvailabilityChecker, Checkers};
 use gauntlet_txn::{Options, TxnChecker, Workload};
@@ -12,8 +11,7 @@ use crate::config::TestConfig;
 /// `--availability` and the transaction checkers against
 /// `--consistency-models` when a configuration is given.
 pub fn checkers(cfg: Option<&TestConfig>) -> Checkers {
-    let mut c = gauntlet_linear::checkers();
-    gauntlet_txn::register(&mut c);
+    let mut c = gauntlet_checkers::builtin();
     if let Some(cfg) = cfg {
         c.register(AvailabilityChecker::new(cfg.availability));
         let options = Options {

@@ -266,7 +266,7 @@ impl Cx<'_> {
                         format!("`{key}` goes with `program`; a built-in `checker` takes only `history`"),
                     ));
                 }
-                let known = gauntlet_linear::checkers();
+                let known = gauntlet_checkers::builtin();
                 let wanted = self.expand(checker)?;
                 if let Err(e) = known.get(&wanted) {
                     return Err(self.err(checker.span(), e.to_string()));
