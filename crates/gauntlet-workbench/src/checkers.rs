@@ -1,6 +1,6 @@
 //! The checkers a workbench run can name (every built-in checker, from
 //! gauntlet-linear's registry, which adds `linearizable` to
-//! gauntlet-check's, and gauntlet-txn's `list-append` and `rw-register`),
+//! gauntlet-check's, and gauntlet-txn's `list-append`, `rw-register` and `kafka`),
 //! and which checker judges each workload.
 
 use gauntlet_check::{AvailabilityChecker, Checkers};
@@ -14,6 +14,7 @@ use crate::config::TestConfig;
 pub fn checkers(cfg: Option<&TestConfig>) -> Checkers {
     let mut c = gauntlet_linear::checkers();
     gauntlet_txn::register(&mut c);
+    c.register(gauntlet_txn::kafka::KafkaChecker);
     if let Some(cfg) = cfg {
         c.register(AvailabilityChecker::new(cfg.availability));
         let options = Options {
@@ -43,6 +44,7 @@ pub(crate) fn for_workload(workload: &str) -> Option<&'static str> {
         "lin-kv" => "linearizable",
         "txn-list-append" => "list-append",
         "txn-rw-register" => "rw-register",
+        "kafka" => "kafka",
         _ => return None,
     })
 }
@@ -61,5 +63,7 @@ mod tests {
         }
         assert!(c.contains("linearizable"));
         assert_eq!(for_workload("g-set"), Some("set-full"));
+        assert_eq!(for_workload("kafka"), Some("kafka"));
+        assert!(c.contains("kafka"));
     }
 }
