@@ -439,8 +439,8 @@ fn describe(kind: &str, e: &Value) -> String {
             e["value"], e["offset"], e["read-to"]
         ),
         "poll-skip" => format!(
-            "process {}'s consecutive polls of key {key} skipped {} message(s): {} then {}",
-            e["process"], e["delta"], e["values"][0], e["values"][1]
+            "process {}'s consecutive polls of key {key} skipped over {} ([offset, message]): {} then {}",
+            e["process"], e["skipped"], e["values"][0], e["values"][1]
         ),
         "nonmonotonic-poll" => format!(
             "process {}'s poll of key {key} went back (or stood still) in the log: {} then {}",
