@@ -14,6 +14,7 @@
 #![allow(clippy::disallowed_macros)]
 
 pub mod counter;
+pub mod kafka;
 pub mod lin_kv;
 pub mod nodes;
 pub mod services;
@@ -74,6 +75,8 @@ pub const NODES: &[(&str, NodeMain)] = &[
     ("node-echo", nodes::node_echo::main),
     ("node-flood", nodes::node_flood::main),
     ("node-g-counter", nodes::node_g_counter::main),
+    ("node-kafka-lin-kv", nodes::node_kafka_lin_kv::main),
+    ("node-kafka-single", nodes::node_kafka_single::main),
     ("node-lin-kv-proxy", nodes::node_lin_kv_proxy::main),
     ("node-pn-counter", nodes::node_pn_counter::main),
     ("node-txn-single-key", nodes::node_txn_single_key::main),
@@ -86,6 +89,7 @@ pub const NODES: &[(&str, NodeMain)] = &[
     ("broken-echo-crash", nodes::broken_echo_crash::main),
     ("broken-echo-wrong", nodes::broken_echo_wrong::main),
     ("broken-garbage", nodes::broken_garbage::main),
+    ("broken-kafka-reorder", nodes::broken_kafka_reorder::main),
     ("broken-lin-kv-cache", nodes::broken_lin_kv_cache::main),
     (
         "broken-txn-no-atomicity",

@@ -1,7 +1,7 @@
 //! Every built-in checker by name, in one registry: gauntlet-check's
 //! (echo, unique-ids, set-full, counter, stats, availability),
 //! gauntlet-linear's `linearizable`, and gauntlet-txn's `list-append` and
-//! `rw-register` (strict serializability). The workbench, the plan loader
+//! `rw-register` (strict serializability) and `kafka`. The workbench, the plan loader
 //! and the plan's check stages all look names up here, so a name one of
 //! them knows, every one knows.
 //!
@@ -16,6 +16,7 @@ use gauntlet_check::Checkers;
 pub fn builtin() -> Checkers {
     let mut c = gauntlet_linear::checkers();
     gauntlet_txn::register(&mut c);
+    c.register(gauntlet_txn::kafka::KafkaChecker);
     c
 }
 

@@ -50,6 +50,7 @@ mod error;
 pub mod generate;
 mod graph;
 mod history;
+pub mod kafka;
 mod model;
 mod order;
 mod register;

@@ -41,6 +41,7 @@ pub(crate) fn for_workload(workload: &str) -> Option<&'static str> {
         "lin-kv" => "linearizable",
         "txn-list-append" => "list-append",
         "txn-rw-register" => "rw-register",
+        "kafka" => "kafka",
         _ => return None,
     })
 }
@@ -59,5 +60,7 @@ mod tests {
         }
         assert!(c.contains("linearizable"));
         assert_eq!(for_workload("g-set"), Some("set-full"));
+        assert_eq!(for_workload("kafka"), Some("kafka"));
+        assert!(c.contains("kafka"));
     }
 }

@@ -169,9 +169,11 @@ pub struct TestArgs {
     gauntlet check --model kv store/latest/history.jsonl --timeout 60s --html linear.html\n  \
     gauntlet check --model cas-register jepsen/history.edn --json\n  \
     gauntlet check --model list-append --consistency-models serializable history.edn\n  \
-    gauntlet check --model rw-register store/latest/history.jsonl --html anomalies/\n\n\
+    gauntlet check --model rw-register store/latest/history.jsonl --html anomalies/\n  \
+    gauntlet check --model kafka store/latest/history.jsonl --json\n\n\
     Models: register, cas-register, kv, set, fifo-queue, mutex, counter (linearizability);\n\
-    list-append, rw-register (transactions, judged against --consistency-models).\n\
+    list-append, rw-register (transactions, judged against --consistency-models);\n\
+    kafka (Jepsen's kafka checker: offsets, lost and unseen messages, G0/G1c).\n\
     Exit codes: 0 valid, 1 not, 2 undecided (the time ran out, or nothing to check), 254 bad input.")]
 pub struct CheckArgs {
     /// The history: JSONL (one op per line) or a Jepsen history.edn.

@@ -18,9 +18,12 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     if let Some(workload) = crate::cmd_check_txn::workload(&args.model) {
         return crate::cmd_check_txn::run(args, workload);
     }
+    if args.model == "kafka" {
+        return crate::cmd_check_txn::run_kafka(args);
+    }
     let model = gauntlet_linear::model_by_name(&args.model).ok_or_else(|| {
         Failure::bad_args(format!(
-            "unknown model {:?}; expected one of: {}, list-append, rw-register",
+            "unknown model {:?}; expected one of: {}, list-append, rw-register, kafka",
             args.model,
             gauntlet_linear::MODEL_NAMES.join(", ")
         ))

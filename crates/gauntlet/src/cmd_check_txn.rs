@@ -26,6 +26,48 @@ pub fn workload(model: &str) -> Option<Workload> {
     }
 }
 
+/// `--model kafka`: Jepsen's kafka checker (gauntlet-txn's `kafka`), the
+/// same verdict `gauntlet test -w kafka` files. Its cycle search is fixed
+/// at strict-serializable, so `--consistency-models` and `--html` are
+/// refused rather than ignored.
+pub fn run_kafka(args: CheckArgs) -> Result<u8> {
+    if args.consistency_models.is_some() || args.html.is_some() {
+        return Err(Failure::bad_args(
+            "--model kafka takes neither --consistency-models nor --html",
+        ));
+    }
+    let history = gauntlet_history::read_history(&args.history)
+        .map_err(|e| Failure::bad_args(e.to_string()))?;
+    let result = gauntlet_txn::kafka::check(&history.ops);
+    if args.json.on {
+        out!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        let figure = |k: &str| result.figure(k).cloned().unwrap_or_default();
+        out!(
+            "{}: {} sends ({} ok), {} polls ({} ok), {} keys, kafka",
+            args.history.display(),
+            figure("send-count"),
+            figure("send-ok-count"),
+            figure("poll-count"),
+            figure("poll-ok-count"),
+            figure("key-count"),
+        );
+        for t in figure("error-types").as_array().into_iter().flatten() {
+            let t = t.as_str().unwrap_or_default();
+            let count = result
+                .figure(t)
+                .and_then(|e| e["count"].as_u64())
+                .unwrap_or(0);
+            out!("  {t}: {count}");
+        }
+        for e in result.evidence.iter().take(EXPLAINED * 3) {
+            out!("  - {}", e["problem"].as_str().unwrap_or_default());
+        }
+        out!("{}", result.valid);
+    }
+    Ok(exit::for_validity(result.valid))
+}
+
 pub fn run(args: CheckArgs, workload: Workload) -> Result<u8> {
     let mut options = Options::default();
     if let Some(models) = &args.consistency_models {

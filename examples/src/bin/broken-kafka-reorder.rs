@@ -1,0 +1,3 @@
+fn main() -> std::io::Result<()> {
+    gauntlet_examples::nodes::broken_kafka_reorder::main()
+}
