@@ -56,10 +56,10 @@ mod register;
 mod report;
 
 pub use anomaly::{Anomalies, Anomaly, KEEP_PER_TYPE, Step};
-pub use check::{Analysis, ModelVerdict, Options, check};
+pub use check::{Analysis, ModelVerdict, Options, check, check_transactions};
 pub use checker::{TxnChecker, checkers, register};
 pub use cycle::SearchTimeout;
 pub use error::TxnError;
-pub use history::{Status, Workload};
+pub use history::{Status, Transactions, TxnBuilder, Workload};
 pub use model::{implied_anomalies, impossible_models, known_models, parse_model, prohibited_by};
 pub use report::cycle_svg;
