@@ -63,10 +63,10 @@ pub(crate) fn read_from(
     format: Option<Format>,
     tuning: &Tuning,
 ) -> Result<History, HistoryError> {
-    let (format, ops, lines, _) = read_with(source, reader, format, tuning, None)?;
+    let (format, joined) = read_with(source, reader, format, tuning, None)?;
     Ok(History {
-        ops,
-        lines,
+        ops: joined.ops,
+        lines: joined.lines,
         source: source.to_owned(),
         format,
     })
@@ -83,11 +83,18 @@ pub(crate) fn read_each(
     tuning: &Tuning,
     sink: &mut dyn FnMut(Op, usize) -> bool,
 ) -> Result<(Format, usize, bool), HistoryError> {
-    let (format, _, _, (count, stopped)) = read_with(source, reader, format, tuning, Some(sink))?;
-    Ok((format, count, stopped))
+    let (format, joined) = read_with(source, reader, format, tuning, Some(sink))?;
+    Ok((format, joined.count, joined.stopped))
 }
 
-type Read2 = (Format, Vec<Op>, Vec<usize>, (usize, bool));
+/// What the joiner ends with: the ops (unless a sink took them), their
+/// lines, how many there were and whether the sink stopped the reading.
+struct Joined {
+    ops: Vec<Op>,
+    lines: Vec<usize>,
+    count: usize,
+    stopped: bool,
+}
 
 fn read_with<'a>(
     source: &'a Path,
@@ -95,7 +102,7 @@ fn read_with<'a>(
     format: Option<Format>,
     tuning: &Tuning,
     sink: Option<&'a mut dyn FnMut(Op, usize) -> bool>,
-) -> Result<Read2, HistoryError> {
+) -> Result<(Format, Joined), HistoryError> {
     let mut batcher = Batcher::new(source, reader, tuning);
     let sniffed = batcher.start()?;
     let format = format.unwrap_or(sniffed);
@@ -130,8 +137,8 @@ fn read_with<'a>(
         }
         Some(first) => parse_on_threads(&mut batcher, first, format, tuning.threads, &mut joiner),
     };
-    let (ops, lines, counted) = joiner.finish(reader_err, batcher.open).map_err(hint)?;
-    Ok((format, ops, lines, counted))
+    let joined = joiner.finish(reader_err, batcher.open).map_err(hint)?;
+    Ok((format, joined))
 }
 
 /// Whole lines or ops, as read.
@@ -438,10 +445,16 @@ impl<'a> Joiner<'a> {
         self,
         reader_err: Option<HistoryError>,
         open: Option<Open>,
-    ) -> Result<(Vec<Op>, Vec<usize>, (usize, bool)), HistoryError> {
+    ) -> Result<Joined, HistoryError> {
         // Whatever comes after the place the sink stopped is not read.
-        if self.stopped {
-            return Ok((self.ops, self.lines, (self.count, true)));
+        let joined = Joined {
+            ops: self.ops,
+            lines: self.lines,
+            count: self.count,
+            stopped: self.stopped,
+        };
+        if joined.stopped {
+            return Ok(joined);
         }
         if let Some(e) = self.error.or(reader_err) {
             return Err(e);
@@ -466,7 +479,7 @@ impl<'a> Joiner<'a> {
                 ),
             });
         }
-        Ok((self.ops, self.lines, (self.count, false)))
+        Ok(joined)
     }
 }
 
