@@ -33,10 +33,13 @@ pub fn run(args: CheckArgs, workload: Workload) -> Result<u8> {
     if let Some(timeout) = args.timeout {
         options.timeout = Some(timeout.0);
     }
-    let history = gauntlet_history::read_history(&args.history)
-        .map_err(|e| Failure::bad_args(e.to_string()))?;
-    let analysis = gauntlet_txn::check(&history.ops, workload, &options)
-        .map_err(|e| Failure::bad_args(locate(&e, &history)))?;
+    // Models first: a typo is refused before a long read.
+    for m in &options.models {
+        gauntlet_txn::parse_model(m).map_err(|e| Failure::bad_args(e.to_string()))?;
+    }
+    let transactions = read(&args.history, workload)?;
+    let analysis = gauntlet_txn::check_transactions(transactions.parsed, &options)
+        .map_err(|e| Failure::bad_args(locate(&e, &args.history, &transactions.lines)))?;
     if let Some(dir) = &args.html {
         write_html(dir, &analysis, &args.history)?;
     }
@@ -48,15 +51,53 @@ pub fn run(args: CheckArgs, workload: Workload) -> Result<u8> {
     Ok(exit::for_validity(analysis.valid))
 }
 
+/// A history read into transactions, and the line of each txn op (by
+/// index) for errors found later.
+pub struct ReadTxns {
+    pub parsed: gauntlet_txn::Transactions,
+    /// (op index, line), in file order.
+    pub lines: Vec<(u64, u32)>,
+}
+
+/// Streams the history file into the transaction checker's compact form:
+/// one op at a time, none kept, so a history of millions of transactions
+/// is never held as JSON values. Same reader and errors as every other
+/// command.
+pub fn read(path: &Path, workload: Workload) -> Result<ReadTxns> {
+    let mut builder = gauntlet_txn::TxnBuilder::new(workload);
+    let mut lines: Vec<(u64, u32)> = Vec::new();
+    let mut failed: Option<(TxnError, usize)> = None;
+    gauntlet_history::for_each_op(path, |op, line| {
+        if op.f == "txn" && op.is_client() {
+            lines.push((op.index, u32::try_from(line).unwrap_or(u32::MAX)));
+        }
+        match builder.push(&op) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some((e, line));
+                false
+            }
+        }
+    })
+    .map_err(|e| Failure::bad_args(e.to_string()))?;
+    if let Some((e, line)) = failed {
+        return Err(Failure::bad_args(format!("{}:{line}: {e}", path.display())).into());
+    }
+    let parsed = builder
+        .finish()
+        .map_err(|e| Failure::bad_args(locate(&e, path, &lines)))?;
+    Ok(ReadTxns { parsed, lines })
+}
+
 /// An error about an op, with the file and line the op came from.
-fn locate(e: &TxnError, history: &gauntlet_history::History) -> String {
+fn locate(e: &TxnError, path: &Path, lines: &[(u64, u32)]) -> String {
     let line = e
         .index()
-        .and_then(|index| history.ops.iter().position(|op| op.index == index))
-        .and_then(|pos| history.lines.get(pos));
+        .and_then(|index| lines.iter().find(|l| l.0 == index))
+        .map(|l| l.1);
     match line {
-        Some(line) => format!("{}:{line}: {e}", history.source.display()),
-        None => format!("{}: {e}", history.source.display()),
+        Some(line) => format!("{}:{line}: {e}", path.display()),
+        None => format!("{}: {e}", path.display()),
     }
 }
 
