@@ -81,7 +81,7 @@ pub fn read(path: &Path, workload: Workload) -> Result<ReadTxns> {
     })
     .map_err(|e| Failure::bad_args(e.to_string()))?;
     if let Some((e, line)) = failed {
-        return Err(Failure::bad_args(format!("{}:{line}: {e}", path.display())).into());
+        return Err(Failure::bad_args(format!("{}:{line}: {e}", path.display())));
     }
     let parsed = builder
         .finish()
