@@ -3,7 +3,8 @@
 //! relations a path may use, and how rw edges may appear; from each start
 //! edge a BFS walks (node, last edge was rw, required edge seen) states
 //! for the shortest closing path, cut at the best cycle so far, over a
-//! bounded number of start edges ([`MORE_STARTS`] after the first cycle).
+//! bounded number of start edges and amount of work after the first cycle
+//! ([`MORE_STARTS`], [`MORE_WORK`]).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -121,6 +122,11 @@ pub(crate) fn classify(cycle: &[(u32, u32, u8)]) -> &'static str {
 /// are tried for a shorter one. Each try is a BFS cut at the best length
 /// so far, so it only looks near its start edge.
 const MORE_STARTS: usize = 1000;
+
+/// And at most this much BFS work (states visited) after the first cycle,
+/// or four times what finding it took if that is more: a big component
+/// with a long cycle is not searched over and over for a shorter one.
+const MORE_WORK: u64 = 1 << 20;
 
 /// BFS state bits: the last edge was rw; the class's required edge (order
 /// edges for the process/realtime families) has been seen.
@@ -273,7 +279,7 @@ impl<'a> Searcher<'a> {
     /// (local indices): from each start edge inside one component of the
     /// class's relations, a BFS for the shortest closing path, cut at the
     /// best length so far; stops early once no cycle can be shorter, or
-    /// [`MORE_STARTS`] start edges after the first cycle.
+    /// [`MORE_STARTS`] start edges (or [`MORE_WORK`]) after the first.
     fn search_class(&mut self, spec: &Spec, extra: u8) -> Option<Cycle> {
         let path = spec.path | extra;
         let k = self.local.node_count() as u32;
@@ -289,6 +295,9 @@ impl<'a> Searcher<'a> {
         }
         let mut best: Option<Cycle> = None;
         let mut after_first = 0usize;
+        let began = self.steps;
+        // Steps when the first cycle was found, and the work allowed after.
+        let mut first_at: Option<(u64, u64)> = None;
         let mut starts: Vec<u32> = Vec::new();
         for a in 0..k {
             let sa = self.sub_of[a as usize];
@@ -311,8 +320,10 @@ impl<'a> Searcher<'a> {
                     return best;
                 }
                 if best.is_some() {
+                    let (at, budget) = *first_at
+                        .get_or_insert((self.steps, MORE_WORK.max(4 * (self.steps - began))));
                     after_first += 1;
-                    if after_first > MORE_STARTS {
+                    if after_first > MORE_STARTS || self.steps - at > budget {
                         return best;
                     }
                 }

@@ -11,6 +11,13 @@
 //! models through Elle's lattice. Sans-IO: a history in, an [`Analysis`]
 //! out.
 //!
+//! A history held whole goes to [`check`]. A big one read from a file
+//! need not be: push its ops one at a time into a [`TxnBuilder`] (for
+//! example from `gauntlet_history::for_each_op`) and check the compact
+//! [`Transactions`] it makes with [`check_transactions`]; a million
+//! transactions then take a few hundred MiB instead of several GiB of
+//! JSON values.
+//!
 //! Semantics are Jepsen's: `ok` committed, `fail` did not happen, `info`
 //! (or no completion) may have happened — its writes may be visible, its
 //! reads are unknown, and it precedes nothing in real time.
