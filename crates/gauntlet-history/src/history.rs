@@ -147,6 +147,50 @@ pub fn read_history_from(
     stream::read_from(source, reader, format, &stream::Tuning::default())
 }
 
+/// What [`for_each_op`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visited {
+    /// How many ops were handed over.
+    pub ops: usize,
+    /// The format the history was read as.
+    pub format: Format,
+    /// The visitor stopped the reading (returned false).
+    pub stopped: bool,
+}
+
+/// [`read_history`] without keeping the ops: each is handed to `visit`
+/// with the line it starts on, in file order, as soon as it is read, and
+/// dropped after. The same reader, the same rules and the same errors as
+/// [`read_history`] (an error is returned after the ops before it were
+/// visited); memory stays a few batches however long the history is.
+/// `visit` returning false stops the reading there.
+pub fn for_each_op(
+    path: &Path,
+    mut visit: impl FnMut(Op, usize) -> bool,
+) -> Result<Visited, HistoryError> {
+    let file = std::fs::File::open(path).map_err(|source| HistoryError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    for_each_op_from(path, file, Format::from_extension(path), &mut visit)
+}
+
+/// [`for_each_op`] from any reader, as [`read_history_from`].
+pub fn for_each_op_from(
+    source: &Path,
+    reader: impl std::io::Read,
+    format: Option<Format>,
+    visit: &mut dyn FnMut(Op, usize) -> bool,
+) -> Result<Visited, HistoryError> {
+    let (format, ops, stopped) =
+        stream::read_each(source, reader, format, &stream::Tuning::default(), visit)?;
+    Ok(Visited {
+        ops,
+        format,
+        stopped,
+    })
+}
+
 /// [`read_history`] for a text held in memory (stdin, a test). `name` picks
 /// the format by extension, as a path would, else the text is sniffed; it is
 /// also the name errors use.

@@ -20,8 +20,8 @@ mod stream;
 
 pub use calls::{Call, PairError, PairErrorKind, pair_calls};
 pub use history::{
-    Format, History, parse_history, read_history, read_history_from, read_history_str,
-    split_independent_tuples,
+    Format, History, Visited, for_each_op, for_each_op_from, parse_history, read_history,
+    read_history_from, read_history_str, split_independent_tuples,
 };
 pub use io::{HistoryError, HistoryWriter, read_jsonl, read_jsonl_str};
 pub use op::{Op, OpType, Process};

@@ -63,6 +63,46 @@ pub(crate) fn read_from(
     format: Option<Format>,
     tuning: &Tuning,
 ) -> Result<History, HistoryError> {
+    let (format, joined) = read_with(source, reader, format, tuning, None)?;
+    Ok(History {
+        ops: joined.ops,
+        lines: joined.lines,
+        source: source.to_owned(),
+        format,
+    })
+}
+
+/// Hands each op with its line to `sink`, in order, as soon as its batch
+/// is joined, keeping none; `sink` returning false stops the reading.
+/// Returns the format, how many ops were handed over, and whether the
+/// sink stopped the reading.
+pub(crate) fn read_each(
+    source: &Path,
+    reader: impl Read,
+    format: Option<Format>,
+    tuning: &Tuning,
+    sink: &mut dyn FnMut(Op, usize) -> bool,
+) -> Result<(Format, usize, bool), HistoryError> {
+    let (format, joined) = read_with(source, reader, format, tuning, Some(sink))?;
+    Ok((format, joined.count, joined.stopped))
+}
+
+/// What the joiner ends with: the ops (unless a sink took them), their
+/// lines, how many there were and whether the sink stopped the reading.
+struct Joined {
+    ops: Vec<Op>,
+    lines: Vec<usize>,
+    count: usize,
+    stopped: bool,
+}
+
+fn read_with<'a>(
+    source: &'a Path,
+    reader: impl Read,
+    format: Option<Format>,
+    tuning: &Tuning,
+    sink: Option<&'a mut dyn FnMut(Op, usize) -> bool>,
+) -> Result<(Format, Joined), HistoryError> {
     let mut batcher = Batcher::new(source, reader, tuning);
     let sniffed = batcher.start()?;
     let format = format.unwrap_or(sniffed);
@@ -89,6 +129,7 @@ pub(crate) fn read_from(
     }
     let first = batcher.next_batch().map_err(hint)?;
     let mut joiner = Joiner::new(source);
+    joiner.sink = sink;
     let reader_err = match first {
         None => None,
         Some(first) if first.last || tuning.threads <= 1 => {
@@ -96,13 +137,8 @@ pub(crate) fn read_from(
         }
         Some(first) => parse_on_threads(&mut batcher, first, format, tuning.threads, &mut joiner),
     };
-    let (ops, lines) = joiner.finish(reader_err, batcher.open).map_err(hint)?;
-    Ok(History {
-        ops,
-        lines,
-        source: source.to_owned(),
-        format,
-    })
+    let joined = joiner.finish(reader_err, batcher.open).map_err(hint)?;
+    Ok((format, joined))
 }
 
 /// Whole lines or ops, as read.
@@ -309,6 +345,12 @@ struct Joiner<'a> {
     source: &'a Path,
     ops: Vec<Op>,
     lines: Vec<usize>,
+    /// Where ops go instead of `ops`, when set.
+    sink: Option<&'a mut dyn FnMut(Op, usize) -> bool>,
+    /// Ops joined so far.
+    count: usize,
+    /// The sink asked to stop.
+    stopped: bool,
     /// The line of the history's closing bracket, once seen.
     closed: Option<usize>,
     error: Option<HistoryError>,
@@ -325,6 +367,9 @@ impl<'a> Joiner<'a> {
             source,
             ops: Vec::new(),
             lines: Vec::new(),
+            sink: None,
+            count: 0,
+            stopped: false,
             closed: None,
             error: None,
             sent: 0,
@@ -333,8 +378,9 @@ impl<'a> Joiner<'a> {
         }
     }
 
+    /// Reading should stop: an error, or the sink had enough.
     fn failed(&self) -> bool {
-        self.error.is_some()
+        self.error.is_some() || self.stopped
     }
 
     /// Batch `i`, parsed.
@@ -342,7 +388,7 @@ impl<'a> Joiner<'a> {
         self.waiting.insert(i, p);
         while let Some(p) = self.waiting.remove(&self.next) {
             self.next += 1;
-            if self.error.is_none() {
+            if !self.failed() {
                 self.join(p);
             }
         }
@@ -368,15 +414,29 @@ impl<'a> Joiner<'a> {
             }
         };
         self.closed = self.closed.or(part.closed);
-        let base = self.ops.len();
+        let base = self.count;
         let mut ops = part.ops;
         for i in part.unindexed {
             if let Some(op) = ops.get_mut(i) {
                 op.index = (base + i) as u64;
             }
         }
-        self.ops.append(&mut ops);
-        self.lines.extend(part.lines);
+        match &mut self.sink {
+            None => {
+                self.count += ops.len();
+                self.ops.append(&mut ops);
+                self.lines.extend(part.lines);
+            }
+            Some(sink) => {
+                for (op, line) in ops.into_iter().zip(part.lines) {
+                    self.count += 1;
+                    if !sink(op, line) {
+                        self.stopped = true;
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// The history's ops and lines, or the first error (a reader's error
@@ -385,7 +445,17 @@ impl<'a> Joiner<'a> {
         self,
         reader_err: Option<HistoryError>,
         open: Option<Open>,
-    ) -> Result<(Vec<Op>, Vec<usize>), HistoryError> {
+    ) -> Result<Joined, HistoryError> {
+        // Whatever comes after the place the sink stopped is not read.
+        let joined = Joined {
+            ops: self.ops,
+            lines: self.lines,
+            count: self.count,
+            stopped: self.stopped,
+        };
+        if joined.stopped {
+            return Ok(joined);
+        }
         if let Some(e) = self.error.or(reader_err) {
             return Err(e);
         }
@@ -409,7 +479,7 @@ impl<'a> Joiner<'a> {
                 ),
             });
         }
-        Ok((self.ops, self.lines))
+        Ok(joined)
     }
 }
 
@@ -877,6 +947,53 @@ mod tests {
             let tuning = Tuning { read: size, batch: size, max_line: 1 << 20, threads };
             proptest::prop_assert_eq!(read(&text, None, &tuning, size), whole, "{:?}", String::from_utf8_lossy(&text));
         }
+    }
+
+    /// The visiting read sees what the collecting read keeps, op by op,
+    /// or fails with the same error; a visitor can stop it early.
+    #[test]
+    fn each_op_is_visited_as_read() {
+        for text in texts() {
+            for tuning in [
+                Tuning::default(),
+                Tuning {
+                    read: 7,
+                    batch: 7,
+                    max_line: 1 << 20,
+                    threads: 3,
+                },
+            ] {
+                let whole = read(&text, None, &tuning, usize::MAX);
+                let mut seen = Vec::new();
+                let each = read_each(Path::new("h"), &text[..], None, &tuning, &mut |op, line| {
+                    seen.push((op, line));
+                    true
+                });
+                match (whole, each) {
+                    (Ok(h), Ok((format, n, stopped))) => {
+                        assert_eq!((format, n, stopped), (h.format, h.ops.len(), false));
+                        let (ops, lines): (Vec<Op>, Vec<usize>) = seen.into_iter().unzip();
+                        assert_eq!((ops, lines), (h.ops, h.lines));
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b.to_string()),
+                    (a, b) => panic!("{a:?} vs {b:?}"),
+                }
+            }
+        }
+        let text = texts().swap_remove(3);
+        let mut n = 0;
+        let (_, count, stopped) = read_each(
+            Path::new("h"),
+            &text[..],
+            None,
+            &Tuning::default(),
+            &mut |_, _| {
+                n += 1;
+                n < 5
+            },
+        )
+        .unwrap();
+        assert_eq!((n, count, stopped), (5, 5, true));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::history::{MopKind, Status, Txns};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ExtRead {
     pub key: u32,
-    /// Into `txns.elems`.
+    /// See [`Txns::slice`].
     pub start: u32,
     pub len: u32,
 }
@@ -26,14 +26,14 @@ pub(crate) struct AppendIndex {
     writer: FxHashMap<(u32, i64), (u32, bool)>,
     /// (key, value) → failed txn.
     failed: FxHashMap<(u32, i64), u32>,
-    /// Per key: the longest read, as (start, len) into `txns.elems`.
+    /// Per key: the longest read, as (start, len) (see [`Txns::slice`]).
     order: Vec<(u32, u32)>,
 }
 
 impl AppendIndex {
     fn order<'a>(&self, txns: &'a Txns, key: u32) -> &'a [i64] {
         let (s, l) = self.order[key as usize];
-        &txns.elems[s as usize..(s + l) as usize]
+        txns.slice(key, s, l)
     }
 
     fn writer_of(&self, key: u32, v: i64) -> Option<u32> {
@@ -65,7 +65,7 @@ impl AppendIndex {
                 None
             }
             WR => ext_reads(txns, b).into_iter().find_map(|r| {
-                let read = &txns.elems[r.start as usize..(r.start + r.len) as usize];
+                let read = txns.slice(r.key, r.start, r.len);
                 let last = *read.last()?;
                 (self.writer_of(r.key, last) == Some(a)).then(|| {
                     format!(
@@ -80,7 +80,7 @@ impl AppendIndex {
                 })
             }),
             RW => ext_reads(txns, a).into_iter().find_map(|r| {
-                let read = &txns.elems[r.start as usize..(r.start + r.len) as usize];
+                let read = txns.slice(r.key, r.start, r.len);
                 let order = self.order(txns, r.key);
                 let next = *order.get(read.len())?;
                 (is_prefix(read, order) && self.writer_of(r.key, next) == Some(b)).then(|| {
@@ -131,7 +131,7 @@ fn replay(txns: &Txns, t: u32, internal: &mut Vec<Anomaly>) -> Vec<ExtRead> {
             MopKind::Read if m.read_known => {
                 let read = txns.read(m);
                 let expected: Option<Vec<i64>> = s.base.map(|(bs, bl)| {
-                    let mut e = txns.elems[bs as usize..(bs + bl) as usize].to_vec();
+                    let mut e = txns.slice(m.key, bs, bl).to_vec();
                     e.extend_from_slice(&s.appended);
                     e
                 });
@@ -257,13 +257,13 @@ pub(crate) fn infer(
         };
         idx.order[key] = (ls, ll);
         let k = txns.keys[key];
-        let order = &txns.elems[ls as usize..(ls + ll) as usize];
         let key = key as u32;
+        let order = txns.slice(key, ls, ll);
         // Reads that are no prefix of the longest: no single order explains
         // both.
         let mut odd: Vec<(u32, u32, u32)> = Vec::new();
         for &(t, s, l) in reads {
-            let read = &txns.elems[s as usize..(s + l) as usize];
+            let read = txns.slice(key, s, l);
             if !is_prefix(read, order) {
                 if odd.is_empty() {
                     found.push(Anomaly {
@@ -286,7 +286,7 @@ pub(crate) fn infer(
         // Duplicates, aborted and unknown elements: in the longest read,
         // which contains every read that agrees with it, and in the odd ones.
         for &(t, s, l) in std::iter::once(&(longest_t, ls, ll)).chain(odd.iter()) {
-            let read = &txns.elems[s as usize..(s + l) as usize];
+            let read = txns.slice(key, s, l);
             check_elements(txns, &idx, t, key, read, reads, found);
         }
         // Dirty update: a committed append ordered after an aborted one.
@@ -321,7 +321,7 @@ pub(crate) fn infer(
         // wr, rw, G1b and lost updates from the external reads.
         let ext = &mut ext_by_key[key as usize];
         for &(t, r) in ext.iter() {
-            let read = &txns.elems[r.start as usize..(r.start + r.len) as usize];
+            let read = txns.slice(key, r.start, r.len);
             if let Some(&last) = read.last()
                 && let Some(&(w, is_last)) = idx.writer.get(&(key, last))
             {
@@ -354,18 +354,14 @@ pub(crate) fn infer(
             txns.mops(t)
                 .iter()
                 .any(|m| m.kind == MopKind::Write && m.key == r.key)
-                && is_prefix(
-                    &txns.elems[r.start as usize..(r.start + r.len) as usize],
-                    order,
-                )
+                && is_prefix(txns.slice(key, r.start, r.len), order)
         });
         ext.sort_unstable_by_key(|&(t, r)| (r.len, t));
         for group in ext.chunk_by(|a, b| a.1.len == b.1.len) {
             if group.len() < 2 {
                 continue;
             }
-            let read = &txns.elems
-                [group[0].1.start as usize..(group[0].1.start + group[0].1.len) as usize];
+            let read = txns.slice(key, group[0].1.start, group[0].1.len);
             let names: Vec<String> = group.iter().map(|&(t, _)| who(txns, t)).collect();
             found.push(Anomaly {
                 kind: "lost-update",
@@ -419,7 +415,7 @@ fn check_elements(
         let failed = idx.failed.get(&(key, v)).copied();
         // Every read that includes the element saw it.
         for &(r, s, l) in reads {
-            let other = &txns.elems[s as usize..(s + l) as usize];
+            let other = txns.slice(key, s, l);
             if other.len() <= i || other[i] != v {
                 continue;
             }

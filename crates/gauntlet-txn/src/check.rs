@@ -10,7 +10,7 @@ use crate::anomaly::{Anomalies, Anomaly, Step, who};
 use crate::cycle::{Cycle, SearchTimeout, Searcher};
 use crate::error::TxnError;
 use crate::graph::{EdgeList, PROCESS, REALTIME, rel_name};
-use crate::history::{Txns, Workload, parse};
+use crate::history::{Transactions, Txns, Workload, parse};
 use crate::model::{impossible_models, parse_model, prohibited_by};
 use crate::{append, order, register};
 
@@ -88,13 +88,27 @@ enum Index {
 
 /// Checks a history of `txn` ops against `options.models`.
 pub fn check(history: &[Op], workload: Workload, options: &Options) -> Result<Analysis, TxnError> {
+    // The model names first: a typo is the error, whatever the history.
+    for m in &options.models {
+        parse_model(m)?;
+    }
+    check_transactions(parse(history, workload)?, options)
+}
+
+/// Checks transactions parsed op by op with a [`TxnBuilder`](crate::TxnBuilder)
+/// (a history streamed from a file, never held whole) against
+/// `options.models`. The search budget counts from this call.
+pub fn check_transactions(
+    transactions: Transactions,
+    options: &Options,
+) -> Result<Analysis, TxnError> {
     let started = Instant::now();
     let models: Vec<&'static str> = options
         .models
         .iter()
         .map(|m| parse_model(m))
         .collect::<Result<_, _>>()?;
-    let txns = parse(history, workload)?;
+    let Transactions { txns, workload } = transactions;
     let mut edges = EdgeList::default();
     let mut anomalies = Anomalies::default();
     let index = match workload {

@@ -67,6 +67,20 @@ struct Proc {
 
 /// A strict-serializable list-append history of `cfg.txns` transactions.
 pub fn list_append(cfg: &GenConfig) -> Vec<Op> {
+    let mut history = Vec::with_capacity(cfg.txns * 2);
+    list_append_each(cfg, |op| history.push(op));
+    history
+}
+
+/// [`list_append`], each op handed to `emit` (indexed, in order) as it is
+/// made, none kept: a big history can go straight to a file or a checker.
+pub fn list_append_each(cfg: &GenConfig, mut emit: impl FnMut(Op)) {
+    let mut index = 0u64;
+    let mut emit = |mut op: Op| {
+        op.index = index;
+        index += 1;
+        emit(op);
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let nproc = cfg.processes.max(1);
     let mut procs: Vec<Proc> = (0..nproc)
@@ -83,7 +97,6 @@ pub fn list_append(cfg: &GenConfig) -> Vec<Op> {
     let mut active: Vec<i64> = (0..cfg.active_keys.max(1) as i64).collect();
     let mut next_key = active.len() as i64;
     let mut appends: FxHashMap<i64, usize> = FxHashMap::default();
-    let mut history = Vec::with_capacity(cfg.txns * 2);
     let mut invoked = 0usize;
     let mut completed = 0usize;
     let mut time = 0u64;
@@ -128,7 +141,7 @@ pub fn list_append(cfg: &GenConfig) -> Vec<Op> {
                     .collect();
                 let mut op = Op::invoke(proc.id, "txn", Value::Array(value));
                 op.time = Some(time);
-                history.push(op);
+                emit(op);
                 proc.phase = Phase::Invoked;
             }
             Phase::Invoked => {
@@ -184,7 +197,7 @@ pub fn list_append(cfg: &GenConfig) -> Vec<Op> {
                             .collect::<Vec<_>>()
                     );
                 }
-                history.push(op);
+                emit(op);
                 completed += 1;
                 if proc.outcome == OpType::Info {
                     proc.id = next_process;
@@ -194,13 +207,9 @@ pub fn list_append(cfg: &GenConfig) -> Vec<Op> {
             }
         }
     }
-    for (i, op) in history.iter_mut().enumerate() {
-        op.index = i as u64;
-    }
-    history
 }
 
-fn history_invoke(proc: &Proc) -> Op {
+fn history_invoke(proc: &mut Proc) -> Op {
     Op {
         index: 0,
         time: None,
@@ -208,7 +217,7 @@ fn history_invoke(proc: &Proc) -> Op {
         kind: OpType::Ok,
         f: "txn".to_owned(),
         key: None,
-        value: proc.result.clone(),
+        value: std::mem::take(&mut proc.result),
         error: None,
         is_final: false,
     }

@@ -97,6 +97,23 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// Refills this graph, reusing its buffers, with `n` nodes whose
+    /// out-edges `edges(v, push)` pushes (target, mask), each target once.
+    pub fn rebuild(&mut self, n: usize, mut edges: impl FnMut(usize, &mut dyn FnMut(u32, u8))) {
+        self.offsets.clear();
+        self.targets.clear();
+        self.masks.clear();
+        self.offsets.push(0);
+        for v in 0..n {
+            let (targets, masks) = (&mut self.targets, &mut self.masks);
+            edges(v, &mut |t, m| {
+                targets.push(t);
+                masks.push(m);
+            });
+            self.offsets.push(self.targets.len() as u32);
+        }
+    }
+
     pub fn node_count(&self) -> usize {
         self.offsets.len().saturating_sub(1)
     }

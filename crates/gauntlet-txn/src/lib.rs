@@ -11,6 +11,13 @@
 //! models through Elle's lattice. Sans-IO: a history in, an [`Analysis`]
 //! out.
 //!
+//! A history held whole goes to [`check`]. A big one read from a file
+//! need not be: push its ops one at a time into a [`TxnBuilder`] (for
+//! example from `gauntlet_history::for_each_op`) and check the compact
+//! [`Transactions`] it makes with [`check_transactions`]; a million
+//! transactions then take a few hundred MiB instead of several GiB of
+//! JSON values.
+//!
 //! Semantics are Jepsen's: `ok` committed, `fail` did not happen, `info`
 //! (or no completion) may have happened — its writes may be visible, its
 //! reads are unknown, and it precedes nothing in real time.
@@ -57,10 +64,10 @@ mod register;
 mod report;
 
 pub use anomaly::{Anomalies, Anomaly, KEEP_PER_TYPE, Step};
-pub use check::{Analysis, ModelVerdict, Options, check};
+pub use check::{Analysis, ModelVerdict, Options, check, check_transactions};
 pub use checker::{TxnChecker, checkers, register};
 pub use cycle::SearchTimeout;
 pub use error::TxnError;
-pub use history::{Status, Workload};
+pub use history::{Status, Transactions, TxnBuilder, Workload};
 pub use model::{implied_anomalies, impossible_models, known_models, parse_model, prohibited_by};
 pub use report::cycle_svg;

@@ -205,6 +205,31 @@ fn g2_item_write_skew() {
     assert_eq!(run(&good, LA, &["serializable"]).valid, Validity::Valid);
 }
 
+/// Ten thousand write skews one after another: ten thousand small
+/// components, each searched on its own (the search must not cost the
+/// whole graph per component), each one's anomaly counted.
+#[test]
+fn many_small_bad_components_are_each_found() {
+    const N: i64 = 10_000;
+    let mut h = H::default();
+    for i in 0..N {
+        let (x, y) = (2 * i, 2 * i + 1);
+        let a = json!([["append", x, 1], ["r", y, []]]);
+        let b = json!([["append", y, 1], ["r", x, []]]);
+        let r = json!([["r", x, [1]], ["r", y, [1]]]);
+        h.invoke(0, nulls(&a))
+            .invoke(1, nulls(&b))
+            .ok(0, a)
+            .ok(1, b);
+        h.txn(2, nulls(&r), r);
+    }
+    let r = run(&h, LA, &["strict-serializable"]);
+    assert_eq!(types(&r), ["G2-item"]);
+    assert_eq!(r.anomalies.count("G2-item"), N as usize);
+    assert!(r.timeouts.is_empty());
+    assert_eq!(r.valid, Validity::Invalid);
+}
+
 #[test]
 fn internal_inconsistency() {
     let bad = seq(&[(0, json!([["append", 0, 1], ["r", 0, []]]))]);

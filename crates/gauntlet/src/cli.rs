@@ -218,14 +218,17 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20"
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench elle --sizes 100000,1000000 --clients 100\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20"
 )]
 pub struct BenchArgs {
     /// What to measure: router (messages per second between real node
     /// processes), flood (gauntlet's memory while every node floods the
     /// network and none reads), check (the linearizability checker's ops
-    /// per second and peak memory) or soak (gauntlet's own CPU and memory
-    /// while it soaks a service).
+    /// per second and peak memory), elle (the transaction checker on
+    /// Elle-paper-like list-append histories: each written to a JSONL file,
+    /// then read and checked strict-serializable as `gauntlet check --model
+    /// list-append` does, in a child process whose peak memory is its own)
+    /// or soak (gauntlet's own CPU and memory while it soaks a service).
     pub what: String,
     /// soak: minutes to soak (the per-hour figures are extrapolated from
     /// it): 0.001 to 525600 (365 days).
@@ -237,12 +240,19 @@ pub struct BenchArgs {
     /// check: a directory of reference histories with an expected.tsv.
     #[arg(long)]
     pub histories: Option<PathBuf>,
-    /// check: sizes (ops) of the generated histories, comma-separated: 1 to 10000000 each.
+    /// check, elle: sizes of the generated histories (check: ops; elle:
+    /// transactions), comma-separated: 1 to 10000000 each.
     #[arg(long, default_value = "10000,100000,1000000", value_parser = units::bench_sizes)]
     pub sizes: units::Counts,
-    /// check: client counts of the generated histories, comma-separated: 1 to 10000 each.
-    #[arg(long, default_value = "10,50,100", value_parser = units::bench_clients)]
-    pub clients: units::Counts,
+    /// check, elle: client counts (elle: concurrent processes) of the
+    /// generated histories, comma-separated: 1 to 10000 each [default:
+    /// check 10,50,100; elle 10,100].
+    #[arg(long, value_parser = units::bench_clients)]
+    pub clients: Option<units::Counts>,
+    /// elle, internal: check this history file in this process and print
+    /// its figures as JSON (what each case's child process runs).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub elle_case: Option<PathBuf>,
     /// Cluster sizes to measure, comma-separated: 2 to 10000 nodes each.
     #[arg(long, default_value = "5,25,100", value_parser = units::cluster_sizes)]
     pub nodes: units::Counts,

@@ -12,8 +12,9 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         "flood" => flood(args),
         "check" => check(args),
         "soak" => soak(args),
+        "elle" => elle(args),
         other => Err(Failure::bad_args(format!(
-            "unknown benchmark {other:?}; there are: router, flood, check, soak"
+            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak"
         ))),
     }
 }
@@ -31,7 +32,10 @@ fn check(args: BenchArgs) -> Result<u8> {
     }
     let cfg = BenchConfig {
         histories_dir: args.histories.clone(),
-        clients: args.clients.0.clone(),
+        clients: args
+            .clients
+            .as_ref()
+            .map_or_else(|| vec![10, 50, 100], |c| c.0.clone()),
         sizes: args.sizes.0.clone(),
         ..BenchConfig::default()
     };
@@ -47,6 +51,144 @@ fn check(args: BenchArgs) -> Result<u8> {
         out!("{}", serde_json::to_string_pretty(&figures)?);
     }
     Ok(exit::VALID)
+}
+
+/// The transaction checker, as a user meets it: per size and process
+/// count, an Elle-paper-like list-append history (1–5 micro-ops, 100
+/// active keys, 100 appends per key; strict serializable by construction)
+/// is generated straight to a JSONL file, then a child process (so its
+/// peak RSS is the case's own) reads it as `gauntlet check --model
+/// list-append` does and checks it strict-serializable.
+fn elle(args: BenchArgs) -> Result<u8> {
+    if let Some(path) = &args.elle_case {
+        let figure = elle_case(path)?;
+        out!("{}", serde_json::to_string(&figure)?);
+        return Ok(exit::VALID);
+    }
+    let clients = args
+        .clients
+        .as_ref()
+        .map_or_else(|| vec![10, 100], |c| c.0.clone());
+    let dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let mut figures = Vec::new();
+    for &txns in &args.sizes.0 {
+        for &processes in &clients {
+            let path = dir.path().join(format!("elle-{txns}-{processes}.jsonl"));
+            let written = std::time::Instant::now();
+            let bytes = write_elle_history(&path, txns, processes)?;
+            let generate_seconds = written.elapsed().as_secs_f64();
+            let child = std::process::Command::new(&exe)
+                .args(["bench", "elle", "--elle-case"])
+                .arg(&path)
+                .stdin(std::process::Stdio::null())
+                .output()?;
+            let _ = std::fs::remove_file(&path);
+            if !child.status.success() {
+                return Err(anyhow::anyhow!(
+                    "bench elle: the case of {txns} transactions, {processes} processes failed: {}",
+                    String::from_utf8_lossy(&child.stderr).trim()
+                ));
+            }
+            let mut figure: serde_json::Value = serde_json::from_slice(&child.stdout)?;
+            figure["processes"] = processes.into();
+            figure["file_mib"] = (bytes as f64 / 1048576.0).into();
+            figure["generate_seconds"] = generate_seconds.into();
+            if !args.json.on {
+                let f = |k: &str| figure[k].as_f64().unwrap_or(f64::NAN);
+                out!(
+                    "elle  {:>8} txns  {:>4} processes  read {:>7.3} s + check {:>7.3} s = {:>7.3} s  {:>9.0} txns/s  peak RSS {:>6.0} MiB  {}  ({:.0} MiB JSONL)",
+                    txns,
+                    processes,
+                    f("read_seconds"),
+                    f("check_seconds"),
+                    f("seconds"),
+                    f("txns_per_sec"),
+                    f("peak_rss_mib"),
+                    figure["valid"].as_str().unwrap_or("?"),
+                    f("file_mib"),
+                );
+            }
+            figures.push(figure);
+        }
+    }
+    if args.json.on {
+        out!("{}", serde_json::to_string_pretty(&figures)?);
+    }
+    Ok(exit::VALID)
+}
+
+/// Generates one bench history straight to `path` as JSONL (never held
+/// whole); returns the file's size.
+fn write_elle_history(path: &std::path::Path, txns: usize, processes: usize) -> Result<u64> {
+    use gauntlet_txn::generate::{GenConfig, list_append_each};
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut failed: Option<std::io::Error> = None;
+    list_append_each(
+        &GenConfig {
+            txns,
+            processes,
+            seed: 42,
+            ..GenConfig::default()
+        },
+        |op| {
+            if failed.is_none()
+                && let Err(e) = serde_json::to_writer(&mut out, &op)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"))
+            {
+                failed = Some(e);
+            }
+        },
+    );
+    if let Some(e) = failed {
+        return Err(anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    out.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// One case, in this (child) process: read `path` into transactions (the
+/// streamed reader `gauntlet check` uses), check strict-serializable, and
+/// the figures, peak RSS included.
+fn elle_case(path: &std::path::Path) -> Result<serde_json::Value> {
+    let started = std::time::Instant::now();
+    let read = crate::cmd_check_txn::read(path, gauntlet_txn::Workload::ListAppend)?;
+    let read_seconds = started.elapsed().as_secs_f64();
+    let txns = read.parsed.len();
+    drop(read.lines);
+    let checked = std::time::Instant::now();
+    let analysis = gauntlet_txn::check_transactions(
+        read.parsed,
+        &gauntlet_txn::Options::models(["strict-serializable"]),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let check_seconds = checked.elapsed().as_secs_f64();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(serde_json::json!({
+        "txns": txns,
+        "valid": analysis.valid.to_string(),
+        "read_seconds": read_seconds,
+        "check_seconds": check_seconds,
+        "seconds": seconds,
+        "txns_per_sec": txns as f64 / seconds.max(1e-9),
+        "peak_rss_mib": status_kib("VmHWM:").map(|k| k as f64 / 1024.0),
+        "graph_nodes": analysis.graph_nodes,
+        "graph_edges": analysis.graph_edges,
+    }))
+}
+
+/// A field of `/proc/self/status`, in KiB.
+fn status_kib(field: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// gauntlet's own memory while every node floods the network as fast as it

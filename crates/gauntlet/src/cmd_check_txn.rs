@@ -6,10 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use gauntlet_check::Validity;
-use gauntlet_txn::{Analysis, Options, Workload};
+use gauntlet_txn::{Analysis, Options, TxnError, Workload};
 
 use crate::cli::CheckArgs;
-use crate::cmd_check::locate;
 use crate::exit::{self, Failure};
 use crate::out::out;
 
@@ -76,10 +75,13 @@ pub fn run(args: CheckArgs, workload: Workload) -> Result<u8> {
     if let Some(timeout) = args.timeout {
         options.timeout = Some(timeout.0);
     }
-    let history = gauntlet_history::read_history(&args.history)
-        .map_err(|e| Failure::bad_args(e.to_string()))?;
-    let analysis = gauntlet_txn::check(&history.ops, workload, &options)
-        .map_err(|e| Failure::bad_args(locate(&e, e.index(), &history)))?;
+    // Models first: a typo is refused before a long read.
+    for m in &options.models {
+        gauntlet_txn::parse_model(m).map_err(|e| Failure::bad_args(e.to_string()))?;
+    }
+    let transactions = read(&args.history, workload)?;
+    let analysis = gauntlet_txn::check_transactions(transactions.parsed, &options)
+        .map_err(|e| Failure::bad_args(locate(&e, &args.history, &transactions.lines)))?;
     if let Some(dir) = &args.html {
         write_html(dir, &analysis, &args.history)?;
     }
@@ -89,6 +91,56 @@ pub fn run(args: CheckArgs, workload: Workload) -> Result<u8> {
         print_summary(&analysis, &args.history, args.html.as_deref());
     }
     Ok(exit::for_validity(analysis.valid))
+}
+
+/// A history read into transactions, and the line of each txn op (by
+/// index) for errors found later.
+pub struct ReadTxns {
+    pub parsed: gauntlet_txn::Transactions,
+    /// (op index, line), in file order.
+    pub lines: Vec<(u64, u32)>,
+}
+
+/// Streams the history file into the transaction checker's compact form:
+/// one op at a time, none kept, so a history of millions of transactions
+/// is never held as JSON values. Same reader and errors as every other
+/// command.
+pub fn read(path: &Path, workload: Workload) -> Result<ReadTxns> {
+    let mut builder = gauntlet_txn::TxnBuilder::new(workload);
+    let mut lines: Vec<(u64, u32)> = Vec::new();
+    let mut failed: Option<(TxnError, usize)> = None;
+    gauntlet_history::for_each_op(path, |op, line| {
+        if op.f == "txn" && op.is_client() {
+            lines.push((op.index, u32::try_from(line).unwrap_or(u32::MAX)));
+        }
+        match builder.push(&op) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some((e, line));
+                false
+            }
+        }
+    })
+    .map_err(|e| Failure::bad_args(e.to_string()))?;
+    if let Some((e, line)) = failed {
+        return Err(Failure::bad_args(format!("{}:{line}: {e}", path.display())));
+    }
+    let parsed = builder
+        .finish()
+        .map_err(|e| Failure::bad_args(locate(&e, path, &lines)))?;
+    Ok(ReadTxns { parsed, lines })
+}
+
+/// An error about an op, with the file and line the op came from.
+fn locate(e: &TxnError, path: &Path, lines: &[(u64, u32)]) -> String {
+    let line = e
+        .index()
+        .and_then(|index| lines.iter().find(|l| l.0 == index))
+        .map(|l| l.1);
+    match line {
+        Some(line) => format!("{}:{line}: {e}", path.display()),
+        None => format!("{}: {e}", path.display()),
+    }
 }
 
 fn print_summary(a: &Analysis, path: &Path, html: Option<&Path>) {

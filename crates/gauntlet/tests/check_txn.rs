@@ -148,3 +148,32 @@ fn bad_transactions_and_model_names_are_refused_with_their_place() {
         stderr(&out)
     );
 }
+
+/// `gauntlet bench elle` runs each case in a child process and reports
+/// its figures; generated histories are strict serializable.
+#[test]
+fn bench_elle_reports_each_case() {
+    let out = Command::new(gauntlet())
+        .args([
+            "bench",
+            "elle",
+            "--sizes",
+            "300",
+            "--clients",
+            "2,5",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let figures: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let figures = figures.as_array().unwrap();
+    assert_eq!(figures.len(), 2);
+    for (f, p) in figures.iter().zip([2, 5]) {
+        assert_eq!(f["txns"], 300);
+        assert_eq!(f["processes"], p);
+        assert_eq!(f["valid"], "true");
+        assert!(f["peak_rss_mib"].as_f64().unwrap() > 0.0);
+        assert!(f["check_seconds"].as_f64().is_some());
+    }
+}
