@@ -107,6 +107,20 @@ fn g0_write_cycle() {
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.anomalies);
 }
 
+/// A write cycle and an information flow cycle among the same two
+/// transactions: both are named. (Kafka allows G0 but not G1c, so a G0
+/// must not hide a G1c in its component.)
+#[test]
+fn g0_does_not_hide_a_g1c_in_the_same_component() {
+    let bad = concurrent(
+        json!([["append", 0, 1], ["append", 1, 2], ["append", 2, 5]]),
+        json!([["append", 0, 3], ["append", 1, 4], ["r", 2, [5]]]),
+        &[json!([["r", 0, [1, 3]], ["r", 1, [4, 2]]])],
+    );
+    let r = run(&bad, LA, &["read-committed"]);
+    assert_eq!(types(&r), ["G0", "G1c"], "{:?}", r.anomalies);
+}
+
 #[test]
 fn g1a_aborted_read() {
     let mut h = H::default();
