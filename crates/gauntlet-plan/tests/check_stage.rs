@@ -136,7 +136,7 @@ fn an_unknown_checker_name_is_an_error_at_the_name_listing_the_known_ones() {
     assert_eq!((e.line(), e.column()), (Some(3), Some(11)), "{e}");
     let shown = e.to_string();
     assert!(
-        shown.contains("unknown checker \"lineariz\"; known checkers are: availability, counter, echo, linearizable, list-append, rw-register, set-full, stats, unique-ids"),
+        shown.contains("unknown checker \"lineariz\"; known checkers are: availability, counter, echo, kafka, linearizable, list-append, rw-register, set-full, stats, unique-ids"),
         "{shown}"
     );
     let e =

@@ -257,7 +257,7 @@ fn bad_checker_arguments_exit_254_and_say_why() {
     let cases: [(&[&str], &str); 5] = [
         (
             &["--checker", "lineariz"],
-            "unknown checker \"lineariz\"; known checkers are: availability, counter, echo, linearizable, list-append, rw-register, set-full, stats, unique-ids",
+            "unknown checker \"lineariz\"; known checkers are: availability, counter, echo, kafka, linearizable, list-append, rw-register, set-full, stats, unique-ids",
         ),
         (&["--checker", "./missing.sh"], "missing.sh"),
         (
