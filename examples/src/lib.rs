@@ -79,6 +79,7 @@ pub const NODES: &[(&str, NodeMain)] = &[
     ("node-kafka-single", nodes::node_kafka_single::main),
     ("node-lin-kv-proxy", nodes::node_lin_kv_proxy::main),
     ("node-pn-counter", nodes::node_pn_counter::main),
+    ("node-txn-multi-key", nodes::node_txn_multi_key::main),
     ("node-txn-single-key", nodes::node_txn_single_key::main),
     ("node-unique-ids", nodes::node_unique_ids::main),
     (

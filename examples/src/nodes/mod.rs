@@ -18,5 +18,6 @@ pub mod node_kafka_lin_kv;
 pub mod node_kafka_single;
 pub mod node_lin_kv_proxy;
 pub mod node_pn_counter;
+pub mod node_txn_multi_key;
 pub mod node_txn_single_key;
 pub mod node_unique_ids;

@@ -1,0 +1,3 @@
+fn main() -> std::io::Result<()> {
+    gauntlet_examples::nodes::node_txn_multi_key::main()
+}
