@@ -13,6 +13,7 @@ use serde_json::Value;
 
 /// Runs the example and checks the verdict: the workload check `valid`
 /// (exit 0) or, for a broken node, invalid (exit 1) with its anomalies.
+/// `extra` flags replace the defaults (2 nodes, 5 s, rate 50).
 fn run(
     workload: &str,
     example: &str,
@@ -20,11 +21,16 @@ fn run(
     extra: &[(&str, &str)],
     valid: bool,
 ) -> (TestRun, Vec<Value>, Value) {
-    let mut run = TestRun::new(workload, example)
-        .arg("--node-count", 2)
-        .arg("--time-limit", 5)
-        .arg("--rate", 50)
-        .arg("--seed", seed);
+    let mut run = TestRun::new(workload, example).arg("--seed", seed);
+    for (flag, value) in [
+        ("--node-count", "2"),
+        ("--time-limit", "5"),
+        ("--rate", "50"),
+    ] {
+        if !extra.iter().any(|(f, _)| *f == flag) {
+            run = run.arg(flag, value);
+        }
+    }
     for (flag, value) in extra {
         run = run.arg(flag, value);
     }
@@ -309,4 +315,101 @@ fn transactions_without_atomicity_break_registers() {
     let types = anomaly_types(&check);
     assert!(!types.is_empty(), "{check}");
     assert_eq!(check["models"][0]["valid"], false, "{check}");
+}
+
+/// Three nodes share one root: most transactions race for it, and the
+/// losers start over. Every value lives in an `lww-kv` thunk, which the
+/// replica asked may not have yet.
+#[test]
+fn the_multi_key_transactor_serves_list_append_cleanly() {
+    let (_run, history, check) = run(
+        "txn-list-append",
+        "node-txn-multi-key",
+        7,
+        &[("--node-count", "3")],
+        true,
+    );
+    assert_eq!(check["checker"], "list-append");
+    let txns = ok_txns(&history);
+    assert!(txns.len() > 100, "{} ok txns", txns.len());
+    let a = list_anomalies(&txns);
+    assert!(a.nonempty_reads > 20, "{a:?}");
+    assert_eq!((a.incompatible_order, a.lost_appends), (0, 0), "{a:?}");
+}
+
+#[test]
+fn the_multi_key_transactor_serves_rw_register_cleanly() {
+    let (_run, history, check) = run(
+        "txn-rw-register",
+        "node-txn-multi-key",
+        8,
+        &[("--node-count", "3")],
+        true,
+    );
+    assert_eq!(check["checker"], "rw-register");
+    assert_eq!(
+        check["models"][0]["model"], "strict-serializable",
+        "{check}"
+    );
+    let txns = ok_txns(&history);
+    assert!(txns.len() > 100, "{} ok txns", txns.len());
+    let nonnull = txns
+        .iter()
+        .flat_map(|t| &t.mops)
+        .filter(|m| m[0] == "r" && m[2].is_u64())
+        .count();
+    assert!(nonnull > 20, "{nonnull} reads found a value");
+    let (stale, reads) = registers_unwritten_after_a_write(&txns);
+    assert!(reads > 50);
+    assert_eq!(stale, 0);
+}
+
+/// Partitions cut only node-to-node traffic; these transactors talk only
+/// to the services, so they stay correct and keep serving through them.
+fn valid_under_partitions(workload: &str, example: &str, seed: u64) {
+    let (_run, history, check) = run(
+        workload,
+        example,
+        seed,
+        &[
+            ("--nemesis", "partition"),
+            ("--nemesis-interval", "2"),
+            ("--node-count", "3"),
+            ("--time-limit", "6"),
+        ],
+        true,
+    );
+    // The nemesis did partition the network during the run (its first
+    // action comes within 2 x the interval, 4 s, inside the 6 s).
+    let partitions = history
+        .iter()
+        .filter(|op| op["process"] == "nemesis" && op["type"] == "info")
+        .filter(|op| op["f"] == "start-partition")
+        .count();
+    assert!(partitions > 0, "no partition in the history");
+    let txns = ok_txns(&history);
+    assert!(txns.len() > 100, "{} ok txns", txns.len());
+    assert!(check["ok-count"].as_u64().unwrap() > 100, "{check}");
+    if workload == "txn-list-append" {
+        let a = list_anomalies(&txns);
+        assert!(a.nonempty_reads > 20, "{a:?}");
+        assert_eq!((a.incompatible_order, a.lost_appends), (0, 0), "{a:?}");
+    } else {
+        assert_eq!(registers_unwritten_after_a_write(&txns).0, 0);
+    }
+}
+
+#[test]
+fn the_single_key_transactor_stays_valid_under_partitions() {
+    valid_under_partitions("txn-list-append", "node-txn-single-key", 9);
+}
+
+#[test]
+fn the_multi_key_transactor_stays_valid_under_partitions() {
+    valid_under_partitions("txn-list-append", "node-txn-multi-key", 10);
+}
+
+#[test]
+fn the_multi_key_transactor_keeps_registers_valid_under_partitions() {
+    valid_under_partitions("txn-rw-register", "node-txn-multi-key", 11);
 }
