@@ -215,9 +215,14 @@ fn a_test_with_a_closed_stdout_ends_with_its_verdict_and_is_finished() {
 }
 
 fn chatty_test() -> TestRun {
+    // Enough ops in a short run that every check has something to judge
+    // even on a loaded machine (at the default rate of 5 a second, a 1 s
+    // run once had too few and ended `unknown`).
     let mut run = TestRun::new("broadcast", "node-broadcast")
         .arg("--node-count", 2)
-        .arg("--time-limit", 1);
+        .arg("--time-limit", 2)
+        .arg("--rate", 20)
+        .arg("--recovery-time", 1);
     run.args.extend(["--log-stderr".into(), "--quiet".into()]);
     run
 }
