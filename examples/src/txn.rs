@@ -151,24 +151,30 @@ impl Server {
                 // A read-only transaction is the one read of the root.
                 return Ok(done);
             }
-            let from = if exists {
-                Value::Object(before)
-            } else {
-                Value::Null
-            };
-            match self.kv.cas(ROOT, from, Value::Object(after), !exists) {
-                Ok(()) => return Ok(done),
-                // Another transaction installed its database first: ours
-                // was not installed, so starting over is safe.
-                Err(RpcError::Remote { code, .. }) if code == ErrorCode::PRECONDITION_FAILED => {}
-                // A timeout may or may not have installed it: indefinite.
-                Err(e) => return Err(Failure::Rpc(e)),
+            if self.install_root(exists.then_some(before), after)? {
+                return Ok(done);
             }
         }
         Err(Failure::Code(
             ErrorCode::TXN_CONFLICT,
             format!("lost the race for the root {MAX_ATTEMPTS} times"),
         ))
+    }
+
+    /// `cas`es the root from `before` (`None`: it does not exist yet) to
+    /// `after`. `Ok(false)` when another transaction installed its root
+    /// first: ours was not installed, so starting over is safe. A timeout
+    /// may or may not have installed it: an indefinite error.
+    fn install_root(&self, before: Option<Db>, after: Db) -> Result<bool, Failure> {
+        let exists = before.is_some();
+        let from = before.map_or(Value::Null, Value::Object);
+        match self.kv.cas(ROOT, from, Value::Object(after), !exists) {
+            Ok(()) => Ok(true),
+            Err(RpcError::Remote { code, .. }) if code == ErrorCode::PRECONDITION_FAILED => {
+                Ok(false)
+            }
+            Err(e) => Err(Failure::Rpc(e)),
+        }
     }
 
     /// Multi-key: the root in `lin-kv` maps each key's JSON text to the id
@@ -232,17 +238,9 @@ impl Server {
                 let value = db.get(key).cloned().unwrap_or(Value::Null);
                 after.insert(key.clone(), Value::String(self.write_thunk(value)?));
             }
-            let from = if exists {
-                Value::Object(root)
-            } else {
-                Value::Null
-            };
-            match self.kv.cas(ROOT, from, Value::Object(after), !exists) {
-                Ok(()) => return Ok(done),
-                // Not installed: our new thunks are garbage, start over.
-                Err(RpcError::Remote { code, .. }) if code == ErrorCode::PRECONDITION_FAILED => {}
-                // A timeout may or may not have installed it: indefinite.
-                Err(e) => return Err(Failure::Rpc(e)),
+            // Not installed: our new thunks are garbage, start over.
+            if self.install_root(exists.then_some(root), after)? {
+                return Ok(done);
             }
         }
         Err(Failure::Code(
