@@ -74,10 +74,15 @@ pub(crate) fn locate(
 ) -> String {
     let line = index
         .and_then(|index| history.ops.iter().position(|op| op.index == index))
-        .and_then(|pos| history.lines.get(pos));
+        .and_then(|pos| history.lines.get(pos).copied());
+    at(&history.source, line, e)
+}
+
+/// `file:line: error`, or `file: error` without a line.
+pub(crate) fn at(path: &Path, line: Option<usize>, e: &impl std::fmt::Display) -> String {
     match line {
-        Some(line) => format!("{}:{line}: {e}", history.source.display()),
-        None => format!("{}: {e}", history.source.display()),
+        Some(line) => format!("{}:{line}: {e}", path.display()),
+        None => format!("{}: {e}", path.display()),
     }
 }
 

@@ -9,6 +9,7 @@ use gauntlet_check::Validity;
 use gauntlet_txn::{Analysis, Options, TxnError, Workload};
 
 use crate::cli::CheckArgs;
+use crate::cmd_check::at;
 use crate::exit::{self, Failure};
 use crate::out::out;
 
@@ -123,7 +124,7 @@ pub fn read(path: &Path, workload: Workload) -> Result<ReadTxns> {
     })
     .map_err(|e| Failure::bad_args(e.to_string()))?;
     if let Some((e, line)) = failed {
-        return Err(Failure::bad_args(format!("{}:{line}: {e}", path.display())));
+        return Err(Failure::bad_args(at(path, Some(line), &e)));
     }
     let parsed = builder
         .finish()
@@ -136,11 +137,8 @@ fn locate(e: &TxnError, path: &Path, lines: &[(u64, u32)]) -> String {
     let line = e
         .index()
         .and_then(|index| lines.iter().find(|l| l.0 == index))
-        .map(|l| l.1);
-    match line {
-        Some(line) => format!("{}:{line}: {e}", path.display()),
-        None => format!("{}: {e}", path.display()),
-    }
+        .map(|l| l.1 as usize);
+    at(path, line, e)
 }
 
 fn print_summary(a: &Analysis, path: &Path, html: Option<&Path>) {
