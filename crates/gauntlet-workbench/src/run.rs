@@ -528,7 +528,14 @@ impl Run {
                 recorder: self.recorder.clone(),
                 workload: self.workload.clone(),
                 timeout: cfg.rpc_timeout,
-                session: None,
+                // Asked once: a workload either gives every client a
+                // session or none, and a one-call worker never asks again.
+                session: self
+                    .workload
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .session()
+                    .map(|s| (w as u64, s)),
             };
             worker_tasks.push(tokio::spawn(worker.run(rx, free_tx.clone())));
         }
@@ -750,7 +757,8 @@ struct Worker {
     workload: SharedWorkload,
     timeout: Duration,
     /// The client's session and the process it belongs to, for workloads
-    /// whose clients keep state (kafka).
+    /// whose clients keep state (kafka); `None`: one RPC per operation,
+    /// judged by the workload.
     session: Option<(u64, Box<dyn Session>)>,
 }
 
@@ -770,9 +778,11 @@ impl Worker {
     }
 
     async fn perform(&mut self, req: Request) {
+        let Some((process, _)) = &self.session else {
+            return self.perform_one_call(req).await;
+        };
         // One client per Jepsen process: a new one after a crash (`info`).
-        let current = matches!(&self.session, Some((p, _)) if *p == self.process);
-        if !current {
+        if *process != self.process {
             let fresh = self
                 .workload
                 .lock()
@@ -780,11 +790,7 @@ impl Worker {
                 .session();
             self.session = fresh.map(|s| (self.process, s));
         }
-        if self.session.is_some() {
-            self.perform_in_session(req).await
-        } else {
-            self.perform_one_call(req).await
-        }
+        self.perform_in_session(req).await
     }
 
     /// One RPC, judged by the workload.
