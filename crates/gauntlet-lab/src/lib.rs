@@ -1,0 +1,1 @@
+//! The network lab: hosts in Linux network namespaces on one machine.
