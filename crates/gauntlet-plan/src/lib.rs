@@ -20,6 +20,7 @@
 
 pub mod error;
 pub mod exposure;
+pub mod lab;
 pub mod load;
 mod model;
 pub mod order;
@@ -32,7 +33,8 @@ mod vars;
 
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};
-pub use load::{LoadOptions, load, load_str, parse_set};
+pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};
+pub use load::{LoadOptions, load, load_lab, load_lab_str, load_str, parse_set};
 pub use model::*;
 pub mod soak;
 pub use order::{dependency_order, stop_order};

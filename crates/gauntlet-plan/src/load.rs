@@ -3,6 +3,7 @@
 //! does, so a user fixes a plan from the first message.
 
 mod faults;
+mod lab;
 mod options;
 mod services;
 mod soak;
@@ -84,7 +85,8 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             .file_stem()
             .map_or_else(|| "plan".to_owned(), |s| s.to_string_lossy().into_owned()),
     };
-    let services = cx.services(&raw.service)?;
+    let lab = cx.lab(&raw.lab())?;
+    let services = cx.services(&raw.service, lab.as_ref())?;
     let soak = cx.soak(&raw, &services, opts)?;
     let mut stages = cx.stages(&raw.stage, &services)?;
     if soak.is_some()
@@ -126,6 +128,40 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         services,
         stages,
         soak,
+        lab,
+    })
+}
+
+/// Reads the lab tables of the file at `path`: a `lab.toml`, or a plan
+/// (whose other keys are let through unread).
+pub fn load_lab(path: &Path) -> Result<crate::LabSpec, PlanError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_lab_str(&text, path)
+}
+
+/// [`load_lab`] from `text`; `path` is used in messages.
+pub fn load_lab_str(text: &str, path: &Path) -> Result<crate::LabSpec, PlanError> {
+    let raw: crate::raw::RawLabFile =
+        toml::from_str(text).map_err(|e| PlanError::syntax(path, text, &e))?;
+    let cx = Cx {
+        path,
+        text,
+        dir: PathBuf::from("/"),
+        vars: BTreeMap::new(),
+    };
+    let lab = cx.lab(&crate::raw::RawLab {
+        segment: &raw.segment,
+        link: &raw.link,
+        nat: &raw.nat,
+        host: &raw.host,
+    })?;
+    lab.ok_or_else(|| PlanError::Plan {
+        path: path.to_owned(),
+        message: "no lab here: a lab file has [[segment]] and [[host]] tables (docs/lab.md)"
+            .to_owned(),
     })
 }
 

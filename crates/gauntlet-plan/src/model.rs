@@ -25,6 +25,9 @@ pub struct Plan {
     /// The soak sections, when the plan has a `[soak]` table.
     #[serde(default)]
     pub soak: Option<crate::soak::Soak>,
+    /// The network lab its services run on, when it has one.
+    #[serde(default)]
+    pub lab: Option<crate::lab::LabSpec>,
 }
 
 /// How to start a program.
@@ -60,6 +63,9 @@ pub struct Service {
     pub stop_timeout: Duration,
     /// The module's test commands, run by `cycle` stages.
     pub tests: Vec<TestCommand>,
+    /// The lab host it runs on; `None`: on this machine.
+    #[serde(default)]
+    pub host: Option<String>,
 }
 
 /// How to tell a service is healthy.

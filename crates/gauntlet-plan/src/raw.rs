@@ -15,8 +15,10 @@ use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
+mod lab;
 mod soak;
 
+pub(crate) use lab::*;
 pub(crate) use soak::*;
 
 /// The whole file.
@@ -40,6 +42,26 @@ pub(crate) struct RawPlan {
     pub proxy: Option<Spanned<Entries<Spanned<RawProxy>>>>,
     pub observer: Option<Spanned<RawObserver>>,
     pub invariants: Option<Spanned<RawInvariants>>,
+    // The network lab (see `raw/lab.rs`).
+    #[serde(default)]
+    pub segment: Vec<Spanned<RawSegment>>,
+    #[serde(default)]
+    pub link: Vec<Spanned<RawLink>>,
+    #[serde(default)]
+    pub nat: Vec<Spanned<RawNat>>,
+    #[serde(default)]
+    pub host: Vec<Spanned<RawHost>>,
+}
+
+impl RawPlan {
+    pub(crate) fn lab(&self) -> RawLab<'_> {
+        RawLab {
+            segment: &self.segment,
+            link: &self.link,
+            nat: &self.nat,
+            host: &self.host,
+        }
+    }
 }
 
 /// One `[[service]]`.
@@ -58,6 +80,7 @@ pub(crate) struct RawService {
     #[serde(default)]
     pub tests: Vec<Spanned<RawTest>>,
     pub health: Option<Spanned<RawHealth>>,
+    pub host: Option<Spanned<String>>,
     pub limits: Option<RawLimits>,
 }
 

@@ -142,6 +142,7 @@ fn full_plan_loads_to_the_expected_model() {
         restart: RestartPolicy::Never,
         stop_timeout: Duration::from_secs(5),
         tests: vec![],
+        host: None,
     };
     let test = |name: &str, command: CommandLine| TestCommand {
         name: s(name),
@@ -207,6 +208,7 @@ fn full_plan_loads_to_the_expected_model() {
                 },
             },
         ],
+        host: None,
     };
 
     let stages = vec![
@@ -308,6 +310,7 @@ fn full_plan_loads_to_the_expected_model() {
         services: vec![redis, api],
         stages,
         soak: None,
+        lab: None,
     };
     assert_eq!(plan, expected);
 }

@@ -82,6 +82,7 @@ fn service() -> Service {
         restart: RestartPolicy::OnFailure,
         stop_timeout: Duration::from_secs(5),
         tests: vec![],
+        host: None,
     }
 }
 

@@ -21,7 +21,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const RSS_GROWTH_WARN_PCT: f64 = 20.0;
 
 impl Cx<'_> {
-    pub(super) fn services(&self, raw: &[Spanned<RawService>]) -> Result<Vec<Service>, PlanError> {
+    pub(super) fn services(
+        &self,
+        raw: &[Spanned<RawService>],
+        lab: Option<&crate::LabSpec>,
+    ) -> Result<Vec<Service>, PlanError> {
         let mut services: Vec<Service> = Vec::with_capacity(raw.len());
         for r in raw {
             let name = r.get_ref().name.get_ref();
@@ -32,7 +36,9 @@ impl Cx<'_> {
                     format!("duplicate service name \"{name}\""),
                 ));
             }
-            services.push(self.service(r)?);
+            let mut service = self.service(r)?;
+            service.host = self.service_host(r.get_ref(), lab)?;
+            services.push(service);
         }
         let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
         for r in raw {
@@ -70,6 +76,35 @@ impl Cx<'_> {
             ));
         }
         Ok(services)
+    }
+
+    /// `host = "…"`: a host of the plan's lab.
+    fn service_host(
+        &self,
+        r: &RawService,
+        lab: Option<&crate::LabSpec>,
+    ) -> Result<Option<String>, PlanError> {
+        let Some(host) = &r.host else {
+            return Ok(None);
+        };
+        let Some(lab) = lab else {
+            return Err(self.err(
+                host.span(),
+                "`host` names a lab host, and this plan has no lab ([[segment]] and [[host]] tables)",
+            ));
+        };
+        if lab.host(host.get_ref()).is_none() {
+            let known: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
+            return Err(self.err(
+                host.span(),
+                format!(
+                    "no lab host called {:?} (the lab has: {})",
+                    host.get_ref(),
+                    known.join(", ")
+                ),
+            ));
+        }
+        Ok(Some(host.get_ref().clone()))
     }
 
     fn service(&self, spanned: &Spanned<RawService>) -> Result<Service, PlanError> {
@@ -120,6 +155,7 @@ impl Cx<'_> {
                 STOP_TIMEOUT,
             )?,
             tests,
+            host: None,
             run,
         })
     }
