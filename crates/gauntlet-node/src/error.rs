@@ -26,6 +26,17 @@ pub enum NodeError {
         /// Why it cannot be used.
         error: io::Error,
     },
+    /// The network namespace of a lab host cannot be opened (the lab is
+    /// down, or this is not root).
+    #[error("cannot enter network namespace {} for node program {}: {error}", path.display(), program.display())]
+    Netns {
+        /// The program as given.
+        program: PathBuf,
+        /// The namespace's file.
+        path: PathBuf,
+        /// Why it cannot be opened.
+        error: io::Error,
+    },
     /// The stderr log cannot be opened for appending.
     #[error("cannot open stderr log {} for node program {}: {error}", path.display(), program.display())]
     StderrLog {

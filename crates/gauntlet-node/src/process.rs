@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::io::unix::AsyncFd;
@@ -153,6 +153,15 @@ impl NodeProcess {
     /// file, not executable, missing `#!` interpreter, bad working directory,
     /// unopenable log.
     pub fn spawn(spec: &NodeSpec) -> Result<NodeProcess, NodeError> {
+        Self::spawn_in(spec, None)
+    }
+
+    /// [`spawn`](Self::spawn) inside the network namespace at `netns`
+    /// (`/run/netns/<name>`): the netns backend's way in.
+    pub(crate) fn spawn_in(
+        spec: &NodeSpec,
+        netns: Option<&Path>,
+    ) -> Result<NodeProcess, NodeError> {
         let program = spec.program.clone();
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(NodeError::NoRuntime { program });
@@ -184,11 +193,20 @@ impl NodeProcess {
             None => None,
         };
 
+        let netns = match netns {
+            Some(path) => Some(std::fs::File::open(path).map_err(|error| NodeError::Netns {
+                program: program.clone(),
+                path: path.to_owned(),
+                error,
+            })?),
+            None => None,
+        };
         let spawned = spawner::spawn(SpawnRequest {
             program: program.clone(),
             args: spec.args.clone(),
             cwd: spec.cwd.clone(),
             env: spec.env.clone(),
+            netns,
         })
         .map_err(|failure| match failure {
             SpawnFailure::Io(error) => NodeError::Spawn {

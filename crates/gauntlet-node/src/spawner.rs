@@ -40,6 +40,9 @@ pub(crate) struct SpawnRequest {
     pub args: Vec<OsString>,
     pub cwd: Option<PathBuf>,
     pub env: Vec<(OsString, OsString)>,
+    /// A network namespace to enter before exec (`/run/netns/<name>`,
+    /// opened by the caller so a bad path fails there, with its name).
+    pub netns: Option<std::fs::File>,
 }
 
 pub(crate) enum SpawnFailure {
@@ -206,10 +209,15 @@ fn spawn_here(request: SpawnRequest) -> Reply {
         command.current_dir(cwd);
     }
     let parent = std::process::id() as libc::pid_t;
+    let netns = request.netns.as_ref().map_or(-1, |f| {
+        use std::os::fd::AsRawFd;
+        f.as_raw_fd()
+    });
     // SAFETY: `child_setup` only makes async-signal-safe calls and touches no
-    // memory but its argument.
+    // memory but its arguments (`netns` stays open: `request` lives until
+    // `spawn` has returned).
     unsafe {
-        command.pre_exec(move || child_setup(parent, procs));
+        command.pre_exec(move || child_setup(parent, procs, netns));
     }
     let child = match command.spawn() {
         Ok(child) => child,
@@ -253,9 +261,15 @@ fn spawn_here(request: SpawnRequest) -> Reply {
 
 /// Runs in the child between fork and exec. Only async-signal-safe calls:
 /// the child of a multi-threaded parent may find any lock held.
-fn child_setup(parent: libc::pid_t, procs: RawFd) -> io::Result<()> {
+fn child_setup(parent: libc::pid_t, procs: RawFd, netns: RawFd) -> io::Result<()> {
     // SAFETY: plain syscalls on integers.
     unsafe {
+        // A lab host's namespace (the netns backend): only the network
+        // namespace changes, so the cgroup, process group and death signal
+        // below work as for any local node.
+        if netns >= 0 && libc::setns(netns, libc::CLONE_NEWNET) != 0 {
+            return Err(io::Error::last_os_error());
+        }
         // Into the child's own cgroup first ("0" moves the writer), so
         // everything it ever forks is born inside and `cgroup.kill` reaches
         // it whatever process group or session it moves to. A failure
