@@ -143,6 +143,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::disallowed_macros, reason = "a skipped test says why")]
     async fn a_node_runs_inside_the_namespace() {
         if !can_make_namespaces() {
             eprintln!("skipped: needs root and iproute2 to make a network namespace");

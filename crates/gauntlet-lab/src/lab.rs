@@ -1,0 +1,283 @@
+//! [`Lab`]: a lab that is up, owned by this process; down when dropped.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use gauntlet_node::NetnsBackend;
+use gauntlet_plan::{HostPlace, LabSpec};
+
+use crate::names::{self, LabId};
+use crate::state::{self, LabRecord, OwnerLock};
+use crate::{LabError, nat, sys};
+
+/// How to build a lab.
+#[derive(Debug, Clone, Default)]
+pub struct LabOptions {
+    /// The seed of the links' random streams (loss, jitter).
+    pub seed: u64,
+    /// The file it comes from, for `lab status`.
+    pub source: Option<PathBuf>,
+}
+
+/// A lab that is up. This process owns it until [`down`](Lab::down) or
+/// drop, which remove everything it made.
+#[derive(Debug)]
+pub struct Lab {
+    id: LabId,
+    spec: LabSpec,
+    dir: PathBuf,
+    record: LabRecord,
+    _lock: Option<OwnerLock>,
+    down: bool,
+    /// How long the build took.
+    pub build_time: std::time::Duration,
+}
+
+impl Lab {
+    /// Builds `spec`: namespaces, veths, bridges, routes, NAT rules and link
+    /// shaping. On any error, what was made is removed before returning.
+    pub fn up(spec: &LabSpec, opts: &LabOptions) -> Result<Lab, LabError> {
+        let started = Instant::now();
+        let shaped = spec.links.iter().any(|l| l.shape.is_shaped());
+        sys::preflight(shaped)?;
+        // Sweep what dead owners left first: their names cannot collide
+        // with ours (fresh id), but their namespaces hold addresses and
+        // processes nobody will ever stop.
+        let _ = state::sweep_dead();
+        let id = LabId::fresh();
+        let (dir, lock) = state::claim(&id)?;
+        let mut namespaces = vec![id.core()];
+        namespaces.extend(spec.nats.iter().map(|n| id.nat(&n.name)));
+        namespaces.extend(spec.hosts.iter().map(|h| id.host(&h.name)));
+        let record = LabRecord {
+            id: id.to_string(),
+            owner_pid: std::process::id(),
+            source: opts.source.clone(),
+            created_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            spec: spec.clone(),
+            namespaces,
+            files: Vec::new(),
+        };
+        // Written before the first namespace exists: a build killed half
+        // way is still swept.
+        state::write_record(&dir, &record)?;
+        let mut lab = Lab {
+            id,
+            spec: spec.clone(),
+            dir,
+            record,
+            _lock: Some(lock),
+            down: false,
+            build_time: std::time::Duration::ZERO,
+        };
+        // On error `lab` drops here, which tears down what was made.
+        lab.build()?;
+        lab.build_time = started.elapsed();
+        Ok(lab)
+    }
+
+    fn build(&mut self) -> Result<(), LabError> {
+        let id = &self.id;
+        let spec = &self.spec;
+        let add: String = self
+            .record
+            .namespaces
+            .iter()
+            .map(|ns| format!("netns add {ns}\n"))
+            .collect();
+        sys::run("ip", &["-batch", "-"], Some(&add), "the machine")?;
+
+        // The core: a bridge per segment with the router's address, one
+        // veth per host and NAT box on a segment.
+        let core = id.core();
+        let mut script = String::from("link set lo up\n");
+        for seg in &spec.segments {
+            let br = names::bridge(&seg.name);
+            let _ = writeln!(script, "link add {br} type bridge");
+            let _ = writeln!(
+                script,
+                "addr add {}/{} dev {br}",
+                seg.router, seg.subnet.prefix
+            );
+            let _ = writeln!(script, "link set {br} up");
+        }
+        for (index, host) in spec.hosts.iter().enumerate() {
+            if let HostPlace::Segment(seg) = &host.place {
+                let port = names::host_port(index);
+                let _ = writeln!(
+                    script,
+                    "link add {port} type veth peer name eth0 netns {}",
+                    id.host(&host.name)
+                );
+                let _ = writeln!(script, "link set {port} master {}", names::bridge(seg));
+                let _ = writeln!(script, "link set {port} up");
+            }
+        }
+        for nat in &spec.nats {
+            let port = names::nat_port(&nat.name);
+            let _ = writeln!(
+                script,
+                "link add {port} type veth peer name wan netns {}",
+                id.nat(&nat.name)
+            );
+            let _ = writeln!(
+                script,
+                "link set {port} master {}",
+                names::bridge(&nat.outside)
+            );
+            let _ = writeln!(script, "link set {port} up");
+        }
+        let core_name = core.clone();
+        sys::in_netns(&core, move || {
+            sys::run("ip", &["-batch", "-"], Some(&script), &core_name)?;
+            sys::sysctl("net.ipv4.ip_forward", "1", &core_name)
+        })?;
+
+        // NAT boxes: outside address, the inside bridge, the ruleset.
+        for nat in &spec.nats {
+            let ns = id.nat(&nat.name);
+            let seg = spec
+                .segment(&nat.outside)
+                .expect("a loaded lab's NAT stands on a segment");
+            let mut script = String::from("link set lo up\n");
+            let _ = writeln!(
+                script,
+                "addr add {}/{} dev wan",
+                nat.outside_addr, seg.subnet.prefix
+            );
+            let _ = writeln!(script, "link set wan up");
+            let _ = writeln!(script, "route add default via {}", seg.router);
+            let _ = writeln!(script, "link add lan type bridge");
+            let _ = writeln!(
+                script,
+                "addr add {}/{} dev lan",
+                nat.inside_addr, nat.inside.prefix
+            );
+            let _ = writeln!(script, "link set lan up");
+            for (index, host) in spec.hosts.iter().enumerate() {
+                if host.place == HostPlace::Behind(nat.name.clone()) {
+                    let port = names::lan_port(index);
+                    let _ = writeln!(
+                        script,
+                        "link add {port} type veth peer name eth0 netns {}",
+                        id.host(&host.name)
+                    );
+                    let _ = writeln!(script, "link set {port} master lan");
+                    let _ = writeln!(script, "link set {port} up");
+                }
+            }
+            let rules = nat::ruleset(nat);
+            let timeout = nat.mapping_timeout.as_secs().max(1).to_string();
+            let place = ns.clone();
+            sys::in_netns(&ns, move || {
+                sys::run("ip", &["-batch", "-"], Some(&script), &place)?;
+                sys::sysctl("net.ipv4.ip_forward", "1", &place)?;
+                // The box's mappings live as long as the plan says, whether
+                // the peer answered or not.
+                sys::sysctl("net.netfilter.nf_conntrack_udp_timeout", &timeout, &place)?;
+                sys::sysctl(
+                    "net.netfilter.nf_conntrack_udp_timeout_stream",
+                    &timeout,
+                    &place,
+                )?;
+                sys::run("nft", &["-f", "-"], Some(&rules), &place)?;
+                Ok(())
+            })?;
+        }
+
+        // Hosts: addresses, loopback, the default route.
+        for host in &spec.hosts {
+            let ns = id.host(&host.name);
+            let mut script = String::from("link set lo up\n");
+            for addr in &host.addresses {
+                let _ = writeln!(script, "addr add {addr}/{} dev eth0", host.prefix);
+            }
+            let _ = writeln!(script, "link set eth0 up");
+            let _ = writeln!(script, "route add default via {}", host.gateway);
+            let place = ns.clone();
+            sys::in_netns(&ns, move || {
+                sys::run("ip", &["-batch", "-"], Some(&script), &place).map(drop)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Its id (`lab status` shows it; `lab exec --lab` takes it).
+    pub fn id(&self) -> &LabId {
+        &self.id
+    }
+
+    pub fn spec(&self) -> &LabSpec {
+        &self.spec
+    }
+
+    /// The record other processes read.
+    pub fn record(&self) -> &LabRecord {
+        &self.record
+    }
+
+    /// The namespace of host `name`.
+    pub fn netns_of(&self, host: &str) -> Result<String, LabError> {
+        namespace_of(&self.record, host)
+    }
+
+    /// The backend that runs processes on host `name`.
+    pub fn backend(&self, host: &str) -> Result<NetnsBackend, LabError> {
+        backend_of(&self.record, host)
+    }
+
+    /// Removes everything the lab made: kills what runs in its namespaces,
+    /// deletes them, removes its state. Idempotent.
+    pub fn down(&mut self) -> Result<(), LabError> {
+        if self.down {
+            return Ok(());
+        }
+        self.down = true;
+        let result = state::remove_namespaces(&self.id, &self.record.namespaces);
+        for file in &self.record.files {
+            let _ = std::fs::remove_file(file);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        result.map(drop)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.down();
+    }
+}
+
+/// The namespace of host `name` in the lab `record` describes.
+pub fn namespace_of(record: &LabRecord, host: &str) -> Result<String, LabError> {
+    let id = LabId::parse(&record.id)
+        .ok_or_else(|| LabError::NotFound(format!("bad lab id {:?}", record.id)))?;
+    match record.spec.host(host) {
+        Some(h) => Ok(id.host(&h.name)),
+        None => Err(LabError::UnknownHost {
+            name: host.to_owned(),
+            known: record
+                .spec
+                .hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// The backend for host `name` of the lab `record` describes.
+pub fn backend_of(record: &LabRecord, host: &str) -> Result<NetnsBackend, LabError> {
+    let ns = namespace_of(record, host)?;
+    let addr = record
+        .spec
+        .host(host)
+        .expect("namespace_of found it")
+        .address();
+    Ok(NetnsBackend::new(sys::netns_path(&ns), IpAddr::V4(addr)))
+}

@@ -1,0 +1,237 @@
+//! Who owns a lab, and sweeping what dead owners left.
+//!
+//! Each lab has a directory `/run/gauntlet/lab/<id>/` holding `owner.lock`
+//! and `lab.json`. The process that built the lab holds an exclusive
+//! `flock` on `owner.lock` for as long as the lab lives; the kernel drops
+//! it when that process dies, however it dies (SIGKILL included), and
+//! never because a pid was reused. So "the owner is dead" is exactly "the
+//! lock can be taken", and a sweep takes it before touching anything.
+//!
+//! `lab.json` is written before the first namespace is made and lists
+//! every namespace the lab will have, so a build interrupted half way is
+//! swept too. A sweep deletes only namespaces listed there that carry the
+//! lab's id in their name: nothing the lab did not create.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::LabError;
+use crate::names::LabId;
+use crate::sys;
+use gauntlet_plan::LabSpec;
+
+/// Where labs keep their state: on tmpfs, gone at reboot like the
+/// namespaces themselves.
+pub const STATE_DIR: &str = "/run/gauntlet/lab";
+
+/// What `lab.json` holds: enough to use the lab from another process
+/// (`lab exec`, `lab status`) and to sweep it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabRecord {
+    pub id: String,
+    /// The process that owns it (for `lab status`; liveness is the lock).
+    pub owner_pid: u32,
+    /// The file it was built from, if any.
+    pub source: Option<PathBuf>,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub spec: LabSpec,
+    /// Every namespace it has (or was about to make).
+    pub namespaces: Vec<String>,
+    /// Files it made outside its directory (clock offsets), removed with it.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+}
+
+/// The directory of lab `id`.
+pub fn lab_dir(id: &LabId) -> PathBuf {
+    Path::new(STATE_DIR).join(id.as_str())
+}
+
+/// The held lock that makes this process a lab's owner.
+#[derive(Debug)]
+pub struct OwnerLock {
+    _file: File,
+}
+
+/// Creates lab `id`'s directory and takes its lock.
+pub fn claim(id: &LabId) -> Result<(PathBuf, OwnerLock), LabError> {
+    let dir = lab_dir(id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
+    let file = open_lock(&dir)?;
+    if !try_lock(&file) {
+        return Err(LabError::io(
+            format!("lab {id} is already owned by a live process"),
+            std::io::Error::from(std::io::ErrorKind::WouldBlock),
+        ));
+    }
+    Ok((dir, OwnerLock { _file: file }))
+}
+
+fn open_lock(dir: &Path) -> Result<File, LabError> {
+    let path = dir.join("owner.lock");
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LabError::io(format!("cannot open {}", path.display()), e))
+}
+
+fn try_lock(file: &File) -> bool {
+    // SAFETY: flock on a descriptor we own.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Writes `lab.json` (atomically: a reader never sees half of it).
+pub fn write_record(dir: &Path, record: &LabRecord) -> Result<(), LabError> {
+    let path = dir.join("lab.json");
+    let tmp = dir.join("lab.json.tmp");
+    let text = serde_json::to_vec_pretty(record).expect("a record serializes");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))
+}
+
+/// Reads `lab.json` of the lab in `dir`.
+pub fn read_record(dir: &Path) -> Result<LabRecord, LabError> {
+    let path = dir.join("lab.json");
+    let text = std::fs::read(&path)
+        .map_err(|e| LabError::io(format!("cannot read {}", path.display()), e))?;
+    serde_json::from_slice(&text).map_err(|e| LabError::State {
+        path,
+        message: e.to_string(),
+    })
+}
+
+/// A lab found on this machine.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub record: LabRecord,
+    /// Whether its owner still lives (and holds the lab up).
+    pub alive: bool,
+}
+
+/// Every lab with a readable record, oldest first.
+pub fn list() -> Vec<Found> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(STATE_DIR) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let Some(id) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(LabId::parse)
+        else {
+            continue;
+        };
+        let Ok(record) = read_record(&dir) else {
+            continue;
+        };
+        if record.id != id.as_str() {
+            continue;
+        }
+        let alive = match open_lock(&dir) {
+            // The lock is released when `file` drops at the end of this
+            // arm: probing does not keep a live lab's lock.
+            Ok(file) => !try_lock(&file),
+            Err(_) => true,
+        };
+        found.push(Found { record, alive });
+    }
+    found.sort_by_key(|f| f.record.created_at);
+    found
+}
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    /// Labs whose owner was dead, removed.
+    pub labs: Vec<String>,
+    pub namespaces: usize,
+    pub processes: usize,
+}
+
+/// Removes every lab whose owner is dead, and nothing else.
+pub fn sweep_dead() -> Result<Swept, LabError> {
+    let mut swept = Swept::default();
+    let Ok(entries) = std::fs::read_dir(STATE_DIR) else {
+        return Ok(swept);
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let Some(id) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(LabId::parse)
+        else {
+            continue;
+        };
+        let Ok(lock) = open_lock(&dir) else {
+            continue;
+        };
+        if !try_lock(&lock) {
+            continue; // alive
+        }
+        // We hold the lock now: no owner can come back, and no second
+        // sweeper works on the same lab.
+        match read_record(&dir) {
+            Ok(record) => {
+                let (namespaces, processes) = remove_namespaces(&id, &record.namespaces)?;
+                swept.namespaces += namespaces;
+                swept.processes += processes;
+                for file in &record.files {
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            // No record: the build died before making anything.
+            Err(_) => {}
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        drop(lock);
+        swept.labs.push(id.to_string());
+    }
+    Ok(swept)
+}
+
+/// Kills every process in `namespaces` (those of lab `id` only) and
+/// deletes them. Returns how many namespaces and processes were removed.
+pub fn remove_namespaces(id: &LabId, namespaces: &[String]) -> Result<(usize, usize), LabError> {
+    let mut processes = 0;
+    let mut present = Vec::new();
+    for ns in namespaces.iter().filter(|ns| id.owns_namespace(ns)) {
+        if !sys::netns_path(ns).exists() {
+            continue;
+        }
+        // `ip netns pids` lists the processes whose network namespace is
+        // this one: everything started in the lab, and nothing else.
+        if let Ok(out) = sys::run("ip", &["netns", "pids", ns], None, "the machine") {
+            for pid in out.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                // SAFETY: kill(2) on a pid the kernel just listed.
+                if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                    processes += 1;
+                }
+            }
+        }
+        present.push(ns.as_str());
+    }
+    if !present.is_empty() {
+        let script: String = present
+            .iter()
+            .map(|ns| format!("netns del {ns}\n"))
+            .collect();
+        sys::run(
+            "ip",
+            &["-force", "-batch", "-"],
+            Some(&script),
+            "the machine",
+        )?;
+    }
+    Ok((present.len(), processes))
+}

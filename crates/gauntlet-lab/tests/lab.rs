@@ -1,0 +1,154 @@
+//! A real lab: namespaces, bridges, routes and a NAT box, checked with UDP
+//! packets sent from inside the hosts. Needs root (CI runs as root); skips
+//! with a note otherwise.
+
+#![allow(
+    clippy::disallowed_macros,
+    reason = "a skipped test says why on stderr"
+)]
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::Path;
+use std::time::Duration;
+
+use gauntlet_lab::{Lab, LabOptions, state, sys};
+
+fn root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("skipped: the network lab needs root");
+    }
+    root
+}
+
+const LAB: &str = r#"
+[[segment]]
+name = "eu"
+subnet = "10.91.1.0/24"
+[[segment]]
+name = "asia"
+subnet = "10.91.2.0/24"
+[[nat]]
+name = "home"
+type = "port-restricted"
+outside = "eu"
+[[host]]
+name = "a"
+segment = "eu"
+[[host]]
+name = "b"
+segment = "asia"
+[[host]]
+name = "c"
+behind = "home"
+"#;
+
+/// A UDP socket bound inside host `host`'s namespace.
+fn socket_in(lab: &Lab, host: &str, bind: &str) -> UdpSocket {
+    let ns = lab.netns_of(host).unwrap();
+    let bind = bind.to_owned();
+    sys::in_netns(&ns, move || {
+        let s = UdpSocket::bind(&bind).map_err(|e| gauntlet_lab::LabError::Io {
+            what: "bind".into(),
+            source: e,
+        })?;
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        Ok(s)
+    })
+    .unwrap()
+}
+
+/// Whether a datagram from `from` reaches `to` and an answer comes back,
+/// and the address `to` saw it from.
+fn round_trip(from: &UdpSocket, to: &UdpSocket, to_addr: SocketAddr) -> Option<SocketAddr> {
+    for _ in 0..3 {
+        from.send_to(b"ping", to_addr).unwrap();
+        let mut buf = [0u8; 16];
+        if let Ok((_, seen)) = to.recv_from(&mut buf) {
+            to.send_to(b"pong", seen).unwrap();
+            if from.recv_from(&mut buf).is_ok() {
+                return Some(seen);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn hosts_reach_each_other_across_segments_and_out_of_a_nat() {
+    if !root() {
+        return;
+    }
+    let spec = gauntlet_plan::load_lab_str(LAB, Path::new("lab.toml")).unwrap();
+    let mut lab = Lab::up(&spec, &LabOptions::default()).unwrap();
+    let namespaces = lab.record().namespaces.clone();
+    assert_eq!(namespaces.len(), 5, "core, one NAT box, three hosts");
+    for ns in &namespaces {
+        assert!(sys::netns_path(ns).exists(), "{ns}");
+    }
+    let addr = |h: &str| lab.spec().host(h).unwrap().address();
+    assert_eq!(addr("a"), Ipv4Addr::new(10, 91, 1, 2));
+
+    let a = socket_in(&lab, "a", "0.0.0.0:4000");
+    let b = socket_in(&lab, "b", "0.0.0.0:4000");
+    let c = socket_in(&lab, "c", "0.0.0.0:4000");
+    // Across the router: a (eu) and b (asia) see each other's own address.
+    let seen = round_trip(&a, &b, SocketAddr::from((addr("b"), 4000))).expect("a reaches b");
+    assert_eq!(seen, SocketAddr::from((addr("a"), 4000)));
+    // Out of the NAT: b sees c as the box's public address, port kept.
+    let public = lab.spec().nat("home").unwrap().outside_addr;
+    let seen = round_trip(&c, &b, SocketAddr::from((addr("b"), 4000))).expect("c reaches b");
+    assert_eq!(seen, SocketAddr::from((public, 4000)));
+    // Nobody outside reaches the private address behind the NAT.
+    assert_eq!(
+        round_trip(&a, &c, SocketAddr::from((addr("c"), 4000))),
+        None
+    );
+    // The backend runs a program inside the host: it sees only lo and eth0.
+    let backend = lab.backend("b").unwrap();
+    assert_eq!(
+        backend.netns(),
+        sys::netns_path(&lab.netns_of("b").unwrap())
+    );
+
+    let id = lab.id().clone();
+    lab.down().unwrap();
+    for ns in &namespaces {
+        assert!(!sys::netns_path(ns).exists(), "{ns} left behind");
+    }
+    assert!(!state::lab_dir(&id).exists());
+}
+
+#[test]
+fn a_failed_build_leaves_nothing() {
+    if !root() {
+        return;
+    }
+    // The loader never makes this, the kernel refuses it: a host whose
+    // gateway is outside its subnet. The build fails at the host's route,
+    // after the core and the NAT box were made.
+    let mut spec = gauntlet_plan::load_lab_str(LAB, Path::new("lab.toml")).unwrap();
+    spec.hosts[2].gateway = Ipv4Addr::new(10, 99, 99, 1);
+    let err = Lab::up(&spec, &LabOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("route add default via 10.99.99.1"), "{err}");
+    // The error names the namespace, and through it the lab's id.
+    let id = err
+        .split("gt-")
+        .nth(1)
+        .and_then(|rest| rest.get(..6))
+        .and_then(gauntlet_lab::LabId::parse)
+        .expect("the error names the lab's namespace");
+    let left: Vec<String> = std::fs::read_dir(sys::NETNS_DIR)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| id.owns_namespace(n))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!state::lab_dir(&id).exists());
+}
