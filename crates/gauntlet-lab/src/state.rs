@@ -181,17 +181,14 @@ pub fn sweep_dead() -> Result<Swept, LabError> {
         }
         // We hold the lock now: no owner can come back, and no second
         // sweeper works on the same lab.
-        match read_record(&dir) {
-            Ok(record) => {
-                let (namespaces, processes) = remove_namespaces(&id, &record.namespaces)?;
-                swept.namespaces += namespaces;
-                swept.processes += processes;
-                for file in &record.files {
-                    let _ = std::fs::remove_file(file);
-                }
+        // Without a record the build died before making anything.
+        if let Ok(record) = read_record(&dir) {
+            let (namespaces, processes) = remove_namespaces(&id, &record.namespaces)?;
+            swept.namespaces += namespaces;
+            swept.processes += processes;
+            for file in &record.files {
+                let _ = std::fs::remove_file(file);
             }
-            // No record: the build died before making anything.
-            Err(_) => {}
         }
         let _ = std::fs::remove_dir_all(&dir);
         drop(lock);
