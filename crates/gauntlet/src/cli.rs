@@ -51,6 +51,8 @@ pub enum Command {
     Abandon(AbandonArgs),
     /// Print or write a run's report: md, html, json or junit.
     Report(ReportArgs),
+    /// The network lab: hosts in network namespaces, segments, lossy links, NAT boxes.
+    Lab(crate::cmd_lab::LabArgs),
     /// Run one of the bundled example node programs (for `--bin`).
     #[command(hide = true)]
     ExampleNode {

@@ -6,6 +6,7 @@ mod cmd_bench;
 mod cmd_check;
 mod cmd_check_txn;
 mod cmd_demo;
+mod cmd_lab;
 mod cmd_run;
 mod cmd_test;
 mod exit;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         cli::Command::Override(args) => cmd_run::override_stage(args),
         cli::Command::Abandon(args) => cmd_run::abandon(args),
         cli::Command::Report(args) => cmd_run::report(args),
+        cli::Command::Lab(args) => cmd_lab::run(args),
         cli::Command::ExampleNode { name, args } => cmd_demo::example_node(&name, args),
     };
     match result {
