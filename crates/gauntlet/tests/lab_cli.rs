@@ -1,0 +1,165 @@
+//! `gauntlet lab` as a user runs it: up (detached), status, exec, down;
+//! a SIGKILLed owner's lab swept by `lab clean` and nothing else; bad
+//! files named at their line. Needs root (CI runs as root).
+
+#![allow(clippy::disallowed_macros, reason = "a skipped test says why on stderr")]
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{gauntlet, stderr, stdout};
+use serde_json::Value;
+
+fn root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("skipped: the network lab needs root");
+    }
+    root
+}
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(gauntlet()).arg("lab").args(args).output().unwrap()
+}
+
+const LAB: &str = r#"
+[[segment]]
+name = "eu"
+subnet = "10.92.1.0/24"
+[[segment]]
+name = "asia"
+subnet = "10.92.2.0/24"
+[[nat]]
+name = "home1"
+type = "symmetric"
+outside = "eu"
+[[host]]
+name = "bootstrap1"
+segment = "eu"
+[[host]]
+name = "peer"
+behind = "home1"
+[[host]]
+name = "tokyo"
+segment = "asia"
+"#;
+
+/// The lab with `id`, from `lab status --json`.
+fn status_of(id: &str) -> Option<Value> {
+    let out = lab(&["status", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["id"] == id)
+}
+
+fn up(dir: &std::path::Path) -> (String, Value) {
+    let file = dir.join("lab.toml");
+    std::fs::write(&file, LAB).unwrap();
+    let out = lab(&["up", "--json", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record: Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    (record["id"].as_str().unwrap().to_owned(), record)
+}
+
+fn namespaces_of(record: &Value) -> Vec<String> {
+    record["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn exists(ns: &str) -> bool {
+    std::path::Path::new("/run/netns").join(ns).exists()
+}
+
+#[test]
+fn up_exec_status_down() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (id, record) = up(dir.path());
+    let status = status_of(&id).expect("the lab is listed");
+    assert_eq!(status["alive"], true);
+    // exec runs inside the host: its own address, routes through the lab.
+    let out = lab(&["exec", "--lab", &id, "tokyo", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("10.92.2.2/24"), "{}", stdout(&out));
+    // The command's exit code is exec's.
+    let out = lab(&["exec", "--lab", &id, "tokyo", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    let out = lab(&["exec", "--lab", &id, "mars", "--", "true"]);
+    assert_eq!(out.status.code(), Some(254));
+    assert!(stderr(&out).contains("no host called \"mars\""), "{}", stderr(&out));
+
+    let out = lab(&["down", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(status_of(&id).is_none());
+    for ns in namespaces_of(&record) {
+        assert!(!exists(&ns), "{ns} left behind");
+    }
+}
+
+#[test]
+fn a_sigkilled_owner_s_lab_is_swept_and_nothing_else() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (dead_id, dead) = up(dir.path());
+    let (live_id, live) = up(dir.path());
+    // A process started in the dead lab, to be swept with it.
+    let mut sleeper = Command::new(gauntlet())
+        .args(["lab", "exec", "--lab", &dead_id, "bootstrap1", "--", "sleep", "300"])
+        .spawn()
+        .unwrap();
+    let owner = status_of(&dead_id).unwrap()["owner_pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill(2) on the owner pid the lab reported.
+    assert_eq!(unsafe { libc::kill(owner, libc::SIGKILL) }, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status_of(&dead_id).unwrap()["alive"] == true {
+        assert!(std::time::Instant::now() < deadline, "the owner did not die");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for ns in namespaces_of(&dead) {
+        assert!(exists(&ns), "SIGKILL alone removes nothing: {ns}");
+    }
+    let out = lab(&["clean"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&dead_id), "{}", stdout(&out));
+    for ns in namespaces_of(&dead) {
+        assert!(!exists(&ns), "{ns} left behind");
+    }
+    // The process in it was killed by the sweep.
+    let exit = sleeper.wait().unwrap();
+    assert!(!exit.success());
+    // The live lab is untouched.
+    assert_eq!(status_of(&live_id).unwrap()["alive"], true);
+    for ns in namespaces_of(&live) {
+        assert!(exists(&ns), "{ns} of a live lab was touched");
+    }
+    assert!(lab(&["down", &live_id]).status.success());
+}
+
+#[test]
+fn bad_lab_files_are_named_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[[segment]]\nname = \"eu\"\nsubnet = \"10.93.1.0/24\"\n[[host]]\nname = \"a\"\nbehind = \"home9\"\n",
+    )
+    .unwrap();
+    let out = lab(&["up", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.toml:6:10: no NAT box called \"home9\""), "{}", stderr(&out));
+    let out = lab(&["up", dir.path().join("missing.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    assert!(stderr(&out).contains("missing.toml: cannot read"), "{}", stderr(&out));
+}
