@@ -21,6 +21,7 @@
 //! hosts through [`gauntlet_node::NetnsBackend`].
 
 mod error;
+pub mod faults;
 mod lab;
 pub mod names;
 pub mod nat;
@@ -28,5 +29,6 @@ pub mod state;
 pub mod sys;
 
 pub use error::LabError;
+pub use faults::LabNet;
 pub use lab::{Lab, LabOptions, backend_of, namespace_of};
 pub use names::LabId;

@@ -1,0 +1,183 @@
+//! [`LabNet`]: the fault executor of the real network. A partition (the
+//! same directional [`Grudge`] the simulated network takes) becomes
+//! nftables drop rules in each cut-off host's namespace, removed on heal.
+//!
+//! The grudge's indices are the run's nodes or services; each stands on a
+//! lab host. A destination drops the packets of each source it holds a
+//! grudge against, by the address that source's packets carry when they
+//! arrive: its own address on a segment or behind the same NAT box, its
+//! NAT box's public address otherwise. So cutting one host behind a NAT
+//! box off from a host outside cuts every host behind that box from it:
+//! from outside they are one address, as on the real internet. Two nodes
+//! on the same host cannot be cut from each other (they share addresses);
+//! the fault's value says so rather than pretending.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+
+use gauntlet_nemesis::{Fault, FaultError, FaultExecutor, FaultFuture};
+use gauntlet_net::Grudge;
+use gauntlet_plan::{HostPlace, LabSpec};
+use serde_json::json;
+
+use crate::state::LabRecord;
+use crate::{LabError, namespace_of, sys};
+
+/// One grudge endpoint: a node or service, and the lab host it is on.
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    host: String,
+    ns: String,
+}
+
+/// Carries partitions out on lab hosts.
+#[derive(Debug)]
+pub struct LabNet {
+    spec: LabSpec,
+    members: Vec<Member>,
+}
+
+const TABLE: &str = "gauntlet_fault";
+
+impl LabNet {
+    /// `members[i]` is grudge index `i`: `(node or service name, host)`.
+    pub fn new(record: &LabRecord, members: &[(String, String)]) -> Result<LabNet, LabError> {
+        let members = members
+            .iter()
+            .map(|(name, host)| {
+                Ok(Member {
+                    name: name.clone(),
+                    host: host.clone(),
+                    ns: namespace_of(record, host)?,
+                })
+            })
+            .collect::<Result<Vec<_>, LabError>>()?;
+        Ok(LabNet {
+            spec: record.spec.clone(),
+            members,
+        })
+    }
+
+    /// The names, in grudge order.
+    pub fn names(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.name.clone()).collect()
+    }
+
+    /// The addresses packets from host `src` carry when they reach `dest`.
+    fn seen_as(&self, src: &str, dest: &str) -> Vec<Ipv4Addr> {
+        let (Some(s), Some(d)) = (self.spec.host(src), self.spec.host(dest)) else {
+            return Vec::new();
+        };
+        match (&s.place, &d.place) {
+            (HostPlace::Behind(a), HostPlace::Behind(b)) if a == b => s.addresses.clone(),
+            (HostPlace::Behind(nat), _) => self
+                .spec
+                .nat(nat)
+                .map(|n| vec![n.outside_addr])
+                .unwrap_or_default(),
+            (HostPlace::Segment(_), _) => s.addresses.clone(),
+        }
+    }
+
+    /// The ruleset for each member's namespace under `grudge` (pure): the
+    /// table replaced atomically, empty where nothing is dropped. Also the
+    /// pairs that could not be cut (same host).
+    pub fn render(&self, grudge: &Grudge) -> (Vec<(String, String)>, Vec<(String, String)>) {
+        let mut uncut = Vec::new();
+        let mut per_ns: Vec<(String, BTreeSet<Ipv4Addr>)> = Vec::new();
+        for (d, dest) in self.members.iter().enumerate() {
+            let mut drop = BTreeSet::new();
+            for (s, src) in self.members.iter().enumerate() {
+                if s == d || !grudge.drops(s, d) {
+                    continue;
+                }
+                if src.host == dest.host {
+                    uncut.push((src.name.clone(), dest.name.clone()));
+                    continue;
+                }
+                drop.extend(self.seen_as(&src.host, &dest.host));
+            }
+            match per_ns.iter_mut().find(|(ns, _)| *ns == dest.ns) {
+                Some((_, set)) => set.extend(drop),
+                None => per_ns.push((dest.ns.clone(), drop)),
+            }
+        }
+        let rules = per_ns
+            .into_iter()
+            .map(|(ns, drop)| (ns, ruleset(&drop)))
+            .collect();
+        (rules, uncut)
+    }
+
+    /// Removes every partition rule (the heal; also safe when none is set).
+    pub fn heal_all(&self) -> Result<(), LabError> {
+        apply(self.render(&Grudge::new(0)).0)
+    }
+}
+
+fn apply(rules: Vec<(String, String)>) -> Result<(), LabError> {
+    for (ns, text) in rules {
+        let place = ns.clone();
+        sys::in_netns(&ns, move || sys::run("nft", &["-f", "-"], Some(&text), &place).map(drop))?;
+    }
+    Ok(())
+}
+
+/// Runs the nft commands off the async runtime (any flavour).
+async fn apply_off_runtime(rules: Vec<(String, String)>) -> Result<(), FaultError> {
+    let failed = |message: String| FaultError::Targets { errors: vec![message] };
+    tokio::task::spawn_blocking(move || apply(rules))
+        .await
+        .map_err(|e| failed(format!("the partition task failed: {e}")))?
+        .map_err(|e| failed(e.to_string()))
+}
+
+/// Replaces the table in one nft transaction: declared (so the delete
+/// cannot fail), deleted, and defined again with the drops.
+fn ruleset(drop: &BTreeSet<Ipv4Addr>) -> String {
+    let mut r = format!("table inet {TABLE} {{}}\ndelete table inet {TABLE}\n");
+    if !drop.is_empty() {
+        let list: Vec<String> = drop.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            r,
+            "table inet {TABLE} {{\n  chain input {{ type filter hook input priority -10; policy accept;\n    ip saddr {{ {} }} drop\n  }}\n}}",
+            list.join(", ")
+        );
+    }
+    r
+}
+
+impl FaultExecutor for LabNet {
+    fn handles(&self, fault: &Fault) -> bool {
+        matches!(fault, Fault::Partition { .. })
+    }
+
+    fn inject<'a>(&'a self, fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
+        Box::pin(async move {
+            let Fault::Partition { shape, grudge } = fault else {
+                return Err(FaultError::NoExecutor { kind: fault.kind() });
+            };
+            let (rules, uncut) = self.render(grudge);
+            apply_off_runtime(rules).await?;
+            let mut value = json!({
+                "shape": shape.name(),
+                "grudge": grudge.describe(&self.names()),
+                "network": "lab",
+            });
+            if !uncut.is_empty() {
+                value["not-cut-same-host"] = json!(uncut);
+            }
+            Ok(value)
+        })
+    }
+
+    fn heal<'a>(&'a self, _fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
+        Box::pin(async move {
+            apply_off_runtime(self.render(&Grudge::new(0)).0).await?;
+            Ok(json!("network-healed"))
+        })
+    }
+}
+
