@@ -1,1 +1,3 @@
 //! The network lab: hosts in Linux network namespaces on one machine.
+
+pub mod shaper;
