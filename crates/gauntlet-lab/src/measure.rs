@@ -389,83 +389,130 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[rank - 1]
 }
 
-/// How many packets per second the queue thread passed in a flood.
+/// What [`measure_throughput`] sends.
+#[derive(Clone, Debug)]
+pub struct ThroughputOptions {
+    /// Packets per second, sent in 1 ms batches.
+    pub rate: u64,
+    pub duration: Duration,
+    /// The link's delay: with a delay, the thread holds `rate × latency`
+    /// packets at a time.
+    pub latency: Duration,
+    /// UDP payload bytes.
+    pub payload_len: usize,
+}
+
+impl Default for ThroughputOptions {
+    /// 20 000 packets/s of 64 bytes for 2 s through a 100 ms link.
+    fn default() -> Self {
+        ThroughputOptions {
+            rate: 20_000,
+            duration: Duration::from_secs(2),
+            latency: Duration::from_millis(100),
+            payload_len: 64,
+        }
+    }
+}
+
+/// Whether the queue thread kept up with a sustained rate.
 #[derive(Clone, Debug)]
 pub struct ThroughputReport {
     pub sent: u64,
-    /// Packets that reached `b`'s socket.
-    pub delivered: u64,
-    /// From the first packet sent to the last delivered.
-    pub elapsed: Duration,
-    /// `delivered / elapsed`.
-    pub delivered_per_sec: f64,
     /// The rate the sender managed (it shares the machine with the queue
     /// thread and the receiver).
     pub sent_per_sec: f64,
+    /// Packets that reached `b`'s socket.
+    pub delivered: u64,
+    /// Delivered per second, from the first packet sent to the last
+    /// delivered, less the link's latency.
+    pub delivered_per_sec: f64,
+    /// The link's counters. Losses, if any, show where: the kernel's queue
+    /// (`dropped_kernel`: the thread did not keep up), the link's limit
+    /// (`dropped_queue_full`), or `b`'s socket buffer (`delivered` below
+    /// `accepted`).
     pub stats: LinkStats,
+    /// CPU time the queue thread used per second of the run, in percent of
+    /// one core; `None` when it could not be read.
+    pub queue_thread_cpu_percent: Option<f64>,
 }
 
-/// Sends `packets` 64-byte UDP packets from `a` to `b` as fast as one thread
-/// can, through a queued link with no delay, and counts what arrives.
-/// Losses, if any, show where: the kernel's queue (`stats.dropped_kernel`),
-/// or `b`'s socket buffer (delivered below `stats.accepted`).
-pub fn measure_throughput(packets: u64) -> Result<ThroughputReport, MeasureError> {
+/// Sends `options.rate` UDP packets per second for `options.duration` from
+/// `a` to `b` through a queued link with `options.latency` and no other
+/// impairment, and counts what arrives.
+pub fn measure_throughput(options: &ThroughputOptions) -> Result<ThroughputReport, MeasureError> {
     let bed = Testbed::create(&unique_prefix("gtt"))?;
     let params = LinkParams {
-        queue_limit_packets: 100_000,
+        latency: options.latency,
+        queue_limit_packets: 1_000_000,
         ..LinkParams::default()
     };
     let mut queues = LinkQueues::start(QueueConfig::new(Some(bed.r())).link(QUEUE_A_TO_B, params))?;
     bed.queue_rules(QUEUE_A_TO_B, None)?;
     let sender = bed.udp_socket(&bed.a(), 0)?;
     let receiver = bed.udp_socket(&bed.b(), 9000)?;
+    // Long enough to hear the last packet, however slow the rate.
+    let gap = Duration::from_secs_f64(2.0 / options.rate.max(1) as f64);
+    let quiet = options.latency + gap.max(Duration::from_millis(500));
     receiver
-        .set_read_timeout(Some(Duration::from_millis(500)))
+        .set_read_timeout(Some(quiet))
         .map_err(MeasureError::Socket)?;
     let to = SocketAddr::V4(SocketAddrV4::new(Testbed::B, 9000));
+    let payload = vec![0u8; options.payload_len];
     // The first packet also resolves the neighbours; not part of the figure.
-    sender
-        .send_to(&[0u8; 64], to)
-        .map_err(MeasureError::Socket)?;
+    sender.send_to(&payload, to).map_err(MeasureError::Socket)?;
     let mut buf = [0u8; 2048];
     receiver.recv(&mut buf).map_err(MeasureError::Socket)?;
     let before = queues.stats(QUEUE_A_TO_B).unwrap_or_default();
+    let cpu_before = queue_thread_cpu();
 
+    let total = (options.rate as f64 * options.duration.as_secs_f64()) as u64;
     let delivered = AtomicU64::new(0);
     let epoch = Instant::now();
-    let (send_elapsed, last_delivery) = std::thread::scope(|scope| {
+    let (sent, send_elapsed, last_delivery) = std::thread::scope(|scope| {
         let receiving = scope.spawn(|| {
             let mut buf = [0u8; 2048];
             let mut last = Duration::ZERO;
             while receiver.recv(&mut buf).is_ok() {
                 last = epoch.elapsed();
-                if delivered.fetch_add(1, Ordering::Relaxed) + 1 == packets {
+                if delivered.fetch_add(1, Ordering::Relaxed) + 1 == total {
                     break;
                 }
             }
             last
         });
-        let payload = [0u8; 64];
-        for _ in 0..packets {
-            // A full socket buffer (ENOBUFS) is the sender outrunning its
-            // own interface: try the next one.
-            let _ = sender.send_to(&payload, to);
+        let mut sent = 0u64;
+        while sent < total {
+            // Catch up to where the rate says we should be, then nap.
+            let due = (epoch.elapsed().as_secs_f64() * options.rate as f64) as u64 + 1;
+            while sent < due.min(total) {
+                // A full socket buffer (ENOBUFS) is the sender outrunning
+                // its own interface: the packet is not sent, not counted.
+                if sender.send_to(&payload, to).is_ok() {
+                    sent += 1;
+                } else {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
         let send_elapsed = epoch.elapsed();
-        (send_elapsed, receiving.join().unwrap_or_default())
+        (sent, send_elapsed, receiving.join().unwrap_or_default())
     });
+    let cpu_after = queue_thread_cpu();
+    let wall = epoch.elapsed();
     // Let the kernel drop counters refresh.
     std::thread::sleep(Duration::from_millis(150));
     let after = queues.stats(QUEUE_A_TO_B).unwrap_or_default();
     queues.stop()?;
     let delivered = delivered.load(Ordering::Relaxed);
-    let elapsed = last_delivery.max(Duration::from_nanos(1));
+    let span = last_delivery
+        .saturating_sub(options.latency)
+        .max(Duration::from_nanos(1));
     Ok(ThroughputReport {
-        sent: packets,
+        sent,
+        sent_per_sec: sent as f64 / send_elapsed.max(Duration::from_nanos(1)).as_secs_f64(),
         delivered,
-        elapsed,
-        delivered_per_sec: delivered as f64 / elapsed.as_secs_f64(),
-        sent_per_sec: packets as f64 / send_elapsed.max(Duration::from_nanos(1)).as_secs_f64(),
+        delivered_per_sec: delivered as f64 / span.as_secs_f64(),
         stats: LinkStats {
             received: after.received - before.received,
             accepted: after.accepted - before.accepted,
@@ -474,7 +521,35 @@ pub fn measure_throughput(packets: u64) -> Result<ThroughputReport, MeasureError
             dropped_at_stop: after.dropped_at_stop - before.dropped_at_stop,
             dropped_kernel: after.dropped_kernel - before.dropped_kernel,
         },
+        queue_thread_cpu_percent: match (cpu_before, cpu_after) {
+            (Some(b), Some(a)) => Some((a - b).as_secs_f64() * 100.0 / wall.as_secs_f64()),
+            _ => None,
+        },
     })
+}
+
+/// CPU time (user + system) used so far by this process's queue thread
+/// (named `lab-queues`), if there is exactly one.
+fn queue_thread_cpu() -> Option<Duration> {
+    let mut found = None;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "lab-queues" {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        // Fields after the parenthesised name: state is field 3; utime and
+        // stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        found = Some(Duration::from_millis((utime + stime) * 10));
+    }
+    found
 }
 
 /// `<tag><pid>-<n>`: unique among this process's testbeds and other

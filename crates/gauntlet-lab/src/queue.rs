@@ -38,7 +38,23 @@
 //! comes first. A packet's arrival is thus seen up to one poll interval late
 //! (200 µs by default), and its delay counts from when it is seen. Releases
 //! are on time to the sleep's precision (tens of µs). The clock is
-//! [`Instant`] (monotonic).
+//! [`Instant`] (monotonic). The price of polling is the idle cost: about 5 %
+//! of a core at 200 µs (measured), falling in proportion to a longer
+//! interval.
+//!
+//! # Throughput
+//!
+//! The kernel sends one netlink message per packet and the crate reads one
+//! per `recv`, so there is no batch receive; each verdict is one `sendto`.
+//! Packets are only copied as metadata (the shaper needs the length), and
+//! each receive buffer is one page, kept alive while its packet is held:
+//! 50 000 packets/s through a 100 ms link hold 5 000 packets, 20 MB. Measured
+//! (`gauntlet_lab::measure`) on 2 loaded cores: 20 000 packets/s through a
+//! 100 ms link with no loss at under 20 % of a core; above about 50 000
+//! packets/s the netlink socket's buffer (the kernel's default, ~200
+//! messages, which the crate gives no way to enlarge) overflows whenever the
+//! thread is not scheduled for a few milliseconds, and the kernel drops
+//! ([`LinkStats::dropped_kernel`]).
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
