@@ -371,8 +371,8 @@ impl<T> Ord for Due<T> {
 /// A held packet: its link's index and the message to give a verdict on.
 type Held = Due<(usize, nfq::Message)>;
 
-/// The most packets read in a row before releasing the due ones, so a flood
-/// does not hold back releases.
+/// The most receive attempts in a row before releasing the due ones, so a
+/// flood does not hold back releases.
 const RECV_BATCH: usize = 64;
 
 /// How often the kernel's drop counters are read.
@@ -479,14 +479,16 @@ impl Shaping {
                 }
             }
 
-            let mut read = 0;
-            while read < RECV_BATCH {
+            // At most a batch of attempts (errors count too, so a socket
+            // that keeps failing cannot keep the thread from stopping).
+            let mut drained = false;
+            for _ in 0..RECV_BATCH {
                 match self.queue.recv() {
-                    Ok(msg) => {
-                        read += 1;
-                        self.admit(msg);
+                    Ok(msg) => self.admit(msg),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        drained = true;
+                        break;
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) if fatal(&e) => return Err(QueueError::Recv(e)),
                     Err(_) => {
@@ -501,7 +503,7 @@ impl Shaping {
                 self.read_kernel_drops();
                 kernel_stats_at = now + KERNEL_STATS_EVERY;
             }
-            if read < RECV_BATCH {
+            if drained {
                 // Nothing more waiting: sleep until the next release, or a
                 // poll interval to look for new packets.
                 let wake = self

@@ -61,8 +61,9 @@ struct Lab {
     queues: LinkQueues,
     client: UdpSocket,
     echo: UdpSocket,
-    // Last: the namespaces go after the sockets and the queue thread.
-    bed: Testbed,
+    /// Held for its Drop, which deletes the namespaces; last, so that it
+    /// goes after the sockets and the queue thread.
+    _bed: Testbed,
 }
 
 impl Lab {
@@ -82,7 +83,7 @@ impl Lab {
             queues,
             client,
             echo,
-            bed,
+            _bed: bed,
         }
     }
 
@@ -232,7 +233,6 @@ fn latency_applies_to_both_directions_and_changes_at_run_time() {
         assert_eq!(stats.dropped_kernel, 0);
     }
     assert_eq!(lab.queues.errors(), 0);
-    drop(lab.bed);
 }
 
 #[test]
