@@ -26,6 +26,9 @@ pub enum LabError {
         status: String,
         stderr: String,
     },
+    /// A namespace could not be entered (gone, or not root).
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
     /// A file or namespace operation failed.
     #[error("{what}: {source}")]
     Io {

@@ -23,8 +23,12 @@
 mod error;
 pub mod faults;
 mod lab;
+pub mod measure;
 pub mod names;
 pub mod nat;
+pub mod netns;
+pub mod queue;
+pub mod shaper;
 pub mod state;
 pub mod sys;
 

@@ -7,10 +7,8 @@
 //! (which also remounts `/sys` for each command), and gauntlet's own
 //! threads never change namespace.
 
-use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::LabError;
@@ -20,7 +18,7 @@ pub const NETNS_DIR: &str = "/run/netns";
 
 /// The file of the namespace called `name`.
 pub fn netns_path(name: &str) -> PathBuf {
-    Path::new(NETNS_DIR).join(name)
+    crate::netns::named(name)
 }
 
 /// Runs `f` on a thread inside the namespace `name`, and returns what it
@@ -29,30 +27,7 @@ pub fn in_netns<T: Send>(
     name: &str,
     f: impl FnOnce() -> Result<T, LabError> + Send,
 ) -> Result<T, LabError> {
-    let path = netns_path(name);
-    let file = File::open(&path)
-        .map_err(|e| LabError::io(format!("cannot open namespace {}", path.display()), e))?;
-    std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
-                // SAFETY: setns on a valid descriptor; it affects only this
-                // thread, which ends when `f` returns.
-                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(LabError::io(
-                        format!("cannot enter namespace {name}"),
-                        std::io::Error::last_os_error(),
-                    ));
-                }
-                f()
-            })
-            .join()
-            .unwrap_or_else(|_| {
-                Err(LabError::io(
-                    format!("a thread in namespace {name} panicked"),
-                    std::io::Error::other("panic"),
-                ))
-            })
-    })
+    crate::netns::run_in(&netns_path(name), f)?
 }
 
 /// Runs `program args` with `input` on stdin in the calling thread's
