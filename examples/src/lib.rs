@@ -21,6 +21,7 @@
 pub mod counter;
 pub mod kafka;
 pub mod lin_kv;
+pub mod nat;
 pub mod netlab;
 pub mod nodes;
 pub mod services;
