@@ -24,6 +24,7 @@ pub mod lin_kv;
 pub mod nat;
 pub mod netlab;
 pub mod nodes;
+pub mod punch;
 pub mod services;
 pub mod stun;
 pub mod txn;
