@@ -6,6 +6,11 @@
 //! stderr. [`services`] holds example services for plans (`http-service`),
 //! which speak HTTP instead, and `redis-user`, a soak user program that
 //! turns JSON lines into Redis commands.
+//!
+//! The network lab's programs speak UDP instead: [`stun`] and [`nat`] are
+//! the STUN codec and RFC 5780 NAT discovery behind `stun-server` and
+//! `nat-discover`, [`punch`] the hole-punching protocol of
+//! `punch-rendezvous` and `punch-peer`, [`netlab`] what they share.
 
 // These are programs under test, not gauntlet: their stdout is their protocol
 // (or their usage and selftest output) and their stderr their log, written
@@ -16,8 +21,12 @@
 pub mod counter;
 pub mod kafka;
 pub mod lin_kv;
+pub mod nat;
+pub mod netlab;
 pub mod nodes;
+pub mod punch;
 pub mod services;
+pub mod stun;
 pub mod txn;
 
 use std::fs::File;

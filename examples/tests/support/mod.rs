@@ -13,6 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -113,6 +114,67 @@ impl Drop for Proc {
         if thread::panicking() {
             eprintln!("--- {} stderr ---\n{}", self.name, self.stderr());
         }
+    }
+}
+
+/// A process's stdout line by line, read by a thread so a test can wait for
+/// a line with a limit. The thread keeps the pipe open for the process's
+/// whole life.
+pub struct Lines(Receiver<String>);
+
+impl Lines {
+    pub fn of(proc: &mut Proc) -> Lines {
+        let stdout = proc
+            .child
+            .stdout
+            .take()
+            .expect("stdout is piped and not taken");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Lines(rx)
+    }
+
+    /// The next line, or `None` if none came within `limit` (or stdout
+    /// closed).
+    pub fn next_within(&self, limit: Duration) -> Option<String> {
+        self.0.recv_timeout(limit).ok()
+    }
+}
+
+/// What a program that ran to its end said.
+#[derive(Debug)]
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` to its end, which must come within `limit`: a program
+/// that hangs fails the test (and is killed) instead of hanging it.
+pub fn run_within(name: &'static str, command: &mut Command, limit: Duration) -> Finished {
+    let mut proc = Proc::spawn(name, command);
+    let mut stdout = proc.child.stdout.take().unwrap();
+    // Read stdout as it comes, so a chatty program cannot block on a full
+    // pipe while we wait for it to exit.
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let Some(status) = proc.exit_within(limit) else {
+        panic!("{name} did not finish within {limit:?}\n{}", proc.stderr());
+    };
+    Finished {
+        code: status.code(),
+        stdout: reader.join().unwrap(),
+        stderr: proc.stderr(),
     }
 }
 
