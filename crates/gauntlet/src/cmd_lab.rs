@@ -338,20 +338,10 @@ fn pick(id: Option<&str>) -> Result<Found> {
 fn exec_in(args: &ExecArgs) -> Result<u8> {
     let found = pick(args.lab.as_deref())?;
     let ns = gauntlet_lab::namespace_of(&found.record, &args.host).map_err(lab_failure)?;
-    let path = gauntlet_lab::sys::netns_path(&ns);
-    let file = std::fs::File::open(&path).with_context(|| {
-        format!(
-            "cannot open the namespace of host {} ({})",
-            args.host,
-            path.display()
-        )
-    })?;
-    // SAFETY: setns on a valid descriptor; only this thread moves, and it
-    // is about to exec (which makes its namespace the process's).
-    if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) } != 0 {
-        return Err(anyhow::Error::new(std::io::Error::last_os_error())
-            .context(format!("cannot enter host {}", args.host)));
-    }
+    // Only this thread moves, and it is about to exec, which makes its
+    // namespace the process's.
+    gauntlet_lab::netns::enter(&gauntlet_lab::sys::netns_path(&ns))
+        .with_context(|| format!("cannot enter host {}", args.host))?;
     let error = Command::new(&args.command[0])
         .args(&args.command[1..])
         .exec();
