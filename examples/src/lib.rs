@@ -23,6 +23,7 @@ pub mod kafka;
 pub mod lin_kv;
 pub mod nat;
 pub mod netlab;
+pub mod netlab_tools;
 pub mod nodes;
 pub mod punch;
 pub mod services;

@@ -120,14 +120,18 @@ impl LabNet {
 fn apply(rules: Vec<(String, String)>) -> Result<(), LabError> {
     for (ns, text) in rules {
         let place = ns.clone();
-        sys::in_netns(&ns, move || sys::run("nft", &["-f", "-"], Some(&text), &place).map(drop))?;
+        sys::in_netns(&ns, move || {
+            sys::run("nft", &["-f", "-"], Some(&text), &place).map(drop)
+        })?;
     }
     Ok(())
 }
 
 /// Runs the nft commands off the async runtime (any flavour).
 async fn apply_off_runtime(rules: Vec<(String, String)>) -> Result<(), FaultError> {
-    let failed = |message: String| FaultError::Targets { errors: vec![message] };
+    let failed = |message: String| FaultError::Targets {
+        errors: vec![message],
+    };
     tokio::task::spawn_blocking(move || apply(rules))
         .await
         .map_err(|e| failed(format!("the partition task failed: {e}")))?
@@ -180,4 +184,3 @@ impl FaultExecutor for LabNet {
         })
     }
 }
-

@@ -71,14 +71,35 @@ pub fn example_node(name: &str, args: Vec<String>) -> Result<u8> {
         // Its exit status is its own (2 on bad flags, 1 for a failed selftest).
         return Ok(gauntlet_examples::services::http::run(args));
     }
+    if let Some((_, main)) = gauntlet_examples::netlab_tools::PROGRAMS
+        .iter()
+        .find(|(program, _)| *program == name)
+    {
+        // Their exit status is their own (1 no answer/failed, 2 bad flags).
+        return Ok(exit_code_of(main(args)));
+    }
     match gauntlet_examples::node_main(name) {
         Some(main) => {
             main().map_err(|e| anyhow::anyhow!("example node {name}: {e}"))?;
             Ok(exit::VALID)
         }
         None => Err(Failure::bad_args(format!(
-            "no example node named {name:?}; there are: {}",
-            gauntlet_examples::NODE_NAMES.join(", ")
+            "no example node named {name:?}; there are: {}, {}",
+            gauntlet_examples::NODE_NAMES.join(", "),
+            gauntlet_examples::netlab_tools::PROGRAMS
+                .map(|(n, _)| n)
+                .join(", ")
         ))),
+    }
+}
+
+/// The `u8` of an `ExitCode` the example returned (0, 1 or 2 for these).
+fn exit_code_of(code: std::process::ExitCode) -> u8 {
+    if code == std::process::ExitCode::SUCCESS {
+        exit::VALID
+    } else if code == std::process::ExitCode::from(2) {
+        2
+    } else {
+        1
     }
 }

@@ -2,7 +2,10 @@
 //! a SIGKILLed owner's lab swept by `lab clean` and nothing else; bad
 //! files named at their line. Needs root (CI runs as root).
 
-#![allow(clippy::disallowed_macros, reason = "a skipped test says why on stderr")]
+#![allow(
+    clippy::disallowed_macros,
+    reason = "a skipped test says why on stderr"
+)]
 
 mod common;
 
@@ -21,7 +24,11 @@ fn root() -> bool {
 }
 
 fn lab(args: &[&str]) -> Output {
-    Command::new(gauntlet()).arg("lab").args(args).output().unwrap()
+    Command::new(gauntlet())
+        .arg("lab")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 const LAB: &str = r#"
@@ -88,7 +95,9 @@ fn up_exec_status_down() {
     let status = status_of(&id).expect("the lab is listed");
     assert_eq!(status["alive"], true);
     // exec runs inside the host: its own address, routes through the lab.
-    let out = lab(&["exec", "--lab", &id, "tokyo", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+    let out = lab(&[
+        "exec", "--lab", &id, "tokyo", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("10.92.2.2/24"), "{}", stdout(&out));
     // The command's exit code is exec's.
@@ -96,7 +105,11 @@ fn up_exec_status_down() {
     assert_eq!(out.status.code(), Some(7));
     let out = lab(&["exec", "--lab", &id, "mars", "--", "true"]);
     assert_eq!(out.status.code(), Some(254));
-    assert!(stderr(&out).contains("no host called \"mars\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no host called \"mars\""),
+        "{}",
+        stderr(&out)
+    );
 
     let out = lab(&["down", &id]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -116,7 +129,16 @@ fn a_sigkilled_owner_s_lab_is_swept_and_nothing_else() {
     let (live_id, live) = up(dir.path());
     // A process started in the dead lab, to be swept with it.
     let mut sleeper = Command::new(gauntlet())
-        .args(["lab", "exec", "--lab", &dead_id, "bootstrap1", "--", "sleep", "300"])
+        .args([
+            "lab",
+            "exec",
+            "--lab",
+            &dead_id,
+            "bootstrap1",
+            "--",
+            "sleep",
+            "300",
+        ])
         .spawn()
         .unwrap();
     let owner = status_of(&dead_id).unwrap()["owner_pid"].as_i64().unwrap() as i32;
@@ -124,7 +146,10 @@ fn a_sigkilled_owner_s_lab_is_swept_and_nothing_else() {
     assert_eq!(unsafe { libc::kill(owner, libc::SIGKILL) }, 0);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while status_of(&dead_id).unwrap()["alive"] == true {
-        assert!(std::time::Instant::now() < deadline, "the owner did not die");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the owner did not die"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     for ns in namespaces_of(&dead) {
@@ -158,8 +183,16 @@ fn bad_lab_files_are_named_at_their_line() {
     .unwrap();
     let out = lab(&["up", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
-    assert!(stderr(&out).contains("bad.toml:6:10: no NAT box called \"home9\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bad.toml:6:10: no NAT box called \"home9\""),
+        "{}",
+        stderr(&out)
+    );
     let out = lab(&["up", dir.path().join("missing.toml").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
-    assert!(stderr(&out).contains("missing.toml: cannot read"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("missing.toml: cannot read"),
+        "{}",
+        stderr(&out)
+    );
 }
