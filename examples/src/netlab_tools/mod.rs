@@ -9,8 +9,11 @@ pub mod punch_peer;
 pub mod punch_rendezvous;
 pub mod stun_server;
 
+/// A program's main: its arguments in, its exit code out.
+pub type Main = fn(Vec<String>) -> std::process::ExitCode;
+
 /// The programs `gauntlet example-node` knows by name, with their mains.
-pub const PROGRAMS: [(&str, fn(Vec<String>) -> std::process::ExitCode); 4] = [
+pub const PROGRAMS: [(&str, Main); 4] = [
     ("stun-server", stun_server::run),
     ("nat-discover", nat_discover::run),
     ("punch-rendezvous", punch_rendezvous::run),
