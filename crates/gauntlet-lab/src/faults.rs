@@ -32,6 +32,16 @@ struct Member {
     ns: String,
 }
 
+/// What a grudge becomes on the lab's hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// `(namespace, nft input)` for every member's namespace.
+    pub rules: Vec<(String, String)>,
+    /// `(source, destination)` pairs on the same host, which no address
+    /// rule can separate.
+    pub uncut: Vec<(String, String)>,
+}
+
 /// Carries partitions out on lab hosts.
 #[derive(Debug)]
 pub struct LabNet {
@@ -84,7 +94,7 @@ impl LabNet {
     /// The ruleset for each member's namespace under `grudge` (pure): the
     /// table replaced atomically, empty where nothing is dropped. Also the
     /// pairs that could not be cut (same host).
-    pub fn render(&self, grudge: &Grudge) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    pub fn render(&self, grudge: &Grudge) -> Rendered {
         let mut uncut = Vec::new();
         let mut per_ns: Vec<(String, BTreeSet<Ipv4Addr>)> = Vec::new();
         for (d, dest) in self.members.iter().enumerate() {
@@ -108,12 +118,12 @@ impl LabNet {
             .into_iter()
             .map(|(ns, drop)| (ns, ruleset(&drop)))
             .collect();
-        (rules, uncut)
+        Rendered { rules, uncut }
     }
 
     /// Removes every partition rule (the heal; also safe when none is set).
     pub fn heal_all(&self) -> Result<(), LabError> {
-        apply(self.render(&Grudge::new(0)).0)
+        apply(self.render(&Grudge::new(0)).rules)
     }
 }
 
@@ -163,7 +173,7 @@ impl FaultExecutor for LabNet {
             let Fault::Partition { shape, grudge } = fault else {
                 return Err(FaultError::NoExecutor { kind: fault.kind() });
             };
-            let (rules, uncut) = self.render(grudge);
+            let Rendered { rules, uncut } = self.render(grudge);
             apply_off_runtime(rules).await?;
             let mut value = json!({
                 "shape": shape.name(),
@@ -179,7 +189,7 @@ impl FaultExecutor for LabNet {
 
     fn heal<'a>(&'a self, _fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
         Box::pin(async move {
-            apply_off_runtime(self.render(&Grudge::new(0)).0).await?;
+            apply_off_runtime(self.render(&Grudge::new(0)).rules).await?;
             Ok(json!("network-healed"))
         })
     }
