@@ -29,6 +29,9 @@ pub enum LabError {
     /// A namespace could not be entered (gone, or not root).
     #[error(transparent)]
     Netns(#[from] crate::netns::NetnsError),
+    /// The link shaper failed.
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
     /// A file or namespace operation failed.
     #[error("{what}: {source}")]
     Io {

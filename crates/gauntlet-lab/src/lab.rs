@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use gauntlet_node::NetnsBackend;
-use gauntlet_plan::{HostPlace, LabSpec};
+use gauntlet_plan::{HostPlace, LabSpec, Link, LinkShape};
 
 use crate::names::{self, LabId};
+use crate::queue::{LinkQueues, LinkStats, QueueConfig};
+use crate::shaper::LinkParams;
 use crate::state::{self, LabRecord, OwnerLock};
 use crate::{LabError, nat, sys};
 
@@ -29,7 +31,10 @@ pub struct Lab {
     spec: LabSpec,
     dir: PathBuf,
     record: LabRecord,
+    seed: u64,
     _lock: Option<OwnerLock>,
+    /// The shaper of the links that have properties (`None`: none has).
+    queues: Option<LinkQueues>,
     down: bool,
     /// How long the build took.
     pub build_time: std::time::Duration,
@@ -70,12 +75,15 @@ impl Lab {
             spec: spec.clone(),
             dir,
             record,
+            seed: opts.seed,
             _lock: Some(lock),
+            queues: None,
             down: false,
             build_time: std::time::Duration::ZERO,
         };
         // On error `lab` drops here, which tears down what was made.
         lab.build()?;
+        lab.shape_links()?;
         lab.build_time = started.elapsed();
         Ok(lab)
     }
@@ -206,6 +214,73 @@ impl Lab {
         Ok(())
     }
 
+    /// Routes the packets of every link with properties through the shaper:
+    /// one NFQUEUE per direction, in the core. The queues are bound before
+    /// the rules exist, so no packet ever waits on a queue nobody reads.
+    fn shape_links(&mut self) -> Result<(), LabError> {
+        let shaped: Vec<(usize, &Link)> = self
+            .spec
+            .links
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.shape.is_shaped())
+            .collect();
+        if shaped.is_empty() {
+            return Ok(());
+        }
+        let core = self.id.core();
+        let mut config = QueueConfig::new(Some(sys::netns_path(&core))).seed(self.seed);
+        let mut rules = String::from("*filter\n");
+        for (index, link) in &shaped {
+            let params = link_params(&link.shape);
+            let [a, b] = &link.between;
+            for (queue, from, to) in [(queue_of(*index, 0), a, b), (queue_of(*index, 1), b, a)] {
+                config = config.link(queue, params.clone());
+                let _ = writeln!(
+                    rules,
+                    "-A FORWARD -i {} -o {} -j NFQUEUE --queue-num {queue}",
+                    names::bridge(from),
+                    names::bridge(to)
+                );
+            }
+        }
+        rules.push_str("COMMIT\n");
+        self.queues = Some(LinkQueues::start(config)?);
+        let place = core.clone();
+        sys::in_netns(&core, move || {
+            sys::run("iptables-restore", &["--noflush"], Some(&rules), &place).map(drop)
+        })
+    }
+
+    /// Changes link `a`–`b`'s properties at run time (a fault; the heal
+    /// sets them back). Only a link the lab shapes can change.
+    pub fn set_link(&self, a: &str, b: &str, shape: &LinkShape) -> Result<(), LabError> {
+        let (index, _) = self.link(a, b)?;
+        let queues = self.queues.as_ref().ok_or_else(|| not_shaped(a, b))?;
+        let params = link_params(shape);
+        queues.set(queue_of(index, 0), params.clone())?;
+        queues.set(queue_of(index, 1), params)?;
+        Ok(())
+    }
+
+    /// What the shaper did on link `a`–`b`: `(a→b, b→a)`.
+    pub fn link_stats(&self, a: &str, b: &str) -> Result<(LinkStats, LinkStats), LabError> {
+        let (index, _) = self.link(a, b)?;
+        let queues = self.queues.as_ref().ok_or_else(|| not_shaped(a, b))?;
+        let get = |q| queues.stats(q).ok_or_else(|| not_shaped(a, b));
+        Ok((get(queue_of(index, 0))?, get(queue_of(index, 1))?))
+    }
+
+    fn link(&self, a: &str, b: &str) -> Result<(usize, &Link), LabError> {
+        self.spec
+            .links
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.between.contains(&a.to_owned()) && l.between.contains(&b.to_owned()))
+            .filter(|(_, l)| l.shape.is_shaped())
+            .ok_or_else(|| not_shaped(a, b))
+    }
+
     /// Its id (`lab status` shows it; `lab exec --lab` takes it).
     pub fn id(&self) -> &LabId {
         &self.id
@@ -237,6 +312,11 @@ impl Lab {
             return Ok(());
         }
         self.down = true;
+        // The shaper first: once its queues are unbound, the kernel drops
+        // what the rules still send there, and the namespaces go next.
+        if let Some(mut queues) = self.queues.take() {
+            let _ = queues.stop();
+        }
         let result = state::remove_namespaces(&self.id, &self.record.namespaces);
         for file in &self.record.files {
             let _ = std::fs::remove_file(file);
@@ -249,6 +329,30 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         let _ = self.down();
+    }
+}
+
+/// Link `index`'s queue in direction 0 (first → second) or 1.
+fn queue_of(index: usize, direction: usize) -> u16 {
+    u16::try_from(index * 2 + direction).unwrap_or(u16::MAX)
+}
+
+fn not_shaped(a: &str, b: &str) -> LabError {
+    LabError::NotFound(format!(
+        "the lab shapes no link between {a:?} and {b:?} (give the [[link]] a latency, loss or bandwidth)"
+    ))
+}
+
+/// The shaper's parameters for a plan's link. The queue holds up to 10,000
+/// packets: above netem's 1,000, so a fast sender over a long link (20,000
+/// packets/s over 100 ms) is delayed, not dropped for want of room.
+fn link_params(shape: &LinkShape) -> LinkParams {
+    LinkParams {
+        latency: shape.latency,
+        jitter: shape.jitter,
+        loss_percent: shape.loss_percent,
+        bandwidth_bits_per_sec: shape.bandwidth_bits_per_sec,
+        queue_limit_packets: 10_000,
     }
 }
 

@@ -152,3 +152,79 @@ fn a_failed_build_leaves_nothing() {
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(!state::lab_dir(&id).exists());
 }
+
+/// The median round trip from `from` to the echo at `to`, over `n` tries
+/// (`None` when fewer than half came back).
+fn median_rtt(from: &UdpSocket, to: &UdpSocket, to_addr: SocketAddr, n: usize) -> Option<Duration> {
+    let mut rtts = Vec::new();
+    for _ in 0..n {
+        let start = std::time::Instant::now();
+        if round_trip(from, to, to_addr).is_some() {
+            rtts.push(start.elapsed());
+        }
+    }
+    if rtts.len() * 2 < n {
+        return None;
+    }
+    rtts.sort();
+    Some(rtts[rtts.len() / 2])
+}
+
+#[test]
+fn a_link_delays_and_a_fault_changes_it_at_run_time() {
+    if !root() {
+        return;
+    }
+    let text = r#"
+[[segment]]
+name = "eu"
+subnet = "10.95.1.0/24"
+[[segment]]
+name = "asia"
+subnet = "10.95.2.0/24"
+[[link]]
+between = ["eu", "asia"]
+latency = "60ms"
+[[host]]
+name = "a"
+segment = "eu"
+[[host]]
+name = "a2"
+segment = "eu"
+[[host]]
+name = "b"
+segment = "asia"
+"#;
+    let spec = gauntlet_plan::load_lab_str(text, Path::new("lab.toml")).unwrap();
+    let lab = Lab::up(&spec, &LabOptions::default()).unwrap();
+    let a = socket_in(&lab, "a", "0.0.0.0:4100");
+    let a2 = socket_in(&lab, "a2", "0.0.0.0:4100");
+    let b = socket_in(&lab, "b", "0.0.0.0:4100");
+    let b_addr = SocketAddr::from((lab.spec().host("b").unwrap().address(), 4100));
+    let a2_addr = SocketAddr::from((lab.spec().host("a2").unwrap().address(), 4100));
+    // 60 ms each way across the link (generous bounds: a loaded machine
+    // only adds); inside a segment no shaping at all.
+    let rtt = median_rtt(&a, &b, b_addr, 5).expect("the link carries packets");
+    assert!(
+        rtt >= Duration::from_millis(118) && rtt < Duration::from_millis(600),
+        "{rtt:?}"
+    );
+    let local = median_rtt(&a, &a2, a2_addr, 5).unwrap();
+    assert!(local < Duration::from_millis(50), "{local:?}");
+
+    // A fault: the link loses everything; then the heal.
+    let cut = gauntlet_plan::LinkShape {
+        loss_percent: 100.0,
+        ..lab.spec().links[0].shape
+    };
+    lab.set_link("eu", "asia", &cut).unwrap();
+    assert_eq!(median_rtt(&a, &b, b_addr, 2), None);
+    lab.set_link("asia", "eu", &lab.spec().links[0].shape)
+        .unwrap();
+    assert!(median_rtt(&a, &b, b_addr, 3).is_some());
+    let (there, back) = lab.link_stats("eu", "asia").unwrap();
+    assert!(there.dropped_loss > 0 && there.accepted > 0, "{there:?}");
+    assert!(back.accepted > 0, "{back:?}");
+    // Only shaped links can change.
+    assert!(lab.set_link("eu", "mars", &cut).is_err());
+}
