@@ -228,3 +228,48 @@ segment = "asia"
     // Only shaped links can change.
     assert!(lab.set_link("eu", "mars", &cut).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_drops_real_packets_one_way_until_healed() {
+    use gauntlet_nemesis::{Fault, FaultExecutor, PartitionShape};
+    if !root() {
+        return;
+    }
+    let spec = gauntlet_plan::load_lab_str(LAB, Path::new("lab.toml")).unwrap();
+    let lab = Lab::up(&spec, &LabOptions::default()).unwrap();
+    let members: Vec<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .map(|h| (format!("n-{h}"), h.to_string()))
+        .collect();
+    let net = gauntlet_lab::LabNet::new(lab.record(), &members).unwrap();
+    let a = socket_in(&lab, "a", "0.0.0.0:4200");
+    let b = socket_in(&lab, "b", "0.0.0.0:4200");
+    let b_addr = SocketAddr::from((lab.spec().host("b").unwrap().address(), 4200));
+    let a_addr = SocketAddr::from((lab.spec().host("a").unwrap().address(), 4200));
+    assert!(round_trip(&a, &b, b_addr).is_some());
+
+    // b stops hearing a (asymmetric): a → b is lost, b → a still arrives.
+    let mut grudge = gauntlet_net::Grudge::new(3);
+    grudge.drop_from(1, 0);
+    let fault = Fault::Partition {
+        shape: PartitionShape::Asymmetric,
+        grudge,
+    };
+    let value = net.inject(&fault, &[]).await.unwrap();
+    assert_eq!(value["network"], "lab");
+    a.send_to(b"lost", b_addr).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        b.recv_from(&mut buf).is_err(),
+        "a's packet reached b through the cut"
+    );
+    b.send_to(b"heard", a_addr).unwrap();
+    assert_eq!(
+        a.recv_from(&mut buf).unwrap().1,
+        b_addr,
+        "the other way still works"
+    );
+
+    net.heal(&fault, &[]).await.unwrap();
+    assert!(round_trip(&a, &b, b_addr).is_some(), "healed");
+}

@@ -5,6 +5,7 @@
 mod fault;
 mod partition;
 mod schedule;
+mod together;
 
 pub use fault::{
     Fault, FaultError, FaultExecutor, FaultFuture, FaultId, FaultLog, LoggedFault, Processes,
@@ -12,3 +13,4 @@ pub use fault::{
 };
 pub use partition::{PartitionShape, partition};
 pub use schedule::{Action, FaultKind, Nemesis, Schedule, parse_faults};
+pub use together::Together;

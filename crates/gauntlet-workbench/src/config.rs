@@ -57,6 +57,13 @@ pub struct TestConfig {
     /// namespace, a container or an SSH host is one more backend, chosen
     /// by the caller, with nothing here to change.
     pub backend: Arc<dyn Backend>,
+    /// Per-node backends (node `i` on `node_backends[i % len]`): nodes on
+    /// the hosts of a network lab. Empty: every node on [`backend`](Self::backend).
+    pub node_backends: Vec<Arc<dyn Backend>>,
+    /// A real network the nodes also share (the lab's), whose executor
+    /// carries out every partition together with the simulated network,
+    /// so nodes cannot route around a cut.
+    pub network: Option<RealNetwork>,
     /// Extra checkers (`--checker`), each filed in `results.json` under
     /// its name after the history is written.
     pub checkers: Vec<CheckerSpec>,
@@ -211,6 +218,8 @@ impl TestConfig {
             init_timeout: Duration::from_secs(10),
             command_line: Vec::new(),
             backend: LocalBackend::shared(),
+            node_backends: Vec::new(),
+            network: None,
             checkers: Vec::new(),
             checker_timeout: gauntlet_check_program::DEFAULT_TIMEOUT,
             net_limits: NetLimits::default(),
@@ -471,5 +480,16 @@ mod tests {
         edge.time_limit = TestConfig::MAX_DURATION;
         edge.nemesis_interval = TestConfig::MAX_DURATION.as_secs_f64();
         assert!(edge.validate().is_ok());
+    }
+}
+
+/// The executor of a real network the nodes share (see
+/// [`TestConfig::network`]).
+#[derive(Clone)]
+pub struct RealNetwork(pub Arc<dyn gauntlet_nemesis::FaultExecutor>);
+
+impl std::fmt::Debug for RealNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RealNetwork(..)")
     }
 }

@@ -13,7 +13,7 @@ use gauntlet_events::{Event, Subscriber};
 use gauntlet_history::Op;
 use gauntlet_nemesis::{
     Action, Fault, FaultError, FaultExecutor, FaultFuture, FaultId, FaultLog, Processes, Signals,
-    VerbFuture, executor_for,
+    Together, VerbFuture, executor_for,
 };
 use gauntlet_net::Grudge;
 use serde_json::json;
@@ -238,16 +238,24 @@ impl Subscriber for NemesisOps {
 pub(crate) struct Faults {
     pub signals: Signals<Nodes>,
     pub sim_net: SimNet,
+    /// A real network partitions also cut (a lab's), beside the simulated.
+    pub network: Option<Arc<dyn FaultExecutor>>,
     pub log: FaultLog,
     /// The fault each kind has active, to heal it by its id.
     active: std::sync::Mutex<HashMap<&'static str, FaultId>>,
 }
 
 impl Faults {
-    pub fn new(signals: Signals<Nodes>, sim_net: SimNet, log: FaultLog) -> Faults {
+    pub fn new(
+        signals: Signals<Nodes>,
+        sim_net: SimNet,
+        network: Option<Arc<dyn FaultExecutor>>,
+        log: FaultLog,
+    ) -> Faults {
         Faults {
             signals,
             sim_net,
+            network,
             log,
             active: Default::default(),
         }
@@ -263,7 +271,18 @@ impl Faults {
             .iter()
             .map(|&i| self.signals.processes().nodes[i].name.clone())
             .collect();
-        let executors: [&dyn FaultExecutor; 2] = [&self.signals, &self.sim_net];
+        let both;
+        let network: &dyn FaultExecutor = match &self.network {
+            Some(real) => {
+                both = Together {
+                    first: &self.sim_net,
+                    second: real.as_ref(),
+                };
+                &both
+            }
+            None => &self.sim_net,
+        };
+        let executors: [&dyn FaultExecutor; 2] = [&self.signals, network];
         let executor = match executor_for(&executors, &fault) {
             Ok(e) => e,
             Err(_) => return, // every nemesis fault has its executor here

@@ -28,7 +28,7 @@ pub use bench::{
     FloodBench, FloodBenchReport, RouterBench, RouterBenchReport, bench_flood, bench_router,
 };
 pub use checkers::checkers;
-pub use config::{CheckerSpec, ConfigError, TestConfig};
+pub use config::{CheckerSpec, ConfigError, RealNetwork, TestConfig};
 /// The workload options a [`TestConfig`] carries.
 pub use gauntlet_workload::WorkloadOptions;
 pub use net::NetLimits;

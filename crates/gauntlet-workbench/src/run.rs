@@ -234,7 +234,11 @@ impl Run {
                     take(i),
                     net.clone(),
                     sub_seed(cfg.seed, 1),
-                    cfg.backend.clone(),
+                    if cfg.node_backends.is_empty() {
+                        cfg.backend.clone()
+                    } else {
+                        cfg.node_backends[i % cfg.node_backends.len()].clone()
+                    },
                 )
             })
             .collect();
@@ -268,6 +272,7 @@ impl Run {
                 init_timeout: cfg.init_timeout,
             }),
             SimNet { net: net.clone() },
+            cfg.network.as_ref().map(|n| n.0.clone()),
             log,
         ));
         Ok(Run {

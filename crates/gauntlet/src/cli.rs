@@ -159,6 +159,12 @@ pub struct TestArgs {
     /// verdict is unknown. 0.001 to 31536000 (365 days).
     #[arg(long, default_value = "60", value_name = "SECONDS", allow_negative_numbers = true, value_parser = units::seconds)]
     pub checker_timeout: Seconds,
+    /// Run the nodes on the hosts of a network lab (node i on the lab's
+    /// i-th host, round robin), built for this run and removed after it.
+    /// Messages still travel the simulated network; partitions cut both
+    /// it and the real one (nftables on the hosts). Needs root.
+    #[arg(long, value_name = "LAB.toml")]
+    pub lab: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub quiet: QuietArg,
     #[command(flatten)]

@@ -105,7 +105,7 @@ pub fn run(args: LabArgs) -> Result<u8> {
 }
 
 /// Bad input (the file, a name) is 254; the machine refusing is 255.
-fn lab_failure(e: LabError) -> anyhow::Error {
+pub fn lab_failure(e: LabError) -> anyhow::Error {
     match e {
         LabError::NotRoot
         | LabError::MissingTool { .. }

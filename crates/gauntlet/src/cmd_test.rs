@@ -17,7 +17,13 @@ pub fn run(args: TestArgs) -> Result<u8> {
     let json = args.json.on;
     let quiet = args.quiet.on;
     let location = args.store.location()?;
-    let cfg = config_from(args)?;
+    let lab_file = args.lab.clone();
+    let mut cfg = config_from(args)?;
+    // Held for the run, taken down when it drops (also on an error).
+    let _lab = match &lab_file {
+        Some(file) => Some(place_on_lab(&mut cfg, file)?),
+        None => None,
+    };
     let outcome = run_stored(&location, cfg, quiet)?;
     if json {
         out!("{}", serde_json::to_string_pretty(&outcome.results)?);
@@ -68,6 +74,40 @@ pub fn run_stored(location: &Location, mut cfg: TestConfig, quiet: bool) -> Resu
         note!("gauntlet: the run could not be fully recorded in the store: {e}");
     }
     Ok(tested.workbench?)
+}
+
+/// Builds the lab of `file` and puts node `i` on its `i`-th host (round
+/// robin); partitions cut the hosts' real network too.
+fn place_on_lab(cfg: &mut TestConfig, file: &std::path::Path) -> Result<gauntlet_lab::Lab> {
+    let spec = gauntlet_plan::load_lab(file).map_err(|e| Failure::bad_args(e.to_string()))?;
+    if spec.hosts.is_empty() {
+        return Err(Failure::bad_args(format!(
+            "{}: the lab has no [[host]] to run nodes on",
+            file.display()
+        )));
+    }
+    let lab = gauntlet_lab::Lab::up(
+        &spec,
+        &gauntlet_lab::LabOptions {
+            seed: cfg.seed,
+            source: std::path::absolute(file).ok(),
+        },
+    )
+    .map_err(crate::cmd_lab::lab_failure)?;
+    let hosts: Vec<&str> = spec.hosts.iter().map(|h| h.name.as_str()).collect();
+    let placement: Vec<(String, String)> = (0..cfg.node_count)
+        .map(|i| (format!("n{i}"), hosts[i % hosts.len()].to_owned()))
+        .collect();
+    cfg.node_backends = hosts
+        .iter()
+        .take(cfg.node_count)
+        .map(|h| Ok(Arc::new(lab.backend(h)?) as Arc<dyn gauntlet_node::Backend>))
+        .collect::<Result<_, gauntlet_lab::LabError>>()
+        .map_err(crate::cmd_lab::lab_failure)?;
+    let network =
+        gauntlet_lab::LabNet::new(lab.record(), &placement).map_err(crate::cmd_lab::lab_failure)?;
+    cfg.network = Some(gauntlet_workbench::RealNetwork(Arc::new(network)));
+    Ok(lab)
 }
 
 fn config_from(a: TestArgs) -> Result<TestConfig> {
