@@ -66,6 +66,7 @@ impl Lab {
             spec: spec.clone(),
             namespaces,
             files: Vec::new(),
+            unrouted: Vec::new(),
         };
         // Written before the first namespace exists: a build killed half
         // way is still swept.
@@ -83,6 +84,7 @@ impl Lab {
         };
         // On error `lab` drops here, which tears down what was made.
         lab.build()?;
+        lab.control_link()?;
         lab.shape_links()?;
         lab.build_time = started.elapsed();
         Ok(lab)
@@ -214,6 +216,49 @@ impl Lab {
         Ok(())
     }
 
+    /// Joins this machine to the core, so gauntlet (health probes, users,
+    /// checkers) and the user's shell reach every segment, as a control
+    /// node reaches a cluster: one veth, `gt-<id>` here and `ctl` in the
+    /// core, a /30 of 169.254.0.0/16, and a route per segment. Nothing
+    /// else of this machine changes, and it all goes with the lab.
+    /// Segments behind NAT boxes stay private, as they would be. A segment
+    /// whose subnet this machine already routes (its own network, or
+    /// another lab with the same subnets) gets no route: the existing one
+    /// is never shadowed, and the record says which segments are
+    /// unreachable from here.
+    fn control_link(&mut self) -> Result<(), LabError> {
+        let routes = sys::run("ip", &["-4", "-o", "route", "show"], None, "the machine")?;
+        let addrs = sys::run("ip", &["-4", "-o", "addr", "show"], None, "the machine")?;
+        let (here, there) = control_pair(&self.id, &addrs);
+        let dev = self.id.control();
+        let mut script = format!(
+            "link add {dev} type veth peer name ctl netns {core}\naddr add {here}/30 dev {dev}\nlink set {dev} up\n",
+            core = self.id.core()
+        );
+        for seg in &self.spec.segments {
+            let taken = routes
+                .lines()
+                .filter(|l| !l.starts_with("default"))
+                .any(|l| route_overlaps(l, &seg.subnet));
+            if taken {
+                self.record.unrouted.push(seg.name.clone());
+            } else {
+                let _ = writeln!(script, "route add {} via {there} dev {dev}", seg.subnet);
+            }
+        }
+        sys::run("ip", &["-batch", "-"], Some(&script), "the machine")?;
+        let core = self.id.core();
+        let place = core.clone();
+        let inside = format!("addr add {there}/30 dev ctl\nlink set ctl up\n");
+        sys::in_netns(&core, move || {
+            sys::run("ip", &["-batch", "-"], Some(&inside), &place).map(drop)
+        })?;
+        if !self.record.unrouted.is_empty() {
+            state::write_record(&self.dir, &self.record)?;
+        }
+        Ok(())
+    }
+
     /// Routes the packets of every link with properties through the shaper:
     /// one NFQUEUE per direction, in the core. The queues are bound before
     /// the rules exist, so no packet ever waits on a queue nobody reads.
@@ -330,6 +375,45 @@ impl Drop for Lab {
     fn drop(&mut self) {
         let _ = self.down();
     }
+}
+
+/// Whether a line of `ip -o route show` covers any of `subnet`.
+fn route_overlaps(line: &str, subnet: &gauntlet_plan::Subnet) -> bool {
+    line.split_whitespace()
+        .next()
+        .and_then(|dest| {
+            if dest.contains('/') {
+                gauntlet_plan::Subnet::parse(dest).ok()
+            } else {
+                dest.parse().ok().map(|network| gauntlet_plan::Subnet {
+                    network,
+                    prefix: 32,
+                })
+            }
+        })
+        .is_some_and(|route| route.overlaps(subnet))
+}
+
+/// This machine's and the core's address on the control link: a /30 of
+/// 169.254.0.0/16 picked from the lab's id, the next free one if taken.
+fn control_pair(id: &LabId, addrs: &str) -> (std::net::Ipv4Addr, std::net::Ipv4Addr) {
+    let start = u32::from_str_radix(id.as_str(), 16).unwrap_or(0) % 16_000;
+    (0..16_000u32)
+        .map(|k| {
+            let n = (start + k) % 16_000 + 64; // skip 169.254.0.x
+            let base = u32::from(std::net::Ipv4Addr::new(169, 254, 0, 0)) + n * 4;
+            (
+                std::net::Ipv4Addr::from(base + 2),
+                std::net::Ipv4Addr::from(base + 1),
+            )
+        })
+        .find(|(here, there)| {
+            !addrs.contains(&format!(" {here}/")) && !addrs.contains(&format!(" {there}/"))
+        })
+        .unwrap_or((
+            std::net::Ipv4Addr::new(169, 254, 255, 250),
+            std::net::Ipv4Addr::new(169, 254, 255, 249),
+        ))
 }
 
 /// Link `index`'s queue in direction 0 (first → second) or 1.

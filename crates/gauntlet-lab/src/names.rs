@@ -52,6 +52,12 @@ impl LabId {
         format!("{PREFIX}{}-n-{nat}", self.0)
     }
 
+    /// The control link's end on this machine (the only interface a lab
+    /// makes outside its namespaces).
+    pub fn control(&self) -> String {
+        format!("{PREFIX}{}", self.0)
+    }
+
     /// Whether the namespace `name` is one of this lab's.
     pub fn owns_namespace(&self, name: &str) -> bool {
         name.strip_prefix(PREFIX)

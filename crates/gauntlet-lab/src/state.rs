@@ -44,6 +44,10 @@ pub struct LabRecord {
     /// Files it made outside its directory (clock offsets), removed with it.
     #[serde(default)]
     pub files: Vec<PathBuf>,
+    /// Segments this machine has no route to, because it already routed
+    /// their subnet (its own network, or another lab's).
+    #[serde(default)]
+    pub unrouted: Vec<String>,
 }
 
 /// The directory of lab `id`.
@@ -217,6 +221,16 @@ pub fn remove_namespaces(id: &LabId, namespaces: &[String]) -> Result<(usize, us
             }
         }
         present.push(ns.as_str());
+    }
+    // The control link's end here: it would die with the core namespace,
+    // but the kernel destroys a namespace lazily, and `down` promises
+    // nothing is left when it returns.
+    let control = id.control();
+    if std::path::Path::new("/sys/class/net")
+        .join(&control)
+        .exists()
+    {
+        let _ = sys::run("ip", &["link", "del", &control], None, "the machine");
     }
     if !present.is_empty() {
         let script: String = present

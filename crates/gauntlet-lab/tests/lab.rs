@@ -83,6 +83,16 @@ fn hosts_reach_each_other_across_segments_and_out_of_a_nat() {
     }
     let spec = gauntlet_plan::load_lab_str(LAB, Path::new("lab.toml")).unwrap();
     let mut lab = Lab::up(&spec, &LabOptions::default()).unwrap();
+    // This machine reaches the segments over the control link.
+    let routes = std::process::Command::new("ip")
+        .args(["-4", "route"])
+        .output()
+        .unwrap();
+    let routes = String::from_utf8_lossy(&routes.stdout).to_string();
+    assert!(
+        routes.contains("10.91.1.0/24 via 169.254.") && routes.contains(&lab.id().control()),
+        "{routes}"
+    );
     let namespaces = lab.record().namespaces.clone();
     assert_eq!(namespaces.len(), 5, "core, one NAT box, three hosts");
     for ns in &namespaces {
@@ -115,6 +125,10 @@ fn hosts_reach_each_other_across_segments_and_out_of_a_nat() {
 
     let id = lab.id().clone();
     lab.down().unwrap();
+    assert!(
+        !Path::new("/sys/class/net").join(id.control()).exists(),
+        "the control link is left"
+    );
     for ns in &namespaces {
         assert!(!sys::netns_path(ns).exists(), "{ns} left behind");
     }
@@ -129,7 +143,9 @@ fn a_failed_build_leaves_nothing() {
     // The loader never makes this, the kernel refuses it: a host whose
     // gateway is outside its subnet. The build fails at the host's route,
     // after the core and the NAT box were made.
-    let mut spec = gauntlet_plan::load_lab_str(LAB, Path::new("lab.toml")).unwrap();
+    let mut spec =
+        gauntlet_plan::load_lab_str(&LAB.replace("10.91.", "10.97."), Path::new("lab.toml"))
+            .unwrap();
     spec.hosts[2].gateway = Ipv4Addr::new(10, 99, 99, 1);
     let err = Lab::up(&spec, &LabOptions::default())
         .unwrap_err()
@@ -235,7 +251,8 @@ async fn a_partition_drops_real_packets_one_way_until_healed() {
     if !root() {
         return;
     }
-    let spec = gauntlet_plan::load_lab_str(LAB, Path::new("lab.toml")).unwrap();
+    let spec = gauntlet_plan::load_lab_str(&LAB.replace("10.91.", "10.98."), Path::new("lab.toml"))
+        .unwrap();
     let lab = Lab::up(&spec, &LabOptions::default()).unwrap();
     let members: Vec<(String, String)> = ["a", "b", "c"]
         .iter()

@@ -20,6 +20,7 @@ mod check;
 mod command;
 mod driver;
 mod health;
+mod lab;
 mod progress;
 pub mod soak;
 mod stage;
@@ -61,6 +62,9 @@ pub enum PipelineError {
         path: PathBuf,
         message: String,
     },
+    /// The plan's network lab could not be built (not root, no `nft`, ...).
+    #[error("the plan's network lab: {0}")]
+    Lab(String),
     #[error("run {run}: its resolved plan {path} is not the run's: {message}")]
     PlanMismatch {
         run: String,
@@ -275,6 +279,8 @@ async fn drive(
     context: RunContext,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
+    // Up before the engine starts the run's clock; held to the end.
+    let lab = lab::up(&plan, seed).await?;
     let engine = Engine::new(store, run, context)?;
     warn_exposed(&plan, engine.progress.events());
     let plan = Arc::new(plan);
@@ -289,6 +295,7 @@ async fn drive(
             seed,
             engine.samples.clone(),
             engine.context.backend.clone(),
+            lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
         ),
         samples: engine.samples.clone(),
         artifact_dir: engine.dir.clone(),

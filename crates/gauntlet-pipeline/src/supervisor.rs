@@ -166,6 +166,8 @@ pub(crate) struct Supervisor {
     sample_interval: Duration,
     /// Where services run (one place to swap in another backend).
     backend: Arc<dyn Backend>,
+    /// Where services with a `host` run: the plan's lab hosts.
+    hosts: BTreeMap<String, Arc<dyn Backend>>,
 }
 
 impl Supervisor {
@@ -175,6 +177,7 @@ impl Supervisor {
         seed: u64,
         samples: Samples,
         backend: Arc<dyn Backend>,
+        hosts: BTreeMap<String, Arc<dyn Backend>>,
     ) -> Supervisor {
         Supervisor {
             plan,
@@ -185,6 +188,7 @@ impl Supervisor {
             starts: 0,
             sample_interval: SAMPLE_INTERVAL,
             backend,
+            hosts,
         }
     }
 
@@ -291,8 +295,17 @@ impl Supervisor {
 
         let state = Arc::new(Mutex::new(ServiceState::default()));
         let (stop_tx, stop_rx) = oneshot::channel();
+        // A service on a lab host runs there or not at all: never quietly
+        // on this machine instead.
+        let backend = match &service.host {
+            None => self.backend.clone(),
+            Some(host) => match self.hosts.get(host) {
+                Some(b) => b.clone(),
+                None => Arc::new(Unplaced(host.clone())) as Arc<dyn Backend>,
+            },
+        };
         let keeper = tokio::spawn(keep(
-            self.backend.clone(),
+            backend,
             service.clone(),
             spec,
             self.log_path(name),
@@ -596,4 +609,29 @@ async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples,
 /// The service log directory of a run.
 pub(crate) fn log_dir(artifact_dir: &Path) -> PathBuf {
     artifact_dir.join("services")
+}
+
+/// The backend of a lab host this run does not have: every start fails,
+/// saying so. (The loader checks every `host` against the plan's lab and
+/// the run builds that lab, so this is a guard, not a path.)
+#[derive(Debug)]
+struct Unplaced(String);
+
+impl Backend for Unplaced {
+    fn name(&self) -> &'static str {
+        "unplaced"
+    }
+
+    fn spawn(&self, spec: &NodeSpec) -> Result<gauntlet_node::Node, gauntlet_node::NodeError> {
+        Err(gauntlet_node::NodeError::Spawn {
+            program: spec.program.clone(),
+            error: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "it runs on lab host {:?}, and this run has no such host",
+                    self.0
+                ),
+            ),
+        })
+    }
 }

@@ -160,8 +160,9 @@ impl FaultKind {
     pub fn needs_proxy(&self) -> bool {
         matches!(
             self,
-            FaultKind::Partition { .. }
-                | FaultKind::Latency { .. }
+            FaultKind::Partition {
+                mode: PartitionMode::Refuse | PartitionMode::Blackhole
+            } | FaultKind::Latency { .. }
                 | FaultKind::Bandwidth { .. }
                 | FaultKind::Reset
                 | FaultKind::Timeout { .. }
@@ -175,6 +176,9 @@ pub enum PartitionMode {
     Refuse,
     /// Connections are accepted and nothing ever comes back.
     Blackhole,
+    /// The service's lab host is cut off from every other service's host
+    /// on the real network (nftables, both ways); no proxy involved.
+    Network,
 }
 
 /// A proxy in front of a service's TCP port.

@@ -286,6 +286,12 @@ fn print_lab(record: &LabRecord, json: bool, took: Option<Duration>) {
             if nat.hairpin { "on" } else { "off" }
         );
     }
+    if !record.unrouted.is_empty() {
+        out!(
+            "  note    this machine already routes the subnets of {}: no route from here to them (lab exec still works)",
+            record.unrouted.join(", ")
+        );
+    }
     for host in &spec.hosts {
         let addrs: Vec<String> = host.addresses.iter().map(ToString::to_string).collect();
         let place = match &host.place {

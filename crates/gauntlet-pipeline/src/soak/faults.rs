@@ -12,10 +12,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gauntlet_lab::LabNet;
+use gauntlet_nemesis::PartitionShape;
 use gauntlet_nemesis::{
     Fault, FaultError, FaultExecutor, FaultFuture, FaultLog, Processes, Schedule, Signals,
     VerbFuture, executor_for,
 };
+use gauntlet_net::Grudge;
 use gauntlet_plan::Plan;
 use gauntlet_plan::soak::{FaultKind, FaultSpec, PartitionMode};
 use gauntlet_proxy::{Proxy, Toxic};
@@ -37,11 +40,32 @@ pub(crate) struct FaultContext {
     pub log: Arc<FaultLog>,
     /// Restarts each fault caused, by service (they are explained, for I5).
     pub caused_restarts: Arc<std::sync::Mutex<BTreeMap<String, u32>>>,
+    /// The lab's real network, when the plan has a lab.
+    pub network: Option<Arc<LabNet>>,
 }
 
-/// A plan's fault kind in the one fault model.
-pub(crate) fn fault_of(kind: &FaultKind) -> Fault {
+/// A plan's fault kind in the one fault model. A network partition cuts
+/// `target` off from every other service on a lab host, both ways (the
+/// grudge over `network`'s services; empty without a lab, which the
+/// loader rules out).
+pub(crate) fn fault_of(kind: &FaultKind, target: Option<&str>, network: Option<&LabNet>) -> Fault {
     match kind {
+        FaultKind::Partition {
+            mode: PartitionMode::Network,
+        } => {
+            let names = network.map(LabNet::names).unwrap_or_default();
+            let n = names.len();
+            let grudge = match names.iter().position(|s| Some(s.as_str()) == target) {
+                Some(i) => {
+                    Grudge::isolate_components(n, &[vec![i], (0..n).filter(|&j| j != i).collect()])
+                }
+                None => Grudge::new(n),
+            };
+            Fault::Partition {
+                shape: PartitionShape::One,
+                grudge,
+            }
+        }
         FaultKind::Kill => Fault::Kill,
         FaultKind::PowerCut => Fault::PowerCut,
         FaultKind::Pause => Fault::Pause,
@@ -199,7 +223,10 @@ pub(crate) async fn run_faults(
         caused_restarts: cx.caused_restarts.clone(),
     });
     let proxies = Proxies(cx.proxies.clone());
-    let executors: [&dyn FaultExecutor; 2] = [&signals, &proxies];
+    let mut executors: Vec<&dyn FaultExecutor> = vec![&signals, &proxies];
+    if let Some(network) = &cx.network {
+        executors.push(network.as_ref());
+    }
     let now_ms = || cx.started.elapsed().as_millis() as u64;
     while let Some(due) = schedule.next_due() {
         tokio::select! {
@@ -210,7 +237,7 @@ pub(crate) async fn run_faults(
             break;
         };
         let spec = &specs[injection.fault];
-        let fault = fault_of(&spec.kind);
+        let fault = fault_of(&spec.kind, spec.target.as_deref(), cx.network.as_deref());
         // What the log names (the plan's target, or none: all services),
         // and what the executor acts on.
         let named: Vec<String> = spec.target.iter().cloned().collect();

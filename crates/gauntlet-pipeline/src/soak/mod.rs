@@ -131,6 +131,8 @@ pub(crate) async fn drive(
     let Some(spec) = plan.soak.clone() else {
         return Err(PipelineError::NotSoak);
     };
+    // Up before the engine starts the run's clock; held to the end.
+    let lab = crate::lab::up(&plan, seed).await?;
     let engine = Engine::new(store, run, context)?;
     let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
@@ -141,6 +143,7 @@ pub(crate) async fn drive(
         seed,
         engine.samples.clone(),
         engine.context.backend.clone(),
+        lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
     );
     sup.set_sample_interval(spec.observer.interval);
     let mut driver = Driver {
@@ -154,6 +157,7 @@ pub(crate) async fn drive(
         supervisor: Arc::new(Mutex::new(sup)),
         dir: engine.dir.clone(),
         proxies: BTreeMap::new(),
+        network: lab.as_ref().map(|l| l.net.clone()),
         since_wall: gauntlet_store::now_ms(),
         seen: None,
         verdict: None,
@@ -190,6 +194,8 @@ struct Driver<'a> {
     supervisor: Arc<Mutex<Supervisor>>,
     dir: PathBuf,
     proxies: BTreeMap<String, Proxy>,
+    /// The plan's lab network, for partitions of services on lab hosts.
+    network: Option<Arc<gauntlet_lab::LabNet>>,
     /// When this process began starting services.
     since_wall: i64,
     seen: Option<Seen>,

@@ -83,6 +83,7 @@ impl Driver<'_> {
                 progress: self.progress.clone(),
                 log,
                 caused_restarts: caused_restarts.clone(),
+                network: self.network.clone(),
             },
             scenario_faults.clone(),
             injections,

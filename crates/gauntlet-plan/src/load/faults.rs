@@ -121,12 +121,33 @@ impl Cx<'_> {
             "power-cut" => FaultKind::PowerCut,
             "pause" => FaultKind::Pause,
             "restart" => FaultKind::Restart,
-            "partition" => FaultKind::Partition {
-                mode: match f.mode.as_ref().map(|m| *m.get_ref()) {
+            "partition" => {
+                // On a lab host without a proxy, a partition is a real
+                // one; otherwise it acts through the proxy.
+                let on_host = f.service.as_ref().is_some_and(|s| {
+                    services
+                        .iter()
+                        .any(|x| &x.name == s.get_ref() && x.host.is_some())
+                });
+                let proxied = f
+                    .service
+                    .as_ref()
+                    .is_some_and(|s| proxies.contains_key(s.get_ref()));
+                let mode = match f.mode.as_ref().map(|m| *m.get_ref()) {
+                    None if on_host && !proxied => PartitionMode::Network,
                     None | Some(RawPartitionMode::Refuse) => PartitionMode::Refuse,
                     Some(RawPartitionMode::Blackhole) => PartitionMode::Blackhole,
-                },
-            },
+                    Some(RawPartitionMode::Network) => PartitionMode::Network,
+                };
+                if mode == PartitionMode::Network && !on_host {
+                    let span = f.mode.as_ref().map_or(spanned.span(), Spanned::span);
+                    return Err(self.err(
+                        span,
+                        format!("a network partition cuts a lab host off: fault \"{name}\"'s service has no `host`"),
+                    ));
+                }
+                FaultKind::Partition { mode }
+            }
             "latency" => {
                 let latency = f.latency.as_ref().ok_or_else(|| {
                     self.err(

@@ -106,6 +106,7 @@ impl RawFault {
 pub(crate) enum RawPartitionMode {
     Refuse,
     Blackhole,
+    Network,
 }
 
 /// One `[proxy.<service>]`.

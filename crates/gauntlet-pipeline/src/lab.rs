@@ -1,0 +1,57 @@
+//! A plan's network lab, up for the length of its run: the plan's services
+//! with a `host` run on that lab host (the netns backend), and partitions
+//! of those services are cut on the lab's real network ([`LabNet`]). Built
+//! before the first stage, by whichever preset drives the plan (a run, a
+//! soak, a resumed run), and taken down when the run's driver returns, or
+//! by the next run's sweep if gauntlet was killed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gauntlet_lab::{Lab, LabError, LabNet, LabOptions};
+use gauntlet_node::Backend;
+use gauntlet_plan::Plan;
+
+use crate::PipelineError;
+
+/// The lab of a run, and what the run takes from it.
+pub(crate) struct PlanLab {
+    /// Held: dropping it takes the lab down.
+    _lab: Lab,
+    /// Each host's backend, by host name.
+    pub backends: BTreeMap<String, Arc<dyn Backend>>,
+    /// Partitions among the services placed on hosts, in plan order.
+    pub net: Arc<LabNet>,
+}
+
+/// Brings up `plan`'s lab, if it has one.
+pub(crate) async fn up(plan: &Plan, seed: u64) -> Result<Option<PlanLab>, PipelineError> {
+    let Some(spec) = plan.lab.clone() else {
+        return Ok(None);
+    };
+    let source = plan.path.clone();
+    let members: Vec<(String, String)> = plan
+        .services
+        .iter()
+        .filter_map(|s| s.host.clone().map(|h| (s.name.clone(), h)))
+        .collect();
+    // Namespaces and rules are made by commands: off the async runtime.
+    let built = tokio::task::spawn_blocking(move || -> Result<PlanLab, LabError> {
+        let lab = Lab::up(&spec, &LabOptions { seed, source })?;
+        let mut backends: BTreeMap<String, Arc<dyn Backend>> = BTreeMap::new();
+        for host in &spec.hosts {
+            backends.insert(host.name.clone(), Arc::new(lab.backend(&host.name)?));
+        }
+        let net = Arc::new(LabNet::new(lab.record(), &members)?);
+        Ok(PlanLab {
+            _lab: lab,
+            backends,
+            net,
+        })
+    })
+    .await
+    .map_err(|e| PipelineError::Lab(format!("building the lab failed: {e}")))?;
+    built
+        .map(Some)
+        .map_err(|e| PipelineError::Lab(e.to_string()))
+}
