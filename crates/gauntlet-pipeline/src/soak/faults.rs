@@ -264,12 +264,14 @@ pub(crate) async fn run_faults(
         };
         // The window opens when the injection starts (a graceful restart
         // takes its whole stop and start), so the invariants see the
-        // fault's effect inside it; a failed injection is told, and its
+        // fault's effect inside it; it is logged once the executor has
+        // answered, with what it did (the rules it set, the names it hit)
+        // as the record's value. A failed injection is told, and its
         // window stays.
-        let id = cx
-            .log
-            .started(now_ms(), &spec.name, &fault, &named, json!(targets));
-        outcome(&cx, spec, executor.inject(&fault, &targets).await);
+        let start_ms = now_ms();
+        let done = outcome(&cx, spec, executor.inject(&fault, &targets).await);
+        let value = if done.is_null() { json!(targets) } else { done };
+        let id = cx.log.started(start_ms, &spec.name, &fault, &named, value);
         let value = if fault.heal_f().is_some() {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(injection.duration_ms.max(0) as u64)) => {}
