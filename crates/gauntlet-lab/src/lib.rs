@@ -23,6 +23,7 @@
 mod error;
 pub mod faults;
 mod lab;
+pub mod matrix;
 pub mod measure;
 pub mod names;
 pub mod nat;

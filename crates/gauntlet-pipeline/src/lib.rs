@@ -21,6 +21,7 @@ mod command;
 mod driver;
 mod health;
 mod lab;
+mod matrix;
 mod progress;
 pub mod soak;
 mod stage;
@@ -302,6 +303,7 @@ async fn drive(
         progress: engine.progress.clone(),
         first_cycle_rss: first_cycle_rss(store, &engine.run)?,
         new_artifacts: Vec::new(),
+        hosts: lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
         broken: None,
     };
     engine.drive(&mut runner, cancel).await

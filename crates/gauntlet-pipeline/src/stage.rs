@@ -41,6 +41,8 @@ pub(crate) struct StageRunner {
     /// Files the current stage wrote (relative to the artifact directory,
     /// with their kind), recorded with the stage attempt when it ends.
     pub new_artifacts: Vec<(String, &'static str)>,
+    /// The lab hosts' backends, when the plan has a lab.
+    pub hosts: BTreeMap<String, Arc<dyn gauntlet_node::Backend>>,
     /// Set when the current stage could not be carried out: a program
     /// (a service, a test command) that cannot be started at all. The
     /// driver then interrupts the run instead of holding it.
@@ -169,6 +171,22 @@ impl StageRunner {
                 deps,
             } => self.module(module, *cycle, *cycles, deps, &rel).await,
             StageAction::Check(check) => self.check(check, &rel).await,
+            StageAction::Matrix(m) => {
+                let Some(lab) = self.plan.lab.as_ref() else {
+                    return StageEnd::failed("a matrix stage needs the plan's lab".to_owned());
+                };
+                let (end, log) = crate::matrix::run(
+                    m,
+                    lab,
+                    &self.hosts,
+                    &self.artifact_dir,
+                    &rel,
+                    &self.progress,
+                )
+                .await;
+                self.new_artifacts.push((log, "matrix"));
+                end
+            }
         }
     }
 

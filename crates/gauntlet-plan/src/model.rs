@@ -166,7 +166,37 @@ pub enum StageKind {
     /// Judge the run's files: a checker program, or a built-in checker
     /// over a history. `false` or `unknown` fails the stage.
     Check(CheckStage),
+    /// A connectivity matrix over lab hosts (see [`MatrixStage`]).
+    Matrix(MatrixStage),
 }
+
+/// A `matrix` stage: for every ordered pair of `hosts`, `attempts` runs of
+/// the `connect` command on the first host towards the second. Exit 0 is
+/// connected; its stdout says how (`direct`, `nat-traversed`, `relayed`;
+/// `direct` when it says none). The verdict is each category's success
+/// rate against its threshold (`gauntlet_lab::matrix` judges).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixStage {
+    /// Lab hosts, in the plan's order (all of the lab's by default).
+    pub hosts: Vec<String>,
+    /// Rendered per attempt: `{{from}}`, `{{to}}`, `{{to_addr}}`.
+    pub connect: Command,
+    pub attempts: u32,
+    /// The wait between two attempts of a pair.
+    pub cool_off: Duration,
+    /// One attempt's limit; past it the attempt failed.
+    pub timeout: Duration,
+    /// The least success rate (percent) of each category.
+    pub thresholds: BTreeMap<String, f64>,
+}
+
+/// The categories a `connect` command reports, in the order reports list
+/// them, with their default thresholds (percent).
+pub const MATRIX_CATEGORIES: [(&str, f64); 3] = [
+    ("direct", 99.0),
+    ("nat-traversed", 85.0),
+    ("relayed", 100.0),
+];
 
 /// A `check` stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,6 +240,7 @@ impl StageKind {
             StageKind::Down { .. } => "down",
             StageKind::Cycle { .. } => "cycle",
             StageKind::Check(_) => "check",
+            StageKind::Matrix(_) => "matrix",
         }
     }
 }

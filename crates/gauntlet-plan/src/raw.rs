@@ -144,6 +144,12 @@ pub(crate) struct RawStage {
     pub cycles: Option<Spanned<u32>>,
     // probe
     pub expected: Option<Spanned<Entries<Spanned<RawExpected>>>>,
+    // matrix
+    pub hosts: Option<Spanned<Vec<Spanned<String>>>>,
+    pub connect: Option<Spanned<RawCommandLine>>,
+    pub attempts: Option<Spanned<i64>>,
+    pub cool_off: Option<Spanned<toml::Value>>,
+    pub thresholds: Option<Spanned<Entries<Spanned<toml::Value>>>>,
 }
 
 impl RawStage {
@@ -168,6 +174,11 @@ impl RawStage {
             ("modules", span(&self.modules)),
             ("cycles", span(&self.cycles)),
             ("expected", span(&self.expected)),
+            ("hosts", span(&self.hosts)),
+            ("connect", span(&self.connect)),
+            ("attempts", span(&self.attempts)),
+            ("cool_off", span(&self.cool_off)),
+            ("thresholds", span(&self.thresholds)),
         ]
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))

@@ -18,8 +18,8 @@ pub struct RunStage {
 }
 
 impl RunStage {
-    /// `"up"`, `"command"`, `"probe"`, `"wait"`, `"down"`, `"module"` or
-    /// `"check"`.
+    /// `"up"`, `"command"`, `"probe"`, `"wait"`, `"down"`, `"module"`,
+    /// `"check"` or `"matrix"`.
     pub fn kind(&self) -> &'static str {
         match self.action {
             StageAction::Up { .. } => "up",
@@ -29,6 +29,7 @@ impl RunStage {
             StageAction::Down { .. } => "down",
             StageAction::Module { .. } => "module",
             StageAction::Check(_) => "check",
+            StageAction::Matrix(_) => "matrix",
         }
     }
 }
@@ -63,6 +64,8 @@ pub enum StageAction {
     },
     /// Judge the run's files (see [`CheckStage`]).
     Check(CheckStage),
+    /// A connectivity matrix over lab hosts.
+    Matrix(crate::MatrixStage),
 }
 
 /// How many rounds a `cycle` stage may have (`cycles`, `--cycles`): a
@@ -107,6 +110,7 @@ pub fn expand(plan: &Plan) -> Vec<RunStage> {
             },
             StageKind::Command(test) => StageAction::Command(test.clone()),
             StageKind::Check(check) => StageAction::Check(check.clone()),
+            StageKind::Matrix(matrix) => StageAction::Matrix(matrix.clone()),
             StageKind::Probe { expected } => StageAction::Probe {
                 expected: expected.clone(),
             },
@@ -165,7 +169,8 @@ pub fn running_before(plan: &Plan, stages: &[RunStage], index: usize) -> Vec<Str
             | StageAction::Probe { .. }
             | StageAction::Wait { .. }
             | StageAction::Module { .. }
-            | StageAction::Check(_) => {}
+            | StageAction::Check(_)
+            | StageAction::Matrix(_) => {}
         }
     }
     let running: Vec<String> = running.into_iter().map(str::to_owned).collect();

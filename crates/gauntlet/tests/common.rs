@@ -166,21 +166,30 @@ impl Default for Bench {
 impl Bench {
     pub fn new() -> Bench {
         let dir = tempfile::tempdir().unwrap();
-        // The plans name `${bin_dir}/http-service`; here it is gauntlet's own
-        // copy of the example service (`exec` keeps it in the same process).
+        // The plans name `${bin_dir}/http-service` (and the lab's example
+        // programs); here each is gauntlet's own copy (`exec` keeps it in
+        // the same process).
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
-        let script = bin.join("http-service");
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\nexec '{}' example-node http-service \"$@\"\n",
-                gauntlet().display()
-            ),
-        )
-        .unwrap();
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for program in [
+            "http-service",
+            "stun-server",
+            "nat-discover",
+            "punch-rendezvous",
+            "punch-peer",
+        ] {
+            let script = bin.join(program);
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\nexec '{}' example-node {program} \"$@\"\n",
+                    gauntlet().display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         let marker = format!("gauntlet-run-test-{}-{}", std::process::id(), free_port());
         Bench { dir, marker }
     }

@@ -18,13 +18,16 @@ use crate::{
 /// (relative to the run's directory, where `gauntlet test` writes it).
 const DEFAULT_HISTORY: &str = "history.jsonl";
 
-const KINDS: [&str; 7] = ["up", "command", "probe", "wait", "down", "cycle", "check"];
+const KINDS: [&str; 8] = [
+    "up", "command", "probe", "wait", "down", "cycle", "check", "matrix",
+];
 
 impl Cx<'_> {
     pub(super) fn stages(
         &self,
         raw: &[Spanned<RawStage>],
         services: &[Service],
+        lab: Option<&crate::LabSpec>,
     ) -> Result<Vec<StageSpec>, PlanError> {
         // Kinds and explicit names first: default names must avoid every
         // explicit one, wherever it appears.
@@ -81,7 +84,10 @@ impl Cx<'_> {
                     Some(n) => n.get_ref().clone(),
                     None => names.next(s.kind.get_ref()),
                 };
-                let kind = self.stage_kind(r, &name, services)?;
+                let kind = match s.kind.get_ref().as_str() {
+                    "matrix" => StageKind::Matrix(self.matrix(r, lab)?),
+                    _ => self.stage_kind(r, &name, services)?,
+                };
                 Ok(StageSpec { name, kind })
             })
             .collect()
@@ -428,6 +434,16 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
         "wait" => &["duration"],
         "cycle" => &["modules", "cycles"],
         "check" => &["program", "cwd", "env", "timeout", "checker", "history"],
+        "matrix" => &[
+            "hosts",
+            "connect",
+            "attempts",
+            "cool_off",
+            "timeout",
+            "thresholds",
+            "cwd",
+            "env",
+        ],
         _ => &[],
     }
 }
