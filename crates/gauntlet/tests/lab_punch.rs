@@ -84,6 +84,12 @@ fn cones_punch_through_symmetric_nats_need_the_relay() {
     };
     assert_eq!(pair("sym1", "sym2")["connected"], 0, "{sym}");
     assert_eq!(pair("sym2", "sym1")["connected"], 0, "{sym}");
+    // report.html draws the matrix: categories and the coloured grid.
+    let html = std::fs::read_to_string(b.artifact_dir(&runs[0]).join("report.html")).unwrap();
+    assert!(
+        html.contains("below threshold") && html.contains("0/2 nat-traversed"),
+        "no matrix in report.html"
+    );
 
     // With the relay: every pair connects, the symmetric ones relayed.
     let out = b.gauntlet(&[
