@@ -501,6 +501,91 @@ pub(crate) fn tests_blocks(tests: &[TestResult]) -> Vec<Block> {
     blocks
 }
 
+/// A `matrix` stage: its categories against their thresholds, then the
+/// grid of ordered pairs (rows connect to columns), each cell coloured by
+/// how many of its attempts connected.
+fn matrix_blocks(m: &Value) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    if let Some(Value::Object(categories)) = m.get("categories") {
+        let rows = categories
+            .iter()
+            .map(|(name, c)| {
+                let exercised = c["exercised"].as_bool().unwrap_or(false);
+                let status = match (exercised, c["met"].as_bool()) {
+                    (false, _) => Cell::toned("not exercised", Tone::Neutral),
+                    (true, Some(true)) => Cell::toned("met", Tone::Good),
+                    (true, _) => Cell::toned("below threshold", Tone::Bad),
+                };
+                vec![
+                    Cell::code(name.as_str()),
+                    opt(u64_at(c, &["pairs"]).map(|n| n.to_string())),
+                    opt(u64_at(c, &["connected"])
+                        .zip(u64_at(c, &["attempts"]))
+                        .map(|(k, n)| format!("{k} of {n}"))),
+                    opt(f64_at(c, &["rate"]).map(|r| format!("{r:.1} %"))),
+                    opt(f64_at(c, &["threshold"]).map(|t| format!("{t:.1} %"))),
+                    status,
+                ]
+            })
+            .collect();
+        blocks.push(table(
+            &[
+                "category",
+                "pairs",
+                "connected",
+                "rate",
+                "threshold",
+                "status",
+            ],
+            rows,
+        ));
+    }
+    let hosts: Vec<String> = m["hosts"]
+        .as_array()
+        .map(|h| h.iter().filter_map(scalar_text).collect())
+        .unwrap_or_default();
+    let pairs = m["pairs"].as_array().cloned().unwrap_or_default();
+    if !hosts.is_empty() {
+        let mut headers = vec!["from \\ to".to_owned()];
+        headers.extend(hosts.iter().cloned());
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let rows = hosts
+            .iter()
+            .map(|from| {
+                let mut row = vec![Cell::code(from.as_str())];
+                for to in &hosts {
+                    if from == to {
+                        row.push(DASH.into());
+                        continue;
+                    }
+                    let pair = pairs
+                        .iter()
+                        .find(|p| p["from"].as_str() == Some(from) && p["to"].as_str() == Some(to));
+                    row.push(match pair {
+                        None => DASH.into(),
+                        Some(p) => {
+                            let connected = u64_at(p, &["connected"]).unwrap_or(0);
+                            let attempts = u64_at(p, &["attempts"]).unwrap_or(0);
+                            let tone = if attempts > 0 && connected == attempts {
+                                Tone::Good
+                            } else if connected > 0 {
+                                Tone::Warn
+                            } else {
+                                Tone::Bad
+                            };
+                            let category = str_at(p, &["category"]).unwrap_or_default();
+                            Cell::toned(format!("{connected}/{attempts} {category}"), tone)
+                        }
+                    });
+                }
+                row
+            })
+            .collect();
+        blocks.push(table(&headers, rows));
+    }
+    blocks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,89 +720,4 @@ mod tests {
         let facts = facts_of(&summary_blocks(&json!([1, 2])));
         assert_eq!(facts, [("Summary".into(), "[1,2]".into())]);
     }
-}
-
-/// A `matrix` stage: its categories against their thresholds, then the
-/// grid of ordered pairs (rows connect to columns), each cell coloured by
-/// how many of its attempts connected.
-fn matrix_blocks(m: &Value) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    if let Some(Value::Object(categories)) = m.get("categories") {
-        let rows = categories
-            .iter()
-            .map(|(name, c)| {
-                let exercised = c["exercised"].as_bool().unwrap_or(false);
-                let status = match (exercised, c["met"].as_bool()) {
-                    (false, _) => Cell::toned("not exercised", Tone::Neutral),
-                    (true, Some(true)) => Cell::toned("met", Tone::Good),
-                    (true, _) => Cell::toned("below threshold", Tone::Bad),
-                };
-                vec![
-                    Cell::code(name.as_str()),
-                    opt(u64_at(c, &["pairs"]).map(|n| n.to_string())),
-                    opt(u64_at(c, &["connected"])
-                        .zip(u64_at(c, &["attempts"]))
-                        .map(|(k, n)| format!("{k} of {n}"))),
-                    opt(f64_at(c, &["rate"]).map(|r| format!("{r:.1} %"))),
-                    opt(f64_at(c, &["threshold"]).map(|t| format!("{t:.1} %"))),
-                    status,
-                ]
-            })
-            .collect();
-        blocks.push(table(
-            &[
-                "category",
-                "pairs",
-                "connected",
-                "rate",
-                "threshold",
-                "status",
-            ],
-            rows,
-        ));
-    }
-    let hosts: Vec<String> = m["hosts"]
-        .as_array()
-        .map(|h| h.iter().filter_map(scalar_text).collect())
-        .unwrap_or_default();
-    let pairs = m["pairs"].as_array().cloned().unwrap_or_default();
-    if !hosts.is_empty() {
-        let mut headers = vec!["from \\ to".to_owned()];
-        headers.extend(hosts.iter().cloned());
-        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-        let rows = hosts
-            .iter()
-            .map(|from| {
-                let mut row = vec![Cell::code(from.as_str())];
-                for to in &hosts {
-                    if from == to {
-                        row.push(DASH.into());
-                        continue;
-                    }
-                    let pair = pairs
-                        .iter()
-                        .find(|p| p["from"].as_str() == Some(from) && p["to"].as_str() == Some(to));
-                    row.push(match pair {
-                        None => DASH.into(),
-                        Some(p) => {
-                            let connected = u64_at(p, &["connected"]).unwrap_or(0);
-                            let attempts = u64_at(p, &["attempts"]).unwrap_or(0);
-                            let tone = if attempts > 0 && connected == attempts {
-                                Tone::Good
-                            } else if connected > 0 {
-                                Tone::Warn
-                            } else {
-                                Tone::Bad
-                            };
-                            let category = str_at(p, &["category"]).unwrap_or_default();
-                            Cell::toned(format!("{connected}/{attempts} {category}"), tone)
-                        }
-                    });
-                }
-                row
-            })
-            .collect();
-        blocks.push(table(&headers, rows));
-    }
-    blocks
 }
