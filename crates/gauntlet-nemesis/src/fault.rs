@@ -59,6 +59,9 @@ pub enum Fault {
     Reset,
     /// Connections through a proxy cut after `after`.
     Timeout { after: Duration },
+    /// The targets' clocks jump by `offset_s` seconds (negative: back);
+    /// the heal puts them right.
+    Clock { offset_s: i64 },
 }
 
 impl Fault {
@@ -75,6 +78,7 @@ impl Fault {
             Fault::Bandwidth { .. } => "bandwidth",
             Fault::Reset => "reset",
             Fault::Timeout { .. } => "timeout",
+            Fault::Clock { .. } => "clock",
         }
     }
 
@@ -83,6 +87,7 @@ impl Fault {
     pub fn start_f(&self) -> &'static str {
         match self {
             Fault::Partition { .. } => "start-partition",
+            Fault::Clock { .. } => "bump-clock",
             other => other.kind(),
         }
     }
@@ -96,6 +101,7 @@ impl Fault {
             Fault::Pause => "resume",
             Fault::GracefulRestart => return None,
             Fault::Partition { .. } => "stop-partition",
+            Fault::Clock { .. } => "reset-clock",
             _ => "heal",
         })
     }

@@ -17,6 +17,7 @@
 //! `junit.xml`) are written to the run's artifact directory.
 
 mod check;
+mod clock;
 mod command;
 mod driver;
 mod health;
@@ -63,6 +64,9 @@ pub enum PipelineError {
         path: PathBuf,
         message: String,
     },
+    /// The plan's clock faults cannot be carried out (no libfaketime).
+    #[error("{0}")]
+    Clock(String),
     /// The plan's network lab could not be built (not root, no `nft`, ...).
     #[error("the plan's network lab: {0}")]
     Lab(String),

@@ -168,6 +168,8 @@ pub(crate) struct Supervisor {
     backend: Arc<dyn Backend>,
     /// Where services with a `host` run: the plan's lab hosts.
     hosts: BTreeMap<String, Arc<dyn Backend>>,
+    /// The offset files of services clock faults name (a soak's).
+    clocks: Option<Arc<crate::clock::Clocks>>,
 }
 
 impl Supervisor {
@@ -189,7 +191,14 @@ impl Supervisor {
             sample_interval: SAMPLE_INTERVAL,
             backend,
             hosts,
+            clocks: None,
         }
+    }
+
+    /// Starts the services clock faults name under libfaketime, reading
+    /// their offsets from `clocks`.
+    pub fn set_clocks(&mut self, clocks: Arc<crate::clock::Clocks>) {
+        self.clocks = Some(clocks);
     }
 
     /// How often services started from now on are sampled (a soak samples
@@ -292,6 +301,14 @@ impl Supervisor {
         let mut spec = crate::command::node_spec(&service.run);
         spec.stderr_log = Some(self.log_path(name));
         spec.stderr_tail = 40;
+        if let Some(clocks) = &self.clocks {
+            spec.env.extend(
+                clocks
+                    .env_for(name)
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into())),
+            );
+        }
 
         let state = Arc::new(Mutex::new(ServiceState::default()));
         let (stop_tx, stop_rx) = oneshot::channel();

@@ -139,6 +139,12 @@ pub enum FaultKind {
     Timeout {
         after: Duration,
     },
+    /// The service's clock jumps by `offset_s` seconds (negative: back)
+    /// for the fault's duration. The service runs under libfaketime
+    /// (Debian `faketime`) whenever a clock fault names it.
+    Clock {
+        offset_s: i64,
+    },
 }
 
 impl FaultKind {
@@ -153,6 +159,7 @@ impl FaultKind {
             FaultKind::Bandwidth { .. } => "bandwidth",
             FaultKind::Reset => "reset",
             FaultKind::Timeout { .. } => "timeout",
+            FaultKind::Clock { .. } => "clock",
         }
     }
 

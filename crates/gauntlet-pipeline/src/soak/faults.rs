@@ -42,6 +42,8 @@ pub(crate) struct FaultContext {
     pub caused_restarts: Arc<std::sync::Mutex<BTreeMap<String, u32>>>,
     /// The lab's real network, when the plan has a lab.
     pub network: Option<Arc<LabNet>>,
+    /// The clocks of services clock faults name.
+    pub clocks: Option<Arc<crate::clock::Clocks>>,
 }
 
 /// A plan's fault kind in the one fault model. A network partition cuts
@@ -85,6 +87,9 @@ pub(crate) fn fault_of(kind: &FaultKind, target: Option<&str>, network: Option<&
         },
         FaultKind::Reset => Fault::Reset,
         FaultKind::Timeout { after } => Fault::Timeout { after: *after },
+        FaultKind::Clock { offset_s } => Fault::Clock {
+            offset_s: *offset_s,
+        },
     }
 }
 
@@ -226,6 +231,9 @@ pub(crate) async fn run_faults(
     let mut executors: Vec<&dyn FaultExecutor> = vec![&signals, &proxies];
     if let Some(network) = &cx.network {
         executors.push(network.as_ref());
+    }
+    if let Some(clocks) = &cx.clocks {
+        executors.push(clocks.as_ref());
     }
     let now_ms = || cx.started.elapsed().as_millis() as u64;
     while let Some(due) = schedule.next_due() {

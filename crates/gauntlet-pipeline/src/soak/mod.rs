@@ -146,6 +146,13 @@ pub(crate) async fn drive(
         lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
     );
     sup.set_sample_interval(spec.observer.interval);
+    // Removed (its files) when this function returns, however the soak ends.
+    let clocks = crate::clock::Clocks::for_plan(&plan, &engine.dir)
+        .map_err(PipelineError::Clock)?
+        .map(Arc::new);
+    if let Some(c) = &clocks {
+        sup.set_clocks(c.clone());
+    }
     let mut driver = Driver {
         store,
         run: engine.run.clone(),
@@ -158,6 +165,7 @@ pub(crate) async fn drive(
         dir: engine.dir.clone(),
         proxies: BTreeMap::new(),
         network: lab.as_ref().map(|l| l.net.clone()),
+        clocks: clocks.clone(),
         since_wall: gauntlet_store::now_ms(),
         seen: None,
         verdict: None,
@@ -196,6 +204,8 @@ struct Driver<'a> {
     proxies: BTreeMap<String, Proxy>,
     /// The plan's lab network, for partitions of services on lab hosts.
     network: Option<Arc<gauntlet_lab::LabNet>>,
+    /// The clocks of services clock faults name.
+    clocks: Option<Arc<crate::clock::Clocks>>,
     /// When this process began starting services.
     since_wall: i64,
     seen: Option<Seen>,

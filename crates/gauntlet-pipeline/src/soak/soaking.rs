@@ -84,6 +84,7 @@ impl Driver<'_> {
                 log,
                 caused_restarts: caused_restarts.clone(),
                 network: self.network.clone(),
+                clocks: self.clocks.clone(),
             },
             scenario_faults.clone(),
             injections,

@@ -17,7 +17,7 @@ use crate::soak::{
 use crate::units::format_duration;
 use crate::{Service, parse_duration};
 
-const FAULT_KINDS: [&str; 9] = [
+const FAULT_KINDS: [&str; 10] = [
     "kill",
     "power-cut",
     "pause",
@@ -27,6 +27,7 @@ const FAULT_KINDS: [&str; 9] = [
     "bandwidth",
     "reset",
     "timeout",
+    "clock",
 ];
 const FAULT_DURATION: Duration = Duration::from_secs(5);
 const TIMEOUT_AFTER: Duration = Duration::from_secs(1);
@@ -46,6 +47,7 @@ fn kind_of_key(key: &str) -> &'static str {
         "mode" => "partition",
         "latency" | "jitter" => "latency",
         "rate" => "bandwidth",
+        "offset" => "clock",
         _ => "timeout",
     }
 }
@@ -177,6 +179,17 @@ impl Cx<'_> {
                 FaultKind::Bandwidth { bytes_per_sec }
             }
             "reset" => FaultKind::Reset,
+            "clock" => {
+                let offset = f.offset.as_ref().ok_or_else(|| {
+                    self.err(
+                        spanned.span(),
+                        format!("clock fault \"{name}\" has no `offset`: how far its clock jumps, e.g. \"+30s\" or \"-2m\""),
+                    )
+                })?;
+                FaultKind::Clock {
+                    offset_s: self.clock_offset(offset)?,
+                }
+            }
             _ => FaultKind::Timeout {
                 after: self.duration_or(f.after.as_ref(), "after", TIMEOUT_AFTER)?,
             },
@@ -267,6 +280,25 @@ impl Cx<'_> {
             duration: self.duration_or(f.duration.as_ref(), "duration", FAULT_DURATION)?,
             scenarios,
         })
+    }
+
+    /// `offset`: a sign and a whole number of seconds as a duration
+    /// (`"+30s"`, `"-2m"`, `"+1h"`), at most a year either way.
+    fn clock_offset(&self, value: &Spanned<String>) -> Result<i64, PlanError> {
+        let text = value.get_ref().trim();
+        let (sign, rest) = match text.strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let d =
+            parse_duration(rest).map_err(|m| self.err(value.span(), format!("`offset`: {m}")))?;
+        if d.subsec_nanos() != 0 || d.is_zero() || d > Duration::from_secs(366 * 86_400) {
+            return Err(self.err(
+                value.span(),
+                "`offset` is a whole number of seconds, not 0, at most a year (\"+30s\", \"-2m\")",
+            ));
+        }
+        Ok(sign * d.as_secs() as i64)
     }
 
     /// `every`: `"A..B"` (A ≤ B) or one duration; more than 0.

@@ -80,6 +80,8 @@ pub(crate) struct RawFault {
     pub rate: Option<Spanned<toml::Value>>,
     // timeout
     pub after: Option<Spanned<toml::Value>>,
+    // clock
+    pub offset: Option<Spanned<String>>,
 }
 
 impl RawFault {
@@ -94,6 +96,7 @@ impl RawFault {
             ("jitter", span(&self.jitter)),
             ("rate", span(&self.rate)),
             ("after", span(&self.after)),
+            ("offset", span(&self.offset)),
         ]
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))
