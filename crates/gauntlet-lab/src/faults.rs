@@ -194,3 +194,100 @@ impl FaultExecutor for LabNet {
         })
     }
 }
+
+/// The lab's links as fault targets: a `link` fault replaces a link's
+/// properties until healed (the plan's come back), a `link-down` fault
+/// pulls a host's cable.
+impl FaultExecutor for crate::Lab {
+    fn handles(&self, fault: &Fault) -> bool {
+        matches!(fault, Fault::Link { .. } | Fault::LinkDown { .. })
+    }
+
+    fn inject<'a>(&'a self, fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
+        Box::pin(async move {
+            let failed = |e: LabError| FaultError::Targets {
+                errors: vec![e.to_string()],
+            };
+            match fault {
+                Fault::Link {
+                    between: [a, b],
+                    latency,
+                    jitter,
+                    loss_percent,
+                    bandwidth_bits_per_sec,
+                } => {
+                    let shape = gauntlet_plan::LinkShape {
+                        latency: *latency,
+                        jitter: *jitter,
+                        loss_percent: *loss_percent,
+                        bandwidth_bits_per_sec: *bandwidth_bits_per_sec,
+                    };
+                    self.set_link(a, b, &shape).map_err(failed)?;
+                    Ok(json!({
+                        "link": [a, b],
+                        "latency-ms": latency.as_secs_f64() * 1000.0,
+                        "jitter-ms": jitter.as_secs_f64() * 1000.0,
+                        "loss-percent": loss_percent,
+                        "bandwidth-bits-per-sec": bandwidth_bits_per_sec,
+                    }))
+                }
+                Fault::LinkDown { host } => {
+                    ip(self.host_link_args(host, false).map_err(failed)?).await?;
+                    Ok(json!({"host": host, "link": "down"}))
+                }
+                other => Err(FaultError::NoExecutor { kind: other.kind() }),
+            }
+        })
+    }
+
+    fn heal<'a>(&'a self, fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
+        Box::pin(async move {
+            let failed = |e: LabError| FaultError::Targets {
+                errors: vec![e.to_string()],
+            };
+            match fault {
+                Fault::Link {
+                    between: [a, b], ..
+                } => {
+                    let own = self
+                        .spec()
+                        .links
+                        .iter()
+                        .find(|l| l.between.contains(a) && l.between.contains(b))
+                        .map(|l| l.shape)
+                        .unwrap_or_default();
+                    self.set_link(a, b, &own).map_err(failed)?;
+                    Ok(json!({"link": [a, b], "restored": true}))
+                }
+                Fault::LinkDown { host } => {
+                    ip(self.host_link_args(host, true).map_err(failed)?).await?;
+                    Ok(json!({"host": host, "link": "up"}))
+                }
+                other => Err(FaultError::NoExecutor { kind: other.kind() }),
+            }
+        })
+    }
+}
+
+/// Runs `ip args` without blocking the runtime.
+async fn ip(args: Vec<String>) -> Result<(), FaultError> {
+    let program = sys::find_program("ip").unwrap_or_else(|| "ip".into());
+    let out = tokio::process::Command::new(program)
+        .args(&args)
+        .output()
+        .await
+        .map_err(|e| FaultError::Targets {
+            errors: vec![format!("ip {}: {e}", args.join(" "))],
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(FaultError::Targets {
+            errors: vec![format!(
+                "ip {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )],
+        })
+    }
+}

@@ -45,8 +45,7 @@ impl Lab {
     /// shaping. On any error, what was made is removed before returning.
     pub fn up(spec: &LabSpec, opts: &LabOptions) -> Result<Lab, LabError> {
         let started = Instant::now();
-        let shaped = spec.links.iter().any(|l| l.shape.is_shaped());
-        sys::preflight(shaped)?;
+        sys::preflight(!spec.links.is_empty())?;
         // Sweep what dead owners left first: their names cannot collide
         // with ours (fresh id), but their namespaces hold addresses and
         // processes nobody will ever stop.
@@ -259,17 +258,13 @@ impl Lab {
         Ok(())
     }
 
-    /// Routes the packets of every link with properties through the shaper:
-    /// one NFQUEUE per direction, in the core. The queues are bound before
-    /// the rules exist, so no packet ever waits on a queue nobody reads.
+    /// Routes the packets of every declared `[[link]]` through the shaper
+    /// (one NFQUEUE per direction, in the core), so its properties apply
+    /// and a fault can change them; segments without a `[[link]]` are
+    /// routed in the kernel alone. The queues are bound before the rules
+    /// exist, so no packet ever waits on a queue nobody reads.
     fn shape_links(&mut self) -> Result<(), LabError> {
-        let shaped: Vec<(usize, &Link)> = self
-            .spec
-            .links
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.shape.is_shaped())
-            .collect();
+        let shaped: Vec<(usize, &Link)> = self.spec.links.iter().enumerate().collect();
         if shaped.is_empty() {
             return Ok(());
         }
@@ -321,9 +316,47 @@ impl Lab {
             .links
             .iter()
             .enumerate()
-            .find(|(_, l)| l.between.contains(&a.to_owned()) && l.between.contains(&b.to_owned()))
-            .filter(|(_, l)| l.shape.is_shaped())
+            .find(|(_, l)| {
+                a != b && l.between.contains(&a.to_owned()) && l.between.contains(&b.to_owned())
+            })
             .ok_or_else(|| not_shaped(a, b))
+    }
+
+    /// Takes host `name`'s link down (`up = false`) or up again: its veth's
+    /// far end, on the segment's bridge or the NAT box's.
+    pub fn set_host_link(&self, name: &str, up: bool) -> Result<(), LabError> {
+        let args = self.host_link_args(name, up)?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sys::run("ip", &args, None, "the machine").map(drop)
+    }
+
+    /// `ip`'s arguments for [`set_host_link`](Self::set_host_link) (`ip -n`
+    /// enters the namespace itself, so an async caller can run them).
+    pub fn host_link_args(&self, name: &str, up: bool) -> Result<Vec<String>, LabError> {
+        let (index, host) = self
+            .spec
+            .hosts
+            .iter()
+            .enumerate()
+            .find(|(_, h)| h.name == name)
+            .ok_or_else(|| LabError::UnknownHost {
+                name: name.to_owned(),
+                known: self
+                    .spec
+                    .hosts
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let (ns, port) = match &host.place {
+            HostPlace::Segment(_) => (self.id.core(), names::host_port(index)),
+            HostPlace::Behind(nat) => (self.id.nat(nat), names::lan_port(index)),
+        };
+        let state = if up { "up" } else { "down" };
+        Ok(["-n", &ns, "link", "set", &port, state]
+            .map(str::to_owned)
+            .to_vec())
     }
 
     /// Its id (`lab status` shows it; `lab exec --lab` takes it).
@@ -422,9 +455,7 @@ fn queue_of(index: usize, direction: usize) -> u16 {
 }
 
 fn not_shaped(a: &str, b: &str) -> LabError {
-    LabError::NotFound(format!(
-        "the lab shapes no link between {a:?} and {b:?} (give the [[link]] a latency, loss or bandwidth)"
-    ))
+    LabError::NotFound(format!("the lab has no [[link]] between {a:?} and {b:?}"))
 }
 
 /// The shaper's parameters for a plan's link. The queue holds up to 10,000

@@ -62,6 +62,18 @@ pub enum Fault {
     /// The targets' clocks jump by `offset_s` seconds (negative: back);
     /// the heal puts them right.
     Clock { offset_s: i64 },
+    /// A real link between two network segments gets these properties
+    /// (delay ± jitter, loss in percent, a rate cap); the heal restores
+    /// the link's own.
+    Link {
+        between: [String; 2],
+        latency: Duration,
+        jitter: Duration,
+        loss_percent: f64,
+        bandwidth_bits_per_sec: Option<u64>,
+    },
+    /// A host's only link goes down; the heal brings it up.
+    LinkDown { host: String },
 }
 
 impl Fault {
@@ -79,6 +91,8 @@ impl Fault {
             Fault::Reset => "reset",
             Fault::Timeout { .. } => "timeout",
             Fault::Clock { .. } => "clock",
+            Fault::Link { .. } => "link",
+            Fault::LinkDown { .. } => "link-down",
         }
     }
 
@@ -102,6 +116,8 @@ impl Fault {
             Fault::GracefulRestart => return None,
             Fault::Partition { .. } => "stop-partition",
             Fault::Clock { .. } => "reset-clock",
+            Fault::Link { .. } => "restore-link",
+            Fault::LinkDown { .. } => "link-up",
             _ => "heal",
         })
     }

@@ -16,8 +16,9 @@ use crate::PipelineError;
 
 /// The lab of a run, and what the run takes from it.
 pub(crate) struct PlanLab {
-    /// Held: dropping it takes the lab down.
-    _lab: Lab,
+    /// Held: dropping the last of it takes the lab down. Also the
+    /// executor of link faults.
+    pub lab: Arc<Lab>,
     /// Each host's backend, by host name.
     pub backends: BTreeMap<String, Arc<dyn Backend>>,
     /// Partitions among the services placed on hosts, in plan order.
@@ -44,7 +45,7 @@ pub(crate) async fn up(plan: &Plan, seed: u64) -> Result<Option<PlanLab>, Pipeli
         }
         let net = Arc::new(LabNet::new(lab.record(), &members)?);
         Ok(PlanLab {
-            _lab: lab,
+            lab: Arc::new(lab),
             backends,
             net,
         })

@@ -145,6 +145,16 @@ pub enum FaultKind {
     Clock {
         offset_s: i64,
     },
+    /// A lab link's properties replaced for the fault's duration (the
+    /// heal restores the plan's): `between` two segments.
+    Link {
+        between: [String; 2],
+        shape: crate::lab::LinkShape,
+    },
+    /// A lab host's link goes down (its cable pulled), up again on heal.
+    LinkDown {
+        host: String,
+    },
 }
 
 impl FaultKind {
@@ -160,6 +170,8 @@ impl FaultKind {
             FaultKind::Reset => "reset",
             FaultKind::Timeout { .. } => "timeout",
             FaultKind::Clock { .. } => "clock",
+            FaultKind::Link { .. } => "link",
+            FaultKind::LinkDown { .. } => "link-down",
         }
     }
 

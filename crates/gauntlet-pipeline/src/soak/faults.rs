@@ -44,6 +44,8 @@ pub(crate) struct FaultContext {
     pub network: Option<Arc<LabNet>>,
     /// The clocks of services clock faults name.
     pub clocks: Option<Arc<crate::clock::Clocks>>,
+    /// The lab, for link faults.
+    pub links: Option<Arc<gauntlet_lab::Lab>>,
 }
 
 /// A plan's fault kind in the one fault model. A network partition cuts
@@ -90,6 +92,14 @@ pub(crate) fn fault_of(kind: &FaultKind, target: Option<&str>, network: Option<&
         FaultKind::Clock { offset_s } => Fault::Clock {
             offset_s: *offset_s,
         },
+        FaultKind::Link { between, shape } => Fault::Link {
+            between: between.clone(),
+            latency: shape.latency,
+            jitter: shape.jitter,
+            loss_percent: shape.loss_percent,
+            bandwidth_bits_per_sec: shape.bandwidth_bits_per_sec,
+        },
+        FaultKind::LinkDown { host } => Fault::LinkDown { host: host.clone() },
     }
 }
 
@@ -234,6 +244,9 @@ pub(crate) async fn run_faults(
     }
     if let Some(clocks) = &cx.clocks {
         executors.push(clocks.as_ref());
+    }
+    if let Some(links) = &cx.links {
+        executors.push(links.as_ref());
     }
     let now_ms = || cx.started.elapsed().as_millis() as u64;
     while let Some(due) = schedule.next_due() {

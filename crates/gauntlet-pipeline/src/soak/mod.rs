@@ -165,6 +165,7 @@ pub(crate) async fn drive(
         dir: engine.dir.clone(),
         proxies: BTreeMap::new(),
         network: lab.as_ref().map(|l| l.net.clone()),
+        links: lab.as_ref().map(|l| l.lab.clone()),
         clocks: clocks.clone(),
         since_wall: gauntlet_store::now_ms(),
         seen: None,
@@ -206,6 +207,8 @@ struct Driver<'a> {
     network: Option<Arc<gauntlet_lab::LabNet>>,
     /// The clocks of services clock faults name.
     clocks: Option<Arc<crate::clock::Clocks>>,
+    /// The lab, for link faults.
+    links: Option<Arc<gauntlet_lab::Lab>>,
     /// When this process began starting services.
     since_wall: i64,
     seen: Option<Seen>,

@@ -85,6 +85,7 @@ impl Driver<'_> {
                 caused_restarts: caused_restarts.clone(),
                 network: self.network.clone(),
                 clocks: self.clocks.clone(),
+                links: self.links.clone(),
             },
             scenario_faults.clone(),
             injections,

@@ -17,7 +17,7 @@ use crate::soak::{
 use crate::units::format_duration;
 use crate::{Service, parse_duration};
 
-const FAULT_KINDS: [&str; 10] = [
+const FAULT_KINDS: [&str; 12] = [
     "kill",
     "power-cut",
     "pause",
@@ -28,6 +28,8 @@ const FAULT_KINDS: [&str; 10] = [
     "reset",
     "timeout",
     "clock",
+    "link",
+    "link-down",
 ];
 const FAULT_DURATION: Duration = Duration::from_secs(5);
 const TIMEOUT_AFTER: Duration = Duration::from_secs(1);
@@ -41,14 +43,16 @@ const GRACE: Duration = Duration::from_secs(30);
 const RSS_SLOPE_MAX_MB_PER_HOUR: f64 = 50.0;
 const RECOVER_WITHIN: Duration = Duration::from_secs(60);
 
-/// The kind a kind-specific key belongs to.
-fn kind_of_key(key: &str) -> &'static str {
+/// The kinds a kind-specific key belongs to.
+fn kinds_of_key(key: &str) -> &'static [&'static str] {
     match key {
-        "mode" => "partition",
-        "latency" | "jitter" => "latency",
-        "rate" => "bandwidth",
-        "offset" => "clock",
-        _ => "timeout",
+        "mode" => &["partition"],
+        "latency" | "jitter" => &["latency", "link"],
+        "rate" => &["bandwidth"],
+        "offset" => &["clock"],
+        "link" | "loss" | "bandwidth" => &["link"],
+        "host" => &["link-down"],
+        _ => &["timeout"],
     }
 }
 
@@ -58,6 +62,7 @@ impl Cx<'_> {
         raw: &[Spanned<RawFault>],
         services: &[Service],
         proxies: &BTreeMap<String, ProxySpec>,
+        lab: Option<&crate::LabSpec>,
     ) -> Result<Vec<FaultSpec>, PlanError> {
         // Kinds, keys and explicit names first: default names must avoid
         // every explicit one, wherever it appears.
@@ -77,13 +82,13 @@ impl Cx<'_> {
             if let Some((key, span)) = f
                 .kind_keys()
                 .into_iter()
-                .find(|(k, _)| kind_of_key(k) != kind)
+                .find(|(k, _)| !kinds_of_key(k).contains(&kind))
             {
                 return Err(self.err(
                     span,
                     format!(
                         "`{key}` applies only to a fault of kind \"{}\", not \"{kind}\"",
-                        kind_of_key(key)
+                        kinds_of_key(key).join("\" or \"")
                     ),
                 ));
             }
@@ -104,7 +109,7 @@ impl Cx<'_> {
                     Some(n) => n.get_ref().clone(),
                     None => names.next(r.get_ref().kind.get_ref()),
                 };
-                self.fault(r, name, services, proxies)
+                self.fault(r, name, services, proxies, lab)
             })
             .collect()
     }
@@ -115,6 +120,7 @@ impl Cx<'_> {
         name: String,
         services: &[Service],
         proxies: &BTreeMap<String, ProxySpec>,
+        lab: Option<&crate::LabSpec>,
     ) -> Result<FaultSpec, PlanError> {
         let f = spanned.get_ref();
         let word = f.kind.get_ref().as_str();
@@ -179,6 +185,40 @@ impl Cx<'_> {
                 FaultKind::Bandwidth { bytes_per_sec }
             }
             "reset" => FaultKind::Reset,
+            "link" => FaultKind::Link {
+                between: self.fault_link(spanned, lab)?,
+                shape: crate::lab::LinkShape {
+                    latency: self.duration_or(f.latency.as_ref(), "latency", Duration::ZERO)?,
+                    jitter: self.duration_or(f.jitter.as_ref(), "jitter", Duration::ZERO)?,
+                    loss_percent: match &f.loss {
+                        None => 0.0,
+                        Some(v) => super::lab::loss_percent(self, v)?,
+                    },
+                    bandwidth_bits_per_sec: match &f.bandwidth {
+                        None => None,
+                        Some(b) => Some(
+                            super::lab::parse_bandwidth(b.get_ref())
+                                .map_err(|m| self.err(b.span(), format!("`bandwidth`: {m}")))?,
+                        ),
+                    },
+                },
+            },
+            "link-down" => {
+                let host = f.host.as_ref().ok_or_else(|| {
+                    self.err(spanned.span(), format!("link-down fault \"{name}\" has no `host`: the lab host whose link goes down"))
+                })?;
+                match lab {
+                    Some(lab) if lab.host(host.get_ref()).is_some() => FaultKind::LinkDown {
+                        host: host.get_ref().clone(),
+                    },
+                    _ => {
+                        return Err(self.err(
+                            host.span(),
+                            format!("no lab host called {:?}", host.get_ref()),
+                        ));
+                    }
+                }
+            }
             "clock" => {
                 let offset = f.offset.as_ref().ok_or_else(|| {
                     self.err(
@@ -196,6 +236,14 @@ impl Cx<'_> {
         };
 
         let target = match (&kind, &f.service) {
+            // Link faults hit the network, not a service.
+            (FaultKind::Link { .. } | FaultKind::LinkDown { .. }, Some(s)) => {
+                return Err(self.err(
+                    s.span(),
+                    "a link fault acts on the lab's network: it takes `link` or `host`, not `service`",
+                ));
+            }
+            (FaultKind::Link { .. } | FaultKind::LinkDown { .. }, None) => None,
             (FaultKind::PowerCut, Some(s)) => {
                 return Err(self.err(
                     s.span(),
@@ -280,6 +328,35 @@ impl Cx<'_> {
             duration: self.duration_or(f.duration.as_ref(), "duration", FAULT_DURATION)?,
             scenarios,
         })
+    }
+
+    /// `link = ["a", "b"]`: a `[[link]]` of the plan's lab.
+    fn fault_link(
+        &self,
+        spanned: &Spanned<RawFault>,
+        lab: Option<&crate::LabSpec>,
+    ) -> Result<[String; 2], PlanError> {
+        let f = spanned.get_ref();
+        let Some(link) = &f.link else {
+            return Err(self.err(
+                spanned.span(),
+                "a link fault needs `link = [\"<segment>\", \"<segment>\"]`",
+            ));
+        };
+        let ends: Vec<&String> = link.get_ref().iter().map(Spanned::get_ref).collect();
+        let declared = lab.is_some_and(|lab| {
+            ends.len() == 2
+                && lab.links.iter().any(|l| {
+                    l.between.contains(ends[0]) && l.between.contains(ends[1]) && ends[0] != ends[1]
+                })
+        });
+        if !declared {
+            return Err(self.err(
+                link.span(),
+                "`link` names two segments joined by a [[link]] of the plan's lab",
+            ));
+        }
+        Ok([ends[0].clone(), ends[1].clone()])
     }
 
     /// `offset`: a sign and a whole number of seconds as a duration

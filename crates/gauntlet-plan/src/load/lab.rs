@@ -190,25 +190,7 @@ impl Cx<'_> {
             let jitter = self.duration_or(l.jitter.as_ref(), "jitter", Duration::ZERO)?;
             let loss_percent = match &l.loss {
                 None => 0.0,
-                Some(v) => {
-                    let p = match v.get_ref() {
-                        toml::Value::Float(f) => *f,
-                        toml::Value::Integer(i) => *i as f64,
-                        other => {
-                            return Err(self.err(
-                                v.span(),
-                                format!(
-                                    "`loss` is a percentage such as 0.5, not {}",
-                                    other.type_str()
-                                ),
-                            ));
-                        }
-                    };
-                    if !(0.0..=100.0).contains(&p) {
-                        return Err(self.err(v.span(), "`loss` is a percentage from 0 to 100"));
-                    }
-                    p
-                }
+                Some(v) => loss_percent(self, v)?,
             };
             let bandwidth_bits_per_sec = match &l.bandwidth {
                 None => None,
@@ -415,6 +397,27 @@ impl Cx<'_> {
             ),
         )
     }
+}
+
+/// `loss`: a percentage from 0 to 100, integer or not.
+pub(super) fn loss_percent(cx: &Cx<'_>, v: &Spanned<toml::Value>) -> Result<f64, PlanError> {
+    let p = match v.get_ref() {
+        toml::Value::Float(f) => *f,
+        toml::Value::Integer(i) => *i as f64,
+        other => {
+            return Err(cx.err(
+                v.span(),
+                format!(
+                    "`loss` is a percentage such as 0.5, not {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    if !(0.0..=100.0).contains(&p) {
+        return Err(cx.err(v.span(), "`loss` is a percentage from 0 to 100"));
+    }
+    Ok(p)
 }
 
 /// `192.168.<n>.0/24` for the `index`th NAT box, skipping any that is

@@ -40,6 +40,7 @@ impl Cx<'_> {
         raw: &RawPlan,
         services: &[Service],
         opts: &LoadOptions,
+        lab: Option<&crate::LabSpec>,
     ) -> Result<Option<Soak>, PlanError> {
         let Some(spanned) = &raw.soak else {
             self.no_soak_sections(raw)?;
@@ -73,7 +74,7 @@ impl Cx<'_> {
         })?;
         let readback = self.readback(readback, &users)?;
         let proxies = self.proxies(raw.proxy.as_ref(), services)?;
-        let faults = self.faults(&raw.fault, services, &proxies)?;
+        let faults = self.faults(&raw.fault, services, &proxies, lab)?;
         let known = scenario_names(&faults);
         let scenario = match (&opts.scenario, &s.scenario) {
             (Some(given), _) => {

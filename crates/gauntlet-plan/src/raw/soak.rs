@@ -82,6 +82,12 @@ pub(crate) struct RawFault {
     pub after: Option<Spanned<toml::Value>>,
     // clock
     pub offset: Option<Spanned<String>>,
+    // link (and latency's `latency`, `jitter`)
+    pub link: Option<Spanned<Vec<Spanned<String>>>>,
+    pub loss: Option<Spanned<toml::Value>>,
+    pub bandwidth: Option<Spanned<String>>,
+    // link-down
+    pub host: Option<Spanned<String>>,
 }
 
 impl RawFault {
@@ -97,6 +103,10 @@ impl RawFault {
             ("rate", span(&self.rate)),
             ("after", span(&self.after)),
             ("offset", span(&self.offset)),
+            ("link", span(&self.link)),
+            ("loss", span(&self.loss)),
+            ("bandwidth", span(&self.bandwidth)),
+            ("host", span(&self.host)),
         ]
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))
