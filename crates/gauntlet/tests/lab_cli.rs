@@ -196,3 +196,121 @@ fn bad_lab_files_are_named_at_their_line() {
         stderr(&out)
     );
 }
+
+/// Namespaces whose name carries lab `id`.
+fn namespaces_with(id: &str) -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!("gt-{id}-")))
+        .collect()
+}
+
+#[test]
+fn ctrl_c_takes_a_foreground_lab_down() {
+    use std::io::{BufRead, BufReader};
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lab.toml");
+    std::fs::write(&file, LAB.replace("10.92.", "10.87.")).unwrap();
+    let mut owner = Command::new(gauntlet())
+        .args(["lab", "up", "--foreground", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut id = String::new();
+    for line in BufReader::new(owner.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("gauntlet-lab-ready ") {
+            id = rest.trim().to_owned();
+            break;
+        }
+    }
+    assert_eq!(id.len(), 6, "no ready line");
+    assert_eq!(namespaces_with(&id).len(), 5);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(owner.id() as i32, libc::SIGINT) };
+    let status = owner.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        namespaces_with(&id).is_empty(),
+        "left: {:?}",
+        namespaces_with(&id)
+    );
+    assert!(
+        !std::path::Path::new("/sys/class/net")
+            .join(format!("gt-{id}"))
+            .exists()
+    );
+    assert!(status_of(&id).is_none());
+}
+
+#[test]
+fn a_sigkilled_test_run_s_lab_is_swept_by_the_next_lab() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lab.toml");
+    std::fs::write(&file, LAB.replace("10.92.", "10.86.")).unwrap();
+    let store = dir.path().join("store");
+    let mut run = Command::new(gauntlet())
+        .args(["test", "-w", "echo", "--bin"])
+        .arg(gauntlet())
+        .args([
+            "example-node",
+            "node-echo",
+            "--node-count",
+            "3",
+            "--time-limit",
+            "60",
+            "--lab",
+        ])
+        .arg(&file)
+        .arg("--store")
+        .arg(&store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for its lab to be up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let id = loop {
+        let out = lab(&["status", "--json"]);
+        let found = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|v| v["owner_pid"] == run.id());
+        if let Some(v) = found {
+            break v["id"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run's lab never came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(
+        !namespaces_with(&id).is_empty(),
+        "SIGKILL alone removes nothing"
+    );
+    // Any next lab sweeps what the dead run left (and `lab clean` would).
+    let (next, _) = up(dir.path());
+    assert!(
+        namespaces_with(&id).is_empty(),
+        "left: {:?}",
+        namespaces_with(&id)
+    );
+    assert!(
+        !std::path::Path::new("/sys/class/net")
+            .join(format!("gt-{id}"))
+            .exists()
+    );
+    assert!(lab(&["down", &next]).status.success());
+}
