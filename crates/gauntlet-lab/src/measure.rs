@@ -181,7 +181,10 @@ pub struct BringUpReport {
 }
 
 /// Builds and removes [`bring_up_spec`]'s lab `rounds` times, one after
-/// the other.
+/// the other. Back to back on purpose, as a test suite builds its labs: a
+/// build right after a teardown is slower (measured: about 0.18 s against
+/// 0.06 s on an idle machine), as the kernel is still destroying the last
+/// lab's namespaces in the background.
 pub fn measure_bring_up(rounds: usize) -> Result<BringUpReport, LabError> {
     let spec = bring_up_spec();
     let mut ups = Vec::with_capacity(rounds);
