@@ -311,6 +311,12 @@ impl Lab {
         Ok((get(queue_of(index, 0))?, get(queue_of(index, 1))?))
     }
 
+    /// The Linux thread id of the shaper's thread (`None`: the lab shapes
+    /// no link), to read its CPU time from `/proc/self/task/<tid>/stat`.
+    pub fn shaper_thread_id(&self) -> Option<u32> {
+        self.queues.as_ref().and_then(LinkQueues::thread_id)
+    }
+
     fn link(&self, a: &str, b: &str) -> Result<(usize, &Link), LabError> {
         self.spec
             .links

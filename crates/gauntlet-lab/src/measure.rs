@@ -1,206 +1,280 @@
-//! How well the userspace links do what they are set to: figures for
-//! `gauntlet bench lab`, and the small topology its tests use.
+//! How long a lab takes to build and remove, and how well its links do what
+//! they are set to: the figures of `gauntlet bench lab`.
 //!
-//! [`Testbed`] is three namespaces, `a — r — b`, where `r` routes between two
-//! /24s and sends what it forwards to NFQUEUE, one queue per direction: the
-//! smallest network with a shaped link. [`measure_delay`] sends UDP packets
-//! from `a` to `b` through one shaped direction and compares the one-way
-//! delay and loss with the setting; [`measure_throughput`] floods an
-//! unshaped link to see how many packets per second the queue thread passes.
-//! Both need root, `ip` and `iptables`.
+//! Every measurement runs on a real lab, built by [`Lab::up`] from a
+//! [`LabSpec`] as a lab file describes it, and removed by [`Lab::down`]:
+//!
+//! - [`measure_bring_up`] builds and removes [`bring_up_spec`] (10 hosts, 3
+//!   segments, 4 NAT boxes of the four types, 2 shaped links) a number of
+//!   times.
+//! - [`measure_delay`] and [`measure_throughput`] use [`link_lab_spec`]: two
+//!   segments `a` and `b`, one host on each (also called `a` and `b`), and
+//!   the `[[link]]` between them carrying the settings under test. They send
+//!   UDP from host `a` to host `b`, through the core and its shaper. Both
+//!   sockets live in this process (each made inside its host's namespace),
+//!   so the one-way delay is taken with one monotonic clock.
+//!
+//! All of it needs what the lab needs: root, `ip`, `nft` and `iptables`.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::path::PathBuf;
-use std::process::Command;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::netns::{self, NetnsError};
-use crate::queue::{LinkQueues, LinkStats, QueueConfig, QueueError};
-use crate::shaper::LinkParams;
+use gauntlet_plan::{LabSpec, LinkShape};
 
-/// Why a measurement could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum MeasureError {
-    #[error("running {command}: {source}")]
-    Spawn {
-        command: String,
-        source: std::io::Error,
-    },
-    #[error("{command} failed: {stderr}")]
-    Command { command: String, stderr: String },
-    #[error(transparent)]
-    Netns(#[from] NetnsError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error("UDP socket: {0}")]
-    Socket(std::io::Error),
+use crate::queue::LinkStats;
+use crate::{Lab, LabError, LabOptions, sys};
+
+/// The lab of [`measure_bring_up`].
+const BRING_UP_LAB: &str = r#"
+[[segment]]
+name = "eu"
+subnet = "10.180.1.0/24"
+[[segment]]
+name = "us"
+subnet = "10.180.2.0/24"
+[[segment]]
+name = "asia"
+subnet = "10.180.3.0/24"
+
+[[link]]
+between = ["eu", "us"]
+latency = "40ms"
+jitter = "5ms"
+[[link]]
+between = ["us", "asia"]
+latency = "80ms"
+loss = 1.0
+
+[[nat]]
+name = "cone"
+type = "full-cone"
+outside = "eu"
+[[nat]]
+name = "addr"
+type = "address-restricted"
+outside = "us"
+[[nat]]
+name = "port"
+type = "port-restricted"
+outside = "asia"
+[[nat]]
+name = "sym"
+type = "symmetric"
+outside = "eu"
+
+[[host]]
+name = "eu1"
+segment = "eu"
+[[host]]
+name = "eu2"
+segment = "eu"
+[[host]]
+name = "us1"
+segment = "us"
+[[host]]
+name = "us2"
+segment = "us"
+[[host]]
+name = "asia1"
+segment = "asia"
+[[host]]
+name = "asia2"
+segment = "asia"
+[[host]]
+name = "home1"
+behind = "cone"
+[[host]]
+name = "home2"
+behind = "addr"
+[[host]]
+name = "home3"
+behind = "port"
+[[host]]
+name = "home4"
+behind = "sym"
+"#;
+
+/// The lab of the link measurements. Its link's placeholder latency is
+/// replaced by the settings under test.
+const LINK_LAB: &str = r#"
+[[segment]]
+name = "a"
+subnet = "10.181.1.0/24"
+[[segment]]
+name = "b"
+subnet = "10.181.2.0/24"
+[[link]]
+between = ["a", "b"]
+latency = "1ms"
+[[host]]
+name = "a"
+segment = "a"
+[[host]]
+name = "b"
+segment = "b"
+"#;
+
+/// The port host `b` receives on.
+const RECEIVER_PORT: u16 = 9000;
+
+/// The lab [`measure_bring_up`] builds: segments `eu`, `us` and `asia`
+/// (10.180.1–3.0/24), links eu–us (40 ± 5 ms) and us–asia (80 ms, 1 %
+/// loss), NAT boxes `cone` (full-cone), `addr` (address-restricted), `port`
+/// (port-restricted) and `sym` (symmetric), two hosts on each segment and
+/// one behind each NAT box.
+pub fn bring_up_spec() -> LabSpec {
+    gauntlet_plan::load_lab_str(BRING_UP_LAB, Path::new("bench-bring-up.toml"))
+        .expect("the bring-up lab is a valid lab file")
 }
 
-/// Three network namespaces, `a — r — b`: `a` is 10.77.1.2/24, `b` is
-/// 10.77.2.2/24, `r` routes between them (10.77.1.1 and 10.77.2.1). The
-/// veth pairs are created from `r` straight into `a` and `b`, so nothing
-/// appears in the root namespace. Dropping it deletes the namespaces (and so
-/// the veths and rules), also when a test panics.
-#[derive(Debug)]
-pub struct Testbed {
-    names: [String; 3],
+/// The lab of [`measure_delay`] and [`measure_throughput`]: segments `a`
+/// (10.181.1.0/24) and `b` (10.181.2.0/24) with host `a` and host `b`, and
+/// a `[[link]]` between them set to `shape`. A link set to nothing is not
+/// shaped at all (its packets would not pass the shaper): the spec then
+/// keeps a placeholder of 1 ms, which [`LinkLab::up`] sets to nothing once
+/// the lab is up.
+pub fn link_lab_spec(shape: &LinkShape) -> LabSpec {
+    let mut spec = gauntlet_plan::load_lab_str(LINK_LAB, Path::new("bench-link.toml"))
+        .expect("the link lab is a valid lab file");
+    if shape.is_shaped() {
+        spec.links[0].shape = *shape;
+    }
+    spec
 }
 
-impl Testbed {
-    pub const A: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 2);
-    pub const B: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 2);
-    /// `r`'s interface towards `a` and towards `b`, for the rules.
-    pub const R_TO_A: &str = "ra";
-    pub const R_TO_B: &str = "rb";
-
-    /// Creates `<prefix>-a`, `<prefix>-r` and `<prefix>-b`. The prefix must
-    /// be unique among the live namespaces (e.g. with the pid in it);
-    /// namespaces left with these names by an earlier crash are deleted
-    /// first.
-    pub fn create(prefix: &str) -> Result<Testbed, MeasureError> {
-        let names = ["a", "r", "b"].map(|role| format!("{prefix}-{role}"));
-        for name in &names {
-            // A leftover from a run that was killed; usually absent.
-            if netns::named(name).exists() {
-                let _ = ip(&["netns", "del", name]);
-            }
-        }
-        // From here on, dropping the guard cleans up whatever was made.
-        let bed = Testbed { names };
-        let [a, r, b] = &bed.names;
-        for name in &bed.names {
-            ip(&["netns", "add", name])?;
-            ip(&["-n", name, "link", "set", "lo", "up"])?;
-        }
-        let gateway_a = "10.77.1.1";
-        let gateway_b = "10.77.2.1";
-        for (ns, peer, r_if, peer_if, r_addr, peer_addr, gateway) in [
-            (
-                a,
-                a,
-                Self::R_TO_A,
-                "a0",
-                "10.77.1.1/24",
-                "10.77.1.2/24",
-                gateway_a,
-            ),
-            (
-                b,
-                b,
-                Self::R_TO_B,
-                "b0",
-                "10.77.2.1/24",
-                "10.77.2.2/24",
-                gateway_b,
-            ),
-        ] {
-            ip(&[
-                "-n", r, "link", "add", r_if, "type", "veth", "peer", "name", peer_if, "netns",
-                peer,
-            ])?;
-            ip(&["-n", r, "addr", "add", r_addr, "dev", r_if])?;
-            ip(&["-n", r, "link", "set", r_if, "up"])?;
-            ip(&["-n", ns, "addr", "add", peer_addr, "dev", peer_if])?;
-            ip(&["-n", ns, "link", "set", peer_if, "up"])?;
-            ip(&["-n", ns, "route", "add", "default", "via", gateway])?;
-        }
-        ip(&["netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-        Ok(bed)
-    }
-
-    /// The handle of namespace `a`, `r` or `b` for [`netns::enter`].
-    pub fn a(&self) -> PathBuf {
-        netns::named(&self.names[0])
-    }
-    pub fn r(&self) -> PathBuf {
-        netns::named(&self.names[1])
-    }
-    pub fn b(&self) -> PathBuf {
-        netns::named(&self.names[2])
-    }
-
-    /// Sends what `r` forwards from `a` to `b` to queue `a_to_b`, and from
-    /// `b` to `a` to `b_to_a` (`None`: that direction is not queued).
-    /// Start the [`LinkQueues`] first (see [`crate::queue`]).
-    pub fn queue_rules(&self, a_to_b: u16, b_to_a: Option<u16>) -> Result<(), MeasureError> {
-        let r = &self.names[1];
-        let mut rules = vec![(Self::R_TO_A, Self::R_TO_B, a_to_b)];
-        if let Some(b_to_a) = b_to_a {
-            rules.push((Self::R_TO_B, Self::R_TO_A, b_to_a));
-        }
-        for (in_if, out_if, queue_num) in rules {
-            let queue_num = queue_num.to_string();
-            ip(&[
-                "netns",
-                "exec",
-                r,
-                "iptables",
-                "-A",
-                "FORWARD",
-                "-i",
-                in_if,
-                "-o",
-                out_if,
-                "-j",
-                "NFQUEUE",
-                "--queue-num",
-                &queue_num,
-            ])?;
-        }
-        Ok(())
-    }
-
-    /// A UDP socket bound to `port` on `a`'s or `b`'s address (`ns` is
-    /// [`a`](Self::a) or [`b`](Self::b)); it stays in that namespace
-    /// whichever thread uses it.
-    pub fn udp_socket(&self, ns: &std::path::Path, port: u16) -> Result<UdpSocket, MeasureError> {
-        let ip = if *ns == self.a() { Self::A } else { Self::B };
-        let addr = SocketAddr::V4(SocketAddrV4::new(ip, port));
-        netns::run_in(ns, || UdpSocket::bind(addr))?.map_err(MeasureError::Socket)
-    }
+/// The fewest, the middle and the most of a few timings.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spread {
+    pub min: Duration,
+    pub median: Duration,
+    pub max: Duration,
 }
 
-impl Drop for Testbed {
-    fn drop(&mut self) {
-        for name in &self.names {
-            if netns::named(name).exists() {
-                let _ = ip(&["netns", "del", name]);
-            }
+impl Spread {
+    /// Of `values` (any order); zero when empty.
+    pub fn of(values: &[Duration]) -> Spread {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable();
+        Spread {
+            min: sorted.first().copied().unwrap_or_default(),
+            median: quantile(&sorted, 0.5),
+            max: sorted.last().copied().unwrap_or_default(),
         }
     }
 }
 
-/// Runs `ip <args>`, failing with its stderr.
-fn ip(args: &[&str]) -> Result<(), MeasureError> {
-    let command = format!("ip {}", args.join(" "));
-    let output = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|source| MeasureError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(MeasureError::Command {
-            command,
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+/// How long [`bring_up_spec`]'s lab took to build and to remove.
+#[derive(Clone, Debug)]
+pub struct BringUpReport {
+    pub rounds: usize,
+    pub hosts: usize,
+    pub segments: usize,
+    pub nats: usize,
+    pub shaped_links: usize,
+    /// [`Lab::up`], as its [`Lab::build_time`] says.
+    pub up: Spread,
+    /// [`Lab::down`].
+    pub down: Spread,
+}
+
+/// Builds and removes [`bring_up_spec`]'s lab `rounds` times, one after
+/// the other. Back to back on purpose, as a test suite builds its labs: a
+/// build right after a teardown is slower (measured: about 0.18 s against
+/// 0.06 s on an idle machine), as the kernel is still destroying the last
+/// lab's namespaces in the background.
+pub fn measure_bring_up(rounds: usize) -> Result<BringUpReport, LabError> {
+    let spec = bring_up_spec();
+    let mut ups = Vec::with_capacity(rounds);
+    let mut downs = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let mut lab = Lab::up(
+            &spec,
+            &LabOptions {
+                seed: round as u64,
+                source: None,
+            },
+        )?;
+        ups.push(lab.build_time);
+        let started = Instant::now();
+        lab.down()?;
+        downs.push(started.elapsed());
+    }
+    Ok(BringUpReport {
+        rounds,
+        hosts: spec.hosts.len(),
+        segments: spec.segments.len(),
+        nats: spec.nats.len(),
+        shaped_links: spec.links.iter().filter(|l| l.shape.is_shaped()).count(),
+        up: Spread::of(&ups),
+        down: Spread::of(&downs),
+    })
+}
+
+/// [`link_lab_spec`]'s lab, up, with a UDP socket on host `a` (any port)
+/// and one on host `b` ([`RECEIVER_PORT`]).
+struct LinkLab {
+    lab: Lab,
+    sender: UdpSocket,
+    receiver: UdpSocket,
+    /// The receiver's address.
+    to: SocketAddr,
+}
+
+impl LinkLab {
+    fn up(shape: &LinkShape, seed: u64) -> Result<LinkLab, LabError> {
+        let spec = link_lab_spec(shape);
+        let lab = Lab::up(&spec, &LabOptions { seed, source: None })?;
+        if !shape.is_shaped() {
+            lab.set_link("a", "b", shape)?;
+        }
+        let host = |name: &str| spec.host(name).expect("the link lab's hosts").address();
+        let to = SocketAddr::from((host("b"), RECEIVER_PORT));
+        let sender = udp_socket(&lab, "a", SocketAddr::from((host("a"), 0)))?;
+        let receiver = udp_socket(&lab, "b", to)?;
+        Ok(LinkLab {
+            lab,
+            sender,
+            receiver,
+            to,
         })
     }
+
+    /// The shaper's counters of the direction `a` to `b`.
+    fn stats(&self) -> Result<LinkStats, LabError> {
+        Ok(self.lab.link_stats("a", "b")?.0)
+    }
+
+    /// CPU time the shaper's thread has used so far.
+    fn shaper_cpu(&self) -> Option<Duration> {
+        self.lab.shaper_thread_id().and_then(thread_cpu)
+    }
+}
+
+/// A UDP socket bound to `addr` inside host `host`'s namespace.
+fn udp_socket(lab: &Lab, host: &str, addr: SocketAddr) -> Result<UdpSocket, LabError> {
+    sys::in_netns(&lab.netns_of(host)?, move || {
+        UdpSocket::bind(addr).map_err(|e| LabError::io(format!("binding UDP {addr}"), e))
+    })
+}
+
+fn socket_error(what: &str) -> impl FnOnce(std::io::Error) -> LabError + '_ {
+    move |e| LabError::io(what, e)
 }
 
 /// What [`measure_delay`] sends.
 #[derive(Clone, Debug)]
 pub struct DelayOptions {
-    /// The shaped link, `a` to `b`.
-    pub params: LinkParams,
+    /// The link's settings, `a` to `b`.
+    pub shape: LinkShape,
     pub packets: u64,
     /// Packets per second, evenly spaced.
     pub rate: u64,
     /// UDP payload bytes (at least 16: sequence number and send time).
     pub payload_len: usize,
+    /// The seed of the link's random streams.
     pub seed: u64,
 }
 
@@ -208,9 +282,9 @@ impl Default for DelayOptions {
     /// 10^4 packets of 64 bytes at 5000/s through a 100 ms link.
     fn default() -> Self {
         DelayOptions {
-            params: LinkParams {
+            shape: LinkShape {
                 latency: Duration::from_millis(100),
-                ..LinkParams::default()
+                ..LinkShape::default()
             },
             packets: 10_000,
             rate: 5_000,
@@ -224,84 +298,74 @@ impl Default for DelayOptions {
 #[derive(Clone, Debug)]
 pub struct DelayReport {
     pub sent: u64,
+    /// Packets that reached host `b`'s socket.
     pub received: u64,
     pub loss_setting_percent: f64,
+    /// Sent but not received, in percent of sent.
     pub observed_loss_percent: f64,
     pub latency_setting: Duration,
+    pub jitter_setting: Duration,
     /// One-way delay, send to receive, of the packets that arrived.
     pub median_delay: Duration,
     pub p99_delay: Duration,
     pub max_delay: Duration,
-    /// The same without the shaper: the namespaces' own cost, measured with
-    /// the link set to nothing, for comparison.
+    /// The median one-way delay of the same path with the link set to
+    /// nothing (the packets still pass the shaper, which holds none): the
+    /// namespaces' and the queue's own cost.
     pub baseline_median_delay: Duration,
-    /// The link's counters at the end.
+    /// The shaper's counters for the measured packets, `a` to `b`.
     pub stats: LinkStats,
 }
 
-const QUEUE_A_TO_B: u16 = 7;
+impl DelayReport {
+    /// What the setting added: the median delay less the baseline's.
+    pub fn added_median_delay(&self) -> Duration {
+        self.median_delay.saturating_sub(self.baseline_median_delay)
+    }
+}
 
-/// Sends `options.packets` UDP packets from `a` to `b` through a link set to
-/// `options.params` and reports the one-way delay and the loss; a first
-/// pass through the same link set to nothing gives the baseline. Builds and
-/// removes its own [`Testbed`].
-pub fn measure_delay(options: &DelayOptions) -> Result<DelayReport, MeasureError> {
-    let bed = Testbed::create(&unique_prefix("gtm"))?;
-    let mut queues = LinkQueues::start(
-        QueueConfig::new(Some(bed.r()))
-            .link(QUEUE_A_TO_B, LinkParams::default())
-            .seed(options.seed),
-    )?;
-    bed.queue_rules(QUEUE_A_TO_B, None)?;
-    let sender = bed.udp_socket(&bed.a(), 0)?;
-    let receiver = bed.udp_socket(&bed.b(), 9000)?;
-    let to = SocketAddr::V4(SocketAddrV4::new(Testbed::B, 9000));
+/// Builds [`link_lab_spec`]'s lab with the link set to `options.shape`,
+/// sends a tenth of `options.packets` (at least 100) through it set to
+/// nothing for the baseline, sets it back and sends `options.packets` UDP
+/// packets from host `a` to host `b`, and reports the one-way delay and the
+/// loss. Removes the lab.
+pub fn measure_delay(options: &DelayOptions) -> Result<DelayReport, LabError> {
+    let bed = LinkLab::up(&options.shape, options.seed)?;
 
-    let baseline_packets = (options.packets / 10).max(100);
-    let baseline = one_way(&sender, &receiver, to, options, baseline_packets, 0)?;
-
-    queues.set(QUEUE_A_TO_B, options.params.clone())?;
+    bed.lab.set_link("a", "b", &LinkShape::default())?;
     // Let the thread pick the change up.
     std::thread::sleep(Duration::from_millis(20));
-    let before = queues.stats(QUEUE_A_TO_B).unwrap_or_default();
-    let mut delays = one_way(
-        &sender,
-        &receiver,
-        to,
-        options,
-        options.packets,
-        baseline_packets,
-    )?;
-    let after = queues.stats(QUEUE_A_TO_B).unwrap_or_default();
-    queues.stop()?;
+    let baseline_packets = (options.packets / 10).max(100);
+    let mut baseline = one_way(&bed, options, baseline_packets, 0)?;
+
+    bed.lab.set_link("a", "b", &options.shape)?;
+    std::thread::sleep(Duration::from_millis(20));
+    let before = bed.stats()?;
+    let mut delays = one_way(&bed, options, options.packets, baseline_packets)?;
+    let after = bed.stats()?;
+    let mut lab = bed.lab;
+    lab.down()?;
 
     delays.sort_unstable();
-    let mut baseline = baseline;
     baseline.sort_unstable();
     let received = delays.len() as u64;
     let sent = options.packets;
     Ok(DelayReport {
         sent,
         received,
-        loss_setting_percent: options.params.loss_percent,
+        loss_setting_percent: options.shape.loss_percent,
         observed_loss_percent: if sent == 0 {
             0.0
         } else {
             (sent - received.min(sent)) as f64 * 100.0 / sent as f64
         },
-        latency_setting: options.params.latency,
+        latency_setting: options.shape.latency,
+        jitter_setting: options.shape.jitter,
         median_delay: quantile(&delays, 0.5),
         p99_delay: quantile(&delays, 0.99),
         max_delay: delays.last().copied().unwrap_or_default(),
         baseline_median_delay: quantile(&baseline, 0.5),
-        stats: LinkStats {
-            received: after.received - before.received,
-            accepted: after.accepted - before.accepted,
-            dropped_loss: after.dropped_loss - before.dropped_loss,
-            dropped_queue_full: after.dropped_queue_full - before.dropped_queue_full,
-            dropped_at_stop: after.dropped_at_stop - before.dropped_at_stop,
-            dropped_kernel: after.dropped_kernel - before.dropped_kernel,
-        },
+        stats: difference(&after, &before),
     })
 }
 
@@ -309,18 +373,17 @@ pub fn measure_delay(options: &DelayOptions) -> Result<DelayReport, MeasureError
 /// the one-way delays of those that arrive (the receiver gives up once
 /// nothing has come for the link's latency + jitter + 1 s).
 fn one_way(
-    sender: &UdpSocket,
-    receiver: &UdpSocket,
-    to: SocketAddr,
+    bed: &LinkLab,
     options: &DelayOptions,
     count: u64,
     first: u64,
-) -> Result<Vec<Duration>, MeasureError> {
+) -> Result<Vec<Duration>, LabError> {
     let epoch = Instant::now();
-    let quiet = options.params.latency + options.params.jitter + Duration::from_secs(1);
+    let quiet = options.shape.latency + options.shape.jitter + Duration::from_secs(1);
+    let receiver = &bed.receiver;
     receiver
         .set_read_timeout(Some(quiet))
-        .map_err(MeasureError::Socket)?;
+        .map_err(socket_error("setting the receiver's timeout"))?;
     let end = first + count;
     std::thread::scope(|scope| {
         let receiving = scope.spawn(move || {
@@ -350,14 +413,14 @@ fn one_way(
                 std::thread::sleep(ahead);
             }
             encode(&mut payload, seq, elapsed_nanos(epoch));
-            if let Err(e) = sender.send_to(&payload, to) {
+            if let Err(e) = bed.sender.send_to(&payload, bed.to) {
                 send_error = Some(e);
                 break;
             }
         }
         let delays = receiving.join().unwrap_or_default();
         match send_error {
-            Some(e) => Err(MeasureError::Socket(e)),
+            Some(e) => Err(LabError::io("sending UDP from host a", e)),
             None => Ok(delays),
         }
     })
@@ -389,14 +452,29 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[rank - 1]
 }
 
+/// The counters' growth from `before` to `after`.
+fn difference(after: &LinkStats, before: &LinkStats) -> LinkStats {
+    LinkStats {
+        received: after.received.saturating_sub(before.received),
+        accepted: after.accepted.saturating_sub(before.accepted),
+        dropped_loss: after.dropped_loss.saturating_sub(before.dropped_loss),
+        dropped_queue_full: after
+            .dropped_queue_full
+            .saturating_sub(before.dropped_queue_full),
+        dropped_at_stop: after.dropped_at_stop.saturating_sub(before.dropped_at_stop),
+        dropped_kernel: after.dropped_kernel.saturating_sub(before.dropped_kernel),
+    }
+}
+
 /// What [`measure_throughput`] sends.
 #[derive(Clone, Debug)]
 pub struct ThroughputOptions {
     /// Packets per second, sent in 1 ms batches.
     pub rate: u64,
     pub duration: Duration,
-    /// The link's delay: with a delay, the thread holds `rate × latency`
-    /// packets at a time.
+    /// The link's delay: with a delay, the shaper holds `rate × latency`
+    /// packets at a time. Zero still passes every packet through the
+    /// shaper.
     pub latency: Duration,
     /// UDP payload bytes.
     pub payload_len: usize,
@@ -414,56 +492,77 @@ impl Default for ThroughputOptions {
     }
 }
 
-/// Whether the queue thread kept up with a sustained rate.
+/// Whether the shaper kept up with a sustained rate, and at what cost.
 #[derive(Clone, Debug)]
 pub struct ThroughputReport {
     pub sent: u64,
-    /// The rate the sender managed (it shares the machine with the queue
-    /// thread and the receiver).
+    /// The rate the sender managed (it shares the machine with the shaper
+    /// and the receiver).
     pub sent_per_sec: f64,
-    /// Packets that reached `b`'s socket.
+    /// Packets that reached host `b`'s socket.
     pub delivered: u64,
     /// Delivered per second, from the first packet sent to the last
     /// delivered, less the link's latency.
     pub delivered_per_sec: f64,
-    /// The link's counters. Losses, if any, show where: the kernel's queue
-    /// (`dropped_kernel`: the thread did not keep up), the link's limit
-    /// (`dropped_queue_full`), or `b`'s socket buffer (`delivered` below
-    /// `accepted`).
+    /// The link's counters, `a` to `b`. Losses, if any, show where: the
+    /// kernel's queue (`dropped_kernel`: the shaper did not keep up), the
+    /// link's limit (`dropped_queue_full`), or `b`'s socket buffer
+    /// (`delivered` below `accepted`).
     pub stats: LinkStats,
-    /// CPU time the queue thread used per second of the run, in percent of
-    /// one core; `None` when it could not be read.
-    pub queue_thread_cpu_percent: Option<f64>,
+    /// CPU time (user + system) the shaper's thread used during the run;
+    /// `None` when it could not be read.
+    pub shaper_cpu: Option<Duration>,
+    /// The run, from the first packet sent to the last delivered.
+    pub wall: Duration,
 }
 
-/// Sends `options.rate` UDP packets per second for `options.duration` from
-/// `a` to `b` through a queued link with `options.latency` and no other
-/// impairment, and counts what arrives.
-pub fn measure_throughput(options: &ThroughputOptions) -> Result<ThroughputReport, MeasureError> {
-    let bed = Testbed::create(&unique_prefix("gtt"))?;
-    let params = LinkParams {
+impl ThroughputReport {
+    /// The shaper thread's CPU in percent of one core over the run.
+    pub fn shaper_cpu_percent(&self) -> Option<f64> {
+        self.shaper_cpu
+            .map(|cpu| cpu.as_secs_f64() * 100.0 / self.wall.as_secs_f64().max(1e-9))
+    }
+
+    /// Packets the shaper passed per second of its own CPU time: what one
+    /// core running only the shaper would pass at this cost per packet.
+    pub fn packets_per_cpu_second(&self) -> Option<f64> {
+        self.shaper_cpu
+            .filter(|cpu| !cpu.is_zero())
+            .map(|cpu| self.stats.received as f64 / cpu.as_secs_f64())
+    }
+}
+
+/// Builds [`link_lab_spec`]'s lab with the link set to `options.latency`
+/// (and nothing else), sends `options.rate` UDP packets per second for
+/// `options.duration` from host `a` to host `b`, counts what arrives and
+/// reads the shaper thread's CPU time. Removes the lab.
+pub fn measure_throughput(options: &ThroughputOptions) -> Result<ThroughputReport, LabError> {
+    let shape = LinkShape {
         latency: options.latency,
-        queue_limit_packets: 1_000_000,
-        ..LinkParams::default()
+        ..LinkShape::default()
     };
-    let mut queues = LinkQueues::start(QueueConfig::new(Some(bed.r())).link(QUEUE_A_TO_B, params))?;
-    bed.queue_rules(QUEUE_A_TO_B, None)?;
-    let sender = bed.udp_socket(&bed.a(), 0)?;
-    let receiver = bed.udp_socket(&bed.b(), 9000)?;
+    let bed = LinkLab::up(&shape, 0)?;
+    // Room for a burst while the receiving thread is not scheduled, so the
+    // figure is the shaper's, not the socket's (root may exceed rmem_max).
+    set_receive_buffer(&bed.receiver, 8 << 20);
     // Long enough to hear the last packet, however slow the rate.
     let gap = Duration::from_secs_f64(2.0 / options.rate.max(1) as f64);
     let quiet = options.latency + gap.max(Duration::from_millis(500));
+    let (sender, receiver, to) = (&bed.sender, &bed.receiver, bed.to);
     receiver
         .set_read_timeout(Some(quiet))
-        .map_err(MeasureError::Socket)?;
-    let to = SocketAddr::V4(SocketAddrV4::new(Testbed::B, 9000));
+        .map_err(socket_error("setting the receiver's timeout"))?;
     let payload = vec![0u8; options.payload_len];
     // The first packet also resolves the neighbours; not part of the figure.
-    sender.send_to(&payload, to).map_err(MeasureError::Socket)?;
+    sender
+        .send_to(&payload, to)
+        .map_err(socket_error("sending UDP from host a"))?;
     let mut buf = [0u8; 2048];
-    receiver.recv(&mut buf).map_err(MeasureError::Socket)?;
-    let before = queues.stats(QUEUE_A_TO_B).unwrap_or_default();
-    let cpu_before = queue_thread_cpu();
+    receiver
+        .recv(&mut buf)
+        .map_err(socket_error("receiving the first packet on host b"))?;
+    let before = bed.stats()?;
+    let cpu_before = bed.shaper_cpu();
 
     let total = (options.rate as f64 * options.duration.as_secs_f64()) as u64;
     let delivered = AtomicU64::new(0);
@@ -498,12 +597,13 @@ pub fn measure_throughput(options: &ThroughputOptions) -> Result<ThroughputRepor
         let send_elapsed = epoch.elapsed();
         (sent, send_elapsed, receiving.join().unwrap_or_default())
     });
-    let cpu_after = queue_thread_cpu();
-    let wall = epoch.elapsed();
-    // Let the kernel drop counters refresh.
+    let cpu_after = bed.shaper_cpu();
+    let wall = last_delivery.max(Duration::from_nanos(1));
+    // Let the kernel's drop counters refresh (every 100 ms).
     std::thread::sleep(Duration::from_millis(150));
-    let after = queues.stats(QUEUE_A_TO_B).unwrap_or_default();
-    queues.stop()?;
+    let after = bed.stats()?;
+    let mut lab = bed.lab;
+    lab.down()?;
     let delivered = delivered.load(Ordering::Relaxed);
     let span = last_delivery
         .saturating_sub(options.latency)
@@ -513,51 +613,50 @@ pub fn measure_throughput(options: &ThroughputOptions) -> Result<ThroughputRepor
         sent_per_sec: sent as f64 / send_elapsed.max(Duration::from_nanos(1)).as_secs_f64(),
         delivered,
         delivered_per_sec: delivered as f64 / span.as_secs_f64(),
-        stats: LinkStats {
-            received: after.received - before.received,
-            accepted: after.accepted - before.accepted,
-            dropped_loss: after.dropped_loss - before.dropped_loss,
-            dropped_queue_full: after.dropped_queue_full - before.dropped_queue_full,
-            dropped_at_stop: after.dropped_at_stop - before.dropped_at_stop,
-            dropped_kernel: after.dropped_kernel - before.dropped_kernel,
-        },
-        queue_thread_cpu_percent: match (cpu_before, cpu_after) {
-            (Some(b), Some(a)) => Some((a - b).as_secs_f64() * 100.0 / wall.as_secs_f64()),
+        stats: difference(&after, &before),
+        shaper_cpu: match (cpu_before, cpu_after) {
+            (Some(b), Some(a)) => Some(a.saturating_sub(b)),
             _ => None,
         },
+        wall,
     })
 }
 
-/// CPU time (user + system) used so far by this process's queue thread
-/// (named `lab-queues`), if there is exactly one.
-fn queue_thread_cpu() -> Option<Duration> {
-    let mut found = None;
-    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim() != "lab-queues" {
-            continue;
-        }
-        if found.is_some() {
-            return None;
-        }
-        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-        // Fields after the parenthesised name: state is field 3; utime and
-        // stime are fields 14 and 15, in clock ticks (100 per second on Linux).
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: u64 = fields.get(11)?.parse().ok()?;
-        let stime: u64 = fields.get(12)?.parse().ok()?;
-        found = Some(Duration::from_millis((utime + stime) * 10));
+/// Asks for a receive buffer of `bytes` beyond `net.core.rmem_max`
+/// (`SO_RCVBUFFORCE`, root only); the default stays if refused.
+fn set_receive_buffer(socket: &UdpSocket, bytes: libc::c_int) {
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a live c_int,
+    // on a descriptor `socket` owns for the whole call.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&raw const bytes).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
-    found
 }
 
-/// `<tag><pid>-<n>`: unique among this process's testbeds and other
-/// processes'.
-pub fn unique_prefix(tag: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{tag}{}-{n}", std::process::id())
+/// CPU time (user + system) thread `tid` of this process has used so far,
+/// from `/proc/self/task/<tid>/stat`.
+fn thread_cpu(tid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    parse_cpu_ticks(&stat).map(|ticks| {
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_nanos(ticks.saturating_mul(1_000_000_000) / hz)
+    })
+}
+
+/// utime + stime, in clock ticks, from a `stat` line: fields 14 and 15,
+/// counting the parenthesised name (which may hold spaces) as field 2.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }
 
 #[cfg(test)]
@@ -580,5 +679,44 @@ mod tests {
         assert_eq!(quantile(&values, 0.99), ms(99));
         assert_eq!(quantile(&values, 1.0), ms(100));
         assert_eq!(quantile(&[], 0.5), Duration::ZERO);
+        let spread = Spread::of(&[ms(3), ms(1), ms(2)]);
+        assert_eq!(
+            (spread.min, spread.median, spread.max),
+            (ms(1), ms(2), ms(3))
+        );
+    }
+
+    #[test]
+    fn the_labs_load() {
+        let spec = bring_up_spec();
+        assert_eq!(
+            (spec.hosts.len(), spec.segments.len(), spec.nats.len()),
+            (10, 3, 4)
+        );
+        assert_eq!(spec.links.iter().filter(|l| l.shape.is_shaped()).count(), 2);
+        let kinds: std::collections::BTreeSet<String> =
+            spec.nats.iter().map(|n| n.kind.to_string()).collect();
+        assert_eq!(kinds.len(), 4, "one NAT box of each type: {kinds:?}");
+
+        let shape = LinkShape {
+            latency: Duration::from_micros(100_500),
+            loss_percent: 5.0,
+            ..LinkShape::default()
+        };
+        assert_eq!(link_lab_spec(&shape).links[0].shape, shape);
+        // A link set to nothing is still shaped, so its packets pass the
+        // shaper; the lab sets it to nothing once up.
+        assert!(
+            link_lab_spec(&LinkShape::default()).links[0]
+                .shape
+                .is_shaped()
+        );
+    }
+
+    #[test]
+    fn cpu_ticks_come_after_the_name() {
+        let stat = "4242 (lab queues) S 1 2 3 4 5 6 7 8 9 10 250 31 0 0 20 0 1 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(281));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
     }
 }

@@ -61,7 +61,7 @@ use std::collections::BinaryHeap;
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -202,6 +202,8 @@ struct Shared {
     /// Netlink errors that were not fatal (e.g. the kernel refusing a
     /// verdict): counted, not returned.
     errors: AtomicU64,
+    /// The thread's Linux thread id (0 until it has started).
+    tid: AtomicU32,
 }
 
 #[derive(Debug, Default)]
@@ -252,6 +254,7 @@ impl LinkQueues {
             stop: AtomicBool::new(false),
             links: queue_nums.iter().map(|_| Counters::default()).collect(),
             errors: AtomicU64::new(0),
+            tid: AtomicU32::new(0),
         });
         let (commands, command_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
@@ -314,6 +317,13 @@ impl LinkQueues {
     /// refused, a truncated message). Zero in a healthy run.
     pub fn errors(&self) -> u64 {
         self.shared.errors.load(Ordering::Relaxed)
+    }
+
+    /// The Linux thread id of the queue thread while it runs, so its CPU
+    /// time can be read (`/proc/self/task/<tid>/stat`); `None` once stopped.
+    pub fn thread_id(&self) -> Option<u32> {
+        let tid = self.shared.tid.load(Ordering::Relaxed);
+        (self.is_running() && tid != 0).then_some(tid)
     }
 
     /// Whether the thread is still shaping (it ends on [`stop`](Self::stop)
@@ -395,6 +405,11 @@ fn run(
     commands: mpsc::Receiver<Command>,
     ready: mpsc::SyncSender<Result<(), QueueError>>,
 ) -> Result<(), QueueError> {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    shared
+        .tid
+        .store(u32::try_from(tid).unwrap_or(0), Ordering::Relaxed);
     let queue = match open(&config) {
         Ok(queue) => queue,
         Err(e) => {

@@ -1,24 +1,29 @@
-//! The shaper on real packets: UDP between two namespaces through a router
-//! namespace whose forwarded packets go through [`LinkQueues`].
+//! The shaper on real packets: UDP between two hosts of a lab whose core
+//! sends what it forwards between the segments through [`LinkQueues`].
 //!
-//! Needs root, `ip` and `iptables`; without them each test says so and
-//! passes. The bounds are generous on purpose: these tests check that the
-//! links do the right thing, not how precisely (that is `gauntlet bench
+//! The lab is built by [`Lab::up`] with an unshaped link, so the lab starts
+//! no shaper of its own; each test starts the [`LinkQueues`] it tests in the
+//! core, with its own parameters (some a lab file cannot give, such as a
+//! tiny queue limit), and adds the `NFQUEUE` rules itself.
+//!
+//! Needs root, `ip`, `nft` and `iptables`; without them each test says so
+//! and passes. The bounds are generous on purpose: these tests check that
+//! the links do the right thing, not how precisely (that is `gauntlet bench
 //! lab`'s job, see `gauntlet_lab::measure`).
 #![allow(
     clippy::disallowed_macros,
     reason = "a skipped test says why on stderr, which the harness captures"
 )]
 
-use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
-use std::process::Command;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
-use gauntlet_lab::measure::{Testbed, unique_prefix};
 use gauntlet_lab::queue::{LinkQueues, LinkStats, QueueConfig};
 use gauntlet_lab::shaper::LinkParams;
+use gauntlet_lab::{Lab, LabOptions, names, sys};
 
 const A_TO_B: u16 = 1;
 const B_TO_A: u16 = 2;
@@ -26,21 +31,12 @@ const ECHO_PORT: u16 = 7007;
 
 /// Why the tests cannot run here, if they cannot.
 fn unsupported() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    // "Uid: real effective saved fs"
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|uids| uids.split_whitespace().nth(1));
-    if euid != Some("0") {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
         return Some("not root".into());
     }
-    for tool in ["ip", "iptables"] {
-        let runs = Command::new(tool)
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !runs {
+    for tool in ["ip", "iptables", "nft"] {
+        if sys::find_program(tool).is_none() {
             return Some(format!("no `{tool}`"));
         }
     }
@@ -56,34 +52,90 @@ macro_rules! require_lab {
     };
 }
 
-/// A topology with both directions queued and an echo server on `b`.
-struct Lab {
+/// Segments `a` and `b` (in `10.<net>.1.0/24` and `10.<net>.2.0/24`), host
+/// `a` and host `b`, routed unshaped.
+fn lab_file(net: u8) -> String {
+    format!(
+        r#"
+[[segment]]
+name = "a"
+subnet = "10.{net}.1.0/24"
+[[segment]]
+name = "b"
+subnet = "10.{net}.2.0/24"
+[[host]]
+name = "a"
+segment = "a"
+[[host]]
+name = "b"
+segment = "b"
+"#
+    )
+}
+
+/// A lab with both directions queued and an echo server on host `b`.
+struct Bed {
     queues: LinkQueues,
     client: UdpSocket,
     echo: UdpSocket,
-    /// Held for its Drop, which deletes the namespaces; last, so that it
-    /// goes after the sockets and the queue thread.
-    _bed: Testbed,
+    /// The echo server's address.
+    to: SocketAddr,
+    /// Last, so that it goes down after the sockets and the queue thread.
+    _lab: Lab,
 }
 
-impl Lab {
-    fn new(a_to_b: LinkParams, b_to_a: LinkParams) -> Lab {
-        let bed = Testbed::create(&unique_prefix("gtq")).expect("testbed");
+/// A UDP socket bound to `addr` inside host `host`'s namespace.
+fn socket_in(lab: &Lab, host: &str, addr: SocketAddr) -> UdpSocket {
+    let ns = lab.netns_of(host).expect("a host of the lab");
+    sys::in_netns(&ns, move || {
+        UdpSocket::bind(addr).map_err(|e| gauntlet_lab::LabError::Io {
+            what: format!("bind {addr}"),
+            source: e,
+        })
+    })
+    .expect("socket")
+}
+
+impl Bed {
+    /// `net` picks the subnets (one per test, so that no two labs of the
+    /// tests share them).
+    fn new(net: u8, a_to_b: LinkParams, b_to_a: LinkParams) -> Bed {
+        let spec =
+            gauntlet_plan::load_lab_str(&lab_file(net), Path::new("lab.toml")).expect("lab file");
+        let lab = Lab::up(&spec, &LabOptions::default()).expect("lab up");
+        let core = lab.id().core();
         let queues = LinkQueues::start(
-            QueueConfig::new(Some(bed.r()))
+            QueueConfig::new(Some(sys::netns_path(&core)))
                 .link(A_TO_B, a_to_b)
                 .link(B_TO_A, b_to_a)
                 .seed(2024),
         )
         .expect("queues start");
-        bed.queue_rules(A_TO_B, Some(B_TO_A)).expect("rules");
-        let client = bed.udp_socket(&bed.a(), 0).expect("client socket");
-        let echo = bed.udp_socket(&bed.b(), ECHO_PORT).expect("echo socket");
-        Lab {
+        // Bound before the rules, as the queue module asks.
+        let mut rules = String::from("*filter\n");
+        for (from, to, queue_num) in [("a", "b", A_TO_B), ("b", "a", B_TO_A)] {
+            rules.push_str(&format!(
+                "-A FORWARD -i {} -o {} -j NFQUEUE --queue-num {queue_num}\n",
+                names::bridge(from),
+                names::bridge(to)
+            ));
+        }
+        rules.push_str("COMMIT\n");
+        let place = core.clone();
+        sys::in_netns(&core, move || {
+            sys::run("iptables-restore", &["--noflush"], Some(&rules), &place).map(drop)
+        })
+        .expect("rules");
+        let addr = |host: &str| lab.spec().host(host).expect("host").address();
+        let to = SocketAddr::from((addr("b"), ECHO_PORT));
+        let client = socket_in(&lab, "a", SocketAddr::from((addr("a"), 0)));
+        let echo = socket_in(&lab, "b", to);
+        Bed {
             queues,
             client,
             echo,
-            _bed: bed,
+            to,
+            _lab: lab,
         }
     }
 
@@ -100,7 +152,7 @@ impl Lab {
         spacing: Duration,
         wait: Duration,
     ) -> Vec<Option<Duration>> {
-        let to = SocketAddr::V4(SocketAddrV4::new(Testbed::B, ECHO_PORT));
+        let to = self.to;
         let stop = AtomicBool::new(false);
         let done = AtomicBool::new(false);
         let start = Instant::now();
@@ -192,7 +244,7 @@ fn delay(latency: Duration) -> LinkParams {
 #[test]
 fn latency_applies_to_both_directions_and_changes_at_run_time() {
     require_lab!();
-    let lab = Lab::new(LinkParams::default(), LinkParams::default());
+    let lab = Bed::new(77, LinkParams::default(), LinkParams::default());
 
     let fast = lab.round_trips(20, ms(5), ms(500));
     assert!(
@@ -242,7 +294,7 @@ fn loss_drops_about_half_each_way() {
         loss_percent: 50.0,
         ..LinkParams::default()
     };
-    let lab = Lab::new(half.clone(), half);
+    let lab = Bed::new(78, half.clone(), half);
     let sent = 400;
     let rtts = lab.round_trips(sent, ms(1), ms(300));
     let back = rtts.iter().filter(|r| r.is_some()).count() as u64;
@@ -274,8 +326,8 @@ fn a_full_link_drops_and_a_stopped_one_passes_nothing() {
         queue_limit_packets: 5,
         ..LinkParams::default()
     };
-    let mut lab = Lab::new(tight, LinkParams::default());
-    let to = SocketAddr::V4(SocketAddrV4::new(Testbed::B, ECHO_PORT));
+    let mut lab = Bed::new(79, tight, LinkParams::default());
+    let to = lab.to;
     for seq in 0u64..20 {
         lab.client.send_to(&seq.to_le_bytes(), to).expect("send");
     }

@@ -226,7 +226,7 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench elle --sizes 100000,1000000 --clients 100\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20"
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench elle --sizes 100000,1000000 --clients 100\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20\n  sudo gauntlet bench lab\n  sudo gauntlet bench lab --packets 100000 --seconds 10 --json"
 )]
 pub struct BenchArgs {
     /// What to measure: router (messages per second between real node
@@ -235,8 +235,12 @@ pub struct BenchArgs {
     /// per second and peak memory), elle (the transaction checker on
     /// Elle-paper-like list-append histories: each written to a JSONL file,
     /// then read and checked strict-serializable as `gauntlet check --model
-    /// list-append` does, in a child process whose peak memory is its own)
-    /// or soak (gauntlet's own CPU and memory while it soaks a service).
+    /// list-append` does, in a child process whose peak memory is its own),
+    /// soak (gauntlet's own CPU and memory while it soaks a service) or lab
+    /// (the network lab, as root: how long a lab of 10 hosts, 3 segments
+    /// and 4 NAT boxes takes to come up and go down, 5 rounds; a link's
+    /// added delay and loss against its setting; the packets per second a
+    /// link passes and its shaper's CPU).
     pub what: String,
     /// soak: minutes to soak (the per-hour figures are extrapolated from
     /// it): 0.001 to 525600 (365 days).
@@ -264,9 +268,14 @@ pub struct BenchArgs {
     /// Cluster sizes to measure, comma-separated: 2 to 10000 nodes each.
     #[arg(long, default_value = "5,25,100", value_parser = units::cluster_sizes)]
     pub nodes: units::Counts,
-    /// Seconds to measure each size: 0.001 to 31536000 (365 days).
+    /// Seconds to measure each size (lab: each rate): 0.001 to 31536000
+    /// (365 days).
     #[arg(long, default_value = "5", allow_negative_numbers = true, value_parser = units::seconds)]
     pub seconds: Seconds,
+    /// lab: packets sent through the link for each delay figure, 100 to
+    /// 1000000.
+    #[arg(long, default_value = "10000", value_name = "N", allow_negative_numbers = true, value_parser = units::bench_packets)]
+    pub packets: u64,
     /// Tokens each node injects, 1 to 100000; they circulate for the whole
     /// measurement.
     #[arg(long, default_value = "64", value_name = "N", allow_negative_numbers = true, value_parser = units::tokens)]

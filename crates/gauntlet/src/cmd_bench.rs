@@ -13,8 +13,9 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         "check" => check(args),
         "soak" => soak(args),
         "elle" => elle(args),
+        "lab" => lab(args),
         other => Err(Failure::bad_args(format!(
-            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak"
+            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak, lab"
         ))),
     }
 }
@@ -420,6 +421,170 @@ interval = "1s"
             peak as f64 / 1048576.0,
             slope_mb_per_hour.map_or("n/a".to_owned(), |s| format!("{s:.1}")),
             acked
+        );
+    }
+    Ok(exit::VALID)
+}
+
+/// How many times `bench lab` builds and removes its lab.
+const LAB_ROUNDS: usize = 5;
+
+/// The network lab (root only): how long a lab of 10 hosts, 3 segments, 4
+/// NAT boxes (one of each type) and 2 shaped links takes to come up and go
+/// down; a link's delay stage against its setting (`--packets` UDP packets
+/// at 5000/s through 100 ms, then 100 ± 10 ms with 10 % loss); and the
+/// packets per second a 100 ms link passes at 20,000 and 50,000 packets/s
+/// (`--seconds` each), with its shaper thread's CPU. Each figure comes from
+/// a real lab, built and removed as `gauntlet lab up` does.
+fn lab(args: BenchArgs) -> Result<u8> {
+    use crate::cmd_lab::lab_failure;
+    use gauntlet_lab::measure::{
+        DelayOptions, ThroughputOptions, measure_bring_up, measure_delay, measure_throughput,
+    };
+    use gauntlet_plan::LinkShape;
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let spread = |s: &gauntlet_lab::measure::Spread| {
+        serde_json::json!({
+            "min": s.min.as_secs_f64(),
+            "median": s.median.as_secs_f64(),
+            "max": s.max.as_secs_f64(),
+        })
+    };
+
+    let up = measure_bring_up(LAB_ROUNDS).map_err(lab_failure)?;
+    let bring_up = serde_json::json!({
+        "rounds": up.rounds,
+        "hosts": up.hosts,
+        "segments": up.segments,
+        "nats": up.nats,
+        "shaped_links": up.shaped_links,
+        "up_seconds": spread(&up.up),
+        "down_seconds": spread(&up.down),
+    });
+    if !args.json.on {
+        let what = format!(
+            "{} hosts, {} segments, {} NAT boxes, {} shaped links",
+            up.hosts, up.segments, up.nats, up.shaped_links
+        );
+        for (verb, s) in [("up  ", &up.up), ("down", &up.down)] {
+            out!(
+                "lab {verb}   {what}: min {:.3} s  median {:.3} s  max {:.3} s  ({} rounds)",
+                s.min.as_secs_f64(),
+                s.median.as_secs_f64(),
+                s.max.as_secs_f64(),
+                up.rounds
+            );
+        }
+    }
+
+    let mut delays = Vec::new();
+    let hundred = Duration::from_millis(100);
+    for shape in [
+        LinkShape {
+            latency: hundred,
+            ..LinkShape::default()
+        },
+        LinkShape {
+            latency: hundred,
+            jitter: Duration::from_millis(10),
+            loss_percent: 10.0,
+            ..LinkShape::default()
+        },
+    ] {
+        let options = DelayOptions {
+            shape,
+            packets: args.packets,
+            ..DelayOptions::default()
+        };
+        let r = measure_delay(&options).map_err(lab_failure)?;
+        if !args.json.on {
+            let setting = if shape.jitter.is_zero() {
+                format!("{:.0} ms", ms(shape.latency))
+            } else {
+                format!("{:.0} ± {:.0} ms", ms(shape.latency), ms(shape.jitter))
+            };
+            out!(
+                "lab delay  {setting}, {} % loss: median {:.2} ms ({:.2} ms added to {:.2} ms through the link set to nothing), \
+                 p99 {:.2} ms, max {:.2} ms; {:.2} % lost; {} packets at {}/s, {} dropped by the kernel",
+                shape.loss_percent,
+                ms(r.median_delay),
+                ms(r.added_median_delay()),
+                ms(r.baseline_median_delay),
+                ms(r.p99_delay),
+                ms(r.max_delay),
+                r.observed_loss_percent,
+                r.sent,
+                options.rate,
+                r.stats.dropped_kernel
+            );
+        }
+        delays.push(serde_json::json!({
+            "latency_ms": ms(shape.latency),
+            "jitter_ms": ms(shape.jitter),
+            "loss_setting_percent": shape.loss_percent,
+            "packets": r.sent,
+            "rate": options.rate,
+            "received": r.received,
+            "observed_loss_percent": r.observed_loss_percent,
+            "median_ms": ms(r.median_delay),
+            "added_median_ms": ms(r.added_median_delay()),
+            "baseline_median_ms": ms(r.baseline_median_delay),
+            "p99_ms": ms(r.p99_delay),
+            "max_ms": ms(r.max_delay),
+            "dropped_loss": r.stats.dropped_loss,
+            "dropped_kernel": r.stats.dropped_kernel,
+        }));
+    }
+
+    let mut rates = Vec::new();
+    for rate in [20_000, 50_000] {
+        let options = ThroughputOptions {
+            rate,
+            duration: args.seconds.0,
+            latency: hundred,
+            ..ThroughputOptions::default()
+        };
+        let r = measure_throughput(&options).map_err(lab_failure)?;
+        if !args.json.on {
+            out!(
+                "lab rate   {rate}/s through {:.0} ms for {:.1} s: {:.0} packets/s delivered ({} of {} sent), \
+                 shaper {} of one core ({} packets per CPU second), {} dropped by the kernel, {} by the link's limit",
+                ms(options.latency),
+                options.duration.as_secs_f64(),
+                r.delivered_per_sec,
+                r.delivered,
+                r.sent,
+                r.shaper_cpu_percent()
+                    .map_or("n/a".to_owned(), |p| format!("{p:.1} %")),
+                r.packets_per_cpu_second()
+                    .map_or("n/a".to_owned(), |p| format!("{p:.0}")),
+                r.stats.dropped_kernel,
+                r.stats.dropped_queue_full
+            );
+        }
+        rates.push(serde_json::json!({
+            "rate": rate,
+            "latency_ms": ms(options.latency),
+            "seconds": options.duration.as_secs_f64(),
+            "sent": r.sent,
+            "sent_per_sec": r.sent_per_sec,
+            "delivered": r.delivered,
+            "delivered_per_sec": r.delivered_per_sec,
+            "shaper_cpu_percent": r.shaper_cpu_percent(),
+            "packets_per_cpu_second": r.packets_per_cpu_second(),
+            "dropped_kernel": r.stats.dropped_kernel,
+            "dropped_queue_full": r.stats.dropped_queue_full,
+        }));
+    }
+    if args.json.on {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "bring_up": bring_up,
+                "delay": delays,
+                "throughput": rates,
+            }))?
         );
     }
     Ok(exit::VALID)

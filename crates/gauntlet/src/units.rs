@@ -341,6 +341,15 @@ pub fn tokens(text: &str) -> Result<u64, ValueError> {
     count(text, "tokens", 1, MAX_TOKENS).map(|n| n as u64)
 }
 
+/// The most packets of one `bench lab` delay measurement (200 s at its
+/// 5000 packets/s).
+pub const MAX_BENCH_PACKETS: usize = 1_000_000;
+
+/// `gauntlet bench lab --packets`: 100 to 1000000 packets.
+pub fn bench_packets(text: &str) -> Result<u64, ValueError> {
+    count(text, "packets", 100, MAX_BENCH_PACKETS).map(|n| n as u64)
+}
+
 /// `--key-count`: 1 to 100000 active keys.
 pub fn key_count(text: &str) -> Result<usize, ValueError> {
     count(text, "keys", 1, WorkloadOptions::MAX_KEY_COUNT)

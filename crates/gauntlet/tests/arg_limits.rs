@@ -104,6 +104,8 @@ fn durations_and_counts_of_the_other_commands_are_range_checked() {
         "--sizes",
     );
     assert_refused(&["bench", "check", "--clients", "10,0"], &[], "--clients");
+    assert_refused(&["bench", "lab", "--packets", "99"], &[], "--packets");
+    assert_refused(&["bench", "lab", "--packets", "1e6"], &[], "--packets");
     assert_refused(
         &["soak", "plan.toml", "--minutes", "1e20"],
         &[],
