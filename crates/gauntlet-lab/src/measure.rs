@@ -97,8 +97,8 @@ name = "home4"
 behind = "sym"
 "#;
 
-/// The lab of the link measurements. Its link's placeholder latency is
-/// replaced by the settings under test.
+/// The lab of the link measurements; its link's properties are replaced by
+/// the settings under test.
 const LINK_LAB: &str = r#"
 [[segment]]
 name = "a"
@@ -132,16 +132,13 @@ pub fn bring_up_spec() -> LabSpec {
 
 /// The lab of [`measure_delay`] and [`measure_throughput`]: segments `a`
 /// (10.181.1.0/24) and `b` (10.181.2.0/24) with host `a` and host `b`, and
-/// a `[[link]]` between them set to `shape`. A link set to nothing is not
-/// shaped at all (its packets would not pass the shaper): the spec then
-/// keeps a placeholder of 1 ms, which [`LinkLab::up`] sets to nothing once
-/// the lab is up.
+/// a `[[link]]` between them set to `shape` (a declared link always goes
+/// through the shaper, so one set to nothing measures the shaper's own
+/// cost).
 pub fn link_lab_spec(shape: &LinkShape) -> LabSpec {
     let mut spec = gauntlet_plan::load_lab_str(LINK_LAB, Path::new("bench-link.toml"))
         .expect("the link lab is a valid lab file");
-    if shape.is_shaped() {
-        spec.links[0].shape = *shape;
-    }
+    spec.links[0].shape = *shape;
     spec
 }
 
@@ -207,7 +204,7 @@ pub fn measure_bring_up(rounds: usize) -> Result<BringUpReport, LabError> {
         hosts: spec.hosts.len(),
         segments: spec.segments.len(),
         nats: spec.nats.len(),
-        shaped_links: spec.links.iter().filter(|l| l.shape.is_shaped()).count(),
+        shaped_links: spec.links.len(),
         up: Spread::of(&ups),
         down: Spread::of(&downs),
     })
@@ -227,9 +224,6 @@ impl LinkLab {
     fn up(shape: &LinkShape, seed: u64) -> Result<LinkLab, LabError> {
         let spec = link_lab_spec(shape);
         let lab = Lab::up(&spec, &LabOptions { seed, source: None })?;
-        if !shape.is_shaped() {
-            lab.set_link("a", "b", shape)?;
-        }
         let host = |name: &str| spec.host(name).expect("the link lab's hosts").address();
         let to = SocketAddr::from((host("b"), RECEIVER_PORT));
         let sender = udp_socket(&lab, "a", SocketAddr::from((host("a"), 0)))?;
@@ -704,13 +698,6 @@ mod tests {
             ..LinkShape::default()
         };
         assert_eq!(link_lab_spec(&shape).links[0].shape, shape);
-        // A link set to nothing is still shaped, so its packets pass the
-        // shaper; the lab sets it to nothing once up.
-        assert!(
-            link_lab_spec(&LinkShape::default()).links[0]
-                .shape
-                .is_shaped()
-        );
     }
 
     #[test]
