@@ -116,29 +116,23 @@ impl Lab {
         }
         for (index, host) in spec.hosts.iter().enumerate() {
             if let HostPlace::Segment(seg) = &host.place {
-                let port = names::host_port(index);
-                let _ = writeln!(
-                    script,
-                    "link add {port} type veth peer name eth0 netns {}",
-                    id.host(&host.name)
+                plug(
+                    &mut script,
+                    &names::host_port(index),
+                    "eth0",
+                    &id.host(&host.name),
+                    &names::bridge(seg),
                 );
-                let _ = writeln!(script, "link set {port} master {}", names::bridge(seg));
-                let _ = writeln!(script, "link set {port} up");
             }
         }
         for nat in &spec.nats {
-            let port = names::nat_port(&nat.name);
-            let _ = writeln!(
-                script,
-                "link add {port} type veth peer name wan netns {}",
-                id.nat(&nat.name)
+            plug(
+                &mut script,
+                &names::nat_port(&nat.name),
+                "wan",
+                &id.nat(&nat.name),
+                &names::bridge(&nat.outside),
             );
-            let _ = writeln!(
-                script,
-                "link set {port} master {}",
-                names::bridge(&nat.outside)
-            );
-            let _ = writeln!(script, "link set {port} up");
         }
         let core_name = core.clone();
         sys::in_netns(&core, move || {
@@ -169,14 +163,13 @@ impl Lab {
             let _ = writeln!(script, "link set lan up");
             for (index, host) in spec.hosts.iter().enumerate() {
                 if host.place == HostPlace::Behind(nat.name.clone()) {
-                    let port = names::lan_port(index);
-                    let _ = writeln!(
-                        script,
-                        "link add {port} type veth peer name eth0 netns {}",
-                        id.host(&host.name)
+                    plug(
+                        &mut script,
+                        &names::lan_port(index),
+                        "eth0",
+                        &id.host(&host.name),
+                        "lan",
                     );
-                    let _ = writeln!(script, "link set {port} master lan");
-                    let _ = writeln!(script, "link set {port} up");
                 }
             }
             let rules = nat::ruleset(nat);
@@ -453,6 +446,17 @@ fn control_pair(id: &LabId, addrs: &str) -> (std::net::Ipv4Addr, std::net::Ipv4A
             std::net::Ipv4Addr::new(169, 254, 255, 250),
             std::net::Ipv4Addr::new(169, 254, 255, 249),
         ))
+}
+
+/// `ip -batch` lines for a veth whose end `port` joins bridge `bridge` here
+/// and whose other end, `peer`, goes into namespace `peer_ns`.
+fn plug(script: &mut String, port: &str, peer: &str, peer_ns: &str, bridge: &str) {
+    let _ = writeln!(
+        script,
+        "link add {port} type veth peer name {peer} netns {peer_ns}"
+    );
+    let _ = writeln!(script, "link set {port} master {bridge}");
+    let _ = writeln!(script, "link set {port} up");
 }
 
 /// Link `index`'s queue in direction 0 (first → second) or 1.

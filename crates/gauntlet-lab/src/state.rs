@@ -120,21 +120,26 @@ pub struct Found {
     pub alive: bool,
 }
 
+/// The directories of labs on this machine, by id (anything else under
+/// [`STATE_DIR`] is not a lab's and is left alone).
+fn lab_dirs() -> Vec<(LabId, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(STATE_DIR) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let dir = entry.path();
+            let id = dir.file_name()?.to_str().and_then(LabId::parse)?;
+            Some((id, dir))
+        })
+        .collect()
+}
+
 /// Every lab with a readable record, oldest first.
 pub fn list() -> Vec<Found> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(STATE_DIR) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        let Some(id) = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(LabId::parse)
-        else {
-            continue;
-        };
+    for (id, dir) in lab_dirs() {
         let Ok(record) = read_record(&dir) else {
             continue;
         };
@@ -165,18 +170,7 @@ pub struct Swept {
 /// Removes every lab whose owner is dead, and nothing else.
 pub fn sweep_dead() -> Result<Swept, LabError> {
     let mut swept = Swept::default();
-    let Ok(entries) = std::fs::read_dir(STATE_DIR) else {
-        return Ok(swept);
-    };
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        let Some(id) = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(LabId::parse)
-        else {
-            continue;
-        };
+    for (id, dir) in lab_dirs() {
         let Ok(lock) = open_lock(&dir) else {
             continue;
         };

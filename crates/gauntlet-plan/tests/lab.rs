@@ -183,3 +183,129 @@ fn default_insides_skip_taken_subnets() {
     assert_eq!(lab.nats[0].inside.to_string(), "192.168.1.0/24");
     assert_eq!(lab.nats[1].inside.to_string(), "192.168.2.0/24");
 }
+
+/// A soak plan on the lab above with `faults`.
+fn soak_plan(faults: &str) -> String {
+    format!(
+        "{LAB}\n[[service]]\nname = \"api\"\ncommand = \"sleep 100\"\nhost = \"bootstrap1\"\n[[service]]\nname = \"local\"\ncommand = \"sleep 100\"\n[soak]\nduration = \"1m\"\n[users]\ncount = 1\n[[users.step]]\nname = \"get\"\nmethod = \"GET\"\nurl = \"http://10.80.1.2/\"\n[readback]\nhttp = \"http://10.80.1.2/{{{{key}}}}\"\n{faults}"
+    )
+}
+
+fn soak_error(faults: &str) -> String {
+    load_str(
+        &soak_plan(faults),
+        Path::new("p.toml"),
+        &LoadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string()
+}
+
+#[test]
+fn lab_faults_are_checked_against_the_lab() {
+    use gauntlet_plan::soak::{FaultKind, PartitionMode};
+    let plan = load_str(
+        &soak_plan(
+            "[[fault]]\nkind = \"partition\"\nservice = \"api\"\nevery = \"1m\"\n\
+             [[fault]]\nkind = \"link\"\nlink = [\"asia\", \"eu\"]\nloss = 20\nlatency = \"300ms\"\nevery = \"1m\"\n\
+             [[fault]]\nkind = \"link-down\"\nhost = \"stun\"\nevery = \"1m\"\n\
+             [[fault]]\nkind = \"clock\"\nservice = \"local\"\noffset = \"-2m\"\nevery = \"1m\"\n",
+        ),
+        Path::new("p.toml"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let faults = &plan.soak.as_ref().unwrap().faults;
+    // On a lab host without a proxy, a partition is a real one.
+    assert_eq!(
+        faults[0].kind,
+        FaultKind::Partition {
+            mode: PartitionMode::Network
+        }
+    );
+    match &faults[1].kind {
+        FaultKind::Link { between, shape } => {
+            assert_eq!(between, &["asia".to_owned(), "eu".to_owned()]);
+            assert_eq!(shape.loss_percent, 20.0);
+            assert_eq!(shape.latency, Duration::from_millis(300));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(faults[1].target, None);
+    assert_eq!(
+        faults[2].kind,
+        FaultKind::LinkDown {
+            host: "stun".into()
+        }
+    );
+    assert_eq!(faults[3].kind, FaultKind::Clock { offset_s: -120 });
+
+    let err = soak_error(
+        "[[fault]]\nkind = \"partition\"\nservice = \"local\"\nmode = \"network\"\nevery = \"1m\"\n",
+    );
+    assert!(
+        err.contains("network partition cuts a lab host off"),
+        "{err}"
+    );
+    let err = soak_error("[[fault]]\nkind = \"link\"\nlink = [\"eu\", \"mars\"]\nevery = \"1m\"\n");
+    assert!(err.contains("joined by a [[link]]"), "{err}");
+    let err = soak_error("[[fault]]\nkind = \"link-down\"\nhost = \"nowhere\"\nevery = \"1m\"\n");
+    assert!(err.contains("no lab host called \"nowhere\""), "{err}");
+    let err = soak_error(
+        "[[fault]]\nkind = \"link\"\nlink = [\"eu\", \"asia\"]\nservice = \"api\"\nevery = \"1m\"\n",
+    );
+    assert!(
+        err.contains("takes `link` or `host`, not `service`"),
+        "{err}"
+    );
+    for bad in ["+0s", "+1.5s", "soon", "+400d"] {
+        let err = soak_error(&format!(
+            "[[fault]]\nkind = \"clock\"\nservice = \"api\"\noffset = \"{bad}\"\nevery = \"1m\"\n"
+        ));
+        assert!(err.contains("`offset`"), "{bad}: {err}");
+    }
+    let err = soak_error("[[fault]]\nkind = \"clock\"\nservice = \"api\"\nevery = \"1m\"\n");
+    assert!(err.contains("has no `offset`"), "{err}");
+}
+
+#[test]
+fn matrix_stages_are_checked_against_the_lab() {
+    let stage = |body: &str| format!("{LAB}\n[[stage]]\nname = \"m\"\nkind = \"matrix\"\n{body}");
+    let ok = load_str(
+        &stage("connect = \"ping -c1 {{to_addr}}\"\nthresholds = { relayed = 50 }\n"),
+        Path::new("p.toml"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    match &ok.stages[0].kind {
+        gauntlet_plan::StageKind::Matrix(m) => {
+            assert_eq!(m.hosts, ["bootstrap1", "peer-behind-nat", "stun", "tokyo"]);
+            assert_eq!(m.attempts, 3);
+            assert_eq!(m.thresholds["relayed"], 50.0);
+            assert_eq!(m.thresholds["direct"], 99.0, "defaults stay");
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = |body: &str| {
+        load_str(&stage(body), Path::new("p.toml"), &LoadOptions::default())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err("connect = \"x {{port}}\"\n").contains("refers to {{port}}"));
+    assert!(err("connect = \"x\"\nhosts = [\"tokyo\"]\n").contains("at least two hosts"));
+    assert!(
+        err("connect = \"x\"\nhosts = [\"tokyo\", \"mars\"]\n")
+            .contains("no lab host called \"mars\"")
+    );
+    assert!(
+        err("connect = \"x\"\nthresholds = { punched = 5 }\n")
+            .contains("unknown category \"punched\"")
+    );
+    assert!(err("connect = \"x\"\nattempts = 0\n").contains("`attempts` is from 1 to 1000"));
+    assert!(err("hosts = [\"tokyo\", \"stun\"]\n").contains("needs `connect`"));
+    let no_lab = "[[stage]]\nname = \"m\"\nkind = \"matrix\"\nconnect = \"x\"\n";
+    let e = load_str(no_lab, Path::new("p.toml"), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has no lab"), "{e}");
+}

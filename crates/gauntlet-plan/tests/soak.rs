@@ -1136,11 +1136,19 @@ fn fault_rules() {
     );
     // Keys of another kind.
     for (keys, key, belongs) in [
-        ("kind = \"kill\"\nlatency = \"1s\"", "latency =", "latency"),
+        (
+            "kind = \"kill\"\nlatency = \"1s\"",
+            "latency =",
+            "latency\" or \"link",
+        ),
         ("kind = \"latency\"\nmode = \"refuse\"", "mode", "partition"),
         ("kind = \"partition\"\nrate = \"1KiB\"", "rate", "bandwidth"),
         ("kind = \"power-cut\"\nafter = \"1s\"", "after", "timeout"),
-        ("kind = \"timeout\"\njitter = \"1s\"", "jitter", "latency"),
+        (
+            "kind = \"timeout\"\njitter = \"1s\"",
+            "jitter",
+            "latency\" or \"link",
+        ),
     ] {
         let text = fault(&format!("{keys}\nservice = \"api\"\nevery = \"1m\""));
         let kind = keys.split('"').nth(1).unwrap();
@@ -1247,7 +1255,7 @@ fn fault_rules() {
         &proxied("kind = \"partition\"\nmode = \"drop\""),
         "\"drop\"",
         0,
-        "`refuse` or `blackhole`",
+        "`refuse`, `blackhole`, `network`",
     );
     fails_at(
         &proxied("kind = \"latency\"\nlatency = \"fast\""),

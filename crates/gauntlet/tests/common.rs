@@ -243,3 +243,20 @@ impl Bench {
         self.path().join("store").join(run["id"].as_str().unwrap())
     }
 }
+
+/// Whether this process may build network labs (root); when not, says the
+/// test skipped. CI runs as root.
+pub fn lab_allowed() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        #[allow(
+            clippy::disallowed_macros,
+            reason = "a skipped test says why on stderr"
+        )]
+        {
+            eprintln!("skipped: the network lab needs root");
+        }
+    }
+    root
+}

@@ -2,26 +2,12 @@
 //! a SIGKILLed owner's lab swept by `lab clean` and nothing else; bad
 //! files named at their line. Needs root (CI runs as root).
 
-#![allow(
-    clippy::disallowed_macros,
-    reason = "a skipped test says why on stderr"
-)]
-
 mod common;
 
 use std::process::{Command, Output};
 
 use common::{gauntlet, stderr, stdout};
 use serde_json::Value;
-
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipped: the network lab needs root");
-    }
-    root
-}
 
 fn lab(args: &[&str]) -> Output {
     Command::new(gauntlet())
@@ -87,7 +73,7 @@ fn exists(ns: &str) -> bool {
 
 #[test]
 fn up_exec_status_down() {
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -121,7 +107,7 @@ fn up_exec_status_down() {
 
 #[test]
 fn a_sigkilled_owner_s_lab_is_swept_and_nothing_else() {
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +197,7 @@ fn namespaces_with(id: &str) -> Vec<String> {
 #[test]
 fn ctrl_c_takes_a_foreground_lab_down() {
     use std::io::{BufRead, BufReader};
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -251,7 +237,7 @@ fn ctrl_c_takes_a_foreground_lab_down() {
 
 #[test]
 fn a_sigkilled_test_run_s_lab_is_swept_by_the_next_lab() {
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -3,25 +3,11 @@
 //! hosts' real one together (nftables rules, recorded in the history).
 //! Needs root (CI runs as root).
 
-#![allow(
-    clippy::disallowed_macros,
-    reason = "a skipped test says why on stderr"
-)]
-
 mod common;
 
 use std::process::Command;
 
 use common::{TestRun, gauntlet, stderr};
-
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipped: the network lab needs root");
-    }
-    root
-}
 
 const LAB: &str = r#"
 [[segment]]
@@ -46,7 +32,7 @@ segment = "us"
 
 #[test]
 fn a_workbench_run_on_lab_hosts_partitions_the_real_network() {
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -4,11 +4,6 @@
 //! segment itself as `open` (the negative control: no NAT at all). Needs
 //! root (CI runs as root).
 
-#![allow(
-    clippy::disallowed_macros,
-    reason = "a skipped test says why on stderr"
-)]
-
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -16,15 +11,6 @@ use std::process::{Child, Command, Stdio};
 
 use common::{gauntlet, stderr, stdout};
 use serde_json::Value;
-
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipped: the network lab needs root");
-    }
-    root
-}
 
 const LAB: &str = r#"
 [[segment]]
@@ -93,7 +79,7 @@ impl Drop for Cleanup {
 
 #[test]
 fn each_nat_type_is_classified_as_itself_by_rfc_5780() {
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

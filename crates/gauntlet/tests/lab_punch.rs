@@ -3,26 +3,12 @@
 //! meets its thresholds; between symmetric NATs punching fails, and the
 //! run holds, unless the relay is allowed. Needs root (CI runs as root).
 
-#![allow(
-    clippy::disallowed_macros,
-    reason = "a skipped test says why on stderr"
-)]
-
 mod common;
 
 use std::path::Path;
 
 use common::{Bench, stderr, stdout};
 use serde_json::Value;
-
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipped: the network lab needs root");
-    }
-    root
-}
 
 fn plan() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,7 +34,7 @@ fn category<'a>(summary: &'a Value, c: &str) -> &'a Value {
 
 #[test]
 fn cones_punch_through_symmetric_nats_need_the_relay() {
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let b = Bench::new();

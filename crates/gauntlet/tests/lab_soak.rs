@@ -3,24 +3,10 @@
 //! host off from the other on the real network (nftables) and heals.
 //! Needs root (CI runs as root).
 
-#![allow(
-    clippy::disallowed_macros,
-    reason = "a skipped test says why on stderr"
-)]
-
 mod common;
 
 use common::{Bench, stderr, stdout};
 use serde_json::Value;
-
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipped: the network lab needs root");
-    }
-    root
-}
 
 /// Runs the soak plan with `faults` on subnets 10.`net`.x.0/24; returns
 /// the bench, its verdict and the run's report (`gauntlet show --json`).
@@ -126,7 +112,7 @@ fn rows<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
 
 #[test]
 fn a_soak_partitions_a_lab_host_and_skews_a_clock() {
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let clock_and_partition = r#"[[fault]]
@@ -196,7 +182,7 @@ duration = "700ms"
 
 #[test]
 fn a_soak_slows_a_lab_link_and_pulls_a_host_s_cable() {
-    if !root() {
+    if !common::lab_allowed() {
         return;
     }
     let link_faults = r#"[[fault]]
