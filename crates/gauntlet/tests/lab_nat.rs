@@ -1,8 +1,9 @@
 //! The lab's NAT boxes are what they claim: a host behind each of the four
 //! types is classified as that type by an RFC 5780 discovery client
 //! talking to a STUN server with two addresses outside, and a host on the
-//! segment itself as `open` (the negative control: no NAT at all). Needs
-//! root (CI runs as root).
+//! segment itself as `open` (the negative control: no NAT at all). Three
+//! segments joined by slow, lossy links; the STUN server is a region away
+//! from most of them. Needs root (CI runs as root).
 
 mod common;
 
@@ -19,9 +20,21 @@ subnet = "10.94.1.0/24"
 [[segment]]
 name = "far"
 subnet = "10.94.2.0/24"
+[[segment]]
+name = "third"
+subnet = "10.94.3.0/24"
+# Slow and lossy links between the regions: the discovery retries (three
+# tries per request) ride out a lost packet.
 [[link]]
 between = ["net", "far"]
-latency = "5ms"
+latency = "20ms"
+jitter = "5ms"
+loss = 0.5
+bandwidth = "20mbit"
+[[link]]
+between = ["net", "third"]
+latency = "60ms"
+loss = 0.5
 [[nat]]
 name = "full"
 type = "full-cone"
@@ -33,7 +46,7 @@ outside = "far"
 [[nat]]
 name = "port"
 type = "port-restricted"
-outside = "net"
+outside = "third"
 [[nat]]
 name = "sym"
 type = "symmetric"
