@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gauntlet_client::LineProgram;
 use gauntlet_history::{Op, OpType, Recorder};
-use gauntlet_node::{Backend, LocalBackend, Node, NodeError};
+use gauntlet_node::{LocalBackend, NodeError};
 use gauntlet_observe::HttpClient;
 use gauntlet_plan::Command;
 use gauntlet_plan::soak::{HttpStep, UserScenario, Users};
@@ -17,7 +18,6 @@ use gauntlet_soak::template::{capture, render};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
 /// What every user adds to, shared with the observer.
@@ -221,12 +221,9 @@ async fn http_round(
 
 /// A user program: one process per user, JSON lines both ways.
 pub(crate) struct Program {
-    process: Node,
-    stdin: tokio::process::ChildStdin,
-    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    line: LineProgram,
 }
 
-/// How long a user program may take to answer one request.
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a user program did not start, and whether trying again can help.
@@ -271,46 +268,21 @@ impl Program {
     ) -> Result<Program, SpawnFailure> {
         let mut spec = crate::command::node_spec(command);
         spec.stderr_log = stderr_log;
-        let mut process = LocalBackend
-            .spawn(&spec)
-            .map_err(|e| SpawnFailure::of(who, &e))?;
-        let piped = |what: &str| SpawnFailure {
-            message: format!("{who}: the user program's {what} is not piped"),
-            permanent: true,
-        };
-        let stdin = process.take_stdin().ok_or_else(|| piped("stdin"))?;
-        let stdout = process.take_stdout().ok_or_else(|| piped("stdout"))?;
-        Ok(Program {
-            process,
-            stdin,
-            lines: BufReader::new(stdout).lines(),
-        })
+        let line =
+            LineProgram::spawn(&LocalBackend, &spec).map_err(|e| SpawnFailure::of(who, &e))?;
+        Ok(Program { line })
     }
 
     /// Sends one request and waits for its answer line.
     pub async fn call(&mut self, request: &Value) -> Result<Value, String> {
-        let mut line = request.to_string();
-        line.push('\n');
-        let exchange = async {
-            self.stdin
-                .write_all(line.as_bytes())
-                .await
-                .map_err(|e| format!("writing to the user program: {e}"))?;
-            self.stdin.flush().await.map_err(|e| e.to_string())?;
-            match self.lines.next_line().await {
-                Ok(Some(answer)) => serde_json::from_str::<Value>(&answer)
-                    .map_err(|e| format!("the user program answered {answer:?}: {e}")),
-                Ok(None) => Err("the user program exited".to_owned()),
-                Err(e) => Err(format!("reading from the user program: {e}")),
-            }
-        };
-        tokio::time::timeout(PROGRAM_TIMEOUT, exchange)
+        self.line
+            .call(request, PROGRAM_TIMEOUT)
             .await
-            .unwrap_or_else(|_| Err("the user program did not answer in 10 s".to_owned()))
+            .map_err(|e| format!("the user program: {e}"))
     }
 
     pub fn kill(&self) {
-        let _ = self.process.kill();
+        self.line.kill();
     }
 }
 
