@@ -8,6 +8,7 @@
 //! in, `{"type":"ok"|"fail"|"info", ...}` out), sans-IO. The soak's user
 //! programs speak their own requests over the same [`LineProgram`].
 
+pub mod bench;
 mod client;
 mod program;
 pub mod protocol;

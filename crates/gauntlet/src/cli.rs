@@ -226,7 +226,7 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench elle --sizes 100000,1000000 --clients 100\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20\n  sudo gauntlet bench lab\n  sudo gauntlet bench lab --packets 100000 --seconds 10 --json"
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench elle --sizes 100000,1000000 --clients 100\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20\n  sudo gauntlet bench lab\n  sudo gauntlet bench lab --packets 100000 --seconds 10 --json\n  gauntlet bench client --clients 1,10,50 --seconds 5"
 )]
 pub struct BenchArgs {
     /// What to measure: router (messages per second between real node
@@ -240,7 +240,9 @@ pub struct BenchArgs {
     /// (the network lab, as root: how long a lab of 10 hosts, 3 segments
     /// and 4 NAT boxes takes to come up and go down, 5 rounds; a link's
     /// added delay and loss against its setting; the packets per second a
-    /// link passes and its shaper's CPU).
+    /// link passes and its shaper's CPU) or client (operations per second
+    /// through the cluster client protocol, each worker with its own
+    /// in-memory client program, and gauntlet's own CPU per op).
     pub what: String,
     /// soak: minutes to soak (the per-hour figures are extrapolated from
     /// it): 0.001 to 525600 (365 days).
@@ -257,8 +259,9 @@ pub struct BenchArgs {
     #[arg(long, default_value = "10000,100000,1000000", value_parser = units::bench_sizes)]
     pub sizes: units::Counts,
     /// check, elle: client counts (elle: concurrent processes) of the
-    /// generated histories, comma-separated: 1 to 10000 each [default:
-    /// check 10,50,100; elle 10,100].
+    /// generated histories; client: concurrent client programs.
+    /// Comma-separated, 1 to 10000 each [default: check 10,50,100; elle
+    /// 10,100; client 1,10].
     #[arg(long, value_parser = units::bench_clients)]
     pub clients: Option<units::Counts>,
     /// elle, internal: check this history file in this process and print

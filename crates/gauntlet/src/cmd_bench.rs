@@ -14,8 +14,9 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         "soak" => soak(args),
         "elle" => elle(args),
         "lab" => lab(args),
+        "client" => client(args),
         other => Err(Failure::bad_args(format!(
-            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak, lab"
+            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak, lab, client"
         ))),
     }
 }
@@ -597,6 +598,60 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// User + system CPU of this process (all its threads), in seconds.
+/// The client protocol: `--clients` workers (default 1, 10), each with
+/// its own in-memory client program (`example-node mem-client`), ops as
+/// fast as answers come for `--seconds`; ops per second and gauntlet's own
+/// CPU per op (the client programs' CPU is theirs, not counted).
+fn client(args: BenchArgs) -> Result<u8> {
+    let exe = std::env::current_exe()?;
+    let spec = gauntlet_node::NodeSpec::new(exe)
+        .arg("example-node")
+        .arg("mem-client");
+    let clients = args
+        .clients
+        .as_ref()
+        .map_or_else(|| vec![1, 10], |c| c.0.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut rows = Vec::new();
+    for n in clients {
+        let cpu_before = self_cpu_seconds();
+        let report = runtime.block_on(gauntlet_client::bench::run(
+            gauntlet_node::LocalBackend::shared(),
+            spec.clone(),
+            n,
+            args.seconds.0,
+        ));
+        let cpu = self_cpu_seconds() - cpu_before;
+        let cpu_us_per_op = if report.ops > 0 {
+            cpu * 1e6 / report.ops as f64
+        } else {
+            f64::NAN
+        };
+        if !args.json.on {
+            out!(
+                "{n:>5} clients: {:>9.0} ops/s, gauntlet CPU {:.1} µs/op ({} ops in {:.1} s: {} ok, {} fail, {} info)",
+                report.ops_per_sec,
+                cpu_us_per_op,
+                report.ops,
+                report.seconds,
+                report.ok,
+                report.fail,
+                report.info
+            );
+        }
+        let mut row = serde_json::to_value(&report)?;
+        row["gauntlet_cpu_us_per_op"] = serde_json::json!(cpu_us_per_op);
+        rows.push(row);
+    }
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    if args.json.on {
+        out!("{}", serde_json::to_string_pretty(&rows)?);
+    }
+    Ok(exit::VALID)
+}
+
 fn self_cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;

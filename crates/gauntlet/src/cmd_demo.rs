@@ -67,6 +67,11 @@ pub fn example_node(name: &str, args: Vec<String>) -> Result<u8> {
     if name == "redis-user" {
         return Ok(gauntlet_examples::services::redis_user::run(args));
     }
+    if name == "mem-client" {
+        return Ok(exit_code_of(gauntlet_examples::services::mem_client::run(
+            args,
+        )));
+    }
     if name == "http-service" {
         // Its exit status is its own (2 on bad flags, 1 for a failed selftest).
         return Ok(gauntlet_examples::services::http::run(args));

@@ -5,5 +5,6 @@
 //! `gauntlet example-node NAME ARGS` calls `run`.
 
 pub mod http;
+pub mod mem_client;
 pub mod redis_user;
 pub mod resp;
