@@ -34,6 +34,18 @@ pub fn request(f: &str, key: Option<&Value>, value: Option<&Value>) -> String {
     Value::Object(m).to_string()
 }
 
+/// The value an `ok` completion records: what the client answered when
+/// it answered a value (a read's value, a transaction with its reads
+/// filled in), else the invoke's own (a write's value, a cas's pair), as
+/// Jepsen's clients return the op with its value completed.
+pub fn completed_value(invoked: &Value, answered: &Value) -> Value {
+    if answered.is_null() {
+        invoked.clone()
+    } else {
+        answered.clone()
+    }
+}
+
 /// How an operation ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -132,6 +144,16 @@ mod tests {
         assert_eq!(
             request("cas", Some(&json!("k3")), Some(&json!([1, 4]))),
             r#"{"f":"cas","key":"k3","value":[1,4]}"#
+        );
+    }
+
+    #[test]
+    fn completions_keep_the_invoke_value_unless_the_client_answered_one() {
+        assert_eq!(completed_value(&json!(4), &Value::Null), json!(4));
+        assert_eq!(completed_value(&Value::Null, &json!(3)), json!(3));
+        assert_eq!(
+            completed_value(&json!([["r", 1, null]]), &json!([["r", 1, [2]]])),
+            json!([["r", 1, [2]]])
         );
     }
 

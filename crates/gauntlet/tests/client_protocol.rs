@@ -34,3 +34,117 @@ fn bench_client_runs_ops_through_client_programs() {
         assert!(row["ok"].as_u64().unwrap() > 0, "{row}");
     }
 }
+
+/// A single-member etcd on loopback in `dir`, killed on drop.
+struct Etcd(std::process::Child);
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The documented Python client (examples/python/etcd_client.py) against
+/// a real etcd, through the same ProgramClient cluster tests use.
+#[tokio::test]
+async fn the_python_etcd_client_speaks_the_protocol() {
+    use gauntlet_client::protocol::{Outcome, request};
+    use serde_json::json;
+    let have = |p: &str| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("etcd") || !have("python3") {
+        #[allow(clippy::disallowed_macros, reason = "a skipped test says why")]
+        {
+            eprintln!("skipped: needs etcd (Debian etcd-server) and python3");
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (client_port, peer_port) = (common::free_port(), common::free_port());
+    let url = format!("http://127.0.0.1:{client_port}");
+    let etcd = Etcd(
+        Command::new("etcd")
+            .args(["--name", "t", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &format!("http://127.0.0.1:{peer_port}"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/python/etcd_client.py");
+    let spec = gauntlet_node::NodeSpec::new("python3")
+        .arg(script)
+        .arg("--endpoints")
+        .arg(&url);
+    let problems = std::sync::Arc::new(gauntlet_client::Problems::default());
+    let mut client = gauntlet_client::ProgramClient::new(
+        0,
+        gauntlet_node::LocalBackend::shared(),
+        spec,
+        std::time::Duration::from_secs(5),
+        problems.clone(),
+    );
+    let key = json!("k1");
+    // etcd takes a moment to serve: wait for the first write to land.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match client
+            .invoke(&request("write", Some(&key), Some(&json!(3))))
+            .await
+        {
+            Outcome::Ok { .. } => break,
+            other => assert!(
+                std::time::Instant::now() < deadline,
+                "etcd never took a write: {other:?}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        client.invoke(&request("read", Some(&key), None)).await,
+        Outcome::Ok { value: json!(3) }
+    );
+    assert_eq!(
+        client
+            .invoke(&request("cas", Some(&key), Some(&json!([3, 4]))))
+            .await,
+        Outcome::Ok {
+            value: serde_json::Value::Null
+        }
+    );
+    assert_eq!(
+        client
+            .invoke(&request("cas", Some(&key), Some(&json!([3, 5]))))
+            .await,
+        Outcome::Fail {
+            error: json!("mismatch")
+        }
+    );
+    assert_eq!(
+        client.invoke(&request("read", Some(&key), None)).await,
+        Outcome::Ok { value: json!(4) }
+    );
+    // With etcd gone, a write cannot reach it: a definite fail, not info.
+    drop(etcd);
+    let out = client
+        .invoke(&request("write", Some(&key), Some(&json!(1))))
+        .await;
+    assert!(matches!(out, Outcome::Fail { .. }), "{out:?}");
+    assert!(problems.counts().is_empty(), "{:?}", problems.kept());
+}
