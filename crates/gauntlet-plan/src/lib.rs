@@ -18,6 +18,7 @@
 //! proxies, observer and invariants ([`soak`]), and its `[[stage]]` list
 //! may be empty.
 
+pub mod cluster;
 pub mod error;
 pub mod exposure;
 pub mod lab;
@@ -31,6 +32,7 @@ pub mod template;
 pub mod units;
 mod vars;
 
+pub use cluster::{CLUSTER_FAULTS, CLUSTER_WORKLOADS, Cluster, ClusterNemesis, ClusterWorkload};
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};
 pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};

@@ -2,6 +2,7 @@
 //! checked, resolved [`Plan`]. Every rule that can point at a key or value
 //! does, so a user fixes a plan from the first message.
 
+mod cluster;
 mod faults;
 mod lab;
 mod matrix;
@@ -89,6 +90,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
     let lab = cx.lab(&raw.lab())?;
     let services = cx.services(&raw.service, lab.as_ref())?;
     let soak = cx.soak(&raw, &services, opts, lab.as_ref())?;
+    let cluster = cx.cluster(&raw, &services)?;
     let mut stages = cx.stages(&raw.stage, &services, lab.as_ref())?;
     if soak.is_some()
         && let Some((raw_stage, _)) = raw
@@ -115,7 +117,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             ),
         });
     }
-    if stages.is_empty() && soak.is_none() {
+    if stages.is_empty() && soak.is_none() && cluster.is_none() {
         return Err(PlanError::Plan {
             path: path.to_owned(),
             message: "the plan has no [[stage]]; add stages, or pass --cycles / --modules to cycle the modules".to_owned(),
@@ -130,6 +132,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         stages,
         soak,
         lab,
+        cluster,
     })
 }
 

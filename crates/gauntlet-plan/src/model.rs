@@ -28,6 +28,9 @@ pub struct Plan {
     /// The network lab its services run on, when it has one.
     #[serde(default)]
     pub lab: Option<crate::lab::LabSpec>,
+    /// The cluster test, when the plan has a `[workload]`.
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 /// How to start a program.
@@ -66,6 +69,10 @@ pub struct Service {
     /// The lab host it runs on; `None`: on this machine.
     #[serde(default)]
     pub host: Option<String>,
+    /// The `[[service]]` it is an instance of, when that has `on = [...]`
+    /// (its name is then `<group>-<host>`).
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 /// How to tell a service is healthy.

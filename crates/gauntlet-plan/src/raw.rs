@@ -15,9 +15,11 @@ use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
+mod cluster;
 mod lab;
 mod soak;
 
+pub(crate) use cluster::*;
 pub(crate) use lab::*;
 pub(crate) use soak::*;
 
@@ -51,6 +53,11 @@ pub(crate) struct RawPlan {
     pub nat: Vec<Spanned<RawNat>>,
     #[serde(default)]
     pub host: Vec<Spanned<RawHost>>,
+    // A cluster test (see `raw/cluster.rs`).
+    pub workload: Option<Spanned<RawWorkload>>,
+    pub nemesis: Option<Spanned<RawNemesis>>,
+    #[serde(default)]
+    pub check: Vec<Spanned<RawCheck>>,
 }
 
 impl RawPlan {
@@ -81,6 +88,9 @@ pub(crate) struct RawService {
     pub tests: Vec<Spanned<RawTest>>,
     pub health: Option<Spanned<RawHealth>>,
     pub host: Option<Spanned<String>>,
+    /// One instance per lab host: `<name>-<host>`, with `${host}`,
+    /// `${addr}` and `${addrs}` filled in.
+    pub on: Option<Spanned<Vec<Spanned<String>>>>,
     pub limits: Option<RawLimits>,
 }
 

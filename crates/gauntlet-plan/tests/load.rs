@@ -143,6 +143,7 @@ fn full_plan_loads_to_the_expected_model() {
         stop_timeout: Duration::from_secs(5),
         tests: vec![],
         host: None,
+        group: None,
     };
     let test = |name: &str, command: CommandLine| TestCommand {
         name: s(name),
@@ -209,6 +210,7 @@ fn full_plan_loads_to_the_expected_model() {
             },
         ],
         host: None,
+        group: None,
     };
 
     let stages = vec![
@@ -311,6 +313,7 @@ fn full_plan_loads_to_the_expected_model() {
         stages,
         soak: None,
         lab: None,
+        cluster: None,
     };
     assert_eq!(plan, expected);
 }

@@ -83,6 +83,7 @@ fn service() -> Service {
         stop_timeout: Duration::from_secs(5),
         tests: vec![],
         host: None,
+        group: None,
     }
 }
 

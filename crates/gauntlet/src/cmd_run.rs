@@ -75,6 +75,14 @@ pub fn run(args: RunArgs) -> Result<u8> {
         ..LoadOptions::default()
     };
     let plan = gauntlet_plan::load(&args.plan, &opts).map_err(plan_error)?;
+    if plan.cluster.is_some() {
+        // Its [workload], [nemesis] and [[check]] would be ignored: never
+        // run half a plan and call it a result.
+        return Err(Failure::bad_args(format!(
+            "{}: this plan is a cluster test ([workload]), which this version of gauntlet reads and checks but cannot run yet",
+            args.plan.display()
+        )));
+    }
     if gauntlet_plan::expand(&plan).is_empty() {
         // Nothing to run is not a pass.
         return Err(Failure::bad_args(format!(

@@ -148,3 +148,23 @@ async fn the_python_etcd_client_speaks_the_protocol() {
     assert!(matches!(out, Outcome::Fail { .. }), "{out:?}");
     assert!(problems.counts().is_empty(), "{:?}", problems.kept());
 }
+
+/// A cluster plan is read and checked, but `gauntlet run` does not run
+/// half of it (its stages without its workload) and call that a result.
+#[test]
+fn run_refuses_a_cluster_plan_it_cannot_run_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("cluster.toml");
+    std::fs::write(
+        &plan,
+        "[[service]]\nname = \"db\"\ncommand = \"sleep 1\"\n[workload]\nkind = \"register\"\nclient = \"./c\"\n[[check]]\nname = \"linearizable\"\n[[stage]]\nname = \"up\"\nkind = \"up\"\n",
+    )
+    .unwrap();
+    let out = Command::new(gauntlet())
+        .args(["run", plan.to_str().unwrap(), "--store"])
+        .arg(dir.path().join("store"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cluster test"), "{}", stderr(&out));
+}

@@ -27,20 +27,68 @@ impl Cx<'_> {
         lab: Option<&crate::LabSpec>,
     ) -> Result<Vec<Service>, PlanError> {
         let mut services: Vec<Service> = Vec::with_capacity(raw.len());
+        let mut groups: Vec<String> = Vec::new();
         for r in raw {
             let name = r.get_ref().name.get_ref();
             self.check_name(&r.get_ref().name, "service")?;
-            if services.iter().any(|s| &s.name == name) {
-                return Err(self.err(
-                    r.get_ref().name.span(),
-                    format!("duplicate service name \"{name}\""),
-                ));
+            let instances = match &r.get_ref().on {
+                None => {
+                    let mut service = self.service(r)?;
+                    service.host = self.service_host(r.get_ref(), lab)?;
+                    vec![service]
+                }
+                Some(on) => {
+                    groups.push(name.clone());
+                    self.instances(r, on, lab)?
+                }
+            };
+            for service in instances {
+                let clash = services
+                    .iter()
+                    .any(|s| s.name == service.name || s.group.as_deref() == Some(&service.name))
+                    || service
+                        .group
+                        .as_ref()
+                        .is_some_and(|g| services.iter().any(|s| &s.name == g));
+                if clash {
+                    return Err(self.err(
+                        r.get_ref().name.span(),
+                        format!("duplicate service name \"{}\"", service.name),
+                    ));
+                }
+                services.push(service);
             }
-            let mut service = self.service(r)?;
-            service.host = self.service_host(r.get_ref(), lab)?;
-            services.push(service);
         }
-        let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        // `depends_on` may name a group (a service with `on`): all its
+        // instances.
+        let group_of = |g: &str| -> Vec<String> {
+            services
+                .iter()
+                .filter(|s| s.group.as_deref() == Some(g))
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        let expanded: Vec<Vec<String>> = services
+            .iter()
+            .map(|s| {
+                s.depends_on
+                    .iter()
+                    .flat_map(|d| {
+                        let members = group_of(d);
+                        if members.is_empty() {
+                            vec![d.clone()]
+                        } else {
+                            members
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        for (s, deps) in services.iter_mut().zip(expanded) {
+            s.depends_on = deps;
+        }
+        let mut names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        names.extend(groups.iter().cloned());
         for r in raw {
             let owner = r.get_ref().name.get_ref();
             let mut seen = HashSet::new();
@@ -76,6 +124,84 @@ impl Cx<'_> {
             ));
         }
         Ok(services)
+    }
+
+    /// `on = [hosts]`: one instance per host, `<name>-<host>`, its
+    /// command and environment expanded with `${host}`, `${addr}` (the
+    /// host's first address) and `${addrs}` (every instance's address,
+    /// comma-separated, in `on`'s order).
+    fn instances(
+        &self,
+        r: &Spanned<RawService>,
+        on: &Spanned<Vec<Spanned<String>>>,
+        lab: Option<&crate::LabSpec>,
+    ) -> Result<Vec<Service>, PlanError> {
+        let raw = r.get_ref();
+        if let Some(host) = &raw.host {
+            return Err(self.err(
+                host.span(),
+                "`host` and `on` do not go together: `on` lists the hosts",
+            ));
+        }
+        let Some(lab) = lab else {
+            return Err(self.err(
+                on.span(),
+                "`on` names lab hosts, and this plan has no lab ([[segment]] and [[host]] tables)",
+            ));
+        };
+        if on.get_ref().is_empty() {
+            return Err(self.err(on.span(), "`on` lists at least one lab host"));
+        }
+        let mut hosts = Vec::new();
+        for h in on.get_ref() {
+            let Some(host) = lab.host(h.get_ref()) else {
+                let known: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
+                return Err(self.err(
+                    h.span(),
+                    format!(
+                        "no lab host called {:?} (the lab has: {})",
+                        h.get_ref(),
+                        known.join(", ")
+                    ),
+                ));
+            };
+            if hosts
+                .iter()
+                .any(|(n, _): &(String, String)| n == h.get_ref())
+            {
+                return Err(self.err(
+                    h.span(),
+                    format!("{:?} is listed twice in `on`", h.get_ref()),
+                ));
+            }
+            hosts.push((host.name.clone(), host.address().to_string()));
+        }
+        let addrs = hosts
+            .iter()
+            .map(|(_, a)| a.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let name = raw.name.get_ref();
+        hosts
+            .iter()
+            .map(|(host, addr)| {
+                let mut vars = self.vars.clone();
+                vars.insert("host".into(), host.clone());
+                vars.insert("addr".into(), addr.clone());
+                vars.insert("addrs".into(), addrs.clone());
+                let cx = Cx {
+                    path: self.path,
+                    text: self.text,
+                    dir: self.dir.clone(),
+                    vars,
+                };
+                let mut service = cx.service(r)?;
+                service.name = format!("{name}-{host}");
+                service.host = Some(host.clone());
+                service.group = Some(name.clone());
+                Ok(service)
+            })
+            .collect()
     }
 
     /// `host = "…"`: a host of the plan's lab.
@@ -156,6 +282,7 @@ impl Cx<'_> {
             )?,
             tests,
             host: None,
+            group: None,
             run,
         })
     }

@@ -94,4 +94,10 @@ pub(crate) struct RawLabFile {
     pub observer: Option<IgnoredAny>,
     #[allow(dead_code, reason = "a plan's key, read by the plan loader")]
     pub invariants: Option<IgnoredAny>,
+    #[allow(dead_code, reason = "a plan's key, read by the plan loader")]
+    pub workload: Option<IgnoredAny>,
+    #[allow(dead_code, reason = "a plan's key, read by the plan loader")]
+    pub nemesis: Option<IgnoredAny>,
+    #[allow(dead_code, reason = "a plan's key, read by the plan loader")]
+    pub check: Option<IgnoredAny>,
 }

@@ -1,0 +1,63 @@
+//! A cluster test: the plan's services on lab hosts, driven by client
+//! programs (`[workload]`), broken by a nemesis (`[nemesis]`), the history
+//! judged by checkers (`[[check]]`). `gauntlet test cluster.toml` runs it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{CheckStage, Command};
+
+/// The cluster sections of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub workload: ClusterWorkload,
+    pub nemesis: Option<ClusterNemesis>,
+    /// Judged over the run's history, in order; the verdict is the worst.
+    pub checks: Vec<CheckStage>,
+    /// The services the nemesis acts on (those placed on lab hosts), in
+    /// plan order.
+    pub nodes: Vec<String>,
+}
+
+/// `[workload]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterWorkload {
+    /// As the plan says it (`register`, `list-append`, ...).
+    pub kind: String,
+    /// The generator's name in `gauntlet-workload`.
+    pub generator: String,
+    /// The client program, one per worker.
+    pub client: Command,
+    /// Keys active at once.
+    pub keys: usize,
+    pub concurrency: usize,
+    /// Operations per second, all workers together.
+    pub rate: f64,
+    pub time_limit: Duration,
+    /// One operation's limit; past it the op is `info` and the client is
+    /// replaced.
+    pub op_timeout: Duration,
+    /// After everything heals, how long to wait before the final reads.
+    pub recovery: Duration,
+}
+
+/// The workload kinds, with the generator each uses.
+pub const CLUSTER_WORKLOADS: [(&str, &str); 4] = [
+    ("register", "lin-kv"),
+    ("cas-register", "lin-kv"),
+    ("list-append", "txn-list-append"),
+    ("rw-register", "txn-rw-register"),
+];
+
+/// `[nemesis]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterNemesis {
+    /// `partition`, `kill`, `pause`: the workbench's words.
+    pub faults: Vec<String>,
+    /// The mean time between two nemesis actions.
+    pub interval: Duration,
+}
+
+/// The nemesis faults a cluster test knows.
+pub const CLUSTER_FAULTS: [&str; 3] = ["partition", "kill", "pause"];
