@@ -139,13 +139,10 @@ fn apply(rules: Vec<(String, String)>) -> Result<(), LabError> {
 
 /// Runs the nft commands off the async runtime (any flavour).
 async fn apply_off_runtime(rules: Vec<(String, String)>) -> Result<(), FaultError> {
-    let failed = |message: String| FaultError::Targets {
-        errors: vec![message],
-    };
     tokio::task::spawn_blocking(move || apply(rules))
         .await
         .map_err(|e| failed(format!("the partition task failed: {e}")))?
-        .map_err(|e| failed(e.to_string()))
+        .map_err(failed)
 }
 
 /// Replaces the table in one nft transaction: declared (so the delete
@@ -205,9 +202,6 @@ impl FaultExecutor for crate::Lab {
 
     fn inject<'a>(&'a self, fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
         Box::pin(async move {
-            let failed = |e: LabError| FaultError::Targets {
-                errors: vec![e.to_string()],
-            };
             match fault {
                 Fault::Link {
                     between: [a, b],
@@ -242,9 +236,6 @@ impl FaultExecutor for crate::Lab {
 
     fn heal<'a>(&'a self, fault: &'a Fault, _targets: &'a [String]) -> FaultFuture<'a> {
         Box::pin(async move {
-            let failed = |e: LabError| FaultError::Targets {
-                errors: vec![e.to_string()],
-            };
             match fault {
                 Fault::Link {
                     between: [a, b], ..
@@ -276,18 +267,21 @@ async fn ip(args: Vec<String>) -> Result<(), FaultError> {
         .args(&args)
         .output()
         .await
-        .map_err(|e| FaultError::Targets {
-            errors: vec![format!("ip {}: {e}", args.join(" "))],
-        })?;
+        .map_err(|e| failed(format!("ip {}: {e}", args.join(" "))))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(FaultError::Targets {
-            errors: vec![format!(
-                "ip {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )],
-        })
+        Err(failed(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// A fault that could not be carried out, saying why.
+fn failed(why: impl std::fmt::Display) -> FaultError {
+    FaultError::Targets {
+        errors: vec![why.to_string()],
     }
 }

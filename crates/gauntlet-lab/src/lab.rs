@@ -105,14 +105,12 @@ impl Lab {
         let core = id.core();
         let mut script = String::from("link set lo up\n");
         for seg in &spec.segments {
-            let br = names::bridge(&seg.name);
-            let _ = writeln!(script, "link add {br} type bridge");
-            let _ = writeln!(
-                script,
-                "addr add {}/{} dev {br}",
-                seg.router, seg.subnet.prefix
+            add_bridge(
+                &mut script,
+                &names::bridge(&seg.name),
+                seg.router,
+                seg.subnet.prefix,
             );
-            let _ = writeln!(script, "link set {br} up");
         }
         for (index, host) in spec.hosts.iter().enumerate() {
             if let HostPlace::Segment(seg) = &host.place {
@@ -154,13 +152,7 @@ impl Lab {
             );
             let _ = writeln!(script, "link set wan up");
             let _ = writeln!(script, "route add default via {}", seg.router);
-            let _ = writeln!(script, "link add lan type bridge");
-            let _ = writeln!(
-                script,
-                "addr add {}/{} dev lan",
-                nat.inside_addr, nat.inside.prefix
-            );
-            let _ = writeln!(script, "link set lan up");
+            add_bridge(&mut script, "lan", nat.inside_addr, nat.inside.prefix);
             for (index, host) in spec.hosts.iter().enumerate() {
                 if host.place == HostPlace::Behind(nat.name.clone()) {
                     plug(
@@ -446,6 +438,13 @@ fn control_pair(id: &LabId, addrs: &str) -> (std::net::Ipv4Addr, std::net::Ipv4A
             std::net::Ipv4Addr::new(169, 254, 255, 250),
             std::net::Ipv4Addr::new(169, 254, 255, 249),
         ))
+}
+
+/// `ip -batch` lines for a bridge `name` here with address `addr/prefix`.
+fn add_bridge(script: &mut String, name: &str, addr: std::net::Ipv4Addr, prefix: u8) {
+    let _ = writeln!(script, "link add {name} type bridge");
+    let _ = writeln!(script, "addr add {addr}/{prefix} dev {name}");
+    let _ = writeln!(script, "link set {name} up");
 }
 
 /// `ip -batch` lines for a veth whose end `port` joins bridge `bridge` here

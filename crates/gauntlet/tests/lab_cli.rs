@@ -208,6 +208,17 @@ fn namespaces_with(id: &str) -> Vec<String> {
         .collect()
 }
 
+/// Nothing of lab `id` is left: no namespace, no control link.
+fn assert_gone(id: &str) {
+    assert!(
+        namespaces_with(id).is_empty(),
+        "left: {:?}",
+        namespaces_with(id)
+    );
+    let control = std::path::Path::new("/sys/class/net").join(format!("gt-{id}"));
+    assert!(!control.exists(), "{} left", control.display());
+}
+
 #[test]
 fn ctrl_c_takes_a_foreground_lab_down() {
     use std::io::{BufRead, BufReader};
@@ -245,16 +256,7 @@ fn ctrl_c_takes_a_foreground_lab_down() {
     unsafe { libc::kill(owner.id() as i32, libc::SIGINT) };
     let status = owner.wait().unwrap();
     assert!(status.success(), "{status}");
-    assert!(
-        namespaces_with(&id).is_empty(),
-        "left: {:?}",
-        namespaces_with(&id)
-    );
-    assert!(
-        !std::path::Path::new("/sys/class/net")
-            .join(format!("gt-{id}"))
-            .exists()
-    );
+    assert_gone(&id);
     assert!(status_of(&id).is_none());
 }
 
@@ -311,15 +313,6 @@ fn a_sigkilled_test_run_s_lab_is_swept_by_the_next_lab() {
     );
     // Any next lab sweeps what the dead run left (and `lab clean` would).
     let (next, _, _held) = up(dir.path());
-    assert!(
-        namespaces_with(&id).is_empty(),
-        "left: {:?}",
-        namespaces_with(&id)
-    );
-    assert!(
-        !std::path::Path::new("/sys/class/net")
-            .join(format!("gt-{id}"))
-            .exists()
-    );
+    assert_gone(&id);
     assert!(lab(&["down", &next]).status.success());
 }

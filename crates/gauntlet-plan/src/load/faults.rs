@@ -207,16 +207,11 @@ impl Cx<'_> {
                 let host = f.host.as_ref().ok_or_else(|| {
                     self.err(spanned.span(), format!("link-down fault \"{name}\" has no `host`: the lab host whose link goes down"))
                 })?;
-                match lab {
-                    Some(lab) if lab.host(host.get_ref()).is_some() => FaultKind::LinkDown {
-                        host: host.get_ref().clone(),
-                    },
-                    _ => {
-                        return Err(self.err(
-                            host.span(),
-                            format!("no lab host called {:?}", host.get_ref()),
-                        ));
-                    }
+                let lab = lab.ok_or_else(|| {
+                    self.err(host.span(), "`host` names a lab host, and this plan has no lab ([[segment]] and [[host]] tables)")
+                })?;
+                FaultKind::LinkDown {
+                    host: self.lab_host(lab, host)?.name.clone(),
                 }
             }
             "clock" => {

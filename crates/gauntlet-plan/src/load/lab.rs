@@ -377,6 +377,17 @@ impl Cx<'_> {
         }
     }
 
+    /// The host of `lab` that `name` names, or an error at `name` listing
+    /// the lab's hosts.
+    pub(super) fn lab_host<'l>(
+        &self,
+        lab: &'l LabSpec,
+        name: &Spanned<String>,
+    ) -> Result<&'l LabHost, PlanError> {
+        lab.host(name.get_ref())
+            .ok_or_else(|| self.unknown(name, "lab host", lab.hosts.iter().map(|h| &h.name)))
+    }
+
     fn unknown<'n>(
         &self,
         name: &Spanned<String>,

@@ -35,17 +35,7 @@ impl Cx<'_> {
             Some(list) => {
                 let mut hosts: Vec<String> = Vec::new();
                 for h in list.get_ref() {
-                    if lab.host(h.get_ref()).is_none() {
-                        let known: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
-                        return Err(self.err(
-                            h.span(),
-                            format!(
-                                "no lab host called {:?} (the lab has: {})",
-                                h.get_ref(),
-                                known.join(", ")
-                            ),
-                        ));
-                    }
+                    self.lab_host(lab, h)?;
                     if hosts.contains(h.get_ref()) {
                         return Err(
                             self.err(h.span(), format!("{:?} is listed twice", h.get_ref()))

@@ -154,17 +154,7 @@ impl Cx<'_> {
         }
         let mut hosts = Vec::new();
         for h in on.get_ref() {
-            let Some(host) = lab.host(h.get_ref()) else {
-                let known: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
-                return Err(self.err(
-                    h.span(),
-                    format!(
-                        "no lab host called {:?} (the lab has: {})",
-                        h.get_ref(),
-                        known.join(", ")
-                    ),
-                ));
-            };
+            let host = self.lab_host(lab, h)?;
             if hosts
                 .iter()
                 .any(|(n, _): &(String, String)| n == h.get_ref())
@@ -219,17 +209,7 @@ impl Cx<'_> {
                 "`host` names a lab host, and this plan has no lab ([[segment]] and [[host]] tables)",
             ));
         };
-        if lab.host(host.get_ref()).is_none() {
-            let known: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
-            return Err(self.err(
-                host.span(),
-                format!(
-                    "no lab host called {:?} (the lab has: {})",
-                    host.get_ref(),
-                    known.join(", ")
-                ),
-            ));
-        }
+        self.lab_host(lab, host)?;
         Ok(Some(host.get_ref().clone()))
     }
 
