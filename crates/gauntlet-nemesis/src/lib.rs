@@ -2,11 +2,13 @@
 //! seed and free of IO. The runtime carries out each [`Action`] (signals a
 //! process, swaps the router's grudge) and records it on the timeline.
 
+mod actions;
 mod fault;
 mod partition;
 mod schedule;
 mod together;
 
+pub use actions::{NemesisActions, NemesisOps};
 pub use fault::{
     Fault, FaultError, FaultExecutor, FaultFuture, FaultId, FaultLog, LoggedFault, Processes,
     Signals, VerbFuture, executor_for,

@@ -28,9 +28,11 @@ pub struct ClusterWorkload {
     /// The generator's name in `gauntlet-workload`.
     pub generator: String,
     /// The client program, one per worker.
-    pub client: Command,
+    pub client: ClusterClient,
     /// Keys active at once.
     pub keys: usize,
+    /// Operations a key gets before it retires (register workloads).
+    pub ops_per_key: u64,
     pub concurrency: usize,
     /// Operations per second, all workers together.
     pub rate: f64,
@@ -44,10 +46,28 @@ pub struct ClusterWorkload {
 
 /// The workload kinds, with the generator each uses.
 pub const CLUSTER_WORKLOADS: [(&str, &str); 4] = [
-    ("register", "lin-kv"),
-    ("cas-register", "lin-kv"),
+    ("register", "register"),
+    ("cas-register", "cas-register"),
     ("list-append", "txn-list-append"),
     ("rw-register", "txn-rw-register"),
+];
+
+/// Who a worker's operations go through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClusterClient {
+    /// The plan's program, speaking the client protocol.
+    Program(Command),
+    /// `gauntlet client <system> <args>`: a client built into gauntlet,
+    /// run as a program like any other.
+    Builtin { system: String, args: Vec<String> },
+}
+
+/// The built-in clients: their name, their default port, their URL
+/// scheme, and whether they take `reads`.
+pub const BUILTIN_CLIENTS: [(&str, u16, &str, bool); 2] = [
+    ("etcd", 2379, "http", true),
+    ("redis", 6379, "redis", false),
 ];
 
 /// `[nemesis]`.

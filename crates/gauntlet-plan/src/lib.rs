@@ -32,7 +32,10 @@ pub mod template;
 pub mod units;
 mod vars;
 
-pub use cluster::{CLUSTER_FAULTS, CLUSTER_WORKLOADS, Cluster, ClusterNemesis, ClusterWorkload};
+pub use cluster::{
+    BUILTIN_CLIENTS, CLUSTER_FAULTS, CLUSTER_WORKLOADS, Cluster, ClusterClient, ClusterNemesis,
+    ClusterWorkload,
+};
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};
 pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};

@@ -90,7 +90,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
     let lab = cx.lab(&raw.lab())?;
     let services = cx.services(&raw.service, lab.as_ref())?;
     let soak = cx.soak(&raw, &services, opts, lab.as_ref())?;
-    let cluster = cx.cluster(&raw, &services)?;
+    let cluster = cx.cluster(&raw, &services, lab.as_ref())?;
     let mut stages = cx.stages(&raw.stage, &services, lab.as_ref())?;
     if soak.is_some()
         && let Some((raw_stage, _)) = raw

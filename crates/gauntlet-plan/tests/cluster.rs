@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gauntlet_plan::{CheckBy, CommandLine, LoadOptions, load_str};
+use gauntlet_plan::{CheckBy, ClusterClient, CommandLine, LoadOptions, load_str};
 
 const LAB: &str = r#"
 [[segment]]
@@ -73,7 +73,8 @@ fn services_on_hosts_become_one_instance_each() {
     );
 
     let cluster = plan.cluster.as_ref().unwrap();
-    assert_eq!(cluster.workload.generator, "lin-kv");
+    assert_eq!(cluster.workload.generator, "register");
+    assert_eq!(cluster.workload.ops_per_key, 200);
     assert_eq!(
         (cluster.workload.keys, cluster.workload.concurrency),
         (5, 10)
@@ -88,6 +89,41 @@ fn services_on_hosts_become_one_instance_each() {
     );
     assert!(matches!(&cluster.checks[1].by, CheckBy::Program { .. }));
     assert!(plan.stages.is_empty(), "a cluster plan needs no [[stage]]");
+}
+
+#[test]
+fn a_builtin_client_talks_to_the_nodes_on_lab_hosts() {
+    let plan = load(&format!(
+        "{LAB}[[service]]\nname = \"etcd\"\non = [\"n1\", \"n3\"]\ncommand = \"etcd\"\n\
+         [workload]\nkind = \"cas-register\"\nclient = {{ builtin = \"etcd\", reads = \"serializable\" }}\n\
+         [[check]]\nname = \"linearizable\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        plan.cluster.unwrap().workload.client,
+        ClusterClient::Builtin {
+            system: "etcd".into(),
+            args: vec![
+                "--endpoints".into(),
+                "http://10.70.1.2:2379,http://10.70.1.4:2379".into(),
+                "--reads".into(),
+                "serializable".into()
+            ]
+        }
+    );
+    let plan = load(&format!(
+        "{LAB}[[service]]\nname = \"r\"\nhost = \"n2\"\ncommand = \"redis-server\"\n\
+         [workload]\nkind = \"register\"\nclient = {{ builtin = \"redis\", port = 7000 }}\n\
+         [[check]]\nname = \"linearizable\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        plan.cluster.unwrap().workload.client,
+        ClusterClient::Builtin {
+            system: "redis".into(),
+            args: vec!["--endpoints".into(), "redis://10.70.1.3:7000".into()]
+        }
+    );
 }
 
 /// The error of loading the lab and `text`, with the line it names.
@@ -156,4 +192,26 @@ fn bad_cluster_plans_are_named_at_their_line() {
         7,
         "`rate`",
     );
+    let builtin = |client: &str| {
+        format!("{service}[workload]\nkind = \"register\"\nclient = {client}\n{check}")
+    };
+    at(
+        &builtin("{ builtin = \"mongo\" }"),
+        6,
+        "no built-in client \"mongo\"",
+    );
+    at(
+        &builtin("{ builtin = \"redis\", reads = \"serializable\" }"),
+        6,
+        "the redis client has no `reads`",
+    );
+    at(
+        &builtin("{ builtin = \"etcd\", reads = \"fast\" }"),
+        6,
+        "\"serializable\"",
+    );
+    at(&builtin("{ builtin = \"etcd\", port = 0 }"), 6, "`port`");
+    // The built-in client needs nodes on lab hosts, or `endpoints`.
+    at(&builtin("{ builtin = \"etcd\" }"), 6, "list `endpoints`");
+    at(&builtin("{ builtin = \"etcd\", colour = 1 }"), 6, "colour");
 }

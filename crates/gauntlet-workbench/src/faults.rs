@@ -3,17 +3,14 @@
 //! shared [`Signals`] executor carries out kills and pauses through
 //! [`Nodes`], the workbench's [`Processes`]. Every injection and heal goes
 //! through one [`FaultLog`], whose events become the history's `nemesis`
-//! ops ([`NemesisOps`]).
+//! ops (gauntlet-nemesis's `NemesisOps`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gauntlet_events::{Event, Subscriber};
-use gauntlet_history::Op;
 use gauntlet_nemesis::{
-    Action, Fault, FaultError, FaultExecutor, FaultFuture, FaultId, FaultLog, Processes, Signals,
-    Together, VerbFuture, executor_for,
+    Action, Fault, FaultError, FaultExecutor, FaultFuture, FaultLog, NemesisActions, Processes,
+    Signals, Together, VerbFuture,
 };
 use gauntlet_net::Grudge;
 use serde_json::json;
@@ -23,7 +20,6 @@ use crate::client::Client;
 use crate::join::futures_join;
 use crate::net::Net;
 use crate::node::NodeSlot;
-use gauntlet_history::Recorder;
 
 /// The workbench's nodes as the fault model's [`Processes`].
 pub(crate) struct Nodes {
@@ -212,37 +208,13 @@ impl FaultExecutor for SimNet {
     }
 }
 
-/// Turns the fault log's events into the history's `nemesis` ops.
-pub(crate) struct NemesisOps {
-    pub recorder: Recorder,
-}
-
-impl Subscriber for NemesisOps {
-    /// Only faults become nemesis ops.
-    fn wants_streams(&self) -> bool {
-        false
-    }
-
-    fn on_event(&self, event: &Event) {
-        let (f, value) = match event {
-            Event::FaultStarted { f, value, .. } | Event::FaultHealed { f, value, .. } => {
-                (f, value)
-            }
-            _ => return,
-        };
-        self.recorder.record(Op::nemesis(f.clone(), value.clone()));
-    }
-}
-
 /// Carries out the nemesis's actions through the executors and the log.
 pub(crate) struct Faults {
     pub signals: Signals<Nodes>,
     pub sim_net: SimNet,
     /// A real network partitions also cut (a lab's), beside the simulated.
     pub network: Option<Arc<dyn FaultExecutor>>,
-    pub log: FaultLog,
-    /// The fault each kind has active, to heal it by its id.
-    active: std::sync::Mutex<HashMap<&'static str, FaultId>>,
+    actions: NemesisActions,
 }
 
 impl Faults {
@@ -256,17 +228,12 @@ impl Faults {
             signals,
             sim_net,
             network,
-            log,
-            active: Default::default(),
+            actions: NemesisActions::new(log),
         }
     }
 
-    fn now_ms(&self) -> u64 {
-        self.sim_net.net.now() / 1_000_000
-    }
-
     pub async fn perform(&self, action: Action) {
-        let (fault, nodes) = action.fault();
+        let (_, nodes) = action.fault();
         let targets: Vec<String> = nodes
             .iter()
             .map(|&i| self.signals.processes().nodes[i].name.clone())
@@ -282,37 +249,11 @@ impl Faults {
             }
             None => &self.sim_net,
         };
-        let executors: [&dyn FaultExecutor; 2] = [&self.signals, network];
-        let executor = match executor_for(&executors, &fault) {
-            Ok(e) => e,
-            Err(_) => return, // every nemesis fault has its executor here
-        };
-        let names = json!(targets);
-        if action.is_heal() {
-            let value = match executor.heal(&fault, &targets).await {
-                Ok(v) => v,
-                Err(FaultError::Targets { errors }) => json!({"nodes": names, "errors": errors}),
-                Err(e) => json!({"nodes": names, "errors": [e.to_string()]}),
-            };
-            let id = self
-                .active
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(fault.kind());
-            self.log
-                .healed(self.now_ms(), id.unwrap_or_default(), &fault, value);
-        } else {
-            let value = executor
-                .inject(&fault, &targets)
-                .await
-                .unwrap_or_else(|e| json!({"nodes": names, "errors": [e.to_string()]}));
-            let id = self
-                .log
-                .started(self.now_ms(), fault.kind(), &fault, &targets, value);
-            self.active
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(fault.kind(), id);
-        }
+        let net = &self.sim_net.net;
+        self.actions
+            .perform(&action, &targets, &[&self.signals, network], || {
+                net.now() / 1_000_000
+            })
+            .await;
     }
 }

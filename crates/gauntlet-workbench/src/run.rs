@@ -20,13 +20,14 @@ use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::config::{CheckerSpec, ConfigError, TestConfig};
-use crate::faults::{Faults, InitError, NemesisOps, Nodes, SimNet, call_while_alive};
+use crate::faults::{Faults, InitError, Nodes, SimNet, call_while_alive};
 use crate::inbox::Inbox;
 use crate::join::futures_join;
 use crate::journal::Journal;
 use crate::net::{Kind, Net};
 use crate::node::NodeSlot;
 use crate::{results, store};
+use gauntlet_nemesis::NemesisOps;
 
 /// How the setup phase ended, when nothing went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

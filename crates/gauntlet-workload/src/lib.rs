@@ -10,11 +10,13 @@
 
 mod kafka;
 mod keys;
+mod registers;
 mod rpc;
 mod session;
 mod txn;
 mod workloads;
 
+pub use registers::Registers;
 pub use rpc::{Outcome, ReplySchema};
 pub use session::{Session, Step};
 pub use workloads::{WORKLOAD_NAMES, workload};

@@ -6,13 +6,14 @@ use toml::Spanned;
 
 use super::{CHECK_TIMEOUT, Cx};
 use crate::error::PlanError;
-use crate::raw::{RawCheck, RawPlan};
+use crate::raw::{RawBuiltinClient, RawCheck, RawClient, RawPlan};
 use crate::{
-    CLUSTER_FAULTS, CLUSTER_WORKLOADS, CheckBy, CheckStage, Cluster, ClusterNemesis,
-    ClusterWorkload, Command, Service,
+    BUILTIN_CLIENTS, CLUSTER_FAULTS, CLUSTER_WORKLOADS, CheckBy, CheckStage, Cluster,
+    ClusterClient, ClusterNemesis, ClusterWorkload, Command, LabSpec, Service,
 };
 
 const KEYS: usize = 10;
+const OPS_PER_KEY: usize = 200;
 const CONCURRENCY: usize = 5;
 const RATE: f64 = 10.0;
 const TIME_LIMIT: Duration = Duration::from_secs(60);
@@ -27,6 +28,7 @@ impl Cx<'_> {
         &self,
         raw: &RawPlan,
         services: &[Service],
+        lab: Option<&LabSpec>,
     ) -> Result<Option<Cluster>, PlanError> {
         let Some(spanned) = &raw.workload else {
             if let Some(n) = &raw.nemesis {
@@ -83,26 +85,31 @@ impl Cx<'_> {
                 }
             },
         };
+        let nodes: Vec<String> = services
+            .iter()
+            .filter(|s| s.host.is_some())
+            .map(|s| s.name.clone())
+            .collect();
+        let client = match w.client.get_ref() {
+            RawClient::Program(line) => ClusterClient::Program(Command {
+                command: self.command_line_at(line, w.client.span())?,
+                cwd: self.dir.clone(),
+                env: Default::default(),
+            }),
+            RawClient::Builtin(b) => self.builtin_client(b, services, lab, kind)?,
+        };
         let workload = ClusterWorkload {
             kind: kind.clone(),
             generator,
-            client: Command {
-                command: self.command_line(&w.client)?,
-                cwd: self.dir.clone(),
-                env: Default::default(),
-            },
+            client,
             keys: count(&w.keys, "keys", KEYS, 100_000)?,
+            ops_per_key: count(&w.ops_per_key, "ops_per_key", OPS_PER_KEY, 1_000_000)? as u64,
             concurrency: count(&w.concurrency, "concurrency", CONCURRENCY, 1_000)?,
             rate,
             time_limit: self.duration_or(w.time_limit.as_ref(), "time_limit", TIME_LIMIT)?,
             op_timeout: self.duration_or(w.op_timeout.as_ref(), "op_timeout", OP_TIMEOUT)?,
             recovery: self.duration_or(w.recovery.as_ref(), "recovery", RECOVERY)?,
         };
-        let nodes: Vec<String> = services
-            .iter()
-            .filter(|s| s.host.is_some())
-            .map(|s| s.name.clone())
-            .collect();
         let nemesis = match &raw.nemesis {
             None => None,
             Some(n) => {
@@ -151,6 +158,101 @@ impl Cx<'_> {
             checks,
             nodes,
         }))
+    }
+
+    /// `client = { builtin = ... }`: `gauntlet client <system>` with the
+    /// endpoints of the plan's nodes (the services on lab hosts, at the
+    /// system's port) unless the plan lists them.
+    fn builtin_client(
+        &self,
+        b: &RawBuiltinClient,
+        services: &[Service],
+        lab: Option<&LabSpec>,
+        kind: &str,
+    ) -> Result<ClusterClient, PlanError> {
+        let system = b.builtin.get_ref();
+        let Some(&(_, default_port, scheme, takes_reads)) =
+            BUILTIN_CLIENTS.iter().find(|(n, ..)| n == system)
+        else {
+            let known: Vec<&str> = BUILTIN_CLIENTS.iter().map(|(n, ..)| *n).collect();
+            return Err(self.err(
+                b.builtin.span(),
+                format!(
+                    "no built-in client {system:?}; there are: {} (or give `client` a program)",
+                    known.join(", ")
+                ),
+            ));
+        };
+        if !kind.ends_with("register") || kind == "rw-register" {
+            return Err(self.err(
+                b.builtin.span(),
+                format!("the built-in {system} client speaks register and cas-register workloads, not {kind:?}: give `client` a program"),
+            ));
+        }
+        let port = match &b.port {
+            None => default_port,
+            Some(p) => u16::try_from(*p.get_ref())
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| self.err(p.span(), "`port` is from 1 to 65535"))?,
+        };
+        let mut reads = Vec::new();
+        match &b.reads {
+            Some(r) if !takes_reads => {
+                return Err(self.err(r.span(), format!("the {system} client has no `reads`")));
+            }
+            Some(r) if !["linearizable", "serializable"].contains(&r.get_ref().as_str()) => {
+                return Err(self.err(
+                    r.span(),
+                    "`reads` is \"linearizable\" (the default) or \"serializable\"",
+                ));
+            }
+            Some(r) => reads = vec!["--reads".to_owned(), r.get_ref().clone()],
+            None => {}
+        }
+        let endpoints: Vec<String> = match &b.endpoints {
+            Some(list) => {
+                if b.port.is_some() {
+                    return Err(self.err(
+                        list.span(),
+                        "`endpoints` are whole URLs: give their ports there, not `port`",
+                    ));
+                }
+                let urls = list
+                    .get_ref()
+                    .iter()
+                    .map(|e| self.expand(e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if urls.is_empty() {
+                    return Err(self.err(list.span(), "`endpoints` lists at least one URL"));
+                }
+                urls
+            }
+            None => {
+                let address = |host: &str| {
+                    lab.and_then(|l| l.hosts.iter().find(|h| h.name == host))
+                        .map(|h| h.address())
+                };
+                let urls: Vec<String> = services
+                    .iter()
+                    .filter_map(|s| s.host.as_deref().and_then(address))
+                    .map(|a| format!("{scheme}://{a}:{port}"))
+                    .collect();
+                if urls.is_empty() {
+                    return Err(self.err(
+                        b.builtin.span(),
+                        "the built-in client talks to the services on lab hosts, and no [[service]] has `host` or `on`: list `endpoints`",
+                    ));
+                }
+                urls
+            }
+        };
+        let mut args = vec!["--endpoints".to_owned(), endpoints.join(",")];
+        args.extend(reads);
+        Ok(ClusterClient::Builtin {
+            system: system.clone(),
+            args,
+        })
     }
 
     /// A `[[check]]`: `name` alone is a built-in checker over the run's

@@ -1,7 +1,10 @@
 //! A cluster test's tables as written: `[workload]`, `[nemesis]` and
 //! `[[check]]` (with the lab tables and services on lab hosts).
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use super::RawCommandLine;
@@ -11,7 +14,8 @@ use super::RawCommandLine;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWorkload {
     pub kind: Spanned<String>,
-    pub client: Spanned<RawCommandLine>,
+    pub client: Spanned<RawClient>,
+    pub ops_per_key: Option<Spanned<i64>>,
     pub keys: Option<Spanned<i64>>,
     pub concurrency: Option<Spanned<i64>>,
     pub rate: Option<Spanned<toml::Value>>,
@@ -35,4 +39,56 @@ pub(crate) struct RawCheck {
     pub name: Spanned<String>,
     pub program: Option<Spanned<RawCommandLine>>,
     pub timeout: Option<Spanned<toml::Value>>,
+}
+
+/// `client`: a program (a string or an array, as every command), or a
+/// built-in client (`{ builtin = "etcd", ... }`).
+#[derive(Debug)]
+pub(crate) enum RawClient {
+    Program(RawCommandLine),
+    Builtin(RawBuiltinClient),
+}
+
+/// `client = { builtin = "etcd" | "redis", port, reads, endpoints }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBuiltinClient {
+    pub builtin: Spanned<String>,
+    pub port: Option<Spanned<i64>>,
+    pub reads: Option<Spanned<String>>,
+    /// Where the system listens, when its nodes are not the plan's
+    /// services on lab hosts.
+    pub endpoints: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl<'de> Deserialize<'de> for RawClient {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ClientVisitor)
+    }
+}
+
+struct ClientVisitor;
+
+impl<'de> Visitor<'de> for ClientVisitor {
+    type Value = RawClient;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "a client program (a string or an array of strings) or a built-in client ({ builtin = \"etcd\" })",
+        )
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(RawClient::Program(RawCommandLine::Shell(v.to_owned())))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        RawCommandLine::deserialize(de::value::SeqAccessDeserializer::new(seq))
+            .map(RawClient::Program)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        RawBuiltinClient::deserialize(de::value::MapAccessDeserializer::new(map))
+            .map(RawClient::Builtin)
+    }
 }
