@@ -18,6 +18,7 @@
 
 mod check;
 mod clock;
+pub mod cluster;
 mod command;
 mod driver;
 mod health;
@@ -58,6 +59,8 @@ pub enum PipelineError {
     },
     #[error("the plan has no [soak] table: `gauntlet soak` needs one (see docs/soak.md)")]
     NotSoak,
+    #[error("the plan has no [workload]: a cluster test needs one (see docs/cluster.md)")]
+    NotCluster,
     #[error("run {run}: its resolved plan {path} cannot be read: {message}")]
     ResolvedPlan {
         run: String,

@@ -299,6 +299,7 @@ impl Supervisor {
         self.forget(name).await;
         let service = self.service(name).clone();
         let mut spec = crate::command::node_spec(&service.run);
+        self.fill_data_dir(name, &mut spec)?;
         spec.stderr_log = Some(self.log_path(name));
         spec.stderr_tail = 40;
         if let Some(clocks) = &self.clocks {
@@ -397,6 +398,45 @@ impl Supervisor {
             (Ok(_), Some(why)) | (Err(_), Some(why)) => Err(format!("{name} is down: {why}")),
             (Err(e), None) => Err(e),
         }
+    }
+
+    /// The data directory of `name`: `<run dir>/data/<name>`, beside
+    /// its log directory.
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        data_root(&self.log_dir).join(name)
+    }
+
+    /// Fills in `${data_dir}` (the resolved plan's placeholder) in the
+    /// program, arguments and environment, after making the directory.
+    /// Kept across restarts, so a killed node comes back with its data.
+    fn fill_data_dir(&self, name: &str, spec: &mut NodeSpec) -> Result<(), String> {
+        let placeholder = gauntlet_plan::DATA_DIR_PLACEHOLDER;
+        let uses = |s: &std::ffi::OsStr| s.to_string_lossy().contains(placeholder);
+        if !(uses(spec.program.as_os_str())
+            || spec.args.iter().any(|a| uses(a))
+            || spec.env.iter().any(|(_, v)| uses(v)))
+        {
+            return Ok(());
+        }
+        let dir = self.data_dir(name);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            format!(
+                "{name}: cannot make its data directory {}: {e}",
+                dir.display()
+            )
+        })?;
+        let path = dir.to_string_lossy().into_owned();
+        let fill = |s: &mut std::ffi::OsString| {
+            if uses(s) {
+                *s = s.to_string_lossy().replace(placeholder, &path).into();
+            }
+        };
+        let mut program = std::mem::take(&mut spec.program).into_os_string();
+        fill(&mut program);
+        spec.program = program.into();
+        spec.args.iter_mut().for_each(fill);
+        spec.env.iter_mut().for_each(|(_, v)| fill(v));
+        Ok(())
     }
 
     /// Takes an RSS sample right now (besides the sampler's ticks), so
@@ -626,6 +666,12 @@ async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples,
 /// The service log directory of a run.
 pub(crate) fn log_dir(artifact_dir: &Path) -> PathBuf {
     artifact_dir.join("services")
+}
+
+/// Where the services' data directories are (`<run dir>/data`), from
+/// their log directory (`<run dir>/services`).
+pub(crate) fn data_root(log_dir: &Path) -> PathBuf {
+    log_dir.parent().unwrap_or(log_dir).join("data")
 }
 
 /// The backend of a lab host this run does not have: every start fails,

@@ -167,7 +167,7 @@ fn validity(v: &Value) -> Validity {
 }
 
 /// `3 checks: 2 valid, 1 invalid (workload)`.
-fn checks_line(checks: &serde_json::Map<String, Value>) -> String {
+pub(crate) fn checks_line(checks: &serde_json::Map<String, Value>) -> String {
     let of = |want: Validity| -> Vec<&str> {
         checks
             .iter()

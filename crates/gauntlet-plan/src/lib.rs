@@ -52,4 +52,4 @@ pub use stages::{
     MAX_CYCLES, MAX_RUN_STAGES, RunStage, StageAction, expand, run_stage_count, running_before,
 };
 pub use units::{UnitError, format_duration, parse_duration, parse_size};
-pub use vars::PLAN_DIR;
+pub use vars::{DATA_DIR, DATA_DIR_PLACEHOLDER, PLAN_DIR};

@@ -9,6 +9,15 @@ use crate::template::{Syntax, TemplateError, render};
 /// The variable every plan has: the plan file's directory, absolute.
 pub const PLAN_DIR: &str = "plan_dir";
 
+/// The variable every plan has for a service's own data directory: it
+/// stays `{{data_dir}}` in the resolved plan, and the service's start
+/// fills it in with `<run dir>/data/<service>` (made for it, kept across
+/// its restarts), as [`DATA_DIR_PLACEHOLDER`].
+pub const DATA_DIR: &str = "data_dir";
+
+/// What `${data_dir}` leaves in a resolved plan.
+pub const DATA_DIR_PLACEHOLDER: &str = "{{data_dir}}";
+
 /// Why a string could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SubstError {

@@ -331,7 +331,7 @@ fn undefined_variables_name_the_variable_and_the_known_ones() {
         &e,
         6,
         29,
-        "undefined variable \"prot\"; variables are: plan_dir, port",
+        "undefined variable \"prot\"; variables are: data_dir, plan_dir, port",
     );
 
     let e = error("[[service]]\nname = \"a\"\ncommand = \"a\"\nenv = { X = \"${nope\" }\n");

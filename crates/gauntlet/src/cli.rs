@@ -69,7 +69,10 @@ pub enum Command {
     gauntlet test -w broadcast --bin ./my-node --node-count 5 --time-limit 20 --rate 100 --latency 100 --nemesis partition\n  \
     gauntlet test -w g-counter --bin ./counter --node-count 3 --nemesis partition,kill,pause --seed 42\n  \
     gauntlet test -w echo --bin python3 my_node.py   # arguments after --bin go to the program\n  \
-    gauntlet test -w lin-kv --bin ./kv --checker ./leases.py --checker-timeout 30   # a custom checker\n\n\
+    gauntlet test -w lin-kv --bin ./kv --checker ./leases.py --checker-timeout 30   # a custom checker\n  \
+    gauntlet test examples/cluster/etcd.toml --seed 7   # Jepsen mode: a real cluster on lab hosts (root)\n\n\
+    A cluster test (a plan, no --bin) goes to STORE/<run-id>/: history.jsonl, results.json,\n  \
+    checks/<name>/, clients/, services/<service>.log and the reports. docs/cluster.md has the format.\n\
     Results go to STORE/<workload>/<run-id>/ (also STORE/<run-id>; STORE/latest points at the newest):\n  \
     history.jsonl, results.json, messages.jsonl, node-logs/<node>.log, run.json.\n\
     The run is listed by `gauntlet runs`; `gauntlet show RUN` and `gauntlet report RUN` read it.")]
@@ -80,10 +83,19 @@ pub struct TestArgs {
     pub workload: String,
     /// The node program to run (each node is one process of it).
     #[arg(long)]
-    pub bin: PathBuf,
-    /// Arguments for the node program.
-    #[arg(allow_hyphen_values = false)]
+    pub bin: Option<PathBuf>,
+    /// Arguments for the node program; without --bin, a cluster plan
+    /// (cluster.toml: services on lab hosts, [workload], [nemesis],
+    /// [[check]]; see docs/cluster.md).
+    #[arg(allow_hyphen_values = false, value_name = "ARGS | CLUSTER.toml")]
     pub args: Vec<String>,
+    /// A cluster plan: set a plan variable (NAME=VALUE), repeatable.
+    #[command(flatten)]
+    pub sets: SetArgs,
+    /// A cluster plan: keep the services' data directories (data/ in
+    /// the run's directory) instead of removing them at the end.
+    #[arg(long)]
+    pub keep_data: bool,
     /// Number of nodes, named n0 … n{N-1}: 1 to 10000.
     #[arg(long, default_value = "5", value_name = "N", allow_negative_numbers = true, value_parser = units::node_count)]
     pub node_count: usize,

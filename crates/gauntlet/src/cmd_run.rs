@@ -1,6 +1,7 @@
 //! `gauntlet run | runs | show | retry | override | abandon | report`:
 //! plans, and the operator's side of halt-and-hold.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -79,7 +80,8 @@ pub fn run(args: RunArgs) -> Result<u8> {
         // Its [workload], [nemesis] and [[check]] would be ignored: never
         // run half a plan and call it a result.
         return Err(Failure::bad_args(format!(
-            "{}: this plan is a cluster test ([workload]), which this version of gauntlet reads and checks but cannot run yet",
+            "{}: this plan is a cluster test ([workload]): run it with `gauntlet test {}`",
+            args.plan.display(),
             args.plan.display()
         )));
     }
@@ -177,6 +179,116 @@ pub fn soak(args: crate::cli::SoakArgs) -> Result<u8> {
     Ok(exit::for_validity(
         outcome.verdict.unwrap_or(Validity::Unknown),
     ))
+}
+
+/// `gauntlet test cluster.toml`: a cluster test (Jepsen mode) on the one
+/// driver (`gauntlet_pipeline::cluster`).
+pub fn cluster(args: crate::cli::TestArgs) -> Result<u8> {
+    let path = match args.args.as_slice() {
+        [plan] => PathBuf::from(plan),
+        [] => {
+            return Err(Failure::bad_args(
+                "give --bin and the node program (a Maelstrom test), or a cluster plan: gauntlet test cluster.toml".to_owned(),
+            ));
+        }
+        [plan, more, ..] => {
+            return Err(Failure::bad_args(format!(
+                "a cluster test takes one plan ({plan}), and {more:?} is one word too many (without --bin the words are not a node program's arguments)"
+            )));
+        }
+    };
+    let sets = parse_sets(&args.sets.values)?;
+    let plan = gauntlet_plan::load(
+        &path,
+        &LoadOptions {
+            sets,
+            ..LoadOptions::default()
+        },
+    )
+    .map_err(plan_error)?;
+    if plan.cluster.is_none() {
+        return Err(Failure::bad_args(format!(
+            "{}: not a cluster test: it has no [workload] (see docs/cluster.md){}",
+            path.display(),
+            if plan.soak.is_some() {
+                "; it is a soak plan: run it with `gauntlet soak`"
+            } else {
+                "; a plan of stages runs with `gauntlet run`"
+            }
+        )));
+    }
+    let plan_text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let location = args.store.location()?;
+    let store = location.open(true)?;
+    store.mark_dead_runs_interrupted().map_err(store_error)?;
+    let seed = args.seed.value.unwrap_or_else(rand_seed);
+    let quiet = args.quiet.on || args.json.on;
+    let options = gauntlet_pipeline::cluster::ClusterOptions {
+        keep_data: args.keep_data,
+    };
+    let outcome = drive(quiet, |context, cancel| {
+        gauntlet_pipeline::warn_exposed(&plan, &context.events);
+        gauntlet_pipeline::cluster::cluster(
+            store,
+            Start {
+                plan,
+                plan_text,
+                seed,
+                command_line: std::env::args().collect(),
+                context,
+            },
+            options,
+            cancel,
+        )
+    })?;
+    let run = &outcome.outcome.run;
+    let results: Option<serde_json::Value> = outcome
+        .results
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if args.json.on {
+        if let Some(r) = &results {
+            out!("{}", serde_json::to_string_pretty(r)?);
+        }
+    } else {
+        let word = match (run.state, outcome.verdict) {
+            (RunState::Finished, Validity::Valid) => "PASS".to_owned(),
+            (RunState::Finished, Validity::Invalid) => "FAIL".to_owned(),
+            (RunState::Finished, Validity::Unknown) => "UNKNOWN".to_owned(),
+            (state, _) => format!("did not complete ({state})"),
+        };
+        out!(
+            "cluster test {} of plan {}: {word} (seed {seed})",
+            run.id,
+            run.plan_name
+        );
+        if let Some(checks) = results.as_ref().and_then(|r| r["checks"].as_object()) {
+            for (name, c) in checks {
+                out!("  {name}: {}", c["valid"]);
+            }
+        }
+        if let Some(dir) = outcome.outcome.reports.first().and_then(|p| p.parent()) {
+            out!("  files in {}", dir.display());
+        }
+        out!(
+            "  the same schedule again: gauntlet test {} --seed {seed}",
+            path.display()
+        );
+    }
+    match run.state {
+        RunState::Finished => Ok(exit::for_validity(outcome.verdict)),
+        state => Err(Failure {
+            code: exit::CRASHED,
+            message: format!(
+                "cluster test {} {state}: {}",
+                run.id,
+                run.message.clone().unwrap_or_default()
+            ),
+        }
+        .into()),
+    }
 }
 
 fn print_soak(outcome: &gauntlet_pipeline::soak::SoakOutcome) {

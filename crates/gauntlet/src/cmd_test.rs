@@ -14,6 +14,9 @@ use crate::out::{note, out};
 use crate::store_opt::Location;
 
 pub fn run(args: TestArgs) -> Result<u8> {
+    if args.bin.is_none() {
+        return crate::cmd_run::cluster(args);
+    }
     let json = args.json.on;
     let quiet = args.quiet.on;
     let location = args.store.location()?;
@@ -112,7 +115,10 @@ fn place_on_lab(cfg: &mut TestConfig, file: &std::path::Path) -> Result<gauntlet
 
 fn config_from(a: TestArgs) -> Result<TestConfig> {
     let bad = Failure::bad_args;
-    let bin = resolve_bin(&a.bin)?;
+    let Some(bin) = &a.bin else {
+        return Err(bad("--bin is missing".to_owned()));
+    };
+    let bin = resolve_bin(bin)?;
     let mut cfg = TestConfig::new(a.workload, bin);
     cfg.args = a.args.into_iter().map(Into::into).collect();
     // The numbers were range-checked when the arguments were parsed

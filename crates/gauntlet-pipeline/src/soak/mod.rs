@@ -16,7 +16,7 @@
 //! like a plan run, through [`crate::resume`], from the resolved plan kept
 //! with the run.
 
-mod faults;
+pub(crate) mod faults;
 mod judge;
 mod observer;
 mod record;

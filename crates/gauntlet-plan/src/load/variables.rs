@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::Cx;
 use crate::error::PlanError;
 use crate::raw::Entries;
-use crate::vars::{PLAN_DIR, references, substitute, valid_name};
+use crate::vars::{DATA_DIR, DATA_DIR_PLACEHOLDER, PLAN_DIR, references, substitute, valid_name};
 
 /// One `[vars]` definition before expansion; `span` is `None` for `--set`.
 struct VarDef {
@@ -35,11 +35,8 @@ impl Cx<'_> {
                     format!("invalid variable name {name:?}: use letters, digits and _"),
                 ));
             }
-            if name == PLAN_DIR {
-                return Err(self.err(
-                    key.span(),
-                    "`plan_dir` is built in (the plan's directory) and cannot be set",
-                ));
+            if name == PLAN_DIR || name == DATA_DIR {
+                return Err(self.err(key.span(), built_in(name)));
             }
             let template = match value.get_ref() {
                 toml::Value::String(s) => s.clone(),
@@ -71,8 +68,8 @@ impl Cx<'_> {
                 };
                 continue;
             }
-            let message = if key == PLAN_DIR {
-                "`plan_dir` is built in (the plan's directory) and cannot be set".to_owned()
+            let message = if key == PLAN_DIR || key == DATA_DIR {
+                built_in(key)
             } else if defs.is_empty() {
                 "the plan has no [vars] to set".to_owned()
             } else {
@@ -86,14 +83,18 @@ impl Cx<'_> {
 
         let mut known: Vec<String> = defs.keys().cloned().collect();
         known.push(PLAN_DIR.to_owned());
+        known.push(DATA_DIR.to_owned());
         known.sort();
         self.vars
             .insert(PLAN_DIR.to_owned(), self.dir.to_string_lossy().into_owned());
+        self.vars
+            .insert(DATA_DIR.to_owned(), DATA_DIR_PLACEHOLDER.to_owned());
         for name in defs.keys() {
             self.resolve_var(name, &defs, &known, &mut Vec::new())?;
         }
         let mut own = self.vars.clone();
         own.remove(PLAN_DIR);
+        own.remove(DATA_DIR);
         Ok(own)
     }
 
@@ -139,4 +140,14 @@ impl Cx<'_> {
         self.vars.insert(name.to_owned(), value);
         Ok(())
     }
+}
+
+/// Why a built-in variable cannot be set.
+fn built_in(name: &str) -> String {
+    let what = if name == PLAN_DIR {
+        "the plan's directory"
+    } else {
+        "each service's data directory, filled in when it starts"
+    };
+    format!("`{name}` is built in ({what}) and cannot be set")
 }
