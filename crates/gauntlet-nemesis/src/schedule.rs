@@ -17,6 +17,9 @@ pub enum FaultKind {
     Kill,
     /// SIGSTOP of a minority of nodes, SIGCONT later.
     Pause,
+    /// SIGKILL of every node at once, all started again later (a power
+    /// cut of the whole cluster: only what reached the disk survives).
+    PowerCut,
 }
 
 impl FromStr for FaultKind {
@@ -26,8 +29,9 @@ impl FromStr for FaultKind {
             "partition" => Ok(FaultKind::Partition),
             "kill" => Ok(FaultKind::Kill),
             "pause" => Ok(FaultKind::Pause),
+            "power-cut" => Ok(FaultKind::PowerCut),
             other => Err(format!(
-                "unknown fault {other:?} (expected partition, kill or pause)"
+                "unknown fault {other:?} (expected partition, kill, pause or power-cut)"
             )),
         }
     }
@@ -58,6 +62,10 @@ pub enum Action {
     Start(Vec<usize>),
     Pause(Vec<usize>),
     Resume(Vec<usize>),
+    /// Kills every node at once.
+    PowerCut(Vec<usize>),
+    /// Starts every node the power cut killed.
+    PowerOn(Vec<usize>),
 }
 
 impl Action {
@@ -70,6 +78,8 @@ impl Action {
             Action::Start(_) => "start",
             Action::Pause(_) => "pause",
             Action::Resume(_) => "resume",
+            Action::PowerCut(_) => "power-cut",
+            Action::PowerOn(_) => "start",
         }
     }
 
@@ -94,6 +104,7 @@ impl Action {
             ),
             Action::Kill(v) | Action::Start(v) => (Fault::Kill, v),
             Action::Pause(v) | Action::Resume(v) => (Fault::Pause, v),
+            Action::PowerCut(v) | Action::PowerOn(v) => (Fault::PowerCut, v),
         }
     }
 
@@ -101,7 +112,7 @@ impl Action {
     pub fn is_heal(&self) -> bool {
         matches!(
             self,
-            Action::HealPartition | Action::Start(_) | Action::Resume(_)
+            Action::HealPartition | Action::Start(_) | Action::Resume(_) | Action::PowerOn(_)
         )
     }
 }
@@ -164,6 +175,7 @@ pub struct Nemesis {
     servers: usize,
     width: usize,
     partitioned: bool,
+    powered_off: bool,
     killed: Vec<usize>,
     paused: Vec<usize>,
     /// The schedule's clock: when the last step was due.
@@ -191,6 +203,7 @@ impl Nemesis {
             servers,
             width,
             partitioned: false,
+            powered_off: false,
             killed: Vec::new(),
             paused: Vec::new(),
             elapsed_ns: 0,
@@ -223,7 +236,7 @@ impl Nemesis {
             .iter()
             .copied()
             .filter(|k| match k {
-                FaultKind::Partition => true,
+                FaultKind::Partition | FaultKind::PowerCut => true,
                 FaultKind::Kill => !self.killed.is_empty() || self.harm_budget(&self.paused) > 0,
                 FaultKind::Pause => !self.paused.is_empty() || self.harm_budget(&self.killed) > 0,
             })
@@ -254,6 +267,15 @@ impl Nemesis {
                 self.paused = self.pick_minority(&self.killed.clone());
                 Action::Pause(self.paused.clone())
             }
+            FaultKind::PowerCut => {
+                self.powered_off = !self.powered_off;
+                let all = (0..self.servers).collect();
+                if self.powered_off {
+                    Action::PowerCut(all)
+                } else {
+                    Action::PowerOn(all)
+                }
+            }
         })
     }
 
@@ -268,6 +290,9 @@ impl Nemesis {
         }
         if !self.killed.is_empty() {
             out.push(Action::Start(std::mem::take(&mut self.killed)));
+        }
+        if std::mem::take(&mut self.powered_off) {
+            out.push(Action::PowerOn((0..self.servers).collect()));
         }
         out
     }
@@ -376,6 +401,7 @@ mod tests {
                     paused = v
                 }
                 Action::Resume(v) => assert_eq!(std::mem::take(&mut paused), v),
+                a @ (Action::PowerCut(_) | Action::PowerOn(_)) => panic!("not enabled: {a:?}"),
             }
             // Kills and pauses never overlap and together stay a minority.
             assert!(killed.iter().all(|k| !paused.contains(k)));
@@ -388,6 +414,22 @@ mod tests {
             parted as usize + !killed.is_empty() as usize + !paused.is_empty() as usize
         );
         assert!(n.heal_all().is_empty());
+    }
+
+    #[test]
+    fn a_power_cut_takes_every_node_and_brings_every_node_back() {
+        let mut n = Nemesis::new(vec![FaultKind::PowerCut], 1.0, 3, 3, 5);
+        assert_eq!(n.next_action(), Some(Action::PowerCut(vec![0, 1, 2])));
+        assert_eq!(n.next_action(), Some(Action::PowerOn(vec![0, 1, 2])));
+        assert_eq!(n.next_action(), Some(Action::PowerCut(vec![0, 1, 2])));
+        let heals = n.heal_all();
+        assert_eq!(heals, [Action::PowerOn(vec![0, 1, 2])]);
+        assert!(heals[0].is_heal());
+        assert_eq!(heals[0].fault().0.kind(), "power-cut");
+        assert_eq!(
+            parse_faults("kill, power-cut"),
+            Ok(vec![FaultKind::Kill, FaultKind::PowerCut])
+        );
     }
 
     #[test]

@@ -73,11 +73,11 @@ pub const BUILTIN_CLIENTS: [(&str, u16, &str, bool); 2] = [
 /// `[nemesis]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterNemesis {
-    /// `partition`, `kill`, `pause`: the workbench's words.
+    /// `partition`, `kill`, `pause`, `power-cut`: the workbench's words.
     pub faults: Vec<String>,
     /// The mean time between two nemesis actions.
     pub interval: Duration,
 }
 
 /// The nemesis faults a cluster test knows.
-pub const CLUSTER_FAULTS: [&str; 3] = ["partition", "kill", "pause"];
+pub const CLUSTER_FAULTS: [&str; 4] = ["partition", "kill", "pause", "power-cut"];

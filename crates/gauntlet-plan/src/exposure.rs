@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::{CommandLine, Plan, Probe, Service};
+use crate::{CommandLine, Plan, Probe, Service, Subnet};
 
 /// One address beyond loopback and where the plan has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +48,22 @@ impl std::fmt::Display for Exposure {
 /// environment, health check) and soak proxies (listen address), grouped by
 /// address, in the order they first appear.
 pub fn exposures(plan: &Plan) -> Vec<Exposure> {
-    let mut found = Found::default();
+    // The plan's own lab: its segments and the networks behind its NATs
+    // live in namespaces this machine routes to, and no other machine does.
+    let lab: Vec<Subnet> = plan
+        .lab
+        .iter()
+        .flat_map(|l| {
+            l.segments
+                .iter()
+                .map(|s| s.subnet)
+                .chain(l.nats.iter().map(|n| n.inside))
+        })
+        .collect();
+    let mut found = Found {
+        found: Vec::new(),
+        lab,
+    };
     for (name, value) in &plan.vars {
         found.scan(value, || format!("var {name}"));
     }
@@ -60,7 +75,7 @@ pub fn exposures(plan: &Plan) -> Vec<Exposure> {
             found.scan(&proxy.listen, || format!("proxy of {service}: listen"));
         }
     }
-    found.0
+    found.found
 }
 
 fn scan_service(found: &mut Found, service: &Service) {
@@ -93,29 +108,39 @@ fn scan_command(found: &mut Found, command: &CommandLine, place: impl Fn() -> St
     }
 }
 
-#[derive(Default)]
-struct Found(Vec<Exposure>);
+struct Found {
+    found: Vec<Exposure>,
+    /// The subnets of the plan's network lab.
+    lab: Vec<Subnet>,
+}
 
 impl Found {
     fn scan(&mut self, text: &str, place: impl Fn() -> String) {
         for address in addresses_in(text) {
-            if is_loopback(address) {
+            if is_loopback(address) || self.in_lab(address) {
                 continue;
             }
-            let at = match self.0.iter().position(|e| e.address == address) {
+            let at = match self.found.iter().position(|e| e.address == address) {
                 Some(i) => i,
                 None => {
-                    self.0.push(Exposure {
+                    self.found.push(Exposure {
                         address,
                         places: Vec::new(),
                     });
-                    self.0.len() - 1
+                    self.found.len() - 1
                 }
             };
             let place = place();
-            if !self.0[at].places.contains(&place) {
-                self.0[at].places.push(place);
+            if !self.found[at].places.contains(&place) {
+                self.found[at].places.push(place);
             }
+        }
+    }
+
+    fn in_lab(&self, address: IpAddr) -> bool {
+        match address {
+            IpAddr::V4(v4) => self.lab.iter().any(|s| s.contains(v4)),
+            IpAddr::V6(_) => false,
         }
     }
 }

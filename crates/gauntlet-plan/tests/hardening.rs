@@ -136,4 +136,20 @@ kind = "up"
     )
     .unwrap();
     assert!(exposures(&quiet).is_empty());
+
+    // The plan's own lab is not beyond this machine: its segments are
+    // namespaces only this machine routes to. An address outside it still
+    // counts.
+    let lab = load(
+        "[[segment]]\nname = \"dc\"\nsubnet = \"10.72.0.0/24\"\n[[host]]\nname = \"n1\"\nsegment = \"dc\"\n\
+         [[service]]\nname = \"a\"\nhost = \"n1\"\ncommand = [\"a\", \"--bind\", \"10.72.0.2\", \"--peer\", \"10.73.0.2\"]\n\
+         [service.health]\ntcp = \"10.72.0.2:1\"\n[[stage]]\nkind = \"up\"\n",
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let outside: Vec<String> = exposures(&lab)
+        .iter()
+        .map(|e| e.address.to_string())
+        .collect();
+    assert_eq!(outside, ["10.73.0.2"]);
 }

@@ -118,7 +118,7 @@ pub struct TestArgs {
     /// constant, uniform or exponential.
     #[arg(long, default_value = "constant")]
     pub latency_dist: String,
-    /// Faults to inject, comma-separated: partition, kill, pause.
+    /// Faults to inject, comma-separated: partition, kill, pause, power-cut.
     #[arg(long, default_value = "")]
     pub nemesis: String,
     /// Mean seconds between nemesis actions: 0.001 to 31536000 (365 days).

@@ -197,18 +197,18 @@ impl Cx<'_> {
                 .ok_or_else(|| self.err(p.span(), "`port` is from 1 to 65535"))?,
         };
         let mut reads = Vec::new();
-        match &b.reads {
-            Some(r) if !takes_reads => {
+        if let Some(r) = &b.reads {
+            if !takes_reads {
                 return Err(self.err(r.span(), format!("the {system} client has no `reads`")));
             }
-            Some(r) if !["linearizable", "serializable"].contains(&r.get_ref().as_str()) => {
+            let value = self.expand(r)?;
+            if !["linearizable", "serializable"].contains(&value.as_str()) {
                 return Err(self.err(
                     r.span(),
-                    "`reads` is \"linearizable\" (the default) or \"serializable\"",
+                    format!("`reads` is \"linearizable\" (the default) or \"serializable\", not {value:?}"),
                 ));
             }
-            Some(r) => reads = vec!["--reads".to_owned(), r.get_ref().clone()],
-            None => {}
+            reads = vec!["--reads".to_owned(), value];
         }
         let endpoints: Vec<String> = match &b.endpoints {
             Some(list) => {
