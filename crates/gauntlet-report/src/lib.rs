@@ -4,10 +4,13 @@
 //!
 //! - [`render_linear_timeline`]: the linearizability timeline of a checked
 //!   history.
+//! - [`anomaly`]: an anomaly's operations beside the nemesis's actions
+//!   around them.
 //! - [`run`]: the reports of a `gauntlet run` (staged pipeline, module
 //!   cycling) read from the run store: `REPORT.json`, `REPORT.md`,
 //!   `report.html` and `junit.xml`.
 
+pub mod anomaly;
 mod html;
 pub mod run;
 mod timeline;
