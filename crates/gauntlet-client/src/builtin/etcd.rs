@@ -106,6 +106,12 @@ pub enum EtcdError {
         #[source]
         source: ureq::Error,
     },
+    #[error("{endpoint}: {} within {after:?}", if never_sent_timeout(*phase) { "could not connect" } else { "no answer" })]
+    Timeout {
+        endpoint: String,
+        after: Duration,
+        phase: ureq::Timeout,
+    },
     #[error("{endpoint} answered HTTP {status}: {message}")]
     Status {
         endpoint: String,
@@ -126,6 +132,7 @@ impl StoreError for EtcdError {
     fn certainly_not_applied(&self) -> bool {
         match self {
             EtcdError::Transport { source, .. } => never_sent(source),
+            EtcdError::Timeout { phase, .. } => never_sent_timeout(*phase),
             // etcd refused it (a bad request, too many requests).
             EtcdError::Status { status, .. } => (400..500).contains(status),
             EtcdError::BadAnswer { .. } => false,
@@ -138,11 +145,7 @@ impl StoreError for EtcdError {
 fn never_sent(e: &ureq::Error) -> bool {
     match e {
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::BadUri(_) => true,
-        // A timeout's reason names the phase; one past connecting may
-        // have delivered the request.
-        ureq::Error::Timeout(t) => {
-            matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect)
-        }
+        ureq::Error::Timeout(phase) => never_sent_timeout(*phase),
         // Only connecting fails these ways (ureq's own split: the
         // address answered no, or there is no route to it).
         ureq::Error::Io(io) => matches!(
@@ -157,9 +160,18 @@ fn never_sent(e: &ureq::Error) -> bool {
     }
 }
 
+/// Whether a timeout in `phase` came before the request went out. The
+/// phase past connecting may have delivered it (and when the call's
+/// whole time ran out while connecting, ureq names the `Global` limit:
+/// `info`, the safe answer).
+fn never_sent_timeout(phase: ureq::Timeout) -> bool {
+    matches!(phase, ureq::Timeout::Resolve | ureq::Timeout::Connect)
+}
+
 /// A client of an etcd cluster: one member at a time.
 pub struct Etcd {
     agent: ureq::Agent,
+    timeout: Duration,
     endpoints: Endpoints<Endpoint>,
     serializable: bool,
 }
@@ -220,6 +232,7 @@ impl Etcd {
             .into();
         Some(Etcd {
             agent,
+            timeout: config.timeout,
             endpoints,
             serializable: config.reads == Reads::Serializable,
         })
@@ -247,7 +260,14 @@ impl Etcd {
             Ok(answer) => answer,
             Err(source) => {
                 self.endpoints.advance();
-                return Err(EtcdError::Transport { endpoint, source });
+                return Err(match source {
+                    ureq::Error::Timeout(phase) => EtcdError::Timeout {
+                        endpoint,
+                        after: self.timeout,
+                        phase,
+                    },
+                    source => EtcdError::Transport { endpoint, source },
+                });
             }
         };
         if status != 200 {
@@ -365,6 +385,19 @@ mod tests {
                 .certainly_not_applied()
         );
         assert!(!transport(ureq::Error::Timeout(ureq::Timeout::Global)).certainly_not_applied());
+        let timeout = |phase| EtcdError::Timeout {
+            endpoint: "http://e:2379".into(),
+            after: Duration::from_millis(500),
+            phase,
+        };
+        assert!(timeout(ureq::Timeout::Connect).certainly_not_applied());
+        assert_eq!(
+            timeout(ureq::Timeout::Connect).to_string(),
+            "http://e:2379: could not connect within 500ms"
+        );
+        let global = timeout(ureq::Timeout::Global);
+        assert!(!global.certainly_not_applied());
+        assert_eq!(global.to_string(), "http://e:2379: no answer within 500ms");
         assert!(
             !transport(ureq::Error::Io(io::ErrorKind::ConnectionReset.into()))
                 .certainly_not_applied()

@@ -135,28 +135,30 @@ pub enum Answer {
 }
 
 impl Answer {
-    /// The answer as the protocol's JSON object.
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_owned(), v);
-        };
-        match self {
-            Answer::Read(v) => {
-                put("type", "ok".into());
-                put("value", v.map_or(Value::Null, Value::from));
-            }
-            Answer::Done => put("type", "ok".into()),
-            Answer::Fail(e) => {
-                put("type", "fail".into());
-                put("error", e.as_str().into());
-            }
-            Answer::Info(e) => {
-                put("type", "info".into());
-                put("error", e.as_str().into());
-            }
+    /// The answer as the protocol's JSON object, `type` first.
+    pub fn to_json(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            /// Present (null included) for a read only.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            value: Option<Option<i64>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a str>,
         }
-        Value::Object(m)
+        let (kind, value, error) = match self {
+            Answer::Read(v) => ("ok", Some(*v), None),
+            Answer::Done => ("ok", None, None),
+            Answer::Fail(e) => ("fail", None, Some(e.as_str())),
+            Answer::Info(e) => ("info", None, Some(e.as_str())),
+        };
+        let line = Line { kind, value, error };
+        serde_json::to_string(&line).unwrap_or_else(|e| {
+            // Unreachable (a struct of strings and integers), but an
+            // answer line must go out whatever happens.
+            format!(r#"{{"type":"info","error":"answer not written: {e}"}}"#)
+        })
     }
 }
 
@@ -250,7 +252,7 @@ pub fn serve<S: Store>(
             Answer::Info(_) => served.info += 1,
         }
         out.clear();
-        serde_json::to_writer(&mut out, &answer.to_json()).map_err(io::Error::other)?;
+        out.extend_from_slice(answer.to_json().as_bytes());
         out.push(b'\n');
         // One write per answer: the line goes out whole, then at once.
         output.write_all(&out)?;
@@ -454,6 +456,27 @@ mod tests {
     }
 
     #[test]
+    fn answers_are_lines_with_their_type_first() {
+        assert_eq!(
+            Answer::Read(Some(3)).to_json(),
+            r#"{"type":"ok","value":3}"#
+        );
+        assert_eq!(
+            Answer::Read(None).to_json(),
+            r#"{"type":"ok","value":null}"#
+        );
+        assert_eq!(Answer::Done.to_json(), r#"{"type":"ok"}"#);
+        assert_eq!(
+            Answer::Fail("a \"quoted\"\nreason".into()).to_json(),
+            r#"{"type":"fail","error":"a \"quoted\"\nreason"}"#
+        );
+        assert_eq!(
+            Answer::Info("timed out".into()).to_json(),
+            r#"{"type":"info","error":"timed out"}"#
+        );
+    }
+
+    #[test]
     fn bad_lines_get_a_fail_answer_and_the_loop_goes_on() {
         let mut input = Vec::new();
         for bad in [
@@ -520,8 +543,9 @@ mod tests {
                 _ => r#"{"f":"cas","key":"k","value":[1,2]}"#,
             };
             let a = answer(&mut store, line.as_bytes());
-            assert_eq!(a.to_json()["type"], want, "{f} {error:?}: {a:?}");
-            assert_eq!(a.to_json()["error"], error.to_string());
+            let json: Value = a.to_json().parse().unwrap();
+            assert_eq!(json["type"], want, "{f} {error:?}: {a:?}");
+            assert_eq!(json["error"], error.to_string());
         }
     }
 

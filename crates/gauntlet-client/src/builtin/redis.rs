@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use redis::ErrorKind;
+use redis::{ErrorKind, IntoConnectionInfo};
 
 use super::{EndpointError, Endpoints, Store, StoreError};
 
@@ -35,15 +35,36 @@ pub struct Endpoint {
 impl Endpoint {
     pub fn parse(text: &str) -> Result<Endpoint, EndpointError> {
         let t = text.trim();
-        if t.starts_with("rediss://") || t.starts_with("valkeys://") {
-            return Err(EndpointError::Unsupported {
-                endpoint: t.to_owned(),
-                reason: "TLS (rediss://) needs a TLS stack, which gauntlet is built without; give a redis:// URL",
-            });
-        }
-        let client = redis::Client::open(t).map_err(|e| EndpointError::NotAUrl {
+        let unsupported = |reason| EndpointError::Unsupported {
             endpoint: t.to_owned(),
-            reason: format!("{e}; expected redis://HOST:PORT"),
+            reason,
+        };
+        match t.split_once("://").map(|(scheme, _)| scheme) {
+            Some("rediss" | "valkeys") => {
+                return Err(unsupported(
+                    "TLS (rediss://) needs a TLS stack, which gauntlet is built without; give a redis:// URL",
+                ));
+            }
+            Some("redis" | "valkey" | "unix" | "redis+unix" | "valkey+unix") | None => {}
+            Some(_) => return Err(unsupported("the scheme must be redis://")),
+        }
+        let info = t
+            .into_connection_info()
+            .map_err(|e| EndpointError::NotAUrl {
+                endpoint: t.to_owned(),
+                reason: format!("{e}; expected redis://HOST:PORT"),
+            })?;
+        // No `CLIENT SETINFO` after connecting (a name for Redis's client
+        // list, two replies ignored): connecting then sends nothing unless
+        // the URL has a password or a database, so the timeout bounds it
+        // once, and a paused server times out on the operation's own
+        // command, the one that counts.
+        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(|e| {
+            EndpointError::NotAUrl {
+                endpoint: t.to_owned(),
+                reason: e.to_string(),
+            }
         })?;
         Ok(Endpoint {
             url: t.to_owned(),
@@ -76,6 +97,10 @@ pub enum RedisError {
         #[source]
         source: redis::RedisError,
     },
+    #[error("{endpoint}: could not connect within {after:?}")]
+    ConnectTimeout { endpoint: String, after: Duration },
+    #[error("{endpoint}: no reply within {after:?}")]
+    Timeout { endpoint: String, after: Duration },
     #[error("{endpoint}: {source}")]
     Command {
         endpoint: String,
@@ -89,8 +114,10 @@ pub enum RedisError {
 impl StoreError for RedisError {
     fn certainly_not_applied(&self) -> bool {
         match self {
-            // Nothing was sent.
-            RedisError::Connect { .. } => true,
+            // The operation's command was not sent.
+            RedisError::Connect { .. } | RedisError::ConnectTimeout { .. } => true,
+            // It went out; Redis may run it yet.
+            RedisError::Timeout { .. } => false,
             // Redis answered with an error: it refused the command (a
             // script that errs does so at its GET, before its SET).
             RedisError::Command { source, .. } => is_error_reply(source),
@@ -143,17 +170,32 @@ impl Redis {
                 Ok(c) => self.connection.insert(c),
                 Err(source) => {
                     self.endpoints.advance();
-                    return Err(RedisError::Connect { endpoint, source });
+                    return Err(if source.is_timeout() {
+                        RedisError::ConnectTimeout {
+                            endpoint,
+                            after: self.timeout,
+                        }
+                    } else {
+                        RedisError::Connect { endpoint, source }
+                    });
                 }
             },
         };
         command(connection, &self.cas).map_err(|source| {
-            if !is_error_reply(&source) {
-                // Its next reply could be this command's late one.
-                self.connection = None;
-                self.endpoints.advance();
+            if is_error_reply(&source) {
+                return RedisError::Command { endpoint, source };
             }
-            RedisError::Command { endpoint, source }
+            // Its next reply could be this command's late one.
+            self.connection = None;
+            self.endpoints.advance();
+            if source.is_timeout() {
+                RedisError::Timeout {
+                    endpoint,
+                    after: self.timeout,
+                }
+            } else {
+                RedisError::Command { endpoint, source }
+            }
         })
     }
 
@@ -213,7 +255,7 @@ mod tests {
         }
         for (text, says) in [
             ("10.0.0.2:6379", "not a URL"),
-            ("http://10.0.0.2:6379", "not a URL"),
+            ("http://10.0.0.2:6379", "redis://"),
             ("", "not a URL"),
             ("rediss://10.0.0.2:6379", "TLS"),
         ] {
@@ -224,11 +266,9 @@ mod tests {
 
     #[test]
     fn connecting_never_applies_and_a_cut_connection_may_have() {
-        let refused = redis::RedisError::from(std::io::Error::from(
-            std::io::ErrorKind::ConnectionRefused,
-        ));
-        let timed_out =
-            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        let refused =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let timed_out = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
         assert!(
             RedisError::Connect {
                 endpoint: "redis://r".into(),
@@ -243,5 +283,20 @@ mod tests {
             }
             .certainly_not_applied()
         );
+        let after = Duration::from_millis(500);
+        let endpoint = || "redis://r".to_owned();
+        assert!(
+            RedisError::ConnectTimeout {
+                endpoint: endpoint(),
+                after
+            }
+            .certainly_not_applied()
+        );
+        let timeout = RedisError::Timeout {
+            endpoint: endpoint(),
+            after,
+        };
+        assert!(!timeout.certainly_not_applied());
+        assert_eq!(timeout.to_string(), "redis://r: no reply within 500ms");
     }
 }
