@@ -272,6 +272,40 @@ fn the_redis_client_against_a_real_redis() {
     c.finish();
 }
 
+/// A partitioned server drops the SYN, so a connection never completes:
+/// here a listener whose accept queue is full. A write then never went
+/// out, so it is a definite fail, answered within the timeout.
+#[test]
+fn a_connection_that_never_completes_is_a_fail_within_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Fill its accept queue (it never accepts): the kernel then drops
+    // further SYNs.
+    let held: Vec<_> = (0..1000)
+        .map_while(|_| {
+            std::net::TcpStream::connect_timeout(
+                &([127, 0, 0, 1], port).into(),
+                Duration::from_millis(100),
+            )
+            .ok()
+        })
+        .collect();
+    assert!(held.len() < 1000, "the accept queue never filled");
+    let timeout = format!("{}ms", TIMEOUT.as_millis());
+    for (system, scheme) in [("etcd", "http"), ("redis", "redis")] {
+        let url = format!("{scheme}://127.0.0.1:{port}");
+        let mut c = Client::start(&[system, "--endpoints", &url, "--timeout", &timeout]);
+        let (a, took) = c.ask(&write("k1", 1).to_string());
+        assert_eq!(a["type"], "fail", "{system}: {a}");
+        assert!(
+            a["error"].as_str().unwrap().contains("could not connect"),
+            "{system}: {a}"
+        );
+        assert!(took < TIMEOUT + SLACK, "{system}: took {took:?}");
+        c.finish();
+    }
+}
+
 #[test]
 fn bad_arguments_are_refused_with_exit_254() {
     for (args, says) in [

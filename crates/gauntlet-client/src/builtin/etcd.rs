@@ -223,6 +223,11 @@ impl Etcd {
         let agent = ureq::Agent::config_builder()
             // The whole call, connecting and the answer's body included.
             .timeout_global(Some(config.timeout))
+            // Connecting gets a little less, so that a connect that never
+            // completes (a partitioned member drops the SYN) times out as
+            // a connect, which is certain not to have applied (`fail`),
+            // rather than as the whole call (`info`).
+            .timeout_connect(Some(config.timeout.mul_f64(0.9)))
             // etcd's error answers (4xx, 5xx) carry their reason in the body.
             .http_status_as_error(false)
             // The members are where the test says, never behind an
