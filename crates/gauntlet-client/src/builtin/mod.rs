@@ -135,8 +135,8 @@ pub enum Answer {
 }
 
 impl Answer {
-    /// The answer as the protocol's JSON object, `type` first.
-    pub fn to_json(&self) -> String {
+    /// The answer line (without its newline): the protocol's JSON object, `type` first.
+    pub fn to_line(&self) -> String {
         #[derive(serde::Serialize)]
         struct Line<'a> {
             #[serde(rename = "type")]
@@ -240,7 +240,6 @@ pub fn serve<S: Store>(
 ) -> io::Result<Served> {
     let mut served = Served::default();
     let mut line = Vec::with_capacity(256);
-    let mut out = Vec::with_capacity(256);
     while let Some(read) = read_line(&mut input, &mut line)? {
         let answer = match read {
             Line::Whole => answer(store, &line),
@@ -251,11 +250,10 @@ pub fn serve<S: Store>(
             Answer::Fail(_) => served.fail += 1,
             Answer::Info(_) => served.info += 1,
         }
-        out.clear();
-        out.extend_from_slice(answer.to_json().as_bytes());
-        out.push(b'\n');
+        let mut out = answer.to_line();
+        out.push('\n');
         // One write per answer: the line goes out whole, then at once.
-        output.write_all(&out)?;
+        output.write_all(out.as_bytes())?;
         output.flush()?;
     }
     Ok(served)
@@ -458,20 +456,20 @@ mod tests {
     #[test]
     fn answers_are_lines_with_their_type_first() {
         assert_eq!(
-            Answer::Read(Some(3)).to_json(),
+            Answer::Read(Some(3)).to_line(),
             r#"{"type":"ok","value":3}"#
         );
         assert_eq!(
-            Answer::Read(None).to_json(),
+            Answer::Read(None).to_line(),
             r#"{"type":"ok","value":null}"#
         );
-        assert_eq!(Answer::Done.to_json(), r#"{"type":"ok"}"#);
+        assert_eq!(Answer::Done.to_line(), r#"{"type":"ok"}"#);
         assert_eq!(
-            Answer::Fail("a \"quoted\"\nreason".into()).to_json(),
+            Answer::Fail("a \"quoted\"\nreason".into()).to_line(),
             r#"{"type":"fail","error":"a \"quoted\"\nreason"}"#
         );
         assert_eq!(
-            Answer::Info("timed out".into()).to_json(),
+            Answer::Info("timed out".into()).to_line(),
             r#"{"type":"info","error":"timed out"}"#
         );
     }
@@ -543,7 +541,7 @@ mod tests {
                 _ => r#"{"f":"cas","key":"k","value":[1,2]}"#,
             };
             let a = answer(&mut store, line.as_bytes());
-            let json: Value = a.to_json().parse().unwrap();
+            let json: Value = a.to_line().parse().unwrap();
             assert_eq!(json["type"], want, "{f} {error:?}: {a:?}");
             assert_eq!(json["error"], error.to_string());
         }
