@@ -7,8 +7,11 @@
 //! test cluster.toml` (Jepsen's client: `{"f":"cas","key":"k3","value":[1,4]}`
 //! in, `{"type":"ok"|"fail"|"info", ...}` out), sans-IO. The soak's user
 //! programs speak their own requests over the same [`LineProgram`].
+//! [`builtin`] is the other side: the client programs gauntlet ships
+//! (`gauntlet client etcd`, `gauntlet client redis`).
 
 pub mod bench;
+pub mod builtin;
 mod client;
 mod program;
 pub mod protocol;

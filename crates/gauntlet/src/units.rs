@@ -222,6 +222,21 @@ pub fn duration_with_unit(text: &str) -> Result<Seconds, ValueError> {
     Ok(Seconds(Duration::from_secs_f64(secs)))
 }
 
+/// A timeout with a unit, as [`duration_with_unit`] reads it (`500ms`,
+/// `2s`, `1m30s`; a plain number is seconds), from 1 ms to 365 days: a
+/// zero timeout would give up on every request at once.
+pub fn timeout_with_unit(text: &str) -> Result<Seconds, ValueError> {
+    let allowed = || format!("a duration such as 500ms, 2s or 1m30s, from 1ms to {DAYS}");
+    match duration_with_unit(text) {
+        Ok(d) if d.0 >= MIN_DURATION => Ok(d),
+        Ok(_) | Err(ValueError::OutOfRange { .. }) => {
+            Err(ValueError::OutOfRange { allowed: allowed() })
+        }
+        Err(ValueError::NotFinite { .. }) => Err(ValueError::NotFinite { allowed: allowed() }),
+        Err(_) => Err(ValueError::NotANumber { allowed: allowed() }),
+    }
+}
+
 /// A mean latency in milliseconds, from 0 to 365 days: the network
 /// model's own limit ([`gauntlet_net::Latency::MAX_MEAN_MS`]).
 pub fn latency_ms(text: &str) -> Result<Millis, ValueError> {
@@ -520,6 +535,23 @@ mod tests {
             "99999999999999999999h",
         ] {
             assert!(duration_with_unit(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_are_durations_of_at_least_a_millisecond() {
+        assert_eq!(
+            timeout_with_unit("500ms"),
+            Ok(Seconds(Duration::from_millis(500)))
+        );
+        assert_eq!(timeout_with_unit("2"), Ok(Seconds(Duration::from_secs(2))));
+        assert_eq!(
+            timeout_with_unit("1ms"),
+            Ok(Seconds(Duration::from_millis(1)))
+        );
+        for bad in ["0", "0s", "0.0001", "soon", "-1s", "8761h", ""] {
+            let e = timeout_with_unit(bad).unwrap_err().to_string();
+            assert!(e.contains("from 1ms to 365 days"), "{bad}: {e}");
         }
     }
 

@@ -35,57 +35,19 @@ fn bench_client_runs_ops_through_client_programs() {
     }
 }
 
-/// A single-member etcd on loopback in `dir`, killed on drop.
-struct Etcd(std::process::Child);
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The documented Python client (examples/python/etcd_client.py) against
 /// a real etcd, through the same ProgramClient cluster tests use.
 #[tokio::test]
 async fn the_python_etcd_client_speaks_the_protocol() {
     use gauntlet_client::protocol::{Outcome, request};
     use serde_json::json;
-    let have = |p: &str| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !have("etcd") || !have("python3") {
-        #[allow(clippy::disallowed_macros, reason = "a skipped test says why")]
-        {
-            eprintln!("skipped: needs etcd (Debian etcd-server) and python3");
-        }
+    if !common::have("python3", "python3") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (client_port, peer_port) = (common::free_port(), common::free_port());
-    let url = format!("http://127.0.0.1:{client_port}");
-    let etcd = Etcd(
-        Command::new("etcd")
-            .args(["--name", "t", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args([
-                "--listen-client-urls",
-                &url,
-                "--advertise-client-urls",
-                &url,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &format!("http://127.0.0.1:{peer_port}"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let Some(etcd) = common::start_etcd() else {
+        return;
+    };
+    let url = etcd.url("http");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/python/etcd_client.py");
     let spec = gauntlet_node::NodeSpec::new("python3")

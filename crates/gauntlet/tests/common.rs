@@ -157,6 +157,133 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Whether `program` runs (`program --version`); when not, says which
+/// Debian package the skipped test needs.
+pub fn have(program: &str, package: &str) -> bool {
+    let there = Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !there {
+        #[allow(
+            clippy::disallowed_macros,
+            reason = "a skipped test says why on stderr"
+        )]
+        {
+            eprintln!("skipped: needs {program} (Debian {package})");
+        }
+    }
+    there
+}
+
+/// A server a test started on a free loopback port, with its files in a
+/// temp dir: SIGKILLed and reaped on drop, so also when the test panics
+/// (a paused one too).
+pub struct Server {
+    child: std::process::Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// `scheme://127.0.0.1:PORT`.
+    pub fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// SIGSTOP: it keeps its sockets (connections are accepted by the
+    /// kernel) and answers nothing, as a paused or partitioned server.
+    pub fn pause(&self) {
+        nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGSTOP).unwrap();
+    }
+
+    pub fn resume(&self) {
+        nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGCONT).unwrap();
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts `cmd` (its output discarded) and waits, at most 20 s, for
+    /// `port` to take connections.
+    fn start(mut cmd: Command, port: u16, dir: tempfile::TempDir) -> Server {
+        let child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let mut server = Server { child, port, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("{cmd:?} exited before it listened: {status}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{cmd:?} did not listen on {port} within 20 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A single-member etcd (Debian etcd-server) on 127.0.0.1, taking
+/// connections (it may need a moment more to elect itself and serve);
+/// `None`, the test skipped, when there is no `etcd`.
+pub fn start_etcd() -> Option<Server> {
+    if !have("etcd", "etcd-server") {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (client_port, peer_port) = (free_port(), free_port());
+    let url = format!("http://127.0.0.1:{client_port}");
+    let mut cmd = Command::new("etcd");
+    cmd.args(["--name", "t", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args([
+            "--listen-client-urls",
+            &url,
+            "--advertise-client-urls",
+            &url,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{peer_port}"),
+        ]);
+    Some(Server::start(cmd, client_port, dir))
+}
+
+/// A Redis (Debian redis-server) on 127.0.0.1 without persistence, ready;
+/// `None`, the test skipped, when there is no `redis-server`.
+pub fn start_redis() -> Option<Server> {
+    if !have("redis-server", "redis-server") {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new("redis-server");
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir.path());
+    Some(Server::start(cmd, port, dir))
+}
+
 impl Default for Bench {
     fn default() -> Bench {
         Bench::new()
