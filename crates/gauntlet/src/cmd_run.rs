@@ -272,8 +272,14 @@ pub fn cluster(args: crate::cli::TestArgs) -> Result<u8> {
         if let Some(dir) = outcome.outcome.reports.first().and_then(|p| p.parent()) {
             out!("  files in {}", dir.display());
         }
+        let sets: String = args
+            .sets
+            .values
+            .iter()
+            .map(|s| format!(" --set {s}"))
+            .collect();
         out!(
-            "  the same schedule again: gauntlet test {} --seed {seed}",
+            "  the same schedule again: gauntlet test {}{sets} --seed {seed}",
             path.display()
         );
     }

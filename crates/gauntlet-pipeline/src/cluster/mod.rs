@@ -422,9 +422,14 @@ impl ClusterTest {
     async fn check(&mut self, at: At<'_>) -> Result<StageOutcome, PipelineError> {
         let mut checks = serde_json::Map::new();
         let mut verdict = Validity::Valid;
+        // Read once, if a check found an anomaly to show beside its faults.
+        let mut history = None;
         for check in &self.spec.checks {
             let rel = format!("checks/{}", check.name);
-            let judged = crate::check::judge(check, &self.dir, &rel, &self.progress).await;
+            let mut judged = crate::check::judge(check, &self.dir, &rel, &self.progress).await;
+            if judged.result.valid == Validity::Invalid {
+                self.beside_faults(&mut judged, &rel, &mut history);
+            }
             for (file, kind) in &judged.artifacts {
                 at.store
                     .add_artifact(at.run, Some(at.attempt.id), file, kind)?;
@@ -450,6 +455,61 @@ impl ClusterTest {
             message: Some(line),
             ..StageEnd::passed().with_summary(json!({ "valid": verdict }))
         }))
+    }
+}
+
+impl ClusterTest {
+    /// Puts each anomaly an invalid check names (by history index) beside
+    /// the nemesis's actions around it: `beside-faults` lines in its
+    /// evidence, `<check dir>/anomalies.txt`, and the lines told to the
+    /// person watching.
+    fn beside_faults(
+        &self,
+        judged: &mut crate::check::Judged,
+        rel: &str,
+        history: &mut Option<Vec<gauntlet_history::Op>>,
+    ) {
+        if history.is_none() {
+            match gauntlet_history::read_history(&self.dir.join("history.jsonl")) {
+                Ok(h) => *history = Some(h.ops),
+                Err(e) => {
+                    self.progress
+                        .note(&format!("the anomaly cannot be put beside its faults: {e}"));
+                    return;
+                }
+            }
+        }
+        let ops = history.as_deref().unwrap_or_default();
+        let mut text = String::new();
+        for evidence in judged.result.evidence.iter_mut() {
+            let (indices, mark) = gauntlet_report::anomaly::named_indices(evidence);
+            let lines = gauntlet_report::anomaly::beside_faults(ops, &indices, mark);
+            if lines.is_empty() {
+                continue;
+            }
+            let title = match evidence.get("key") {
+                Some(k) => format!("{} at key {k}", judged.result.checker),
+                None => judged.result.checker.clone(),
+            };
+            self.progress
+                .note(&format!("{title}:\n  {}", lines.join("\n  ")));
+            text.push_str(&format!("{title}:\n  {}\n\n", lines.join("\n  ")));
+            evidence["beside-faults"] = json!(lines);
+        }
+        if text.is_empty() {
+            return;
+        }
+        let file = format!("{rel}/anomalies.txt");
+        if std::fs::write(self.dir.join(&file), text).is_ok() {
+            judged.artifacts.push((file, "check"));
+        }
+        // check.json keeps what the result now says.
+        let result = serde_json::to_value(&judged.result).unwrap_or(Value::Null);
+        let _ = std::fs::write(
+            self.dir.join(format!("{rel}/check.json")),
+            serde_json::to_string_pretty(&result).unwrap_or_default() + "\n",
+        );
+        judged.summary["result"] = result;
     }
 }
 
