@@ -5,6 +5,7 @@
 mod actions;
 mod fault;
 mod partition;
+mod replay;
 mod schedule;
 mod together;
 
@@ -14,5 +15,6 @@ pub use fault::{
     Signals, VerbFuture, executor_for,
 };
 pub use partition::{PartitionShape, partition};
+pub use replay::{RecordedOp, Replay, ReplayError};
 pub use schedule::{Action, FaultKind, Nemesis, Schedule, parse_faults};
 pub use together::Together;

@@ -20,6 +20,11 @@ pub enum PartitionShape {
 }
 
 impl PartitionShape {
+    /// The shape [`PartitionShape::name`] calls `name`.
+    pub fn from_name(name: &str) -> Option<PartitionShape> {
+        PartitionShape::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub const ALL: [PartitionShape; 6] = [
         PartitionShape::One,
         PartitionShape::Majority,

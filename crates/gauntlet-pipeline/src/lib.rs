@@ -61,6 +61,8 @@ pub enum PipelineError {
     NotSoak,
     #[error("the plan has no [workload]: a cluster test needs one (see docs/cluster.md)")]
     NotCluster,
+    #[error("run {run}'s storm cannot be replayed: {why}")]
+    Replay { run: String, why: String },
     #[error("run {run}: its resolved plan {path} cannot be read: {message}")]
     ResolvedPlan {
         run: String,

@@ -212,6 +212,17 @@ fn staged() -> (tempfile::TempDir, RunReport) {
             &json!({"valid": true, "modules": 4}),
         )
         .unwrap();
+    store
+        .set_verdict(
+            &run,
+            "linearizable",
+            Validity::Invalid,
+            &json!({"valid": false, "evidence": [{"key": 8, "problem": "not linearizable",
+                "beside-faults": [
+                    "t=24.243 s  nemesis  start-partition one: n3 ✕ n1 n2",
+                    "t=28.698 s  p22      read on key 8 → null: ok (took 1 ms)   ◀"]}]}),
+        )
+        .unwrap();
     let log = store.artifact_dir(&run).join("stages/smoke/1/stdout.log");
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     std::fs::write(&log, "all good\n").unwrap();
@@ -390,6 +401,22 @@ fn json_has_the_whole_shape() {
     assert_eq!(rss_api["samples"], 300);
     assert_eq!(rss_api["unit"], "bytes");
     assert_eq!(v["artifacts"][0]["path"], "stages/smoke/1/stdout.log");
+}
+
+#[test]
+fn an_anomaly_beside_its_faults_is_in_every_format_a_person_reads() {
+    let (_dir, r) = staged();
+    for f in [Format::Markdown, Format::Html] {
+        let text = render(&r, f);
+        assert!(
+            text.contains("linearizable at key 8: the anomaly beside its faults"),
+            "{f:?}"
+        );
+        assert!(
+            text.contains("read on key 8 → null: ok (took 1 ms)   ◀"),
+            "{f:?}"
+        );
+    }
 }
 
 #[test]

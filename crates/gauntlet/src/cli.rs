@@ -72,7 +72,8 @@ pub enum Command {
     gauntlet test -w g-counter --bin ./counter --node-count 3 --nemesis partition,kill,pause --seed 42\n  \
     gauntlet test -w echo --bin python3 my_node.py   # arguments after --bin go to the program\n  \
     gauntlet test -w lin-kv --bin ./kv --checker ./leases.py --checker-timeout 30   # a custom checker\n  \
-    gauntlet test examples/cluster/etcd.toml --seed 7   # Jepsen mode: a real cluster on lab hosts (root)\n\n\
+    gauntlet test examples/cluster/etcd.toml --seed 7   # Jepsen mode: a real cluster on lab hosts (root)\n  \
+    gauntlet test examples/cluster/etcd.toml --replay r20261203-115542-11f   # that run's faults again\n\n\
     A cluster test (a plan, no --bin) goes to STORE/<run-id>/: history.jsonl, results.json,\n  \
     checks/<name>/, clients/, services/<service>.log and the reports. docs/cluster.md has the format.\n\
     Results go to STORE/<workload>/<run-id>/ (also STORE/<run-id>; STORE/latest points at the newest):\n  \
@@ -98,6 +99,11 @@ pub struct TestArgs {
     /// the run's directory) instead of removing them at the end.
     #[arg(long)]
     pub keep_data: bool,
+    /// A cluster plan: replay the storm of a recorded run (its nemesis
+    /// actions, at the same offsets, on the same nodes) instead of drawing
+    /// one from the seed: re-run the exact faults that broke the system.
+    #[arg(long, value_name = "RUN-ID")]
+    pub replay: Option<String>,
     /// Number of nodes, named n0 … n{N-1}: 1 to 10000.
     #[arg(long, default_value = "5", value_name = "N", allow_negative_numbers = true, value_parser = units::node_count)]
     pub node_count: usize,

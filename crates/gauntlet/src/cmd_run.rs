@@ -224,8 +224,21 @@ pub fn cluster(args: crate::cli::TestArgs) -> Result<u8> {
     store.mark_dead_runs_interrupted().map_err(store_error)?;
     let seed = args.seed.value.unwrap_or_else(rand_seed);
     let quiet = args.quiet.on || args.json.on;
+    let replay = match &args.replay {
+        None => None,
+        Some(run) => {
+            let storm = gauntlet_pipeline::cluster::recorded_storm(&store, run, &plan).map_err(
+                |e| match e {
+                    gauntlet_pipeline::PipelineError::Store(e) => store_error(e),
+                    e => Failure::bad_args(format!("--replay {run}: {e}")),
+                },
+            )?;
+            Some((run.clone(), storm))
+        }
+    };
     let options = gauntlet_pipeline::cluster::ClusterOptions {
         keep_data: args.keep_data,
+        replay,
     };
     let outcome = drive(quiet, |context, cancel| {
         gauntlet_pipeline::warn_exposed(&plan, &context.events);
@@ -278,8 +291,13 @@ pub fn cluster(args: crate::cli::TestArgs) -> Result<u8> {
             .iter()
             .map(|s| format!(" --set {s}"))
             .collect();
+        // A replayed storm is the recorded run's; the seed drew the ops.
+        let storm = match &args.replay {
+            Some(run) => format!(" --replay {run}"),
+            None => String::new(),
+        };
         out!(
-            "  the same schedule again: gauntlet test {}{sets} --seed {seed}",
+            "  the same schedule again: gauntlet test {}{sets}{storm} --seed {seed}",
             path.display()
         );
     }

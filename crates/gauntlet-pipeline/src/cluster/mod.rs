@@ -24,7 +24,9 @@ use gauntlet_check::Validity;
 use gauntlet_client::{Problems, ProgramClient};
 use gauntlet_events::Event;
 use gauntlet_history::{OpType, Recorder};
-use gauntlet_nemesis::{FaultKind, FaultLog, Nemesis, NemesisActions, NemesisOps, Signals};
+use gauntlet_nemesis::{
+    FaultKind, FaultLog, Nemesis, NemesisActions, NemesisOps, RecordedOp, Replay, Signals,
+};
 use gauntlet_node::{LocalBackend, NodeSpec};
 use gauntlet_plan::{Cluster, ClusterClient, Plan};
 use gauntlet_store::{NewRun, NewStage, RunKind, StageEnd, Store};
@@ -38,7 +40,7 @@ use crate::soak::faults::Services;
 use crate::supervisor::{Supervisor, data_root, log_dir};
 use crate::{Outcome, PipelineError, Start, io_err};
 
-use nemesis::ClusterFaults;
+use nemesis::{ClusterFaults, Storm};
 use workers::{SharedWorkload, Worker};
 
 const STAGES: [(&str, &str); 3] = [("up", "up"), ("test", "test"), ("check", "check")];
@@ -49,6 +51,38 @@ pub struct ClusterOptions {
     /// Keep the services' data directories (`data/` in the run's
     /// directory) instead of removing them at the end.
     pub keep_data: bool,
+    /// A recorded run's storm to replay instead of drawing one from the
+    /// seed ([`recorded_storm`]), and the run it comes from.
+    pub replay: Option<(String, Replay)>,
+}
+
+/// The storm `run` recorded (the nemesis ops of its history), to replay
+/// on `plan`'s nodes: the same faults at the same offsets on the same
+/// hosts.
+pub fn recorded_storm(store: &Store, run: &str, plan: &Plan) -> Result<Replay, PipelineError> {
+    let Some(cluster) = &plan.cluster else {
+        return Err(PipelineError::NotCluster);
+    };
+    let recorded = store.run(run)?;
+    let path = store.artifact_dir(&recorded.id).join("history.jsonl");
+    let fail = |why: String| PipelineError::Replay {
+        run: recorded.id.to_string(),
+        why,
+    };
+    let history = gauntlet_history::read_history(&path)
+        .map_err(|e| fail(format!("its history cannot be read: {e}")))?;
+    let ops: Vec<RecordedOp> = history
+        .ops
+        .into_iter()
+        .filter(|o| !o.is_client())
+        .map(|o| RecordedOp {
+            index: o.index,
+            time_ns: o.time.unwrap_or(0),
+            f: o.f,
+            value: o.value,
+        })
+        .collect();
+    Replay::new(&ops, &cluster.nodes).map_err(|e| fail(e.to_string()))
 }
 
 /// How a cluster test ended.
@@ -176,13 +210,14 @@ impl Preset for ClusterTest {
 
     async fn stop(&mut self) {
         self.supervisor.lock().await.stop_all().await;
-        if !self.options.keep_data && self.data.exists() {
-            if let Err(e) = std::fs::remove_dir_all(&self.data) {
-                self.progress.note(&format!(
-                    "could not remove the data directories {}: {e}",
-                    self.data.display()
-                ));
-            }
+        if !self.options.keep_data
+            && self.data.exists()
+            && let Err(e) = std::fs::remove_dir_all(&self.data)
+        {
+            self.progress.note(&format!(
+                "could not remove the data directories {}: {e}",
+                self.data.display()
+            ));
         }
     }
 }
@@ -304,25 +339,30 @@ impl ClusterTest {
         drop(free_tx);
 
         let until = started + w.time_limit;
-        let nemesis = self.nemesis();
+        let nemesis = self.storm();
+        let nemesis_desc = match &nemesis {
+            Storm::Replayed(r) => Some(format!("replaying {} recorded nemesis actions", r.len())),
+            Storm::Drawn(_) => None,
+        };
         let nemesis_task = {
             let faults = faults.clone();
             let cancel = at.cancel.clone();
             tokio::spawn(async move { nemesis::follow(nemesis, &faults, until, cancel).await })
         };
+        let storm = match (&nemesis_desc, &self.spec.nemesis) {
+            (Some(replayed), _) => format!("; {replayed}"),
+            (None, Some(n)) if !n.faults.is_empty() => format!(
+                "; nemesis {} every ~{:.0} s",
+                n.faults.join(", "),
+                n.interval.as_secs_f64()
+            ),
+            _ => String::new(),
+        };
         self.progress.note(&format!(
-            "{} workers, {} ops/s for {:.0} s{}",
+            "{} workers, {} ops/s for {:.0} s{storm}",
             w.concurrency,
             w.rate,
             w.time_limit.as_secs_f64(),
-            match &self.spec.nemesis {
-                Some(n) if !n.faults.is_empty() => format!(
-                    "; nemesis {} every ~{:.0} s",
-                    n.faults.join(", "),
-                    n.interval.as_secs_f64()
-                ),
-                _ => String::new(),
-            }
         ));
         let main = workers::dispatch(
             &workload, &senders, &mut free, w.rate, until, self.seed, at.cancel,
@@ -402,6 +442,18 @@ impl ClusterTest {
         }))
     }
 
+    /// The recorded storm to replay, or one drawn from the seed.
+    fn storm(&mut self) -> Storm {
+        match self.options.replay.take() {
+            Some((run, replay)) => {
+                self.progress
+                    .note(&format!("the storm is run {run}'s, replayed"));
+                Storm::Replayed(replay)
+            }
+            None => Storm::Drawn(Box::new(self.nemesis())),
+        }
+    }
+
     fn nemesis(&self) -> Nemesis {
         let (kinds, interval) = match &self.spec.nemesis {
             Some(n) => (
@@ -415,7 +467,7 @@ impl ClusterTest {
         };
         let n = self.spec.nodes.len();
         // Its own stream of the run's seed, apart from the workload's.
-        Nemesis::new(kinds, interval, n, n, self.seed ^ 0x6e65_6d65_7369_73)
+        Nemesis::new(kinds, interval, n, n, self.seed ^ 0x006e_656d_6573_6973)
     }
 
     /// Each check over the history; the verdict is the worst.

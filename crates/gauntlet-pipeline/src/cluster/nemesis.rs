@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gauntlet_lab::LabNet;
-use gauntlet_nemesis::{Action, FaultExecutor, Nemesis, NemesisActions, Schedule, Signals};
+use gauntlet_nemesis::{Action, FaultExecutor, Nemesis, NemesisActions, Replay, Schedule, Signals};
 use tokio::sync::watch;
 
 use crate::soak::faults::Services;
@@ -47,15 +47,50 @@ impl ClusterFaults {
     }
 }
 
-/// Follows the nemesis's schedule until `until` or a Ctrl-C, each action
-/// at its due time after the history's zero. Returns the nemesis, so the
+/// Where a cluster test's storm comes from: drawn from the seed, or
+/// replayed from a recorded run.
+pub(crate) enum Storm {
+    Drawn(Box<Nemesis>),
+    Replayed(Replay),
+}
+
+impl Storm {
+    /// What is still active, healed.
+    pub fn heal_all(&mut self) -> Vec<Action> {
+        match self {
+            Storm::Drawn(n) => n.heal_all(),
+            Storm::Replayed(r) => r.heal_all(),
+        }
+    }
+}
+
+impl Schedule for Storm {
+    type Step = Action;
+
+    fn next_due(&mut self) -> Option<std::time::Duration> {
+        match self {
+            Storm::Drawn(n) => n.next_due(),
+            Storm::Replayed(r) => r.next_due(),
+        }
+    }
+
+    fn take_step(&mut self) -> Option<Action> {
+        match self {
+            Storm::Drawn(n) => n.take_step(),
+            Storm::Replayed(r) => r.take_step(),
+        }
+    }
+}
+
+/// Follows the storm's schedule until `until` or a Ctrl-C, each action
+/// at its due time after the history's zero. Returns the storm, so the
 /// final phase heals what it left active.
 pub(crate) async fn follow(
-    mut nemesis: Nemesis,
+    mut nemesis: Storm,
     faults: &ClusterFaults,
     until: Instant,
     mut cancel: watch::Receiver<bool>,
-) -> Nemesis {
+) -> Storm {
     while let Some(due) = nemesis.next_due() {
         let at = faults.started + due;
         if at >= until {

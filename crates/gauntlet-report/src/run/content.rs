@@ -615,11 +615,32 @@ fn verdicts_section(r: &RunReport) -> Option<Section> {
             ]
         })
         .collect();
+    let mut blocks = vec![table(&["checker", "valid", "figures"], rows)];
+    // Each anomaly beside the faults around it, where the run put it there.
+    for v in &r.verdicts {
+        let evidence = v.figures.get("evidence").and_then(|e| e.as_array());
+        for e in evidence.into_iter().flatten() {
+            let Some(lines) = e.get("beside-faults").and_then(|l| l.as_array()) else {
+                continue;
+            };
+            let title = match e.get("key") {
+                Some(k) => format!("{} at key {k}: the anomaly beside its faults", v.checker),
+                None => format!("{}: the anomaly beside its faults", v.checker),
+            };
+            blocks.push(Block::Output {
+                title,
+                lines: lines
+                    .iter()
+                    .filter_map(|l| l.as_str().map(str::to_owned))
+                    .collect(),
+            });
+        }
+    }
     Some(Section {
         id: "checks".into(),
         level: 2,
         title: "Checks".into(),
-        blocks: vec![table(&["checker", "valid", "figures"], rows)],
+        blocks,
     })
 }
 
