@@ -45,9 +45,15 @@ pub struct ClusterWorkload {
 }
 
 /// The workload kinds, with the generator each uses.
-pub const CLUSTER_WORKLOADS: [(&str, &str); 4] = [
+pub const CLUSTER_WORKLOADS: [(&str, &str); 6] = [
     ("register", "register"),
     ("cas-register", "cas-register"),
+    // Independent keys read, written and compare-and-set: a key-value
+    // store checked key by key.
+    ("kv", "cas-register"),
+    // Adds of unique elements and reads of the whole set (Maelstrom's
+    // g-set), judged by `set-full`.
+    ("set", "g-set"),
     ("list-append", "txn-list-append"),
     ("rw-register", "txn-rw-register"),
 ];

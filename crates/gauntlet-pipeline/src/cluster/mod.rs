@@ -37,7 +37,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use crate::driver::{At, Engine, INTERRUPTED, Preset, StageName, StageOutcome};
 use crate::progress::Progress;
 use crate::soak::faults::Services;
-use crate::supervisor::{Supervisor, data_root, log_dir};
+use crate::supervisor::{Samples, Supervisor, data_root, log_dir};
 use crate::{Outcome, PipelineError, Start, io_err};
 
 use nemesis::{ClusterFaults, Storm};
@@ -142,6 +142,7 @@ pub async fn cluster(
         dir: engine.dir.clone(),
         data: data_root(&services_dir),
         progress: engine.progress.clone(),
+        samples: engine.samples.clone(),
         supervisor: Arc::new(Mutex::new(supervisor)),
         network: lab.as_ref().map(|l| l.net.clone()),
         verdict: None,
@@ -166,6 +167,7 @@ struct ClusterTest {
     /// The services' data directories.
     data: PathBuf,
     progress: Progress,
+    samples: Samples,
     supervisor: Arc<Mutex<Supervisor>>,
     network: Option<Arc<gauntlet_lab::LabNet>>,
     verdict: Option<Validity>,
@@ -313,6 +315,7 @@ impl ClusterTest {
         let clients_dir = self.dir.join("clients");
         std::fs::create_dir_all(&clients_dir).map_err(io_err(&clients_dir))?;
         let problems = Arc::new(Problems::default());
+        let latencies = Arc::new(workers::Latencies::default());
         let (free_tx, mut free) = mpsc::unbounded_channel();
         let mut senders = Vec::new();
         let mut tasks = Vec::new();
@@ -331,6 +334,7 @@ impl ClusterTest {
                 ),
                 recorder: recorder.clone(),
                 workload: workload.clone(),
+                latencies: latencies.clone(),
             };
             let (tx, rx) = mpsc::unbounded_channel();
             senders.push(tx);
@@ -338,6 +342,34 @@ impl ClusterTest {
         }
         drop(free_tx);
 
+        // Throughput and latency each second, as the run's measurements:
+        // the report charts them with the fault windows shaded.
+        let (pace_stop, pace) = {
+            let (stop, mut stopped) = watch::channel(false);
+            let (samples, counts, latencies) =
+                (self.samples.clone(), counts.clone(), latencies.clone());
+            let task = tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                tick.tick().await;
+                let mut last = [0u64; 3];
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = stopped.wait_for(|s| *s) => break,
+                    }
+                    for (i, subject) in ["ok", "fail", "info"].into_iter().enumerate() {
+                        let now = counts[i].load(Ordering::Relaxed);
+                        samples.push("throughput", subject, (now - last[i]) as f64, "ops/s");
+                        last[i] = now;
+                    }
+                    if let Some((p50, p99)) = latencies.take_quantiles() {
+                        samples.push("latency", "p50", p50, "ms");
+                        samples.push("latency", "p99", p99, "ms");
+                    }
+                }
+            });
+            (stop, task)
+        };
         let until = started + w.time_limit;
         let nemesis = self.storm();
         let nemesis_desc = match &nemesis {
@@ -400,6 +432,8 @@ impl ClusterTest {
         for t in tasks {
             let _ = t.await;
         }
+        let _ = pace_stop.send(true);
+        let _ = pace.await;
         recorder.finish().map_err(io_err(&history_path))?;
         at.store
             .add_artifact(at.run, Some(at.attempt.id), "history.jsonl", "history")?;

@@ -37,6 +37,28 @@ fn as_reply(f: &str, value: Value) -> Value {
     }
 }
 
+/// How long the operations that ended since the last look took, in ms.
+#[derive(Debug, Default)]
+pub(crate) struct Latencies(Mutex<Vec<f64>>);
+
+impl Latencies {
+    fn add(&self, ms: f64) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ms);
+    }
+
+    /// The median and the 99th percentile of what was added since the
+    /// last call, which starts afresh.
+    pub fn take_quantiles(&self) -> Option<(f64, f64)> {
+        let mut all = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if all.is_empty() {
+            return None;
+        }
+        all.sort_by(f64::total_cmp);
+        let at = |q: f64| all[((all.len() - 1) as f64 * q).round() as usize];
+        Some((at(0.5), at(0.99)))
+    }
+}
+
 /// One worker: its client and its process number.
 pub(crate) struct Worker {
     pub id: usize,
@@ -45,6 +67,7 @@ pub(crate) struct Worker {
     pub client: ProgramClient,
     pub recorder: Recorder,
     pub workload: SharedWorkload,
+    pub latencies: Arc<Latencies>,
 }
 
 impl Worker {
@@ -70,7 +93,10 @@ impl Worker {
         let invoke = self.recorder.record(invoke);
         let value = (!req.value.is_null()).then_some(&req.value);
         let line = protocol::request(req.f, req.key.as_ref(), value);
-        let outcome = match self.client.invoke(&line).await {
+        let began = Instant::now();
+        let answer = self.client.invoke(&line).await;
+        self.latencies.add(began.elapsed().as_secs_f64() * 1000.0);
+        let outcome = match answer {
             Answer::Ok { value } => lock(&self.workload).complete(req, &as_reply(req.f, value)),
             Answer::Fail { error } => Outcome::Fail(error),
             Answer::Info { error, .. } => Outcome::Info(error),
@@ -190,6 +216,36 @@ pub(crate) async fn finals(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_answers_become_g_set_replies() {
+        let mut w = gauntlet_workload::workload("g-set", &Default::default()).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let add = (0..50)
+            .map(|_| w.next(&mut rng))
+            .find(|r| r.f == "add")
+            .expect("an add");
+        assert!(matches!(
+            w.complete(&add, &as_reply("add", Value::Null)),
+            Outcome::Ok(_)
+        ));
+        let read = w.final_requests().remove(0);
+        assert_eq!(
+            w.complete(&read, &as_reply("read", json!([1, 2]))),
+            Outcome::Ok(json!([1, 2]))
+        );
+    }
+
+    #[test]
+    fn latencies_are_summed_up_per_look() {
+        let l = Latencies::default();
+        assert_eq!(l.take_quantiles(), None);
+        for ms in 1..=100 {
+            l.add(f64::from(ms));
+        }
+        assert_eq!(l.take_quantiles(), Some((51.0, 99.0)));
+        assert_eq!(l.take_quantiles(), None, "each look starts afresh");
+    }
 
     #[test]
     fn ok_answers_become_the_replies_the_workload_judges() {

@@ -183,10 +183,10 @@ impl Cx<'_> {
                 ),
             ));
         };
-        if !kind.ends_with("register") || kind == "rw-register" {
+        if !["register", "cas-register", "kv"].contains(&kind) {
             return Err(self.err(
                 b.builtin.span(),
-                format!("the built-in {system} client speaks register and cas-register workloads, not {kind:?}: give `client` a program"),
+                format!("the built-in {system} client speaks the register, cas-register and kv workloads, not {kind:?}: give `client` a program"),
             ));
         }
         let port = match &b.port {
