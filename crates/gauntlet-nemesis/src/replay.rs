@@ -46,6 +46,7 @@ pub struct Replay {
     powered_off: bool,
     killed: Vec<usize>,
     paused: Vec<usize>,
+    skewed: Vec<usize>,
 }
 
 impl Replay {
@@ -64,8 +65,13 @@ impl Replay {
                 })
         };
         let named = |op: &RecordedOp| -> Result<Vec<usize>, ReplayError> {
-            // A failed executor's record is {"nodes": [...], "errors": [...]}.
-            let list = op.value.get("nodes").unwrap_or(&op.value);
+            // A failed executor's record is {"nodes": [...], "errors": [...]};
+            // a clock's, {"offset-s": n, "services": [...]}.
+            let list = op
+                .value
+                .get("nodes")
+                .or_else(|| op.value.get("services"))
+                .unwrap_or(&op.value);
             let Some(names) = list.as_array() else {
                 return Err(unreplayable(op, "its value names no nodes"));
             };
@@ -114,6 +120,15 @@ impl Replay {
                 "start" => Action::Start(named(op)?),
                 "pause" => Action::Pause(named(op)?),
                 "resume" => Action::Resume(named(op)?),
+                "bump-clock" => Action::BumpClock {
+                    nodes: named(op)?,
+                    offset_s: op
+                        .value
+                        .get("offset-s")
+                        .and_then(Value::as_i64)
+                        .ok_or_else(|| unreplayable(op, "it has no offset-s"))?,
+                },
+                "reset-clock" => Action::ResetClock(named(op)?),
                 other => {
                     return Err(unreplayable(
                         op,
@@ -155,6 +170,9 @@ impl Replay {
                 Action::Start(killed)
             });
         }
+        if !self.skewed.is_empty() {
+            out.push(Action::ResetClock(std::mem::take(&mut self.skewed)));
+        }
         out
     }
 
@@ -175,7 +193,11 @@ impl Replay {
             }
             Action::Pause(v) => self.paused.extend(v),
             Action::Resume(v) => self.paused.retain(|p| !v.contains(p)),
+            Action::BumpClock { nodes, .. } => self.skewed.extend(nodes),
+            Action::ResetClock(v) => self.skewed.retain(|s| !v.contains(s)),
         }
+        self.skewed.sort_unstable();
+        self.skewed.dedup();
         self.killed.sort_unstable();
         self.killed.dedup();
         self.paused.sort_unstable();
@@ -285,5 +307,25 @@ mod tests {
         assert!(e.to_string().contains("etcd-n1, etcd-n2, etcd-n3"), "{e}");
         let e = Replay::new(&[op(3, 10, "bump-clock", json!({}))], &nodes()).unwrap_err();
         assert!(e.to_string().contains("op 3 (bump-clock)"), "{e}");
+        let e = Replay::new(&[op(5, 10, "restore-link", json!({}))], &nodes()).unwrap_err();
+        assert!(e.to_string().contains("op 5 (restore-link)"), "{e}");
+        let mut r = Replay::new(
+            &[op(
+                3,
+                10,
+                "bump-clock",
+                json!({"offset-s": -7, "services": ["etcd-n2"]}),
+            )],
+            &nodes(),
+        )
+        .unwrap();
+        assert_eq!(
+            r.take_step(),
+            Some(Action::BumpClock {
+                nodes: vec![1],
+                offset_s: -7
+            })
+        );
+        assert_eq!(r.heal_all(), [Action::ResetClock(vec![1])]);
     }
 }

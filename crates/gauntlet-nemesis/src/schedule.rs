@@ -20,6 +20,9 @@ pub enum FaultKind {
     /// SIGKILL of every node at once, all started again later (a power
     /// cut of the whole cluster: only what reached the disk survives).
     PowerCut,
+    /// Some nodes' clocks jumped forward or back, reset later (nodes run
+    /// under libfaketime: a cluster test's real processes).
+    Clock,
 }
 
 impl FromStr for FaultKind {
@@ -30,8 +33,9 @@ impl FromStr for FaultKind {
             "kill" => Ok(FaultKind::Kill),
             "pause" => Ok(FaultKind::Pause),
             "power-cut" => Ok(FaultKind::PowerCut),
+            "clock" => Ok(FaultKind::Clock),
             other => Err(format!(
-                "unknown fault {other:?} (expected partition, kill, pause or power-cut)"
+                "unknown fault {other:?} (expected partition, kill, pause, power-cut or clock)"
             )),
         }
     }
@@ -66,6 +70,13 @@ pub enum Action {
     PowerCut(Vec<usize>),
     /// Starts every node the power cut killed.
     PowerOn(Vec<usize>),
+    /// Moves the nodes' clocks by `offset_s` seconds.
+    BumpClock {
+        nodes: Vec<usize>,
+        offset_s: i64,
+    },
+    /// Puts the nodes' clocks right again.
+    ResetClock(Vec<usize>),
 }
 
 impl Action {
@@ -80,6 +91,8 @@ impl Action {
             Action::Resume(_) => "resume",
             Action::PowerCut(_) => "power-cut",
             Action::PowerOn(_) => "start",
+            Action::BumpClock { .. } => "bump-clock",
+            Action::ResetClock(_) => "reset-clock",
         }
     }
 
@@ -105,6 +118,13 @@ impl Action {
             Action::Kill(v) | Action::Start(v) => (Fault::Kill, v),
             Action::Pause(v) | Action::Resume(v) => (Fault::Pause, v),
             Action::PowerCut(v) | Action::PowerOn(v) => (Fault::PowerCut, v),
+            Action::BumpClock { nodes, offset_s } => (
+                Fault::Clock {
+                    offset_s: *offset_s,
+                },
+                nodes,
+            ),
+            Action::ResetClock(v) => (Fault::Clock { offset_s: 0 }, v),
         }
     }
 
@@ -112,7 +132,11 @@ impl Action {
     pub fn is_heal(&self) -> bool {
         matches!(
             self,
-            Action::HealPartition | Action::Start(_) | Action::Resume(_) | Action::PowerOn(_)
+            Action::HealPartition
+                | Action::Start(_)
+                | Action::Resume(_)
+                | Action::PowerOn(_)
+                | Action::ResetClock(_)
         )
     }
 }
@@ -176,6 +200,7 @@ pub struct Nemesis {
     width: usize,
     partitioned: bool,
     powered_off: bool,
+    skewed: Vec<usize>,
     killed: Vec<usize>,
     paused: Vec<usize>,
     /// The schedule's clock: when the last step was due.
@@ -204,6 +229,7 @@ impl Nemesis {
             width,
             partitioned: false,
             powered_off: false,
+            skewed: Vec::new(),
             killed: Vec::new(),
             paused: Vec::new(),
             elapsed_ns: 0,
@@ -236,7 +262,7 @@ impl Nemesis {
             .iter()
             .copied()
             .filter(|k| match k {
-                FaultKind::Partition | FaultKind::PowerCut => true,
+                FaultKind::Partition | FaultKind::PowerCut | FaultKind::Clock => true,
                 FaultKind::Kill => !self.killed.is_empty() || self.harm_budget(&self.paused) > 0,
                 FaultKind::Pause => !self.paused.is_empty() || self.harm_budget(&self.killed) > 0,
             })
@@ -267,6 +293,25 @@ impl Nemesis {
                 self.paused = self.pick_minority(&self.killed.clone());
                 Action::Pause(self.paused.clone())
             }
+            FaultKind::Clock if !self.skewed.is_empty() => {
+                Action::ResetClock(std::mem::take(&mut self.skewed))
+            }
+            FaultKind::Clock => {
+                // A clock skew takes nobody down: any non-empty subset,
+                // jumped up to a minute either way (never by zero).
+                let mut nodes: Vec<usize> = (0..self.servers).collect();
+                nodes.shuffle(&mut self.rng);
+                nodes.truncate(self.rng.random_range(1..=self.servers.max(1)));
+                nodes.sort_unstable();
+                let magnitude = self.rng.random_range(1..=60);
+                let offset_s = if self.rng.random_bool(0.5) {
+                    magnitude
+                } else {
+                    -magnitude
+                };
+                self.skewed = nodes.clone();
+                Action::BumpClock { nodes, offset_s }
+            }
             FaultKind::PowerCut => {
                 self.powered_off = !self.powered_off;
                 let all = (0..self.servers).collect();
@@ -293,6 +338,9 @@ impl Nemesis {
         }
         if std::mem::take(&mut self.powered_off) {
             out.push(Action::PowerOn((0..self.servers).collect()));
+        }
+        if !self.skewed.is_empty() {
+            out.push(Action::ResetClock(std::mem::take(&mut self.skewed)));
         }
         out
     }
@@ -353,9 +401,9 @@ mod tests {
         );
         assert!(parse_faults("").unwrap().is_empty());
         assert!(
-            parse_faults("partition,clock")
+            parse_faults("partition,meteor")
                 .unwrap_err()
-                .contains("clock")
+                .contains("meteor")
         );
     }
 
@@ -401,7 +449,10 @@ mod tests {
                     paused = v
                 }
                 Action::Resume(v) => assert_eq!(std::mem::take(&mut paused), v),
-                a @ (Action::PowerCut(_) | Action::PowerOn(_)) => panic!("not enabled: {a:?}"),
+                a @ (Action::PowerCut(_)
+                | Action::PowerOn(_)
+                | Action::BumpClock { .. }
+                | Action::ResetClock(_)) => panic!("not enabled: {a:?}"),
             }
             // Kills and pauses never overlap and together stay a minority.
             assert!(killed.iter().all(|k| !paused.contains(k)));
@@ -430,6 +481,23 @@ mod tests {
             parse_faults("kill, power-cut"),
             Ok(vec![FaultKind::Kill, FaultKind::PowerCut])
         );
+    }
+
+    #[test]
+    fn clocks_jump_on_some_nodes_by_a_minute_at_most_and_come_back() {
+        let mut n = Nemesis::new(vec![FaultKind::Clock], 1.0, 5, 5, 9);
+        for _ in 0..20 {
+            let Some(Action::BumpClock { nodes, offset_s }) = n.next_action() else {
+                panic!("a bump first");
+            };
+            assert!(!nodes.is_empty() && nodes.iter().all(|&i| i < 5));
+            assert!(offset_s != 0 && offset_s.abs() <= 60, "{offset_s}");
+            assert_eq!(n.next_action(), Some(Action::ResetClock(nodes)));
+        }
+        let Some(Action::BumpClock { nodes, .. }) = n.next_action() else {
+            panic!("a bump");
+        };
+        assert_eq!(n.heal_all(), [Action::ResetClock(nodes)]);
     }
 
     #[test]

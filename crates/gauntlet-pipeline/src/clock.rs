@@ -35,27 +35,51 @@ pub(crate) struct Clocks {
 }
 
 impl Clocks {
-    /// The clocks of `plan`'s clock faults, or `None` when it has none.
-    /// Errors say what is missing (libfaketime) or cannot be written.
-    pub fn for_plan(plan: &Plan, run_dir: &Path) -> Result<Option<Clocks>, String> {
-        let services: Vec<String> = plan
+    /// The services `plan`'s clock faults act on: a soak's `clock` faults
+    /// name theirs; a cluster nemesis with `clock` skews any node.
+    fn services_of(plan: &Plan) -> Vec<String> {
+        let mut services: Vec<String> = plan
             .soak
             .iter()
             .flat_map(|s| &s.faults)
             .filter(|f| matches!(f.kind, FaultKind::Clock { .. }))
             .filter_map(|f| f.target.clone())
             .collect();
-        if services.is_empty() {
+        if let Some(cluster) = &plan.cluster
+            && cluster
+                .nemesis
+                .as_ref()
+                .is_some_and(|n| n.faults.iter().any(|f| f == "clock"))
+        {
+            services.extend(cluster.nodes.iter().cloned());
+        }
+        services
+    }
+
+    /// libfaketime, if `plan` has clock faults (checked before a run
+    /// exists, so a machine without it refuses the plan up front).
+    pub fn library_for(plan: &Plan) -> Result<Option<PathBuf>, String> {
+        if Self::services_of(plan).is_empty() {
             return Ok(None);
         }
-        let library = std::env::var_os("GAUNTLET_LIBFAKETIME")
+        std::env::var_os("GAUNTLET_LIBFAKETIME")
             .map(PathBuf::from)
             .into_iter()
             .chain(LIBFAKETIME.iter().map(PathBuf::from))
             .find(|p| p.is_file())
+            .map(Some)
             .ok_or_else(|| {
                 "the plan has clock faults, and libfaketime is not installed (Debian package `faketime`; or set GAUNTLET_LIBFAKETIME to its path)".to_owned()
-            })?;
+            })
+    }
+
+    /// The clocks of `plan`'s clock faults, or `None` when it has none.
+    /// Errors say what is missing (libfaketime) or cannot be written.
+    pub fn for_plan(plan: &Plan, run_dir: &Path) -> Result<Option<Clocks>, String> {
+        let Some(library) = Self::library_for(plan)? else {
+            return Ok(None);
+        };
+        let services = Self::services_of(plan);
         let dir = run_dir.join("clock");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut files = BTreeMap::new();

@@ -79,11 +79,12 @@ pub const BUILTIN_CLIENTS: [(&str, u16, &str, bool); 2] = [
 /// `[nemesis]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterNemesis {
-    /// `partition`, `kill`, `pause`, `power-cut`: the workbench's words.
+    /// `partition`, `kill`, `pause`, `power-cut`, `clock`: the
+    /// nemesis's words.
     pub faults: Vec<String>,
     /// The mean time between two nemesis actions.
     pub interval: Duration,
 }
 
 /// The nemesis faults a cluster test knows.
-pub const CLUSTER_FAULTS: [&str; 4] = ["partition", "kill", "pause", "power-cut"];
+pub const CLUSTER_FAULTS: [&str; 5] = ["partition", "kill", "pause", "power-cut", "clock"];

@@ -260,6 +260,15 @@ impl TestConfig {
         if let Err(e) = gauntlet_workload::workload(&self.workload, &self.workload_options) {
             return bad(e.to_string());
         }
+        // Nothing here would carry a clock fault out: the nodes run
+        // without libfaketime. Refused rather than skipped in silence.
+        if self.nemesis.contains(&FaultKind::Clock) {
+            return bad(
+                "--nemesis clock needs real processes under libfaketime: it is a cluster test's \
+                 fault (gauntlet test cluster.toml, see docs/cluster.md)"
+                    .to_owned(),
+            );
+        }
         if self.consistency_models.is_empty()
             || self.consistency_models.iter().any(|m| m.trim().is_empty())
         {
@@ -468,6 +477,7 @@ mod tests {
                 c.consistency_models = vec!["serializable".into(), " ".into()]
             }),
             ("unknown workload", |c| c.workload = "txn-kafka".into()),
+            ("--nemesis clock", |c| c.nemesis = vec![FaultKind::Clock]),
         ];
         for (flag, change) in cases {
             let mut cfg = base.clone();

@@ -231,3 +231,69 @@ fn redis_loses_acknowledged_writes_at_a_power_cut_unless_it_fsyncs_them() {
         );
     }
 }
+
+/// A clock nemesis reaches the nodes' own processes: each node prints
+/// its idea of the time (through libfaketime) five times a second, and
+/// a bump of a node's clock shows up in its log as a jump of that size.
+#[test]
+fn clock_jumps_reach_the_processes_of_the_nodes_they_name() {
+    if !lab_allowed() || !have("faketime", "faketime") {
+        return;
+    }
+    let cluster = Cluster::new("clock");
+    let text = format!(
+        r#"
+[[segment]]
+name = "dc"
+subnet = "10.76.0.0/24"
+[[host]]
+name = "n1"
+segment = "dc"
+[[host]]
+name = "n2"
+segment = "dc"
+
+[[service]]
+name = "clockwatch"
+on = ["n1", "n2"]
+command = "while :; do date +%s >&2; sleep 0.2; done"
+
+[workload]
+kind = "register"
+client = ["{gauntlet}", "example-node", "mem-client"]
+concurrency = 1
+rate = 20
+time_limit = "6s"
+recovery = "0s"
+
+[nemesis]
+faults = ["clock"]
+interval = "1s"
+
+[[check]]
+name = "linearizable"
+"#,
+        gauntlet = gauntlet().display()
+    );
+    let out = cluster.test("clock.toml", &text, &["--seed", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let dir = cluster.latest();
+    let h = history(&dir);
+    let bumps = nemesis_ops(&h, &["bump-clock"]);
+    assert!(!bumps.is_empty(), "no clock was bumped");
+    assert!(!nemesis_ops(&h, &["reset-clock"]).is_empty());
+    // The first bump: its offset is in the log of each node it names.
+    let bump = bumps[0];
+    let offset = bump["value"]["offset-s"].as_i64().expect("an offset");
+    for node in bump["value"]["services"].as_array().unwrap() {
+        let log =
+            std::fs::read_to_string(dir.join(format!("services/{}.log", node.as_str().unwrap())))
+                .unwrap();
+        let times: Vec<i64> = log.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        let jumped = times.windows(2).any(|w| (w[1] - w[0] - offset).abs() <= 2);
+        assert!(
+            jumped,
+            "{node}'s clock never jumped by {offset} s: {times:?}"
+        );
+    }
+}

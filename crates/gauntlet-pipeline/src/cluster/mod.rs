@@ -106,8 +106,9 @@ pub async fn cluster(
     let Some(spec) = start.plan.cluster.clone() else {
         return Err(PipelineError::NotCluster);
     };
-    // Before the run exists: a lab that cannot be built leaves no run
-    // behind that looks as if it had been tried.
+    // Before the run exists: a lab that cannot be built, or clock faults
+    // without libfaketime, leave no run behind that looks tried.
+    crate::clock::Clocks::library_for(&start.plan).map_err(PipelineError::Clock)?;
     let lab = crate::lab::up(&start.plan, start.seed).await?;
     let run = store.create_run_as(
         RunKind::Test,
@@ -125,8 +126,12 @@ pub async fn cluster(
     let engine = Engine::new(&store, run.id, start.context)?;
     let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
+    // Removed (its files) when the preset drops, however the run ends.
+    let clocks = crate::clock::Clocks::for_plan(&start.plan, &engine.dir)
+        .map_err(PipelineError::Clock)?
+        .map(Arc::new);
     let plan = Arc::new(start.plan);
-    let supervisor = Supervisor::new(
+    let mut supervisor = Supervisor::new(
         plan.clone(),
         services_dir.clone(),
         start.seed,
@@ -134,6 +139,9 @@ pub async fn cluster(
         engine.context.backend.clone(),
         lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
     );
+    if let Some(c) = &clocks {
+        supervisor.set_clocks(c.clone());
+    }
     let mut preset = ClusterTest {
         plan,
         spec,
@@ -145,6 +153,7 @@ pub async fn cluster(
         samples: engine.samples.clone(),
         supervisor: Arc::new(Mutex::new(supervisor)),
         network: lab.as_ref().map(|l| l.net.clone()),
+        clocks,
         verdict: None,
         results: None,
     };
@@ -170,6 +179,7 @@ struct ClusterTest {
     samples: Samples,
     supervisor: Arc<Mutex<Supervisor>>,
     network: Option<Arc<gauntlet_lab::LabNet>>,
+    clocks: Option<Arc<crate::clock::Clocks>>,
     verdict: Option<Validity>,
     results: Option<PathBuf>,
 }
@@ -307,6 +317,7 @@ impl ClusterTest {
                 caused_restarts: Default::default(),
             }),
             network: self.network.clone(),
+            clocks: self.clocks.clone(),
             nodes: self.spec.nodes.clone(),
             started,
         });

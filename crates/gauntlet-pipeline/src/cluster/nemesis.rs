@@ -3,7 +3,8 @@
 //! actions carried out on real processes and a real network — kills and
 //! pauses through the shared [`Signals`] executor over the plan's
 //! services, partitions as nftables rules between lab hosts
-//! ([`LabNet`]). Every action is logged by the run's fault log, whose
+//! ([`LabNet`]), clock jumps through libfaketime's offset files
+//! ([`crate::clock::Clocks`]). Every action is logged by the run's fault log, whose
 //! events become the history's nemesis ops and the store's fault rows.
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub(crate) struct ClusterFaults {
     pub actions: NemesisActions,
     pub signals: Signals<Services>,
     pub network: Option<Arc<LabNet>>,
+    /// The nodes' clocks, when the nemesis skews them.
+    pub clocks: Option<Arc<crate::clock::Clocks>>,
     /// The nodes, in the nemesis's index order (the plan's order of the
     /// services on lab hosts, which is also the lab network's).
     pub nodes: Vec<String>,
@@ -37,6 +40,9 @@ impl ClusterFaults {
         let mut executors: Vec<&dyn FaultExecutor> = vec![&self.signals];
         if let Some(network) = &self.network {
             executors.push(network.as_ref());
+        }
+        if let Some(clocks) = &self.clocks {
+            executors.push(clocks.as_ref());
         }
         let started = self.started;
         self.actions
