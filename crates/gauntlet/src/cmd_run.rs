@@ -222,6 +222,17 @@ pub fn cluster(args: crate::cli::TestArgs) -> Result<u8> {
     let location = args.store.location()?;
     let store = location.open(true)?;
     store.mark_dead_runs_interrupted().map_err(store_error)?;
+    // What a cluster test whose gauntlet was SIGKILLed left: its lab
+    // (namespaces, control link) and its data directories.
+    if let Err(e) = gauntlet_lab::state::sweep_dead() {
+        note!("gauntlet: could not sweep the labs of dead runs: {e}");
+    }
+    for data in gauntlet_pipeline::cluster::remove_dead_data(&store) {
+        note!(
+            "gauntlet: removed {}, left by a cluster test whose gauntlet died",
+            data.display()
+        );
+    }
     let seed = args.seed.value.unwrap_or_else(rand_seed);
     let quiet = args.quiet.on || args.json.on;
     let replay = match &args.replay {

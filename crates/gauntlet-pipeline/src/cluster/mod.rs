@@ -56,6 +56,36 @@ pub struct ClusterOptions {
     pub replay: Option<(String, Replay)>,
 }
 
+/// Marks a run's data directories as removed at its end, so a run whose
+/// gauntlet died (SIGKILL) before its end has them removed by the next
+/// cluster test ([`remove_dead_data`]).
+const REMOVE_MARK: &str = ".removed-at-end";
+
+/// Removes the data directories that cluster runs no longer running
+/// marked for removal at their end and could not remove (their gauntlet
+/// was killed): never a running run's, never one kept with `--keep-data`.
+pub fn remove_dead_data(store: &Store) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(store.artifact_root())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let data = entry.path().join("data");
+        if !data.join(REMOVE_MARK).is_file() {
+            continue;
+        }
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let running = store
+            .run(&id)
+            .is_ok_and(|r| r.state == gauntlet_store::RunState::Running);
+        if !running && std::fs::remove_dir_all(&data).is_ok() {
+            removed.push(data);
+        }
+    }
+    removed
+}
+
 /// The storm `run` recorded (the nemesis ops of its history), to replay
 /// on `plan`'s nodes: the same faults at the same offsets on the same
 /// hosts.
@@ -130,6 +160,13 @@ pub async fn cluster(
     let clocks = crate::clock::Clocks::for_plan(&start.plan, &engine.dir)
         .map_err(PipelineError::Clock)?
         .map(Arc::new);
+    let data = data_root(&services_dir);
+    if !options.keep_data {
+        std::fs::create_dir_all(&data).map_err(io_err(&data))?;
+        let mark = data.join(REMOVE_MARK);
+        std::fs::write(&mark, "gauntlet removes this directory when the run ends\n")
+            .map_err(io_err(&mark))?;
+    }
     let plan = Arc::new(start.plan);
     let mut supervisor = Supervisor::new(
         plan.clone(),
@@ -148,7 +185,7 @@ pub async fn cluster(
         seed: start.seed,
         options,
         dir: engine.dir.clone(),
-        data: data_root(&services_dir),
+        data,
         progress: engine.progress.clone(),
         samples: engine.samples.clone(),
         supervisor: Arc::new(Mutex::new(supervisor)),
