@@ -61,7 +61,10 @@ fn a_stopped_cluster_test_leaves_nothing_behind() {
     }
     let plan = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cluster/redis.toml");
     // Labs dead owners left earlier are not this test's to count.
-    let clean = Command::new(gauntlet()).args(["lab", "clean"]).output().unwrap();
+    let clean = Command::new(gauntlet())
+        .args(["lab", "clean"])
+        .output()
+        .unwrap();
     assert!(clean.status.success(), "{}", stderr(&clean));
     let before = namespaces();
     let start = |store: &Path, marker: &str| {

@@ -390,34 +390,8 @@ impl ClusterTest {
         }
         drop(free_tx);
 
-        // Throughput and latency each second, as the run's measurements:
-        // the report charts them with the fault windows shaded.
-        let (pace_stop, pace) = {
-            let (stop, mut stopped) = watch::channel(false);
-            let (samples, counts, latencies) =
-                (self.samples.clone(), counts.clone(), latencies.clone());
-            let task = tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
-                tick.tick().await;
-                let mut last = [0u64; 3];
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        _ = stopped.wait_for(|s| *s) => break,
-                    }
-                    for (i, subject) in ["ok", "fail", "info"].into_iter().enumerate() {
-                        let now = counts[i].load(Ordering::Relaxed);
-                        samples.push("throughput", subject, (now - last[i]) as f64, "ops/s");
-                        last[i] = now;
-                    }
-                    if let Some((p50, p99)) = latencies.take_quantiles() {
-                        samples.push("latency", "p50", p50, "ms");
-                        samples.push("latency", "p99", p99, "ms");
-                    }
-                }
-            });
-            (stop, task)
-        };
+        let (pace_stop, pace) =
+            workers::pace(self.samples.clone(), counts.clone(), latencies.clone());
         let until = started + w.time_limit;
         let nemesis = self.storm();
         let nemesis_desc = match &nemesis {

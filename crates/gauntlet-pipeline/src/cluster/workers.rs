@@ -5,6 +5,7 @@
 //! one after every indeterminate outcome, as Jepsen gives a client that
 //! may still have an operation in flight a new process.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
+
+use crate::supervisor::Samples;
 
 /// The workload, shared by the dispatcher (which draws the ops) and the
 /// workers (which judge the answers by it).
@@ -115,6 +118,39 @@ impl Worker {
         };
         self.recorder.record(completion);
     }
+}
+
+/// Throughput (ops ended each second, by how they ended: `counts` holds
+/// ok, fail, info) and latency (median, 99th percentile) each second as
+/// the run's measurements, which the report charts with the fault windows
+/// shaded; until the returned sender says stop (or is dropped).
+pub(crate) fn pace(
+    samples: Samples,
+    counts: Arc<[AtomicU64; 3]>,
+    latencies: Arc<Latencies>,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        let mut last = [0u64; 3];
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.wait_for(|s| *s) => break,
+            }
+            for (i, subject) in ["ok", "fail", "info"].into_iter().enumerate() {
+                let now = counts[i].load(Ordering::Relaxed);
+                samples.push("throughput", subject, (now - last[i]) as f64, "ops/s");
+                last[i] = now;
+            }
+            if let Some((p50, p99)) = latencies.take_quantiles() {
+                samples.push("latency", "p50", p50, "ms");
+                samples.push("latency", "p99", p99, "ms");
+            }
+        }
+    });
+    (stop, task)
 }
 
 /// How the main phase ended.
