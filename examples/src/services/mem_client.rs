@@ -6,6 +6,7 @@
 //! {"f":"write","key":"k3","value":4}    ->  {"type":"ok"}
 //! {"f":"read","key":"k3"}               ->  {"type":"ok","value":4}   (null when unset)
 //! {"f":"cas","key":"k3","value":[4,5]}  ->  {"type":"ok"} or {"type":"fail","error":"mismatch"}
+//! {"f":"txn","value":[["append",1,5],["r",1,null]]}  ->  {"type":"ok","value":[["append",1,5],["r",1,[5]]]}
 //! anything else                         ->  {"type":"fail","error":"..."}
 //! ```
 //!
@@ -73,8 +74,43 @@ fn answer(registers: &mut HashMap<String, Value>, line: &str) -> Value {
             Some([_, _]) => json!({"type": "fail", "error": "mismatch"}),
             _ => json!({"type": "fail", "error": "cas takes [from, to]"}),
         },
+        Some("txn") => match op["value"].as_array() {
+            Some(micro_ops) => transact(registers, micro_ops),
+            None => json!({"type": "fail", "error": "txn takes a list of micro-ops"}),
+        },
         _ => json!({"type": "fail", "error": "unknown f"}),
     }
+}
+
+/// A transaction of `["r", k, null]`, `["w", k, v]` and `["append", k, v]`
+/// micro-ops, all at once, answered with the reads filled in.
+fn transact(registers: &mut HashMap<String, Value>, micro_ops: &[Value]) -> Value {
+    let mut done = Vec::with_capacity(micro_ops.len());
+    for m in micro_ops {
+        let Some([f, k, v]) = m.as_array().map(Vec::as_slice) else {
+            return json!({"type": "fail", "error": "a micro-op is [f, key, value]"});
+        };
+        let key = format!("txn:{k}");
+        match f.as_str() {
+            Some("r") => {
+                let seen = registers.get(&key).cloned().unwrap_or(Value::Null);
+                done.push(json!(["r", k, seen]));
+            }
+            Some("w") => {
+                registers.insert(key, v.clone());
+                done.push(m.clone());
+            }
+            Some("append") => {
+                let list = registers.entry(key).or_insert_with(|| json!([]));
+                if let Some(items) = list.as_array_mut() {
+                    items.push(v.clone());
+                }
+                done.push(m.clone());
+            }
+            _ => return json!({"type": "fail", "error": "unknown micro-op"}),
+        }
+    }
+    json!({"type": "ok", "value": done})
 }
 
 #[cfg(test)]
@@ -105,5 +141,25 @@ mod tests {
             json!({"type":"ok","value":3})
         );
         assert_eq!(answer(&mut r, "garbage")["type"], "fail");
+    }
+
+    #[test]
+    fn transactions_answer_with_their_reads_filled_in() {
+        let mut r = HashMap::new();
+        assert_eq!(
+            answer(
+                &mut r,
+                r#"{"f":"txn","value":[["r",1,null],["append",1,5],["append",1,6],["r",1,null]]}"#
+            ),
+            json!({"type":"ok","value":[["r",1,null],["append",1,5],["append",1,6],["r",1,[5,6]]]})
+        );
+        assert_eq!(
+            answer(&mut r, r#"{"f":"txn","value":[["w",2,3],["r",2,null]]}"#),
+            json!({"type":"ok","value":[["w",2,3],["r",2,3]]})
+        );
+        assert_eq!(
+            answer(&mut r, r#"{"f":"txn","value":[["x",2,3]]}"#)["type"],
+            "fail"
+        );
     }
 }
