@@ -45,11 +45,13 @@ pub struct ClusterWorkload {
 }
 
 /// The workload kinds, with the generator each uses.
-pub const CLUSTER_WORKLOADS: [(&str, &str); 4] = [
+pub const CLUSTER_WORKLOADS: [(&str, &str); 5] = [
     ("register", "register"),
     ("cas-register", "cas-register"),
     ("list-append", "txn-list-append"),
     ("rw-register", "txn-rw-register"),
+    // Acquires and releases of `keys` locks, judged by a checker program.
+    ("lock", "lock"),
 ];
 
 /// Who a worker's operations go through.
