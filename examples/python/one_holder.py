@@ -2,14 +2,14 @@
 """A gauntlet checker program: at most one process holds a lock at a time.
 
 Usage: one_holder.py RUN_DIR   (gauntlet passes the run's directory last)
-Reads RUN_DIR/history.jsonl of a `lock` workload (ops "acquire"/"release",
-the lock in "key"). A process holds lock k from the completion of its ok
-acquire until the invoke of its next release of k, whatever came of it (or
-to the end). An info acquire may or may not have been granted: not counted
-(no false alarm); fail is nothing. Prints one result object, exits 0:
-valid false with each overlap as evidence ("index": the acquire's invoke,
-"completion-index": its grant, so gauntlet shows it beside the nemesis),
-true when none and something was acquired, "unknown" when nothing was.
+Reads RUN_DIR/history.jsonl of a `lock` workload ("acquire"/"release" of the
+lock in "key"). A process holds lock k from the completion of its ok acquire
+until the invoke of its next release of k that did not fail (ok, info or
+unfinished: it may have freed k), or to the end. An info acquire may or may
+not have been granted: not counted (no false alarm); a fail did not happen.
+Prints one result, exits 0: valid false with each overlap as evidence (both
+grants by "index" of invoke and "completion-index", so gauntlet shows them
+beside the nemesis), true if none and something was acquired, else "unknown".
 
 >>> import json, os, tempfile
 >>> def run(ops):
@@ -24,41 +24,42 @@ true when none and something was acquired, "unknown" when nothing was.
 >>> run(ok)["valid"], run(ok[:1])["valid"]
 (True, 'unknown')
 >>> bad = run(ok[:3] + [op(1, "ok", "acquire", 1)])
->>> bad["valid"], [(e["key"], e["first"]["process"], e["second"]["process"]) for e in bad["evidence"]]
-(False, [(1, 0, 1)])
->>> bad["evidence"][0]["second"]
-{'process': 1, 'index': 2, 'completion-index': 3, 'time': 3}
+>>> bad["valid"], bad["evidence"][0]["key"], bad["evidence"][0]["first"]["process"], bad["evidence"][0]["second"]
+(False, 1, 0, {'process': 1, 'index': 2, 'completion-index': 3, 'time': 3})
+>>> run(ok[:5] + [op(0, "fail", "release", 1)] + ok[6:])["valid"]  # p0 still holds 1
+False
 """
 import json, os, sys
 
 def check(run_dir):
-    invoked, holders, evidence, acquired = {}, {}, [], 0
     with open(os.path.join(run_dir, "history.jsonl")) as f:
-        for n, line in enumerate(f):
-            op = json.loads(line)
-            p, kind, key = op.get("process"), op.get("type"), json.dumps(op.get("key"))
-            if p == "nemesis" or op.get("f") not in ("acquire", "release"):
-                continue
-            held = holders.setdefault(key, {})
-            if kind == "invoke":
-                invoked[p] = op.get("index", n)
-                if op["f"] == "release":
-                    held.pop(p, None)  # its hold ends as it asks to release
-            elif kind == "ok" and op["f"] == "acquire":
-                acquired += 1
-                grant = {"process": p, "index": invoked.get(p),
-                         "completion-index": op.get("index", n), "time": op.get("time")}
-                for q, first in held.items():
-                    if q != p:
-                        evidence.append({"problem": "two holders", "key": op.get("key"),
-                                         "first": first, "second": grant})
-                held.setdefault(p, grant)
+        ops = [dict({"index": n}, **json.loads(line)) for n, line in enumerate(f)]
+    ops = [o for o in ops if o.get("process") != "nemesis" and o.get("f") in ("acquire", "release")]
+    outcome, invoked, holders, evidence, acquired = {}, {}, {}, [], 0
+    for op in ops:  # how each invoke ended, by its index
+        if op["type"] == "invoke":
+            invoked[op["process"]] = op["index"]
+        elif op["process"] in invoked:
+            outcome[invoked.pop(op["process"])] = op["type"]
+    for op in ops:
+        p, held = op["process"], holders.setdefault(json.dumps(op.get("key")), {})
+        if op["type"] == "invoke":
+            invoked[p] = op["index"]
+            if op["f"] == "release" and outcome.get(op["index"]) != "fail":
+                held.pop(p, None)  # its hold ends as it asks to release
+        elif op["type"] == "ok" and op["f"] == "acquire":
+            acquired += 1
+            grant = {"process": p, "index": invoked.get(p),
+                     "completion-index": op["index"], "time": op.get("time")}
+            for q, first in held.items():
+                if q != p:
+                    evidence.append({"problem": "two holders", "key": op.get("key"),
+                                     "first": first, "second": grant})
+            held.setdefault(p, grant)
     valid = False if evidence else (True if acquired else "unknown")
-    result = {"valid": valid, "checker": "one-holder", "acquired": acquired,
-              "evidence-count": len(evidence), "evidence": evidence[:20]}
-    if evidence:
-        result["problem"] = "two holders"
-    return result
+    return dict({"valid": valid, "checker": "one-holder", "acquired": acquired,
+                 "evidence-count": len(evidence), "evidence": evidence[:20]},
+                **({"problem": "two holders"} if evidence else {}))
 
 if __name__ == "__main__":
     print(json.dumps(check(sys.argv[-1])))
