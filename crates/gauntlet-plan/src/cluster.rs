@@ -45,7 +45,7 @@ pub struct ClusterWorkload {
 }
 
 /// The workload kinds, with the generator each uses.
-pub const CLUSTER_WORKLOADS: [(&str, &str); 6] = [
+pub const CLUSTER_WORKLOADS: [(&str, &str); 7] = [
     ("register", "register"),
     ("cas-register", "cas-register"),
     // Independent keys read, written and compare-and-set: a key-value
@@ -56,6 +56,8 @@ pub const CLUSTER_WORKLOADS: [(&str, &str); 6] = [
     ("set", "g-set"),
     ("list-append", "txn-list-append"),
     ("rw-register", "txn-rw-register"),
+    // Acquires and releases of `keys` locks, judged by a checker program.
+    ("lock", "lock"),
 ];
 
 /// Who a worker's operations go through.

@@ -10,12 +10,14 @@
 
 mod kafka;
 mod keys;
+mod locks;
 mod registers;
 mod rpc;
 mod session;
 mod txn;
 mod workloads;
 
+pub use locks::Locks;
 pub use registers::Registers;
 pub use rpc::{Outcome, ReplySchema};
 pub use session::{Session, Step};

@@ -78,9 +78,11 @@ pub fn example_node(name: &str, args: Vec<String>) -> Result<u8> {
     }
     if let Some((_, main)) = gauntlet_examples::netlab_tools::PROGRAMS
         .iter()
+        .chain(&gauntlet_examples::services::PROGRAMS)
         .find(|(program, _)| *program == name)
     {
-        // Their exit status is their own (1 no answer/failed, 2 bad flags).
+        // Their exit status is their own (1 no answer/failed, 2 bad flags;
+        // the lock server 1 when it cannot start).
         return Ok(exit_code_of(main(args)));
     }
     match gauntlet_examples::node_main(name) {
@@ -89,9 +91,12 @@ pub fn example_node(name: &str, args: Vec<String>) -> Result<u8> {
             Ok(exit::VALID)
         }
         None => Err(Failure::bad_args(format!(
-            "no example node named {name:?}; there are: {}, {}",
+            "no example node named {name:?}; there are: {}, {}, {}",
             gauntlet_examples::NODE_NAMES.join(", "),
             gauntlet_examples::netlab_tools::PROGRAMS
+                .map(|(n, _)| n)
+                .join(", "),
+            gauntlet_examples::services::PROGRAMS
                 .map(|(n, _)| n)
                 .join(", ")
         ))),

@@ -5,6 +5,15 @@
 //! `gauntlet example-node NAME ARGS` calls `run`.
 
 pub mod http;
+pub mod lock_client;
+pub mod lock_server;
 pub mod mem_client;
 pub mod redis_user;
 pub mod resp;
+
+/// The services `gauntlet example-node` finds by name in this list (the
+/// others it names one by one), with their `run`s.
+pub const PROGRAMS: [(&str, crate::netlab_tools::Main); 2] = [
+    ("lock-server", lock_server::run),
+    ("lock-client", lock_client::run),
+];

@@ -30,7 +30,7 @@ use gauntlet_nemesis::{
 use gauntlet_node::{LocalBackend, NodeSpec};
 use gauntlet_plan::{Cluster, ClusterClient, Plan};
 use gauntlet_store::{NewRun, NewStage, RunKind, StageEnd, Store};
-use gauntlet_workload::{Registers, Workload, WorkloadOptions};
+use gauntlet_workload::{Locks, Registers, Workload, WorkloadOptions};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc, watch};
 
@@ -302,6 +302,7 @@ impl ClusterTest {
         match w.generator.as_str() {
             "register" => Ok(Box::new(Registers::new(false, w.keys, w.ops_per_key))),
             "cas-register" => Ok(Box::new(Registers::new(true, w.keys, w.ops_per_key))),
+            "lock" => Ok(Box::new(Locks::new(w.keys))),
             other => gauntlet_workload::workload(
                 other,
                 &WorkloadOptions {

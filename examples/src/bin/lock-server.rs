@@ -1,0 +1,5 @@
+//! See [`gauntlet_examples::services::lock_server`].
+
+fn main() -> std::process::ExitCode {
+    gauntlet_examples::services::lock_server::main()
+}
