@@ -172,7 +172,9 @@ fn op_text(invoke: &Op, completion: Option<&Op>) -> String {
         _ => String::new(),
     };
     match c.kind {
-        OpType::Ok if invoke.f == "read" || invoke.value.is_null() => {
+        // What a read saw; an op without a value of its own that answered
+        // one. An ok without either (an acquire) has nothing to show.
+        OpType::Ok if invoke.f == "read" || (invoke.value.is_null() && !c.value.is_null()) => {
             format!("{}{key} → {}: ok{took}", invoke.f, compact(&c.value))
         }
         OpType::Ok => format!("{}{asked}{key}: ok{took}", invoke.f),
