@@ -10,6 +10,7 @@ use std::time::Duration;
 use gauntlet_net::Grudge;
 use serde_json::Value;
 
+use crate::schedule::Active;
 use crate::{Action, PartitionShape, Schedule};
 
 /// Why a recorded storm cannot be replayed on these nodes.
@@ -42,11 +43,7 @@ pub struct RecordedOp {
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
     steps: VecDeque<(Duration, Action)>,
-    partitioned: bool,
-    powered_off: bool,
-    killed: Vec<usize>,
-    paused: Vec<usize>,
-    skewed: Vec<usize>,
+    active: Active,
 }
 
 impl Replay {
@@ -155,53 +152,7 @@ impl Replay {
 
     /// Heals what the replayed actions left active, for the final phase.
     pub fn heal_all(&mut self) -> Vec<Action> {
-        let mut out = Vec::new();
-        if std::mem::take(&mut self.partitioned) {
-            out.push(Action::HealPartition);
-        }
-        if !self.paused.is_empty() {
-            out.push(Action::Resume(std::mem::take(&mut self.paused)));
-        }
-        if !self.killed.is_empty() {
-            let killed = std::mem::take(&mut self.killed);
-            out.push(if std::mem::take(&mut self.powered_off) {
-                Action::PowerOn(killed)
-            } else {
-                Action::Start(killed)
-            });
-        }
-        if !self.skewed.is_empty() {
-            out.push(Action::ResetClock(std::mem::take(&mut self.skewed)));
-        }
-        out
-    }
-
-    fn track(&mut self, action: &Action) {
-        match action {
-            Action::StartPartition { .. } => self.partitioned = true,
-            Action::HealPartition => self.partitioned = false,
-            Action::Kill(v) => self.killed.extend(v),
-            Action::PowerCut(v) => {
-                self.powered_off = true;
-                self.killed.extend(v);
-            }
-            Action::Start(v) | Action::PowerOn(v) => {
-                self.killed.retain(|k| !v.contains(k));
-                if self.killed.is_empty() {
-                    self.powered_off = false;
-                }
-            }
-            Action::Pause(v) => self.paused.extend(v),
-            Action::Resume(v) => self.paused.retain(|p| !v.contains(p)),
-            Action::BumpClock { nodes, .. } => self.skewed.extend(nodes),
-            Action::ResetClock(v) => self.skewed.retain(|s| !v.contains(s)),
-        }
-        self.skewed.sort_unstable();
-        self.skewed.dedup();
-        self.killed.sort_unstable();
-        self.killed.dedup();
-        self.paused.sort_unstable();
-        self.paused.dedup();
+        self.active.heal_all()
     }
 }
 
@@ -222,7 +173,7 @@ impl Schedule for Replay {
 
     fn take_step(&mut self) -> Option<Action> {
         let (_, action) = self.steps.pop_front()?;
-        self.track(&action);
+        self.active.track(&action);
         Some(action)
     }
 }

@@ -187,6 +187,60 @@ impl Schedule for Nemesis {
     }
 }
 
+/// The faults a schedule has active, kept from the actions it took, and
+/// the actions that heal them all (the final phase's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Active {
+    pub partitioned: bool,
+    /// Every node a power cut took, until they are on again.
+    pub powered_off: Option<Vec<usize>>,
+    pub killed: Vec<usize>,
+    pub paused: Vec<usize>,
+    pub skewed: Vec<usize>,
+}
+
+impl Active {
+    pub fn track(&mut self, action: &Action) {
+        let add = |to: &mut Vec<usize>, v: &[usize]| {
+            to.extend(v);
+            to.sort_unstable();
+            to.dedup();
+        };
+        match action {
+            Action::StartPartition { .. } => self.partitioned = true,
+            Action::HealPartition => self.partitioned = false,
+            Action::Kill(v) => add(&mut self.killed, v),
+            Action::Start(v) => self.killed.retain(|k| !v.contains(k)),
+            Action::PowerCut(v) => self.powered_off = Some(v.clone()),
+            Action::PowerOn(_) => self.powered_off = None,
+            Action::Pause(v) => add(&mut self.paused, v),
+            Action::Resume(v) => self.paused.retain(|p| !v.contains(p)),
+            Action::BumpClock { nodes, .. } => add(&mut self.skewed, nodes),
+            Action::ResetClock(v) => self.skewed.retain(|s| !v.contains(s)),
+        }
+    }
+
+    pub fn heal_all(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if std::mem::take(&mut self.partitioned) {
+            out.push(Action::HealPartition);
+        }
+        if !self.paused.is_empty() {
+            out.push(Action::Resume(std::mem::take(&mut self.paused)));
+        }
+        if !self.killed.is_empty() {
+            out.push(Action::Start(std::mem::take(&mut self.killed)));
+        }
+        if let Some(all) = self.powered_off.take() {
+            out.push(Action::PowerOn(all));
+        }
+        if !self.skewed.is_empty() {
+            out.push(Action::ResetClock(std::mem::take(&mut self.skewed)));
+        }
+        out
+    }
+}
+
 /// The nemesis state machine: it alternates starting and healing each enabled
 /// fault kind at random intervals, so several kinds can overlap (a partition
 /// during a pause), and it never harms a majority of nodes with kills or
@@ -198,11 +252,7 @@ pub struct Nemesis {
     interval_ns: u64,
     servers: usize,
     width: usize,
-    partitioned: bool,
-    powered_off: bool,
-    skewed: Vec<usize>,
-    killed: Vec<usize>,
-    paused: Vec<usize>,
+    active: Active,
     /// The schedule's clock: when the last step was due.
     elapsed_ns: u64,
     /// When the next step is due, once drawn.
@@ -227,11 +277,7 @@ impl Nemesis {
             interval_ns: (interval_secs.max(0.0) * 1e9) as u64,
             servers,
             width,
-            partitioned: false,
-            powered_off: false,
-            skewed: Vec::new(),
-            killed: Vec::new(),
-            paused: Vec::new(),
+            active: Active::default(),
             elapsed_ns: 0,
             due_ns: None,
         }
@@ -263,38 +309,29 @@ impl Nemesis {
             .copied()
             .filter(|k| match k {
                 FaultKind::Partition | FaultKind::PowerCut | FaultKind::Clock => true,
-                FaultKind::Kill => !self.killed.is_empty() || self.harm_budget(&self.paused) > 0,
-                FaultKind::Pause => !self.paused.is_empty() || self.harm_budget(&self.killed) > 0,
+                FaultKind::Kill => {
+                    !self.active.killed.is_empty() || self.harm_budget(&self.active.paused) > 0
+                }
+                FaultKind::Pause => {
+                    !self.active.paused.is_empty() || self.harm_budget(&self.active.killed) > 0
+                }
             })
             .collect();
         let kind = *can_act.choose(&mut self.rng)?;
-        Some(match kind {
-            FaultKind::Partition if self.partitioned => {
-                self.partitioned = false;
-                Action::HealPartition
-            }
+        let active = &self.active;
+        let action = match kind {
+            FaultKind::Partition if active.partitioned => Action::HealPartition,
             FaultKind::Partition => {
-                self.partitioned = true;
                 let shape = *PartitionShape::ALL.choose(&mut self.rng).expect("shapes");
                 let grudge = partition(shape, self.servers, self.width, &mut self.rng);
                 Action::StartPartition { shape, grudge }
             }
-            FaultKind::Kill if !self.killed.is_empty() => {
-                Action::Start(std::mem::take(&mut self.killed))
-            }
-            FaultKind::Kill => {
-                self.killed = self.pick_minority(&self.paused.clone());
-                Action::Kill(self.killed.clone())
-            }
-            FaultKind::Pause if !self.paused.is_empty() => {
-                Action::Resume(std::mem::take(&mut self.paused))
-            }
-            FaultKind::Pause => {
-                self.paused = self.pick_minority(&self.killed.clone());
-                Action::Pause(self.paused.clone())
-            }
-            FaultKind::Clock if !self.skewed.is_empty() => {
-                Action::ResetClock(std::mem::take(&mut self.skewed))
+            FaultKind::Kill if !active.killed.is_empty() => Action::Start(active.killed.clone()),
+            FaultKind::Kill => Action::Kill(self.pick_minority(&active.paused.clone())),
+            FaultKind::Pause if !active.paused.is_empty() => Action::Resume(active.paused.clone()),
+            FaultKind::Pause => Action::Pause(self.pick_minority(&active.killed.clone())),
+            FaultKind::Clock if !active.skewed.is_empty() => {
+                Action::ResetClock(active.skewed.clone())
             }
             FaultKind::Clock => {
                 // A clock skew takes nobody down: any non-empty subset,
@@ -309,40 +346,20 @@ impl Nemesis {
                 } else {
                     -magnitude
                 };
-                self.skewed = nodes.clone();
                 Action::BumpClock { nodes, offset_s }
             }
-            FaultKind::PowerCut => {
-                self.powered_off = !self.powered_off;
-                let all = (0..self.servers).collect();
-                if self.powered_off {
-                    Action::PowerCut(all)
-                } else {
-                    Action::PowerOn(all)
-                }
-            }
-        })
+            FaultKind::PowerCut => match &active.powered_off {
+                Some(all) => Action::PowerOn(all.clone()),
+                None => Action::PowerCut((0..self.servers).collect()),
+            },
+        };
+        self.active.track(&action);
+        Some(action)
     }
 
     /// Heals everything still active, for the final phase.
     pub fn heal_all(&mut self) -> Vec<Action> {
-        let mut out = Vec::new();
-        if std::mem::take(&mut self.partitioned) {
-            out.push(Action::HealPartition);
-        }
-        if !self.paused.is_empty() {
-            out.push(Action::Resume(std::mem::take(&mut self.paused)));
-        }
-        if !self.killed.is_empty() {
-            out.push(Action::Start(std::mem::take(&mut self.killed)));
-        }
-        if std::mem::take(&mut self.powered_off) {
-            out.push(Action::PowerOn((0..self.servers).collect()));
-        }
-        if !self.skewed.is_empty() {
-            out.push(Action::ResetClock(std::mem::take(&mut self.skewed)));
-        }
-        out
+        self.active.heal_all()
     }
 
     /// One node or a random minority, avoiding nodes already harmed by the
@@ -377,9 +394,9 @@ mod tests {
         // Asking again draws nothing: a run that stops before the step is
         // due leaves the nemesis as if it never came.
         assert_eq!(n.next_due(), Some(first));
-        assert!(!n.partitioned);
+        assert!(!n.active.partitioned);
         assert!(matches!(n.take_step(), Some(Action::StartPartition { .. })));
-        assert!(n.partitioned);
+        assert!(n.active.partitioned);
         assert_eq!(n.take_step(), None, "one step per due time");
         let second = n.next_due().unwrap();
         assert!(second >= first);

@@ -100,6 +100,21 @@ pub struct Start {
     pub context: RunContext,
 }
 
+impl Start {
+    /// The store's new run of this start, with `stages`.
+    pub(crate) fn new_run(&self, stages: Vec<NewStage>) -> NewRun {
+        NewRun {
+            plan_name: self.plan.name.clone(),
+            plan_path: self.plan.path.as_ref().map(|p| p.display().to_string()),
+            plan_text: self.plan_text.clone(),
+            seed: self.seed,
+            gauntlet_version: env!("CARGO_PKG_VERSION").to_owned(),
+            command_line: self.command_line.clone(),
+            stages,
+        }
+    }
+}
+
 /// What a run is given by its caller, the same for every preset.
 #[derive(Clone, Debug)]
 pub struct RunContext {
@@ -138,18 +153,14 @@ pub async fn start(
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
     let stages = expand(&start.plan);
-    let run = store.create_run(&NewRun {
-        plan_name: start.plan.name.clone(),
-        plan_path: start.plan.path.as_ref().map(|p| p.display().to_string()),
-        plan_text: start.plan_text,
-        seed: start.seed,
-        gauntlet_version: env!("CARGO_PKG_VERSION").to_owned(),
-        command_line: start.command_line,
-        stages: stages
-            .iter()
-            .map(|s| NewStage::new(s.name.clone(), s.kind()))
-            .collect(),
-    })?;
+    let run = store.create_run(
+        &start.new_run(
+            stages
+                .iter()
+                .map(|s| NewStage::new(s.name.clone(), s.kind()))
+                .collect(),
+        ),
+    )?;
     save_resolved_plan(&store, &run.id, &start.plan)?;
     drive(
         &store,

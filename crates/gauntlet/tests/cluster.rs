@@ -8,100 +8,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
-use common::{assert_no_processes_with_marker, gauntlet, have, lab_allowed, read_json, stdout};
+use common::{
+    ClusterRun as Cluster, example_variant as variant, explain, gauntlet, have,
+    history_of as history, lab_allowed, nemesis_ops, read_json, stdout,
+};
 use serde_json::Value;
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/cluster/{name}"))
-}
-
-/// The example's text with some `key = value` lines changed (a shorter
-/// time limit, fewer faults).
-fn variant(name: &str, changes: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(example(name)).unwrap();
-    for (key, value) in changes {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(&format!("{key} =")))
-            .unwrap_or_else(|| panic!("{name} has no {key} line"))
-            .to_owned();
-        text = text.replace(&line, &format!("{key} = {value}"));
-    }
-    text
-}
-
-struct Cluster {
-    dir: tempfile::TempDir,
-    marker: String,
-}
-
-impl Cluster {
-    /// `name`: this test's, so the leak check sees only its own processes.
-    fn new(name: &str) -> Cluster {
-        Cluster {
-            dir: tempfile::tempdir().unwrap(),
-            marker: format!("gauntlet-cluster-{name}-{}", std::process::id()),
-        }
-    }
-
-    /// Runs `gauntlet test` on `text` (written beside the store) with
-    /// `args`; nothing it started may outlive it.
-    fn test(&self, file: &str, text: &str, args: &[&str]) -> Output {
-        let plan = self.dir.path().join(file);
-        std::fs::write(&plan, text).unwrap();
-        let out = std::process::Command::new(gauntlet())
-            .arg("test")
-            .arg(&plan)
-            .args([
-                "--store",
-                &self.dir.path().join("store").display().to_string(),
-            ])
-            .args(args)
-            .env("GAUNTLET_TEST_MARKER", &self.marker)
-            .output()
-            .unwrap();
-        assert_no_processes_with_marker(&self.marker);
-        out
-    }
-
-    /// The newest run's directory.
-    fn latest(&self) -> PathBuf {
-        let store = self.dir.path().join("store");
-        let mut runs: Vec<PathBuf> = std::fs::read_dir(&store)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
-        runs.sort();
-        runs.pop().expect("a run directory")
-    }
-}
-
-fn history(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// Ops of `process` "nemesis" with one of `fs`.
-fn nemesis_ops<'a>(h: &'a [Value], fs: &[&str]) -> Vec<&'a Value> {
-    h.iter()
-        .filter(|o| o["process"] == "nemesis" && fs.contains(&o["f"].as_str().unwrap_or("")))
-        .collect()
-}
 
 fn ok_ops(h: &[Value]) -> usize {
     h.iter().filter(|o| o["type"] == "ok").count()
-}
-
-fn explain(out: &Output) -> String {
-    format!("{}\n{}", stdout(out), common::stderr(out))
 }
 
 #[test]
@@ -114,7 +28,7 @@ fn etcd_is_linearizable_and_its_serializable_reads_are_not() {
     // Linearizable reads under partitions, kills and pauses: valid.
     let out = cluster.test(
         "etcd.toml",
-        &variant("etcd.toml", &[("time_limit", "\"15s\"")]),
+        &variant("cluster/etcd.toml", &[("time_limit", "\"15s\"")]),
         &["--seed", "7"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
@@ -135,7 +49,7 @@ fn etcd_is_linearizable_and_its_serializable_reads_are_not() {
         // Partitions only, more often, on fewer keys: more reads meet a
         // member cut off from the leader.
         &variant(
-            "etcd.toml",
+            "cluster/etcd.toml",
             &[
                 ("time_limit", "\"25s\""),
                 ("faults", r#"["partition"]"#),
@@ -167,7 +81,7 @@ fn redis_loses_acknowledged_writes_at_a_power_cut_unless_it_fsyncs_them() {
         return;
     }
     let cluster = Cluster::new("redis");
-    let text = variant("redis.toml", &[("time_limit", "\"10s\"")]);
+    let text = variant("cluster/redis.toml", &[("time_limit", "\"10s\"")]);
 
     let out = cluster.test("redis.toml", &text, &["--seed", "7"]);
     assert_eq!(out.status.code(), Some(1), "{}", explain(&out));

@@ -10,97 +10,23 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
-use common::{assert_no_processes_with_marker, gauntlet, have, lab_allowed, read_json, stdout};
-use serde_json::Value;
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
+use common::{
+    ClusterRun, example, explain, gauntlet, have, history_of, lab_allowed, read_json, stdout,
+};
 
 /// The example's text with `time_limit` shortened and the checker found
 /// from wherever the text is written.
 fn shortened(time_limit: &str) -> String {
-    let text = std::fs::read_to_string(examples().join("cluster/lock.toml")).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("time_limit ="))
-        .expect("lock.toml has a time_limit line")
-        .to_owned();
+    let text = common::example_variant(
+        "cluster/lock.toml",
+        &[("time_limit", &format!("\"{time_limit}\""))],
+    );
     let checker = "${plan_dir}/../python/one_holder.py";
     assert!(text.contains(checker), "lock.toml runs {checker}");
-    text.replace(&line, &format!("time_limit = \"{time_limit}\""))
-        .replace(
-            checker,
-            &examples()
-                .join("python/one_holder.py")
-                .display()
-                .to_string(),
-        )
-}
-
-struct Cluster {
-    dir: tempfile::TempDir,
-    marker: String,
-}
-
-impl Cluster {
-    fn new() -> Cluster {
-        Cluster {
-            dir: tempfile::tempdir().unwrap(),
-            marker: format!("gauntlet-cluster-lock-{}", std::process::id()),
-        }
-    }
-
-    /// Runs `gauntlet test` on `text` with `args`, the example programs
-    /// being this gauntlet's own (`bin_dir`); nothing it started may
-    /// outlive it.
-    fn test(&self, text: &str, args: &[&str]) -> Output {
-        let plan = self.dir.path().join("lock.toml");
-        std::fs::write(&plan, text).unwrap();
-        let bin_dir = gauntlet().parent().unwrap().display().to_string();
-        let out = std::process::Command::new(gauntlet())
-            .arg("test")
-            .arg(&plan)
-            .args([
-                "--store",
-                &self.dir.path().join("store").display().to_string(),
-            ])
-            .args(["--set", &format!("bin_dir={bin_dir}")])
-            .args(args)
-            .env("GAUNTLET_TEST_MARKER", &self.marker)
-            .output()
-            .unwrap();
-        assert_no_processes_with_marker(&self.marker);
-        out
-    }
-
-    /// The newest run's directory.
-    fn latest(&self) -> PathBuf {
-        let store = self.dir.path().join("store");
-        let mut runs: Vec<PathBuf> = std::fs::read_dir(&store)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
-        runs.sort();
-        runs.pop().expect("a run directory")
-    }
-}
-
-fn history(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn explain(out: &Output) -> String {
-    format!("{}\n{}", stdout(out), common::stderr(out))
+    text.replace(
+        checker,
+        &example("python/one_holder.py").display().to_string(),
+    )
 }
 
 #[test]
@@ -108,12 +34,14 @@ fn a_forgetful_lock_server_grants_held_locks_after_a_kill_and_a_durable_one_does
     if !lab_allowed() || !have("python3", "python3") {
         return;
     }
-    let cluster = Cluster::new();
+    let cluster = ClusterRun::new("lock");
     let text = shortened("12s");
+    // The example programs are this gauntlet's own.
+    let bin_dir = format!("bin_dir={}", gauntlet().parent().unwrap().display());
 
     // Forgetful: after a kill and a start, locks still held are granted
     // to others. The checker's evidence names both grants.
-    let out = cluster.test(&text, &["--seed", "7"]);
+    let out = cluster.test("lock.toml", &text, &["--seed", "7", "--set", &bin_dir]);
     assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
     let dir = cluster.latest();
     let results = read_json(&dir.join("results.json"));
@@ -143,12 +71,16 @@ fn a_forgetful_lock_server_grants_held_locks_after_a_kill_and_a_durable_one_does
 
     // Durable: the holders are on disk before a grant is answered, and
     // the restarted server still knows them.
-    let out = cluster.test(&text, &["--seed", "7", "--set", "server_flags="]);
+    let out = cluster.test(
+        "lock.toml",
+        &text,
+        &["--seed", "7", "--set", "server_flags=", "--set", &bin_dir],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
     let dir = cluster.latest();
     let results = read_json(&dir.join("results.json"));
     assert_eq!(results["valid"], true, "{results}");
-    let h = history(&dir);
+    let h = history_of(&dir);
     let granted = h
         .iter()
         .filter(|o| o["f"] == "acquire" && o["type"] == "ok")

@@ -387,3 +387,96 @@ pub fn lab_allowed() -> bool {
     }
     root
 }
+
+/// A cluster test's harness: plans written to a temp dir beside a store,
+/// `gauntlet test PLAN` run with a leak-check marker of the test's own.
+pub struct ClusterRun {
+    pub dir: tempfile::TempDir,
+    pub marker: String,
+}
+
+impl ClusterRun {
+    /// `name`: this test's, so the leak check sees only its own processes.
+    pub fn new(name: &str) -> ClusterRun {
+        ClusterRun {
+            dir: tempfile::tempdir().unwrap(),
+            marker: format!("gauntlet-cluster-{name}-{}", std::process::id()),
+        }
+    }
+
+    /// Runs `gauntlet test` on `text` (written as `file` beside the store)
+    /// with `args`; nothing it started may outlive it.
+    pub fn test(&self, file: &str, text: &str, args: &[&str]) -> Output {
+        let plan = self.dir.path().join(file);
+        std::fs::write(&plan, text).unwrap();
+        let out = Command::new(gauntlet())
+            .arg("test")
+            .arg(&plan)
+            .args(["--store", &self.store().display().to_string()])
+            .args(args)
+            .env("GAUNTLET_TEST_MARKER", &self.marker)
+            .output()
+            .unwrap();
+        assert_no_processes_with_marker(&self.marker);
+        out
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// The newest run's directory.
+    pub fn latest(&self) -> PathBuf {
+        let mut runs: Vec<PathBuf> = std::fs::read_dir(self.store())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        runs.sort();
+        runs.pop().expect("a run directory")
+    }
+}
+
+/// An example file's path (`cluster/etcd.toml`).
+pub fn example(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(rel)
+}
+
+/// The example `rel` with some `key = value` lines changed (a shorter
+/// time limit, fewer faults).
+pub fn example_variant(rel: &str, changes: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(example(rel)).unwrap();
+    for (key, value) in changes {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("{rel} has no {key} line"))
+            .to_owned();
+        text = text.replace(&line, &format!("{key} = {value}"));
+    }
+    text
+}
+
+/// A run's history, op by op.
+pub fn history_of(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The nemesis ops of `h` with one of `fs`.
+pub fn nemesis_ops<'a>(h: &'a [Value], fs: &[&str]) -> Vec<&'a Value> {
+    h.iter()
+        .filter(|o| o["process"] == "nemesis" && fs.contains(&o["f"].as_str().unwrap_or("")))
+        .collect()
+}
+
+/// A command's stdout and stderr, for an assertion's message.
+pub fn explain(out: &Output) -> String {
+    format!("{}\n{}", stdout(out), stderr(out))
+}

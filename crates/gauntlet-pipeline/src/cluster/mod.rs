@@ -29,7 +29,7 @@ use gauntlet_nemesis::{
 };
 use gauntlet_node::{LocalBackend, NodeSpec};
 use gauntlet_plan::{Cluster, ClusterClient, Plan};
-use gauntlet_store::{NewRun, NewStage, RunKind, StageEnd, Store};
+use gauntlet_store::{NewStage, RunKind, StageEnd, Store};
 use gauntlet_workload::{Locks, Registers, Workload, WorkloadOptions};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc, watch};
@@ -142,15 +142,7 @@ pub async fn cluster(
     let lab = crate::lab::up(&start.plan, start.seed).await?;
     let run = store.create_run_as(
         RunKind::Test,
-        &NewRun {
-            plan_name: start.plan.name.clone(),
-            plan_path: start.plan.path.as_ref().map(|p| p.display().to_string()),
-            plan_text: start.plan_text.clone(),
-            seed: start.seed,
-            gauntlet_version: env!("CARGO_PKG_VERSION").to_owned(),
-            command_line: start.command_line.clone(),
-            stages: STAGES.iter().map(|(n, k)| NewStage::new(*n, *k)).collect(),
-        },
+        &start.new_run(STAGES.iter().map(|(n, k)| NewStage::new(*n, *k)).collect()),
     )?;
     crate::save_resolved_plan(&store, &run.id, &start.plan)?;
     let engine = Engine::new(&store, run.id, start.context)?;

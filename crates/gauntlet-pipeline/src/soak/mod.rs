@@ -36,7 +36,7 @@ use gauntlet_proxy::Proxy;
 use gauntlet_soak::assess::{self, restart_counts};
 use gauntlet_soak::journal::Journal;
 use gauntlet_soak::template::render;
-use gauntlet_store::{NewRun, NewStage, RunId, RunKind, StageEnd, Store};
+use gauntlet_store::{NewStage, RunId, RunKind, StageEnd, Store};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
@@ -77,18 +77,12 @@ pub async fn soak(
     }
     let run = store.create_run_as(
         RunKind::Soak,
-        &NewRun {
-            plan_name: start.plan.name.clone(),
-            plan_path: start.plan.path.as_ref().map(|p| p.display().to_string()),
-            plan_text: start.plan_text.clone(),
-            seed: start.seed,
-            gauntlet_version: env!("CARGO_PKG_VERSION").to_owned(),
-            command_line: start.command_line.clone(),
-            stages: STAGES
+        &start.new_run(
+            STAGES
                 .iter()
                 .map(|s| NewStage::new(*s, stage_kind(s)))
                 .collect(),
-        },
+        ),
     )?;
     crate::save_resolved_plan(&store, &run.id, &start.plan)?;
     drive(
