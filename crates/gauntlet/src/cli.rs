@@ -74,10 +74,12 @@ pub enum Command {
     gauntlet test -w lin-kv --bin ./kv --checker ./leases.py --checker-timeout 30   # a custom checker\n  \
     gauntlet test examples/cluster/etcd.toml --seed 7   # Jepsen mode: a real cluster on lab hosts (root)\n  \
     gauntlet test examples/cluster/etcd.toml --replay r20261203-115542-11f   # that run's faults again\n\n\
-    A cluster test (a plan, no --bin) goes to STORE/<run-id>/: history.jsonl, results.json,\n  \
-    checks/<name>/, clients/, services/<service>.log and the reports. docs/cluster.md has the format.\n\
-    Results go to STORE/<workload>/<run-id>/ (also STORE/<run-id>; STORE/latest points at the newest):\n  \
+    A Maelstrom test's results go to STORE/<workload>/<run-id>/ (also STORE/<run-id>; STORE/latest points at the newest):\n  \
     history.jsonl, results.json, messages.jsonl, node-logs/<node>.log, run.json.\n\
+    A cluster test's (a plan, no --bin) go to STORE/<run-id>/: history.jsonl, results.json,\n  \
+    checks/<name>/ (anomalies.txt: each anomaly beside its faults), clients/, services/, the reports;\n  \
+    docs/cluster.md has the plan's format. Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad input,\n  \
+    255 the test could not run or was interrupted.\n\
     The run is listed by `gauntlet runs`; `gauntlet show RUN` and `gauntlet report RUN` read it.")]
 pub struct TestArgs {
     /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, lin-kv,
