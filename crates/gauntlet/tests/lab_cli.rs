@@ -312,7 +312,17 @@ fn a_sigkilled_test_run_s_lab_is_swept_by_the_next_lab() {
         "SIGKILL alone removes nothing"
     );
     // Any next lab sweeps what the dead run left (and `lab clean` would).
+    // Another test's lab, coming up at the same moment, may be the one
+    // sweeping it (it holds the dead lab's lock while it does, and this
+    // one's sweep then passes it by): give that sweep a moment to end.
     let (next, _, _held) = up(dir.path());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let control = std::path::Path::new("/sys/class/net").join(format!("gt-{id}"));
+    while (!namespaces_with(&id).is_empty() || control.exists())
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert_gone(&id);
     assert!(lab(&["down", &next]).status.success());
 }
