@@ -61,16 +61,55 @@ pub struct OwnerLock {
     _file: File,
 }
 
-/// Creates lab `id`'s directory and takes its lock.
+/// The prefix of a lab directory being claimed (`.claim-<pid>-<id>`).
+const CLAIMING: &str = ".claim-";
+
+/// Removes the directories of claims whose process died before it placed
+/// them (an empty directory and a lock file each).
+fn sweep_dead_claims() {
+    let Ok(entries) = std::fs::read_dir(STATE_DIR) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(CLAIMING)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Creates lab `id`'s directory and takes its lock. The directory is made
+/// and locked under a name no sweeper reads (`.claim-<pid>-<id>`), then
+/// renamed into place: a sweeper never sees a lab directory whose lock is
+/// free because its owner has not taken it yet (it would take the lock,
+/// find no record, and remove the new lab's directory).
 pub fn claim(id: &LabId) -> Result<(PathBuf, OwnerLock), LabError> {
     let dir = lab_dir(id);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
-    let file = open_lock(&dir)?;
-    if !try_lock(&file) {
+    if dir.exists() {
+        return Err(LabError::io(
+            format!("lab {id} exists already"),
+            std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        ));
+    }
+    let staging = Path::new(STATE_DIR).join(format!("{CLAIMING}{}-{id}", std::process::id()));
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| LabError::io(format!("cannot create {}", staging.display()), e))?;
+    let file = open_lock(&staging)?;
+    let taken = try_lock(&file);
+    // The lock belongs to the open file, so it holds across the rename.
+    let placed = taken && std::fs::rename(&staging, &dir).is_ok();
+    if !placed {
+        let _ = std::fs::remove_dir_all(&staging);
         return Err(LabError::io(
             format!("lab {id} is already owned by a live process"),
-            std::io::Error::from(std::io::ErrorKind::WouldBlock),
+            std::io::Error::from(std::io::ErrorKind::AlreadyExists),
         ));
     }
     Ok((dir, OwnerLock { _file: file }))
@@ -169,6 +208,7 @@ pub struct Swept {
 
 /// Removes every lab whose owner is dead, and nothing else.
 pub fn sweep_dead() -> Result<Swept, LabError> {
+    sweep_dead_claims();
     let mut swept = Swept::default();
     for (id, dir) in lab_dirs() {
         let Ok(lock) = open_lock(&dir) else {

@@ -290,3 +290,34 @@ async fn a_partition_drops_real_packets_one_way_until_healed() {
     net.heal(&fault, &[]).await.unwrap();
     assert!(round_trip(&a, &b, b_addr).is_some(), "healed");
 }
+
+/// A lab being claimed is never swept: a sweeper running at the same
+/// moment (another run's lab coming up) never finds its directory with
+/// the lock free, so the claim always succeeds and its directory stays
+/// while it is held.
+#[test]
+fn claims_and_sweeps_at_the_same_time_never_collide() {
+    if !root() {
+        return;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sweeper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                state::sweep_dead().unwrap();
+            }
+        })
+    };
+    for _ in 0..300 {
+        let id = gauntlet_lab::LabId::fresh();
+        let (dir, held) = state::claim(&id).expect("a fresh lab is claimed");
+        assert!(dir.is_dir(), "{} was swept while held", dir.display());
+        std::thread::yield_now();
+        assert!(dir.is_dir(), "{} was swept while held", dir.display());
+        drop(held);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sweeper.join().unwrap();
+}
