@@ -42,8 +42,13 @@ fn etcd_is_linearizable_and_its_serializable_reads_are_not() {
     );
     assert!(!dir.join("data").exists(), "data directories are removed");
 
-    // Serializable reads from a member cut off by a partition: invalid,
-    // with the stale read beside the partition.
+    // Serializable reads: a member answers from its own copy, stale when
+    // a partition cuts it off from the leader (and, by a few ms, whenever
+    // it lags): invalid, the stale read marked among the ops and faults
+    // around it. Which anomaly the checker meets first depends on the
+    // run's timing, so the partition beside it is not asserted here (the
+    // Redis and lock tests assert the fault beside theirs, which only a
+    // fault can cause).
     let out = cluster.test(
         "etcd.toml",
         // Partitions only, more often, on fewer keys: more reads meet a
@@ -66,7 +71,10 @@ fn etcd_is_linearizable_and_its_serializable_reads_are_not() {
     assert_eq!(results["valid"], false);
     let anomalies = std::fs::read_to_string(dir.join("checks/linearizable/anomalies.txt"))
         .expect("the anomaly is put beside its faults");
-    assert!(anomalies.contains("start-partition"), "{anomalies}");
+    assert!(
+        !nemesis_ops(&history(&dir), &["start-partition"]).is_empty(),
+        "the nemesis partitioned"
+    );
     let marked = anomalies
         .lines()
         .find(|l| l.ends_with('◀'))
