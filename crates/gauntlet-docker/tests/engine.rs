@@ -676,3 +676,73 @@ async fn a_taken_port_and_a_missing_image_are_the_engine_s_errors() {
         "a container that could not start is removed"
     );
 }
+
+#[tokio::test]
+async fn a_tcp_docker_host_reaches_the_same_engine() {
+    let Some(local) = engine().await else { return };
+    let Some(socket) = local.host().strip_prefix("unix://").map(str::to_owned) else {
+        skip("DOCKER_HOST is not a unix socket to forward tcp to");
+        return;
+    };
+    // The engine listens on no TCP port here: forward one on loopback to
+    // its socket, as `DOCKER_HOST=tcp://` would reach a remote engine.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let forward = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                if let Ok(mut unix) = tokio::net::UnixStream::connect(&socket).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                }
+            });
+        }
+    });
+    let host = format!("tcp://{addr}");
+    let remote = Engine::connect_to(&host).await.unwrap();
+    assert_eq!(remote.host(), host);
+    assert_eq!(remote.ping().await.unwrap(), local.ping().await.unwrap());
+    forward.abort();
+}
+
+#[test]
+fn the_guard_removes_a_run_when_a_test_panics() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(engine) = runtime.block_on(engine()) else {
+        return;
+    };
+    let run = run_id("panic");
+    let (created, made) = std::sync::mpsc::channel();
+    let panicking = {
+        let run = run.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let _cleanup = Cleanup::new(&run);
+                let engine = Engine::connect().await.unwrap();
+                let own = Ownership::new(&run).unwrap();
+                Network::create(&engine, &own, format!("net-{run}"))
+                    .await
+                    .unwrap();
+                Volume::create(&engine, &own, format!("vol-{run}"))
+                    .await
+                    .unwrap();
+                created.send(()).unwrap();
+                panic!("a test failing halfway");
+            })
+        })
+    };
+    assert!(panicking.join().is_err(), "the test panicked");
+    assert!(
+        made.try_recv().is_ok(),
+        "it had made a network and a volume"
+    );
+    let left = runtime.block_on(remove_run(&engine, &run)).unwrap();
+    assert!(left.is_empty(), "the guard removed everything: {left:?}");
+}
