@@ -46,10 +46,12 @@ impl Engine {
     /// version with the engine.
     ///
     /// `ssh://` runs the system's OpenSSH (`docker system dial-stdio` on
-    /// the far side), so the user's ssh config, agent and keys apply; note
-    /// that bollard asks OpenSSH for `StrictHostKeyChecking=accept-new`: a
-    /// host never seen before is trusted and added to `known_hosts`, a
-    /// changed host key is refused.
+    /// the far side), so the user's ssh config, agent and keys apply. Two
+    /// things bollard 0.20 decides: it asks OpenSSH for
+    /// `StrictHostKeyChecking=accept-new` (a host never seen before is
+    /// trusted and added to `known_hosts`; a changed host key is refused),
+    /// and it cannot pass a port (`ssh://host:2222` is refused here with
+    /// the way around it: a `Host` alias with its `Port` in `~/.ssh/config`).
     pub async fn connect() -> Result<Engine, DockerError> {
         Engine::connect_to(&host_from_env()).await
     }
@@ -57,6 +59,16 @@ impl Engine {
     /// Connects to the engine at `host` (a `DOCKER_HOST` value).
     pub async fn connect_to(host: &str) -> Result<Engine, DockerError> {
         let host = host.trim().to_owned();
+        if let Some(port) = ssh_port(&host) {
+            return Err(DockerError::Invalid {
+                what: format!("Docker host {host}"),
+                why: format!(
+                    "bollard's ssh transport drops the port and would ask ssh for a host \
+                     named \"...:{port}\"; name the engine's host in ~/.ssh/config \
+                     (Host <alias>, HostName, Port {port}) and use ssh://<alias>"
+                ),
+            });
+        }
         let docker = match Docker::connect_with_host(&host) {
             Ok(docker) => docker,
             // bollard looks for the socket file before any request.
@@ -115,6 +127,24 @@ impl Engine {
     }
 }
 
+/// The port of an `ssh://[user@]host:port` address, if it names one.
+/// bollard 0.20 hands ssh the address without its scheme, so OpenSSH reads
+/// `host:port` as a host name; refusing it early says why.
+fn ssh_port(host: &str) -> Option<&str> {
+    let authority = host.strip_prefix("ssh://")?;
+    let authority = authority.split('/').next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (name, port) = if hostport.starts_with('[') {
+        hostport.split_once("]:")?
+    } else if hostport.matches(':').count() == 1 {
+        hostport.split_once(':')?
+    } else {
+        return None; // no port, or a bare IPv6 address
+    };
+    (!name.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(port)
+}
+
 /// `DOCKER_HOST`, or [`DEFAULT_HOST`] when it is unset or empty (as the
 /// docker CLI reads it; contexts are not read).
 pub fn host_from_env() -> String {
@@ -149,6 +179,24 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, DockerError::BadHost { .. }), "{err}");
         assert!(err.to_string().contains("ftp://example.invalid"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_ssh_port_is_refused_with_the_way_around_it() {
+        assert_eq!(ssh_port("ssh://root@10.1.2.3:2222"), Some("2222"));
+        assert_eq!(ssh_port("ssh://box:22"), Some("22"));
+        assert_eq!(ssh_port("ssh://[::1]:2222"), Some("2222"));
+        for without in [
+            "ssh://root@box",
+            "ssh://box",
+            "ssh://::1",
+            "unix:///x:1",
+            "tcp://h:2375",
+        ] {
+            assert_eq!(ssh_port(without), None, "{without}");
+        }
+        let err = Engine::connect_to("ssh://root@box:2222").await.unwrap_err();
+        assert!(err.to_string().contains("~/.ssh/config"), "{err}");
     }
 
     #[tokio::test]
