@@ -56,7 +56,8 @@ pub struct Image {
 ///
 /// An image already tagged `tag` with the same hash is reused, unless its
 /// owner is a dead process of this host (a sweep may remove it at any
-/// moment): then it is built again, which the builder's cache makes cheap.
+/// moment): then it is built again. Builds never use the builder's cache,
+/// so no build depends on another run's images.
 pub async fn build_from_binary(
     engine: &Engine,
     ownership: &Ownership,
@@ -86,6 +87,10 @@ pub async fn build_from_binary(
         .t(tag)
         .rm(true)
         .forcerm(true)
+        // The builder's cache would take a step's result from another run's
+        // image, which that run may remove mid-build ("failed to get
+        // digest"); the reuse above covers what the cache would save.
+        .nocache(true)
         .labels(&labels)
         .build();
     let context_bytes = context.tar.len() as u64;
