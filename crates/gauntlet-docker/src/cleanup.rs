@@ -30,7 +30,35 @@ pub struct Removed {
     pub failed: Vec<(String, String)>,
 }
 
+/// The kinds of objects a cleanup removes, in the order it removes them.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Container,
+    Network,
+    Volume,
+    Image,
+}
+
 impl Removed {
+    /// Files one removal's result. A 404 means another cleanup (a second
+    /// gauntlet sweeping at the same moment) got there first: gone is what
+    /// was wanted, but not ours to report as removed.
+    fn record(&mut self, kind: Kind, name: String, result: Result<(), DockerError>) {
+        match result {
+            Ok(()) => match kind {
+                Kind::Container => self.containers.push(name),
+                Kind::Network => self.networks.push(name),
+                Kind::Volume => self.volumes.push(name),
+                Kind::Image => self.images.push(name),
+            },
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                let noun = format!("{kind:?}").to_lowercase();
+                self.failed.push((format!("{noun} {name}"), e.to_string()));
+            }
+        }
+    }
+
     /// Whether nothing was removed and nothing failed.
     pub fn is_empty(&self) -> bool {
         self.containers.is_empty()
@@ -76,19 +104,6 @@ async fn remove_labelled(
     let filters = HashMap::from([("label", vec![filter])]);
     let docker = engine.client();
     let mut removed = Removed::default();
-    // A 404 means another cleanup (a second gauntlet sweeping at the same
-    // moment) got there first: gone is what was wanted.
-    let mut outcome =
-        |what: &str,
-         name: String,
-         result: Result<(), DockerError>,
-         into: fn(&mut Removed) -> &mut Vec<String>| match result {
-            Ok(()) => into(&mut removed).push(name),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => removed
-                .failed
-                .push((format!("{what} {name}"), e.to_string())),
-        };
 
     let containers = docker
         .list_containers(Some(
@@ -112,7 +127,7 @@ async fn remove_labelled(
             .map(|n| n.trim_start_matches('/').to_owned())
             .unwrap_or_else(|| id.clone());
         let result = Container::existing(engine, id).remove().await;
-        outcome("container", name, result, |r| &mut r.containers);
+        removed.record(Kind::Container, name, result);
     }
 
     let networks = docker
@@ -135,7 +150,7 @@ async fn remove_labelled(
             .remove_network(&id)
             .await
             .map_err(DockerError::engine(format!("remove network {name}")));
-        outcome("network", name, result, |r| &mut r.networks);
+        removed.record(Kind::Network, name, result);
     }
 
     let volumes = docker
@@ -159,7 +174,7 @@ async fn remove_labelled(
             )
             .await
             .map_err(DockerError::engine(format!("remove volume {}", v.name)));
-        outcome("volume", v.name, result, |r| &mut r.volumes);
+        removed.record(Kind::Volume, v.name, result);
     }
 
     let images = docker
@@ -184,7 +199,7 @@ async fn remove_labelled(
             .unwrap_or_else(|| i.id.clone());
         // By id: every tag of it goes, and an image in use stays (409).
         let result = remove_image(engine, &i.id).await;
-        outcome("image", name, result, |r| &mut r.images);
+        removed.record(Kind::Image, name, result);
     }
     Ok(removed)
 }
