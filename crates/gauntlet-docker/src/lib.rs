@@ -43,7 +43,9 @@
 //! is their labels ([`owner`]): `io.gauntlet.run=<run id>` and
 //! `io.gauntlet.owner=<hostname>/<pid>-<start time>`, the owner named the
 //! way gauntlet-node names its cgroups' owners and judged alive by the same
-//! [`gauntlet_node::owner_alive`].
+//! [`gauntlet_node::owner_alive`]. This crate installs no handlers: the
+//! calls below are its callers' (the `docker` backend and the CLI), as
+//! gauntlet-node leaves its panic hook to the CLI.
 //!
 //! | how gauntlet ends | what removes its Docker objects |
 //! |---|---|
