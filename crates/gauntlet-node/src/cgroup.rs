@@ -378,7 +378,13 @@ fn unescape_mount(s: &str) -> String {
 
 /// Field 22 of `/proc/<pid>/stat`; `None` if the process does not exist or
 /// is a zombie (a zombie owns nothing: its cgroups may be swept).
-pub(crate) fn start_time(pid: i32) -> Option<u64> {
+///
+/// Together with the pid this names one process for as long as the machine
+/// is up: pids are reused, start times (clock ticks since boot) of one pid
+/// are not. Anything that names its owner this way (the run cgroups here,
+/// the Docker objects of gauntlet-docker) judges liveness with
+/// [`owner_alive`], so every sweep agrees on who is dead.
+pub fn start_time(pid: i32) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) state ..."; comm may hold spaces and parens.
     let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
@@ -388,6 +394,13 @@ pub(crate) fn start_time(pid: i32) -> Option<u64> {
     }
     // state is field 3, so field 22 is 19 further on.
     fields.nth(18)?.parse().ok()
+}
+
+/// Whether the owner named `<pid>-<start>` still runs on this machine: the
+/// same pid with the same start time, and not a zombie. A recycled pid
+/// (another start time) is a dead owner.
+pub fn owner_alive(pid: i32, start: u64) -> bool {
+    pid > 0 && start_time(pid) == Some(start)
 }
 
 fn read_pids(dir: &Path) -> Vec<u32> {
@@ -464,7 +477,7 @@ fn sweep_under(root: &Path, own: Option<&Path>) -> Sweep {
         else {
             continue;
         };
-        if pid <= 0 || start_time(pid) == Some(start) {
+        if pid <= 0 || owner_alive(pid, start) {
             continue;
         }
         match remove_tree(&path, Duration::from_secs(5)) {

@@ -1,0 +1,748 @@
+//! Against the machine's real Docker Engine: the example `http-service`
+//! built into an image offline, run, faulted, sampled and removed. Skipped
+//! with a message when no engine answers.
+//!
+//! Every test owns a run id; a [`Cleanup`] guard removes everything of that
+//! run when the test ends, also on a panic. Traffic goes only to loopback
+//! ports the engine published for containers the test made.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use gauntlet_docker::{
+    CONTENT_LABEL, Container, ContainerSpec, DockerError, Engine, Image, LogStream, Mount, Network,
+    OWNER_LABEL, Owner, Ownership, Publish, RUN_LABEL, Volume, build_from_binary, owner::this_host,
+    remove_run, sweep_dead,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The port http-service listens on inside its container.
+const PORT: u16 = 8080;
+
+#[allow(
+    clippy::disallowed_macros,
+    reason = "a skipped test says why on stderr"
+)]
+fn skip(why: &str) {
+    eprintln!("skipped: {why}");
+}
+
+/// The engine, or `None` (and a message) when none answers.
+async fn engine() -> Option<Engine> {
+    match Engine::connect().await {
+        Ok(engine) => match engine.ping().await {
+            Ok(_) => Some(engine),
+            Err(e) => {
+                skip(&e.to_string());
+                None
+            }
+        },
+        Err(e) => {
+            skip(&e.to_string());
+            None
+        }
+    }
+}
+
+/// A run id unique to this test and process.
+fn run_id(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("t{}-{nanos:x}-{test}", std::process::id())
+}
+
+/// Removes every object of a run (and containers named in `extra`, which
+/// carry no run label) when dropped, also when the test panics: on a fresh
+/// runtime in its own thread, since `Drop` cannot await and may run inside
+/// the test's runtime.
+struct Cleanup {
+    run: String,
+    extra: Vec<String>,
+}
+
+impl Cleanup {
+    fn new(run: &str) -> Cleanup {
+        Cleanup {
+            run: run.to_owned(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let run = self.run.clone();
+        let extra = std::mem::take(&mut self.extra);
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let Ok(engine) = Engine::connect().await else {
+                    return;
+                };
+                for name in extra {
+                    let _ = Container::existing(&engine, name).remove().await;
+                }
+                let _ = remove_run(&engine, &run).await;
+            });
+        })
+        .join();
+    }
+}
+
+/// The example `http-service` binary: the one the workspace build put next
+/// to this test's directory (`cargo test --workspace` builds it), else
+/// built now. A test cannot name another package's binary with
+/// `CARGO_BIN_EXE_*`.
+fn http_service() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // <target>/<profile>/deps/engine-<hash> -> <target>/<profile>
+        let exe = std::env::current_exe().expect("the test's path");
+        let dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("the test runs from <target>/<profile>/deps");
+        let bin = dir.join("http-service");
+        if !bin.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-p", "gauntlet-examples", "--bin", "http-service"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building http-service failed");
+        }
+        assert!(bin.exists(), "{} after building it", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// The http-service image for `own`'s run, tagged with the run id.
+async fn image(engine: &Engine, own: &Ownership) -> Image {
+    let tag = format!("gauntlet-test/http-service:{}", own.run());
+    build_from_binary(engine, own, &tag, &http_service(), &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// http-service on `0.0.0.0:8080` inside, published on a free loopback port.
+fn service(own: &Ownership, name: &str, image: &Image, extra: &[&str]) -> ContainerSpec {
+    let mut spec = ContainerSpec::new(own, format!("{name}-{}", own.run()), &image.tag);
+    spec.command = ["--bind", "0.0.0.0", "--port", "8080"]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect();
+    spec.ports.push(Publish::loopback(0, PORT));
+    spec
+}
+
+async fn published(container: &Container) -> SocketAddr {
+    let state = container.inspect().await.unwrap();
+    let port = state
+        .ports
+        .iter()
+        .find(|p| p.container_port == PORT)
+        .unwrap_or_else(|| panic!("port {PORT} is published: {state:?}"));
+    assert!(port.host.ip().is_loopback(), "{state:?}");
+    port.host
+}
+
+/// One HTTP/1.1 request with `Connection: close`; the status and the body,
+/// or why there is none within `bound`.
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    bound: Duration,
+) -> Result<(u16, String), String> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("no HTTP answer: {text:?}"))?;
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((status, body))
+    };
+    tokio::time::timeout(bound, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {bound:?}")))
+}
+
+async fn get(addr: SocketAddr, path: &str, bound: Duration) -> Result<(u16, String), String> {
+    request(addr, "GET", path, "", bound).await
+}
+
+/// Until `/health` answers 200 (10 s at most).
+async fn wait_healthy(addr: SocketAddr) {
+    let start = Instant::now();
+    loop {
+        match get(addr, "/health", Duration::from_secs(1)).await {
+            Ok((200, _)) => return,
+            other if start.elapsed() > Duration::from_secs(10) => {
+                panic!("{addr}/health did not answer 200 within 10 s: {other:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn labelled_containers(engine: &Engine, filter: &str) -> Vec<String> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let filters = std::collections::HashMap::from([("label", vec![filter])]);
+    engine
+        .client()
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|c| c.names.unwrap_or_default())
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_engine_answers_with_a_negotiated_version() {
+    let Some(engine) = engine().await else { return };
+    let version = engine.ping().await.unwrap();
+    assert!(!version.version.is_empty(), "{version:?}");
+    let num = |v: &str| -> (u32, u32) {
+        let (a, b) = v.split_once('.').unwrap();
+        (a.parse().unwrap(), b.parse().unwrap())
+    };
+    assert!(
+        num(&version.negotiated) <= num(&version.api_version),
+        "the client speaks no newer API than the engine: {version:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_image_is_built_offline_and_reused_when_unchanged() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("image");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let first = image(&engine, &own).await;
+    assert!(!first.reused);
+    assert!(first.id.starts_with("sha256:"), "{first:?}");
+    let again = image(&engine, &own).await;
+    assert!(again.reused, "same tag, same content: reused");
+    assert_eq!(again.id, first.id);
+    let inspect = engine.client().inspect_image(&first.tag).await.unwrap();
+    let labels = inspect.config.unwrap().labels.unwrap();
+    assert_eq!(labels[RUN_LABEL], run);
+    assert_eq!(labels[OWNER_LABEL], Owner::current().to_string());
+    assert_eq!(labels[CONTENT_LABEL], first.content);
+    // The image is only the binary and its libraries: its entrypoint runs.
+    let c = Container::run(&engine, &service(&own, "svc", &first, &[]))
+        .await
+        .unwrap();
+    wait_healthy(published(&c).await).await;
+}
+
+#[tokio::test]
+async fn a_container_is_paused_restarted_sampled_and_killed() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("life");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let img = image(&engine, &own).await;
+    let c = Container::run(&engine, &service(&own, "svc", &img, &[]))
+        .await
+        .unwrap();
+    let addr = published(&c).await;
+    wait_healthy(addr).await;
+
+    let state = c.inspect().await.unwrap();
+    assert!(state.running && !state.paused, "{state:?}");
+    assert_eq!(state.exit_code, None);
+    let pid = state.pid.expect("a running container has a host pid");
+    if engine.host().starts_with("unix://") {
+        assert!(
+            std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} is a process of this host"
+        );
+    }
+    assert!(state.ip_address.is_some(), "{state:?}");
+
+    let stats = c.stats_once().await.unwrap();
+    assert!(stats.memory_bytes.unwrap() > 0, "{stats:?}");
+    assert!(stats.cpu_total_ns.unwrap() > 0, "{stats:?}");
+    let logs = c.logs(50).await.unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.stream == LogStream::Stdout && l.text.contains("listening on 0.0.0.0:8080")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.stream == LogStream::Stderr && l.text.contains("GET /health")),
+        "{logs:?}"
+    );
+
+    c.pause().await.unwrap();
+    assert!(c.inspect().await.unwrap().paused);
+    let frozen = get(addr, "/health", Duration::from_millis(1500)).await;
+    assert!(
+        frozen.is_err(),
+        "a paused service does not answer: {frozen:?}"
+    );
+    c.unpause().await.unwrap();
+    assert_eq!(
+        get(addr, "/health", Duration::from_secs(5)).await,
+        Ok((200, "ok".to_owned()))
+    );
+
+    // http-service is pid 1 and ignores SIGTERM: the stop timeout's SIGKILL ends it.
+    c.restart(Duration::from_secs(1)).await.unwrap();
+    let addr = published(&c).await;
+    wait_healthy(addr).await;
+    let restarted = c.inspect().await.unwrap();
+    assert!(restarted.running);
+    assert_ne!(restarted.pid, Some(pid), "a new process");
+
+    c.kill("SIGKILL").await.unwrap();
+    let code = tokio::time::timeout(Duration::from_secs(10), c.wait_exit())
+        .await
+        .expect("it exits")
+        .unwrap();
+    assert_eq!(code, 137);
+    let dead = c.inspect().await.unwrap();
+    assert!(!dead.running, "{dead:?}");
+    assert_eq!(dead.status, "exited");
+    assert_eq!(dead.exit_code, Some(137));
+    assert!(!dead.oom_killed);
+    assert_eq!(dead.pid, None);
+}
+
+#[tokio::test]
+async fn a_leak_past_the_memory_limit_is_oom_killed() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("oom");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let img = image(&engine, &own).await;
+    // Every request leaks 4 MiB of touched memory: the eighth passes 32 MiB.
+    let mut spec = service(&own, "leak", &img, &["--leak-kib-per-request", "4096"]);
+    spec.memory_bytes = Some(32 << 20);
+    let c = Container::run(&engine, &spec).await.unwrap();
+    let addr = published(&c).await;
+    wait_healthy(addr).await;
+    let stats = c.stats_once().await.unwrap();
+    assert_eq!(stats.memory_limit_bytes, Some(32 << 20), "{stats:?}");
+
+    let start = Instant::now();
+    let mut answered = 0;
+    while start.elapsed() < Duration::from_secs(20) {
+        match get(addr, "/", Duration::from_secs(2)).await {
+            Ok((200, _)) => answered += 1,
+            _ => {
+                if !c.inspect().await.unwrap().running {
+                    break;
+                }
+            }
+        }
+        assert!(
+            answered < 64,
+            "256 MiB leaked under a 32 MiB limit and still running"
+        );
+    }
+    let code = tokio::time::timeout(Duration::from_secs(10), c.wait_exit())
+        .await
+        .expect("the leaking container ends")
+        .unwrap();
+    let state = c.inspect().await.unwrap();
+    assert!(
+        state.oom_killed,
+        "the engine reports the OOM kill (exit {code}, {answered} requests answered): {state:?}"
+    );
+    assert_eq!(state.exit_code, Some(137), "{state:?}");
+}
+
+#[tokio::test]
+async fn a_named_volume_outlives_its_container() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("vol");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let img = image(&engine, &own).await;
+    let volume = Volume::create(&engine, &own, format!("data-{run}"))
+        .await
+        .unwrap();
+    let with_volume = |name: &str| {
+        let mut spec = service(&own, name, &img, &["--data-file", "/data/kv.log"]);
+        spec.mounts.push(Mount::new(volume.name(), "/data"));
+        spec
+    };
+
+    let first = Container::run(&engine, &with_volume("first"))
+        .await
+        .unwrap();
+    let addr = published(&first).await;
+    wait_healthy(addr).await;
+    assert_eq!(
+        request(addr, "PUT", "/kv/k", "kept", Duration::from_secs(5))
+            .await
+            .map(|(status, _)| status),
+        Ok(200)
+    );
+    // http-service ignores SIGTERM as pid 1: the stop's SIGKILL ends it.
+    first.stop(Duration::from_secs(1)).await.unwrap();
+    first.remove().await.unwrap();
+    let gone = first.inspect().await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+
+    let second = Container::run(&engine, &with_volume("second"))
+        .await
+        .unwrap();
+    let addr = published(&second).await;
+    wait_healthy(addr).await;
+    assert_eq!(
+        get(addr, "/kv/k", Duration::from_secs(5)).await,
+        Ok((200, "kept".to_owned())),
+        "the new container replays the file the first one wrote"
+    );
+    // A volume in use cannot go; once its container is gone, it can.
+    assert!(volume.remove().await.is_err());
+    second.remove().await.unwrap();
+    volume.remove().await.unwrap();
+}
+
+#[tokio::test]
+async fn sweep_removes_a_dead_owner_s_objects_and_nothing_else() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("sweep");
+    let mut cleanup = Cleanup::new(&run);
+    let live = Ownership::new(&run).unwrap();
+    let img = image(&engine, &live).await;
+    // A pid that cannot exist (above any pid_max): a gauntlet that died.
+    let dead = Ownership::with_owner(
+        &run,
+        Owner {
+            host: this_host().to_owned(),
+            pid: i32::MAX,
+            start: 1,
+        },
+    )
+    .unwrap();
+    let elsewhere = Ownership::with_owner(
+        &run,
+        Owner {
+            host: format!("not-{}", this_host()),
+            pid: i32::MAX,
+            start: 1,
+        },
+    )
+    .unwrap();
+
+    let dead_running = Container::run(&engine, &service(&dead, "dead", &img, &[]))
+        .await
+        .unwrap();
+    let dead_created = Container::create(&engine, &service(&dead, "dead-created", &img, &[]))
+        .await
+        .unwrap();
+    let dead_network = Network::create(&engine, &dead, format!("dead-{run}"))
+        .await
+        .unwrap();
+    let dead_volume = Volume::create(&engine, &dead, format!("dead-{run}"))
+        .await
+        .unwrap();
+    let live_container = Container::run(&engine, &service(&live, "live", &img, &[]))
+        .await
+        .unwrap();
+    let other_host = Container::create(&engine, &service(&elsewhere, "elsewhere", &img, &[]))
+        .await
+        .unwrap();
+    // Made with the raw client: no labels at all, as a user's own container.
+    let unlabelled = format!("unlabelled-{run}");
+    cleanup.extra.push(unlabelled.clone());
+    engine
+        .client()
+        .create_container(
+            Some(
+                bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                    .name(&unlabelled)
+                    .build(),
+            ),
+            bollard::models::ContainerCreateBody {
+                image: Some(img.tag.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let removed = sweep_dead(&engine).await.unwrap();
+    for name in [dead_running.name(), dead_created.name()] {
+        assert!(
+            removed.containers.iter().any(|c| c == name),
+            "{name}: {removed:?}"
+        );
+    }
+    assert!(
+        removed.networks.contains(&dead_network.name().to_owned()),
+        "{removed:?}"
+    );
+    assert!(
+        removed.volumes.contains(&dead_volume.name().to_owned()),
+        "{removed:?}"
+    );
+    for name in [
+        live_container.name(),
+        other_host.name(),
+        unlabelled.as_str(),
+    ] {
+        assert!(
+            !removed.containers.iter().any(|c| c == name),
+            "{name}: {removed:?}"
+        );
+    }
+    assert!(
+        !removed.images.contains(&img.tag),
+        "the live owner's image stays: {removed:?}"
+    );
+
+    assert!(dead_running.inspect().await.unwrap_err().is_not_found());
+    assert!(dead_created.inspect().await.unwrap_err().is_not_found());
+    assert!(live_container.inspect().await.unwrap().running);
+    other_host.inspect().await.unwrap();
+    Container::existing(&engine, &unlabelled)
+        .inspect()
+        .await
+        .unwrap();
+    engine.client().inspect_image(&img.tag).await.unwrap();
+}
+
+#[tokio::test]
+async fn remove_run_leaves_nothing_of_the_run() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("rmrun");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let img = image(&engine, &own).await;
+    let network = Network::create(&engine, &own, format!("net-{run}"))
+        .await
+        .unwrap();
+    let volume = Volume::create(&engine, &own, format!("vol-{run}"))
+        .await
+        .unwrap();
+    let mut on_network = service(&own, "a", &img, &[]);
+    on_network.network = Some(network.name().to_owned());
+    on_network.mounts.push(Mount::new(volume.name(), "/data"));
+    let a = Container::run(&engine, &on_network).await.unwrap();
+    let a_state = a.inspect().await.unwrap();
+    assert!(a_state.networks.contains_key(network.name()), "{a_state:?}");
+    assert!(a_state.ip_address.is_some(), "{a_state:?}");
+
+    // Attached later, detached again: the network-disconnect fault.
+    let b = Container::run(&engine, &service(&own, "b", &img, &[]))
+        .await
+        .unwrap();
+    network.connect(b.id(), &["bee".to_owned()]).await.unwrap();
+    let b_state = b.inspect().await.unwrap();
+    assert!(
+        b_state
+            .networks
+            .get(network.name())
+            .is_some_and(|ip| ip.is_some()),
+        "{b_state:?}"
+    );
+    network.disconnect(b.id(), false).await.unwrap();
+    assert!(
+        !b.inspect()
+            .await
+            .unwrap()
+            .networks
+            .contains_key(network.name())
+    );
+    b.pause().await.unwrap(); // removal must cope with a frozen container
+
+    let removed = remove_run(&engine, &run).await.unwrap();
+    assert!(removed.failed.is_empty(), "{removed:?}");
+    assert_eq!(removed.containers.len(), 2, "{removed:?}");
+    assert_eq!(removed.networks, [network.name()], "{removed:?}");
+    assert_eq!(removed.volumes, [volume.name()], "{removed:?}");
+    assert_eq!(removed.images, [img.tag.as_str()], "{removed:?}");
+
+    let filter = format!("{RUN_LABEL}={run}");
+    assert_eq!(
+        labelled_containers(&engine, &filter).await,
+        Vec::<String>::new()
+    );
+    let filters = std::collections::HashMap::from([("label", vec![filter.as_str()])]);
+    let networks = engine
+        .client()
+        .list_networks(Some(
+            bollard::query_parameters::ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    assert!(networks.is_empty(), "{networks:?}");
+    let volumes = engine
+        .client()
+        .list_volumes(Some(
+            bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    assert!(volumes.volumes.unwrap_or_default().is_empty());
+    let images = engine
+        .client()
+        .list_images(Some(
+            bollard::query_parameters::ListImagesOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    assert!(images.is_empty(), "{images:?}");
+    assert!(remove_run(&engine, &run).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_taken_port_and_a_missing_image_are_the_engine_s_errors() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("bad");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+
+    let missing = Container::run(
+        &engine,
+        &ContainerSpec::new(&own, format!("nope-{run}"), "gauntlet-test/no-such-image:0"),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(missing, DockerError::Engine { .. }), "{missing}");
+    assert!(
+        missing.to_string().contains("no-such-image") && missing.is_not_found(),
+        "{missing}"
+    );
+
+    let img = image(&engine, &own).await;
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut spec = service(&own, "clash", &img, &[]);
+    spec.ports = vec![Publish::loopback(port, PORT)];
+    let err = Container::run(&engine, &spec).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("start container {}: ", spec.name))
+            && text.contains(&port.to_string()),
+        "{text}"
+    );
+    assert_eq!(
+        labelled_containers(&engine, &format!("{RUN_LABEL}={run}")).await,
+        Vec::<String>::new(),
+        "a container that could not start is removed"
+    );
+}
+
+#[tokio::test]
+async fn a_tcp_docker_host_reaches_the_same_engine() {
+    let Some(local) = engine().await else { return };
+    let Some(socket) = local.host().strip_prefix("unix://").map(str::to_owned) else {
+        skip("DOCKER_HOST is not a unix socket to forward tcp to");
+        return;
+    };
+    // The engine listens on no TCP port here: forward one on loopback to
+    // its socket, as `DOCKER_HOST=tcp://` would reach a remote engine.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let forward = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                if let Ok(mut unix) = tokio::net::UnixStream::connect(&socket).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                }
+            });
+        }
+    });
+    let host = format!("tcp://{addr}");
+    let remote = Engine::connect_to(&host).await.unwrap();
+    assert_eq!(remote.host(), host);
+    assert_eq!(remote.ping().await.unwrap(), local.ping().await.unwrap());
+    forward.abort();
+}
+
+#[test]
+fn the_guard_removes_a_run_when_a_test_panics() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(engine) = runtime.block_on(engine()) else {
+        return;
+    };
+    let run = run_id("panic");
+    let (created, made) = std::sync::mpsc::channel();
+    let panicking = {
+        let run = run.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let _cleanup = Cleanup::new(&run);
+                let engine = Engine::connect().await.unwrap();
+                let own = Ownership::new(&run).unwrap();
+                Network::create(&engine, &own, format!("net-{run}"))
+                    .await
+                    .unwrap();
+                Volume::create(&engine, &own, format!("vol-{run}"))
+                    .await
+                    .unwrap();
+                created.send(()).unwrap();
+                panic!("a test failing halfway");
+            })
+        })
+    };
+    assert!(panicking.join().is_err(), "the test panicked");
+    assert!(
+        made.try_recv().is_ok(),
+        "it had made a network and a volume"
+    );
+    let left = runtime.block_on(remove_run(&engine, &run)).unwrap();
+    assert!(left.is_empty(), "the guard removed everything: {left:?}");
+}
