@@ -7,7 +7,7 @@
 use rand::{Rng, RngExt};
 use serde_json::{Value, json};
 
-use crate::workloads::{complete_kv, request, timeout_kv};
+use crate::workloads::{KvOp, complete_kv, kv_request, request, timeout_kv};
 use crate::{Outcome, Request, Workload};
 
 /// Reads and writes (`register`), or reads, writes and compare-and-sets
@@ -65,27 +65,12 @@ impl Workload for Registers {
         // Reads, writes and compare-and-sets in equal shares, as Jepsen's
         // etcd and Redis tests mix them.
         let kinds = if self.with_cas { 3 } else { 2 };
-        let mut req = match rng.random_range(0..kinds) {
-            0 => return Self::read(key),
-            1 => {
-                let v = rng.random_range(0..5);
-                request(
-                    "write",
-                    json!(v),
-                    json!({"type": "write", "key": key, "value": v}),
-                )
-            }
-            _ => {
-                let (from, to) = (rng.random_range(0..5), rng.random_range(0..5));
-                request(
-                    "cas",
-                    json!([from, to]),
-                    json!({"type": "cas", "key": key, "from": from, "to": to}),
-                )
-            }
+        let op = match rng.random_range(0..kinds) {
+            0 => KvOp::Read,
+            1 => KvOp::Write,
+            _ => KvOp::Cas,
         };
-        req.key = Some(json!(key));
-        req
+        kv_request(op, key, rng)
     }
 
     /// A read of every active key, after the faults healed.

@@ -329,28 +329,13 @@ impl Workload for LinKv {
             self.ops_on_key = 0;
         }
         self.ops_on_key += 1;
-        let key = self.key;
-        let mut req = match rng.random_range(0..4) {
-            0 | 1 => request("read", Value::Null, json!({"type": "read", "key": key})),
-            2 => {
-                let v = rng.random_range(0..5);
-                request(
-                    "write",
-                    json!(v),
-                    json!({"type": "write", "key": key, "value": v}),
-                )
-            }
-            _ => {
-                let (from, to) = (rng.random_range(0..5), rng.random_range(0..5));
-                request(
-                    "cas",
-                    json!([from, to]),
-                    json!({"type": "cas", "key": key, "from": from, "to": to}),
-                )
-            }
+        // Half reads, a quarter each writes and compare-and-sets.
+        let op = match rng.random_range(0..4) {
+            0 | 1 => KvOp::Read,
+            2 => KvOp::Write,
+            _ => KvOp::Cas,
         };
-        req.key = Some(json!(key));
-        req
+        kv_request(op, self.key, rng)
     }
 
     fn complete(&self, req: &Request, reply: &Value) -> Outcome {
@@ -360,6 +345,40 @@ impl Workload for LinKv {
     fn timeout(&self, req: &Request) -> Outcome {
         timeout_kv(req)
     }
+}
+
+/// A key-value operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KvOp {
+    Read,
+    Write,
+    Cas,
+}
+
+/// The request of `op` on `key`: values (and a cas's pair) drawn from
+/// `0..5`, so that writes collide and compare-and-sets sometimes match.
+pub(crate) fn kv_request(op: KvOp, key: u64, rng: &mut dyn Rng) -> Request {
+    let mut req = match op {
+        KvOp::Read => request("read", Value::Null, json!({"type": "read", "key": key})),
+        KvOp::Write => {
+            let v = rng.random_range(0..5);
+            request(
+                "write",
+                json!(v),
+                json!({"type": "write", "key": key, "value": v}),
+            )
+        }
+        KvOp::Cas => {
+            let (from, to) = (rng.random_range(0..5), rng.random_range(0..5));
+            request(
+                "cas",
+                json!([from, to]),
+                json!({"type": "cas", "key": key, "from": from, "to": to}),
+            )
+        }
+    };
+    req.key = Some(json!(key));
+    req
 }
 
 /// The completion of a key-value `read`, `write` or `cas` (lin-kv's
