@@ -53,6 +53,8 @@ pub enum Command {
     Report(ReportArgs),
     /// The network lab: hosts in network namespaces, segments, lossy links, NAT boxes.
     Lab(crate::cmd_lab::LabArgs),
+    /// Remove what gauntlet processes that died (SIGKILL) left: processes, labs, containers, data.
+    Clean(crate::cmd_clean::CleanArgs),
     /// A built-in client program for cluster tests (etcd, redis): JSON lines on stdin and stdout.
     Client(crate::cmd_client::ClientArgs),
     /// Run one of the bundled example node programs (for `--bin`).

@@ -5,6 +5,7 @@ mod cli;
 mod cmd_bench;
 mod cmd_check;
 mod cmd_check_txn;
+mod cmd_clean;
 mod cmd_client;
 mod cmd_demo;
 mod cmd_lab;
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
         cli::Command::Abandon(args) => cmd_run::abandon(args),
         cli::Command::Report(args) => cmd_run::report(args),
         cli::Command::Lab(args) => cmd_lab::run(args),
+        cli::Command::Clean(args) => cmd_clean::run(args),
         cli::Command::Client(args) => cmd_client::run(args),
         cli::Command::ExampleNode { name, args } => cmd_demo::example_node(&name, args),
     };
