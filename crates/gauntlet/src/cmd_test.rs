@@ -15,7 +15,7 @@ use crate::store_opt::Location;
 
 pub fn run(args: TestArgs) -> Result<u8> {
     if args.bin.is_none() {
-        return crate::cmd_run::cluster(args);
+        return crate::cmd_cluster::run(args);
     }
     let json = args.json.on;
     let quiet = args.quiet.on;

@@ -7,6 +7,7 @@ mod cmd_check;
 mod cmd_check_txn;
 mod cmd_clean;
 mod cmd_client;
+mod cmd_cluster;
 mod cmd_demo;
 mod cmd_lab;
 mod cmd_run;
