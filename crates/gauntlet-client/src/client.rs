@@ -136,20 +136,18 @@ impl ProgramClient {
             problem: Some(problem),
         } = &result
         {
-            self.replace(*problem, request, error);
+            self.replace(*problem, request, error).await;
         }
         result
     }
 
-    fn replace(&mut self, problem: Problem, request: &str, error: &Value) {
-        let stderr = self
-            .program
-            .as_ref()
-            .map(LineProgram::stderr_tail)
-            .unwrap_or_default();
-        if let Some(p) = self.program.take() {
-            p.kill();
-        }
+    /// Kills the misbehaving program (its stderr drained, within a
+    /// moment) and notes the problem with its last stderr lines.
+    async fn replace(&mut self, problem: Problem, request: &str, error: &Value) {
+        let stderr = match self.program.take() {
+            Some(p) => p.kill_and_collect(Duration::from_secs(1)).await,
+            None => Vec::new(),
+        };
         self.problems.note(ProblemRecord {
             worker: self.worker,
             problem: problem.name(),

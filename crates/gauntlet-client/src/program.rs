@@ -102,4 +102,13 @@ impl LineProgram {
     pub fn kill(&self) {
         let _ = self.process.kill();
     }
+
+    /// Kills it and returns its last stderr lines once its stderr is
+    /// drained (or `limit` passed): a program that just crashed may still
+    /// have its last words in the pipe when its stdout closes.
+    pub async fn kill_and_collect(mut self, limit: Duration) -> Vec<String> {
+        let _ = self.process.kill();
+        let _ = tokio::time::timeout(limit, self.process.wait()).await;
+        self.process.stderr_tail()
+    }
 }
