@@ -7,7 +7,7 @@ use std::time::Duration;
 use gauntlet_check::{CheckResult, Validity};
 use gauntlet_check_program::{ProgramSpec, run_checker};
 use gauntlet_events::{Event, Events};
-use gauntlet_history::{Op, OpType, Recorder};
+use gauntlet_history::{Op, Recorder};
 use gauntlet_nemesis::{Action, FaultLog, Nemesis, Schedule, Signals};
 use gauntlet_node::{LineSink, NodeSpec};
 use gauntlet_workload::{Outcome, Request, Session, Step, Workload};
@@ -813,7 +813,7 @@ impl Worker {
                 None => wl.timeout(&req),
             }
         };
-        self.record_completion(&req, &invoke, outcome);
+        self.record_completion(&invoke, outcome);
     }
 
     /// As many RPCs as the client's session asks for.
@@ -841,7 +841,7 @@ impl Worker {
                 }
             }
         };
-        self.record_completion(&req, &invoke, outcome);
+        self.record_completion(&invoke, outcome);
     }
 
     fn record_invoke(&self, req: &Request) -> Op {
@@ -851,20 +851,11 @@ impl Worker {
         self.recorder.record(invoke)
     }
 
-    fn record_completion(&mut self, req: &Request, invoke: &Op, outcome: Outcome) {
-        let completion = match outcome {
-            Outcome::Ok(v) => invoke.complete(OpType::Ok, v),
-            Outcome::Fail(e) => invoke
-                .complete(OpType::Fail, req.value.clone())
-                .with_error(e),
-            Outcome::Info(e) => {
-                self.process += self.concurrency;
-                invoke
-                    .complete(OpType::Info, req.value.clone())
-                    .with_error(e)
-            }
-        };
-        self.recorder.record(completion);
+    fn record_completion(&mut self, invoke: &Op, outcome: Outcome) {
+        if outcome.is_indeterminate() {
+            self.process += self.concurrency;
+        }
+        self.recorder.record(outcome.completion(invoke));
     }
 }
 

@@ -12,6 +12,30 @@ pub enum Outcome {
     Info(Value),
 }
 
+impl Outcome {
+    /// Whether the operation may still be in flight: its process never
+    /// completes another, so its client goes on as a new process
+    /// (Jepsen's rule).
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(self, Outcome::Info(_))
+    }
+
+    /// The history's completion of `invoke`: `ok` with the completed
+    /// value; `fail` and `info` with the invoke's value and the error.
+    pub fn completion(self, invoke: &gauntlet_history::Op) -> gauntlet_history::Op {
+        use gauntlet_history::OpType;
+        match self {
+            Outcome::Ok(v) => invoke.complete(OpType::Ok, v),
+            Outcome::Fail(e) => invoke
+                .complete(OpType::Fail, invoke.value.clone())
+                .with_error(e),
+            Outcome::Info(e) => invoke
+                .complete(OpType::Info, invoke.value.clone())
+                .with_error(e),
+        }
+    }
+}
+
 /// The closed schema of an `*_ok` reply: its type and the keys it must carry.
 /// `msg_id` and `in_reply_to` are always allowed; any other key is malformed,
 /// as in Maelstrom.

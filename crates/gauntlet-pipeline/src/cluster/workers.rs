@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use gauntlet_client::ProgramClient;
 use gauntlet_client::protocol::{self, Outcome as Answer};
-use gauntlet_history::{Op, OpType, Recorder};
+use gauntlet_history::{Op, Recorder};
 use gauntlet_workload::{Outcome, Request, Workload};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -104,19 +104,10 @@ impl Worker {
             Answer::Fail { error } => Outcome::Fail(error),
             Answer::Info { error, .. } => Outcome::Info(error),
         };
-        let completion = match outcome {
-            Outcome::Ok(v) => invoke.complete(OpType::Ok, v),
-            Outcome::Fail(e) => invoke
-                .complete(OpType::Fail, req.value.clone())
-                .with_error(e),
-            Outcome::Info(e) => {
-                self.process += self.concurrency;
-                invoke
-                    .complete(OpType::Info, req.value.clone())
-                    .with_error(e)
-            }
-        };
-        self.recorder.record(completion);
+        if outcome.is_indeterminate() {
+            self.process += self.concurrency;
+        }
+        self.recorder.record(outcome.completion(&invoke));
     }
 }
 
