@@ -3,7 +3,7 @@ use rand::RngExt;
 use rand::seq::SliceRandom;
 
 /// The partition shapes the nemesis draws from (Jepsen's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PartitionShape {
     /// One node cut off from all others.
     One,

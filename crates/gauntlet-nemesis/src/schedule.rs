@@ -249,6 +249,8 @@ impl Active {
 pub struct Nemesis {
     rng: ChaCha8Rng,
     kinds: Vec<FaultKind>,
+    /// The partition shapes drawn from (Jepsen's partition targets).
+    shapes: Vec<PartitionShape>,
     interval_ns: u64,
     servers: usize,
     width: usize,
@@ -274,6 +276,7 @@ impl Nemesis {
         Nemesis {
             rng: ChaCha8Rng::seed_from_u64(seed),
             kinds,
+            shapes: PartitionShape::ALL.to_vec(),
             interval_ns: (interval_secs.max(0.0) * 1e9) as u64,
             servers,
             width,
@@ -281,6 +284,16 @@ impl Nemesis {
             elapsed_ns: 0,
             due_ns: None,
         }
+    }
+
+    /// Draws partitions only of these shapes (all of them when empty), as
+    /// Jepsen's partition targets narrow a nemesis to, say, one node cut
+    /// off at a time.
+    pub fn with_partition_shapes(mut self, shapes: Vec<PartitionShape>) -> Nemesis {
+        if !shapes.is_empty() {
+            self.shapes = shapes;
+        }
+        self
     }
 
     pub fn is_idle(&self) -> bool {
@@ -322,7 +335,7 @@ impl Nemesis {
         let action = match kind {
             FaultKind::Partition if active.partitioned => Action::HealPartition,
             FaultKind::Partition => {
-                let shape = *PartitionShape::ALL.choose(&mut self.rng).expect("shapes");
+                let shape = *self.shapes.choose(&mut self.rng).expect("never empty");
                 let grudge = partition(shape, self.servers, self.width, &mut self.rng);
                 Action::StartPartition { shape, grudge }
             }
@@ -408,6 +421,30 @@ mod tests {
         assert_eq!(m.next_due(), Some(second));
         // Nothing enabled: nothing scheduled.
         assert_eq!(Nemesis::new(vec![], 1.0, 3, 3, 1).next_due(), None);
+    }
+
+    #[test]
+    fn partitions_are_drawn_only_from_the_shapes_asked_for() {
+        let mut n = Nemesis::new(vec![FaultKind::Partition], 1.0, 5, 5, 3)
+            .with_partition_shapes(vec![PartitionShape::One]);
+        let mut starts = 0;
+        for _ in 0..40 {
+            if let Some(Action::StartPartition { shape, .. }) = n.next_action() {
+                assert_eq!(shape, PartitionShape::One);
+                starts += 1;
+            }
+        }
+        assert_eq!(starts, 20, "starts and heals alternate");
+        // None asked for: every shape.
+        let mut all = Nemesis::new(vec![FaultKind::Partition], 1.0, 5, 5, 3)
+            .with_partition_shapes(Vec::new());
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..400 {
+            if let Some(Action::StartPartition { shape, .. }) = all.next_action() {
+                seen.insert(shape);
+            }
+        }
+        assert_eq!(seen.len(), PartitionShape::ALL.len());
     }
 
     #[test]

@@ -86,7 +86,20 @@ pub struct ClusterNemesis {
     pub faults: Vec<String>,
     /// The mean time between two nemesis actions.
     pub interval: Duration,
+    /// The partition shapes drawn from, by name; empty for all of them.
+    pub partitions: Vec<String>,
 }
 
 /// The nemesis faults a cluster test knows.
 pub const CLUSTER_FAULTS: [&str; 5] = ["partition", "kill", "pause", "power-cut", "clock"];
+
+/// The partition shapes `partitions = [...]` names (the nemesis's own
+/// names; a test in gauntlet-pipeline keeps the two lists one).
+pub const PARTITION_SHAPES: [&str; 6] = [
+    "one",
+    "majority",
+    "minority-third",
+    "majorities-ring",
+    "bridge",
+    "asymmetric",
+];

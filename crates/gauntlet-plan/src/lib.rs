@@ -34,7 +34,7 @@ mod vars;
 
 pub use cluster::{
     BUILTIN_CLIENTS, CLUSTER_FAULTS, CLUSTER_WORKLOADS, Cluster, ClusterClient, ClusterNemesis,
-    ClusterWorkload,
+    ClusterWorkload, PARTITION_SHAPES,
 };
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};

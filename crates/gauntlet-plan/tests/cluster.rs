@@ -41,6 +41,7 @@ client = ["./etcd-client", "--endpoints", "10.70.1.2:2379"]
 [nemesis]
 faults = ["partition", "kill", "pause"]
 interval = "5s"
+partitions = ["one", "majority", "one"]
 [[check]]
 name = "linearizable"
 [[check]]
@@ -84,6 +85,7 @@ fn services_on_hosts_become_one_instance_each() {
     assert_eq!(cluster.nodes, ["etcd-n1", "etcd-n2", "etcd-n3"]);
     let nemesis = cluster.nemesis.as_ref().unwrap();
     assert_eq!(nemesis.faults, ["partition", "kill", "pause"]);
+    assert_eq!(nemesis.partitions, ["one", "majority"]);
     assert!(
         matches!(&cluster.checks[0].by, CheckBy::Builtin { checker, .. } if checker == "linearizable")
     );
@@ -113,7 +115,7 @@ fn a_builtin_client_talks_to_the_nodes_on_lab_hosts() {
     );
     let plan = load(&format!(
         "{LAB}[[service]]\nname = \"r\"\nhost = \"n2\"\ncommand = \"redis-server\"\n\
-         [workload]\nkind = \"register\"\nclient = {{ builtin = \"redis\", port = 7000 }}\n\
+         [workload]\nkind = \"register\"\nclient = {{ builtin = \"redis\", port = 7000, failover = true }}\n\
          [[check]]\nname = \"linearizable\"\n"
     ))
     .unwrap();
@@ -121,7 +123,11 @@ fn a_builtin_client_talks_to_the_nodes_on_lab_hosts() {
         plan.cluster.unwrap().workload.client,
         ClusterClient::Builtin {
             system: "redis".into(),
-            args: vec!["--endpoints".into(), "redis://10.70.1.3:7000".into()]
+            args: vec![
+                "--endpoints".into(),
+                "redis://10.70.1.3:7000".into(),
+                "--failover".into()
+            ]
         }
     );
 }
@@ -179,6 +185,21 @@ fn bad_cluster_plans_are_named_at_their_line() {
         &format!("{service}{workload}[nemesis]\nfaults = [\"kill\"]\n{check}"),
         8,
         "no [[service]] has `host` or `on`",
+    );
+    let placed = "[[service]]\nname = \"db\"\non = [\"n1\"]\ncommand = \"db\"\n";
+    at(
+        &format!(
+            "{placed}{workload}[nemesis]\nfaults = [\"partition\"]\npartitions = [\"one\", \"ring\"]\n{check}"
+        ),
+        10,
+        "unknown partition shape \"ring\"",
+    );
+    at(
+        &format!(
+            "{placed}{workload}[nemesis]\nfaults = [\"kill\"]\npartitions = [\"one\"]\n{check}"
+        ),
+        10,
+        "no \"partition\"",
     );
     at(
         &format!(

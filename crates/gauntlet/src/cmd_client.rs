@@ -48,11 +48,22 @@ pub struct CommonArgs {
     /// fail.
     #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = units::timeout_with_unit)]
     pub timeout: Seconds,
-    /// Start on endpoint N (mod their count), so that a test's workers
-    /// spread over the members [default: this process's id]. After a
-    /// connection error the client moves on to the next endpoint.
+    /// Talk to endpoint N (mod their count), so that a test's workers
+    /// spread over the members [default: this process's id].
     #[arg(long, value_name = "N")]
     pub worker: Option<usize>,
+    /// After a connection error, a timeout or a server error, move on to
+    /// the next endpoint. Without it the client keeps to its endpoint, as
+    /// a Jepsen client is bound to its node: what that member answers,
+    /// stale, refused or nothing, is what the history shows of it.
+    #[arg(long)]
+    pub failover: bool,
+}
+
+impl CommonArgs {
+    fn endpoints_choice(&self) -> builtin::EndpointChoice {
+        builtin::EndpointChoice::new(self.worker, self.failover)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -103,7 +114,7 @@ pub fn run(args: ClientArgs) -> Result<u8> {
                     Reads::Serializable => etcd::Reads::Serializable,
                 },
                 timeout: a.common.timeout.0,
-                first: builtin::first_endpoint(a.common.worker),
+                endpoints_choice: a.common.endpoints_choice(),
             };
             let store = etcd::Etcd::new(config).context("no endpoints")?;
             serve("etcd", store)
@@ -112,7 +123,7 @@ pub fn run(args: ClientArgs) -> Result<u8> {
             let config = redis::RedisConfig {
                 endpoints: a.endpoints,
                 timeout: a.common.timeout.0,
-                first: builtin::first_endpoint(a.common.worker),
+                endpoints_choice: a.common.endpoints_choice(),
             };
             let store = redis::Redis::new(config).context("no endpoints")?;
             serve("redis", store)

@@ -190,19 +190,33 @@ fn pause_then_kill(c: &mut Client, server: &mut Server) {
 }
 
 /// A client whose first endpoint is down: its first request fails (the
-/// connection was refused: it never happened) and the next goes to the
-/// next endpoint.
-fn moves_on_from_a_dead_endpoint(system: &str, dead: &str, live: &str) {
+/// connection was refused: it never happened); with `--failover` the next
+/// goes to the next endpoint, without it to the same one (a client bound
+/// to its member, as Jepsen's).
+fn moves_on_from_a_dead_endpoint_only_when_it_fails_over(system: &str, dead: &str, live: &str) {
     let endpoints = format!("{dead},{live}");
-    let mut c = Client::start(&[
-        system,
-        "--endpoints",
-        &endpoints,
-        "--worker",
-        "0",
-        "--timeout",
-        OPS_TIMEOUT,
-    ]);
+    let start = |more: &[&str]| {
+        let mut args = vec![
+            system,
+            "--endpoints",
+            &endpoints,
+            "--worker",
+            "0",
+            "--timeout",
+            OPS_TIMEOUT,
+        ];
+        args.extend(more);
+        Client::start(&args)
+    };
+    let mut bound = start(&[]);
+    for value in [20, 21] {
+        let a = bound.op(write("k1", value));
+        assert_eq!(a["type"], "fail", "{a}");
+        assert!(a["error"].as_str().unwrap().contains(dead), "{a}");
+    }
+    bound.finish();
+
+    let mut c = start(&["--failover"]);
     let a = c.op(write("k1", 20));
     assert_eq!(a["type"], "fail", "{a}");
     assert!(a["error"].as_str().unwrap().contains(dead), "{a}");
@@ -252,7 +266,7 @@ fn the_etcd_client_against_a_real_etcd() {
     serializable.finish();
     assert_eq!(c.op(cas("k1", 5, 4)), ok());
 
-    moves_on_from_a_dead_endpoint("etcd", &dead_url("http"), &url);
+    moves_on_from_a_dead_endpoint_only_when_it_fails_over("etcd", &dead_url("http"), &url);
     c.finish();
 
     let timeout = format!("{}ms", TIMEOUT.as_millis());
@@ -274,7 +288,7 @@ fn the_redis_client_against_a_real_redis() {
     let url = redis.url("redis");
     let mut c = Client::start(&["redis", "--endpoints", &url, "--timeout", OPS_TIMEOUT]);
     register_operations(&mut c);
-    moves_on_from_a_dead_endpoint("redis", &dead_url("redis"), &url);
+    moves_on_from_a_dead_endpoint_only_when_it_fails_over("redis", &dead_url("redis"), &url);
     // The dead-endpoint client left k1 at 21.
     assert_eq!(c.op(cas("k1", 21, 4)), ok());
     c.finish();

@@ -13,8 +13,8 @@
 //! never reached etcd, and a 4xx answer that etcd refused it; anything
 //! else on a write or cas — a timeout after the request went out, a cut
 //! connection, a 5xx such as `etcdserver: request timed out` — may have
-//! applied. After a transport error or a 5xx the client moves on to the
-//! next endpoint for its next request.
+//! applied. After a transport error or a 5xx a client that fails over moves on
+//! to the next endpoint for its next request.
 
 use std::io;
 use std::time::Duration;
@@ -26,7 +26,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
 use ureq::http::Uri;
 
-use super::{EndpointError, Endpoints, Store, StoreError};
+use super::{EndpointChoice, EndpointError, Endpoints, Store, StoreError};
 
 /// How reads are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,9 +92,8 @@ pub struct EtcdConfig {
     pub reads: Reads,
     /// For each request, connecting included.
     pub timeout: Duration,
-    /// Which endpoint to start with (mod their count); see
-    /// [`super::first_endpoint`].
-    pub first: usize,
+    /// Which endpoint it talks to, and whether it fails over.
+    pub endpoints_choice: EndpointChoice,
 }
 
 /// Why an etcd operation did not complete.
@@ -219,7 +218,7 @@ struct ErrorBody {
 impl Etcd {
     /// `None` when `config` has no endpoints.
     pub fn new(config: EtcdConfig) -> Option<Etcd> {
-        let endpoints = Endpoints::new(config.endpoints, config.first)?;
+        let endpoints = Endpoints::new(config.endpoints, config.endpoints_choice)?;
         let agent = ureq::Agent::config_builder()
             // The whole call, connecting and the answer's body included.
             .timeout_global(Some(config.timeout))
@@ -249,7 +248,8 @@ impl Etcd {
     }
 
     /// POSTs `body` to `path` on the current member and reads etcd's
-    /// answer. A transport error or a 5xx moves on to the next member.
+    /// answer. A transport error or a 5xx moves a client that fails over on to the
+    /// next member.
     fn call<T: DeserializeOwned>(&mut self, path: &str, body: &Value) -> Result<T, EtcdError> {
         let endpoint = self.endpoint().to_owned();
         let sent = self
@@ -264,7 +264,7 @@ impl Etcd {
         let (status, text) = match text {
             Ok(answer) => answer,
             Err(source) => {
-                self.endpoints.advance();
+                self.endpoints.after_error();
                 return Err(match source {
                     ureq::Error::Timeout(phase) => EtcdError::Timeout {
                         endpoint,
@@ -277,7 +277,7 @@ impl Etcd {
         };
         if status != 200 {
             if status >= 500 {
-                self.endpoints.advance();
+                self.endpoints.after_error();
             }
             let message = match serde_json::from_str::<ErrorBody>(&text) {
                 Ok(b) if !b.message.is_empty() => b.message,

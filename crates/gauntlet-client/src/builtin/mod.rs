@@ -302,40 +302,63 @@ fn read_line<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> io::Result<Option<
     Ok(Some(Line::TooLong))
 }
 
-/// A client's endpoints and the one it talks to now: it starts at
-/// `first` (mod their count) and moves to the next after an error that
-/// may mean that endpoint is gone.
+/// Which endpoint a client talks to, and whether it ever moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointChoice {
+    /// The endpoint to start on (mod their count).
+    pub first: usize,
+    /// Whether an error that may mean the endpoint is gone moves the
+    /// client on to the next one (round robin). Without it the client
+    /// keeps to its endpoint, as a Jepsen client is bound to its node:
+    /// whatever that member answers, stale, refused or nothing, is what
+    /// the history shows of it.
+    pub failover: bool,
+}
+
+impl EndpointChoice {
+    /// Endpoint `worker` when given (a test's workers spread evenly over
+    /// the members), else the process id (spread at random).
+    pub fn new(worker: Option<usize>, failover: bool) -> EndpointChoice {
+        EndpointChoice {
+            first: worker.unwrap_or(std::process::id() as usize),
+            failover,
+        }
+    }
+}
+
+/// A client's endpoints and the one it talks to now.
 #[derive(Debug)]
 pub struct Endpoints<T> {
     list: Vec<T>,
     current: usize,
+    failover: bool,
 }
 
 impl<T> Endpoints<T> {
     /// `None` when `list` is empty.
-    pub fn new(list: Vec<T>, first: usize) -> Option<Endpoints<T>> {
+    pub fn new(list: Vec<T>, choice: EndpointChoice) -> Option<Endpoints<T>> {
         if list.is_empty() {
             return None;
         }
-        let current = first % list.len();
-        Some(Endpoints { list, current })
+        let current = choice.first % list.len();
+        Some(Endpoints {
+            list,
+            current,
+            failover: choice.failover,
+        })
     }
 
     pub fn current(&self) -> &T {
         &self.list[self.current]
     }
 
-    /// Moves on to the next endpoint (round robin).
-    pub fn advance(&mut self) {
-        self.current = (self.current + 1) % self.list.len();
+    /// After an error that may mean the current endpoint is gone: the
+    /// next one (round robin) if the client fails over.
+    pub fn after_error(&mut self) {
+        if self.failover {
+            self.current = (self.current + 1) % self.list.len();
+        }
     }
-}
-
-/// Where a client process starts: endpoint `worker` when given (each of a
-/// test's workers on its own member, spread evenly), else the process id
-/// (spread at random).
-pub fn first_endpoint(worker: Option<usize>) -> usize {
-    worker.unwrap_or(std::process::id() as usize)
 }
 
 /// Why an endpoint given on the command line cannot be used.
@@ -568,14 +591,18 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_start_at_the_worker_and_go_round() {
-        assert!(Endpoints::<u8>::new(vec![], 0).is_none());
-        let mut e = Endpoints::new(vec!["a", "b", "c"], 4).unwrap();
+    fn endpoints_start_at_the_worker_and_move_on_only_when_they_fail_over() {
+        let at = |first, failover| EndpointChoice { first, failover };
+        assert!(Endpoints::<u8>::new(vec![], at(0, true)).is_none());
+        let mut e = Endpoints::new(vec!["a", "b", "c"], at(4, true)).unwrap();
         assert_eq!(*e.current(), "b");
-        e.advance();
+        e.after_error();
         assert_eq!(*e.current(), "c");
-        e.advance();
+        e.after_error();
         assert_eq!(*e.current(), "a");
-        assert_eq!(first_endpoint(Some(5)), 5);
+        let mut bound = Endpoints::new(vec!["a", "b", "c"], at(4, false)).unwrap();
+        bound.after_error();
+        assert_eq!(*bound.current(), "b", "a bound client keeps to its member");
+        assert_eq!(EndpointChoice::new(Some(5), false).first, 5);
     }
 }

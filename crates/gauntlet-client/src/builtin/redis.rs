@@ -7,8 +7,8 @@
 //! timeouts of the same length on every command, so a paused or
 //! partitioned server answers `info` after the timeout rather than
 //! hanging the test. After an error other than a Redis error reply the
-//! connection is dropped and the next request connects to the next
-//! endpoint. Errors, as [`super`] turns them into answers: failing to
+//! connection is dropped and the next request connects again (to the
+//! next endpoint if the client fails over). Errors, as [`super`] turns them into answers: failing to
 //! connect, or an error reply from Redis (it refused the command), means
 //! the command did not run; anything else after the command went out (a
 //! read timeout, a connection reset) may have applied.
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use redis::{ErrorKind, IntoConnectionInfo};
 
-use super::{EndpointError, Endpoints, Store, StoreError};
+use super::{EndpointChoice, EndpointError, Endpoints, Store, StoreError};
 
 /// The compare-and-set: `KEYS[1]` becomes `ARGV[2]` when it holds
 /// `ARGV[1]`; 1 when it did, 0 when not (a missing key included).
@@ -83,9 +83,8 @@ pub struct RedisConfig {
     pub endpoints: Vec<Endpoint>,
     /// For connecting, and for each command's reply.
     pub timeout: Duration,
-    /// Which endpoint to start with (mod their count); see
-    /// [`super::first_endpoint`].
-    pub first: usize,
+    /// Which endpoint it talks to, and whether it fails over.
+    pub endpoints_choice: EndpointChoice,
 }
 
 /// Why a Redis operation did not complete.
@@ -143,7 +142,7 @@ impl Redis {
     /// `None` when `config` has no endpoints.
     pub fn new(config: RedisConfig) -> Option<Redis> {
         Some(Redis {
-            endpoints: Endpoints::new(config.endpoints, config.first)?,
+            endpoints: Endpoints::new(config.endpoints, config.endpoints_choice)?,
             timeout: config.timeout,
             connection: None,
             cas: redis::Script::new(CAS_SCRIPT),
@@ -157,8 +156,8 @@ impl Redis {
 
     /// Runs `command` on the connection, connecting first if there is
     /// none. After an error that is not a Redis error reply the
-    /// connection is dropped and the next command goes to the next
-    /// endpoint.
+    /// connection is dropped and the next command connects again (to the
+    /// next endpoint if the client fails over).
     fn run<T>(
         &mut self,
         command: impl FnOnce(&mut redis::Connection, &redis::Script) -> redis::RedisResult<T>,
@@ -169,7 +168,7 @@ impl Redis {
             None => match self.connect() {
                 Ok(c) => self.connection.insert(c),
                 Err(source) => {
-                    self.endpoints.advance();
+                    self.endpoints.after_error();
                     return Err(if source.is_timeout() {
                         RedisError::ConnectTimeout {
                             endpoint,
@@ -187,7 +186,7 @@ impl Redis {
             }
             // Its next reply could be this command's late one.
             self.connection = None;
-            self.endpoints.advance();
+            self.endpoints.after_error();
             if source.is_timeout() {
                 RedisError::Timeout {
                     endpoint,

@@ -25,7 +25,8 @@ use gauntlet_client::{Problems, ProgramClient};
 use gauntlet_events::Event;
 use gauntlet_history::{OpType, Recorder};
 use gauntlet_nemesis::{
-    FaultKind, FaultLog, Nemesis, NemesisActions, NemesisOps, RecordedOp, Replay, Signals,
+    FaultKind, FaultLog, Nemesis, NemesisActions, NemesisOps, PartitionShape, RecordedOp, Replay,
+    Signals,
 };
 use gauntlet_node::{LocalBackend, NodeSpec};
 use gauntlet_plan::{Cluster, ClusterClient, Plan};
@@ -504,19 +505,25 @@ impl ClusterTest {
     }
 
     fn nemesis(&self) -> Nemesis {
-        let (kinds, interval) = match &self.spec.nemesis {
+        let (kinds, interval, shapes) = match &self.spec.nemesis {
+            // The plan's loader checked every name.
             Some(n) => (
                 n.faults
                     .iter()
                     .filter_map(|f| f.parse::<FaultKind>().ok())
                     .collect(),
                 n.interval.as_secs_f64(),
+                n.partitions
+                    .iter()
+                    .filter_map(|s| PartitionShape::from_name(s))
+                    .collect(),
             ),
-            None => (Vec::new(), 0.0),
+            None => (Vec::new(), 0.0, Vec::new()),
         };
         let n = self.spec.nodes.len();
         // Its own stream of the run's seed, apart from the workload's.
         Nemesis::new(kinds, interval, n, n, self.seed ^ 0x006e_656d_6573_6973)
+            .with_partition_shapes(shapes)
     }
 
     /// Each check over the history; the verdict is the worst.
@@ -615,9 +622,10 @@ impl ClusterTest {
 }
 
 /// A worker's client program: the plan's, or `gauntlet client <system>`
-/// (this very binary) for a built-in one, its time limit a little under
-/// the op's so the client answers `info` itself before it counts as hung.
-/// Its stderr goes to `clients/worker-<id>.log`.
+/// (this very binary) for a built-in one, on the worker's own member
+/// (`--worker`), its time limit a little under the op's so the client
+/// answers `info` itself before it counts as hung. Its stderr goes to
+/// `clients/worker-<id>.log`.
 fn client_spec(
     client: &ClusterClient,
     dir: &Path,
@@ -637,6 +645,7 @@ fn client_spec(
                 .map(Into::into)
                 .chain(args.iter().map(Into::into))
                 .chain(["--timeout".into(), format!("{}ms", own.as_millis()).into()])
+                .chain(["--worker".into(), worker.to_string().into()])
                 .collect();
             spec
         }
@@ -649,4 +658,16 @@ fn client_spec(
 fn millis(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use gauntlet_nemesis::PartitionShape;
+
+    #[test]
+    fn the_plans_partition_shapes_are_the_nemesis_s_own() {
+        let plan: Vec<&str> = gauntlet_plan::PARTITION_SHAPES.to_vec();
+        let nemesis: Vec<&str> = PartitionShape::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(plan, nemesis);
+    }
 }

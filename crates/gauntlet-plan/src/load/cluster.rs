@@ -9,7 +9,7 @@ use crate::error::PlanError;
 use crate::raw::{RawBuiltinClient, RawCheck, RawClient, RawPlan};
 use crate::{
     BUILTIN_CLIENTS, CLUSTER_FAULTS, CLUSTER_WORKLOADS, CheckBy, CheckStage, Cluster,
-    ClusterClient, ClusterNemesis, ClusterWorkload, Command, LabSpec, Service,
+    ClusterClient, ClusterNemesis, ClusterWorkload, Command, LabSpec, PARTITION_SHAPES, Service,
 };
 
 const KEYS: usize = 10;
@@ -138,7 +138,35 @@ impl Cx<'_> {
                 }
                 let interval =
                     self.duration_or(n.interval.as_ref(), "interval", NEMESIS_INTERVAL)?;
-                Some(ClusterNemesis { faults, interval })
+                let mut partitions = Vec::new();
+                if let Some(list) = &n.partitions {
+                    if !faults.iter().any(|f| f == "partition") {
+                        return Err(self.err(
+                            list.span(),
+                            "`partitions` narrows the shapes of partitions, and `faults` has no \"partition\"",
+                        ));
+                    }
+                    for shape in list.get_ref() {
+                        if !PARTITION_SHAPES.contains(&shape.get_ref().as_str()) {
+                            return Err(self.err(
+                                shape.span(),
+                                format!(
+                                    "unknown partition shape {:?}; the nemesis draws {}",
+                                    shape.get_ref(),
+                                    PARTITION_SHAPES.join(", ")
+                                ),
+                            ));
+                        }
+                        if !partitions.contains(shape.get_ref()) {
+                            partitions.push(shape.get_ref().clone());
+                        }
+                    }
+                }
+                Some(ClusterNemesis {
+                    faults,
+                    interval,
+                    partitions,
+                })
             }
         };
         let checks = raw
@@ -249,6 +277,9 @@ impl Cx<'_> {
         };
         let mut args = vec!["--endpoints".to_owned(), endpoints.join(",")];
         args.extend(reads);
+        if b.failover.as_ref().is_some_and(|f| *f.get_ref()) {
+            args.push("--failover".to_owned());
+        }
         Ok(ClusterClient::Builtin {
             system: system.clone(),
             args,

@@ -30,6 +30,7 @@ pub(crate) struct RawWorkload {
 pub(crate) struct RawNemesis {
     pub faults: Spanned<Vec<Spanned<String>>>,
     pub interval: Option<Spanned<toml::Value>>,
+    pub partitions: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[check]]`: a built-in checker by `name`, or a `program`.
@@ -49,7 +50,7 @@ pub(crate) enum RawClient {
     Builtin(RawBuiltinClient),
 }
 
-/// `client = { builtin = "etcd" | "redis", port, reads, endpoints }`.
+/// `client = { builtin = "etcd" | "redis", port, reads, endpoints, failover }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBuiltinClient {
@@ -59,6 +60,7 @@ pub(crate) struct RawBuiltinClient {
     /// Where the system listens, when its nodes are not the plan's
     /// services on lab hosts.
     pub endpoints: Option<Spanned<Vec<Spanned<String>>>>,
+    pub failover: Option<Spanned<bool>>,
 }
 
 impl<'de> Deserialize<'de> for RawClient {
