@@ -6,14 +6,18 @@
 //!
 //! # Adding a backend
 //!
-//! One more file beside this one (`netns.rs`, `docker.rs`, `ssh.rs`):
-//! a type implementing [`Backend`] whose `spawn` returns a type implementing
-//! [`NodeHandle`]. Callers hold an `Arc<dyn Backend>` and never name the
-//! implementation, so the workbench, the pipeline and the soak need no
-//! change. A backend that runs the real program elsewhere still has a local
-//! process standing for it (`ip netns exec`, `docker exec -i`, `ssh`) whose
-//! stdin/stdout are the program's: that is why the stdio types are tokio's
-//! concrete pipe types rather than boxed readers. The workbench router reads
+//! A type implementing [`Backend`] whose `spawn` returns a type
+//! implementing [`NodeHandle`], whose [`control`](NodeHandle::control)
+//! signals, pauses and samples the node while its owner waits on it:
+//! beside this file when it needs nothing but the kernel (`netns.rs`), in
+//! the crate of its edge otherwise (the `docker` backend is
+//! `gauntlet_docker::DockerBackend`, on the Engine API). Callers hold an
+//! `Arc<dyn Backend>` and never name the implementation, so the workbench,
+//! the pipeline and the soak need no change. A backend whose nodes talk
+//! over stdin/stdout (the workbench's) has a local process whose pipes are
+//! the program's (`ip netns exec`, later `ssh`): that is why the stdio types
+//! are tokio's concrete pipe types rather than boxed readers; a backend
+//! that runs services only (a container) hands out none. The workbench router reads
 //! node stdout at ~700k messages a second; a concrete `ChildStdout` keeps
 //! that path free of dynamic dispatch and allocation. `wait` is the only
 //! boxed future, once per node life.
@@ -34,7 +38,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
 
-use crate::{Exit, NodeError, NodeProcess, NodeSpec};
+use crate::{Exit, NodeControl, NodeError, NodeProcess, NodeSpec};
 
 /// A boxed, sendable future (what [`NodeHandle::wait`] returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -100,6 +104,10 @@ pub trait NodeHandle: Send + Sync + fmt::Debug {
     /// The pids that make up the node now, for resource sampling (its cgroup,
     /// or its process group).
     fn member_pids(&self) -> Vec<u32>;
+
+    /// Signals, pauses and samples this node life from anywhere, while
+    /// the owner of this handle waits on it.
+    fn control(&self) -> Arc<dyn NodeControl>;
 }
 
 /// Processes on this machine, as children of gauntlet: each in its own
@@ -179,6 +187,10 @@ impl NodeHandle for NodeProcess {
 
     fn member_pids(&self) -> Vec<u32> {
         NodeProcess::member_pids(self)
+    }
+
+    fn control(&self) -> Arc<dyn NodeControl> {
+        Arc::new(NodeProcess::control(self))
     }
 }
 

@@ -116,6 +116,11 @@ pub(crate) fn state() -> &'static State {
 /// `None` when the leader is gone or not in a cgroup of this run (process-
 /// group containment), so the caller falls back to its process group.
 pub(crate) fn members_of(leader: i32) -> Option<Vec<u32>> {
+    member_dir_of(leader).map(|dir| read_pids(&dir))
+}
+
+/// The cgroup of the node led by `leader`, when it is one of this run's.
+fn member_dir_of(leader: i32) -> Option<PathBuf> {
     let State::Cgroup(run) = state() else {
         return None;
     };
@@ -125,7 +130,13 @@ pub(crate) fn members_of(leader: i32) -> Option<Vec<u32>> {
     // `/gauntlet/<owner>/<n>` relative to the same mount.
     let mount = run.root.parent()?;
     let dir = mount.join(path.trim_start_matches('/'));
-    (dir.parent() == Some(run.dir.as_path())).then(|| read_pids(&dir))
+    (dir.parent() == Some(run.dir.as_path())).then_some(dir)
+}
+
+/// SIGKILL to everything in the cgroup of the node led by `leader`, when
+/// it has one of this run's (`cgroup.kill`); `false` when it has none.
+pub(crate) fn kill_members_of(leader: i32) -> bool {
+    member_dir_of(leader).is_some_and(|dir| fs::write(dir.join("cgroup.kill"), b"1").is_ok())
 }
 
 /// Writes "1" to the run cgroup's `cgroup.kill`: every process this gauntlet

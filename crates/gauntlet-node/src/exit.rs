@@ -94,6 +94,10 @@ pub struct Exit {
     pub stderr_bytes: u64,
     /// Where its stderr went, if anywhere.
     pub stderr_log: Option<PathBuf>,
+    /// Whether the kernel's OOM killer ended it, when the backend knows
+    /// (a container engine records it); `None` for a local process, whose
+    /// caller judges from its own cgroup's OOM counter.
+    pub oom_killed: Option<bool>,
 }
 
 impl Exit {

@@ -116,6 +116,10 @@ impl NodeHandle for NetnsNode {
     fn member_pids(&self) -> Vec<u32> {
         self.process.member_pids()
     }
+
+    fn control(&self) -> std::sync::Arc<dyn crate::NodeControl> {
+        std::sync::Arc::new(self.process.control())
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::io::unix::AsyncFd;
 use tokio::process::{ChildStdin, ChildStdout};
@@ -12,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::capped::CappedLog;
 use crate::cgroup::Member;
+use crate::control::GroupControl;
 use crate::spawner::{self, Corpse, SpawnFailure, SpawnRequest, signal_group};
 use crate::stderr::{self, LineSink, StderrShared};
 use crate::{Exit, NodeError, Termination, registry, wait};
@@ -98,6 +100,8 @@ pub struct NodeProcess {
     stdout: Option<ChildStdout>,
     stderr: Arc<StderrShared>,
     stderr_done: watch::Receiver<bool>,
+    /// Set once the leader is reaped, shared with its [`GroupControl`]s.
+    reaped: Arc<AtomicBool>,
 }
 
 enum State {
@@ -276,6 +280,7 @@ impl NodeProcess {
             stdout: Some(stdout),
             stderr: copier.shared,
             stderr_done: copier.done,
+            reaped: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -308,6 +313,12 @@ impl NodeProcess {
             Some(member) => member.pids(),
             None => group_pids(self.pid),
         }
+    }
+
+    /// Signals, pauses and looks at this node from anywhere while the
+    /// owner of this handle waits on it.
+    pub fn control(&self) -> GroupControl {
+        GroupControl::new(self.pid, Arc::clone(&self.reaped))
     }
 
     /// The program this node runs.
@@ -403,38 +414,11 @@ impl NodeProcess {
         Ok(())
     }
 
-    /// Sends `signal` to every process in the node's cgroup, in passes
-    /// until a pass finds no pid it has not signalled: a child forked
-    /// between reading `cgroup.procs` and the signal shows up in the next
-    /// pass, and a stopped process forks no more. Not `cgroup.freeze`: a
-    /// freeze can catch a process before it acts on its pending SIGSTOP,
-    /// and it then sleeps (`S`) instead of showing as stopped. Best effort:
-    /// a pid that is gone by the time it is signalled needs nothing.
+    /// Sends `signal` to every process in the node's cgroup (see
+    /// [`signal_members`]).
     fn signal_escapees(&self, signal: libc::c_int) {
-        /// A fork bomb outruns any bound; the group itself is signalled
-        /// regardless, and the cgroup kill still takes everything.
-        const MAX_PASSES: usize = 8;
-        let (Some(member), State::Running) = (&self.cgroup, &self.state) else {
-            return;
-        };
-        let mut signalled = std::collections::HashSet::new();
-        for _ in 0..MAX_PASSES {
-            let fresh: Vec<u32> = member
-                .pids()
-                .into_iter()
-                .filter(|pid| signalled.insert(*pid))
-                .collect();
-            if fresh.is_empty() {
-                break;
-            }
-            for pid in fresh {
-                let Ok(pid) = i32::try_from(pid) else {
-                    continue;
-                };
-                // SAFETY: kill(2) has no memory-safety preconditions; the pid
-                // is in this node's cgroup, which only this run creates.
-                unsafe { libc::kill(pid, signal) };
-            }
+        if let (Some(member), State::Running) = (&self.cgroup, &self.state) {
+            signal_members(|| member.pids(), signal);
         }
     }
 
@@ -501,6 +485,7 @@ impl NodeProcess {
             self.stderr.leader_gone();
             // Killed in finish_reap; dropping removes the directory.
             self.cgroup = None;
+            self.reaped.store(true, Ordering::Release);
             self.state = State::Reaped(termination);
         }
         match &self.state {
@@ -517,6 +502,7 @@ impl NodeProcess {
                     stderr_tail: self.stderr.tail(),
                     stderr_bytes: self.stderr.bytes(),
                     stderr_log: self.stderr_log.clone(),
+                    oom_killed: None,
                 };
                 self.state = State::Done(exit.clone());
                 Some(exit)
@@ -552,6 +538,37 @@ impl Drop for Pending {
             stderr: self.stderr.take(),
             member: self.member.take(),
         });
+    }
+}
+
+/// Sends `signal` to every process `members` lists (a node's cgroup), in
+/// passes until a pass finds no pid it has not signalled: a child forked
+/// between reading `cgroup.procs` and the signal shows up in the next
+/// pass, and a stopped process forks no more. Not `cgroup.freeze`: a
+/// freeze can catch a process before it acts on its pending SIGSTOP, and
+/// it then sleeps (`S`) instead of showing as stopped. Best effort: a pid
+/// that is gone by the time it is signalled needs nothing.
+pub(crate) fn signal_members(members: impl Fn() -> Vec<u32>, signal: libc::c_int) {
+    /// A fork bomb outruns any bound; the group itself is signalled
+    /// regardless, and the cgroup kill still takes everything.
+    const MAX_PASSES: usize = 8;
+    let mut signalled = std::collections::HashSet::new();
+    for _ in 0..MAX_PASSES {
+        let fresh: Vec<u32> = members()
+            .into_iter()
+            .filter(|pid| signalled.insert(*pid))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for pid in fresh {
+            let Ok(pid) = i32::try_from(pid) else {
+                continue;
+            };
+            // SAFETY: kill(2) has no memory-safety preconditions; the pid
+            // is in a node's cgroup, which only this run creates.
+            unsafe { libc::kill(pid, signal) };
+        }
     }
 }
 
@@ -614,6 +631,7 @@ impl Drop for NodeProcess {
         if !matches!(self.state, State::Running) {
             return;
         }
+        self.reaped.store(true, Ordering::Release);
         if let Some(member) = &self.cgroup {
             let _ = member.kill();
         }

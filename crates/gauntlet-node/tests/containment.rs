@@ -46,6 +46,43 @@ async fn kill_kills_a_setsid_escapee_and_removes_the_cgroup() {
     eventually("node cgroup removed", || !cgroup.exists()).await;
 }
 
+/// The control a supervisor keeps while another task waits on the node:
+/// its kill and pause reach an escapee as the handle's do, and once the
+/// node is reaped it signals nothing (the group id may be someone else's).
+#[tokio::test]
+async fn a_control_kills_and_pauses_the_whole_node_and_nothing_after_the_reap() {
+    use gauntlet_node::{NodeControl, NodeHandle};
+    let Some(_) = cgroup_or_skip("control") else {
+        return;
+    };
+    let marker = marker("control");
+    let mut node = NodeProcess::spawn(&escaping_node(&marker)).unwrap();
+    let pgid = node.pgid();
+    let control = NodeHandle::control(&node);
+    eventually("the escapee left the group", || {
+        escapee(&marker, pgid).is_some()
+    })
+    .await;
+    assert!(control.member_pids().len() >= 2, "node and escapee");
+
+    control.pause().unwrap();
+    eventually("every process of the node stopped (T)", || {
+        with_marker(&marker)
+            .into_iter()
+            .filter_map(stat)
+            .all(|p| matches!(p.state, 'T' | 'Z'))
+    })
+    .await;
+    control.resume().unwrap();
+    control.signal(libc::SIGKILL).unwrap();
+    assert_eq!(node.wait().await.to_string(), "killed by SIGKILL");
+    eventually("no marked process left", || with_marker(&marker).is_empty()).await;
+
+    assert!(control.member_pids().is_empty(), "a reaped node has none");
+    control.signal(libc::SIGTERM).unwrap();
+    control.pause().unwrap();
+}
+
 #[tokio::test]
 async fn drop_kills_a_setsid_escapee() {
     let Some(_) = cgroup_or_skip("drop") else {

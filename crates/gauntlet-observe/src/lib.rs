@@ -25,6 +25,6 @@ pub use probe::{
     wait_healthy,
 };
 pub use resources::{
-    GroupSample, cpu_percent, group_pids, looks_like_oom, oom_kill_count, percentile, sample_group,
-    sample_pids,
+    GroupSample, cpu_percent, cpu_percent_between, group_pids, looks_like_oom, oom_kill_count,
+    percentile, sample_group, sample_pids, usage_of,
 };

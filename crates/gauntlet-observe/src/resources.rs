@@ -137,6 +137,33 @@ pub fn sample_pids(pids: &[u32]) -> Option<GroupSample> {
     sample_of(Path::new("/proc"), pids, |_| true)
 }
 
+/// A node's footprint now, whatever runs it: its backend's own figures
+/// (a container engine's stats) when it keeps them, else its member
+/// processes read from `/proc`. `None` when it has no process left.
+pub fn usage_of(node: &dyn gauntlet_node::NodeControl) -> Option<gauntlet_node::Usage> {
+    node.usage().or_else(|| {
+        let sample = sample_pids(&node.member_pids())?;
+        Some(gauntlet_node::Usage {
+            rss_bytes: sample.rss_bytes,
+            cpu_ns: sample.cpu_ticks.saturating_mul(1_000_000_000) / clock_ticks_per_second(),
+        })
+    })
+}
+
+/// CPU use between two [`usage_of`] figures taken `elapsed` apart, in
+/// percent of one core; 0 when `elapsed` is zero or the figure went down.
+pub fn cpu_percent_between(
+    before: &gauntlet_node::Usage,
+    after: &gauntlet_node::Usage,
+    elapsed: Duration,
+) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs <= 0.0 {
+        return 0.0;
+    }
+    after.cpu_ns.saturating_sub(before.cpu_ns) as f64 / 1e9 / secs * 100.0
+}
+
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), 100 if unknown.
 pub fn clock_ticks_per_second() -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gauntlet_events::{Event, Events};
-use gauntlet_node::{Backend, NodeSpec};
+use gauntlet_node::{Backend, NodeControl, NodeSpec, Usage};
 use gauntlet_observe::{
-    GroupSample, cpu_percent, looks_like_oom, oom_kill_count, sample_pids, wait_healthy,
+    cpu_percent_between, looks_like_oom, oom_kill_count, usage_of, wait_healthy,
 };
 use gauntlet_plan::{Plan, RestartPolicy, Service, dependency_order, stop_order};
 use gauntlet_store::{AttemptId, Measurement, now_ms};
@@ -117,11 +117,19 @@ impl Window {
     }
 }
 
+/// One life of a service's node: its pid (the process, or the process
+/// standing for it) and the control faults and samplers act through.
+#[derive(Debug, Clone)]
+pub(crate) struct Life {
+    pub pid: i32,
+    pub control: Arc<dyn NodeControl>,
+}
+
 /// What the keeper and sampler know about a service, shared with the driver.
 #[derive(Debug, Default)]
 pub(crate) struct ServiceState {
-    /// The running process's group; `None` while it is down.
-    pub pgid: Option<i32>,
+    /// The running node; `None` while it is down.
+    pub life: Option<Life>,
     pub restarts: u32,
     pub oom_kills: u32,
     /// Set when the service is down for good (it exited and will not be
@@ -389,7 +397,7 @@ impl Supervisor {
                 }
                 self.sample_now(name);
                 Ok(Started {
-                    pid: lock(&state).pgid,
+                    pid: lock(&state).life.as_ref().map(|l| l.pid),
                     time_to_healthy: began.elapsed(),
                     checks,
                     latencies,
@@ -445,38 +453,50 @@ impl Supervisor {
         let Some(h) = self.services.get(name) else {
             return;
         };
-        let Some(pgid) = lock(&h.state).pgid else {
+        let Some(life) = lock(&h.state).life.clone() else {
             return;
         };
-        if let Some(now) = sample_members(pgid) {
+        if let Some(now) = usage_of(life.control.as_ref()) {
             self.samples
                 .push("rss", name, now.rss_bytes as f64, "bytes");
             lock(&h.state).window.add_rss(now.rss_bytes);
         }
     }
 
-    /// The process group of a running service.
-    pub fn pgid(&self, name: &str) -> Option<i32> {
-        self.services.get(name).and_then(|h| lock(&h.state).pgid)
+    /// The processes on this machine of a running service (empty where
+    /// its backend runs it elsewhere).
+    pub fn member_pids(&self, name: &str) -> Vec<u32> {
+        self.services
+            .get(name)
+            .and_then(|h| lock(&h.state).life.clone())
+            .map_or_else(Vec::new, |l| l.control.member_pids())
     }
 
-    /// Sends a signal to a running service's whole group (a fault). A
-    /// SIGKILL sent here is the fault's, so the keeper does not count it as
-    /// a crash or restart the service: the fault starts it again.
+    /// Sends a signal to a running service's whole node (a fault), through
+    /// its backend: SIGSTOP and SIGCONT pause and resume it (a container's
+    /// freezer), anything else is a signal. A SIGKILL sent here is the
+    /// fault's, so the keeper does not count it as a crash or restart the
+    /// service: the fault starts it again.
     pub fn signal(&self, name: &str, signal: i32) -> bool {
         let Some(h) = self.services.get(name) else {
             return false;
         };
-        let mut s = lock(&h.state);
-        let Some(pgid) = s.pgid else {
-            return false;
+        let life = {
+            let mut s = lock(&h.state);
+            let Some(life) = s.life.clone() else {
+                return false;
+            };
+            if signal == libc::SIGKILL {
+                s.killed_by_fault = true;
+            }
+            life
         };
-        if signal == libc::SIGKILL {
-            s.killed_by_fault = true;
-        }
-        // SAFETY: killpg only sends a signal; the group is one this
-        // supervisor started and still holds (its leader is not reaped).
-        unsafe { libc::killpg(pgid, signal) == 0 }
+        let sent = match signal {
+            libc::SIGSTOP => life.control.pause(),
+            libc::SIGCONT => life.control.resume(),
+            other => life.control.signal(other),
+        };
+        sent.is_ok()
     }
 
     /// Stops one service (SIGTERM to its group, SIGKILL after its
@@ -552,12 +572,15 @@ async fn keep(
                 return;
             }
         };
-        let pgid = process.pid() as i32;
+        let pid = process.pid() as i32;
         // Marks where a process lifetime begins: I2 judges memory growth
         // within a lifetime, never across a restart. Before the sampler can
-        // see the new pgid, so no sample of this process predates it.
-        samples.push(STARTED, &name, f64::from(pgid), "pid");
-        lock(&state).pgid = Some(pgid);
+        // see the new life, so no sample of this process predates it.
+        samples.push(STARTED, &name, f64::from(pid), "pid");
+        lock(&state).life = Some(Life {
+            pid,
+            control: process.control(),
+        });
         if let Some(stdout) = process.take_stdout() {
             tokio::spawn(crate::command::copy_capped(stdout, log.clone(), None));
         }
@@ -565,10 +588,14 @@ async fn keep(
 
         tokio::select! {
             exit = process.wait() => {
-                let oom = looks_like_oom(exit.termination.signal(), false, oom_before, oom_kill_count());
+                // The backend's word when it has one (a container engine
+                // records OOM kills), else this cgroup's OOM counter.
+                let oom = exit.oom_killed.unwrap_or_else(|| {
+                    looks_like_oom(exit.termination.signal(), false, oom_before, oom_kill_count())
+                });
                 let restarts = {
                     let mut s = lock(&state);
-                    s.pgid = None;
+                    s.life = None;
                     s.last_stderr = exit.stderr_tail.clone();
                     if oom {
                         s.oom_kills += 1;
@@ -614,7 +641,7 @@ async fn keep(
                     process.wait().await;
                 }
                 let mut s = lock(&state);
-                s.pgid = None;
+                s.life = None;
                 s.gone = Some("stopped".into());
                 return;
             }
@@ -622,31 +649,30 @@ async fn keep(
     }
 }
 
-/// A service's footprint now: every process of its node as the backend
-/// lists them (its cgroup, so a daemon that left the process group still
-/// counts), led by `pgid`.
-fn sample_members(pgid: i32) -> Option<GroupSample> {
-    sample_pids(&gauntlet_node::member_pids_of(pgid))
-}
-
 /// Samples the service's processes every `every`.
 async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples, every: Duration) {
-    let mut last: Option<(i32, GroupSample, Instant)> = None;
+    let mut last: Option<(i32, Usage, Instant)> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(pgid) = lock(&state).pgid else {
+        let Some(life) = lock(&state).life.clone() else {
             last = None;
             continue;
         };
-        let Some(now) = sample_members(pgid) else {
+        // Off the runtime's threads: a look into /proc, or a backend's
+        // cached figures.
+        let control = life.control.clone();
+        let Ok(Some(now)) = tokio::task::spawn_blocking(move || usage_of(control.as_ref())).await
+        else {
             continue;
         };
         let at = Instant::now();
         samples.push("rss", &name, now.rss_bytes as f64, "bytes");
         let cpu = match &last {
-            Some((p, before, t)) if *p == pgid => Some(cpu_percent(before, &now, at - *t)),
+            Some((p, before, t)) if *p == life.pid => {
+                Some(cpu_percent_between(before, &now, at - *t))
+            }
             _ => None,
         };
         if let Some(cpu) = cpu {
@@ -659,7 +685,7 @@ async fn sample(name: String, state: Arc<Mutex<ServiceState>>, samples: Samples,
                 s.window.add_cpu(cpu);
             }
         }
-        last = Some((pgid, now, at));
+        last = Some((life.pid, now, at));
     }
 }
 

@@ -79,8 +79,11 @@ pub(crate) async fn observe(cx: ObserverContext, mut stop: watch::Receiver<bool>
             && let Ok(sup) = cx.supervisor.try_lock()
         {
             for name in sup.running() {
-                if let Some(pgid) = sup.pgid(&name) {
-                    let (threads, fds) = threads_and_files(pgid);
+                let members = sup.member_pids(&name);
+                // A node that runs elsewhere (a container on a remote
+                // engine) has no processes here to count.
+                if !members.is_empty() {
+                    let (threads, fds) = threads_and_files(&members);
                     cx.samples.push("threads", &name, threads as f64, "count");
                     cx.samples.push("open_files", &name, fds as f64, "count");
                 }
@@ -95,10 +98,10 @@ pub(crate) async fn observe(cx: ObserverContext, mut stop: watch::Receiver<bool>
     }
 }
 
-fn threads_and_files(pgid: i32) -> (usize, usize) {
+fn threads_and_files(members: &[u32]) -> (usize, usize) {
     let mut threads = 0;
     let mut fds = 0;
-    for pid in gauntlet_node::member_pids_of(pgid) {
+    for pid in members {
         threads += std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
         fds += std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
     }
