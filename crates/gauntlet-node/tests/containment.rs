@@ -51,7 +51,7 @@ async fn kill_kills_a_setsid_escapee_and_removes_the_cgroup() {
 /// node is reaped it signals nothing (the group id may be someone else's).
 #[tokio::test]
 async fn a_control_kills_and_pauses_the_whole_node_and_nothing_after_the_reap() {
-    use gauntlet_node::{NodeControl, NodeHandle};
+    use gauntlet_node::NodeHandle;
     let Some(_) = cgroup_or_skip("control") else {
         return;
     };
