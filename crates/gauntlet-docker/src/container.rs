@@ -187,7 +187,7 @@ pub struct PublishedPort {
 }
 
 /// One sample of a container's resources, from the engine's one-shot stats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     /// Memory in use, as `docker stats` shows it: the cgroup's usage less
     /// its inactive file cache (`total_inactive_file` under cgroup v1,
@@ -403,28 +403,15 @@ impl Container {
             .one_shot(true)
             .build();
         let mut samples = self.engine.client().stats(&self.id, Some(options));
-        let sample = match samples.next().await {
-            Some(sample) => sample.map_err(self.fail("read stats of"))?,
-            None => Default::default(),
-        };
-        let memory = sample.memory_stats.unwrap_or_default();
-        let inactive = memory.stats.as_ref().and_then(|s| {
-            s.get("total_inactive_file")
-                .or_else(|| s.get("inactive_file"))
-                .copied()
-        });
-        let cpu = sample.cpu_stats.unwrap_or_default();
-        Ok(Stats {
-            memory_bytes: memory
-                .usage
-                .map(|u| u.saturating_sub(inactive.unwrap_or(0))),
-            memory_limit_bytes: memory.limit,
-            cpu_total_ns: cpu
-                .cpu_usage
-                .and_then(|u| u.total_usage)
-                .filter(|&ns| ns > 0),
-            pids: sample.pids_stats.and_then(|p| p.current),
-        })
+        match samples.next().await {
+            Some(sample) => Ok(stats_of(sample.map_err(self.fail("read stats of"))?)),
+            None => Ok(Stats::default()),
+        }
+    }
+
+    /// The engine it is on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The last `tail` lines of its stdout and stderr, oldest first.
@@ -451,6 +438,29 @@ impl Container {
             }));
         }
         Ok(lines)
+    }
+}
+
+/// The figures of one stats sample: memory in use less the inactive page
+/// cache (what `docker stats` shows), the limit, CPU time, processes.
+pub(crate) fn stats_of(sample: bollard::models::ContainerStatsResponse) -> Stats {
+    let memory = sample.memory_stats.unwrap_or_default();
+    let inactive = memory.stats.as_ref().and_then(|s| {
+        s.get("total_inactive_file")
+            .or_else(|| s.get("inactive_file"))
+            .copied()
+    });
+    let cpu = sample.cpu_stats.unwrap_or_default();
+    Stats {
+        memory_bytes: memory
+            .usage
+            .map(|u| u.saturating_sub(inactive.unwrap_or(0))),
+        memory_limit_bytes: memory.limit,
+        cpu_total_ns: cpu
+            .cpu_usage
+            .and_then(|u| u.total_usage)
+            .filter(|&ns| ns > 0),
+        pids: sample.pids_stats.and_then(|p| p.current),
     }
 }
 

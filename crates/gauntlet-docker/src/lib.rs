@@ -75,6 +75,7 @@
 //! (20.10 speaks 1.41) is spoken to in its own version. No registry is
 //! assumed: images are built locally ([`build_from_binary`]), never pulled.
 
+mod backend;
 mod cleanup;
 mod container;
 mod engine;
@@ -84,6 +85,7 @@ mod network;
 pub mod owner;
 mod volume;
 
+pub use backend::{DockerBackend, on_engine};
 pub use cleanup::{Removed, remove_run, sweep_dead};
 pub use container::{
     Container, ContainerSpec, ContainerState, LogLine, LogStream, Mount, Protocol, Publish,

@@ -746,3 +746,91 @@ fn the_guard_removes_a_run_when_a_test_panics() {
     let left = runtime.block_on(remove_run(&engine, &run)).unwrap();
     assert!(left.is_empty(), "the guard removed everything: {left:?}");
 }
+
+/// The `docker` node backend over one service: a spawn is a started
+/// container whose output reaches the log, whose control pauses and
+/// samples it through the engine, whose kill ends in an `Exit` that says
+/// SIGKILL and no OOM; the next spawn starts the same container again;
+/// a leak past its memory limit ends in an `Exit` that says OOM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_backend_runs_node_lives_of_one_container() {
+    use gauntlet_docker::DockerBackend;
+    use gauntlet_node::{Backend, NodeSpec, Termination};
+    let Some(engine) = engine().await else { return };
+    let run = run_id("backend");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let img = image(&engine, &own).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("api.log");
+    let mut spec = service(&own, "api", &img, &["--leak-kib-per-request", "4096"]);
+    spec.memory_bytes = Some(32 << 20);
+    let backend = DockerBackend::new(engine.clone(), spec);
+    let mut node_spec = NodeSpec::new("http-service");
+    node_spec.stderr_log = Some(log.clone());
+    node_spec.stderr_tail = 10;
+
+    let mut node = backend.spawn(&node_spec).unwrap();
+    let container = Container::existing(&engine, backend.spec().name.clone());
+    let id = container.inspect().await.unwrap().id;
+    let addr = published(&container).await;
+    wait_healthy(addr).await;
+    assert!(node.try_exit().is_none());
+    let control = node.control();
+    let start = Instant::now();
+    let usage = loop {
+        if let Some(u) = control.usage() {
+            break u;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no stats");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(usage.rss_bytes > 0 && usage.cpu_ns > 0, "{usage:?}");
+    assert!(control.member_pids().is_empty(), "the engine's processes");
+
+    control.pause().unwrap();
+    assert!(container.inspect().await.unwrap().paused);
+    assert!(
+        get(addr, "/health", Duration::from_millis(500))
+            .await
+            .is_err()
+    );
+    control.resume().unwrap();
+    wait_healthy(addr).await;
+
+    node.kill().unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(10), node.wait())
+        .await
+        .expect("a killed container ends");
+    assert_eq!(exit.termination.signal(), Some(libc::SIGKILL), "{exit}");
+    assert_eq!(exit.oom_killed, Some(false));
+    assert!(
+        std::fs::read_to_string(&log).unwrap().contains("listening"),
+        "its output is in the log: {:?}",
+        std::fs::read_to_string(&log)
+    );
+    // After its end the control does nothing, and says so by succeeding.
+    control.pause().unwrap();
+    assert_eq!(control.usage(), None);
+
+    // The next life is the same container, started again.
+    let mut node = backend.spawn(&node_spec).unwrap();
+    assert_eq!(container.inspect().await.unwrap().id, id);
+    let addr = published(&container).await;
+    wait_healthy(addr).await;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) && node.try_exit().is_none() {
+        let _ = get(addr, "/", Duration::from_secs(2)).await;
+    }
+    let exit = tokio::time::timeout(Duration::from_secs(10), node.wait())
+        .await
+        .expect("the leaking container ends");
+    assert_eq!(exit.oom_killed, Some(true), "{exit}");
+    assert_eq!(
+        exit.termination,
+        Termination::Signaled {
+            signal: libc::SIGKILL,
+            core_dumped: false
+        }
+    );
+}

@@ -65,6 +65,16 @@ pub enum NodeError {
         /// The program as given.
         program: PathBuf,
     },
+    /// A backend that runs nodes elsewhere (a container engine) could not
+    /// do what was asked; its own words.
+    #[error("{node}: {source}")]
+    Backend {
+        /// The node as its backend names it (a container's name).
+        node: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The node has already exited and been reaped; it cannot be paused or
     /// resumed.
     #[error("cannot send {signal} to node process {pid}: it has already exited")]

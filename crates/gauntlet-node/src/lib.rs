@@ -152,7 +152,7 @@ pub use error::NodeError;
 pub use exit::{Exit, Termination, signal_name};
 pub use netns::NetnsBackend;
 pub use process::{NodeProcess, NodeSpec};
-pub use registry::{MAX_LIVE_GROUPS, kill_all, live_groups, shutdown};
+pub use registry::{MAX_LIVE_GROUPS, is_shutting_down, kill_all, live_groups, shutdown};
 pub use stderr::LineSink;
 
 /// `VmRSS` from a `/proc/<pid>/status` text, in bytes. `None` when absent,

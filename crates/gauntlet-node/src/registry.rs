@@ -57,7 +57,9 @@ pub(crate) fn release(slot: usize) {
     }
 }
 
-pub(crate) fn is_shutting_down() -> bool {
+/// Whether [`shutdown`] was called: a backend of another crate refuses
+/// new nodes then, as this crate's spawns do.
+pub fn is_shutting_down() -> bool {
     SHUTTING_DOWN.load(SeqCst)
 }
 

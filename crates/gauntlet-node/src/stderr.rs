@@ -44,6 +44,12 @@ impl LineSink {
     pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> LineSink {
         LineSink(Arc::new(f))
     }
+
+    /// Hands one line to the sink (a backend that copies a node's output
+    /// itself, such as a container's).
+    pub fn send(&self, line: &str) {
+        (self.0)(line)
+    }
 }
 
 impl fmt::Debug for LineSink {
