@@ -76,6 +76,16 @@ pub fn on_engine<T: Send + 'static>(work: impl Future<Output = T> + Send + 'stat
         .expect("the engine runtime lives as long as the process")
 }
 
+/// Runs `work` on the engine runtime and awaits it from any runtime.
+pub async fn on_engine_async<T: Send + 'static>(
+    work: impl Future<Output = T> + Send + 'static,
+) -> T {
+    runtime()
+        .spawn(work)
+        .await
+        .expect("an engine call does not panic")
+}
+
 /// Where one service's container runs.
 #[derive(Debug)]
 pub struct DockerBackend {
@@ -551,10 +561,25 @@ impl NodeControl for ContainerControl {
         Vec::new()
     }
 
+    fn is_running(&self) -> bool {
+        !self.ended.load(Ordering::Acquire)
+    }
+
+    /// The stats stream's last figures; before its first (the engine
+    /// sends it a second or two after it starts), a one-shot read, so a
+    /// short-lived module still has a figure.
     fn usage(&self) -> Option<Usage> {
         if self.ended.load(Ordering::Acquire) {
             return None;
         }
-        *self.usage.lock().unwrap_or_else(|e| e.into_inner())
+        if let Some(usage) = *self.usage.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Some(usage);
+        }
+        let container = self.container.clone();
+        let stats = on_engine(async move { container.stats_once().await }).ok()?;
+        Some(Usage {
+            rss_bytes: stats.memory_bytes?,
+            cpu_ns: stats.cpu_total_ns?,
+        })
     }
 }

@@ -40,6 +40,9 @@ pub struct ContainerSpec {
     /// The network to attach to at creation (its name); the engine's
     /// default bridge when `None`.
     pub network: Option<String>,
+    /// Other names it is reached by on that network (a Compose service's
+    /// name), besides its own.
+    pub aliases: Vec<String>,
     /// Volumes and host directories mounted into the container.
     pub mounts: Vec<Mount>,
     /// Labels added to the ownership labels (which win on a clash).
@@ -59,6 +62,7 @@ impl ContainerSpec {
             ports: Vec::new(),
             memory_bytes: None,
             network: None,
+            aliases: Vec::new(),
             mounts: Vec::new(),
             labels: HashMap::new(),
         }
@@ -507,6 +511,19 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         labels: Some(spec.ownership.labels(&spec.labels)),
         host_config: Some(host_config),
+        networking_config: spec
+            .network
+            .as_ref()
+            .filter(|_| !spec.aliases.is_empty())
+            .map(|network| bollard::models::NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.clone(),
+                    bollard::models::EndpointSettings {
+                        aliases: Some(spec.aliases.clone()),
+                        ..Default::default()
+                    },
+                )])),
+            }),
         ..Default::default()
     }
 }

@@ -182,6 +182,21 @@ async fn reusable(engine: &Engine, tag: &str, content: &str) -> Result<Option<Im
     }))
 }
 
+/// The id of image `name` (a tag or an id) when the engine has it;
+/// `None` when it has not (nothing is pulled).
+pub async fn find_image(engine: &Engine, name: &str) -> Result<Option<String>, DockerError> {
+    match engine.client().inspect_image(name).await {
+        Ok(inspect) => Ok(Some(inspect.id.unwrap_or_default())),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(error) => Err(DockerError::Engine {
+            what: format!("inspect image {name}"),
+            error,
+        }),
+    }
+}
+
 /// Removes image `image` (a tag or an id) if no container uses it. Never
 /// forced: an image in use by another run's container stays.
 pub async fn remove_image(engine: &Engine, image: &str) -> Result<(), DockerError> {
@@ -207,7 +222,15 @@ impl Context {
             move |error| DockerError::Io { path, error }
         };
         let exe = std::fs::canonicalize(executable).map_err(io(executable))?;
-        let name = exe
+        // The name it was called by, not its symlink's target: programs
+        // that act by `argv[0]` (redis-server is a link to
+        // redis-check-rdb) must keep it.
+        let called = if executable.file_name().is_some() {
+            executable
+        } else {
+            exe.as_path()
+        };
+        let name = called
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| DockerError::Invalid {

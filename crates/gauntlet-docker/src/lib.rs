@@ -85,7 +85,7 @@ mod network;
 pub mod owner;
 mod volume;
 
-pub use backend::{DockerBackend, on_engine};
+pub use backend::{DockerBackend, on_engine, on_engine_async};
 pub use cleanup::{Removed, remove_run, sweep_dead};
 pub use container::{
     Container, ContainerSpec, ContainerState, LogLine, LogStream, Mount, Protocol, Publish,
@@ -93,7 +93,7 @@ pub use container::{
 };
 pub use engine::{DEFAULT_HOST, Engine, EngineVersion, host_from_env};
 pub use error::DockerError;
-pub use image::{CONTENT_LABEL, Image, build_from_binary, remove_image};
+pub use image::{CONTENT_LABEL, Image, build_from_binary, find_image, remove_image};
 pub use network::Network;
 pub use owner::{OWNER_LABEL, Owner, Ownership, RUN_LABEL};
 pub use volume::Volume;

@@ -37,6 +37,10 @@ pub trait NodeControl: Send + Sync + fmt::Debug {
     fn usage(&self) -> Option<Usage> {
         None
     }
+
+    /// Whether the node still runs: `false` from the moment it has ended,
+    /// before its keeper has noticed (a zombie, a stopped container).
+    fn is_running(&self) -> bool;
 }
 
 /// A node's footprint at one moment, as its backend measures it.
@@ -115,5 +119,16 @@ impl NodeControl for GroupControl {
             return Vec::new();
         }
         crate::member_pids_of(self.pgid)
+    }
+
+    fn is_running(&self) -> bool {
+        // The leader exited when it is a zombie (or gone): its group's
+        // end is then the keeper's to collect.
+        !self.gone()
+            && std::fs::read_to_string(format!("/proc/{}/stat", self.pgid)).is_ok_and(|stat| {
+                stat.rfind(')')
+                    .and_then(|i| stat[i + 1..].split_whitespace().next())
+                    .is_some_and(|state| state != "Z" && state != "X")
+            })
     }
 }

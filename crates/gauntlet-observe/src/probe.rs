@@ -84,9 +84,12 @@ fn human(d: Duration) -> String {
 /// group is killed when it runs out of time).
 pub async fn probe_once(probe: &Probe, timeout: Duration) -> ProbeOutcome {
     let start = Instant::now();
+    // A TCP probe's latency is its connect's, not the moment it then
+    // watches the connection.
+    let mut connected = None;
     let result = match probe {
         Probe::Http { url, status } => bounded(timeout, http_probe(url, *status)).await,
-        Probe::Tcp { address } => bounded(timeout, tcp_probe(address)).await,
+        Probe::Tcp { address } => bounded(timeout, tcp_probe(address, start, &mut connected)).await,
         Probe::Command(command) => command_probe(command, timeout).await,
     };
     let (healthy, detail) = match result {
@@ -95,7 +98,7 @@ pub async fn probe_once(probe: &Probe, timeout: Duration) -> ProbeOutcome {
     };
     ProbeOutcome {
         healthy,
-        latency: start.elapsed(),
+        latency: connected.unwrap_or_else(|| start.elapsed()),
         detail,
     }
 }
@@ -109,9 +112,26 @@ async fn bounded(timeout: Duration, probe: impl Future<Output = Answer>) -> Answ
         .unwrap_or_else(|_| Ok((false, format!("timed out after {}", human(timeout)))))
 }
 
-async fn tcp_probe(address: &str) -> Answer {
-    TcpStream::connect(address).await.map_err(IoFailure::from)?;
-    Ok((true, "connected".to_owned()))
+/// How long a TCP probe watches the connection it made.
+const TCP_HOLD: Duration = Duration::from_millis(20);
+
+/// Connects, then watches the connection for [`TCP_HOLD`]: a port proxy
+/// (Docker's userland proxy in front of a published port) accepts at once
+/// and closes as soon as nothing behind it answers, so a connection
+/// closed or reset at once is no server. One that stays open, or sends a
+/// banner, is.
+async fn tcp_probe(address: &str, start: Instant, connected: &mut Option<Duration>) -> Answer {
+    let stream = TcpStream::connect(address).await.map_err(IoFailure::from)?;
+    *connected = Some(start.elapsed());
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(TCP_HOLD, stream.peek(&mut byte)).await {
+        Ok(Ok(0)) => Ok((
+            false,
+            "accepted and closed at once (a port proxy with nothing behind it?)".to_owned(),
+        )),
+        Ok(Err(e)) => Ok((false, format!("accepted, then {}", IoFailure::from(e)))),
+        Ok(Ok(_)) | Err(_) => Ok((true, "connected".to_owned())),
+    }
 }
 
 /// The parts of an `http://` URL a GET needs.

@@ -179,6 +179,20 @@ async fn tcp_probe() {
     let outcome = probe_once(&Probe::Tcp { address }, T).await;
     assert!(!outcome.healthy);
     assert_eq!(outcome.detail, "connection refused");
+
+    // What a port proxy with nothing behind it does: accept, then close.
+    let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = proxy.local_addr().unwrap().to_string();
+    let closer = tokio::spawn(async move {
+        loop {
+            let (stream, _) = proxy.accept().await.unwrap();
+            drop(stream);
+        }
+    });
+    let outcome = probe_once(&Probe::Tcp { address }, T).await;
+    closer.abort();
+    assert!(!outcome.healthy, "{outcome:?}");
+    assert!(outcome.detail.contains("closed at once"), "{outcome:?}");
 }
 
 #[tokio::test]

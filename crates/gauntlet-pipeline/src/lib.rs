@@ -20,6 +20,7 @@ mod check;
 mod clock;
 pub mod cluster;
 mod command;
+mod containers;
 mod driver;
 mod health;
 mod lab;
@@ -75,6 +76,10 @@ pub enum PipelineError {
     /// The plan's network lab could not be built (not root, no `nft`, ...).
     #[error("the plan's network lab: {0}")]
     Lab(String),
+    /// The plan's containers could not be prepared (no engine, an image
+    /// that is not there, a build that failed): the engine's own words.
+    #[error("the plan's containers: {0}")]
+    Docker(String),
     #[error("run {run}: its resolved plan {path} is not the run's: {message}")]
     PlanMismatch {
         run: String,
@@ -302,6 +307,7 @@ async fn drive(
 ) -> Result<Outcome, PipelineError> {
     // Up before the engine starts the run's clock; held to the end.
     let lab = lab::up(&plan, seed).await?;
+    let containers = containers::up(&plan, run.as_str()).await?;
     let engine = Engine::new(store, run, context)?;
     warn_exposed(&plan, engine.progress.events());
     let plan = Arc::new(plan);
@@ -326,6 +332,9 @@ async fn drive(
         hosts: lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
         broken: None,
     };
+    if let Some(c) = &containers {
+        runner.supervisor.set_containers(c.backends.clone());
+    }
     engine.drive(&mut runner, cancel).await
 }
 

@@ -477,6 +477,14 @@ impl StageRunner {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 let health = ticker.stop().await;
+                let failing =
+                    figures.tests_failed > 0 || health.get(module).is_some_and(|h| h.failures > 0);
+                let grace = if failing {
+                    Duration::from_secs(1)
+                } else {
+                    Duration::ZERO
+                };
+                self.supervisor.settle(module, grace).await;
                 if let Some(h) = health.get(module) {
                     latencies.extend(h.latencies.iter().copied());
                     if h.failures > 0 {

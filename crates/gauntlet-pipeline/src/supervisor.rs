@@ -176,6 +176,8 @@ pub(crate) struct Supervisor {
     backend: Arc<dyn Backend>,
     /// Where services with a `host` run: the plan's lab hosts.
     hosts: BTreeMap<String, Arc<dyn Backend>>,
+    /// Where `docker` services run, by service name: their containers.
+    containers: BTreeMap<String, Arc<dyn Backend>>,
     /// The offset files of services clock faults name (a soak's).
     clocks: Option<Arc<crate::clock::Clocks>>,
 }
@@ -199,8 +201,15 @@ impl Supervisor {
             sample_interval: SAMPLE_INTERVAL,
             backend,
             hosts,
+            containers: BTreeMap::new(),
             clocks: None,
         }
+    }
+
+    /// Runs the plan's `docker` services in these containers' backends
+    /// (by service name).
+    pub fn set_containers(&mut self, containers: BTreeMap<String, Arc<dyn Backend>>) {
+        self.containers = containers;
     }
 
     /// Starts the services clock faults name under libfaketime, reading
@@ -321,14 +330,19 @@ impl Supervisor {
 
         let state = Arc::new(Mutex::new(ServiceState::default()));
         let (stop_tx, stop_rx) = oneshot::channel();
-        // A service on a lab host runs there or not at all: never quietly
-        // on this machine instead.
-        let backend = match &service.host {
-            None => self.backend.clone(),
-            Some(host) => match self.hosts.get(host) {
-                Some(b) => b.clone(),
-                None => Arc::new(Unplaced(host.clone())) as Arc<dyn Backend>,
-            },
+        // A service on a lab host or in a container runs there or not at
+        // all: never quietly on this machine instead.
+        let unplaced = |why: String| Arc::new(Unplaced(why)) as Arc<dyn Backend>;
+        let backend = match (&service.container, &service.host) {
+            (Some(_), _) => self.containers.get(name).cloned().unwrap_or_else(|| {
+                unplaced("it runs in a container, and this run has no Docker Engine".into())
+            }),
+            (None, None) => self.backend.clone(),
+            (None, Some(host)) => self.hosts.get(host).cloned().unwrap_or_else(|| {
+                unplaced(format!(
+                    "it runs on lab host {host:?}, and this run has no such host"
+                ))
+            }),
         };
         let keeper = tokio::spawn(keep(
             backend,
@@ -460,6 +474,35 @@ impl Supervisor {
             self.samples
                 .push("rss", name, now.rss_bytes as f64, "bytes");
             lock(&h.state).window.add_rss(now.rss_bytes);
+        }
+    }
+
+    /// Gives a module whose stage is failing `grace` to show whether it is
+    /// dying (a service stalled in the kernel's reclaim answers nothing
+    /// for a moment before the OOM killer ends it), and its keeper 2 s
+    /// more to note an end it sees: figures read next (an OOM kill, a
+    /// restart) then include the death that made the stage fail.
+    pub async fn settle(&self, name: &str, grace: Duration) {
+        let Some(h) = self.services.get(name) else {
+            return;
+        };
+        let began = Instant::now();
+        let mut ended_at = None;
+        while began.elapsed() < grace + Duration::from_secs(2) {
+            let Some(life) = lock(&h.state).life.clone() else {
+                return;
+            };
+            if life.control.is_running() {
+                if began.elapsed() >= grace {
+                    return;
+                }
+            } else {
+                let at = *ended_at.get_or_insert_with(Instant::now);
+                if at.elapsed() >= Duration::from_secs(2) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -700,9 +743,10 @@ pub(crate) fn data_root(log_dir: &Path) -> PathBuf {
     log_dir.parent().unwrap_or(log_dir).join("data")
 }
 
-/// The backend of a lab host this run does not have: every start fails,
-/// saying so. (The loader checks every `host` against the plan's lab and
-/// the run builds that lab, so this is a guard, not a path.)
+/// The backend of a lab host or an engine this run does not have: every
+/// start fails, saying why. (The loader checks every `host` against the
+/// plan's lab, and the run builds that lab and its containers, so this is
+/// a guard, not a path.)
 #[derive(Debug)]
 struct Unplaced(String);
 
@@ -714,13 +758,7 @@ impl Backend for Unplaced {
     fn spawn(&self, spec: &NodeSpec) -> Result<gauntlet_node::Node, gauntlet_node::NodeError> {
         Err(gauntlet_node::NodeError::Spawn {
             program: spec.program.clone(),
-            error: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "it runs on lab host {:?}, and this run has no such host",
-                    self.0
-                ),
-            ),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, self.0.clone()),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Addresses in a plan that reach beyond loopback: a service told to
 //! listen on `0.0.0.0` (every interface) or checked at a non-loopback
-//! address, a proxy listening on one. Gauntlet starts what the plan says,
+//! address, a container's port published on one, a proxy listening on one. Gauntlet starts what the plan says,
 //! so a plan that exposes a test system to the network does it without a
 //! word; the runtime warns with what [`exposures`] finds.
 //!
@@ -80,11 +80,25 @@ pub fn exposures(plan: &Plan) -> Vec<Exposure> {
 
 fn scan_service(found: &mut Found, service: &Service) {
     let name = &service.name;
-    scan_command(found, &service.run.command, || {
-        format!("service {name}: command")
-    });
-    for (key, value) in &service.run.env {
-        found.scan(value, || format!("service {name}: env {key}"));
+    match &service.container {
+        // A container listens on its own interfaces (`0.0.0.0` there is
+        // the norm); what reaches this machine's network is a port
+        // published beyond loopback.
+        Some(container) => {
+            for port in &container.ports {
+                found.scan(&port.host_ip.to_string(), || {
+                    format!("service {name}: port {}", port.host_port)
+                });
+            }
+        }
+        None => {
+            scan_command(found, &service.run.command, || {
+                format!("service {name}: command")
+            });
+            for (key, value) in &service.run.env {
+                found.scan(value, || format!("service {name}: env {key}"));
+            }
+        }
     }
     let Some(health) = &service.health else {
         return;

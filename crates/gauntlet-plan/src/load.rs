@@ -3,6 +3,7 @@
 //! does, so a user fixes a plan from the first message.
 
 mod cluster;
+mod container;
 mod faults;
 mod lab;
 mod matrix;
@@ -212,9 +213,8 @@ impl Cx<'_> {
 
     fn duration(&self, value: &Spanned<toml::Value>, key: &str) -> Result<Duration, PlanError> {
         match value.get_ref() {
-            toml::Value::String(s) => {
-                parse_duration(s).map_err(|m| self.err(value.span(), format!("`{key}`: {m}")))
-            }
+            toml::Value::String(s) => parse_duration(&self.expand_at(s, value.span())?)
+                .map_err(|m| self.err(value.span(), format!("`{key}`: {m}"))),
             other => Err(self.err(
                 value.span(),
                 format!(
@@ -236,9 +236,8 @@ impl Cx<'_> {
 
     fn size(&self, value: &Spanned<toml::Value>, key: &str) -> Result<u64, PlanError> {
         match value.get_ref() {
-            toml::Value::String(s) => {
-                parse_size(s).map_err(|m| self.err(value.span(), format!("`{key}`: {m}")))
-            }
+            toml::Value::String(s) => parse_size(&self.expand_at(s, value.span())?)
+                .map_err(|m| self.err(value.span(), format!("`{key}`: {m}"))),
             toml::Value::Integer(n) => u64::try_from(*n)
                 .map_err(|_| self.err(value.span(), format!("`{key}` must not be negative"))),
             other => Err(self.err(

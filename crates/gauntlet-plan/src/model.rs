@@ -73,6 +73,9 @@ pub struct Service {
     /// (its name is then `<group>-<host>`).
     #[serde(default)]
     pub group: Option<String>,
+    /// Its container, when its backend is `docker`.
+    #[serde(default)]
+    pub container: Option<crate::ContainerService>,
 }
 
 /// How to tell a service is healthy.

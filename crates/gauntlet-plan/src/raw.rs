@@ -92,6 +92,22 @@ pub(crate) struct RawService {
     /// `${addr}` and `${addrs}` filled in.
     pub on: Option<Spanned<Vec<Spanned<String>>>>,
     pub limits: Option<RawLimits>,
+    /// `"local"` (the default) or `"docker"`.
+    pub backend: Option<Spanned<String>>,
+    pub image: Option<Spanned<String>>,
+    pub build: Option<Spanned<RawBuild>>,
+    pub ports: Option<Spanned<Vec<Spanned<String>>>>,
+    pub mem_limit: Option<Spanned<toml::Value>>,
+    pub volumes: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `build = { binary = "...", args = [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBuild {
+    pub binary: Spanned<String>,
+    #[serde(default)]
+    pub args: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -144,6 +144,7 @@ fn full_plan_loads_to_the_expected_model() {
         tests: vec![],
         host: None,
         group: None,
+        container: None,
     };
     let test = |name: &str, command: CommandLine| TestCommand {
         name: s(name),
@@ -211,6 +212,7 @@ fn full_plan_loads_to_the_expected_model() {
         ],
         host: None,
         group: None,
+        container: None,
     };
 
     let stages = vec![

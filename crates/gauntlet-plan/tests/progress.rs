@@ -84,6 +84,7 @@ fn service() -> Service {
         tests: vec![],
         host: None,
         group: None,
+        container: None,
     }
 }
 

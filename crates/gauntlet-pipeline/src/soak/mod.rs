@@ -127,6 +127,7 @@ pub(crate) async fn drive(
     };
     // Up before the engine starts the run's clock; held to the end.
     let lab = crate::lab::up(&plan, seed).await?;
+    let containers = crate::containers::up(&plan, run.as_str()).await?;
     let engine = Engine::new(store, run, context)?;
     let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
@@ -140,6 +141,9 @@ pub(crate) async fn drive(
         lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
     );
     sup.set_sample_interval(spec.observer.interval);
+    if let Some(c) = &containers {
+        sup.set_containers(c.backends.clone());
+    }
     // Removed (its files) when this function returns, however the soak ends.
     let clocks = crate::clock::Clocks::for_plan(&plan, &engine.dir)
         .map_err(PipelineError::Clock)?

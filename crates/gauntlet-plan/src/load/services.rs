@@ -10,7 +10,9 @@ use super::{COMMAND_TIMEOUT, Cx, command_text};
 use crate::error::PlanError;
 use crate::order::find_cycle;
 use crate::raw::{RawHealth, RawLimits, RawRestart, RawService, RawTest, RawTestTable};
-use crate::{Command, Expect, HealthCheck, Limits, Probe, RestartPolicy, Service, TestCommand};
+use crate::{
+    Command, CommandLine, Expect, HealthCheck, Limits, Probe, RestartPolicy, Service, TestCommand,
+};
 
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -216,16 +218,32 @@ impl Cx<'_> {
     fn service(&self, spanned: &Spanned<RawService>) -> Result<Service, PlanError> {
         let r: &RawService = spanned.get_ref();
         let name = r.name.get_ref().clone();
-        let command = r.command.as_ref().ok_or_else(|| {
-            self.err(
-                spanned.span(),
-                format!("service \"{name}\" has no `command`"),
-            )
-        })?;
-        let run = Command {
-            command: self.command_line(command)?,
-            cwd: self.cwd(r.cwd.as_ref(), &self.dir)?,
-            env: self.env(&r.env)?,
+        let container = self.container(spanned)?;
+        let run = match &container {
+            // What reports show of it: the image and its command. The
+            // container's own command is `container.command`.
+            Some(c) => Command {
+                command: CommandLine::Argv(
+                    std::iter::once(c.image.to_string())
+                        .chain(c.command.iter().flatten().cloned())
+                        .collect(),
+                ),
+                cwd: self.dir.clone(),
+                env: self.env(&r.env)?,
+            },
+            None => {
+                let command = r.command.as_ref().ok_or_else(|| {
+                    self.err(
+                        spanned.span(),
+                        format!("service \"{name}\" has no `command`"),
+                    )
+                })?;
+                Command {
+                    command: self.command_line(command)?,
+                    cwd: self.cwd(r.cwd.as_ref(), &self.dir)?,
+                    env: self.env(&r.env)?,
+                }
+            }
         };
         let health = r
             .health
@@ -263,6 +281,7 @@ impl Cx<'_> {
             tests,
             host: None,
             group: None,
+            container,
             run,
         })
     }

@@ -1,0 +1,208 @@
+//! Plans whose services run in containers (`backend = "docker"`), on the
+//! machine's real Docker Engine: examples/plans/shop-docker.toml cycles
+//! its api module in a container built here from the example binary; the
+//! same api leaking past its memory limit is OOM-killed and FAILs; an
+//! image the engine does not have is named before anything starts; and
+//! nothing of any run stays on the engine. Skipped, saying so, without an
+//! engine or redis-server.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::{Bench, explain, free_port, have};
+use serde_json::Value;
+
+#[allow(
+    clippy::disallowed_macros,
+    reason = "a skipped test says why on stderr"
+)]
+fn skip(why: &str) {
+    eprintln!("skipped: {why}");
+}
+
+/// The engine answers (`DOCKER_HOST`, or the local socket).
+fn engine_answers() -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime.block_on(async {
+        let engine = gauntlet_docker::Engine::connect().await?;
+        engine.ping().await
+    });
+    if let Err(e) = &answer {
+        skip(&e.to_string());
+    }
+    answer.is_ok()
+}
+
+/// What the engine still holds of `run` (removing it: the test leaves
+/// nothing either way).
+fn leftovers(run: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let engine = gauntlet_docker::Engine::connect().await.unwrap();
+        let removed = gauntlet_docker::remove_run(&engine, run).await.unwrap();
+        [
+            removed.containers,
+            removed.networks,
+            removed.volumes,
+            removed.images,
+        ]
+        .concat()
+    })
+}
+
+/// The directory of the example binaries the workspace build made
+/// (`cargo test --workspace` builds them), built now if missing: the
+/// images are made from the real `http-service`.
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
+        if !dir.join("http-service").exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-p", "gauntlet-examples", "--bin", "http-service"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "building http-service failed");
+        }
+        dir
+    })
+}
+
+fn plan() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/plans/shop-docker.toml")
+        .display()
+        .to_string()
+}
+
+/// `gauntlet run shop-docker.toml` with free ports and `more` settings.
+fn run(bench: &Bench, more: &[&str]) -> std::process::Output {
+    let bin = format!("bin_dir={}", bin_dir().display());
+    let redis = format!("redis_port={}", free_port());
+    let api = format!("api_port={}", free_port());
+    let plan = plan();
+    let mut args = vec![
+        "run", &plan, "--cycles", "1", "--set", &bin, "--set", &redis, "--set", &api,
+    ];
+    args.extend(more);
+    bench.gauntlet(&args)
+}
+
+fn latest(bench: &Bench) -> Value {
+    bench.runs().into_iter().next().expect("a run")
+}
+
+#[test]
+fn a_plan_cycles_its_module_in_a_container_and_an_oom_kill_fails_it() {
+    if !have("redis-server", "redis-server") || !engine_answers() {
+        return;
+    }
+    let bench = Bench::new();
+
+    let out = run(&bench, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    assert!(
+        common::stderr(&out).contains("api cycle 1/1: PASS"),
+        "{}",
+        explain(&out)
+    );
+    let passed = latest(&bench);
+    let report: Value = common::read_json(&bench.artifact_dir(&passed).join("REPORT.json"));
+    let module = &report["modules"][0];
+    assert!(
+        module["rss_max_bytes"].as_f64().is_some_and(|b| b > 0.0),
+        "the engine's memory figure: {module}"
+    );
+    let log =
+        std::fs::read_to_string(bench.artifact_dir(&passed).join("services/api.log")).unwrap();
+    assert!(log.contains("listening"), "the container's output: {log}");
+    assert_eq!(
+        leftovers(passed["id"].as_str().unwrap()),
+        Vec::<String>::new(),
+        "nothing of the run stays on the engine"
+    );
+
+    // Every request leaks 16 MiB; the limit is 32 MiB: the health check
+    // and the test pass it, and the kernel's OOM killer ends the api.
+    let out = run(
+        &bench,
+        &["--set", "leak_kib=16384", "--set", "mem_limit=32MiB"],
+    );
+    assert_eq!(out.status.code(), Some(1), "held: {}", explain(&out));
+    assert!(
+        common::stderr(&out).contains("killed by the OOM killer"),
+        "{}",
+        explain(&out)
+    );
+    let held = latest(&bench);
+    assert_eq!(held["state"], "held");
+    let report = common::read_json(&bench.artifact_dir(&held).join("REPORT.json"));
+    let module = &report["modules"][0];
+    assert_eq!(module["oom_kills"], 1, "{module}");
+    assert_eq!(module["status"], "fail", "{module}");
+    assert_eq!(
+        leftovers(held["id"].as_str().unwrap()),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn an_image_the_engine_lacks_is_named_before_anything_starts() {
+    if !engine_answers() {
+        return;
+    }
+    let bench = Bench::new();
+    let text = std::fs::read_to_string(plan()).unwrap().replace(
+        "build = { binary = \"${redis_bin}\" }",
+        "image = \"gauntlet-test/no-such-image:never\"",
+    );
+    let path = bench.write_plan("missing.toml", &text);
+    let bin = format!("bin_dir={}", bin_dir().display());
+    let out = bench.gauntlet(&["run", path.to_str().unwrap(), "--set", &bin]);
+    assert_eq!(out.status.code(), Some(255), "{}", explain(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("service redis") && err.contains("no image gauntlet-test/no-such-image:never"),
+        "{err}"
+    );
+    assert!(err.contains("pulls nothing"), "{err}");
+}
+
+#[test]
+fn container_keys_need_the_docker_backend_and_are_named_at_their_line() {
+    let bench = Bench::new();
+    let path = bench.write_plan(
+        "bad.toml",
+        "name = \"x\"\n[[service]]\nname = \"api\"\ncommand = \"true\"\nports = [\"80:80\"]\n[[stage]]\nname = \"u\"\nkind = \"up\"\n",
+    );
+    let out = bench.gauntlet(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(254), "{}", explain(&out));
+    assert!(
+        common::stderr(&out)
+            .contains("bad.toml:5:9: `ports` is a container's: add backend = \"docker\""),
+        "{}",
+        explain(&out)
+    );
+    let path = bench.write_plan(
+        "port.toml",
+        "name = \"x\"\n[[service]]\nname = \"api\"\nbackend = \"docker\"\nimage = \"i\"\nports = [\"8080\"]\n[[stage]]\nname = \"u\"\nkind = \"up\"\n",
+    );
+    let out = bench.gauntlet(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(254), "{}", explain(&out));
+    assert!(
+        common::stderr(&out).contains("port.toml:6:"),
+        "{}",
+        explain(&out)
+    );
+}
