@@ -27,7 +27,6 @@
 //! round trips (tens of milliseconds), never a runtime that could need
 //! to make progress for it.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -39,8 +38,8 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::{AttachContainerOptionsBuilder, StatsOptionsBuilder};
 use futures_util::StreamExt;
 use gauntlet_node::{
-    Backend, BoxFuture, CappedLog, Exit, Node, NodeControl, NodeError, NodeHandle, NodeSpec,
-    Termination, Usage,
+    Backend, BoxFuture, CappedLog, Exit, LineTail, Node, NodeControl, NodeError, NodeHandle,
+    NodeSpec, Termination, Usage,
 };
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
@@ -164,7 +163,7 @@ impl Backend for DockerBackend {
         };
         *self.container.lock().unwrap_or_else(|e| e.into_inner()) = Some(container.clone());
 
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(node.stderr_tail)));
+        let tail = Arc::new(LineTail::new(node.stderr_tail));
         let usage = Arc::new(Mutex::new(None));
         let ended = Arc::new(AtomicBool::new(false));
         let (exit_tx, exit_rx) = watch::channel(None);
@@ -175,7 +174,6 @@ impl Backend for DockerBackend {
             log,
             log_path: node.stderr_log.clone(),
             tail: tail.clone(),
-            tail_len: node.stderr_tail,
             echo: node.echo_stderr.clone(),
             usage: usage.clone(),
             ended: ended.clone(),
@@ -258,8 +256,7 @@ struct Life {
     pid: u32,
     log: Option<CappedLog>,
     log_path: Option<PathBuf>,
-    tail: Arc<Mutex<VecDeque<String>>>,
-    tail_len: usize,
+    tail: Arc<LineTail>,
     echo: Option<gauntlet_node::LineSink>,
     usage: Arc<Mutex<Option<Usage>>>,
     ended: Arc<AtomicBool>,
@@ -271,8 +268,7 @@ impl Life {
     async fn follow(mut self, attached: Attached, exit: watch::Sender<Option<Exit>>) {
         let stats = runtime().spawn(keep_usage(self.container.clone(), self.usage.clone()));
         let (tail, log, echo) = (self.tail.clone(), self.log.take(), self.echo.clone());
-        let tail_len = self.tail_len;
-        let mut output = tokio::spawn(copy_output(attached, log, tail, tail_len, echo));
+        let mut output = tokio::spawn(copy_output(attached, log, tail, echo));
         let code = self.container.wait_exit().await;
         self.ended.store(true, Ordering::Release);
         // The attach stream ends with the container; bounded all the same.
@@ -289,13 +285,7 @@ impl Life {
             Ok(code) => termination_of(code),
             Err(_) => Termination::Unknown,
         };
-        let tail = self
-            .tail
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect();
+        let tail = self.tail.lines();
         let _ = exit.send(Some(Exit {
             pid: self.pid,
             program: self.program,
@@ -326,8 +316,7 @@ fn termination_of(code: i64) -> Termination {
 async fn copy_output(
     mut attached: Attached,
     mut log: Option<CappedLog>,
-    tail: Arc<Mutex<VecDeque<String>>>,
-    tail_len: usize,
+    tail: Arc<LineTail>,
     echo: Option<gauntlet_node::LineSink>,
 ) -> u64 {
     let mut bytes = 0u64;
@@ -347,16 +336,11 @@ async fn copy_output(
         while let Some(end) = partial.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = partial.drain(..=end).collect();
             let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-            keep_line(&tail, tail_len, &echo, text);
+            keep_line(&tail, &echo, text);
         }
     }
     if !partial.is_empty() {
-        keep_line(
-            &tail,
-            tail_len,
-            &echo,
-            String::from_utf8_lossy(&partial).into_owned(),
-        );
+        keep_line(&tail, &echo, String::from_utf8_lossy(&partial).into_owned());
     }
     if let Some(log) = log {
         log.finish();
@@ -364,23 +348,11 @@ async fn copy_output(
     bytes
 }
 
-fn keep_line(
-    tail: &Mutex<VecDeque<String>>,
-    tail_len: usize,
-    echo: &Option<gauntlet_node::LineSink>,
-    line: String,
-) {
+fn keep_line(tail: &LineTail, echo: &Option<gauntlet_node::LineSink>, line: String) {
     if let Some(echo) = echo {
         echo.send(&line);
     }
-    if tail_len == 0 {
-        return;
-    }
-    let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-    if tail.len() == tail_len {
-        tail.pop_front();
-    }
-    tail.push_back(line);
+    tail.push(line);
 }
 
 /// Follows the engine's stats stream (one a second) into `usage`.
@@ -405,7 +377,7 @@ struct DockerNode {
     program: PathBuf,
     pid: u32,
     exit: watch::Receiver<Option<Exit>>,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: Arc<LineTail>,
     control: Arc<ContainerControl>,
 }
 
@@ -479,12 +451,7 @@ impl NodeHandle for DockerNode {
     }
 
     fn stderr_tail(&self) -> Vec<String> {
-        self.tail
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect()
+        self.tail.lines()
     }
 
     fn member_pids(&self) -> Vec<u32> {

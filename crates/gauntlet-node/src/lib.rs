@@ -153,7 +153,7 @@ pub use exit::{Exit, Termination, signal_name};
 pub use netns::NetnsBackend;
 pub use process::{NodeProcess, NodeSpec};
 pub use registry::{MAX_LIVE_GROUPS, is_shutting_down, kill_all, live_groups, shutdown};
-pub use stderr::LineSink;
+pub use stderr::{LineSink, LineTail};
 
 /// `VmRSS` from a `/proc/<pid>/status` text, in bytes. `None` when absent,
 /// as for a zombie or a kernel thread.

@@ -67,10 +67,50 @@ impl PartialEq for LineSink {
 
 impl Eq for LineSink {}
 
+/// The last lines a node wrote, at most a capacity of them, oldest
+/// first: what a crash report shows. Shared between the copier that
+/// pushes and the handle that reads.
+#[derive(Debug)]
+pub struct LineTail {
+    lines: Mutex<VecDeque<String>>,
+    capacity: usize,
+}
+
+impl LineTail {
+    /// Keeps the last `capacity` lines (none when 0).
+    pub fn new(capacity: usize) -> LineTail {
+        LineTail {
+            lines: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            capacity,
+        }
+    }
+
+    /// Adds a line, dropping the oldest when full.
+    pub fn push(&self, line: String) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() == self.capacity {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    /// The lines kept, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
 /// State shared between a [`NodeProcess`](crate::NodeProcess) and its copier.
 pub(crate) struct StderrShared {
-    tail: Mutex<VecDeque<String>>,
-    capacity: usize,
+    tail: LineTail,
     /// Set once the node's leader has been reaped (and its group killed).
     leader_gone: AtomicBool,
     /// Bytes read from the pipe so far.
@@ -79,12 +119,7 @@ pub(crate) struct StderrShared {
 
 impl StderrShared {
     pub(crate) fn tail(&self) -> Vec<String> {
-        self.tail
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect()
+        self.tail.lines()
     }
 
     /// Every byte the node wrote to stderr, whether or not its log kept it.
@@ -97,14 +132,7 @@ impl StderrShared {
     }
 
     fn push(&self, line: String) {
-        if self.capacity == 0 {
-            return;
-        }
-        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        if tail.len() == self.capacity {
-            tail.pop_front();
-        }
-        tail.push_back(line);
+        self.tail.push(line);
     }
 }
 
@@ -123,8 +151,7 @@ pub(crate) fn start(
     echo: Option<LineSink>,
 ) -> io::Result<Copier> {
     let shared = Arc::new(StderrShared {
-        tail: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
-        capacity,
+        tail: LineTail::new(capacity),
         leader_gone: AtomicBool::new(false),
         bytes: AtomicU64::new(0),
     });
