@@ -58,6 +58,21 @@ fn leftovers(run: &str) -> Vec<String> {
     })
 }
 
+/// Whether container `name` exists and runs.
+fn container_running(name: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let engine = gauntlet_docker::Engine::connect().await.unwrap();
+        gauntlet_docker::Container::existing(&engine, name)
+            .inspect()
+            .await
+            .is_ok_and(|s| s.running)
+    })
+}
+
 /// The directory of the example binaries the workspace build made
 /// (`cargo test --workspace` builds them), built now if missing: the
 /// images are made from the real `http-service`.
@@ -205,4 +220,65 @@ fn container_keys_need_the_docker_backend_and_are_named_at_their_line() {
         "{}",
         explain(&out)
     );
+}
+
+/// A gauntlet SIGKILLed mid-run leaves its containers running (they live
+/// in the engine, not in its process tree); `gauntlet clean` removes them,
+/// and the run's network, volumes and images, because their owner is dead.
+#[test]
+fn a_sigkilled_run_s_containers_are_removed_by_the_next_clean() {
+    if !have("redis-server", "redis-server") || !engine_answers() {
+        return;
+    }
+    let bench = Bench::new();
+    let text = std::fs::read_to_string(plan()).unwrap().replace(
+        "[[stage]]\nname = \"modules\"",
+        "[[stage]]\nname = \"hold\"\nkind = \"wait\"\nduration = \"2m\"\n\n[[stage]]\nname = \"modules\"",
+    );
+    assert!(text.contains("name = \"hold\""), "the wait stage is in");
+    let path = bench.write_plan("long.toml", &text);
+    let bin = format!("bin_dir={}", bin_dir().display());
+    let redis = format!("redis_port={}", free_port());
+    let mut child = bench
+        .command(&[
+            "run",
+            path.to_str().unwrap(),
+            "--set",
+            &bin,
+            "--set",
+            &redis,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until the run's redis container runs (it is in its wait stage).
+    let start = std::time::Instant::now();
+    let run = loop {
+        // Not `bench.runs()`: it checks that nothing of the bench runs.
+        let out = bench.command(&["runs", "--json"]).output().unwrap();
+        let runs: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        if let Some(id) = runs[0]["id"].as_str()
+            && container_running(&format!("redis-{id}"))
+        {
+            break id.to_owned();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the run never started redis: {runs:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = bench.gauntlet(&["clean", "--json"]);
+    assert!(out.status.success(), "{}", explain(&out));
+    let cleaned: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let containers = cleaned["docker"]["containers"].to_string();
+    assert!(
+        containers.contains(&format!("redis-{run}")),
+        "clean removed the dead run's container: {cleaned}"
+    );
+    assert_eq!(leftovers(&run), Vec::<String>::new());
 }
