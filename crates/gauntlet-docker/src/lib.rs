@@ -81,6 +81,7 @@ mod container;
 mod engine;
 mod error;
 mod image;
+pub mod measure;
 mod network;
 pub mod owner;
 mod volume;

@@ -266,7 +266,10 @@ pub struct BenchArgs {
     /// added delay and loss against its setting; the packets per second a
     /// link passes and its shaper's CPU) or client (operations per second
     /// through the cluster client protocol, each worker with its own
-    /// in-memory client program, and gauntlet's own CPU per op).
+    /// in-memory client program, and gauntlet's own CPU per op) or docker
+    /// (the Docker Engine: start-to-healthy and kill-to-exited times of 10
+    /// containers one at a time, and gauntlet's own CPU while it reads the
+    /// figures of 20 running containers every second for 20 s).
     pub what: String,
     /// soak: minutes to soak (the per-hour figures are extrapolated from
     /// it): 0.001 to 525600 (365 days).

@@ -15,8 +15,9 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         "elle" => elle(args),
         "lab" => lab(args),
         "client" => client(args),
+        "docker" => docker(args),
         other => Err(Failure::bad_args(format!(
-            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak, lab, client"
+            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak, lab, client, docker"
         ))),
     }
 }
@@ -668,4 +669,78 @@ fn self_cpu_seconds() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     ticks / hz
+}
+
+/// How many containers `bench docker` starts and stops one by one.
+const DOCKER_STARTS: usize = 10;
+/// How many containers it samples at once, and for how long.
+const DOCKER_SAMPLED: usize = 20;
+const DOCKER_SAMPLING: Duration = Duration::from_secs(20);
+
+/// The Docker Engine: start-to-healthy and kill-to-exited times of 10
+/// containers of the example HTTP service (this binary's, in an image
+/// built offline), then gauntlet's own CPU while it reads the figures of
+/// 20 running containers once a second for 20 s, as the supervisor does.
+fn docker(args: BenchArgs) -> Result<u8> {
+    use gauntlet_docker::measure::{BenchService, measure};
+    let exe = std::env::current_exe()?;
+    let service_args = ["example-node".to_owned(), "http-service".to_owned()];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let figures = runtime.block_on(measure(
+        BenchService {
+            executable: &exe,
+            args: &service_args,
+        },
+        DOCKER_STARTS,
+        DOCKER_SAMPLED,
+        DOCKER_SAMPLING,
+    ));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    let (starts, sampling) = figures?;
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
+    let spread = |v: &[Duration]| {
+        let mut v: Vec<f64> = v.iter().map(ms).collect();
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (at(0.0), at(0.5), at(1.0))
+    };
+    let (h_min, h_med, h_max) = spread(&starts.start_to_healthy);
+    let (k_min, k_med, k_max) = spread(&starts.kill_to_exited);
+    if args.json.on {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "image_build_ms": ms(&starts.image_build),
+                "containers": starts.start_to_healthy.len(),
+                "start_to_healthy_ms": { "min": h_min, "median": h_med, "max": h_max },
+                "kill_to_exited_ms": { "min": k_min, "median": k_med, "max": k_max },
+                "sampled_containers": sampling.containers,
+                "sampling_seconds": sampling.span.as_secs_f64(),
+                "reads": sampling.reads,
+                "reads_with_figures": sampling.with_figures,
+                "gauntlet_cpu_percent": sampling.cpu_percent,
+            }))?
+        );
+    } else {
+        out!("image built in {:.0} ms", ms(&starts.image_build));
+        out!(
+            "{} containers, one at a time: start to healthy min {h_min:.0} ms  median {h_med:.0} ms  max {h_max:.0} ms",
+            starts.start_to_healthy.len()
+        );
+        out!(
+            "{} containers: SIGKILL to exited min {k_min:.0} ms  median {k_med:.0} ms  max {k_max:.0} ms",
+            starts.kill_to_exited.len()
+        );
+        out!(
+            "{} containers sampled every second for {:.0} s: gauntlet CPU {:.2} % of a core ({} of {} reads had figures)",
+            sampling.containers,
+            sampling.span.as_secs_f64(),
+            sampling.cpu_percent,
+            sampling.with_figures,
+            sampling.reads
+        );
+    }
+    Ok(exit::VALID)
 }
