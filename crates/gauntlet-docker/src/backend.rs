@@ -19,6 +19,7 @@
 //! | pause, resume | the freezer (`/pause`, `/unpause`) |
 //! | wait | `/wait` (not-running), then inspect: `OOMKilled`; exit codes 129–192 read as signals, the shells' and Docker's convention |
 //! | usage | a stats stream (the engine sends one a second): memory less page cache, CPU time |
+//! | power off | killed; the next spawn removes it and creates a new one from the image, with the volumes |
 //! | drop | the container is killed; the run's teardown removes it ([`remove_run`](crate::remove_run)) |
 //!
 //! The trait is synchronous and callers sit on their own runtimes (even
@@ -92,6 +93,10 @@ pub struct DockerBackend {
     spec: ContainerSpec,
     /// The container, once created.
     container: Mutex<Option<Container>>,
+    /// Set by a power cut: the next spawn starts a new container from the
+    /// image (with the volumes), as a rebooted machine's containers start
+    /// from their images.
+    fresh: Arc<AtomicBool>,
 }
 
 impl DockerBackend {
@@ -101,6 +106,7 @@ impl DockerBackend {
             engine,
             spec,
             container: Mutex::new(None),
+            fresh: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -146,11 +152,17 @@ impl Backend for DockerBackend {
             )
         }));
         let engine = self.engine.clone();
-        let existing = self
+        let mut existing = self
             .container
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        if self.fresh.swap(false, Ordering::AcqRel)
+            && let Some(old) = existing.take()
+        {
+            // Its file system goes; named volumes stay.
+            on_engine(async move { old.remove().await }).map_err(|e| self.failed(e))?;
+        }
         let started = on_engine(start(engine, spec, existing));
         let (container, attached, pid) = match started {
             Ok(s) => s,
@@ -188,6 +200,7 @@ impl Backend for DockerBackend {
                 container,
                 usage,
                 ended,
+                fresh: self.fresh.clone(),
             }),
         }))
     }
@@ -483,6 +496,8 @@ struct ContainerControl {
     container: Container,
     usage: Arc<Mutex<Option<Usage>>>,
     ended: Arc<AtomicBool>,
+    /// The backend's: set by a power cut.
+    fresh: Arc<AtomicBool>,
 }
 
 impl ContainerControl {
@@ -520,6 +535,13 @@ impl NodeControl for ContainerControl {
     fn resume(&self) -> Result<(), NodeError> {
         let container = self.container.clone();
         self.act(async move { container.unpause().await })
+    }
+
+    /// Killed, and the next start is a new container from the image with
+    /// the volumes: what was written anywhere else is gone.
+    fn power_off(&self) -> Result<(), NodeError> {
+        self.fresh.store(true, Ordering::Release);
+        self.signal(libc::SIGKILL)
     }
 
     /// None: a container's processes are the engine's business (and may

@@ -117,12 +117,12 @@ async fn measure_on(
             let began = Instant::now();
             let container = Container::run(&e, &s).await?;
             let address = published(&container).await?;
-            wait_healthy(address, Duration::from_secs(30)).await.map_err(|why| {
-                DockerError::Invalid {
+            wait_healthy(address, Duration::from_secs(30))
+                .await
+                .map_err(|why| DockerError::Invalid {
                     what: format!("container {}", container.name()),
                     why,
-                }
-            })?;
+                })?;
             Ok::<_, DockerError>((began.elapsed(), container))
         })
         .await?;
@@ -239,7 +239,9 @@ async fn wait_healthy(address: SocketAddr, bound: Duration) -> Result<(), String
             return Ok(());
         }
         if began.elapsed() > bound {
-            return Err(format!("{address}/health did not answer 200 within {bound:?}"));
+            return Err(format!(
+                "{address}/health did not answer 200 within {bound:?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

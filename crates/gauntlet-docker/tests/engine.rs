@@ -834,3 +834,69 @@ async fn the_docker_backend_runs_node_lives_of_one_container() {
         }
     );
 }
+
+/// A power cut through the backend: the next life is a new container from
+/// the image, so an acknowledged (fsynced) write survives only on a
+/// volume — the negative control beside the positive one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_power_cut_only_what_is_on_a_volume_is_kept() {
+    use gauntlet_docker::DockerBackend;
+    use gauntlet_node::{Backend, NodeSpec};
+    let Some(engine) = engine().await else { return };
+    let run = run_id("power");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let img = image(&engine, &own).await;
+    let volume = Volume::create(&engine, &own, format!("data-{run}"))
+        .await
+        .unwrap();
+    for on_volume in [true, false] {
+        let name = if on_volume { "kept" } else { "lost" };
+        let mut spec = service(&own, name, &img, &["--data-file", "/data/kv.log"]);
+        if on_volume {
+            spec.mounts.push(Mount::new(volume.name(), "/data"));
+        } else {
+            // The same path, in the container's own file system.
+            spec.command = [
+                "--bind",
+                "0.0.0.0",
+                "--port",
+                "8080",
+                "--data-file",
+                "/kv.log",
+            ]
+            .map(str::to_owned)
+            .to_vec();
+        }
+        let backend = DockerBackend::new(engine.clone(), spec);
+        let node_spec = NodeSpec::new("http-service");
+        let mut node = backend.spawn(&node_spec).unwrap();
+        let container = Container::existing(&engine, backend.spec().name.clone());
+        let first = container.inspect().await.unwrap().id;
+        let addr = published(&container).await;
+        wait_healthy(addr).await;
+        let put = request(addr, "PUT", "/kv/k", "v1", Duration::from_secs(2)).await;
+        assert_eq!(put.map(|(s, _)| s), Ok(200), "{name}");
+
+        node.control().power_off().unwrap();
+        let exit = tokio::time::timeout(Duration::from_secs(10), node.wait())
+            .await
+            .expect("a powered-off container ends");
+        assert_eq!(exit.termination.signal(), Some(libc::SIGKILL));
+        let _node = backend.spawn(&node_spec).unwrap();
+        let second = Container::existing(&engine, backend.spec().name.clone())
+            .inspect()
+            .await
+            .unwrap()
+            .id;
+        assert_ne!(first, second, "a new container after the power cut");
+        let addr = published(&container).await;
+        wait_healthy(addr).await;
+        let got = get(addr, "/kv/k", Duration::from_secs(2)).await.unwrap();
+        if on_volume {
+            assert_eq!(got, (200, "v1".to_owned()), "kept on the volume");
+        } else {
+            assert_eq!(got.0, 404, "lost with the container's file system: {got:?}");
+        }
+    }
+}

@@ -185,6 +185,13 @@ pub trait Processes: Send + Sync {
     /// Starts each target again (dependency order, a fresh `init`, ...);
     /// an error per target that did not come back.
     fn start<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>>;
+    /// Cuts the power of each target: what is in memory is lost, and what
+    /// a machine keeps across a reboot stays (for a process, a SIGKILL;
+    /// for a container, also its file system outside its volumes).
+    /// Returns the targets that were running.
+    fn power_cut<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>> {
+        self.kill(targets)
+    }
 }
 
 /// The one executor of process faults (kill, power cut, pause, graceful
@@ -239,7 +246,11 @@ impl<P: Processes> FaultExecutor for Signals<P> {
         Box::pin(async move {
             match fault {
                 Fault::Kill | Fault::PowerCut => {
-                    let killed = self.processes.kill(targets).await;
+                    let killed = if *fault == Fault::PowerCut {
+                        self.processes.power_cut(targets).await
+                    } else {
+                        self.processes.kill(targets).await
+                    };
                     self.down
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

@@ -41,6 +41,14 @@ pub trait NodeControl: Send + Sync + fmt::Debug {
     /// Whether the node still runs: `false` from the moment it has ended,
     /// before its keeper has noticed (a zombie, a stopped container).
     fn is_running(&self) -> bool;
+
+    /// A power cut: killed at once, and its next start begins from what a
+    /// machine keeps across a reboot. For a process that is what SIGKILL
+    /// leaves (its files); a container's backend also starts a new
+    /// container from its image, with its volumes.
+    fn power_off(&self) -> Result<(), NodeError> {
+        self.signal(libc::SIGKILL)
+    }
 }
 
 /// A node's footprint at one moment, as its backend measures it.

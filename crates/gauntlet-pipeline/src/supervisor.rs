@@ -542,6 +542,24 @@ impl Supervisor {
         sent.is_ok()
     }
 
+    /// Cuts a running service's power (a fault): killed at once like a
+    /// fault's SIGKILL, and its next start begins from what a machine
+    /// keeps across a reboot (see [`NodeControl::power_off`]).
+    pub fn power_off(&self, name: &str) -> bool {
+        let Some(h) = self.services.get(name) else {
+            return false;
+        };
+        let life = {
+            let mut s = lock(&h.state);
+            let Some(life) = s.life.clone() else {
+                return false;
+            };
+            s.killed_by_fault = true;
+            life
+        };
+        life.control.power_off().is_ok()
+    }
+
     /// Stops one service (SIGTERM to its group, SIGKILL after its
     /// `stop_timeout`) and waits until its process is reaped.
     pub async fn stop(&mut self, name: &str) {

@@ -123,6 +123,17 @@ impl Processes for Services {
         })
     }
 
+    fn power_cut<'a>(&'a self, targets: &'a [String]) -> VerbFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let sup = self.supervisor.lock().await;
+            targets
+                .iter()
+                .filter(|t| sup.power_off(t))
+                .cloned()
+                .collect()
+        })
+    }
+
     fn freeze<'a>(&'a self, targets: &'a [String], pause: bool) -> VerbFuture<'a, ()> {
         Box::pin(async move {
             let sup = self.supervisor.lock().await;
