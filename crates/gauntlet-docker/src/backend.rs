@@ -324,8 +324,13 @@ fn termination_of(code: i64) -> Termination {
     }
 }
 
-/// Copies the container's stdout and stderr, line by line, into its log,
-/// its tail and the echo; returns how many bytes it wrote.
+/// The longest line the tail and the echo keep whole (as for a process's
+/// stderr): a program printing without a newline cannot grow gauntlet.
+const MAX_LINE: usize = 16 * 1024;
+
+/// Copies the container's stdout and stderr into its log (capped), and
+/// line by line into its tail and the echo; returns how many bytes the
+/// container wrote.
 async fn copy_output(
     mut attached: Attached,
     mut log: Option<CappedLog>,
@@ -350,6 +355,10 @@ async fn copy_output(
             let line: Vec<u8> = partial.drain(..=end).collect();
             let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
             keep_line(&tail, &echo, text);
+        }
+        if partial.len() > MAX_LINE {
+            let cut: Vec<u8> = partial.drain(..MAX_LINE).collect();
+            keep_line(&tail, &echo, String::from_utf8_lossy(&cut).into_owned());
         }
     }
     if !partial.is_empty() {
