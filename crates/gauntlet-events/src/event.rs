@@ -25,13 +25,16 @@ pub enum Event {
         name: String,
         kind: String,
     },
-    /// A stage ended; `message` says why when it failed.
+    /// A stage ended; `message` says why when it failed. `verdict` is what
+    /// a judging stage (a test's checks) found: such a stage passes when it
+    /// has judged, whatever it found, so `passed` alone is not the verdict.
     StageEnded {
         index: usize,
         total: usize,
         name: String,
         passed: bool,
         message: Option<String>,
+        verdict: Option<Validity>,
     },
     /// A detail inside the current stage.
     Note { text: String },

@@ -237,7 +237,7 @@ impl<'a> Engine<'a> {
             let outcome = match (outcome, preset.take_broken()) {
                 (StageOutcome::Ended(end), Some(why)) => {
                     self.progress
-                        .stage_end(index, total, &stage.name, false, Some(&why));
+                        .stage_end(index, total, &stage.name, false, Some(&why), None);
                     store.interrupt_stage(run, &stage.name, end, &why)?;
                     return Ok(());
                 }
@@ -245,12 +245,19 @@ impl<'a> Engine<'a> {
             };
             match outcome {
                 StageOutcome::Ended(end) => {
+                    // A judging stage's summary carries its verdict.
+                    let verdict = end
+                        .summary
+                        .as_ref()
+                        .and_then(|s| s.get("valid"))
+                        .and_then(|v| serde_json::from_value(v.clone()).ok());
                     self.progress.stage_end(
                         index,
                         total,
                         &stage.name,
                         end.passed,
                         end.message.as_deref(),
+                        verdict,
                     );
                     if store.finish_stage(run, &stage.name, end)? == RunState::Held {
                         return Ok(());
@@ -258,13 +265,19 @@ impl<'a> Engine<'a> {
                 }
                 StageOutcome::Interrupted(why) => {
                     store.interrupt_run(run, &why)?;
-                    self.progress
-                        .stage_end(index, total, &stage.name, false, Some("interrupted"));
+                    self.progress.stage_end(
+                        index,
+                        total,
+                        &stage.name,
+                        false,
+                        Some("interrupted"),
+                        None,
+                    );
                     return Ok(());
                 }
                 StageOutcome::Abandoned(why) => {
                     self.progress
-                        .stage_end(index, total, &stage.name, false, Some(&why));
+                        .stage_end(index, total, &stage.name, false, Some(&why), None);
                     store.abandon(run, &why)?;
                     return Ok(());
                 }

@@ -46,6 +46,7 @@ impl Progress {
         name: &str,
         passed: bool,
         message: Option<&str>,
+        verdict: Option<gauntlet_check::Validity>,
     ) {
         self.events.emit(Event::StageEnded {
             index,
@@ -53,6 +54,7 @@ impl Progress {
             name: name.to_owned(),
             passed,
             message: message.map(str::to_owned),
+            verdict,
         });
     }
 

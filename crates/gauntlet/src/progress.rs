@@ -5,6 +5,7 @@
 //! Writing to a closed stderr (`gauntlet ... 2>&1 | head -1`) ends the
 //! printing, never the run (`out.rs`).
 
+use gauntlet_check::Validity;
 use gauntlet_events::{Event, Subscriber};
 
 use crate::out::note;
@@ -136,11 +137,20 @@ impl Subscriber for Stages {
                 name,
                 passed,
                 message,
+                verdict,
             } => {
                 if let Some(bar) = guard.as_ref() {
                     bar.set_position(*index as u64 + 1);
                 }
-                let verdict = if *passed { "passed" } else { "FAILED" };
+                // A judging stage that judged "passed" as a stage; what it
+                // found is the word a person needs.
+                let verdict = match (passed, verdict) {
+                    (false, _) => "FAILED",
+                    (true, Some(Validity::Invalid)) => "judged: INVALID",
+                    (true, Some(Validity::Unknown)) => "judged: UNKNOWN",
+                    (true, Some(Validity::Valid)) => "judged: valid",
+                    (true, None) => "passed",
+                };
                 let why = message
                     .as_deref()
                     .map(|m| format!(": {m}"))

@@ -83,6 +83,12 @@ fn etcd_is_linearizable_and_its_serializable_reads_are_not() {
         .expect("the op that cannot happen");
     assert!(marked.contains("read on key"), "{anomalies}");
     assert!(stdout(&out).contains("FAIL"), "{}", explain(&out));
+    // The check stage says what it found, not that it "passed".
+    assert!(
+        common::stderr(&out).contains("check judged: INVALID"),
+        "{}",
+        explain(&out)
+    );
 }
 
 #[test]
