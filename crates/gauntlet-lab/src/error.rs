@@ -45,6 +45,10 @@ pub enum LabError {
     /// A host name the lab does not have.
     #[error("the lab has no host called {name:?} (it has: {known})")]
     UnknownHost { name: String, known: String },
+    /// The lab cannot serve its run as it stands on this machine (a
+    /// subnet another lab already routes).
+    #[error("{0}")]
+    Conflict(String),
     /// The lab's state file is unreadable (written by another version?).
     #[error("{}: {message}", path.display())]
     State { path: PathBuf, message: String },

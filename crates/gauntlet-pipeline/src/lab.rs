@@ -37,8 +37,39 @@ pub(crate) async fn up(plan: &Plan, seed: u64) -> Result<Option<PlanLab>, Pipeli
         .filter_map(|s| s.host.clone().map(|h| (s.name.clone(), h)))
         .collect();
     // Namespaces and rules are made by commands: off the async runtime.
+    // The segments whose hosts run services: this machine must reach them
+    // (health checks, clients, users all run here).
+    let reached: Vec<String> = spec
+        .hosts
+        .iter()
+        .filter(|h| members.iter().any(|(_, host)| host == &h.name))
+        .filter_map(|h| match &h.place {
+            gauntlet_plan::HostPlace::Segment(s) => Some(s.clone()),
+            gauntlet_plan::HostPlace::Behind(_) => None,
+        })
+        .collect();
     let built = tokio::task::spawn_blocking(move || -> Result<PlanLab, LabError> {
         let lab = Lab::up(&spec, &LabOptions { seed, source })?;
+        // A subnet this machine already routes (another lab of the same
+        // plan running now, or a network of its own) leaves the segment
+        // without a route from here: what this run would reach at those
+        // addresses is someone else's. Refused, not run against it.
+        let unreachable: Vec<&String> = lab
+            .record()
+            .unrouted
+            .iter()
+            .filter(|s| reached.contains(s))
+            .collect();
+        if let Some(segment) = unreachable.first() {
+            let subnet = spec
+                .segments
+                .iter()
+                .find(|s| &&s.name == segment)
+                .map_or_else(String::new, |s| format!(" ({})", s.subnet));
+            return Err(LabError::Conflict(format!(
+                "segment {segment}{subnet} is already routed on this machine (another lab with the same subnet, or a network of its own): its services could not be reached from here. Give the plan other subnets, or wait for the other run (gauntlet lab ls)"
+            )));
+        }
         let mut backends: BTreeMap<String, Arc<dyn Backend>> = BTreeMap::new();
         for host in &spec.hosts {
             backends.insert(host.name.clone(), Arc::new(lab.backend(&host.name)?));

@@ -326,3 +326,48 @@ fn a_sigkilled_test_run_s_lab_is_swept_by_the_next_lab() {
     assert_gone(&id);
     assert!(lab(&["down", &next]).status.success());
 }
+
+/// A run whose services sit on a segment whose subnet this machine
+/// already routes (another lab up now) would reach that lab's hosts at
+/// those addresses: it is refused, naming the segment, and leaves
+/// nothing; the lab that was there first is untouched.
+#[test]
+fn a_run_on_a_subnet_another_lab_routes_is_refused() {
+    if !common::lab_allowed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (id, _record, _held) = up(dir.path());
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        r#"name = "same-subnet"
+[[segment]]
+name = "dc"
+subnet = "10.92.1.0/24"
+[[host]]
+name = "n1"
+segment = "dc"
+[[service]]
+name = "db"
+host = "n1"
+command = ["sleep", "30"]
+[[stage]]
+name = "up"
+kind = "up"
+"#,
+    )
+    .unwrap();
+    let out = Command::new(gauntlet())
+        .args(["run", plan.to_str().unwrap(), "--store"])
+        .arg(dir.path().join("store"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("segment dc (10.92.1.0/24) is already routed on this machine"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(status_of(&id).is_some(), "the first lab is still up");
+}
