@@ -215,22 +215,33 @@ impl Lab {
         let addrs = sys::run("ip", &["-4", "-o", "addr", "show"], None, "the machine")?;
         let (here, there) = control_pair(&self.id, &addrs);
         let dev = self.id.control();
-        let mut script = format!(
+        let script = format!(
             "link add {dev} type veth peer name ctl netns {core}\naddr add {here}/30 dev {dev}\nlink set {dev} up\n",
             core = self.id.core()
         );
+        sys::run("ip", &["-batch", "-"], Some(&script), "the machine")?;
         for seg in &self.spec.segments {
             let taken = routes
                 .lines()
                 .filter(|l| !l.starts_with("default"))
                 .any(|l| route_overlaps(l, &seg.subnet));
-            if taken {
+            // One route at a time: another lab coming up at this moment
+            // may add the same subnet between the look above and this add
+            // ("File exists"); its route then stands, and this segment is
+            // unrouted like one found taken.
+            let subnet = seg.subnet.to_string();
+            let routed = !taken
+                && sys::run(
+                    "ip",
+                    &["route", "add", &subnet, "via", &there.to_string(), "dev", &dev],
+                    None,
+                    "the machine",
+                )
+                .is_ok();
+            if !routed {
                 self.record.unrouted.push(seg.name.clone());
-            } else {
-                let _ = writeln!(script, "route add {} via {there} dev {dev}", seg.subnet);
             }
         }
-        sys::run("ip", &["-batch", "-"], Some(&script), "the machine")?;
         let core = self.id.core();
         let place = core.clone();
         let inside = format!("addr add {there}/30 dev ctl\nlink set ctl up\n");

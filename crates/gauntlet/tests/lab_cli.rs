@@ -337,14 +337,26 @@ fn a_run_on_a_subnet_another_lab_routes_is_refused() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (id, _record, _held) = up(dir.path());
+    // A subnet of this test's own: the other tests' labs come and go on
+    // theirs meanwhile.
+    let file = dir.path().join("first.toml");
+    std::fs::write(
+        &file,
+        "[[segment]]\nname = \"dc\"\nsubnet = \"10.93.1.0/24\"\n[[host]]\nname = \"a\"\nsegment = \"dc\"\n",
+    )
+    .unwrap();
+    let out = lab(&["up", "--json", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record: Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    let id = record["id"].as_str().unwrap().to_owned();
+    let _held = Held(id.clone());
     let plan = dir.path().join("plan.toml");
     std::fs::write(
         &plan,
         r#"name = "same-subnet"
 [[segment]]
 name = "dc"
-subnet = "10.92.1.0/24"
+subnet = "10.93.1.0/24"
 [[host]]
 name = "n1"
 segment = "dc"
@@ -365,7 +377,7 @@ kind = "up"
         .unwrap();
     assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("segment dc (10.92.1.0/24) is already routed on this machine"),
+        stderr(&out).contains("segment dc (10.93.1.0/24) is already routed on this machine"),
         "{}",
         stderr(&out)
     );
