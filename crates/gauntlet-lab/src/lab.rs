@@ -233,7 +233,15 @@ impl Lab {
             let routed = !taken
                 && sys::run(
                     "ip",
-                    &["route", "add", &subnet, "via", &there.to_string(), "dev", &dev],
+                    &[
+                        "route",
+                        "add",
+                        &subnet,
+                        "via",
+                        &there.to_string(),
+                        "dev",
+                        &dev,
+                    ],
                     None,
                     "the machine",
                 )
