@@ -132,11 +132,7 @@ impl NodeControl for GroupControl {
     fn is_running(&self) -> bool {
         // The leader exited when it is a zombie (or gone): its group's
         // end is then the keeper's to collect.
-        !self.gone()
-            && std::fs::read_to_string(format!("/proc/{}/stat", self.pgid)).is_ok_and(|stat| {
-                stat.rfind(')')
-                    .and_then(|i| stat[i + 1..].split_whitespace().next())
-                    .is_some_and(|state| state != "Z" && state != "X")
-            })
+        // `start_time` reads no zombie.
+        !self.gone() && crate::cgroup::start_time(self.pgid).is_some()
     }
 }
