@@ -851,22 +851,15 @@ async fn after_a_power_cut_only_what_is_on_a_volume_is_kept() {
         .await
         .unwrap();
     for on_volume in [true, false] {
-        let name = if on_volume { "kept" } else { "lost" };
-        let mut spec = service(&own, name, &img, &["--data-file", "/data/kv.log"]);
+        // On the volume, or in the container's own file system.
+        let (name, data) = if on_volume {
+            ("kept", "/data/kv.log")
+        } else {
+            ("lost", "/kv.log")
+        };
+        let mut spec = service(&own, name, &img, &["--data-file", data]);
         if on_volume {
             spec.mounts.push(Mount::new(volume.name(), "/data"));
-        } else {
-            // The same path, in the container's own file system.
-            spec.command = [
-                "--bind",
-                "0.0.0.0",
-                "--port",
-                "8080",
-                "--data-file",
-                "/kv.log",
-            ]
-            .map(str::to_owned)
-            .to_vec();
         }
         let backend = DockerBackend::new(engine.clone(), spec);
         let node_spec = NodeSpec::new("http-service");

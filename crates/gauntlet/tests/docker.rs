@@ -22,13 +22,12 @@ fn skip(why: &str) {
     eprintln!("skipped: {why}");
 }
 
+// The engine calls below block on gauntlet-docker's own engine runtime
+// (`on_engine`), as the docker backend's do.
+
 /// The engine answers (`DOCKER_HOST`, or the local socket).
 fn engine_answers() -> bool {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let answer = runtime.block_on(async {
+    let answer = gauntlet_docker::on_engine(async {
         let engine = gauntlet_docker::Engine::connect().await?;
         engine.ping().await
     });
@@ -41,13 +40,10 @@ fn engine_answers() -> bool {
 /// What the engine still holds of `run` (removing it: the test leaves
 /// nothing either way).
 fn leftovers(run: &str) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    let run = run.to_owned();
+    gauntlet_docker::on_engine(async move {
         let engine = gauntlet_docker::Engine::connect().await.unwrap();
-        let removed = gauntlet_docker::remove_run(&engine, run).await.unwrap();
+        let removed = gauntlet_docker::remove_run(&engine, &run).await.unwrap();
         [
             removed.containers,
             removed.networks,
@@ -60,11 +56,8 @@ fn leftovers(run: &str) -> Vec<String> {
 
 /// Whether container `name` exists and runs.
 fn container_running(name: &str) -> bool {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    let name = name.to_owned();
+    gauntlet_docker::on_engine(async move {
         let engine = gauntlet_docker::Engine::connect().await.unwrap();
         gauntlet_docker::Container::existing(&engine, name)
             .inspect()

@@ -60,8 +60,13 @@ impl Drop for Held {
 }
 
 fn up(dir: &std::path::Path) -> (String, Value, Held) {
+    up_lab(dir, LAB)
+}
+
+/// `lab up` of the lab `text` describes.
+fn up_lab(dir: &std::path::Path, text: &str) -> (String, Value, Held) {
     let file = dir.join("lab.toml");
-    std::fs::write(&file, LAB).unwrap();
+    std::fs::write(&file, text).unwrap();
     let out = lab(&["up", "--json", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let record: Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
@@ -339,17 +344,10 @@ fn a_run_on_a_subnet_another_lab_routes_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     // A subnet of this test's own: the other tests' labs come and go on
     // theirs meanwhile.
-    let file = dir.path().join("first.toml");
-    std::fs::write(
-        &file,
+    let (id, _record, _held) = up_lab(
+        dir.path(),
         "[[segment]]\nname = \"dc\"\nsubnet = \"10.93.1.0/24\"\n[[host]]\nname = \"a\"\nsegment = \"dc\"\n",
-    )
-    .unwrap();
-    let out = lab(&["up", "--json", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let record: Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
-    let id = record["id"].as_str().unwrap().to_owned();
-    let _held = Held(id.clone());
+    );
     let plan = dir.path().join("plan.toml");
     std::fs::write(
         &plan,
