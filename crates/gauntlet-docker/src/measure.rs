@@ -179,7 +179,7 @@ async fn sample(
     let controls: Vec<_> = nodes.iter().map(|n| n.control()).collect();
     // The engine's first stats come a second or two after a start.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let cpu_before = own_cpu();
+    let cpu_before = gauntlet_node::self_cpu_time();
     let began = Instant::now();
     let (mut reads, mut with_figures) = (0, 0);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -193,7 +193,7 @@ async fn sample(
         }
     }
     let elapsed = began.elapsed();
-    let cpu = own_cpu().saturating_sub(cpu_before);
+    let cpu = gauntlet_node::self_cpu_time().saturating_sub(cpu_before);
     drop(nodes);
     Ok(Sampling {
         containers: count,
@@ -202,20 +202,6 @@ async fn sample(
         with_figures,
         cpu_percent: cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0,
     })
-}
-
-/// This process's user and system CPU time so far.
-fn own_cpu() -> Duration {
-    // SAFETY: getrusage writes into the struct we hand it.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let time = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 async fn published(container: &Container) -> Result<SocketAddr, DockerError> {

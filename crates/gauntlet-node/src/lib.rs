@@ -170,6 +170,22 @@ pub fn self_rss_bytes() -> Option<u64> {
     status_rss_bytes(&std::fs::read_to_string("/proc/self/status").ok()?)
 }
 
+/// This process's CPU time so far, user and system, all its threads
+/// (`getrusage(RUSAGE_SELF)`): what benchmarks charge to gauntlet.
+pub fn self_cpu_time() -> std::time::Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| {
+        std::time::Duration::from_secs(t.tv_sec.max(0) as u64)
+            + std::time::Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
 /// The pids that make up the node led by `leader` (a pid this process
 /// spawned), for resource sampling: its whole cgroup when it has one of
 /// this run's (daemons that called `setsid` included), else its process

@@ -124,14 +124,7 @@ pub async fn bench_router(b: RouterBench) -> Result<RouterBenchReport, RunError>
 
 /// This process's user + system CPU seconds so far.
 fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+    gauntlet_node::self_cpu_time().as_secs_f64()
 }
 
 /// A firehose: every node prints tokens to the others as fast as it can and

@@ -598,7 +598,6 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-/// User + system CPU of this process (all its threads), in seconds.
 /// The client protocol: `--clients` workers (default 1, 10), each with
 /// its own in-memory client program (`example-node mem-client`), ops as
 /// fast as answers come for `--seconds`; ops per second and gauntlet's own
@@ -653,22 +652,9 @@ fn client(args: BenchArgs) -> Result<u8> {
     Ok(exit::VALID)
 }
 
+/// User + system CPU of this process (all its threads), in seconds.
 fn self_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
-        .sum();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    ticks / hz
+    gauntlet_node::self_cpu_time().as_secs_f64()
 }
 
 /// How many containers `bench docker` starts and stops one by one.
