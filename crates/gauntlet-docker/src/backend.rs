@@ -2,7 +2,7 @@
 //!
 //! One [`DockerBackend`] per service: it holds the container's
 //! [`ContainerSpec`] (image, command, ports, memory limit, mounts,
-//! network, the run's labels). The first spawn creates the container;
+//! networks, the run's labels). The first spawn creates the container;
 //! later spawns start the same container again, with its file system and
 //! volumes, as `docker start` does after a crash or a kill fault. The
 //! [`NodeSpec`] a caller hands in adds its environment and says where

@@ -1,6 +1,6 @@
 //! Containers: create and start from a [`ContainerSpec`], then the verbs
 //! faults and health checks need (inspect, kill, pause, stop, restart,
-//! stats, logs) and removal.
+//! network connect and disconnect, stats, logs, exec) and removal.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -27,8 +27,20 @@ pub struct ContainerSpec {
     pub name: String,
     /// The image (tag or id); never pulled.
     pub image: String,
-    /// Arguments appended to the image's entrypoint (Docker's `Cmd`).
+    /// The program and its first arguments, replacing the image's
+    /// entrypoint (Docker's `Entrypoint`); the image's when `None`. Set,
+    /// the engine also drops the image's `CMD`: [`command`](Self::command)
+    /// alone follows it. `Some(vec![])` clears the image's entrypoint.
+    pub entrypoint: Option<Vec<String>>,
+    /// Arguments appended to the entrypoint (Docker's `Cmd`); the image's
+    /// when empty.
     pub command: Vec<String>,
+    /// The directory the main process starts in (created if the image
+    /// lacks it); the image's when `None`.
+    pub working_dir: Option<String>,
+    /// The user (and group) it runs as: `name`, `uid`, `uid:gid`, ... (a
+    /// name must be in the image's `/etc/passwd`); the image's when `None`.
+    pub user: Option<String>,
     /// Environment variables.
     pub env: Vec<(String, String)>,
     /// Published ports.
@@ -37,12 +49,10 @@ pub struct ContainerSpec {
     /// the limit is what the processes get (cgroup v1's default would add
     /// as much swap again, and a leak would swap instead of being OOM-killed).
     pub memory_bytes: Option<u64>,
-    /// The network to attach to at creation (its name); the engine's
-    /// default bridge when `None`.
-    pub network: Option<String>,
-    /// Other names it is reached by on that network (a Compose service's
-    /// name), besides its own.
-    pub aliases: Vec<String>,
+    /// The networks it is on, the first given at creation (its address
+    /// is [`ContainerState::ip_address`]); the engine's default bridge
+    /// when empty.
+    pub networks: Vec<Attachment>,
     /// Volumes and host directories mounted into the container.
     pub mounts: Vec<Mount>,
     /// Labels added to the ownership labels (which win on a clash).
@@ -57,14 +67,36 @@ impl ContainerSpec {
             ownership: ownership.clone(),
             name: name.into(),
             image: image.into(),
+            entrypoint: None,
             command: Vec::new(),
+            working_dir: None,
+            user: None,
             env: Vec::new(),
             ports: Vec::new(),
             memory_bytes: None,
-            network: None,
-            aliases: Vec::new(),
+            networks: Vec::new(),
             mounts: Vec::new(),
             labels: HashMap::new(),
+        }
+    }
+}
+
+/// A network a container is on, and the other names it has there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The network's name (or id).
+    pub network: String,
+    /// Names it is reached by on that network besides its own (a Compose
+    /// service's name).
+    pub aliases: Vec<String>,
+}
+
+impl Attachment {
+    /// On `network`, with no alias.
+    pub fn new(network: impl Into<String>) -> Attachment {
+        Attachment {
+            network: network.into(),
+            aliases: Vec::new(),
         }
     }
 }
@@ -248,12 +280,31 @@ impl Container {
         Ok(container)
     }
 
-    /// Creates the container (labelled), without starting it.
+    /// Creates the container (labelled), without starting it, on each of
+    /// its networks. The engine takes one network at creation (API 1.41
+    /// refuses a second endpoint there), so the others are connected
+    /// before it starts; if one cannot be, the container is removed again
+    /// and the engine's reason returned. The engine checks little at a
+    /// connect before the start: a network that does not exist is taken
+    /// and fails the start (Engine 20.10), which [`run`](Self::run)
+    /// cleans up after as after any failed start.
     pub async fn create(engine: &Engine, spec: &ContainerSpec) -> Result<Container, DockerError> {
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = spec
+            .networks
+            .iter()
+            .find(|a| !seen.insert(a.network.as_str()))
+        {
+            // A second connect would replace the first's aliases.
+            return Err(DockerError::Invalid {
+                what: format!("container {}", spec.name),
+                why: format!("network {} is given twice", twice.network),
+            });
+        }
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
-        engine
+        let container = engine
             .client()
             .create_container(Some(options), create_body(spec))
             .await
@@ -265,7 +316,17 @@ impl Container {
             .map_err(DockerError::engine(format!(
                 "create container {} from image {}",
                 spec.name, spec.image
-            )))
+            )))?;
+        for attachment in spec.networks.iter().skip(1) {
+            if let Err(error) = container
+                .connect(&attachment.network, &attachment.aliases)
+                .await
+            {
+                let _ = container.remove().await;
+                return Err(error);
+            }
+        }
+        Ok(container)
     }
 
     /// A container that exists already (by name or id), to act on.
@@ -300,6 +361,30 @@ impl Container {
             .start_container(&self.id, None)
             .await
             .map_err(self.fail("start"))
+    }
+
+    /// Attaches it to network `network` (name or id), reachable there as
+    /// each of `aliases` too: the heal of [`disconnect`](Self::disconnect).
+    /// It gets a new address on the network.
+    pub async fn connect(&self, network: &str, aliases: &[String]) -> Result<(), DockerError> {
+        crate::network::connect(&self.engine, network, &self.id, aliases)
+            .await
+            .map_err(DockerError::engine(format!(
+                "connect container {} to network {network}",
+                self.name
+            )))
+    }
+
+    /// Detaches it from network `network` (name or id): from then on it
+    /// sends and receives nothing there (the network-disconnect fault),
+    /// while its other networks stay.
+    pub async fn disconnect(&self, network: &str) -> Result<(), DockerError> {
+        crate::network::disconnect(&self.engine, network, &self.id, false)
+            .await
+            .map_err(DockerError::engine(format!(
+                "disconnect container {} from network {network}",
+                self.name
+            )))
     }
 
     /// Its state now.
@@ -495,35 +580,38 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let memory = spec
         .memory_bytes
         .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    let first = spec.networks.first();
     let host_config = HostConfig {
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         binds: (!spec.mounts.is_empty()).then(|| spec.mounts.iter().map(Mount::bind).collect()),
         memory,
         memory_swap: memory,
-        network_mode: spec.network.clone(),
+        network_mode: first.map(|a| a.network.clone()),
         ..Default::default()
     };
     ContainerCreateBody {
         image: Some(spec.image.clone()),
+        entrypoint: spec.entrypoint.clone(),
         cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
+        working_dir: spec.working_dir.clone(),
+        user: spec.user.clone(),
         env: (!spec.env.is_empty())
             .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         labels: Some(spec.ownership.labels(&spec.labels)),
         host_config: Some(host_config),
-        networking_config: spec
-            .network
-            .as_ref()
-            .filter(|_| !spec.aliases.is_empty())
-            .map(|network| bollard::models::NetworkingConfig {
+        // The first network only: the others are connected after creation.
+        networking_config: first.filter(|a| !a.aliases.is_empty()).map(|a| {
+            bollard::models::NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
-                    network.clone(),
+                    a.network.clone(),
                     bollard::models::EndpointSettings {
-                        aliases: Some(spec.aliases.clone()),
+                        aliases: Some(a.aliases.clone()),
                         ..Default::default()
                     },
                 )])),
-            }),
+            }
+        }),
         ..Default::default()
     }
 }
@@ -623,9 +711,32 @@ mod tests {
         spec.env = vec![("A".into(), "1".into())];
         spec.ports = vec![Publish::loopback(0, 8080), Publish::loopback(18080, 8080)];
         spec.memory_bytes = Some(32 << 20);
-        spec.network = Some("net-r1".into());
+        spec.networks = vec![
+            Attachment {
+                network: "net-r1".into(),
+                aliases: vec!["api".into()],
+            },
+            Attachment::new("other-r1"),
+        ];
+        spec.entrypoint = Some(vec!["/bin/api".into()]);
+        spec.working_dir = Some("/srv".into());
+        spec.user = Some("1000:1000".into());
         spec.mounts = vec![Mount::new("data-r1", "/data")];
         let body = create_body(&spec);
+        assert_eq!(body.entrypoint.unwrap(), ["/bin/api"]);
+        assert_eq!(body.cmd.unwrap(), ["--port", "8080"]);
+        assert_eq!(body.working_dir.as_deref(), Some("/srv"));
+        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(
+            endpoints.keys().collect::<Vec<_>>(),
+            ["net-r1"],
+            "one endpoint at creation: API 1.41 takes no more"
+        );
+        assert_eq!(
+            endpoints["net-r1"].aliases.as_deref(),
+            Some(&["api".to_owned()][..])
+        );
         let host = body.host_config.unwrap();
         assert_eq!(body.exposed_ports.unwrap(), ["8080/tcp"]);
         let bound = host.port_bindings.unwrap()["8080/tcp"].clone().unwrap();

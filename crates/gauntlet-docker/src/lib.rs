@@ -89,8 +89,8 @@ mod volume;
 pub use backend::{DockerBackend, on_engine, on_engine_async};
 pub use cleanup::{Removed, remove_run, sweep_dead};
 pub use container::{
-    Container, ContainerSpec, ContainerState, LogLine, LogStream, Mount, Protocol, Publish,
-    PublishedPort, Stats,
+    Attachment, Container, ContainerSpec, ContainerState, LogLine, LogStream, Mount, Protocol,
+    Publish, PublishedPort, Stats,
 };
 pub use engine::{DEFAULT_HOST, Engine, EngineVersion, host_from_env};
 pub use error::DockerError;

@@ -57,16 +57,7 @@ impl Network {
     /// Attaches container `container` (name or id), reachable on this
     /// network also as each of `aliases`.
     pub async fn connect(&self, container: &str, aliases: &[String]) -> Result<(), DockerError> {
-        let request = NetworkConnectRequest {
-            container: container.to_owned(),
-            endpoint_config: Some(EndpointSettings {
-                aliases: (!aliases.is_empty()).then(|| aliases.to_vec()),
-                ..Default::default()
-            }),
-        };
-        self.engine
-            .client()
-            .connect_network(&self.id, request)
+        connect(&self.engine, &self.id, container, aliases)
             .await
             .map_err(DockerError::engine(format!(
                 "connect container {container} to network {}",
@@ -78,13 +69,7 @@ impl Network {
     /// nothing on this network (the network-disconnect fault). `force`
     /// detaches a container that is not running, too.
     pub async fn disconnect(&self, container: &str, force: bool) -> Result<(), DockerError> {
-        let request = NetworkDisconnectRequest {
-            container: container.to_owned(),
-            force: Some(force),
-        };
-        self.engine
-            .client()
-            .disconnect_network(&self.id, request)
+        disconnect(&self.engine, &self.id, container, force)
             .await
             .map_err(DockerError::engine(format!(
                 "disconnect container {container} from network {}",
@@ -100,4 +85,38 @@ impl Network {
             .await
             .map_err(DockerError::engine(format!("remove network {}", self.name)))
     }
+}
+
+/// The engine's network connect, for [`Network::connect`] and
+/// [`Container::connect`](crate::Container::connect); each names the error
+/// from its own side.
+pub(crate) async fn connect(
+    engine: &Engine,
+    network: &str,
+    container: &str,
+    aliases: &[String],
+) -> Result<(), bollard::errors::Error> {
+    let request = NetworkConnectRequest {
+        container: container.to_owned(),
+        endpoint_config: Some(EndpointSettings {
+            aliases: (!aliases.is_empty()).then(|| aliases.to_vec()),
+            ..Default::default()
+        }),
+    };
+    engine.client().connect_network(network, request).await
+}
+
+/// The engine's network disconnect, for [`Network::disconnect`] and
+/// [`Container::disconnect`](crate::Container::disconnect).
+pub(crate) async fn disconnect(
+    engine: &Engine,
+    network: &str,
+    container: &str,
+    force: bool,
+) -> Result<(), bollard::errors::Error> {
+    let request = NetworkDisconnectRequest {
+        container: container.to_owned(),
+        force: Some(force),
+    };
+    engine.client().disconnect_network(network, request).await
 }

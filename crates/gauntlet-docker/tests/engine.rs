@@ -7,14 +7,14 @@
 //! ports the engine published for containers the test made.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use gauntlet_docker::{
-    CONTENT_LABEL, Container, ContainerSpec, DockerError, Engine, Image, LogStream, Mount, Network,
-    OWNER_LABEL, Owner, Ownership, Publish, RUN_LABEL, Volume, build_from_binary, owner::this_host,
-    remove_run, sweep_dead,
+    Attachment, CONTENT_LABEL, Container, ContainerSpec, DockerError, Engine, Image, LogStream,
+    Mount, Network, OWNER_LABEL, Owner, Ownership, Publish, RUN_LABEL, Volume, build_from_binary,
+    owner::this_host, remove_run, sweep_dead,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -142,6 +142,30 @@ fn service(own: &Ownership, name: &str, image: &Image, extra: &[&str]) -> Contai
         .map(|s| s.to_string())
         .collect();
     spec.ports.push(Publish::loopback(0, PORT));
+    spec
+}
+
+/// An image of this machine's `/bin/sh` (dash) alone, entrypoint
+/// `/app/sh` followed by `args`: a shell with its builtins and nothing else.
+async fn shell_image(engine: &Engine, own: &Ownership, name: &str, args: &[&str]) -> Image {
+    let tag = format!("gauntlet-test/{name}:{}", own.run());
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    build_from_binary(engine, own, &tag, Path::new("/bin/sh"), &args)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What keeps a shell container running, idle, until it is removed: a
+/// read from a new pseudo-terminal's master, which blocks for ever since
+/// nothing holds its other side. dash has no `sleep` builtin and the image
+/// no `sleep` program; a `while :; do :; done` would burn a core, and the
+/// container's stdin is `/dev/null` (a `read` there returns at once).
+const IDLE: &str = "read x < /dev/ptmx";
+
+/// A container of `image` (a [`shell_image`]) running [`IDLE`].
+fn idle(own: &Ownership, name: &str, image: &Image) -> ContainerSpec {
+    let mut spec = ContainerSpec::new(own, format!("{name}-{}", own.run()), &image.tag);
+    spec.command = vec!["-c".into(), IDLE.into()];
     spec
 }
 
@@ -562,7 +586,7 @@ async fn remove_run_leaves_nothing_of_the_run() {
         .await
         .unwrap();
     let mut on_network = service(&own, "a", &img, &[]);
-    on_network.network = Some(network.name().to_owned());
+    on_network.networks = vec![Attachment::new(network.name())];
     on_network.mounts.push(Mount::new(volume.name(), "/data"));
     let a = Container::run(&engine, &on_network).await.unwrap();
     let a_state = a.inspect().await.unwrap();
@@ -892,4 +916,115 @@ async fn after_a_power_cut_only_what_is_on_a_volume_is_kept() {
             assert_eq!(got.0, 404, "lost with the container's file system: {got:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_container_on_two_networks_is_disconnected_from_one_and_reconnected() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("nets");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let img = shell_image(&engine, &own, "sh", &[]).await;
+    let front = Network::create(&engine, &own, format!("front-{run}"))
+        .await
+        .unwrap();
+    let back = Network::create(&engine, &own, format!("back-{run}"))
+        .await
+        .unwrap();
+    let mut spec = idle(&own, "multi", &img);
+    spec.networks = vec![
+        Attachment {
+            network: front.name().to_owned(),
+            aliases: vec!["api".into()],
+        },
+        Attachment {
+            network: back.name().to_owned(),
+            aliases: vec!["api-internal".into()],
+        },
+    ];
+    let c = Container::run(&engine, &spec).await.unwrap();
+    let state = c.inspect().await.unwrap();
+    assert_eq!(
+        state.networks.keys().collect::<Vec<_>>(),
+        [back.name(), front.name()],
+        "{state:?}"
+    );
+    let front_ip = state.networks[front.name()].expect("an address on front");
+    let back_ip = state.networks[back.name()].expect("an address on back");
+    assert_ne!(front_ip, back_ip);
+    assert_eq!(state.ip_address, Some(front_ip), "the first network's");
+    let aliases = |inspect: bollard::models::ContainerInspectResponse, network: &str| {
+        inspect.network_settings.unwrap().networks.unwrap()[network]
+            .aliases
+            .clone()
+            .unwrap_or_default()
+    };
+    let raw = engine
+        .client()
+        .inspect_container(c.id(), None)
+        .await
+        .unwrap();
+    assert!(aliases(raw.clone(), front.name()).contains(&"api".to_owned()));
+    assert!(aliases(raw, back.name()).contains(&"api-internal".to_owned()));
+
+    c.disconnect(back.name()).await.unwrap();
+    let cut = c.inspect().await.unwrap();
+    assert!(!cut.networks.contains_key(back.name()), "{cut:?}");
+    assert_eq!(cut.networks.get(front.name()), Some(&Some(front_ip)));
+    assert!(cut.running);
+
+    c.connect(back.name(), &["api-internal".into()])
+        .await
+        .unwrap();
+    let healed = c.inspect().await.unwrap();
+    assert!(
+        healed
+            .networks
+            .get(back.name())
+            .is_some_and(|ip| ip.is_some()),
+        "{healed:?}"
+    );
+    let raw = engine
+        .client()
+        .inspect_container(c.id(), None)
+        .await
+        .unwrap();
+    assert!(aliases(raw, back.name()).contains(&"api-internal".to_owned()));
+
+    // A network the engine refuses at connect: the container that create
+    // made is removed before the error comes back.
+    let mut refused = idle(&own, "refused", &img);
+    refused.networks = vec![Attachment::new(front.name()), Attachment::new("host")];
+    let err = Container::create(&engine, &refused).await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "connect container {} to network host: ",
+            refused.name
+        )),
+        "{err}"
+    );
+    // One that does not exist: the engine takes the connect of a created
+    // container and fails its start; run removes it as well.
+    let mut missing = idle(&own, "missing", &img);
+    missing.networks = vec![
+        Attachment::new(front.name()),
+        Attachment::new(format!("no-such-network-{run}")),
+    ];
+    let err = Container::run(&engine, &missing).await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(
+        err.to_string().contains(&format!("no-such-network-{run}")),
+        "{err}"
+    );
+    assert_eq!(
+        labelled_containers(&engine, &format!("{RUN_LABEL}={run}")).await,
+        [c.name()],
+        "nothing of the failed containers is left"
+    );
+    // The same network twice: refused before asking the engine.
+    let mut twice = idle(&own, "twice", &img);
+    twice.networks = vec![Attachment::new(front.name()), Attachment::new(front.name())];
+    let err = Container::create(&engine, &twice).await.unwrap_err();
+    assert!(matches!(err, DockerError::Invalid { .. }), "{err}");
 }

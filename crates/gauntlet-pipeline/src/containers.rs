@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gauntlet_docker::{
-    ContainerSpec, DockerBackend, DockerError, Engine, Mount, Network, Ownership, Protocol,
-    Publish, Volume, on_engine, on_engine_async,
+    Attachment, ContainerSpec, DockerBackend, DockerError, Engine, Mount, Network, Ownership,
+    Protocol, Publish, Volume, on_engine, on_engine_async,
 };
 use gauntlet_node::Backend;
 use gauntlet_plan::{ContainerService, ImageSource, Plan, Service, VolumeSource};
@@ -95,8 +95,10 @@ pub(crate) async fn up(plan: &Plan, run: &str) -> Result<Option<Containers>, Pip
             })
             .collect();
         spec.memory_bytes = container.mem_limit;
-        spec.network = Some(network.name().to_owned());
-        spec.aliases = vec![service.name.clone()];
+        spec.networks = vec![Attachment {
+            network: network.name().to_owned(),
+            aliases: vec![service.name.clone()],
+        }];
         for v in &container.volumes {
             let source = match &v.source {
                 VolumeSource::Bind(path) => path.display().to_string(),
