@@ -80,6 +80,7 @@ mod cleanup;
 mod container;
 mod engine;
 mod error;
+mod exec;
 mod image;
 pub mod measure;
 mod network;
@@ -94,6 +95,7 @@ pub use container::{
 };
 pub use engine::{DEFAULT_HOST, Engine, EngineVersion, host_from_env};
 pub use error::DockerError;
+pub use exec::ExecOutcome;
 pub use image::{CONTENT_LABEL, Image, build_from_binary, find_image, remove_image};
 pub use network::Network;
 pub use owner::{OWNER_LABEL, Owner, Ownership, RUN_LABEL};

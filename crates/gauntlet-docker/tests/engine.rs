@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use gauntlet_docker::{
-    Attachment, CONTENT_LABEL, Container, ContainerSpec, DockerError, Engine, Image, LogStream,
-    Mount, Network, OWNER_LABEL, Owner, Ownership, Publish, RUN_LABEL, Volume, build_from_binary,
-    owner::this_host, remove_run, sweep_dead,
+    Attachment, CONTENT_LABEL, Container, ContainerSpec, DockerError, Engine, ExecOutcome, Image,
+    LogStream, Mount, Network, OWNER_LABEL, Owner, Ownership, Publish, RUN_LABEL, Volume,
+    build_from_binary, owner::this_host, remove_run, sweep_dead,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -167,6 +167,11 @@ fn idle(own: &Ownership, name: &str, image: &Image) -> ContainerSpec {
     let mut spec = ContainerSpec::new(own, format!("{name}-{}", own.run()), &image.tag);
     spec.command = vec!["-c".into(), IDLE.into()];
     spec
+}
+
+/// `["/app/sh", "-c", script]`: a Compose `CMD-SHELL` check's argv.
+fn sh(script: &str) -> Vec<String> {
+    vec!["/app/sh".into(), "-c".into(), script.into()]
 }
 
 async fn published(container: &Container) -> SocketAddr {
@@ -916,6 +921,150 @@ async fn after_a_power_cut_only_what_is_on_a_volume_is_kept() {
             assert_eq!(got.0, 404, "lost with the container's file system: {got:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_program_runs_inside_a_container_to_its_exit_code_and_output() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("exec");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let img = shell_image(&engine, &own, "sh", &[]).await;
+    let c = Container::run(&engine, &idle(&own, "sh", &img))
+        .await
+        .unwrap();
+    let bound = Duration::from_secs(10);
+
+    assert_eq!(
+        c.exec(&sh("exit 0"), bound).await.unwrap(),
+        ExecOutcome {
+            exit_code: Some(0),
+            output: String::new(),
+            timed_out: false
+        }
+    );
+    assert_eq!(
+        c.exec(&sh("exit 3"), bound).await.unwrap().exit_code,
+        Some(3)
+    );
+    let hello = c
+        .exec(&sh("echo hello; echo trouble >&2"), bound)
+        .await
+        .unwrap();
+    assert_eq!(hello.exit_code, Some(0), "{hello:?}");
+    assert!(
+        hello.output.contains("hello\n") && hello.output.contains("trouble\n"),
+        "stdout and stderr both: {hello:?}"
+    );
+    // 2000 lines, 17 KB: the end is kept.
+    let long = c
+        .exec(
+            &sh("i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done"),
+            bound,
+        )
+        .await
+        .unwrap();
+    assert_eq!(long.exit_code, Some(0));
+    assert!(long.output.len() <= 4096, "{}", long.output.len());
+    assert!(long.output.len() > 4000, "{}", long.output.len());
+    assert!(long.output.ends_with("line-1999\n"), "{:?}", long.output);
+    assert!(!long.output.contains("line-0\n"), "{:?}", long.output);
+
+    // No such program: the engine starts the exec and says why it could
+    // not run it, with exit code 126; a shell's own "not found" is 127.
+    let missing = c.exec(&["/app/nope".into()], bound).await.unwrap();
+    assert_eq!(missing.exit_code, Some(126), "{missing:?}");
+    assert!(
+        missing.output.contains("/app/nope") && missing.output.contains("no such file"),
+        "{missing:?}"
+    );
+    let not_found = c.exec(&sh("nope"), bound).await.unwrap();
+    assert_eq!(not_found.exit_code, Some(127), "{not_found:?}");
+    assert!(
+        not_found.output.contains("nope: not found"),
+        "{not_found:?}"
+    );
+
+    // A program that never ends: the outcome says so, with what it wrote.
+    let start = Instant::now();
+    let hung = c
+        .exec(
+            &sh(&format!("echo waiting; while :; do {IDLE}; done")),
+            Duration::from_millis(500),
+        )
+        .await
+        .unwrap();
+    let took = start.elapsed();
+    assert!(hung.timed_out, "{hung:?}");
+    assert_eq!(hung.exit_code, None);
+    assert!(hung.output.contains("waiting"), "{hung:?}");
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    // One that closes its output and runs on is waited for, too.
+    let quiet = c
+        .exec(
+            &sh(&format!("exec >&- 2>&-; {IDLE}")),
+            Duration::from_millis(500),
+        )
+        .await
+        .unwrap();
+    assert!(quiet.timed_out, "{quiet:?}");
+
+    // No exec in a container that does not run: the engine's refusal.
+    c.kill("SIGKILL").await.unwrap();
+    tokio::time::timeout(bound, c.wait_exit())
+        .await
+        .expect("it exits")
+        .unwrap();
+    let err = c.exec(&sh("exit 0"), bound).await.unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("exec /app/sh in container {}: ", c.name())),
+        "{err}"
+    );
+    assert!(c.exec(&[], bound).await.is_err(), "no program");
+}
+
+#[tokio::test]
+async fn entrypoint_working_dir_and_user_replace_the_image_s() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("entry");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    // The image's own entrypoint ends at once; the container's replaces it
+    // (else the command would follow `-c 'exit 7'` and be ignored).
+    let img = shell_image(&engine, &own, "sh-exit", &["-c", "exit 7"]).await;
+    let mut spec = idle(&own, "entry", &img);
+    spec.entrypoint = Some(vec!["/app/sh".into()]);
+    spec.working_dir = Some("/srv/work".into());
+    spec.user = Some("1234:5678".into());
+    let c = Container::run(&engine, &spec).await.unwrap();
+    let bound = Duration::from_secs(10);
+    // An exec runs as the container's user, in its working directory.
+    let seen = c
+        .exec(
+            &sh("echo \"dir=$PWD\"; while read k a b; do case $k in Uid:|Gid:) echo \"$k$a\";; esac; done < /proc/self/status"),
+            bound,
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen.exit_code, Some(0), "{seen:?}");
+    assert_eq!(seen.output, "dir=/srv/work\nUid:1234\nGid:5678\n");
+    let state = c.inspect().await.unwrap();
+    assert!(state.running, "the replaced entrypoint runs: {state:?}");
+
+    // Without the replacement, the image's entrypoint runs and exits 7.
+    let plain = Container::run(&engine, &idle(&own, "plain", &img))
+        .await
+        .unwrap();
+    let code = tokio::time::timeout(bound, plain.wait_exit())
+        .await
+        .expect("it exits")
+        .unwrap();
+    assert_eq!(code, 7);
 }
 
 #[tokio::test]
