@@ -76,14 +76,39 @@ pub async fn build_from_binary(
             })??
     };
 
+    build(
+        engine,
+        ownership,
+        tag,
+        context,
+        "Dockerfile",
+        &BTreeMap::new(),
+    )
+    .await
+}
+
+/// The one way both builds go to the engine: reuses the image tagged `tag`
+/// if it holds `context.content` ([`reusable`]); else sends the context to
+/// the classic builder with `dockerfile` (its path in the context) and the
+/// build arguments `args`, labelled, without the builder's cache; keeps
+/// the builder's last lines of output for the error of a failed step, and
+/// inspects the image made.
+pub(crate) async fn build(
+    engine: &Engine,
+    ownership: &Ownership,
+    tag: &str,
+    context: Context,
+    dockerfile: &str,
+    args: &BTreeMap<String, String>,
+) -> Result<Image, DockerError> {
     if let Some(image) = reusable(engine, tag, &context.content).await? {
         return Ok(image);
     }
 
     let content_label = HashMap::from([(CONTENT_LABEL.to_owned(), context.content.clone())]);
     let labels = ownership.labels(&content_label);
-    let options = BuildImageOptionsBuilder::default()
-        .dockerfile("Dockerfile")
+    let mut options = BuildImageOptionsBuilder::default()
+        .dockerfile(dockerfile)
         .t(tag)
         .rm(true)
         .forcerm(true)
@@ -91,14 +116,17 @@ pub async fn build_from_binary(
         // image, which that run may remove mid-build ("failed to get
         // digest"); the reuse above covers what the cache would save.
         .nocache(true)
-        .labels(&labels)
-        .build();
+        .labels(&labels);
+    if !args.is_empty() {
+        options = options.buildargs(&args.iter().collect::<HashMap<_, _>>());
+    }
     let context_bytes = context.tar.len() as u64;
     let mut log: VecDeque<String> = VecDeque::new();
-    let mut output =
-        engine
-            .client()
-            .build_image(options, None, Some(bollard::body_full(context.tar.into())));
+    let mut output = engine.client().build_image(
+        options.build(),
+        None,
+        Some(bollard::body_full(context.tar.into())),
+    );
     while let Some(item) = output.next().await {
         match item {
             Ok(info) => {
@@ -209,10 +237,10 @@ pub async fn remove_image(engine: &Engine, image: &str) -> Result<(), DockerErro
         .map_err(DockerError::engine(format!("remove image {image}")))
 }
 
-/// A build context: the tar and its hash.
-struct Context {
-    tar: Vec<u8>,
-    content: String,
+/// A build context: the tar and its hash ([`CONTENT_LABEL`]'s value).
+pub(crate) struct Context {
+    pub(crate) tar: Vec<u8>,
+    pub(crate) content: String,
 }
 
 impl Context {
@@ -306,7 +334,7 @@ impl Context {
             .map_err(tar_err)?;
         }
         let tar = tar.into_inner().map_err(tar_err)?;
-        let content = format!("sha256:{}", hex(&Sha256::digest(&tar)));
+        let content = sha256(&tar);
         Ok(Context { tar, content })
     }
 }
@@ -381,8 +409,11 @@ fn parse_ldd(text: &str) -> Result<Vec<PathBuf>, String> {
     Ok(libraries)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `sha256:<hex>`, as the engine writes digests.
+pub(crate) fn sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 #[cfg(test)]
