@@ -1,6 +1,7 @@
 //! Images built offline: `FROM scratch` with one executable and the shared
 //! libraries it loads, so a test or a plan needs no registry and no base
-//! image.
+//! image. Dockerfile builds ([`crate::build_from_dockerfile`]) go through
+//! the same build code.
 //!
 //! The build context is a tar made here: a `Dockerfile`, the executable at
 //! `/app/<name>`, and every library `ldd` lists (the dynamic loader too) at
@@ -122,6 +123,7 @@ pub(crate) async fn build(
     }
     let context_bytes = context.tar.len() as u64;
     let mut log: VecDeque<String> = VecDeque::new();
+    let mut steps = StepImages::default();
     let mut output = engine.client().build_image(
         options.build(),
         None,
@@ -132,6 +134,7 @@ pub(crate) async fn build(
             Ok(info) => {
                 for line in info.stream.iter().flat_map(|s| s.lines()) {
                     let line = line.trim_end();
+                    steps.read(line);
                     if !line.is_empty() {
                         if log.len() == LOG_LINES {
                             log.pop_front();
@@ -141,6 +144,8 @@ pub(crate) async fn build(
                 }
             }
             Err(bollard::errors::Error::DockerStreamError { error }) => {
+                drop(output);
+                steps.remove(engine, None).await;
                 return Err(DockerError::Build {
                     tag: tag.to_owned(),
                     message: error.trim().to_owned(),
@@ -148,6 +153,8 @@ pub(crate) async fn build(
                 });
             }
             Err(error) => {
+                drop(output);
+                steps.remove(engine, None).await;
                 return Err(DockerError::Engine {
                     what: format!("build image {tag}"),
                     error,
@@ -163,13 +170,64 @@ pub(crate) async fn build(
         .map_err(DockerError::engine(format!(
             "inspect image {tag} after building it"
         )))?;
+    let id = inspect.id.unwrap_or_default();
+    steps.remove(engine, Some(&id)).await;
     Ok(Image {
         tag: tag.to_owned(),
-        id: inspect.id.unwrap_or_default(),
+        id,
         content: context.content,
         reused: false,
         context_bytes,
     })
+}
+
+/// The images the classic builder commits for a build's steps, read from
+/// its output (` ---> <id>` after each step but a `FROM`, whose id is its
+/// base's). Those the built image does not stand on stay behind as
+/// untagged images: every step of a failed build, an earlier stage's
+/// steps of a multi-stage one. They carry only their base's labels (the
+/// builder adds the build's in a last step of its own): none when the base
+/// is not the run's (`FROM scratch`, a user's `FROM debian`), so no
+/// cleanup would ever find them. So they are removed after the build.
+#[derive(Debug, Default)]
+struct StepImages {
+    /// Short ids, in the order committed.
+    ids: Vec<String>,
+    /// The step being read is a `FROM`.
+    in_from: bool,
+}
+
+impl StepImages {
+    /// Reads one line of the builder's output.
+    fn read(&mut self, line: &str) {
+        let line = line.trim();
+        if let Some(step) = line.strip_prefix("Step ") {
+            // "Step 2/5 : COPY app /app"
+            let instruction = step.split_once(" : ").map_or("", |(_, i)| i);
+            self.in_from = instruction
+                .split_whitespace()
+                .next()
+                .is_some_and(|word| word.eq_ignore_ascii_case("FROM"));
+        } else if let Some(id) = line.strip_prefix("---> ") {
+            // Not " ---> Running in <container>", nor a FROM's base.
+            if !self.in_from && id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                self.ids.push(id.to_owned());
+            }
+        }
+    }
+
+    /// Removes the step images, the last first, but `built` (the image
+    /// made, `sha256:...`). Never forced: one the built image stands on
+    /// refuses, as it should; one gone with a later one's removal is a 404.
+    async fn remove(self, engine: &Engine, built: Option<&str>) {
+        let built = built.map(|id| id.trim_start_matches("sha256:"));
+        for id in self.ids.iter().rev() {
+            if built.is_some_and(|b| b.starts_with(id.as_str())) {
+                continue;
+            }
+            let _ = remove_image(engine, id).await;
+        }
+    }
 }
 
 /// The image tagged `tag`, if it holds `content` and no sweep may take it.
@@ -443,6 +501,29 @@ mod tests {
             parse_ldd("\tlibfoo.so.1 => not found\n").unwrap_err(),
             "libfoo.so.1"
         );
+    }
+
+    #[test]
+    fn step_images_are_read_from_the_builder_s_output_but_a_from_s() {
+        let mut steps = StepImages::default();
+        for line in [
+            "Step 1/5 : FROM gauntlet-test/sh:r1 AS one",
+            " ---> 0123456789ab",
+            "Step 2/5 : COPY a /a",
+            " ---> a21d6a41d599",
+            "Step 3/5 : from scratch",
+            " ---> ",
+            "Step 4/5 : RUN [\"/sh\"]",
+            " ---> Running in a798855308c5",
+            "Removing intermediate container a798855308c5",
+            " ---> c2b34773a2dc",
+            "Step 5/5 : LABEL io.gauntlet.run=r1",
+            " ---> 748ca9677db9",
+            "Successfully built 748ca9677db9",
+        ] {
+            steps.read(line);
+        }
+        assert_eq!(steps.ids, ["a21d6a41d599", "c2b34773a2dc", "748ca9677db9"]);
     }
 
     #[test]
