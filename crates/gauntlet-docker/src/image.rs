@@ -392,7 +392,7 @@ impl Context {
             .map_err(tar_err)?;
         }
         let tar = tar.into_inner().map_err(tar_err)?;
-        let content = sha256(&tar);
+        let content = sha256(&[&tar]);
         Ok(Context { tar, content })
     }
 }
@@ -467,9 +467,14 @@ fn parse_ldd(text: &str) -> Result<Vec<PathBuf>, String> {
     Ok(libraries)
 }
 
-/// `sha256:<hex>`, as the engine writes digests.
-pub(crate) fn sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+/// `sha256:<hex>` of `parts` one after the other, as the engine writes
+/// digests.
+pub(crate) fn sha256(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
 }

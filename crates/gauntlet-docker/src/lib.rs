@@ -73,11 +73,14 @@
 //!
 //! The API version is negotiated: an engine older than bollard's newest API
 //! (20.10 speaks 1.41) is spoken to in its own version. No registry is
-//! assumed: images are built locally ([`build_from_binary`]), never pulled.
+//! assumed: images are built locally ([`build_from_binary`],
+//! [`build_from_dockerfile`] from a `FROM` the engine has), never pulled.
 
 mod backend;
 mod cleanup;
 mod container;
+mod dockerfile;
+mod dockerignore;
 mod engine;
 mod error;
 mod exec;
@@ -93,6 +96,7 @@ pub use container::{
     Attachment, Container, ContainerSpec, ContainerState, LogLine, LogStream, Mount, Protocol,
     Publish, PublishedPort, Stats,
 };
+pub use dockerfile::{CONTEXT_LIMIT, build_from_dockerfile};
 pub use engine::{DEFAULT_HOST, Engine, EngineVersion, host_from_env};
 pub use error::DockerError;
 pub use exec::ExecOutcome;

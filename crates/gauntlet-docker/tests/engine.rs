@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use gauntlet_docker::{
     Attachment, CONTENT_LABEL, Container, ContainerSpec, DockerError, Engine, ExecOutcome, Image,
     LogStream, Mount, Network, OWNER_LABEL, Owner, Ownership, Publish, RUN_LABEL, Volume,
-    build_from_binary, owner::this_host, remove_run, sweep_dead,
+    build_from_binary, build_from_dockerfile, owner::this_host, remove_run, sweep_dead,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -1176,4 +1176,205 @@ async fn a_container_on_two_networks_is_disconnected_from_one_and_reconnected() 
     twice.networks = vec![Attachment::new(front.name()), Attachment::new(front.name())];
     let err = Container::create(&engine, &twice).await.unwrap_err();
     assert!(matches!(err, DockerError::Invalid { .. }), "{err}");
+}
+
+/// A temporary build context holding `files` (path, contents).
+fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn an_image_is_built_from_a_dockerfile_with_its_args_and_without_ignored_files() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("dockerfile");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let base = shell_image(&engine, &own, "sh", &[]).await;
+    let dockerfile = format!(
+        "FROM {}\n\
+         ARG GREETING\n\
+         COPY greeting.txt /greeting.txt\n\
+         COPY . /ctx/\n\
+         RUN [\"/app/sh\", \"-c\", \"echo \\\"$GREETING\\\" > /arg.txt\"]\n",
+        base.tag
+    );
+    let dir = context(&[
+        ("docker/Dockerfile", &dockerfile),
+        ("greeting.txt", "hello from the context\n"),
+        ("secret.txt", "not for the image\n"),
+        ("scratch.tmp", "left out\n"),
+        ("keep.tmp", "taken back\n"),
+        ("logs/today.log", "left out with its directory\n"),
+        (
+            ".dockerignore",
+            "# what the image must not hold\nsecret.txt\n*.tmp\n!keep.tmp\nlogs\n",
+        ),
+    ]);
+    let args = std::collections::BTreeMap::from([("GREETING".to_owned(), "hi there".to_owned())]);
+    let tag = format!("gauntlet-test/from-dockerfile:{run}");
+    let built = build_from_dockerfile(&engine, &own, &tag, dir.path(), "docker/Dockerfile", &args)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!built.reused && built.context_bytes > 0, "{built:?}");
+    let labels = engine
+        .client()
+        .inspect_image(&tag)
+        .await
+        .unwrap()
+        .config
+        .unwrap()
+        .labels
+        .unwrap();
+    assert_eq!(labels[RUN_LABEL], run);
+    assert_eq!(labels[CONTENT_LABEL], built.content);
+    let again = build_from_dockerfile(&engine, &own, &tag, dir.path(), "docker/Dockerfile", &args)
+        .await
+        .unwrap();
+    assert!(again.reused && again.id == built.id, "{again:?}");
+
+    // What made it into the image, seen from inside a container of it
+    // (the entrypoint, /app/sh, is the base image's).
+    let c = Container::run(&engine, &idle(&own, "built", &built))
+        .await
+        .unwrap();
+    let seen = c
+        .exec(
+            &sh("read -r g < /greeting.txt; echo \"greeting: $g\"; \
+                 read -r a < /arg.txt; echo \"arg: $a\"; \
+                 for f in greeting.txt secret.txt scratch.tmp keep.tmp logs docker/Dockerfile .dockerignore; do \
+                   [ -e \"/ctx/$f\" ] && echo \"has $f\"; \
+                 done; exit 0"),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen.exit_code, Some(0), "{seen:?}");
+    assert_eq!(
+        seen.output,
+        "greeting: hello from the context\n\
+         arg: hi there\n\
+         has greeting.txt\n\
+         has keep.tmp\n\
+         has docker/Dockerfile\n\
+         has .dockerignore\n",
+        "the ARG reached RUN; the ignored files stayed out"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_dockerfile_step_is_the_builder_s_error_and_leaves_nothing() {
+    let Some(engine) = engine().await else { return };
+    let run = run_id("badbuild");
+    let _cleanup = Cleanup::new(&run);
+    let own = Ownership::new(&run).unwrap();
+    let base = shell_image(&engine, &own, "sh", &[]).await;
+    let none = std::collections::BTreeMap::new();
+    let tag = format!("gauntlet-test/bad:{run}");
+    let build = |dockerfile: String| {
+        let (engine, own, tag, none) = (engine.clone(), own.clone(), tag.clone(), none.clone());
+        async move {
+            let dir = context(&[("Dockerfile", &dockerfile), ("present.txt", "here\n")]);
+            build_from_dockerfile(&engine, &own, &tag, dir.path(), "Dockerfile", &none).await
+        }
+    };
+
+    // A step commits an image before the failing one: from scratch, it
+    // has no label at all, and must not stay.
+    let missing = build(
+        "FROM scratch\nCOPY present.txt /present.txt\nCOPY missing.txt /missing.txt\n".to_owned(),
+    )
+    .await
+    .unwrap_err();
+    let DockerError::Build {
+        tag: failed_tag,
+        message,
+        log,
+    } = &missing
+    else {
+        panic!("not a build error: {missing}");
+    };
+    assert_eq!(failed_tag, &tag);
+    assert!(message.contains("missing.txt"), "{missing}");
+    assert!(
+        log.iter().any(|l| l.contains("COPY missing.txt")),
+        "{missing}"
+    );
+    let step_images: Vec<&str> = log
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("---> "))
+        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    assert_eq!(step_images.len(), 1, "COPY present.txt's: {missing}");
+    for id in step_images {
+        assert_eq!(
+            gauntlet_docker::find_image(&engine, id).await.unwrap(),
+            None,
+            "the failed build's step image {id} is removed"
+        );
+    }
+    let failed_run = build(format!(
+        "FROM {}\nCOPY present.txt /present.txt\nRUN [\"/app/sh\", \"-c\", \"echo about to fail; exit 3\"]\n",
+        base.tag
+    ))
+    .await
+    .unwrap_err();
+    match &failed_run {
+        DockerError::Build { message, log, .. } => {
+            assert!(
+                message.contains("returned a non-zero code: 3"),
+                "{failed_run}"
+            );
+            assert!(
+                log.iter().any(|l| l.contains("about to fail")),
+                "the RUN's own output: {failed_run}"
+            );
+        }
+        other => panic!("not a build error: {other}"),
+    }
+    assert_eq!(
+        gauntlet_docker::find_image(&engine, &tag).await.unwrap(),
+        None
+    );
+
+    // An earlier stage's images are not the built image's: they go too.
+    let staged = build(format!(
+        "FROM {base} AS first\nCOPY present.txt /staged.txt\n\
+         FROM {base}\nCOPY --from=first /staged.txt /final.txt\n",
+        base = base.tag
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // Refused before anything is sent.
+    let dir = context(&[("Dockerfile", "FROM scratch\n")]);
+    for (dockerfile, why) in [
+        ("../Dockerfile", "outside the build context"),
+        ("Nope", "no such file"),
+    ] {
+        let err = build_from_dockerfile(&engine, &own, &tag, dir.path(), dockerfile, &none)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DockerError::Invalid { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("invalid dockerfile {dockerfile}: ")) && text.contains(why),
+            "{text}"
+        );
+    }
+
+    // Step images over the run's base carry its labels: any left (of the
+    // failed build, of the first stage) would be among the run's images.
+    let removed = remove_run(&engine, &run).await.unwrap();
+    assert!(removed.failed.is_empty(), "{removed:?}");
+    let mut images = removed.images.clone();
+    images.sort();
+    let mut expected = vec![base.tag.clone(), staged.tag.clone()];
+    expected.sort();
+    assert_eq!(images, expected, "{removed:?}");
 }
