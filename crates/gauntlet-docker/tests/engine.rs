@@ -1056,15 +1056,22 @@ async fn entrypoint_working_dir_and_user_replace_the_image_s() {
     let state = c.inspect().await.unwrap();
     assert!(state.running, "the replaced entrypoint runs: {state:?}");
 
-    // Without the replacement, the image's entrypoint runs and exits 7.
+    // Without the replacement, the image's entrypoint runs and exits 7;
+    // an empty one clears it, and the command is the whole program.
     let plain = Container::run(&engine, &idle(&own, "plain", &img))
         .await
         .unwrap();
-    let code = tokio::time::timeout(bound, plain.wait_exit())
-        .await
-        .expect("it exits")
-        .unwrap();
-    assert_eq!(code, 7);
+    let mut cleared = ContainerSpec::new(&own, format!("cleared-{run}"), &img.tag);
+    cleared.entrypoint = Some(Vec::new());
+    cleared.command = sh("exit 4");
+    let cleared = Container::run(&engine, &cleared).await.unwrap();
+    for (c, expected) in [(plain, 7), (cleared, 4)] {
+        let code = tokio::time::timeout(bound, c.wait_exit())
+            .await
+            .expect("it exits")
+            .unwrap();
+        assert_eq!(code, expected, "{}", c.name());
+    }
 }
 
 #[tokio::test]
