@@ -39,8 +39,8 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::{AttachContainerOptionsBuilder, StatsOptionsBuilder};
 use futures_util::StreamExt;
 use gauntlet_node::{
-    Backend, BoxFuture, CappedLog, Exit, LineTail, Node, NodeControl, NodeError, NodeHandle,
-    NodeSpec, Termination, Usage,
+    Backend, BoxFuture, CappedLog, ExecOutput, Exit, LineTail, Node, NodeControl, NodeError,
+    NodeHandle, NodeSpec, Termination, Usage,
 };
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
@@ -561,6 +561,26 @@ impl NodeControl for ContainerControl {
 
     fn is_running(&self) -> bool {
         !self.ended.load(Ordering::Acquire)
+    }
+
+    /// Through the engine's exec (a Compose healthcheck's `CMD`). Its
+    /// exit code and output as the engine reports them; a program the
+    /// image lacks is exit code 126 with the runtime's reason.
+    fn exec(&self, argv: &[String], timeout: Duration) -> Result<ExecOutput, NodeError> {
+        let container = self.container.clone();
+        let argv = argv.to_vec();
+        let outcome =
+            on_engine(async move { container.exec(&argv, timeout).await }).map_err(|e| {
+                NodeError::Backend {
+                    node: format!("container {}", self.container.name()),
+                    source: Box::new(e),
+                }
+            })?;
+        Ok(ExecOutput {
+            exit_code: outcome.exit_code,
+            output: outcome.output,
+            timed_out: outcome.timed_out,
+        })
     }
 
     /// The stats stream's last figures; before its first (the engine

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::NodeError;
 use crate::process::signal_members;
@@ -49,6 +50,27 @@ pub trait NodeControl: Send + Sync + fmt::Debug {
     fn power_off(&self) -> Result<(), NodeError> {
         self.signal(libc::SIGKILL)
     }
+
+    /// Runs `argv` inside the node and waits for it, at most `timeout`: a
+    /// health check of a container (Compose's `healthcheck`). Blocks; call
+    /// it off an async task. A node that is a process of this machine has
+    /// no inside to run a program in ([`NodeError::NoInside`]): run the
+    /// program here instead.
+    fn exec(&self, argv: &[String], timeout: Duration) -> Result<ExecOutput, NodeError> {
+        let _ = (argv, timeout);
+        Err(NodeError::NoInside)
+    }
+}
+
+/// What a program run inside a node ([`NodeControl::exec`]) did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecOutput {
+    /// Its exit code; `None` when it did not end in time.
+    pub exit_code: Option<i64>,
+    /// The end of what it wrote (stdout and stderr together).
+    pub output: String,
+    /// It was still running when `timeout` ran out.
+    pub timed_out: bool,
 }
 
 /// A node's footprint at one moment, as its backend measures it.

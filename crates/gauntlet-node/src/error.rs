@@ -75,6 +75,10 @@ pub enum NodeError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// [`NodeControl::exec`](crate::NodeControl::exec) on a node that is a
+    /// process of this machine: it has no inside of its own.
+    #[error("this node is a process of this machine: there is no inside to run a program in")]
+    NoInside,
     /// The node has already exited and been reaped; it cannot be paused or
     /// resumed.
     #[error("cannot send {signal} to node process {pid}: it has already exited")]

@@ -147,7 +147,7 @@ mod wait;
 pub use backend::{Backend, BoxFuture, LocalBackend, Node, NodeHandle, Output, run_to_end};
 pub use capped::{CappedLog, DEFAULT_STDERR_LOG_LIMIT, truncation_note};
 pub use cgroup::{Containment, Sweep, containment, owner_alive, start_time, sweep_dead_owners};
-pub use control::{GroupControl, NodeControl, Usage};
+pub use control::{ExecOutput, GroupControl, NodeControl, Usage};
 pub use error::NodeError;
 pub use exit::{Exit, Termination, signal_name};
 pub use netns::NetnsBackend;

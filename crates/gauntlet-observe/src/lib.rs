@@ -21,8 +21,8 @@ pub mod resources;
 pub use backoff::Backoff;
 pub use inventory::{Difference, Disk, Inventory, Nic, Temp, compare, inventory, inventory_from};
 pub use probe::{
-    Healthy, HttpClient, HttpResponse, NeverHealthy, ProbeOutcome, http_request, probe_once,
-    wait_healthy,
+    Healthy, HttpClient, HttpResponse, NeverHealthy, ProbeOutcome, http_request, probe_in,
+    probe_once, wait_healthy,
 };
 pub use resources::{
     GroupSample, cpu_percent, cpu_percent_between, group_pids, looks_like_oom, oom_kill_count,

@@ -9,6 +9,9 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use gauntlet_node::NodeControl;
 use gauntlet_plan::{Command, CommandLine, HealthCheck, Probe};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -44,6 +47,8 @@ enum ProbeError {
     Spawn { program: String, source: IoFailure },
     #[error("empty command")]
     EmptyCommand,
+    #[error("cannot run the check inside: {0}")]
+    Exec(String),
 }
 
 /// An I/O error in a report's words: "connection refused" rather than
@@ -80,9 +85,20 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// Runs one probe, bounded by `timeout` (a command probe's whole process
-/// group is killed when it runs out of time).
+/// Runs one probe from this machine, bounded by `timeout` (a command
+/// probe's whole process group is killed when it runs out of time). An
+/// `exec` probe needs the node to run in: [`probe_in`].
 pub async fn probe_once(probe: &Probe, timeout: Duration) -> ProbeOutcome {
+    probe_in(probe, timeout, None).await
+}
+
+/// [`probe_once`], with the node an `exec` probe runs its program inside
+/// (`None`: the service is not running, and the probe says so).
+pub async fn probe_in(
+    probe: &Probe,
+    timeout: Duration,
+    inside: Option<Arc<dyn NodeControl>>,
+) -> ProbeOutcome {
     let start = Instant::now();
     // A TCP probe's latency is its connect's, not the moment it then
     // watches the connection.
@@ -91,6 +107,7 @@ pub async fn probe_once(probe: &Probe, timeout: Duration) -> ProbeOutcome {
         Probe::Http { url, status } => bounded(timeout, http_probe(url, *status)).await,
         Probe::Tcp { address } => bounded(timeout, tcp_probe(address, start, &mut connected)).await,
         Probe::Command(command) => command_probe(command, timeout).await,
+        Probe::Exec { argv } => exec_probe(argv, timeout, inside).await,
     };
     let (healthy, detail) = match result {
         Ok(answer) => answer,
@@ -335,6 +352,39 @@ async fn command_probe(command: &Command, timeout: Duration) -> Answer {
     ))
 }
 
+/// Runs `argv` inside the node through its backend (a container's exec).
+/// The engine cannot stop an exec that runs too long; it is left to end
+/// with its container.
+async fn exec_probe(
+    argv: &[String],
+    timeout: Duration,
+    inside: Option<Arc<dyn NodeControl>>,
+) -> Answer {
+    let Some(node) = inside else {
+        return Ok((false, "not running: nothing to run the check in".to_owned()));
+    };
+    let argv = argv.to_vec();
+    let output = tokio::task::spawn_blocking(move || node.exec(&argv, timeout))
+        .await
+        .map_err(|e| ProbeError::Exec(e.to_string()))?
+        .map_err(|e| ProbeError::Exec(e.to_string()))?;
+    if output.timed_out {
+        return Ok((false, format!("timed out after {}", human(timeout))));
+    }
+    let how = match output.exit_code {
+        Some(0) => return Ok((true, "exit status 0".to_owned())),
+        Some(code) => format!("exit status {code}"),
+        None => "ended without an exit status".to_owned(),
+    };
+    Ok((
+        false,
+        match last_line(output.output.as_bytes()) {
+            Some(line) => format!("{how}: {line}"),
+            None => how,
+        },
+    ))
+}
+
 fn last_line(bytes: &[u8]) -> Option<String> {
     String::from_utf8_lossy(bytes)
         .lines()
@@ -370,11 +420,14 @@ pub struct NeverHealthy {
 ///
 /// `still_running` is polled before each attempt; when it returns false the
 /// wait stops at once, since a dead process will not become healthy (the
-/// error says the process exited).
+/// error says the process exited). `inside` is asked before each attempt
+/// for the node an `exec` check runs in (its life may begin after the
+/// wait does).
 pub async fn wait_healthy(
     check: &HealthCheck,
     seed: u64,
     mut still_running: impl FnMut() -> bool,
+    inside: impl Fn() -> Option<Arc<dyn NodeControl>>,
 ) -> Result<Healthy, NeverHealthy> {
     let start = Instant::now();
     let deadline = start + check.timeout;
@@ -404,7 +457,7 @@ pub async fn wait_healthy(
             });
         }
         attempts += 1;
-        let outcome = probe_once(&check.probe, check.probe_timeout.min(left)).await;
+        let outcome = probe_in(&check.probe, check.probe_timeout.min(left), inside()).await;
         latencies.push(outcome.latency);
         if outcome.healthy {
             return Ok(Healthy {

@@ -281,7 +281,7 @@ async fn wait_healthy_succeeds_once_a_late_server_starts() {
         .await
     });
     let check = common::check(http(port, 200), 5_000);
-    let healthy = wait_healthy(&check, 1, || true).await.unwrap();
+    let healthy = wait_healthy(&check, 1, || true, || None).await.unwrap();
     let _server = late.await.unwrap();
     assert!(healthy.attempts > 1, "{healthy:?}");
     assert_eq!(healthy.latencies.len(), healthy.attempts as usize);
@@ -294,7 +294,7 @@ async fn wait_healthy_gives_up_with_the_last_detail() {
     let unavailable = serve(Some(503)).await;
     let check = common::check(http(unavailable.port, 200), 400);
     let started = Instant::now();
-    let never = wait_healthy(&check, 1, || true).await.unwrap_err();
+    let never = wait_healthy(&check, 1, || true, || None).await.unwrap_err();
     assert_eq!(never.last_detail, "HTTP 503");
     assert!(never.attempts >= 2, "{never:?}");
     assert!(never.elapsed >= Duration::from_millis(400), "{never:?}");
@@ -306,7 +306,9 @@ async fn wait_healthy_gives_up_with_the_last_detail() {
 async fn wait_healthy_stops_at_once_when_the_process_dies() {
     let check = common::check(http(free_port(), 200), 60_000);
     let started = Instant::now();
-    let never = wait_healthy(&check, 1, || false).await.unwrap_err();
+    let never = wait_healthy(&check, 1, || false, || None)
+        .await
+        .unwrap_err();
     assert_eq!(never.attempts, 0);
     assert!(never.last_detail.contains("process exited"), "{never:?}");
     assert!(started.elapsed() < Duration::from_secs(1));
@@ -314,9 +316,12 @@ async fn wait_healthy_stops_at_once_when_the_process_dies() {
     // Dies after two failed attempts: the last probe's detail is kept.
     let polls = Arc::new(AtomicU32::new(0));
     let counter = Arc::clone(&polls);
-    let never = wait_healthy(&check, 1, move || {
-        counter.fetch_add(1, Ordering::SeqCst) < 2
-    })
+    let never = wait_healthy(
+        &check,
+        1,
+        move || counter.fetch_add(1, Ordering::SeqCst) < 2,
+        || None,
+    )
     .await
     .unwrap_err();
     assert_eq!(never.attempts, 2);

@@ -14,7 +14,7 @@ use gauntlet_docker::{
     Protocol, Publish, Volume, on_engine, on_engine_async,
 };
 use gauntlet_node::Backend;
-use gauntlet_plan::{ContainerService, ImageSource, Plan, Service, VolumeSource};
+use gauntlet_plan::{ContainerService, DEFAULT_NETWORK, ImageSource, Plan, Service, VolumeSource};
 
 use crate::PipelineError;
 
@@ -65,14 +65,28 @@ pub(crate) async fn up(plan: &Plan, run: &str) -> Result<Option<Containers>, Pip
         backends: BTreeMap::new(),
     };
     let own = Ownership::new(run).map_err(docker_error)?;
-    // One network for the run, as Compose makes one per project: each
-    // container reaches the others by their service's name.
-    let network = {
-        let (engine, own, name) = (engine.clone(), own.clone(), format!("gauntlet-{run}"));
-        on_engine_async(async move { Network::create(&engine, &own, name).await })
-            .await
-            .map_err(docker_error)?
-    };
+    // The run's own networks, as Compose makes them per project: each
+    // service reached by its name on every network it joins. `default`
+    // (every service that names none) is `gauntlet-<run>`; another is
+    // `gauntlet-<run>-<name>`.
+    let mut networks: BTreeMap<String, String> = BTreeMap::new();
+    for (_, container) in &docker {
+        for wanted in joined(container) {
+            if networks.contains_key(wanted) {
+                continue;
+            }
+            let full = if wanted == DEFAULT_NETWORK {
+                format!("gauntlet-{run}")
+            } else {
+                format!("gauntlet-{run}-{wanted}")
+            };
+            let (engine, own) = (engine.clone(), own.clone());
+            let made = on_engine_async(async move { Network::create(&engine, &own, full).await })
+                .await
+                .map_err(docker_error)?;
+            networks.insert(wanted.to_owned(), made.name().to_owned());
+        }
+    }
     let mut volumes: BTreeMap<String, String> = BTreeMap::new();
     for (service, container) in docker {
         let image = image_of(&engine, &own, service, container).await?;
@@ -95,10 +109,19 @@ pub(crate) async fn up(plan: &Plan, run: &str) -> Result<Option<Containers>, Pip
             })
             .collect();
         spec.memory_bytes = container.mem_limit;
-        spec.networks = vec![Attachment {
-            network: network.name().to_owned(),
-            aliases: vec![service.name.clone()],
-        }];
+        spec.networks = joined(container)
+            .map(|n| Attachment {
+                network: networks[n].clone(),
+                aliases: vec![service.name.clone()],
+            })
+            .collect();
+        spec.entrypoint = container.entrypoint.clone();
+        spec.working_dir = container.working_dir.clone();
+        spec.user = container.user.clone();
+        if let Some(compose) = &plan.compose {
+            spec.labels
+                .insert(PROJECT_LABEL.to_owned(), compose.project.clone());
+        }
         for v in &container.volumes {
             let source = match &v.source {
                 VolumeSource::Bind(path) => path.display().to_string(),
@@ -131,6 +154,20 @@ pub(crate) async fn up(plan: &Plan, run: &str) -> Result<Option<Containers>, Pip
     Ok(Some(containers))
 }
 
+/// The label naming the Compose project a container's service came from.
+const PROJECT_LABEL: &str = "io.gauntlet.compose.project";
+
+/// The networks (by the plan's names) a service's container joins.
+fn joined(container: &ContainerService) -> impl Iterator<Item = &str> {
+    let named = container.networks.iter().map(String::as_str);
+    let default = container
+        .networks
+        .is_empty()
+        .then_some(DEFAULT_NETWORK)
+        .into_iter();
+    named.chain(default)
+}
+
 /// The image a service's container runs: one the engine has (checked
 /// now, so a missing one is named before anything starts), or one built
 /// from an executable.
@@ -156,6 +193,33 @@ async fn image_of(
                 }
             })
             .await
+        }
+        ImageSource::Dockerfile {
+            context,
+            dockerfile,
+            args,
+        } => {
+            let tag = format!("gauntlet/{}:{}", service.name, own.run());
+            let (own, context, dockerfile, args) = (
+                own.clone(),
+                context.clone(),
+                dockerfile.clone(),
+                args.clone(),
+            );
+            let image = on_engine_async(async move {
+                gauntlet_docker::build_from_dockerfile(
+                    &engine,
+                    &own,
+                    &tag,
+                    &context,
+                    &dockerfile,
+                    &args,
+                )
+                .await
+            })
+            .await
+            .map_err(|e| PipelineError::Docker(format!("service {}: {e}", service.name)))?;
+            Ok(image.tag)
         }
         ImageSource::Binary { path, args } => {
             let tag = format!("gauntlet/{}:{}", service.name, own.run());

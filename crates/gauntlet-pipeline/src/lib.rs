@@ -265,10 +265,14 @@ pub fn check_resumable(store: &Store, run: &RunId) -> Result<Plan, PipelineError
     Ok(plan)
 }
 
-/// Warns, on the run's events, of every address in the plan beyond
-/// loopback (`0.0.0.0`, a non-loopback IP): what gauntlet starts there
-/// may be reachable from other machines.
+/// Warns, on the run's events, of what loading the plan let pass (a
+/// Compose key that changes nothing here), and of every address in the
+/// plan beyond loopback (`0.0.0.0`, a non-loopback IP): what gauntlet
+/// starts there may be reachable from other machines.
 pub fn warn_exposed(plan: &Plan, events: &Events) {
+    for warning in &plan.warnings {
+        events.warn("plan", warning.clone());
+    }
     for exposure in exposures(plan) {
         events.warn("plan", exposure.to_string());
     }

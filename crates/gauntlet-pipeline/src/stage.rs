@@ -23,7 +23,7 @@ use crate::command::{TestRecord, run_test};
 use crate::driver::{At, Preset, StageName, StageOutcome};
 use crate::health::probe_round;
 use crate::progress::Progress;
-use crate::supervisor::{Samples, Supervisor};
+use crate::supervisor::{Nodes, Samples, Supervisor};
 
 /// The plan's preset of the driver: everything a plan's stages need
 /// besides the store.
@@ -344,7 +344,12 @@ impl StageRunner {
 
     async fn wait(&mut self, duration: Duration) -> StageEnd {
         let names = self.supervisor.running();
-        let prober = HealthTicker::start(&self.plan, &names, self.samples.clone());
+        let prober = HealthTicker::start(
+            &self.plan,
+            &names,
+            self.samples.clone(),
+            self.supervisor.nodes(),
+        );
         // A service down for good fails the stage now, not at its end.
         let states: Vec<_> = names
             .iter()
@@ -457,8 +462,12 @@ impl StageRunner {
             Ok(s) => {
                 latencies.extend(s.latencies.iter().copied());
                 time_to_healthy = Some(ms(s.time_to_healthy));
-                let ticker =
-                    HealthTicker::start(&self.plan, &[module.to_owned()], self.samples.clone());
+                let ticker = HealthTicker::start(
+                    &self.plan,
+                    &[module.to_owned()],
+                    self.samples.clone(),
+                    self.supervisor.nodes(),
+                );
                 let service_tests = self.service(module).tests.clone();
                 for (i, t) in service_tests.iter().enumerate() {
                     let record = self.test(t, &format!("{rel}/test-{}", i + 1)).await;
@@ -595,7 +604,7 @@ struct HealthLog {
 }
 
 impl HealthTicker {
-    fn start(plan: &Arc<Plan>, names: &[String], samples: Samples) -> HealthTicker {
+    fn start(plan: &Arc<Plan>, names: &[String], samples: Samples, nodes: Nodes) -> HealthTicker {
         let (plan, names) = (plan.clone(), names.to_vec());
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -607,7 +616,9 @@ impl HealthTicker {
                     _ = tick.tick() => {}
                     _ = &mut stopped => return logs,
                 }
-                for (name, outcome) in probe_round(&plan, Some(&names), Some(&samples)).await {
+                for (name, outcome) in
+                    probe_round(&plan, Some(&names), Some(&samples), &nodes).await
+                {
                     let log = logs.entry(name).or_default();
                     if outcome.healthy {
                         log.latencies.push(outcome.latency);

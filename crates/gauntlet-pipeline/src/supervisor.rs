@@ -15,7 +15,7 @@ use gauntlet_node::{Backend, NodeControl, NodeSpec, Usage};
 use gauntlet_observe::{
     cpu_percent_between, looks_like_oom, oom_kill_count, usage_of, wait_healthy,
 };
-use gauntlet_plan::{Plan, RestartPolicy, Service, dependency_order, stop_order};
+use gauntlet_plan::{Plan, Readiness, RestartPolicy, Service, dependency_order, stop_order};
 use gauntlet_store::{AttemptId, Measurement, now_ms};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -79,6 +79,10 @@ impl Samples {
         std::mem::take(&mut *lock(&self.buffer))
     }
 }
+
+/// How long a one-shot job (`Readiness::Completed`) may run before its
+/// dependents stop waiting, unless its health check's timeout says.
+const JOB_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The measurement kind of a service process start (value: its pid).
 pub const STARTED: &str = "started";
@@ -144,6 +148,22 @@ pub(crate) struct ServiceState {
     /// executable): why, naming the service. Not a verdict on the service
     /// but a run that cannot be carried out.
     pub cannot_start: Option<String>,
+    /// It ended on its own for good: whether with exit status 0 (what a
+    /// one-shot job's dependents wait for).
+    pub exited_ok: Option<bool>,
+}
+
+/// The running node of each service, for checks run inside one: a
+/// handle that follows restarts, cheap to clone into a task.
+#[derive(Clone, Default)]
+pub(crate) struct Nodes(Arc<Mutex<BTreeMap<String, Arc<Mutex<ServiceState>>>>>);
+
+impl Nodes {
+    /// The control of `name`'s running node; `None` while it is down.
+    pub fn control(&self, name: &str) -> Option<Arc<dyn NodeControl>> {
+        let state = lock(&self.0).get(name)?.clone();
+        lock(&state).life.as_ref().map(|l| l.control.clone())
+    }
 }
 
 struct Handle {
@@ -180,6 +200,7 @@ pub(crate) struct Supervisor {
     containers: BTreeMap<String, Arc<dyn Backend>>,
     /// The offset files of services clock faults name (a soak's).
     clocks: Option<Arc<crate::clock::Clocks>>,
+    nodes: Nodes,
 }
 
 impl Supervisor {
@@ -203,7 +224,13 @@ impl Supervisor {
             hosts,
             containers: BTreeMap::new(),
             clocks: None,
+            nodes: Nodes::default(),
         }
+    }
+
+    /// Each service's running node, as it is at any later moment.
+    pub fn nodes(&self) -> Nodes {
+        self.nodes.clone()
     }
 
     /// Runs the plan's `docker` services in these containers' backends
@@ -359,6 +386,7 @@ impl Supervisor {
             self.samples.clone(),
             self.sample_interval,
         ));
+        lock(&self.nodes.0).insert(name.to_owned(), state.clone());
         self.services.insert(
             name.to_owned(),
             Handle {
@@ -376,19 +404,54 @@ impl Supervisor {
             let state = state.clone();
             move || lock(&state).gone.is_none()
         };
-        let outcome = match &service.health {
-            Some(check) => match wait_healthy(check, seed, alive).await {
-                Ok(h) => Ok((h.attempts, h.latencies)),
-                Err(e) => Err(format!(
-                    "{name} did not become healthy in {:.1} s ({} checks; last: {})",
-                    e.elapsed.as_secs_f64(),
-                    e.attempts,
-                    e.last_detail
-                )),
-            },
-            None => {
-                // Nothing to ask: it counts as up if it is still running
-                // after a short grace period.
+        let outcome = match (service.ready, &service.health) {
+            (Readiness::Completed, _) => {
+                // A one-shot job: its dependents wait for its end, as long
+                // as its health check's timeout says, else ten minutes.
+                let bound = service.health.as_ref().map_or(JOB_TIMEOUT, |h| h.timeout);
+                while alive() {
+                    if began.elapsed() > bound {
+                        return Err(format!(
+                            "{name} did not complete in {:.0} s, and services wait for it to",
+                            bound.as_secs_f64()
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                let (ok, gone) = {
+                    let s = lock(&state);
+                    (s.exited_ok, s.gone.clone())
+                };
+                return match (ok, gone) {
+                    (Some(true), _) => Ok(Started {
+                        pid: None,
+                        time_to_healthy: began.elapsed(),
+                        checks: 0,
+                        latencies: Vec::new(),
+                    }),
+                    (_, gone) => Err(format!(
+                        "{name} did not complete successfully, and services wait for it to: {}",
+                        gone.unwrap_or_else(|| "it ended".to_owned())
+                    )),
+                };
+            }
+            (Readiness::Healthy, Some(check)) => {
+                let nodes = self.nodes.clone();
+                let inside = || nodes.control(name);
+                match wait_healthy(check, seed, alive, inside).await {
+                    Ok(h) => Ok((h.attempts, h.latencies)),
+                    Err(e) => Err(format!(
+                        "{name} did not become healthy in {:.1} s ({} checks; last: {})",
+                        e.elapsed.as_secs_f64(),
+                        e.attempts,
+                        e.last_detail
+                    )),
+                }
+            }
+            // Nothing to ask (or nobody waits for the answer: a service
+            // its dependents need only started): it counts as up if it is
+            // still running after a short grace period.
+            (Readiness::Healthy | Readiness::Started, _) => {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 if alive() {
                     Ok((0, Vec::new()))
@@ -665,13 +728,18 @@ async fn keep(
                         s.gone = Some(format!("{name} was killed by a fault"));
                         return;
                     }
-                    let may_restart = service.restart == RestartPolicy::OnFailure
-                        && !exit.success()
+                    let asks_restart = match service.restart {
+                        RestartPolicy::Never => false,
+                        RestartPolicy::OnFailure => !exit.success(),
+                        RestartPolicy::Always => true,
+                    };
+                    let may_restart = asks_restart
                         && service.limits.max_restarts.is_none_or(|m| s.restarts < m);
                     if may_restart {
                         s.restarts += 1;
                         Some(s.restarts)
                     } else {
+                        s.exited_ok = Some(exit.success());
                         s.gone = Some(format!(
                             "{name} exited on its own: {}{}",
                             exit.termination,

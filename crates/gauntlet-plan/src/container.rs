@@ -1,6 +1,7 @@
 //! Services whose node is a container: `backend = "docker"` on a
 //! `[[service]]` (see `docs/docker.md`).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -10,15 +11,32 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerService {
     pub image: ImageSource,
-    /// Its command (the arguments after the image's entrypoint); `None`:
-    /// the image's own.
+    /// Its command (the arguments after the entrypoint); `None`: the
+    /// image's own.
     pub command: Option<Vec<String>>,
+    /// Replaces the image's entrypoint (Compose's `entrypoint`).
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
     pub ports: Vec<PortMapping>,
     /// The memory limit (swap included: the container cannot swap past
     /// it), in bytes.
     pub mem_limit: Option<u64>,
     pub volumes: Vec<VolumeMount>,
+    /// The run's networks it joins, reached on each by its service's name
+    /// (Compose's `networks`); empty: the run's one network, `default`.
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// The working directory inside the container; `None`: the image's.
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    /// The user it runs as (`uid[:gid]` or a name the image knows);
+    /// `None`: the image's.
+    #[serde(default)]
+    pub user: Option<String>,
 }
+
+/// The network a container joins when its service names none.
+pub const DEFAULT_NETWORK: &str = "default";
 
 /// Where a container's image comes from. Never a registry: gauntlet pulls
 /// nothing.
@@ -30,6 +48,17 @@ pub enum ImageSource {
     /// builds `FROM scratch` with the executable and the shared libraries
     /// it loads, entrypoint the executable and `args`.
     Binary { path: PathBuf, args: Vec<String> },
+    /// `build = { context = "./api", dockerfile = "Dockerfile" }` (and
+    /// Compose's `build:`): the engine's builder over the context
+    /// directory, offline: its `FROM` must name an image the engine has.
+    Dockerfile {
+        /// Absolute.
+        context: PathBuf,
+        /// Relative to `context`.
+        dockerfile: String,
+        /// `ARG` values.
+        args: BTreeMap<String, String>,
+    },
 }
 
 /// `ports = ["8380:8380"]`: a container port published on this machine.
@@ -68,6 +97,11 @@ impl std::fmt::Display for ImageSource {
         match self {
             ImageSource::Local(name) => f.write_str(name),
             ImageSource::Binary { path, .. } => write!(f, "{}", path.display()),
+            ImageSource::Dockerfile {
+                context,
+                dockerfile,
+                ..
+            } => write!(f, "{}", context.join(dockerfile).display()),
         }
     }
 }

@@ -108,6 +108,8 @@ fn scan_service(found: &mut Found, service: &Service) {
         Probe::Http { url, .. } => found.scan(url, place),
         Probe::Tcp { address } => found.scan(address, place),
         Probe::Command(c) => scan_command(found, &c.command, place),
+        // Inside the container: nothing of this machine is exposed by it.
+        Probe::Exec { .. } => {}
     }
 }
 

@@ -19,6 +19,7 @@
 //! may be empty.
 
 pub mod cluster;
+pub mod compose;
 pub mod container;
 pub mod error;
 pub mod exposure;
@@ -37,7 +38,10 @@ pub use cluster::{
     BUILTIN_CLIENTS, CLUSTER_FAULTS, CLUSTER_WORKLOADS, Cluster, ClusterClient, ClusterNemesis,
     ClusterWorkload, PARTITION_SHAPES,
 };
-pub use container::{ContainerService, ImageSource, PortMapping, VolumeMount, VolumeSource};
+pub use compose::ComposeSource;
+pub use container::{
+    ContainerService, DEFAULT_NETWORK, ImageSource, PortMapping, VolumeMount, VolumeSource,
+};
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};
 pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};

@@ -3,7 +3,11 @@
 //! does, so a user fixes a plan from the first message.
 
 mod cluster;
+mod compose;
 mod container;
+
+pub(crate) use container::parse_volume;
+pub(crate) use services::RSS_GROWTH_WARN_PCT;
 mod faults;
 mod lab;
 mod matrix;
@@ -89,7 +93,8 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             .map_or_else(|| "plan".to_owned(), |s| s.to_string_lossy().into_owned()),
     };
     let lab = cx.lab(&raw.lab())?;
-    let services = cx.services(&raw.service, lab.as_ref())?;
+    let compose = raw.compose.as_ref().map(|c| cx.compose(c)).transpose()?;
+    let services = cx.services(&raw.service, lab.as_ref(), compose.as_ref())?;
     let soak = cx.soak(&raw, &services, opts, lab.as_ref())?;
     let cluster = cx.cluster(&raw, &services, lab.as_ref())?;
     let mut stages = cx.stages(&raw.stage, &services, lab.as_ref())?;
@@ -134,6 +139,10 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         soak,
         lab,
         cluster,
+        warnings: compose
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.warnings.clone()),
+        compose: compose.map(|c| c.source),
     })
 }
 
@@ -363,7 +372,7 @@ fn command_text(c: &RawCommandLine) -> String {
 
 /// Drops `.` components, so `cwd = "."` is the plan's directory itself.
 /// `..` stays: resolving it lexically is wrong across symlinks.
-fn tidy(path: &Path) -> PathBuf {
+pub(crate) fn tidy(path: &Path) -> PathBuf {
     path.components()
         .filter(|c| !matches!(c, Component::CurDir))
         .collect()

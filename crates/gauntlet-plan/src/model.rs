@@ -31,6 +31,14 @@ pub struct Plan {
     /// The cluster test, when the plan has a `[workload]`.
     #[serde(default)]
     pub cluster: Option<crate::cluster::Cluster>,
+    /// The Compose file its services came from, when it has `[compose]`.
+    #[serde(default)]
+    pub compose: Option<crate::compose::ComposeSource>,
+    /// What loading noticed and let pass, each naming its file and line
+    /// (a Compose key that changes nothing under gauntlet); shown before
+    /// the run starts.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// How to start a program.
@@ -57,8 +65,12 @@ pub struct Command {
 pub struct Service {
     pub name: String,
     pub run: Command,
-    /// Names of services that must be healthy before this one starts.
+    /// Names of services that must be ready (see `ready`) before this
+    /// one starts.
     pub depends_on: Vec<String>,
+    /// What "ready" means for the services that depend on this one.
+    #[serde(default)]
+    pub ready: Readiness,
     pub health: Option<HealthCheck>,
     pub limits: Limits,
     pub restart: RestartPolicy,
@@ -76,6 +88,23 @@ pub struct Service {
     /// Its container, when its backend is `docker`.
     #[serde(default)]
     pub container: Option<crate::ContainerService>,
+}
+
+/// When a service counts as ready for the services that depend on it
+/// (Compose's `depends_on` conditions, folded onto the dependency: every
+/// dependent of one service asks the same of it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Readiness {
+    /// Its health check passes (without one: it has stayed up for a
+    /// moment). Gauntlet's default; Compose's `service_healthy`.
+    #[default]
+    Healthy,
+    /// It has started; nobody waits for its health check (Compose's
+    /// `service_started`, and a `depends_on` list).
+    Started,
+    /// It ran to its end with exit status 0: a one-shot job such as a
+    /// migration (Compose's `service_completed_successfully`).
+    Completed,
 }
 
 /// How to tell a service is healthy.
@@ -104,6 +133,9 @@ pub enum Probe {
     Tcp { address: String },
     /// The command exits 0.
     Command(Command),
+    /// The program (and its arguments) exits 0 run inside the service's
+    /// container, through the engine (Compose's `healthcheck: test`).
+    Exec { argv: Vec<String> },
 }
 
 /// Figures that flag a service. Exceeding one fails the stage it happens in.
@@ -124,8 +156,12 @@ pub struct Limits {
 pub enum RestartPolicy {
     /// It stays down; the stage it happens in fails.
     Never,
-    /// It is started again (counted in `restarts`).
+    /// It is started again when it exits with a failure (counted in
+    /// `restarts`).
     OnFailure,
+    /// It is started again whenever it exits on its own, even with
+    /// status 0 (Compose's `always` and `unless-stopped`).
+    Always,
 }
 
 /// A module test.

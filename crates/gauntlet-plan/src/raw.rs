@@ -58,6 +58,20 @@ pub(crate) struct RawPlan {
     pub nemesis: Option<Spanned<RawNemesis>>,
     #[serde(default)]
     pub check: Vec<Spanned<RawCheck>>,
+    /// Services from a Compose file.
+    pub compose: Option<Spanned<RawCompose>>,
+}
+
+/// `[compose]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCompose {
+    pub file: Spanned<String>,
+    pub project: Option<Spanned<String>>,
+    /// Images the file names that the run builds instead of finding:
+    /// `"shop-api:dev" = { binary = "..." }` (nothing is pulled).
+    #[serde(default)]
+    pub images: Entries<Spanned<RawBuild>>,
 }
 
 impl RawPlan {
@@ -101,13 +115,17 @@ pub(crate) struct RawService {
     pub volumes: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-/// `build = { binary = "...", args = [...] }`.
+/// `build = { binary = "...", args = [...] }` or
+/// `build = { context = "...", dockerfile = "...", args = { K = "v" } }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBuild {
-    pub binary: Spanned<String>,
-    #[serde(default)]
-    pub args: Vec<Spanned<String>>,
+    pub binary: Option<Spanned<String>>,
+    pub context: Option<Spanned<String>>,
+    pub dockerfile: Option<Spanned<String>>,
+    /// The executable's arguments (an array) for `binary`; `ARG` values
+    /// (a table) for `context`.
+    pub args: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -115,6 +133,7 @@ pub(crate) struct RawBuild {
 pub(crate) enum RawRestart {
     Never,
     OnFailure,
+    Always,
 }
 
 /// `[service.health]`.
@@ -125,6 +144,8 @@ pub(crate) struct RawHealth {
     pub status: Option<Spanned<u16>>,
     pub tcp: Option<Spanned<String>>,
     pub command: Option<Spanned<RawCommandLine>>,
+    /// A program and its arguments run inside the service's container.
+    pub exec: Option<Spanned<Vec<Spanned<String>>>>,
     pub timeout: Option<Spanned<toml::Value>>,
     pub interval: Option<Spanned<toml::Value>>,
     pub max_interval: Option<Spanned<toml::Value>>,

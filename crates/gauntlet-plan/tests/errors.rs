@@ -100,8 +100,8 @@ fn wrong_types_are_errors_at_the_value() {
     let e = error("[[service]]\nname = \"a\"\ncommand = [\"x\", 1]\n");
     assert_at(&e, 3, 17, "expected a string");
 
-    let e = error("[[service]]\nname = \"a\"\ncommand = \"a\"\nrestart = \"always\"\n");
-    assert_at(&e, 4, 11, "`never` or `on-failure`");
+    let e = error("[[service]]\nname = \"a\"\ncommand = \"a\"\nrestart = \"sometimes\"\n");
+    assert_at(&e, 4, 11, "`never`, `on-failure`, `always`");
 
     let e = error("[vars]\nflag = true\n");
     assert_at(&e, 2, 8, "must be a string or a number");

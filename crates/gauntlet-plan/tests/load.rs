@@ -122,6 +122,7 @@ fn full_plan_loads_to_the_expected_model() {
             env: BTreeMap::new(),
         },
         depends_on: vec![],
+        ready: Readiness::Healthy,
         health: Some(HealthCheck {
             probe: Probe::Tcp {
                 address: s("127.0.0.1:6390"),
@@ -167,6 +168,7 @@ fn full_plan_loads_to_the_expected_model() {
             env: api_env.clone(),
         },
         depends_on: strings(&["redis"]),
+        ready: Readiness::Healthy,
         health: Some(HealthCheck {
             probe: Probe::Http {
                 url: s("http://127.0.0.1:8380/health"),
@@ -316,6 +318,8 @@ fn full_plan_loads_to_the_expected_model() {
         soak: None,
         lab: None,
         cluster: None,
+        compose: None,
+        warnings: Vec::new(),
     };
     assert_eq!(plan, expected);
 }

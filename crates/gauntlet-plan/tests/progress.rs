@@ -62,6 +62,7 @@ fn service() -> Service {
             env: Default::default(),
         },
         depends_on: vec![],
+        ready: Readiness::Healthy,
         health: Some(HealthCheck {
             probe: Probe::Tcp {
                 address: "127.0.0.1:1".into(),

@@ -431,8 +431,10 @@ impl Driver<'_> {
         let reads = self.read_back(&seen.journal).await;
         // The observer stopped at STOP; the calm phase's final probes say
         // whether a fault STOP cut short was recovered from (I3).
+        let nodes = self.supervisor.lock().await.nodes();
         health_after_calm(
             &self.plan,
+            &nodes,
             seen.record.started_wall,
             &mut seen.record.health,
         )
@@ -474,7 +476,8 @@ impl Driver<'_> {
             .await
             .map_err(|(_, why)| format!("calm: {why}"))?;
         loop {
-            let round = crate::health::probe_round(&self.plan, None, None).await;
+            let nodes = self.supervisor.lock().await.nodes();
+            let round = crate::health::probe_round(&self.plan, None, None, &nodes).await;
             if round.iter().all(|(_, outcome)| outcome.healthy) {
                 // A moment more, so in-flight work inside the service settles.
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -593,10 +596,11 @@ async fn read_by_command(
 /// health samples.
 async fn health_after_calm(
     plan: &Plan,
+    nodes: &crate::supervisor::Nodes,
     started_wall: i64,
     health: &mut BTreeMap<String, Vec<gauntlet_soak::invariants::HealthSample>>,
 ) {
-    for (name, outcome) in crate::health::probe_round(plan, None, None).await {
+    for (name, outcome) in crate::health::probe_round(plan, None, None, nodes).await {
         health
             .entry(name)
             .or_default()

@@ -17,7 +17,7 @@ use tokio::sync::{Mutex, watch};
 
 use super::users::UserStats;
 use crate::health::probe_round;
-use crate::supervisor::{Samples, Supervisor};
+use crate::supervisor::{Nodes, Samples, Supervisor};
 
 pub(crate) struct Observation {
     pub health: BTreeMap<String, Vec<HealthSample>>,
@@ -28,6 +28,7 @@ pub(crate) struct Observation {
 pub(crate) struct ObserverContext {
     pub plan: Arc<Plan>,
     pub supervisor: Arc<Mutex<Supervisor>>,
+    pub nodes: Nodes,
     pub samples: Samples,
     pub stats: Arc<UserStats>,
     pub started: Instant,
@@ -51,7 +52,7 @@ pub(crate) async fn observe(cx: ObserverContext, mut stop: watch::Receiver<bool>
             _ = stop.wait_for(|s| *s) => break,
         }
         let t_ms = cx.started.elapsed().as_millis() as i64;
-        for (name, outcome) in probe_round(&cx.plan, None, Some(&cx.samples)).await {
+        for (name, outcome) in probe_round(&cx.plan, None, Some(&cx.samples), &cx.nodes).await {
             health.entry(name).or_default().push(HealthSample {
                 t_ms,
                 healthy: outcome.healthy,

@@ -91,10 +91,12 @@ impl Driver<'_> {
             injections,
             stop_rx.clone(),
         ));
+        let nodes = self.supervisor.lock().await.nodes();
         let observer_task = tokio::spawn(observer::observe(
             observer::ObserverContext {
                 plan: self.plan.clone(),
                 supervisor: self.supervisor.clone(),
+                nodes,
                 samples: self.samples.clone(),
                 stats: stats.clone(),
                 started,

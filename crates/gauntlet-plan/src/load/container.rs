@@ -1,13 +1,14 @@
 //! A `[[service]]`'s container keys: `backend = "docker"`, `image` or
 //! `build`, `ports`, `mem_limit`, `volumes`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use toml::Spanned;
 
 use super::{Cx, tidy};
 use crate::error::PlanError;
-use crate::raw::{RawCommandLine, RawService};
+use crate::raw::{RawBuild, RawCommandLine, RawService};
 use crate::{ContainerService, ImageSource, PortMapping, VolumeMount, VolumeSource};
 
 impl Cx<'_> {
@@ -71,18 +72,7 @@ impl Cx<'_> {
                 }
                 ImageSource::Local(image)
             }
-            (None, Some(build)) => {
-                let b = build.get_ref();
-                let path = self.expand(&b.binary)?;
-                ImageSource::Binary {
-                    path: tidy(&self.dir.join(Path::new(&path))),
-                    args: b
-                        .args
-                        .iter()
-                        .map(|a| self.expand(a))
-                        .collect::<Result<_, _>>()?,
-                }
-            }
+            (None, Some(build)) => self.build(build)?,
             (Some(_), Some(build)) => {
                 return Err(self.err(build.span(), "give `image` or `build`, not both"));
             }
@@ -119,8 +109,7 @@ impl Cx<'_> {
         let mut volumes = Vec::new();
         for v in r.volumes.iter().flat_map(|v| v.get_ref()) {
             let text = self.expand(v)?;
-            let volume = self
-                .volume(&text)
+            let volume = parse_volume(&text, &self.dir)
                 .map_err(|why| self.err(v.span(), format!("volume {text:?}: {why}")))?;
             volumes.push(volume);
         }
@@ -135,40 +124,115 @@ impl Cx<'_> {
             ports,
             mem_limit,
             volumes,
+            networks: Vec::new(),
+            entrypoint: None,
+            working_dir: None,
+            user: None,
         }))
     }
+}
 
-    /// `SOURCE:TARGET[:ro|:rw]`: a named volume, or a directory of this
-    /// machine when SOURCE starts with `.`, `/` or `~`.
-    fn volume(&self, text: &str) -> Result<VolumeMount, String> {
-        let parts: Vec<&str> = text.split(':').collect();
-        let (source, target, read_only) = match parts[..] {
-            [s, t] => (s, t, false),
-            [s, t, "ro"] => (s, t, true),
-            [s, t, "rw"] => (s, t, false),
-            [_, _, mode] => return Err(format!("unknown mode {mode:?} (ro or rw)")),
-            _ => return Err("expected SOURCE:TARGET[:ro]".to_owned()),
-        };
-        if !target.starts_with('/') {
-            return Err(format!("the target {target:?} is not an absolute path"));
+impl Cx<'_> {
+    /// `build = { binary, args = [...] }` or `{ context, dockerfile, args = {...} }`.
+    pub(super) fn build(&self, build: &Spanned<RawBuild>) -> Result<ImageSource, PlanError> {
+        let b = build.get_ref();
+        let args = b.args.as_ref();
+        match (&b.binary, &b.context) {
+            (Some(binary), None) => {
+                if let Some(d) = &b.dockerfile {
+                    return Err(self.err(d.span(), "`dockerfile` goes with `context`, not `binary`"));
+                }
+                let path = self.expand(binary)?;
+                let args = match args.map(|a| (a, a.get_ref())) {
+                    None => Vec::new(),
+                    Some((a, toml::Value::Array(items))) => items
+                        .iter()
+                        .map(|item| match item {
+                            toml::Value::String(s) => self.expand_at(s, a.span()),
+                            _ => Err(self.err(a.span(), "`args` of a binary are strings")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some((a, _)) => {
+                        return Err(self.err(a.span(), "`args` of a binary is an array of strings"));
+                    }
+                };
+                Ok(ImageSource::Binary {
+                    path: tidy(&self.dir.join(Path::new(&path))),
+                    args,
+                })
+            }
+            (None, Some(context)) => {
+                let dir = tidy(&self.dir.join(self.expand(context)?));
+                let dockerfile = match &b.dockerfile {
+                    Some(d) => self.expand(d)?,
+                    None => "Dockerfile".to_owned(),
+                };
+                let file = dir.join(&dockerfile);
+                if !file.is_file() {
+                    let span = b.dockerfile.as_ref().map_or(context.span(), Spanned::span);
+                    return Err(self.err(span, format!("no Dockerfile at {}", file.display())));
+                }
+                let args = match args.map(|a| (a, a.get_ref())) {
+                    None => BTreeMap::new(),
+                    Some((a, toml::Value::Table(table))) => table
+                        .iter()
+                        .map(|(k, v)| match v {
+                            toml::Value::String(s) => Ok((k.clone(), self.expand_at(s, a.span())?)),
+                            _ => Err(self.err(a.span(), format!("build arg {k}: a string"))),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some((a, _)) => {
+                        return Err(self.err(a.span(), "`args` of a Dockerfile build is a table (ARG values)"));
+                    }
+                };
+                Ok(ImageSource::Dockerfile {
+                    context: dir,
+                    dockerfile,
+                    args,
+                })
+            }
+            (Some(_), Some(context)) => {
+                Err(self.err(context.span(), "give `binary` or `context`, not both"))
+            }
+            (None, None) => Err(self.err(
+                build.span(),
+                "`build` needs `binary` (an executable of this machine) or `context` (a directory with a Dockerfile)",
+            )),
         }
-        let source = if source.starts_with(['.', '/']) {
-            VolumeSource::Bind(tidy(&self.dir.join(source)))
-        } else if source.starts_with('~') {
-            return Err("`~` is not expanded: give the directory's path".to_owned());
-        } else if !source.is_empty()
-            && source
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        {
-            VolumeSource::Named(source.to_owned())
-        } else {
-            return Err(format!("{source:?} is neither a volume name nor a path"));
-        };
-        Ok(VolumeMount {
-            source,
-            target: target.to_owned(),
-            read_only,
-        })
     }
+}
+
+/// `SOURCE:TARGET[:ro|:rw]`: a named volume, or a directory of this
+/// machine (relative to `dir`) when SOURCE starts with `.` or `/`. The
+/// plan's `volumes` and Compose's short syntax alike.
+pub(crate) fn parse_volume(text: &str, dir: &Path) -> Result<VolumeMount, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (source, target, read_only) = match parts[..] {
+        [s, t] => (s, t, false),
+        [s, t, "ro"] => (s, t, true),
+        [s, t, "rw"] => (s, t, false),
+        [_, _, mode] => return Err(format!("unknown mode {mode:?} (ro or rw)")),
+        _ => return Err("expected SOURCE:TARGET[:ro]".to_owned()),
+    };
+    if !target.starts_with('/') {
+        return Err(format!("the target {target:?} is not an absolute path"));
+    }
+    let source = if source.starts_with(['.', '/']) {
+        VolumeSource::Bind(tidy(&dir.join(source)))
+    } else if source.starts_with('~') {
+        return Err("`~` is not expanded: give the directory's path".to_owned());
+    } else if !source.is_empty()
+        && source
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        VolumeSource::Named(source.to_owned())
+    } else {
+        return Err(format!("{source:?} is neither a volume name nor a path"));
+    };
+    Ok(VolumeMount {
+        source,
+        target: target.to_owned(),
+        read_only,
+    })
 }

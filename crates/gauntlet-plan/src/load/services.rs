@@ -7,12 +7,11 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{COMMAND_TIMEOUT, Cx, command_text};
+use crate::compose::Imported;
 use crate::error::PlanError;
 use crate::order::find_cycle;
 use crate::raw::{RawHealth, RawLimits, RawRestart, RawService, RawTest, RawTestTable};
-use crate::{
-    Command, CommandLine, Expect, HealthCheck, Limits, Probe, RestartPolicy, Service, TestCommand,
-};
+use crate::{Command, Expect, HealthCheck, Limits, Probe, RestartPolicy, Service, TestCommand};
 
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -20,19 +19,44 @@ const HEALTH_INTERVAL: Duration = Duration::from_millis(100);
 const HEALTH_MAX_INTERVAL: Duration = Duration::from_secs(2);
 const HEALTH_JITTER: f64 = 0.2;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-const RSS_GROWTH_WARN_PCT: f64 = 20.0;
+pub(crate) const RSS_GROWTH_WARN_PCT: f64 = 20.0;
+
+/// A `[[service]]`'s keys besides how to run it.
+pub(super) struct ServiceExtras {
+    pub health: Option<HealthCheck>,
+    pub tests: Vec<TestCommand>,
+    pub limits: Limits,
+    pub restart: RestartPolicy,
+    pub stop_timeout: Duration,
+}
 
 impl Cx<'_> {
     pub(super) fn services(
         &self,
         raw: &[Spanned<RawService>],
         lab: Option<&crate::LabSpec>,
+        compose: Option<&Imported>,
     ) -> Result<Vec<Service>, PlanError> {
-        let mut services: Vec<Service> = Vec::with_capacity(raw.len());
+        // A Compose file's services first, in its order.
+        let mut services: Vec<Service> = compose.map_or_else(Vec::new, |c| c.services.clone());
+        let imported = services.len();
+        let mut extended: HashSet<&str> = HashSet::new();
         let mut groups: Vec<String> = Vec::new();
         for r in raw {
             let name = r.get_ref().name.get_ref();
             self.check_name(&r.get_ref().name, "service")?;
+            if let Some(compose) = compose
+                && let Some(service) = services[..imported].iter_mut().find(|s| &s.name == name)
+            {
+                if !extended.insert(name) {
+                    return Err(self.err(
+                        r.get_ref().name.span(),
+                        format!("duplicate service name \"{name}\""),
+                    ));
+                }
+                self.extend_imported(r, service, compose)?;
+                continue;
+            }
             let instances = match &r.get_ref().on {
                 None => {
                     let mut service = self.service(r)?;
@@ -223,11 +247,7 @@ impl Cx<'_> {
             // What reports show of it: the image and its command. The
             // container's own command is `container.command`.
             Some(c) => Command {
-                command: CommandLine::Argv(
-                    std::iter::once(c.image.to_string())
-                        .chain(c.command.iter().flatten().cloned())
-                        .collect(),
-                ),
+                command: crate::compose::display_command(c),
                 cwd: self.dir.clone(),
                 env: self.env(&r.env)?,
             },
@@ -245,14 +265,42 @@ impl Cx<'_> {
                 }
             }
         };
+        let extras = self.service_extras(spanned, &run, container.is_some())?;
+        Ok(Service {
+            name,
+            depends_on: r.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
+            ready: crate::Readiness::default(),
+            health: extras.health,
+            limits: extras.limits,
+            restart: extras.restart,
+            stop_timeout: extras.stop_timeout,
+            tests: extras.tests,
+            host: None,
+            group: None,
+            container,
+            run,
+        })
+    }
+
+    /// What a `[[service]]` says besides how to run it: its health check,
+    /// tests, limits, restart policy and stop timeout. `in_container`:
+    /// whether a health check may `exec` inside it.
+    pub(super) fn service_extras(
+        &self,
+        spanned: &Spanned<RawService>,
+        run: &Command,
+        in_container: bool,
+    ) -> Result<ServiceExtras, PlanError> {
+        let r: &RawService = spanned.get_ref();
+        let name = r.name.get_ref();
         let health = r
             .health
             .as_ref()
-            .map(|h| self.health(h, &run))
+            .map(|h| self.health(h, run, in_container))
             .transpose()?;
         let mut tests: Vec<TestCommand> = Vec::with_capacity(r.tests.len());
         for t in &r.tests {
-            let test = self.test(t, &run)?;
+            let test = self.test(t, run)?;
             if tests.iter().any(|x| x.name == test.name) {
                 return Err(self.err(
                     t.span(),
@@ -264,25 +312,20 @@ impl Cx<'_> {
             }
             tests.push(test);
         }
-        Ok(Service {
-            name,
-            depends_on: r.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
+        Ok(ServiceExtras {
             health,
+            tests,
             limits: self.limits(r.limits.as_ref())?,
             restart: match r.restart {
                 None | Some(RawRestart::Never) => RestartPolicy::Never,
                 Some(RawRestart::OnFailure) => RestartPolicy::OnFailure,
+                Some(RawRestart::Always) => RestartPolicy::Always,
             },
             stop_timeout: self.duration_or(
                 r.stop_timeout.as_ref(),
                 "stop_timeout",
                 STOP_TIMEOUT,
             )?,
-            tests,
-            host: None,
-            group: None,
-            container,
-            run,
         })
     }
 
@@ -290,12 +333,14 @@ impl Cx<'_> {
         &self,
         spanned: &Spanned<RawHealth>,
         service: &Command,
+        in_container: bool,
     ) -> Result<HealthCheck, PlanError> {
         let h = spanned.get_ref();
         let kinds: Vec<(&str, Range<usize>)> = [
             ("http", h.http.as_ref().map(Spanned::span)),
             ("tcp", h.tcp.as_ref().map(Spanned::span)),
             ("command", h.command.as_ref().map(Spanned::span)),
+            ("exec", h.exec.as_ref().map(Spanned::span)),
         ]
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))
@@ -304,7 +349,7 @@ impl Cx<'_> {
             return Err(self.err(
                 span.clone(),
                 format!(
-                    "the health check has both `{first}` and `{second}`; use exactly one of `http`, `tcp`, `command`"
+                    "the health check has both `{first}` and `{second}`; use exactly one of `http`, `tcp`, `command`, `exec`"
                 ),
             ));
         }
@@ -352,10 +397,26 @@ impl Cx<'_> {
                 cwd: service.cwd.clone(),
                 env: service.env.clone(),
             })
+        } else if let Some(exec) = &h.exec {
+            if !in_container {
+                return Err(self.err(
+                    exec.span(),
+                    "`exec` runs a program inside the service's container, and this service runs on this machine: use `command`",
+                ));
+            }
+            let argv = exec
+                .get_ref()
+                .iter()
+                .map(|a| self.expand(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            if argv.first().is_none_or(String::is_empty) {
+                return Err(self.err(exec.span(), "`exec` needs a program"));
+            }
+            Probe::Exec { argv }
         } else {
             return Err(self.err(
                 spanned.span(),
-                "the health check needs exactly one of `http`, `tcp`, `command`",
+                "the health check needs exactly one of `http`, `tcp`, `command`, `exec`",
             ));
         };
 
