@@ -334,3 +334,221 @@ fn a_soak_under_power_cuts_keeps_acknowledged_writes_on_a_volume_only() {
     assert!(i4["lost"].as_u64().unwrap() > 0, "{i4}");
     assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
 }
+
+/// examples/plans/`name`.
+fn example_plan(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/plans")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `--set` arguments giving the Compose example free ports and the
+/// binaries of this build.
+fn compose_sets(more: &[(&str, String)]) -> Vec<String> {
+    let mut sets = vec![
+        ("bin_dir", bin_dir().display().to_string()),
+        ("REDIS_PORT", free_port().to_string()),
+        ("API_PORT", free_port().to_string()),
+        ("KV_PORT", free_port().to_string()),
+    ];
+    sets.extend(more.iter().cloned());
+    sets.into_iter()
+        .flat_map(|(k, v)| ["--set".to_owned(), format!("{k}={v}")])
+        .collect()
+}
+
+/// The Compose example's stack: redis, the api on it (healthy by a check
+/// run inside its container), a one-shot smoke job, and kv, which starts
+/// only after the job exited 0. Module cycling passes with the engine's
+/// figures; the api leaking past its `mem_limit` is OOM-killed and fails.
+#[test]
+fn a_compose_stack_cycles_its_modules_and_an_oom_kill_fails_one() {
+    if !have("redis-server", "redis-server") || !engine_answers() {
+        return;
+    }
+    let bench = Bench::new();
+    let plan = example_plan("shop-compose.toml");
+    let sets = compose_sets(&[]);
+    let mut args = vec!["run", &plan, "--cycles", "1"];
+    args.extend(sets.iter().map(String::as_str));
+    let out = bench.gauntlet(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let stderr = common::stderr(&out);
+    for said in [
+        "api cycle 1/1: PASS",
+        "starting dependency smoke",
+        "kv cycle 1/1: PASS",
+    ] {
+        assert!(stderr.contains(said), "{said:?} in {}", explain(&out));
+    }
+    let passed = latest(&bench);
+    let report: Value = common::read_json(&bench.artifact_dir(&passed).join("REPORT.json"));
+    let modules = report["modules"].as_array().unwrap();
+    assert_eq!(modules.len(), 2, "{report:#}");
+    for module in modules {
+        assert!(
+            module["rss_max_bytes"].as_f64().is_some_and(|b| b > 0.0),
+            "the engine's memory figure: {module}"
+        );
+        assert!(
+            module["health_p95_ms"].as_f64().is_some(),
+            "the healthcheck run inside the container: {module}"
+        );
+    }
+    let smoke =
+        std::fs::read_to_string(bench.artifact_dir(&passed).join("services/smoke.log")).unwrap();
+    assert!(smoke.contains("passed"), "the job's own output: {smoke}");
+    assert_eq!(
+        leftovers(passed["id"].as_str().unwrap()),
+        Vec::<String>::new(),
+        "nothing of the run stays on the engine"
+    );
+
+    let sets = compose_sets(&[
+        ("LEAK_KIB", "16384".to_owned()),
+        ("MEM_LIMIT", "32m".to_owned()),
+    ]);
+    let mut args = vec!["run", &plan, "--cycles", "1", "--modules", "api"];
+    args.extend(sets.iter().map(String::as_str));
+    let out = bench.gauntlet(&args);
+    assert_eq!(out.status.code(), Some(1), "held: {}", explain(&out));
+    assert!(
+        common::stderr(&out).contains("killed by the OOM killer"),
+        "{}",
+        explain(&out)
+    );
+    let held = latest(&bench);
+    let report = common::read_json(&bench.artifact_dir(&held).join("REPORT.json"));
+    let module = &report["modules"][0];
+    assert_eq!(module["oom_kills"], 1, "{module}");
+    assert_eq!(module["status"], "fail", "{module}");
+    assert_eq!(
+        leftovers(held["id"].as_str().unwrap()),
+        Vec::<String>::new()
+    );
+}
+
+/// The same stack soaked under power cuts: kv's acknowledged writes are
+/// kept on its volume, and lost with the data file in the container.
+#[test]
+fn a_compose_stack_soaks_under_power_cuts() {
+    if !have("redis-server", "redis-server") || !engine_answers() {
+        return;
+    }
+    let bench = Bench::new();
+    let plan = example_plan("soak-compose.toml");
+    let soak = |more: &[(&str, String)]| {
+        let mut sets = compose_sets(more);
+        sets.extend([
+            "--set".to_owned(),
+            format!("kv_public_port={}", free_port()),
+        ]);
+        let mut args = vec!["soak", &plan, "--minutes", "0.25", "--seed", "7", "--quiet"];
+        args.extend(sets.iter().map(String::as_str));
+        let out = bench.gauntlet(&args);
+        let run = latest(&bench);
+        let verdict = common::read_json(&bench.artifact_dir(&run).join("verdict.json"));
+        assert_eq!(leftovers(run["id"].as_str().unwrap()), Vec::<String>::new());
+        (out, verdict)
+    };
+    let (out, verdict) = soak(&[]);
+    let i4 = &verdict["invariants"]["I4-no-data-loss"];
+    assert_eq!(i4["valid"], true, "{i4:#}\n{}", explain(&out));
+    assert!(i4["checked"].as_u64().unwrap() > 20, "{i4}");
+    assert!(
+        !verdict["faults"].as_array().unwrap().is_empty(),
+        "power cuts were carried out: {verdict:#}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+
+    let (out, verdict) = soak(&[("DATA_FILE", "/kv.log".to_owned())]);
+    let i4 = &verdict["invariants"]["I4-no-data-loss"];
+    assert_eq!(i4["valid"], false, "{i4:#}\n{}", explain(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
+}
+
+/// Compose networks are the run's own and keep services apart: `web`
+/// reaches `api` on `front`; `spy`, on `front` only, cannot reach `db` on
+/// `back`, and its check (run inside its container) never passes.
+#[test]
+fn compose_networks_keep_services_apart() {
+    if !engine_answers() {
+        return;
+    }
+    let bench = Bench::new();
+    let http = bin_dir().join("http-service");
+    let check = |url: &str| {
+        format!(
+            "    healthcheck:\n      test: [\"CMD\", \"/app/http-service\", \"--selftest\", \"{url}\"]\n      interval: 200ms\n      timeout: 1s\n      retries: 4\n"
+        )
+    };
+    let serve = "    command: --bind 0.0.0.0 --port 8080 --data-file /kv.log\n    stop_grace_period: 1s\n";
+    let compose = format!(
+        "services:\n  db:\n    image: app:dev\n{serve}    networks: [back]\n  api:\n    image: app:dev\n{serve}    networks: [front, back]\n{}  web:\n    image: app:dev\n{serve}    networks: [front]\n{}  spy:\n    image: app:dev\n{serve}    networks: [front]\n{}networks:\n  front:\n  back:\n",
+        check("http://db:8080"),
+        check("http://api:8080"),
+        check("http://db:8080"),
+    );
+    bench.write_plan("docker-compose.yml", &compose);
+    let plan = bench.write_plan(
+        "nets.toml",
+        &format!(
+            "[compose]\nfile = \"docker-compose.yml\"\nproject = \"nets\"\n[compose.images]\n\"app:dev\" = {{ binary = \"{}\" }}\n[[stage]]\nname = \"reach\"\nkind = \"up\"\nservices = [\"db\", \"api\", \"web\"]\n[[stage]]\nname = \"apart\"\nkind = \"up\"\nservices = [\"spy\"]\n",
+            http.display()
+        ),
+    );
+    let out = bench.gauntlet(&["run", plan.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "held at `apart`: {}",
+        explain(&out)
+    );
+    let stderr = common::stderr(&out);
+    assert!(stderr.contains("[1/2] reach passed"), "{}", explain(&out));
+    assert!(
+        stderr.contains("spy did not become healthy"),
+        "{}",
+        explain(&out)
+    );
+    let held = latest(&bench);
+    assert_eq!(
+        leftovers(held["id"].as_str().unwrap()),
+        Vec::<String>::new()
+    );
+}
+
+/// A Compose file's mistakes are the plan's: named at the file's line,
+/// exit 254, before anything starts.
+#[test]
+fn a_bad_compose_file_is_named_at_its_line() {
+    let bench = Bench::new();
+    bench.write_plan(
+        "docker-compose.yml",
+        "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n  c:\n    image: x\n    cap_add: [NET_ADMIN]\n",
+    );
+    let plan = bench.write_plan(
+        "bad.toml",
+        "[compose]\nfile = \"docker-compose.yml\"\n[[stage]]\nname = \"u\"\nkind = \"up\"\n",
+    );
+    let out = bench.gauntlet(&["run", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(254), "{}", explain(&out));
+    assert!(
+        common::stderr(&out).contains("docker-compose.yml:10:1: c: `cap_add` is not supported"),
+        "{}",
+        explain(&out)
+    );
+    bench.write_plan(
+        "docker-compose.yml",
+        "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n",
+    );
+    let out = bench.gauntlet(&["run", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(254), "{}", explain(&out));
+    assert!(
+        common::stderr(&out).contains("dependency cycle in depends_on: "),
+        "{}",
+        explain(&out)
+    );
+}
