@@ -145,6 +145,20 @@ async fn apply_off_runtime(rules: Vec<(String, String)>) -> Result<(), FaultErro
         .map_err(failed)
 }
 
+/// Sets the partition table of the network namespace at `path` — a
+/// container's (`/proc/<pid>/ns/net`) — to drop the packets from `drop`;
+/// an empty set removes it. The same table a lab host's partition uses.
+pub fn set_drops_in(
+    path: &std::path::Path,
+    drop: &BTreeSet<Ipv4Addr>,
+    place: &str,
+) -> Result<(), LabError> {
+    let text = ruleset(drop);
+    crate::netns::run_in(path, || {
+        sys::run("nft", &["-f", "-"], Some(&text), place).map(|_| ())
+    })?
+}
+
 /// Replaces the table in one nft transaction: declared (so the delete
 /// cannot fail), deleted, and defined again with the drops.
 fn ruleset(drop: &BTreeSet<Ipv4Addr>) -> String {

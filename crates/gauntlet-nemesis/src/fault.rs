@@ -74,6 +74,10 @@ pub enum Fault {
     },
     /// A host's only link goes down; the heal brings it up.
     LinkDown { host: String },
+    /// The targets' containers taken off every network they are on (the
+    /// engine's network disconnect: their interfaces vanish); the heal
+    /// connects them again, reachable by the same names.
+    Disconnect,
 }
 
 impl Fault {
@@ -93,6 +97,7 @@ impl Fault {
             Fault::Clock { .. } => "clock",
             Fault::Link { .. } => "link",
             Fault::LinkDown { .. } => "link-down",
+            Fault::Disconnect => "disconnect",
         }
     }
 
@@ -118,6 +123,7 @@ impl Fault {
             Fault::Clock { .. } => "reset-clock",
             Fault::Link { .. } => "restore-link",
             Fault::LinkDown { .. } => "link-up",
+            Fault::Disconnect => "reconnect",
             _ => "heal",
         })
     }

@@ -17,6 +17,7 @@ use gauntlet_node::Backend;
 use gauntlet_plan::{ContainerService, DEFAULT_NETWORK, ImageSource, Plan, Service, VolumeSource};
 
 use crate::PipelineError;
+use crate::container_net::ContainerNet;
 
 /// The run's engine and a backend per docker service.
 pub(crate) struct Containers {
@@ -24,6 +25,8 @@ pub(crate) struct Containers {
     run: String,
     /// Service name → its container's backend.
     pub backends: BTreeMap<String, Arc<dyn Backend>>,
+    /// Partitions and disconnects between the containers.
+    pub net: Arc<ContainerNet>,
 }
 
 impl std::fmt::Debug for Containers {
@@ -63,7 +66,9 @@ pub(crate) async fn up(plan: &Plan, run: &str) -> Result<Option<Containers>, Pip
         engine: engine.clone(),
         run: run.to_owned(),
         backends: BTreeMap::new(),
+        net: Arc::new(ContainerNet::new(engine.clone())),
     };
+    let mut net = ContainerNet::new(engine.clone());
     let own = Ownership::new(run).map_err(docker_error)?;
     // The run's own networks, as Compose makes them per project: each
     // service reached by its name on every network it joins. `default`
@@ -146,11 +151,17 @@ pub(crate) async fn up(plan: &Plan, run: &str) -> Result<Option<Containers>, Pip
             mount.read_only = v.read_only;
             spec.mounts.push(mount);
         }
+        net.add(
+            &service.name,
+            &spec.name,
+            spec.networks.iter().map(|a| a.network.clone()).collect(),
+        );
         containers.backends.insert(
             service.name.clone(),
             Arc::new(DockerBackend::new(engine.clone(), spec)),
         );
     }
+    containers.net = Arc::new(net);
     Ok(Some(containers))
 }
 

@@ -20,6 +20,7 @@ mod check;
 mod clock;
 pub mod cluster;
 mod command;
+mod container_net;
 mod containers;
 mod driver;
 mod health;

@@ -155,6 +155,9 @@ pub enum FaultKind {
     LinkDown {
         host: String,
     },
+    /// A container taken off its networks, connected again on heal
+    /// (a `docker` service only).
+    Disconnect,
 }
 
 impl FaultKind {
@@ -172,6 +175,7 @@ impl FaultKind {
             FaultKind::Clock { .. } => "clock",
             FaultKind::Link { .. } => "link",
             FaultKind::LinkDown { .. } => "link-down",
+            FaultKind::Disconnect => "disconnect",
         }
     }
 

@@ -484,7 +484,8 @@ fn compose_networks_keep_services_apart() {
             "    healthcheck:\n      test: [\"CMD\", \"/app/http-service\", \"--selftest\", \"{url}\"]\n      interval: 200ms\n      timeout: 1s\n      retries: 4\n"
         )
     };
-    let serve = "    command: --bind 0.0.0.0 --port 8080 --data-file /kv.log\n    stop_grace_period: 1s\n";
+    let serve =
+        "    command: --bind 0.0.0.0 --port 8080 --data-file /kv.log\n    stop_grace_period: 1s\n";
     let compose = format!(
         "services:\n  db:\n    image: app:dev\n{serve}    networks: [back]\n  api:\n    image: app:dev\n{serve}    networks: [front, back]\n{}  web:\n    image: app:dev\n{serve}    networks: [front]\n{}  spy:\n    image: app:dev\n{serve}    networks: [front]\n{}networks:\n  front:\n  back:\n",
         check("http://db:8080"),
@@ -551,4 +552,127 @@ fn a_bad_compose_file_is_named_at_its_line() {
         "{}",
         explain(&out)
     );
+}
+
+/// Network faults between containers, through the one fault model: a
+/// partition (nftables in the container's network namespace) and a
+/// disconnect (the engine's) of `db` each make `web`'s check — run
+/// inside `web`, reaching `db` by name — fail while the fault holds, and
+/// pass again once it is healed; before the first fault it always passed.
+#[test]
+fn partitions_and_disconnects_cut_containers_off_and_heal() {
+    if !engine_answers() {
+        return;
+    }
+    let bench = Bench::new();
+    let serve =
+        "    command: --bind 0.0.0.0 --port 8080 --data-file /kv.log\n    stop_grace_period: 1s\n";
+    bench.write_plan(
+        "docker-compose.yml",
+        &format!(
+            "services:\n  db:\n    image: app:dev\n{serve}    ports: [\"${{DB_PORT}}:8080\"]\n  web:\n    image: app:dev\n{serve}    healthcheck:\n      test: [\"CMD\", \"/app/http-service\", \"--selftest\", \"http://db:8080\"]\n      interval: 200ms\n      timeout: 500ms\n      retries: 10\n"
+        ),
+    );
+    let plan = bench.write_plan(
+        "cut.toml",
+        &format!(
+            r#"[vars]
+DB_PORT = "{port}"
+[compose]
+file = "docker-compose.yml"
+[compose.images]
+"app:dev" = {{ binary = "{http}" }}
+[soak]
+minutes = 0.25
+warmup = "1s"
+calm_timeout = "30s"
+[users]
+count = 1
+think_min = "100ms"
+think_max = "200ms"
+keys_per_user = 20
+[[users.step]]
+name = "put"
+method = "PUT"
+url = "http://127.0.0.1:${{DB_PORT}}/kv/{{{{key}}}}"
+body = "{{{{value}}}}"
+write = true
+timeout = "2s"
+[readback]
+http = "http://127.0.0.1:${{DB_PORT}}/kv/{{{{key}}}}"
+[[fault]]
+name = "cut"
+kind = "partition"
+service = "db"
+every = "5s"
+duration = "2s"
+scenarios = ["cut"]
+[[fault]]
+name = "unplug"
+kind = "disconnect"
+service = "db"
+every = "5s"
+duration = "2s"
+scenarios = ["unplug"]
+"#,
+            port = free_port(),
+            http = bin_dir().join("http-service").display()
+        ),
+    );
+    for scenario in ["cut", "unplug"] {
+        let out = bench.gauntlet(&[
+            "soak",
+            plan.to_str().unwrap(),
+            "--scenario",
+            scenario,
+            "--quiet",
+        ]);
+        let run = latest(&bench);
+        assert_eq!(leftovers(run["id"].as_str().unwrap()), Vec::<String>::new());
+        let record = common::read_json(&bench.artifact_dir(&run).join("soak-record.json"));
+        let windows: Vec<(i64, i64)> = record["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["start_ms"].as_i64().unwrap(),
+                    f["end_ms"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(
+            !windows.is_empty(),
+            "{scenario}: {record:#}\n{}",
+            explain(&out)
+        );
+        let health: Vec<(i64, bool)> = record["health"]["web"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["t_ms"].as_i64().unwrap(), s["healthy"].as_bool().unwrap()))
+            .collect();
+        let seen = |pick: &dyn Fn(i64) -> bool| -> Vec<bool> {
+            health
+                .iter()
+                .filter(|(t, _)| pick(*t))
+                .map(|(_, h)| *h)
+                .collect()
+        };
+        let before = seen(&|t| t < windows[0].0);
+        assert!(
+            !before.is_empty() && before.iter().all(|h| *h),
+            "{scenario}: web reaches db before any fault: {health:?}"
+        );
+        let during = seen(&|t| windows.iter().any(|(s, e)| t > s + 300 && t < *e));
+        assert!(
+            during.iter().any(|h| !h),
+            "{scenario}: web cannot reach db while it holds: {health:?} in {windows:?}"
+        );
+        assert_eq!(
+            health.last().map(|(_, h)| *h),
+            Some(true),
+            "{scenario}: healed: {health:?}"
+        );
+    }
 }

@@ -27,6 +27,7 @@ use gauntlet_soak::schedule::Injection;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
+use crate::container_net::ContainerNet;
 use crate::progress::Progress;
 use crate::supervisor::Supervisor;
 
@@ -46,18 +47,20 @@ pub(crate) struct FaultContext {
     pub clocks: Option<Arc<crate::clock::Clocks>>,
     /// The lab, for link faults.
     pub links: Option<Arc<gauntlet_lab::Lab>>,
+    /// The containers' network, when the plan has docker services.
+    pub containers: Option<Arc<ContainerNet>>,
 }
 
 /// A plan's fault kind in the one fault model. A network partition cuts
-/// `target` off from every other service on a lab host, both ways (the
-/// grudge over `network`'s services; empty without a lab, which the
-/// loader rules out).
-pub(crate) fn fault_of(kind: &FaultKind, target: Option<&str>, network: Option<&LabNet>) -> Fault {
+/// `target` off from every other member of its network, both ways: the
+/// grudge over `members` (the lab's services, or the run's containers;
+/// empty when there is neither, which the loader rules out).
+pub(crate) fn fault_of(kind: &FaultKind, target: Option<&str>, members: &[String]) -> Fault {
     match kind {
         FaultKind::Partition {
             mode: PartitionMode::Network,
         } => {
-            let names = network.map(LabNet::names).unwrap_or_default();
+            let names = members;
             let n = names.len();
             let grudge = match names.iter().position(|s| Some(s.as_str()) == target) {
                 Some(i) => {
@@ -100,6 +103,7 @@ pub(crate) fn fault_of(kind: &FaultKind, target: Option<&str>, network: Option<&
             bandwidth_bits_per_sec: shape.bandwidth_bits_per_sec,
         },
         FaultKind::LinkDown { host } => Fault::LinkDown { host: host.clone() },
+        FaultKind::Disconnect => Fault::Disconnect,
     }
 }
 
@@ -250,6 +254,11 @@ pub(crate) async fn run_faults(
     });
     let proxies = Proxies(cx.proxies.clone());
     let mut executors: Vec<&dyn FaultExecutor> = vec![&signals, &proxies];
+    // A partition's network: the containers' for a docker service, the
+    // lab's otherwise (the loader keeps a plan to one of the two).
+    if let Some(containers) = &cx.containers {
+        executors.push(containers.as_ref());
+    }
     if let Some(network) = &cx.network {
         executors.push(network.as_ref());
     }
@@ -269,7 +278,12 @@ pub(crate) async fn run_faults(
             break;
         };
         let spec = &specs[injection.fault];
-        let fault = fault_of(&spec.kind, spec.target.as_deref(), cx.network.as_deref());
+        let members = match (&cx.containers, &cx.network) {
+            (Some(c), _) => c.names(),
+            (None, Some(n)) => n.names(),
+            (None, None) => Vec::new(),
+        };
+        let fault = fault_of(&spec.kind, spec.target.as_deref(), &members);
         // What the log names (the plan's target, or none: all services),
         // and what the executor acts on.
         let named: Vec<String> = spec.target.iter().cloned().collect();

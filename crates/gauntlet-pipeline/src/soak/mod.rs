@@ -164,6 +164,7 @@ pub(crate) async fn drive(
         proxies: BTreeMap::new(),
         network: lab.as_ref().map(|l| l.net.clone()),
         links: lab.as_ref().map(|l| l.lab.clone()),
+        container_net: containers.as_ref().map(|c| c.net.clone()),
         clocks: clocks.clone(),
         since_wall: gauntlet_store::now_ms(),
         seen: None,
@@ -207,6 +208,9 @@ struct Driver<'a> {
     clocks: Option<Arc<crate::clock::Clocks>>,
     /// The lab, for link faults.
     links: Option<Arc<gauntlet_lab::Lab>>,
+    /// The containers' network, for partitions and disconnects of
+    /// docker services.
+    container_net: Option<Arc<crate::container_net::ContainerNet>>,
     /// When this process began starting services.
     since_wall: i64,
     seen: Option<Seen>,

@@ -86,6 +86,7 @@ impl Driver<'_> {
                 network: self.network.clone(),
                 clocks: self.clocks.clone(),
                 links: self.links.clone(),
+                containers: self.container_net.clone(),
             },
             scenario_faults.clone(),
             injections,

@@ -17,7 +17,7 @@ use crate::soak::{
 use crate::units::format_duration;
 use crate::{Service, parse_duration};
 
-const FAULT_KINDS: [&str; 12] = [
+const FAULT_KINDS: [&str; 13] = [
     "kill",
     "power-cut",
     "pause",
@@ -30,6 +30,7 @@ const FAULT_KINDS: [&str; 12] = [
     "clock",
     "link",
     "link-down",
+    "disconnect",
 ];
 const FAULT_DURATION: Duration = Duration::from_secs(5);
 const TIMEOUT_AFTER: Duration = Duration::from_secs(1);
@@ -129,13 +130,29 @@ impl Cx<'_> {
             "power-cut" => FaultKind::PowerCut,
             "pause" => FaultKind::Pause,
             "restart" => FaultKind::Restart,
-            "partition" => {
-                // On a lab host without a proxy, a partition is a real
-                // one; otherwise it acts through the proxy.
-                let on_host = f.service.as_ref().is_some_and(|s| {
+            "disconnect" => {
+                let in_container = f.service.as_ref().is_some_and(|s| {
                     services
                         .iter()
-                        .any(|x| &x.name == s.get_ref() && x.host.is_some())
+                        .any(|x| &x.name == s.get_ref() && x.container.is_some())
+                });
+                if !in_container {
+                    let span = f.service.as_ref().map_or(spanned.span(), Spanned::span);
+                    return Err(self.err(
+                        span,
+                        format!("a disconnect takes a container off its networks: fault \"{name}\"'s `service` must be one with backend = \"docker\""),
+                    ));
+                }
+                FaultKind::Disconnect
+            }
+            "partition" => {
+                // On a lab host or in a container, without a proxy, a
+                // partition is a real one (nftables in the network
+                // namespace); otherwise it acts through the proxy.
+                let on_host = f.service.as_ref().is_some_and(|s| {
+                    services.iter().any(|x| {
+                        &x.name == s.get_ref() && (x.host.is_some() || x.container.is_some())
+                    })
                 });
                 let proxied = f
                     .service
@@ -151,7 +168,17 @@ impl Cx<'_> {
                     let span = f.mode.as_ref().map_or(spanned.span(), Spanned::span);
                     return Err(self.err(
                         span,
-                        format!("a network partition cuts a lab host off: fault \"{name}\"'s service has no `host`"),
+                        format!("a network partition cuts a lab host or a container off: fault \"{name}\"'s service has no `host` and is not a container"),
+                    ));
+                }
+                if mode == PartitionMode::Network
+                    && lab.is_some()
+                    && services.iter().any(|s| s.container.is_some())
+                {
+                    let span = f.mode.as_ref().map_or(spanned.span(), Spanned::span);
+                    return Err(self.err(
+                        span,
+                        "a network partition in a plan with both a lab and containers: gauntlet cuts one network or the other, not both yet",
                     ));
                 }
                 FaultKind::Partition { mode }
