@@ -7,7 +7,8 @@
 //! Errors name the file, line and column ([`PlanError`]).
 //!
 //! Everything here is sans-IO: no processes, no clocks, and no file access
-//! beyond [`load()`] reading the plan. The runtime (`gauntlet-pipeline`)
+//! beyond [`load()`] reading the plan and the Compose file it names
+//! ([`compose`]: the file, `.env` and `env_file`s). The runtime (`gauntlet-pipeline`)
 //! executes a [`Plan`]: [`expand`] turns it into the run's stage list,
 //! [`next_step`] decides what to do next from the stages' states (so a
 //! resumed run takes the same decisions), [`running_before`] says what a

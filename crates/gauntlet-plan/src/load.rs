@@ -65,7 +65,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Plan, PlanError> {
 
 /// Loads a plan from `text`. `path` is used in messages (as given) and,
 /// made absolute, as the plan's location: its directory is `${plan_dir}`
-/// and the base of relative `cwd`s. Nothing is read from disk.
+/// and the base of relative `cwd`s. Nothing else is read from disk,
+/// except the Compose file a `[compose]` table names.
 pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, PlanError> {
     let raw: RawPlan = toml::from_str(text).map_err(|e| PlanError::syntax(path, text, &e))?;
     let file = std::path::absolute(path).map_err(|source| PlanError::Read {
