@@ -244,7 +244,7 @@ fn lab_faults_are_checked_against_the_lab() {
         "[[fault]]\nkind = \"partition\"\nservice = \"local\"\nmode = \"network\"\nevery = \"1m\"\n",
     );
     assert!(
-        err.contains("network partition cuts a lab host off"),
+        err.contains("network partition cuts a lab host or a container off"),
         "{err}"
     );
     let err = soak_error("[[fault]]\nkind = \"link\"\nlink = [\"eu\", \"mars\"]\nevery = \"1m\"\n");
