@@ -141,8 +141,8 @@ fn apply(rules: Vec<(String, String)>) -> Result<(), LabError> {
 async fn apply_off_runtime(rules: Vec<(String, String)>) -> Result<(), FaultError> {
     tokio::task::spawn_blocking(move || apply(rules))
         .await
-        .map_err(|e| failed(format!("the partition task failed: {e}")))?
-        .map_err(failed)
+        .map_err(|e| FaultError::failed(format!("the partition task failed: {e}")))?
+        .map_err(FaultError::failed)
 }
 
 /// Sets the partition table of the network namespace at `path` — a
@@ -230,7 +230,7 @@ impl FaultExecutor for crate::Lab {
                         loss_percent: *loss_percent,
                         bandwidth_bits_per_sec: *bandwidth_bits_per_sec,
                     };
-                    self.set_link(a, b, &shape).map_err(failed)?;
+                    self.set_link(a, b, &shape).map_err(FaultError::failed)?;
                     Ok(json!({
                         "link": [a, b],
                         "latency-ms": latency.as_secs_f64() * 1000.0,
@@ -240,7 +240,10 @@ impl FaultExecutor for crate::Lab {
                     }))
                 }
                 Fault::LinkDown { host } => {
-                    ip(self.host_link_args(host, false).map_err(failed)?).await?;
+                    ip(self
+                        .host_link_args(host, false)
+                        .map_err(FaultError::failed)?)
+                    .await?;
                     Ok(json!({"host": host, "link": "down"}))
                 }
                 other => Err(FaultError::NoExecutor { kind: other.kind() }),
@@ -261,11 +264,14 @@ impl FaultExecutor for crate::Lab {
                         .find(|l| l.between.contains(a) && l.between.contains(b))
                         .map(|l| l.shape)
                         .unwrap_or_default();
-                    self.set_link(a, b, &own).map_err(failed)?;
+                    self.set_link(a, b, &own).map_err(FaultError::failed)?;
                     Ok(json!({"link": [a, b], "restored": true}))
                 }
                 Fault::LinkDown { host } => {
-                    ip(self.host_link_args(host, true).map_err(failed)?).await?;
+                    ip(self
+                        .host_link_args(host, true)
+                        .map_err(FaultError::failed)?)
+                    .await?;
                     Ok(json!({"host": host, "link": "up"}))
                 }
                 other => Err(FaultError::NoExecutor { kind: other.kind() }),
@@ -281,21 +287,14 @@ async fn ip(args: Vec<String>) -> Result<(), FaultError> {
         .args(&args)
         .output()
         .await
-        .map_err(|e| failed(format!("ip {}: {e}", args.join(" "))))?;
+        .map_err(|e| FaultError::failed(format!("ip {}: {e}", args.join(" "))))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(failed(format!(
+        Err(FaultError::failed(format!(
             "ip {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         )))
-    }
-}
-
-/// A fault that could not be carried out, saying why.
-fn failed(why: impl std::fmt::Display) -> FaultError {
-    FaultError::Targets {
-        errors: vec![why.to_string()],
     }
 }

@@ -148,6 +148,15 @@ pub enum FaultError {
     Targets { errors: Vec<String> },
 }
 
+impl FaultError {
+    /// A fault that could not be carried out, for one reason.
+    pub fn failed(why: impl std::fmt::Display) -> FaultError {
+        FaultError::Targets {
+            errors: vec![why.to_string()],
+        }
+    }
+}
+
 /// A boxed future, so executors can be trait objects.
 pub type FaultFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, FaultError>> + Send + 'a>>;
 

@@ -342,13 +342,9 @@ async fn command_probe(command: &Command, timeout: Duration) -> Answer {
         (None, Some(signal)) => format!("killed by signal {signal}"),
         (None, None) => "failed".to_owned(),
     };
-    let last = last_line(output.exit.stderr_tail.join("\n").as_bytes());
-    Ok((
-        false,
-        match last {
-            Some(line) => format!("{how}: {line}"),
-            None => how,
-        },
+    Ok(unhealthy(
+        how,
+        output.exit.stderr_tail.join("\n").as_bytes(),
     ))
 }
 
@@ -376,13 +372,15 @@ async fn exec_probe(
         Some(code) => format!("exit status {code}"),
         None => "ended without an exit status".to_owned(),
     };
-    Ok((
-        false,
-        match last_line(output.output.as_bytes()) {
-            Some(line) => format!("{how}: {line}"),
-            None => how,
-        },
-    ))
+    Ok(unhealthy(how, output.output.as_bytes()))
+}
+
+/// A failed check's answer: how it ended, and the last line it wrote.
+fn unhealthy(how: String, output: &[u8]) -> (bool, String) {
+    match last_line(output) {
+        Some(line) => (false, format!("{how}: {line}")),
+        None => (false, how),
+    }
 }
 
 fn last_line(bytes: &[u8]) -> Option<String> {

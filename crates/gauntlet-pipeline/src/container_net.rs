@@ -81,7 +81,7 @@ impl ContainerNet {
     /// Sets every running member's drops as `grudge` says.
     async fn partition(&self, grudge: &Grudge) -> Result<(), FaultError> {
         if !self.engine.host().starts_with("unix://") {
-            return Err(failed(format!(
+            return Err(FaultError::failed(format!(
                 "a partition between containers enters their network namespaces from this machine, and the engine is at {}; use `disconnect` for a remote engine",
                 self.engine.host()
             )));
@@ -126,7 +126,7 @@ impl ContainerNet {
             errors
         })
         .await
-        .map_err(|e| failed(format!("the partition task failed: {e}")))
+        .map_err(|e| FaultError::failed(format!("the partition task failed: {e}")))
         .and_then(|errors| {
             if errors.is_empty() {
                 Ok(())
@@ -173,12 +173,6 @@ impl ContainerNet {
 fn describe(service: &str, connect: bool, e: &DockerError) -> String {
     let verb = if connect { "connect" } else { "disconnect" };
     format!("{verb} {service}: {e}")
-}
-
-fn failed(message: String) -> FaultError {
-    FaultError::Targets {
-        errors: vec![message],
-    }
 }
 
 impl FaultExecutor for ContainerNet {

@@ -188,36 +188,29 @@ async fn image_of(
     service: &Service,
     container: &ContainerService,
 ) -> Result<String, PipelineError> {
-    let engine = engine.clone();
-    match &container.image {
-        ImageSource::Local(name) => {
-            let name = name.clone();
-            let service = service.name.clone();
-            on_engine_async(async move {
-                match gauntlet_docker::find_image(&engine, &name).await {
+    let (engine, own, source) = (engine.clone(), own.clone(), container.image.clone());
+    let service = service.name.clone();
+    let tag = format!("gauntlet/{service}:{}", own.run());
+    on_engine_async(async move {
+        let built = match source {
+            ImageSource::Local(name) => {
+                return match gauntlet_docker::find_image(&engine, &name).await {
                     Ok(Some(_)) => Ok(name),
                     Ok(None) => Err(PipelineError::Docker(format!(
                         "service {service}: the engine at {} has no image {name} (gauntlet pulls nothing: build it, or `docker pull` / `docker load` it first)",
                         engine.host()
                     ))),
                     Err(e) => Err(PipelineError::Docker(format!("service {service}: {e}"))),
-                }
-            })
-            .await
-        }
-        ImageSource::Dockerfile {
-            context,
-            dockerfile,
-            args,
-        } => {
-            let tag = format!("gauntlet/{}:{}", service.name, own.run());
-            let (own, context, dockerfile, args) = (
-                own.clone(),
-                context.clone(),
-                dockerfile.clone(),
-                args.clone(),
-            );
-            let image = on_engine_async(async move {
+                };
+            }
+            ImageSource::Binary { path, args } => {
+                gauntlet_docker::build_from_binary(&engine, &own, &tag, &path, &args).await
+            }
+            ImageSource::Dockerfile {
+                context,
+                dockerfile,
+                args,
+            } => {
                 gauntlet_docker::build_from_dockerfile(
                     &engine,
                     &own,
@@ -227,22 +220,13 @@ async fn image_of(
                     &args,
                 )
                 .await
-            })
-            .await
-            .map_err(|e| PipelineError::Docker(format!("service {}: {e}", service.name)))?;
-            Ok(image.tag)
-        }
-        ImageSource::Binary { path, args } => {
-            let tag = format!("gauntlet/{}:{}", service.name, own.run());
-            let (own, path, args) = (own.clone(), path.clone(), args.clone());
-            let image = on_engine_async(async move {
-                gauntlet_docker::build_from_binary(&engine, &own, &tag, &path, &args).await
-            })
-            .await
-            .map_err(|e| PipelineError::Docker(format!("service {}: {e}", service.name)))?;
-            Ok(image.tag)
-        }
-    }
+            }
+        };
+        built
+            .map(|image| image.tag)
+            .map_err(|e| PipelineError::Docker(format!("service {service}: {e}")))
+    })
+    .await
 }
 
 fn docker_error(e: DockerError) -> PipelineError {

@@ -28,7 +28,7 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::container::DEFAULT_NETWORK;
 use crate::error::PlanError;
-use crate::load::{RSS_GROWTH_WARN_PCT, parse_volume, tidy};
+use crate::load::{RSS_GROWTH_WARN_PCT, parse_volume, plain_name, tidy};
 use crate::order::find_cycle;
 use crate::units::parse_duration;
 use crate::{
@@ -197,14 +197,9 @@ pub(crate) fn import(
             }
         }
     }
-    let valid = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
-    };
     let project = match (project, &raw.name) {
         (Some(p), _) => p.to_owned(),
-        (None, Some(n)) if valid(&n.value) => n.value.clone(),
+        (None, Some(n)) if valid_project(&n.value) => n.value.clone(),
         (None, Some(n)) => {
             return Err(cx.at(
                 &n.referenced,
@@ -223,7 +218,7 @@ pub(crate) fn import(
                 .map(|n| n.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default()
                 .chars()
-                .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
+                .filter(|c| project_char(*c))
                 .collect();
             if from_dir.is_empty() {
                 "compose".to_owned()
@@ -252,12 +247,7 @@ pub(crate) fn import(
     let mut dependencies: Vec<Vec<Dependency>> = Vec::new();
     for ((name, service), (_, service_keys)) in services.value.0.iter().zip(&keys.services) {
         let line = name.referenced.line() as usize;
-        let valid = !name.value.is_empty()
-            && name
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if !valid {
+        if !plain_name(&name.value) {
             return Err(cx.at(
                 &name.referenced,
                 format!(
@@ -298,6 +288,17 @@ pub(crate) fn import(
         lines,
         warnings: cx.warnings,
     })
+}
+
+/// What a Compose project name may hold, as Compose says.
+fn project_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')
+}
+
+/// A project name Compose accepts: `[compose] project` and the file's
+/// `name:` are held to it.
+pub(crate) fn valid_project(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(project_char)
 }
 
 /// One `depends_on` entry: the service, the condition, where it is.

@@ -319,10 +319,7 @@ impl Cx<'_> {
     /// Service and stage names: safe in file names, URLs and `--stage`.
     fn check_name(&self, name: &Spanned<String>, what: &str) -> Result<(), PlanError> {
         let n = name.get_ref();
-        let ok = !n.is_empty()
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if ok {
+        if plain_name(n) {
             Ok(())
         } else {
             Err(self.err(
@@ -373,6 +370,14 @@ fn command_text(c: &RawCommandLine) -> String {
 
 /// Drops `.` components, so `cwd = "."` is the plan's directory itself.
 /// `..` stays: resolving it lexically is wrong across symlinks.
+/// A name safe in file names, URLs and container names: letters, digits,
+/// `_`, `.` and `-` (services, stages, figures, volumes, Compose services).
+pub(crate) fn plain_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 pub(crate) fn tidy(path: &Path) -> PathBuf {
     path.components()
         .filter(|c| !matches!(c, Component::CurDir))

@@ -216,9 +216,10 @@ fn toxic(fault: &Fault) -> Option<Toxic> {
 impl Proxies {
     fn switch(&self, targets: &[String], toxic: Option<Toxic>) -> Result<Value, FaultError> {
         let target = targets.first().cloned().unwrap_or_default();
-        let proxy = self.0.get(&target).ok_or_else(|| FaultError::Targets {
-            errors: vec![format!("no proxy in front of {target}")],
-        })?;
+        let proxy = self
+            .0
+            .get(&target)
+            .ok_or_else(|| FaultError::failed(format!("no proxy in front of {target}")))?;
         proxy.set(toxic);
         Ok(json!([target]))
     }

@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::{Cx, tidy};
 use crate::compose::display_command;
-use crate::compose::{Imported, import};
+use crate::compose::{Imported, import, valid_project};
 use crate::error::PlanError;
 use crate::raw::{RawCompose, RawService};
 use crate::{ImageSource, RestartPolicy, Service};
@@ -27,11 +27,7 @@ impl Cx<'_> {
             None => None,
             Some(p) => {
                 let name = self.expand(p)?;
-                let valid = !name.is_empty()
-                    && name.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')
-                    });
-                if !valid {
+                if !valid_project(&name) {
                     return Err(self.err(
                         p.span(),
                         format!(
@@ -86,9 +82,8 @@ impl Cx<'_> {
     ) -> Result<(), PlanError> {
         let r = spanned.get_ref();
         let name = r.name.get_ref();
-        let span_of = |s: Option<std::ops::Range<usize>>| s;
         let set_in_compose = [
-            ("command", span_of(r.command.as_ref().map(Spanned::span))),
+            ("command", r.command.as_ref().map(Spanned::span)),
             ("cwd", r.cwd.as_ref().map(Spanned::span)),
             ("env", r.env.0.first().map(|(k, _)| k.span())),
             ("depends_on", r.depends_on.first().map(Spanned::span)),

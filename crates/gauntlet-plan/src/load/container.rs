@@ -221,11 +221,7 @@ pub(crate) fn parse_volume(text: &str, dir: &Path) -> Result<VolumeMount, String
         VolumeSource::Bind(tidy(&dir.join(source)))
     } else if source.starts_with('~') {
         return Err("`~` is not expanded: give the directory's path".to_owned());
-    } else if !source.is_empty()
-        && source
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
+    } else if super::plain_name(source) {
         VolumeSource::Named(source.to_owned())
     } else {
         return Err(format!("{source:?} is neither a volume name nor a path"));
