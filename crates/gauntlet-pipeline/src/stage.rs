@@ -12,7 +12,7 @@ use gauntlet_events::Event;
 use gauntlet_observe::{compare, inventory, percentile};
 use gauntlet_plan::{
     CheckStage, Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service, Severity,
-    StageAction, TestCommand, module_status, running_before,
+    StageAction, TestCommand, judge_figure, module_status, read_figure, running_before,
 };
 use gauntlet_store::{RunKind, StageEnd};
 use serde_json::{Value, json};
@@ -151,16 +151,19 @@ impl StageRunner {
             }
             StageAction::Command(test) => {
                 let record = self.test(test, &format!("{rel}/command")).await;
-                let end = if record.passed {
-                    StageEnd::passed()
-                } else {
+                let (figures, broken) = self.figures(test, &record);
+                let end = if !record.passed {
                     StageEnd::failed(format!(
                         "{}: {}",
                         record.name,
                         record.failure.clone().unwrap_or_default()
                     ))
+                } else if !broken.is_empty() {
+                    StageEnd::failed(format!("{}: {}", record.name, broken.join("; ")))
+                } else {
+                    StageEnd::passed()
                 };
-                end.with_summary(json!({ "tests": [record] }))
+                end.with_summary(json!({ "tests": [record], "figures": figures }))
             }
             StageAction::Probe { expected } => self.probe(expected),
             StageAction::Wait { duration } => self.wait(*duration).await,
@@ -280,6 +283,58 @@ impl StageRunner {
             }
         }
         StageEnd::passed().with_summary(json!({ "services": started }))
+    }
+
+    /// Reads and judges a command's figures from its stdout file: each
+    /// one read is a `figure` measurement; a critical check it breaks, or
+    /// a figure that cannot be read at all (with stdout's last lines), is
+    /// a reason the stage fails. A command that did not run has none.
+    fn figures(&mut self, test: &TestCommand, record: &TestRecord) -> (Vec<Value>, Vec<String>) {
+        let mut shown = Vec::new();
+        let mut broken = Vec::new();
+        if test.expect.figures.is_empty() || record.exit.is_none() {
+            return (shown, broken);
+        }
+        let path = self.artifact_dir.join(&record.stdout_artifact);
+        let stdout = std::fs::read_to_string(&path).unwrap_or_default();
+        for figure in &test.expect.figures {
+            match read_figure(&stdout, figure) {
+                Ok(value) => {
+                    self.samples.push(
+                        "figure",
+                        &format!("{}/{}", test.name, figure.name),
+                        value,
+                        figure.unit.as_deref().unwrap_or(""),
+                    );
+                    let missed = judge_figure(figure, value);
+                    for m in &missed {
+                        self.progress.note(&format!("{}: {m}", figure.severity));
+                    }
+                    if figure.severity == Severity::Critical {
+                        broken.extend(missed.iter().cloned());
+                    }
+                    shown.push(json!({
+                        "name": figure.name, "value": value, "unit": figure.unit,
+                        "severity": figure.severity, "missed": missed,
+                    }));
+                }
+                Err(why) => {
+                    let tail = record.stdout_tail.iter().rev().take(5).rev().cloned();
+                    let tail: Vec<String> = tail.collect();
+                    broken.push(format!(
+                        "figure {} not read: {why} (stdout ends: {})",
+                        figure.name,
+                        if tail.is_empty() {
+                            "nothing".to_owned()
+                        } else {
+                            tail.join(" | ")
+                        }
+                    ));
+                    shown.push(json!({ "name": figure.name, "value": null, "error": why }));
+                }
+            }
+        }
+        (shown, broken)
     }
 
     fn probe(&mut self, expected: &[Expectation]) -> StageEnd {

@@ -24,6 +24,7 @@ pub mod compose;
 pub mod container;
 pub mod error;
 pub mod exposure;
+pub mod figures;
 pub mod lab;
 pub mod load;
 mod model;
@@ -45,6 +46,7 @@ pub use container::{
 };
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};
+pub use figures::{judge_figure, read_figure};
 pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};
 pub use load::{LoadOptions, load, load_lab, load_lab_str, load_str, parse_set};
 pub use model::*;

@@ -175,12 +175,40 @@ pub struct TestCommand {
 }
 
 /// What a command must do to pass.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Expect {
     /// Exit status (default 0).
     pub exit: i32,
     /// A substring stdout must contain, if set.
     pub stdout_contains: Option<String>,
+    /// Numbers read from stdout, each recorded and judged.
+    #[serde(default)]
+    pub figures: Vec<Figure>,
+}
+
+/// A number a command prints (`fio`'s IOPS, `iperf3`'s throughput): read
+/// from its stdout after it ends, recorded as a measurement, judged. A
+/// figure that cannot be read fails the stage, whatever its severity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    pub name: String,
+    pub from: FigureSource,
+    /// Every check it must meet (`min` and `max` may go together).
+    pub checks: Vec<ExpectCheck>,
+    /// Only `Critical` fails the stage; the others are noted.
+    pub severity: Severity,
+    pub unit: Option<String>,
+}
+
+/// Where in stdout a figure is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FigureSource {
+    /// Stdout is one JSON document; the number is at this pointer
+    /// (RFC 6901).
+    Json { pointer: String },
+    /// The first match of this regex; its first capture group is the
+    /// number.
+    Regex { pattern: String },
 }
 
 /// One `[[stage]]` of the plan.

@@ -184,6 +184,8 @@ pub(crate) struct RawStage {
     pub timeout: Option<Spanned<toml::Value>>,
     pub expect_exit: Option<Spanned<i32>>,
     pub expect_stdout: Option<Spanned<String>>,
+    /// `[[stage.figure]]`: numbers read from its stdout, judged.
+    pub figure: Option<Spanned<Vec<Spanned<RawFigure>>>>,
     // wait
     pub duration: Option<Spanned<toml::Value>>,
     // cycle
@@ -217,6 +219,7 @@ impl RawStage {
             ("timeout", span(&self.timeout)),
             ("expect_exit", span(&self.expect_exit)),
             ("expect_stdout", span(&self.expect_stdout)),
+            ("figure", span(&self.figure)),
             ("duration", span(&self.duration)),
             ("modules", span(&self.modules)),
             ("cycles", span(&self.cycles)),
@@ -323,6 +326,22 @@ impl<'de> Visitor<'de> for TestVisitor {
         RawTestTable::deserialize(MapAccessDeserializer::new(map))
             .map(|t| RawTest::Table(Box::new(t)))
     }
+}
+
+/// A `[[stage.figure]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFigure {
+    pub name: Spanned<String>,
+    /// A JSON pointer into stdout (`/jobs/0/read/iops`).
+    pub json: Option<Spanned<String>>,
+    /// A regex over stdout whose first capture group is the number.
+    pub regex: Option<Spanned<String>>,
+    pub min: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
+    pub equals: Option<Spanned<toml::Value>>,
+    pub severity: Option<RawSeverity>,
+    pub unit: Option<Spanned<String>>,
 }
 
 /// A `[stage.expected]` entry: a plain value (equals) or a check table.

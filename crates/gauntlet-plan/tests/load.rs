@@ -158,6 +158,7 @@ fn full_plan_loads_to_the_expected_model() {
         expect: Expect {
             exit: 0,
             stdout_contains: None,
+            figures: Vec::new(),
         },
     };
     let api = Service {
@@ -209,6 +210,7 @@ fn full_plan_loads_to_the_expected_model() {
                 expect: Expect {
                     exit: 2,
                     stdout_contains: Some(s("ok 8380")),
+                    figures: Vec::new(),
                 },
             },
         ],
@@ -241,6 +243,7 @@ fn full_plan_loads_to_the_expected_model() {
                 expect: Expect {
                     exit: 0,
                     stdout_contains: Some(s("hello")),
+                    figures: Vec::new(),
                 },
             }),
         },

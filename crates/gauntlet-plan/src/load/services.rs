@@ -523,6 +523,7 @@ impl Cx<'_> {
                 expect: Expect {
                     exit: 0,
                     stdout_contains: None,
+                    figures: Vec::new(),
                 },
             }),
             RawTest::Table(t) => self.test_table(t, spanned.span(), service),
@@ -563,6 +564,7 @@ impl Cx<'_> {
                     .as_ref()
                     .map(|s| self.expand(s))
                     .transpose()?,
+                figures: Vec::new(),
             },
         })
     }

@@ -8,10 +8,10 @@ use toml::Spanned;
 
 use super::{CHECK_TIMEOUT, COMMAND_TIMEOUT, Cx, list_or_none, modules_of, sort_modules};
 use crate::error::PlanError;
-use crate::raw::{Entries, RawExpected, RawSeverity, RawStage};
+use crate::raw::{Entries, RawExpected, RawFigure, RawSeverity, RawStage};
 use crate::{
-    CheckBy, CheckStage, Command, Expect, ExpectCheck, Expectation, Service, Severity, StageKind,
-    StageSpec, TestCommand,
+    CheckBy, CheckStage, Command, Expect, ExpectCheck, Expectation, Figure, FigureSource, Service,
+    Severity, StageKind, StageSpec, TestCommand,
 };
 
 /// A built-in `checker` reads this history unless `history` says otherwise
@@ -146,6 +146,10 @@ impl Cx<'_> {
                             .as_ref()
                             .map(|e| self.expand(e))
                             .transpose()?,
+                        figures: match &s.figure {
+                            None => Vec::new(),
+                            Some(list) => self.figures(list.get_ref())?,
+                        },
                     },
                 })
             }
@@ -384,6 +388,84 @@ impl Cx<'_> {
             .collect()
     }
 
+    /// `[[stage.figure]]` tables: where each number is, and its checks.
+    fn figures(&self, raw: &[Spanned<RawFigure>]) -> Result<Vec<Figure>, PlanError> {
+        let mut out: Vec<Figure> = Vec::with_capacity(raw.len());
+        for spanned in raw {
+            let f = spanned.get_ref();
+            self.check_name(&f.name, "figure")?;
+            let name = f.name.get_ref().clone();
+            if out.iter().any(|x| x.name == name) {
+                return Err(self.err(f.name.span(), format!("two figures named \"{name}\"")));
+            }
+            let from = match (&f.json, &f.regex) {
+                (Some(p), None) => {
+                    let pointer = self.expand(p)?;
+                    if !(pointer.is_empty() || pointer.starts_with('/')) {
+                        return Err(self.err(
+                            p.span(),
+                            format!("JSON pointer {pointer:?} must start with `/` (RFC 6901: \"/jobs/0/read/iops\")"),
+                        ));
+                    }
+                    FigureSource::Json { pointer }
+                }
+                (None, Some(r)) => {
+                    let pattern = self.expand(r)?;
+                    let re = regex::Regex::new(&pattern).map_err(|e| {
+                        self.err(r.span(), format!("regex {pattern:?} does not compile: {e}"))
+                    })?;
+                    if re.captures_len() < 2 {
+                        return Err(self.err(
+                            r.span(),
+                            format!(
+                                "regex {pattern:?} has no capture group: put the number in ( )"
+                            ),
+                        ));
+                    }
+                    FigureSource::Regex { pattern }
+                }
+                (Some(_), Some(r)) => {
+                    return Err(self.err(r.span(), "give `json` or `regex`, not both"));
+                }
+                (None, None) => {
+                    return Err(self.err(
+                        spanned.span(),
+                        format!("figure \"{name}\" needs `json` (a pointer) or `regex` (with a capture group)"),
+                    ));
+                }
+            };
+            let mut checks = Vec::new();
+            if let Some(v) = &f.min {
+                checks.push(ExpectCheck::Min(self.finite(v, "min")?));
+            }
+            if let Some(v) = &f.max {
+                checks.push(ExpectCheck::Max(self.finite(v, "max")?));
+            }
+            if let Some(v) = &f.equals {
+                if !checks.is_empty() {
+                    return Err(self.err(v.span(), "`equals` goes alone, without `min` or `max`"));
+                }
+                let value = self.json(v.get_ref(), v.span())?;
+                if !value.is_number() {
+                    return Err(self.err(v.span(), "a figure's `equals` is a number"));
+                }
+                checks.push(ExpectCheck::Equals(value));
+            }
+            out.push(Figure {
+                name,
+                from,
+                checks,
+                severity: match f.severity {
+                    None | Some(RawSeverity::Critical) => Severity::Critical,
+                    Some(RawSeverity::Warning) => Severity::Warning,
+                    Some(RawSeverity::Info) => Severity::Info,
+                },
+                unit: f.unit.as_ref().map(|u| u.get_ref().clone()),
+            });
+        }
+        Ok(out)
+    }
+
     fn finite(&self, v: &Spanned<f64>, key: &str) -> Result<f64, PlanError> {
         let x = *v.get_ref();
         if x.is_finite() {
@@ -429,6 +511,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
             "timeout",
             "expect_exit",
             "expect_stdout",
+            "figure",
         ],
         "probe" => &["expected"],
         "wait" => &["duration"],
