@@ -67,7 +67,6 @@ async fn answer(mut stream: TcpStream, status: u16) {
     let _ = stream.write_all(response.as_bytes()).await;
 }
 
-/// A port nobody listens on: bound, then released.
 /// A socket bound but never listening: it holds its port (no parallel
 /// test can take it, as a freed port could be) and refuses every
 /// connection.
@@ -77,6 +76,7 @@ fn refusing_port() -> tokio::net::TcpSocket {
     held
 }
 
+/// A port nobody listens on: bound, then released.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

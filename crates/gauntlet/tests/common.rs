@@ -149,12 +149,24 @@ pub struct Bench {
     pub marker: String,
 }
 
+/// A loopback port nothing listens on now, and one this test process has not
+/// handed out before: the kernel may give a just-closed port again at once,
+/// so two calls in a row could otherwise name the same port (CI once got a
+/// proxy whose listen port was its own upstream's).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Whether `program` runs (`program --version`); when not, says which
