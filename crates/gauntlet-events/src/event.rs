@@ -25,16 +25,25 @@ pub enum Event {
         name: String,
         kind: String,
     },
-    /// A stage ended; `message` says why when it failed. `verdict` is what
-    /// a judging stage (a test's checks) found: such a stage passes when it
-    /// has judged, whatever it found, so `passed` alone is not the verdict.
+    /// A stage ended; `message` says why when it failed or was skipped.
+    /// `verdict` is what a judging stage (a test's checks) found: such a
+    /// stage passes when it has judged, whatever it found, so `outcome`
+    /// alone is not the verdict.
     StageEnded {
         index: usize,
         total: usize,
         name: String,
-        passed: bool,
+        outcome: StageOutcome,
         message: Option<String>,
         verdict: Option<Validity>,
+    },
+    /// A held or interrupted run goes on: `how` is `retry` or `override`;
+    /// an override names the stage it let through, who and why.
+    RunResumed {
+        how: String,
+        stage: Option<String>,
+        who: Option<String>,
+        reason: Option<String>,
     },
     /// A detail inside the current stage.
     Note { text: String },
@@ -89,4 +98,29 @@ pub enum Event {
     /// The run is over for now: finished, held, interrupted or abandoned
     /// (the store's state), with its verdict (`unknown` unless finished).
     RunEnded { state: String, valid: Validity },
+}
+
+/// How a stage ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageOutcome {
+    Passed,
+    /// It failed: the run holds.
+    Failed,
+    /// It did not run what it is for: what it needs is absent (`message`
+    /// says what). Never a pass.
+    Skipped,
+    /// A signal stopped it.
+    Interrupted,
+}
+
+impl StageOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageOutcome::Passed => "passed",
+            StageOutcome::Failed => "failed",
+            StageOutcome::Skipped => "skipped",
+            StageOutcome::Interrupted => "interrupted",
+        }
+    }
 }

@@ -34,7 +34,7 @@
 pub mod clock;
 mod event;
 
-pub use event::Event;
+pub use event::{Event, StageOutcome};
 
 use std::sync::Arc;
 

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gauntlet_check::Validity;
-use gauntlet_events::Event;
+use gauntlet_events::{Event, StageOutcome as Ended};
 use gauntlet_plan::{Next, next_step};
 use gauntlet_store::{RunId, RunKind, RunState, StageAttempt, StageEnd, Store, StoreWriter};
 use tokio::sync::watch;
@@ -37,6 +37,9 @@ pub(crate) enum StageOutcome {
     /// It could not be carried out, and the run cannot be resumed: the run
     /// is abandoned (a test run, which never holds).
     Abandoned(String),
+    /// What it needs is absent (no GPU, no SMART on this disk): it ends
+    /// `skipped` with the reason, and the run goes on. Never a pass.
+    Skipped(String),
 }
 
 /// One stage of a run as the preset lists it: the store's name and kind.
@@ -139,6 +142,9 @@ impl<'a> Engine<'a> {
         let stages = preset.stages();
         self.progress
             .run_start(self.run.as_str(), P::KIND, stages.len());
+        if let Some(how) = &self.context.resumed {
+            self.progress.resumed(how);
+        }
         let result = self.steps(preset, &stages, &mut cancel).await;
         if let Err(e) = &result {
             // Left `running`, the run would later read as if this process
@@ -236,8 +242,14 @@ impl<'a> Engine<'a> {
             store.add_measurements(run, &self.samples.drain())?;
             let outcome = match (outcome, preset.take_broken()) {
                 (StageOutcome::Ended(end), Some(why)) => {
-                    self.progress
-                        .stage_end(index, total, &stage.name, false, Some(&why), None);
+                    self.progress.stage_end(
+                        index,
+                        total,
+                        &stage.name,
+                        Ended::Failed,
+                        Some(&why),
+                        None,
+                    );
                     store.interrupt_stage(run, &stage.name, end, &why)?;
                     return Ok(());
                 }
@@ -255,7 +267,11 @@ impl<'a> Engine<'a> {
                         index,
                         total,
                         &stage.name,
-                        end.passed,
+                        if end.passed {
+                            Ended::Passed
+                        } else {
+                            Ended::Failed
+                        },
                         end.message.as_deref(),
                         verdict,
                     );
@@ -269,15 +285,32 @@ impl<'a> Engine<'a> {
                         index,
                         total,
                         &stage.name,
-                        false,
+                        Ended::Interrupted,
                         Some("interrupted"),
                         None,
                     );
                     return Ok(());
                 }
+                StageOutcome::Skipped(why) => {
+                    store.skip_stage(run, &stage.name, &why)?;
+                    self.progress.stage_end(
+                        index,
+                        total,
+                        &stage.name,
+                        Ended::Skipped,
+                        Some(&why),
+                        None,
+                    );
+                }
                 StageOutcome::Abandoned(why) => {
-                    self.progress
-                        .stage_end(index, total, &stage.name, false, Some(&why), None);
+                    self.progress.stage_end(
+                        index,
+                        total,
+                        &stage.name,
+                        Ended::Failed,
+                        Some(&why),
+                        None,
+                    );
                     store.abandon(run, &why)?;
                     return Ok(());
                 }

@@ -131,6 +131,9 @@ pub struct RunContext {
     /// commands, soak users, readbacks, probes, checker programs) are
     /// clients on the control host and always run locally.
     pub backend: Arc<dyn Backend>,
+    /// Set by [`resume`]: how the run was made to go on, told on the
+    /// run's events (`run-resumed`) once it is driven again.
+    pub resumed: Option<Resumption>,
 }
 
 impl RunContext {
@@ -139,8 +142,23 @@ impl RunContext {
         RunContext {
             events,
             backend: gauntlet_node::LocalBackend::shared(),
+            resumed: None,
         }
     }
+}
+
+/// How an operator made a held or interrupted run go on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resumption {
+    /// `gauntlet retry`: the held stage runs again.
+    Retry,
+    /// `gauntlet override`: the held stage counts as done, by `who`, for
+    /// `reason`.
+    Override {
+        stage: String,
+        who: String,
+        reason: String,
+    },
 }
 
 /// How a run ended for now.
@@ -286,9 +304,14 @@ pub fn warn_exposed(plan: &Plan, events: &Events) {
 pub async fn resume(
     store: Store,
     run: &RunId,
+    how: Resumption,
     context: RunContext,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
+    let context = RunContext {
+        resumed: Some(how),
+        ..context
+    };
     let r = store.run(run.as_str())?;
     let plan = resolved_plan(&store, run)?;
     if plan.soak.is_some() {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gauntlet_events::{Event, Events};
+use gauntlet_events::{Event, Events, StageOutcome};
 
 #[derive(Clone, Debug)]
 pub struct Progress {
@@ -30,6 +30,23 @@ impl Progress {
         });
     }
 
+    pub fn resumed(&self, how: &crate::Resumption) {
+        self.events.emit(match how {
+            crate::Resumption::Retry => Event::RunResumed {
+                how: "retry".to_owned(),
+                stage: None,
+                who: None,
+                reason: None,
+            },
+            crate::Resumption::Override { stage, who, reason } => Event::RunResumed {
+                how: "override".to_owned(),
+                stage: Some(stage.clone()),
+                who: Some(who.clone()),
+                reason: Some(reason.clone()),
+            },
+        });
+    }
+
     pub fn stage_start(&self, index: usize, total: usize, name: &str, kind: &str) {
         self.events.emit(Event::StageStarted {
             index,
@@ -44,7 +61,7 @@ impl Progress {
         index: usize,
         total: usize,
         name: &str,
-        passed: bool,
+        outcome: StageOutcome,
         message: Option<&str>,
         verdict: Option<gauntlet_check::Validity>,
     ) {
@@ -52,7 +69,7 @@ impl Progress {
             index,
             total,
             name: name.to_owned(),
-            passed,
+            outcome,
             message: message.map(str::to_owned),
             verdict,
         });

@@ -73,7 +73,9 @@ fn a_plan_run_tells_its_stages_samples_check_and_end_as_events() {
         .iter()
         .filter_map(|e| match e {
             Event::StageStarted { name, .. } => Some(format!("start {name}")),
-            Event::StageEnded { name, passed, .. } => Some(format!("end {name} {passed}")),
+            Event::StageEnded { name, outcome, .. } => {
+                Some(format!("end {name} {}", outcome.as_str()))
+            }
             _ => None,
         })
         .collect();
@@ -81,11 +83,11 @@ fn a_plan_run_tells_its_stages_samples_check_and_end_as_events() {
         names,
         [
             "start up",
-            "end up true",
+            "end up passed",
             "start settle",
-            "end settle true",
+            "end settle passed",
             "start linear",
-            "end linear true"
+            "end linear passed"
         ]
     );
     assert!(

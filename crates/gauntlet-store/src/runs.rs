@@ -480,14 +480,18 @@ impl Store {
         })
     }
 
-    /// Skips a pending stage, next in order, without running it.
+    /// Skips a stage: a pending one, next in order, without running it, or
+    /// the running one, which found that what it needs is absent.
+    /// `message` says why; a skipped stage counts as done, never as passed.
     pub fn skip_stage(&self, run: &RunId, stage: &str, message: &str) -> Result<()> {
         self.write(|tx| {
             let (seq, r) = load_run(tx, run)?;
             self.ensure_driving(&r, Action::SkipStage)?;
             let stages = current_stages(tx, seq)?;
             let s = find(&stages, run, stage)?;
-            check_next(&stages, s, run, Action::SkipStage)?;
+            if s.state != StageState::Running {
+                check_next(&stages, s, run, Action::SkipStage)?;
+            }
             tx.execute(
                 "UPDATE stage_attempts SET state = 'skipped', ended_at = ?2, message = ?3
                  WHERE id = ?1",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use gauntlet_check::Validity;
 use gauntlet_events::Events;
-use gauntlet_pipeline::{Outcome, RunContext, Start};
+use gauntlet_pipeline::{Outcome, Resumption, RunContext, Start};
 use gauntlet_plan::{LoadOptions, PlanError};
 use gauntlet_report::run::{Format, RunReport, render};
 use gauntlet_store::{Run, RunFilter, RunKind, RunState, Store, StoreError, now_ms};
@@ -526,7 +526,7 @@ pub fn retry(args: RetryArgs) -> Result<u8> {
         note!("resuming run {}", run.id);
     }
     let outcome = drive(quiet, |context, cancel| async move {
-        gauntlet_pipeline::resume(store, &run.id, context, cancel).await
+        gauntlet_pipeline::resume(store, &run.id, Resumption::Retry, context, cancel).await
     })?;
     finish(outcome, false, &location)
 }
@@ -565,8 +565,13 @@ pub fn override_stage(args: OverrideArgs) -> Result<u8> {
             args.reason
         );
     }
+    let how = Resumption::Override {
+        stage,
+        who,
+        reason: args.reason.clone(),
+    };
     let outcome = drive(quiet, |context, cancel| async move {
-        gauntlet_pipeline::resume(store, &run.id, context, cancel).await
+        gauntlet_pipeline::resume(store, &run.id, how, context, cancel).await
     })?;
     finish(outcome, false, &location)
 }

@@ -6,7 +6,7 @@
 //! printing, never the run (`out.rs`).
 
 use gauntlet_check::Validity;
-use gauntlet_events::{Event, Subscriber};
+use gauntlet_events::{Event, StageOutcome, Subscriber};
 
 use crate::out::note;
 
@@ -135,7 +135,7 @@ impl Subscriber for Stages {
                 index,
                 total,
                 name,
-                passed,
+                outcome,
                 message,
                 verdict,
             } => {
@@ -144,12 +144,13 @@ impl Subscriber for Stages {
                 }
                 // A judging stage that judged "passed" as a stage; what it
                 // found is the word a person needs.
-                let verdict = match (passed, verdict) {
-                    (false, _) => "FAILED",
-                    (true, Some(Validity::Invalid)) => "judged: INVALID",
-                    (true, Some(Validity::Unknown)) => "judged: UNKNOWN",
-                    (true, Some(Validity::Valid)) => "judged: valid",
-                    (true, None) => "passed",
+                let verdict = match (outcome, verdict) {
+                    (StageOutcome::Failed | StageOutcome::Interrupted, _) => "FAILED",
+                    (StageOutcome::Skipped, _) => "SKIPPED",
+                    (StageOutcome::Passed, Some(Validity::Invalid)) => "judged: INVALID",
+                    (StageOutcome::Passed, Some(Validity::Unknown)) => "judged: UNKNOWN",
+                    (StageOutcome::Passed, Some(Validity::Valid)) => "judged: valid",
+                    (StageOutcome::Passed, None) => "passed",
                 };
                 let why = message
                     .as_deref()
