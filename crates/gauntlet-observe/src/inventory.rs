@@ -273,61 +273,15 @@ fn nics(root: &Path) -> Vec<Nic> {
 }
 
 fn temperatures(root: &Path) -> Vec<Temp> {
-    let dir = root.join("sys/class/hwmon");
-    let Ok(entries) = fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut devices: Vec<_> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
-    devices.sort_by_key(|path| natural_key(path));
-    let mut temps = Vec::new();
-    for device in devices {
-        let read = |file: &str| {
-            fs::read_to_string(device.join(file))
-                .ok()
-                .map(|s| s.trim().to_owned())
-        };
-        let sensor = read("name")
-            .filter(|n| !n.is_empty())
-            .or_else(|| device.file_name()?.to_str().map(str::to_owned))
-            .unwrap_or_default();
-        let Ok(files) = fs::read_dir(&device) else {
-            continue;
-        };
-        let mut inputs: Vec<String> = files
-            .filter_map(|f| {
-                let name = f.ok()?.file_name().to_str()?.to_owned();
-                let n = name.strip_prefix("temp")?.strip_suffix("_input")?;
-                n.parse::<u32>().is_ok().then(|| n.to_owned())
-            })
-            .collect();
-        inputs.sort_by_key(|n| n.parse::<u32>().unwrap_or(u32::MAX));
-        for n in inputs {
-            // A sensor that is absent or asleep fails to read (EAGAIN, ENXIO).
-            let Some(millis) = read(&format!("temp{n}_input")).and_then(|v| v.parse::<i64>().ok())
-            else {
-                continue;
-            };
-            temps.push(Temp {
-                sensor: sensor.clone(),
-                label: read(&format!("temp{n}_label"))
-                    .filter(|l| !l.is_empty())
-                    .unwrap_or_else(|| format!("temp{n}")),
-                celsius: millis as f64 / 1000.0,
-            });
-        }
-    }
-    temps
-}
-
-/// `hwmon10` after `hwmon9`.
-fn natural_key(path: &Path) -> (String, u64) {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
-    let number = digits.parse().unwrap_or(u64::MAX);
-    (name[..name.len() - digits.len()].to_owned(), number)
+    crate::hwmon::read_hwmon(&root.join("sys/class/hwmon"))
+        .into_iter()
+        .filter(|r| r.kind == gauntlet_plan::SensorKind::Temp)
+        .map(|r| Temp {
+            sensor: r.chip,
+            label: r.label,
+            celsius: r.value,
+        })
+        .collect()
 }
 
 /// Each interface's addresses with prefix lengths, from `getifaddrs`.
@@ -519,24 +473,6 @@ mod tests {
         assert_eq!(
             cpu_model("processor : 0\nHardware : BCM2835\n").as_deref(),
             Some("BCM2835")
-        );
-    }
-
-    #[test]
-    fn hwmon_order_is_natural() {
-        let mut paths = vec![
-            Path::new("hwmon10"),
-            Path::new("hwmon9"),
-            Path::new("hwmon1"),
-        ];
-        paths.sort_by_key(|p| natural_key(p));
-        assert_eq!(
-            paths,
-            [
-                Path::new("hwmon1"),
-                Path::new("hwmon9"),
-                Path::new("hwmon10")
-            ]
         );
     }
 }

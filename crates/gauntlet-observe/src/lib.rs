@@ -6,6 +6,9 @@
 //!   the same way.
 //! - [`resources`]: RSS and CPU of a process group, read from `/proc`, and
 //!   the cgroup OOM-kill counter that tells an OOM kill from other SIGKILLs.
+//! - [`disk`]: file systems, partition tables and volume metadata on a
+//!   block device, read-only, before a destructive stage.
+//! - [`hwmon`]: temperatures, fans and power from `/sys/class/hwmon`.
 //! - [`mod@inventory`]: what a machine is (CPUs, memory, disks, NICs, ...) for
 //!   `probe` stages, and [`compare`] against a plan's expectations.
 //!
@@ -14,11 +17,15 @@
 //! fixtures instead of depending on the machine they run on.
 
 pub mod backoff;
+pub mod disk;
+pub mod hwmon;
 pub mod inventory;
 pub mod probe;
 pub mod resources;
 
 pub use backoff::Backoff;
+pub use disk::{Signature, SignatureClass, probe_device, signatures};
+pub use hwmon::{Reading, read_hwmon};
 pub use inventory::{Difference, Disk, Inventory, Nic, Temp, compare, inventory, inventory_from};
 pub use probe::{
     Healthy, HttpClient, HttpResponse, NeverHealthy, ProbeOutcome, http_request, probe_in,

@@ -18,11 +18,15 @@ use std::sync::Arc;
 
 use gauntlet_check::Validity;
 use gauntlet_events::{Event, StageOutcome as Ended};
-use gauntlet_plan::{Next, next_step};
-use gauntlet_store::{RunId, RunKind, RunState, StageAttempt, StageEnd, Store, StoreWriter};
+use gauntlet_plan::{Guards, HWMON_ROOT, Next, Sensors, next_step};
+use gauntlet_store::{
+    RunId, RunKind, RunState, StageAttempt, StageEnd, StageState, Store, StoreWriter,
+};
 use tokio::sync::watch;
 
 use crate::progress::Progress;
+use crate::requires;
+use crate::sensors::{SensorSampler, StageHeat, judge_heat};
 use crate::stage::resolved_plan_path;
 use crate::supervisor::Samples;
 use crate::{Outcome, PipelineError, RunContext, record_service_logs, write_reports};
@@ -42,10 +46,13 @@ pub(crate) enum StageOutcome {
     Skipped(String),
 }
 
-/// One stage of a run as the preset lists it: the store's name and kind.
+/// One stage of a run as the preset lists it: the store's name and kind,
+/// and what the driver checks around it (what it requires, how hot it may
+/// run).
 pub(crate) struct StageName {
     pub name: String,
     pub kind: String,
+    pub guards: Guards,
 }
 
 /// Where a stage runs: the store and the run, the attempt the driver
@@ -93,6 +100,12 @@ pub(crate) trait Preset {
 
     /// The run's verdict once every stage passed.
     fn verdict(&self) -> Validity;
+
+    /// The sensor sampler's settings, when the run's stages should be
+    /// sampled (a plan's; the workbench has no hardware to watch).
+    fn sensors(&self) -> Option<Sensors> {
+        None
+    }
 
     /// Stops everything the preset started (services, proxies): on every
     /// end of the run, before the reports.
@@ -182,6 +195,13 @@ impl<'a> Engine<'a> {
     ) -> Result<(), PipelineError> {
         let (store, run, total) = (self.store, &self.run, stages.len());
         let mut restored = false;
+        let hwmon = preset
+            .sensors()
+            .map_or_else(|| PathBuf::from(HWMON_ROOT), |s| s.root);
+        // Beside every stage; stopped when the loop ends, however it ends.
+        let sampler = preset
+            .sensors()
+            .map(|s| SensorSampler::start(s, self.samples.clone(), self.progress.clone()));
         loop {
             if *cancel.borrow() {
                 // Between stages: nothing is running, so nothing fails;
@@ -203,7 +223,13 @@ impl<'a> Engine<'a> {
             let statuses: Vec<_> = stored.iter().map(|s| s.1).collect();
             let index = match next_step(&statuses) {
                 Next::Finished => {
-                    store.finish_run(run, preset.verdict())?;
+                    // A run whose every stage was skipped checked nothing.
+                    let verdict = if statuses.iter().all(|s| *s == StageState::Skipped) {
+                        Validity::Unknown
+                    } else {
+                        preset.verdict()
+                    };
+                    store.finish_run(run, verdict)?;
                     return Ok(());
                 }
                 Next::Hold(_) => return Ok(()),
@@ -214,29 +240,32 @@ impl<'a> Engine<'a> {
             self.samples.set_attempt(Some(attempt.id));
             self.progress
                 .stage_start(index, total, &stage.name, &stage.kind);
-            let resumed = !restored && index > 0;
-            restored = true;
-            let outcome = if preset.watches_cancel(index) {
-                let at = At {
-                    store,
-                    run,
-                    index,
-                    attempt: &attempt,
-                    cancel,
-                };
-                restore_then_run(preset, resumed, at).await?
+            let absent = tokio::select! {
+                absent = requires::missing(&stage.guards.requires, &hwmon) => absent,
+                _ = cancelled(cancel) => {
+                    store.interrupt_run(run, INTERRUPTED)?;
+                    return Ok(());
+                }
+            };
+            let outcome = if let Some(why) = absent {
+                StageOutcome::Skipped(why)
             } else {
-                let (_keep, mut own) = watch::channel(false);
-                let at = At {
-                    store,
-                    run,
-                    index,
-                    attempt: &attempt,
-                    cancel: &mut own,
-                };
-                tokio::select! {
-                    outcome = restore_then_run(preset, resumed, at) => outcome?,
-                    _ = cancelled(cancel) => StageOutcome::Interrupted(INTERRUPTED.to_owned()),
+                if let Some(s) = &sampler {
+                    s.stage_started();
+                }
+                let resumed = !restored && index > 0;
+                restored = true;
+                let outcome = self
+                    .run_stage(preset, index, &attempt, cancel, resumed)
+                    .await?;
+                match (outcome, &sampler) {
+                    (StageOutcome::Ended(end), Some(s)) => StageOutcome::Ended(self.with_heat(
+                        end,
+                        stage.guards.max_temp_c,
+                        &s.stage_ended(),
+                        s.root(),
+                    )),
+                    (outcome, _) => outcome,
                 }
             };
             store.add_measurements(run, &self.samples.drain())?;
@@ -316,6 +345,76 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+    }
+}
+
+impl Engine<'_> {
+    /// Runs stage `index` through the preset: the preset watches the
+    /// cancel signal itself, or the driver drops the stage at a Ctrl-C.
+    async fn run_stage<P: Preset>(
+        &self,
+        preset: &mut P,
+        index: usize,
+        attempt: &StageAttempt,
+        cancel: &mut watch::Receiver<bool>,
+        resumed: bool,
+    ) -> Result<StageOutcome, PipelineError> {
+        let (store, run) = (self.store, &self.run);
+        if preset.watches_cancel(index) {
+            let at = At {
+                store,
+                run,
+                index,
+                attempt,
+                cancel,
+            };
+            return restore_then_run(preset, resumed, at).await;
+        }
+        let (_keep, mut own) = watch::channel(false);
+        let at = At {
+            store,
+            run,
+            index,
+            attempt,
+            cancel: &mut own,
+        };
+        Ok(tokio::select! {
+            outcome = restore_then_run(preset, resumed, at) => outcome?,
+            _ = cancelled(cancel) => StageOutcome::Interrupted(INTERRUPTED.to_owned()),
+        })
+    }
+
+    /// The stage's end with what the sensors saw: `max_temp_c` exceeded
+    /// fails it; a limit no sensor could check is said, never passed
+    /// over in silence.
+    fn with_heat(
+        &self,
+        mut end: StageEnd,
+        max_temp_c: Option<f64>,
+        heat: &StageHeat,
+        root: &std::path::Path,
+    ) -> StageEnd {
+        let (shown, too_hot, unchecked) = judge_heat(max_temp_c, heat, root);
+        if heat.hottest.is_none() && heat.lost.is_empty() && max_temp_c.is_none() {
+            return end;
+        }
+        let summary = end.summary.get_or_insert_with(|| serde_json::json!({}));
+        if let Some(object) = summary.as_object_mut() {
+            object.insert("sensors".to_owned(), shown);
+        }
+        if let Some(why) = too_hot {
+            end.message = Some(match (end.passed, end.message.take()) {
+                (false, Some(m)) => format!("{m}; {why}"),
+                _ => why,
+            });
+            end.passed = false;
+        } else if let Some(why) = unchecked {
+            self.progress.note(&why);
+            if end.passed && end.message.is_none() {
+                end.message = Some(why);
+            }
+        }
+        end
     }
 }
 

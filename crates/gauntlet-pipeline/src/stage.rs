@@ -79,6 +79,7 @@ impl Preset for StageRunner {
             .map(|s| StageName {
                 name: s.name.clone(),
                 kind: s.kind().to_owned(),
+                guards: s.guards.clone(),
             })
             .collect()
     }
@@ -116,6 +117,10 @@ impl Preset for StageRunner {
     /// Every stage passed; the checks among them gate like any stage.
     fn verdict(&self) -> Validity {
         Validity::Valid
+    }
+
+    fn sensors(&self) -> Option<gauntlet_plan::Sensors> {
+        Some(self.plan.sensors.clone())
     }
 
     async fn stop(&mut self) {
@@ -174,6 +179,20 @@ impl StageRunner {
                 deps,
             } => self.module(module, *cycle, *cycles, deps, &rel).await,
             StageAction::Check(check) => self.check(check, &rel).await,
+            StageAction::Gate {
+                stage,
+                devices,
+                allowed,
+            } => {
+                let (stage, devices, allowed) = (stage.clone(), devices.clone(), allowed.clone());
+                for d in &devices {
+                    self.progress
+                        .note(&format!("probing {} (read-only)", d.display()));
+                }
+                tokio::task::spawn_blocking(move || crate::gate::check(&stage, &devices, &allowed))
+                    .await
+                    .unwrap_or_else(|e| StageEnd::failed(format!("the device probe failed: {e}")))
+            }
             StageAction::Matrix(m) => {
                 let Some(lab) = self.plan.lab.as_ref() else {
                     return StageEnd::failed("a matrix stage needs the plan's lab".to_owned());

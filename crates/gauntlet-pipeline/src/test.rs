@@ -96,6 +96,7 @@ impl Preset for Workbench {
         vec![StageName {
             name: STAGE.to_owned(),
             kind: "test".to_owned(),
+            guards: Default::default(),
         }]
     }
 

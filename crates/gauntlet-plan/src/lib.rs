@@ -25,6 +25,7 @@ pub mod container;
 pub mod error;
 pub mod exposure;
 pub mod figures;
+pub mod hardware;
 pub mod lab;
 pub mod load;
 mod model;
@@ -47,6 +48,7 @@ pub use container::{
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};
 pub use figures::{judge_figure, read_figure};
+pub use hardware::{Guards, HWMON_ROOT, Requirements, SENSOR_INTERVAL, SensorKind, Sensors};
 pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};
 pub use load::{LoadOptions, load, load_lab, load_lab_str, load_str, parse_set};
 pub use model::*;

@@ -9,6 +9,7 @@ mod container;
 pub(crate) use container::parse_volume;
 pub(crate) use services::RSS_GROWTH_WARN_PCT;
 mod faults;
+mod hardware;
 mod lab;
 mod matrix;
 mod options;
@@ -98,7 +99,17 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
     let services = cx.services(&raw.service, lab.as_ref(), compose.as_ref())?;
     let soak = cx.soak(&raw, &services, opts, lab.as_ref())?;
     let cluster = cx.cluster(&raw, &services, lab.as_ref())?;
-    let mut stages = cx.stages(&raw.stage, &services, lab.as_ref())?;
+    let allowed_devices = raw
+        .allowed_devices
+        .as_ref()
+        .map(|list| cx.allowed_devices(list))
+        .transpose()?;
+    let mut stages = cx.stages(
+        &raw.stage,
+        &services,
+        lab.as_ref(),
+        allowed_devices.as_ref(),
+    )?;
     if soak.is_some()
         && let Some((raw_stage, _)) = raw
             .stage
@@ -111,6 +122,20 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         return Err(cx.err(
             raw_stage.get_ref().kind.span(),
             "a soak plan's [[stage]] entries can only be `check` stages (judged after the readback, part of the verdict)",
+        ));
+    }
+    if soak.is_some()
+        && let Some((key, span)) = raw.stage.iter().find_map(|s| {
+            let s = s.get_ref();
+            s.requires
+                .as_ref()
+                .map(|r| ("requires", r.span()))
+                .or_else(|| s.max_temp_c.as_ref().map(|t| ("max_temp_c", t.span())))
+        })
+    {
+        return Err(cx.err(
+            span,
+            format!("`{key}` is for a plan's stages; a soak's check stages run after its readback, whatever the machine"),
         ));
     }
     options::apply_options(&mut stages, &services, opts)?;
@@ -130,6 +155,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             message: "the plan has no [[stage]]; add stages, or pass --cycles / --modules to cycle the modules".to_owned(),
         });
     }
+    let sensors = cx.sensors(raw.sensors.as_ref(), &stages)?;
     Ok(Plan {
         name,
         description: raw.description,
@@ -144,6 +170,8 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             .as_ref()
             .map_or_else(Vec::new, |c| c.warnings.clone()),
         compose: compose.map(|c| c.source),
+        sensors,
+        allowed_devices: allowed_devices.map(|a| a.paths).unwrap_or_default(),
     })
 }
 

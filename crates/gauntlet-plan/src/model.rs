@@ -39,6 +39,12 @@ pub struct Plan {
     /// the run starts.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The devices a destructive stage may name (`allowed_devices`).
+    #[serde(default)]
+    pub allowed_devices: Vec<PathBuf>,
+    /// The sensor sampler's settings.
+    #[serde(default)]
+    pub sensors: crate::Sensors,
 }
 
 /// How to start a program.
@@ -217,6 +223,9 @@ pub struct StageSpec {
     /// Unique; defaults to `<kind>` or `<kind>-<n>` when a kind repeats.
     pub name: String,
     pub kind: StageKind,
+    /// What it needs, may destroy and may not exceed.
+    #[serde(default)]
+    pub guards: crate::Guards,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -60,6 +60,28 @@ pub(crate) struct RawPlan {
     pub check: Vec<Spanned<RawCheck>>,
     /// Services from a Compose file.
     pub compose: Option<Spanned<RawCompose>>,
+    /// The devices destructive stages may name.
+    pub allowed_devices: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The sensor sampler.
+    pub sensors: Option<Spanned<RawSensors>>,
+}
+
+/// `[sensors]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSensors {
+    pub interval: Option<Spanned<toml::Value>>,
+    pub root: Option<Spanned<String>>,
+}
+
+/// `[stage.requires]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequires {
+    pub programs: Option<Vec<Spanned<String>>>,
+    pub paths: Option<Vec<Spanned<String>>>,
+    pub sensors: Option<Vec<Spanned<String>>>,
+    pub command: Option<Spanned<RawCommandLine>>,
 }
 
 /// `[compose]`.
@@ -199,6 +221,12 @@ pub(crate) struct RawStage {
     pub attempts: Option<Spanned<i64>>,
     pub cool_off: Option<Spanned<toml::Value>>,
     pub thresholds: Option<Spanned<Entries<Spanned<toml::Value>>>>,
+    // any kind
+    pub requires: Option<Spanned<RawRequires>>,
+    pub max_temp_c: Option<Spanned<f64>>,
+    // command
+    pub destructive: Option<Spanned<bool>>,
+    pub devices: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 impl RawStage {
@@ -229,6 +257,8 @@ impl RawStage {
             ("attempts", span(&self.attempts)),
             ("cool_off", span(&self.cool_off)),
             ("thresholds", span(&self.thresholds)),
+            ("destructive", span(&self.destructive)),
+            ("devices", span(&self.devices)),
         ]
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))

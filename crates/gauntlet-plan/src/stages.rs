@@ -3,6 +3,7 @@
 //! exactly where it stopped.
 
 use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -15,11 +16,15 @@ use crate::{CheckStage, Expectation, Plan, StageKind, TestCommand};
 pub struct RunStage {
     pub name: String,
     pub action: StageAction,
+    /// The plan stage's guards (a module stage has its cycle stage's; a
+    /// gate none of its own).
+    #[serde(default)]
+    pub guards: crate::Guards,
 }
 
 impl RunStage {
     /// `"up"`, `"command"`, `"probe"`, `"wait"`, `"down"`, `"module"`,
-    /// `"check"` or `"matrix"`.
+    /// `"check"`, `"matrix"` or `"gate"`.
     pub fn kind(&self) -> &'static str {
         match self.action {
             StageAction::Up { .. } => "up",
@@ -30,6 +35,7 @@ impl RunStage {
             StageAction::Module { .. } => "module",
             StageAction::Check(_) => "check",
             StageAction::Matrix(_) => "matrix",
+            StageAction::Gate { .. } => "gate",
         }
     }
 }
@@ -66,6 +72,18 @@ pub enum StageAction {
     Check(CheckStage),
     /// A connectivity matrix over lab hosts.
     Matrix(crate::MatrixStage),
+    /// Before a destructive stage: probes its devices, read-only, for
+    /// file systems, partition tables and volume metadata; finding any
+    /// fails it, which holds the run until an operator overrides it (with
+    /// a reason, in every report) or clears the device and retries.
+    Gate {
+        /// The destructive stage it guards.
+        stage: String,
+        devices: Vec<PathBuf>,
+        /// The plan's `allowed_devices`, checked again on the device each
+        /// path resolves to.
+        allowed: Vec<PathBuf>,
+    },
 }
 
 /// How many rounds a `cycle` stage may have (`cycles`, `--cycles`): a
@@ -85,6 +103,8 @@ pub fn run_stage_count(stages: &[crate::StageSpec]) -> u64 {
         .iter()
         .map(|s| match &s.kind {
             StageKind::Cycle { modules, cycles } => u64::from(*cycles) * modules.len() as u64,
+            // A destructive stage has its gate before it.
+            _ if !s.guards.devices.is_empty() => 2,
             _ => 1,
         })
         .sum()
@@ -137,15 +157,28 @@ pub fn expand(plan: &Plan) -> Vec<RunStage> {
                                 cycles: *cycles,
                                 deps: module_deps(plan, module),
                             },
+                            guards: stage.guards.clone(),
                         });
                     }
                 }
                 continue;
             }
         };
+        if !stage.guards.devices.is_empty() {
+            out.push(RunStage {
+                name: names.take(format!("{}/gate", stage.name)),
+                action: StageAction::Gate {
+                    stage: stage.name.clone(),
+                    devices: stage.guards.devices.clone(),
+                    allowed: plan.allowed_devices.clone(),
+                },
+                guards: crate::Guards::default(),
+            });
+        }
         out.push(RunStage {
             name: names.take(stage.name.clone()),
             action,
+            guards: stage.guards.clone(),
         });
     }
     out
@@ -170,7 +203,8 @@ pub fn running_before(plan: &Plan, stages: &[RunStage], index: usize) -> Vec<Str
             | StageAction::Wait { .. }
             | StageAction::Module { .. }
             | StageAction::Check(_)
-            | StageAction::Matrix(_) => {}
+            | StageAction::Matrix(_)
+            | StageAction::Gate { .. } => {}
         }
     }
     let running: Vec<String> = running.into_iter().map(str::to_owned).collect();

@@ -225,6 +225,7 @@ fn full_plan_loads_to_the_expected_model() {
             kind: StageKind::Up {
                 services: strings(&["api"]),
             },
+            guards: Default::default(),
         },
         StageSpec {
             name: s("smoke"),
@@ -246,6 +247,7 @@ fn full_plan_loads_to_the_expected_model() {
                     figures: Vec::new(),
                 },
             }),
+            guards: Default::default(),
         },
         StageSpec {
             name: s("probe"),
@@ -279,12 +281,14 @@ fn full_plan_loads_to_the_expected_model() {
                     },
                 ],
             },
+            guards: Default::default(),
         },
         StageSpec {
             name: s("wait"),
             kind: StageKind::Wait {
                 duration: Duration::from_secs(2),
             },
+            guards: Default::default(),
         },
         StageSpec {
             name: s("cycle"),
@@ -292,18 +296,21 @@ fn full_plan_loads_to_the_expected_model() {
                 modules: strings(&["api"]),
                 cycles: 3,
             },
+            guards: Default::default(),
         },
         StageSpec {
             name: s("up-2"),
             kind: StageKind::Up {
                 services: strings(&["redis", "api"]),
             },
+            guards: Default::default(),
         },
         StageSpec {
             name: s("down"),
             kind: StageKind::Down {
                 services: strings(&["redis"]),
             },
+            guards: Default::default(),
         },
     ];
 
@@ -323,6 +330,8 @@ fn full_plan_loads_to_the_expected_model() {
         cluster: None,
         compose: None,
         warnings: Vec::new(),
+        allowed_devices: Vec::new(),
+        sensors: Default::default(),
     };
     assert_eq!(plan, expected);
 }

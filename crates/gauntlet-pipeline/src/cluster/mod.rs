@@ -223,6 +223,7 @@ impl Preset for ClusterTest {
             .map(|(name, kind)| StageName {
                 name: (*name).to_owned(),
                 kind: (*kind).to_owned(),
+                guards: Default::default(),
             })
             .collect()
     }

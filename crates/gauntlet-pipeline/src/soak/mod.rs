@@ -233,6 +233,7 @@ impl Preset for Driver<'_> {
             .map(|s| StageName {
                 name: (*s).to_owned(),
                 kind: stage_kind(s).to_owned(),
+                guards: Default::default(),
             })
             .collect()
     }
@@ -275,6 +276,11 @@ impl Preset for Driver<'_> {
     }
 
     /// The gated verdict of the readback (`unknown` if none was judged).
+    /// A soak is sampled too: hours of load are when a machine runs hot.
+    fn sensors(&self) -> Option<gauntlet_plan::Sensors> {
+        Some(self.plan.sensors.clone())
+    }
+
     fn verdict(&self) -> Validity {
         self.verdict.unwrap_or(Validity::Unknown)
     }

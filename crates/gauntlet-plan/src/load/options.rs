@@ -69,6 +69,7 @@ pub(super) fn apply_options(
                 modules: sort_modules(services, &modules),
                 cycles: opts.cycles.unwrap_or(1),
             },
+            guards: Default::default(),
         });
         return Ok(());
     }

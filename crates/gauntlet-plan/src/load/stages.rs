@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use toml::Spanned;
 
+use super::hardware::AllowedDevices;
 use super::{CHECK_TIMEOUT, COMMAND_TIMEOUT, Cx, list_or_none, modules_of, sort_modules};
 use crate::error::PlanError;
 use crate::raw::{Entries, RawExpected, RawFigure, RawSeverity, RawStage};
@@ -28,6 +29,7 @@ impl Cx<'_> {
         raw: &[Spanned<RawStage>],
         services: &[Service],
         lab: Option<&crate::LabSpec>,
+        allowed_devices: Option<&AllowedDevices>,
     ) -> Result<Vec<StageSpec>, PlanError> {
         // Kinds and explicit names first: default names must avoid every
         // explicit one, wherever it appears.
@@ -88,7 +90,8 @@ impl Cx<'_> {
                     "matrix" => StageKind::Matrix(self.matrix(r, lab)?),
                     _ => self.stage_kind(r, &name, services)?,
                 };
-                Ok(StageSpec { name, kind })
+                let guards = self.guards(r, &name, allowed_devices)?;
+                Ok(StageSpec { name, kind, guards })
             })
             .collect()
     }
@@ -512,6 +515,8 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
             "expect_exit",
             "expect_stdout",
             "figure",
+            "destructive",
+            "devices",
         ],
         "probe" => &["expected"],
         "wait" => &["duration"],

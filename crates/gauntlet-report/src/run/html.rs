@@ -19,6 +19,14 @@ const CHARTS: &[(&str, &str)] = &[
     ("health_latency", "Health-check latency per service"),
 ];
 
+/// Titles of the charts drawn only when the run has their samples.
+const SOMETIMES: &[(&str, &str)] = &[
+    ("temperature", "Temperatures (hwmon sensors)"),
+    ("fan", "Fans (hwmon sensors)"),
+    ("power", "Power (hwmon sensors)"),
+    ("figure", "Figures read from command output"),
+];
+
 const CSS: &str = r#"
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
@@ -150,7 +158,10 @@ fn write_charts(h: &mut String, r: &RunReport) {
             r,
             &axis,
             &format!("chart-{id}"),
-            &format!("{kind} over time"),
+            &SOMETIMES
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or_else(|| format!("{kind} over time"), |(_, t)| (*t).to_owned()),
             &r.series_of(kind),
         ));
     }

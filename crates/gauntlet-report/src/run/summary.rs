@@ -108,15 +108,16 @@ impl Summary {
         }
         let result = Outcome::from(report.run.result);
         let overrides = report.overrides.len();
+        let skipped = count(StageState::Skipped);
         Summary {
             state: report.run.state,
             result,
-            headline: headline(report, result, overrides),
+            headline: headline(report, result, &caveats(overrides, skipped)),
             stages: report.stages.len(),
             passed: count(StageState::Passed),
             failed: count(StageState::Failed),
             overridden: count(StageState::Overridden),
-            skipped: count(StageState::Skipped),
+            skipped,
             pending: count(StageState::Pending),
             running: count(StageState::Running),
             modules,
@@ -128,7 +129,10 @@ impl Summary {
     /// How the run should look at a glance.
     pub(crate) fn tone(&self) -> Tone {
         match (self.state, self.result) {
-            (RunState::Finished, Outcome::Pass) if self.overrides == 0 => Tone::Good,
+            // A skipped stage checked nothing: a pass with one is not all green.
+            (RunState::Finished, Outcome::Pass) if self.overrides == 0 && self.skipped == 0 => {
+                Tone::Good
+            }
             (RunState::Finished, Outcome::Pass | Outcome::Unknown) => Tone::Warn,
             (RunState::Finished, _) => Tone::Bad,
             (RunState::Running, _) => Tone::Info,
@@ -143,13 +147,11 @@ impl Summary {
             (RunState::Finished, r) => r.as_str().to_ascii_uppercase(),
             (state, _) => state.as_str().to_ascii_uppercase(),
         };
-        if self.overrides > 0 {
-            format!(
-                "{word} WITH {}",
-                plural(self.overrides, "override").to_ascii_uppercase()
-            )
-        } else {
+        let caveats = caveats(self.overrides, self.skipped);
+        if caveats.is_empty() {
             word
+        } else {
+            format!("{word} WITH {}", caveats.to_ascii_uppercase())
         }
     }
 }
@@ -208,21 +210,33 @@ impl Tone {
     }
 }
 
-fn headline(report: &RunReport, result: Outcome, overrides: usize) -> String {
+/// What qualifies a verdict: `2 overrides and 1 skipped`, or nothing.
+fn caveats(overrides: usize, skipped: usize) -> String {
+    let mut parts = Vec::new();
+    if overrides > 0 {
+        parts.push(plural(overrides, "override"));
+    }
+    if skipped > 0 {
+        parts.push(format!("{skipped} skipped"));
+    }
+    parts.join(" and ")
+}
+
+fn headline(report: &RunReport, result: Outcome, caveats: &str) -> String {
     let stage = report
         .run
         .held_stage
         .as_deref()
         .map(|s| format!(" at stage {s}"))
         .unwrap_or_default();
-    let with = if overrides > 0 {
-        format!(" with {}", plural(overrides, "override"))
-    } else {
+    let with = if caveats.is_empty() {
         String::new()
+    } else {
+        format!(" with {caveats}")
     };
     match report.run.state {
         RunState::Finished => match result {
-            Outcome::Pass if overrides > 0 => format!("⚠ passed{with}"),
+            Outcome::Pass if !caveats.is_empty() => format!("⚠ passed{with}"),
             Outcome::Pass => "✅ passed".to_owned(),
             Outcome::Fail => format!("❌ failed{with}"),
             Outcome::Unknown => format!("⚠ unknown: not proven{with}"),
