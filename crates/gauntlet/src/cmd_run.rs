@@ -11,7 +11,7 @@ use gauntlet_events::Events;
 use gauntlet_pipeline::{Outcome, Resumption, RunContext, Start};
 use gauntlet_plan::{LoadOptions, PlanError};
 use gauntlet_report::run::{Format, RunReport, render};
-use gauntlet_store::{Run, RunFilter, RunKind, RunState, Store, StoreError, now_ms};
+use gauntlet_store::{Run, RunFilter, RunKind, RunState, StageState, Store, StoreError, now_ms};
 
 use crate::cli::{AbandonArgs, OverrideArgs, ReportArgs, RetryArgs, RunArgs, RunsArgs, ShowArgs};
 use crate::exit::{self, Failure};
@@ -231,7 +231,16 @@ fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
         let report = RunReport::load(&store, &run.id).map_err(store_error)?;
         out!("{}", render(&report, Format::Json));
     } else {
-        print_outcome(run, &outcome);
+        // Skipped stages checked nothing: the verdict line names them.
+        let skipped: Vec<String> = location
+            .open(false)?
+            .stage_states(&run.id)
+            .map_err(store_error)?
+            .into_iter()
+            .filter(|(_, state)| *state == StageState::Skipped)
+            .map(|(name, _)| name)
+            .collect();
+        print_outcome(run, &outcome, &skipped);
     }
     Ok(match run.state {
         RunState::Finished => exit::for_validity(run.result.unwrap_or(Validity::Unknown)),
@@ -240,17 +249,22 @@ fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
     })
 }
 
-fn print_outcome(run: &Run, outcome: &Outcome) {
+fn print_outcome(run: &Run, outcome: &Outcome, skipped: &[String]) {
     let took = run.took_ms(now_ms()) as f64 / 1000.0;
     match run.state {
         RunState::Finished => out!(
-            "run {} of plan {}: finished, {} in {took:.1} s",
+            "run {} of plan {}: finished, {}{} in {took:.1} s",
             run.id,
             run.plan_name,
             match run.result {
                 Some(Validity::Valid) => "PASS",
                 Some(Validity::Invalid) => "FAIL",
                 _ => "UNKNOWN",
+            },
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" with {} skipped ({})", skipped.len(), skipped.join(", "))
             }
         ),
         RunState::Held | RunState::Interrupted => {
