@@ -56,6 +56,8 @@ fn number(v: &serde_json::Value) -> Option<f64> {
     match v {
         serde_json::Value::Number(n) => n.as_f64(),
         serde_json::Value::String(s) => s.trim().parse().ok(),
+        // `smart_status.passed`: a verdict a tool prints as a boolean.
+        serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
         _ => None,
     }
     .filter(|x: &f64| x.is_finite())

@@ -231,16 +231,38 @@ fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
         let report = RunReport::load(&store, &run.id).map_err(store_error)?;
         out!("{}", render(&report, Format::Json));
     } else {
-        // Skipped stages checked nothing: the verdict line names them.
-        let skipped: Vec<String> = location
-            .open(false)?
+        // What qualifies a pass is on the verdict line: stages an operator
+        // let through, and stages that checked nothing.
+        let store = location.open(false)?;
+        let overridden: Vec<String> = store
+            .overrides(&run.id)
+            .map_err(store_error)?
+            .into_iter()
+            .map(|o| o.stage)
+            .collect();
+        let skipped: Vec<String> = store
             .stage_states(&run.id)
             .map_err(store_error)?
             .into_iter()
             .filter(|(_, state)| *state == StageState::Skipped)
             .map(|(name, _)| name)
             .collect();
-        print_outcome(run, &outcome, &skipped);
+        let mut caveats = Vec::new();
+        if !overridden.is_empty() {
+            caveats.push(format!(
+                "{} overridden ({})",
+                overridden.len(),
+                overridden.join(", ")
+            ));
+        }
+        if !skipped.is_empty() {
+            caveats.push(format!(
+                "{} skipped ({})",
+                skipped.len(),
+                skipped.join(", ")
+            ));
+        }
+        print_outcome(run, &outcome, &caveats.join(" and "));
     }
     Ok(match run.state {
         RunState::Finished => exit::for_validity(run.result.unwrap_or(Validity::Unknown)),
@@ -249,7 +271,7 @@ fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
     })
 }
 
-fn print_outcome(run: &Run, outcome: &Outcome, skipped: &[String]) {
+fn print_outcome(run: &Run, outcome: &Outcome, caveats: &str) {
     let took = run.took_ms(now_ms()) as f64 / 1000.0;
     match run.state {
         RunState::Finished => out!(
@@ -261,10 +283,10 @@ fn print_outcome(run: &Run, outcome: &Outcome, skipped: &[String]) {
                 Some(Validity::Invalid) => "FAIL",
                 _ => "UNKNOWN",
             },
-            if skipped.is_empty() {
+            if caveats.is_empty() {
                 String::new()
             } else {
-                format!(" with {} skipped ({})", skipped.len(), skipped.join(", "))
+                format!(" with {caveats}")
             }
         ),
         RunState::Held | RunState::Interrupted => {

@@ -421,3 +421,105 @@ fn a_mounted_device_is_held_and_blank_devices_go_through() {
         "{message}"
     );
 }
+
+/// A figure's value in a stage's summary.
+fn figure(stage: &Value, name: &str) -> f64 {
+    stage["summary"]["figures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no figures: {stage:#}"))
+        .iter()
+        .find(|f| f["name"] == name)
+        .and_then(|f| f["value"].as_f64())
+        .unwrap_or_else(|| panic!("no figure {name}: {stage:#}"))
+}
+
+#[test]
+fn the_hardware_example_judges_real_tools_and_skips_what_is_absent() {
+    if !(common::have("stress-ng", "stress-ng")
+        && common::have("fio", "fio")
+        && common::have("iperf3", "iperf3"))
+    {
+        return;
+    }
+    let bench = Bench::new();
+    let port = common::free_port().to_string();
+    let scratch = bench.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let out = bench.gauntlet(&[
+        "run",
+        common::example("plans/hardware.toml").to_str().unwrap(),
+        "--set",
+        "seconds=1",
+        "--set",
+        &format!("iperf_port={port}"),
+        "--set",
+        &format!("scratch={}", scratch.display()),
+        "--set",
+        "disk=/dev/gauntlet-no-such-disk",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let report = report_of(&bench);
+    assert!(figure(stage(&report, "cpu-stress"), "cpu_bogo_ops_per_s") > 0.0);
+    assert!(figure(stage(&report, "memory-stress"), "vm_bogo_ops_per_s") > 0.0);
+    assert!(figure(stage(&report, "storage-randread"), "read_iops") >= 1000.0);
+    assert!(figure(stage(&report, "storage-randread"), "read_p99_ns") > 0.0);
+    assert!(figure(stage(&report, "storage-randwrite"), "write_iops") >= 500.0);
+    assert!(figure(stage(&report, "network"), "received_bits_per_s") >= 1e8);
+    let smart = stage(&report, "smart");
+    assert_eq!(smart["state"], "skipped", "{smart:#}");
+    assert!(
+        smart["message"]
+            .as_str()
+            .unwrap()
+            .contains("no SMART on /dev/gauntlet-no-such-disk"),
+        "{smart:#}"
+    );
+    // Absent here, present on a GPU machine: never a pass without running.
+    let gpu = stage(&report, "gpu");
+    if !std::path::Path::new("/usr/bin/nvidia-smi").exists() {
+        assert_eq!(gpu["state"], "skipped", "{gpu:#}");
+    }
+    assert_ne!(gpu["state"], "pending");
+    // fio removed its file; the iperf3 server is gone.
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+    common::assert_no_processes_with_marker(&bench.marker);
+}
+
+#[test]
+fn the_wipe_example_holds_on_a_file_system_and_erases_only_after_an_override() {
+    if !(lab_allowed() && common::have("fio", "fio")) {
+        return;
+    }
+    let bench = Bench::new();
+    let disk = Loop::new(&bench.path().join("disk.img"));
+    run(&["mkfs.ext4", "-q", "-F", disk.path()]);
+    let plan = common::example("plans/hardware-wipe.toml");
+    let set = format!("disk={}", disk.path());
+    let out = bench.gauntlet(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--set",
+        &set,
+        "--set",
+        "seconds=1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "held: {}", explain(&out));
+    assert_eq!(report_of(&bench)["run"]["held_stage"], "badblocks/gate");
+    let out = bench.gauntlet(&[
+        "override",
+        "latest",
+        "--reason",
+        "a loop device of this test",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    assert!(
+        stdout(&out).contains("with 1 overridden (badblocks/gate)"),
+        "{}",
+        explain(&out)
+    );
+    let report = report_of(&bench);
+    assert_eq!(figure(stage(&report, "badblocks"), "bad_blocks"), 0.0);
+    // badblocks left the device blank, so the second gate lets fio through.
+    assert_eq!(stage(&report, "raw-randwrite/gate")["state"], "passed");
+    assert!(figure(stage(&report, "raw-randwrite"), "write_iops") > 0.0);
+}

@@ -448,10 +448,18 @@ impl Cx<'_> {
                 if !checks.is_empty() {
                     return Err(self.err(v.span(), "`equals` goes alone, without `min` or `max`"));
                 }
-                let value = self.json(v.get_ref(), v.span())?;
-                if !value.is_number() {
-                    return Err(self.err(v.span(), "a figure's `equals` is a number"));
-                }
+                // A JSON boolean reads as 1 or 0 (see `read_figure`), so
+                // `equals = true` is `equals = 1`.
+                let value = match self.json(v.get_ref(), v.span())? {
+                    serde_json::Value::Bool(b) => serde_json::json!(u8::from(b)),
+                    n if n.is_number() => n,
+                    _ => {
+                        return Err(self.err(
+                            v.span(),
+                            "a figure's `equals` is a number (or true / false)",
+                        ));
+                    }
+                };
                 checks.push(ExpectCheck::Equals(value));
             }
             out.push(Figure {
