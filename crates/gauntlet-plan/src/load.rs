@@ -11,6 +11,7 @@ pub(crate) use services::RSS_GROWTH_WARN_PCT;
 mod faults;
 mod lab;
 mod matrix;
+mod notify;
 mod options;
 mod services;
 mod soak;
@@ -113,6 +114,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             "a soak plan's [[stage]] entries can only be `check` stages (judged after the readback, part of the verdict)",
         ));
     }
+    let notify = cx.notify(&raw.notify)?;
     options::apply_options(&mut stages, &services, opts)?;
     let count = crate::stages::run_stage_count(&stages);
     if count > crate::MAX_RUN_STAGES as u64 {
@@ -140,6 +142,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         soak,
         lab,
         cluster,
+        notify,
         warnings: compose
             .as_ref()
             .map_or_else(Vec::new, |c| c.warnings.clone()),

@@ -17,10 +17,12 @@ use toml::Spanned;
 
 mod cluster;
 mod lab;
+mod notify;
 mod soak;
 
 pub(crate) use cluster::*;
 pub(crate) use lab::*;
+pub(crate) use notify::*;
 pub(crate) use soak::*;
 
 /// The whole file.
@@ -60,6 +62,9 @@ pub(crate) struct RawPlan {
     pub check: Vec<Spanned<RawCheck>>,
     /// Services from a Compose file.
     pub compose: Option<Spanned<RawCompose>>,
+    /// Who is told what happens (see `raw/notify.rs`).
+    #[serde(default)]
+    pub notify: Vec<Spanned<RawNotify>>,
 }
 
 /// `[compose]`.
