@@ -20,6 +20,12 @@ pub fn utc_parts(ms: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
     )
 }
 
+/// RFC 3339 in UTC with milliseconds: `2026-11-23T17:45:01.250Z`.
+pub fn rfc3339(ms: i64) -> String {
+    let (y, mo, d, h, mi, s, milli) = utc_parts(ms);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -48,5 +54,11 @@ mod tests {
         assert_eq!(utc_parts(951_825_600_000).1, 2);
         assert_eq!(utc_parts(951_825_600_000).2, 29);
         assert_eq!(utc_parts(-1), (1969, 12, 31, 23, 59, 59, 999));
+    }
+
+    #[test]
+    fn rfc3339_is_utc_with_milliseconds() {
+        assert_eq!(rfc3339(1_795_455_901_999), "2026-11-23T17:45:01.999Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
     }
 }

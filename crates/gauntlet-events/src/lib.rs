@@ -50,6 +50,13 @@ pub trait Subscriber: Send + Sync {
     fn wants_streams(&self) -> bool {
         true
     }
+
+    /// Called once the run has ended (after `run-ended`): a subscriber
+    /// that handed work to a thread of its own (a notifier's deliveries)
+    /// waits here, within its own bounds, until that work is done, so
+    /// nothing is lost when the process exits. Most have nothing to wait
+    /// for.
+    fn flush(&self) {}
 }
 
 /// The handle a run emits on: cheap to clone, shared by every task of the
@@ -93,6 +100,14 @@ impl Events {
     pub fn emit(&self, event: Event) {
         for s in self.subscribers.iter() {
             s.on_event(&event);
+        }
+    }
+
+    /// Waits until every subscriber has done what it queued (see
+    /// [`Subscriber::flush`]): the run's end, before the process exits.
+    pub fn flush(&self) {
+        for s in self.subscribers.iter() {
+            s.flush();
         }
     }
 

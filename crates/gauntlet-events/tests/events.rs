@@ -31,6 +31,30 @@ fn every_subscriber_sees_every_event_in_order() {
 }
 
 #[test]
+fn flush_reaches_every_subscriber_and_defaults_to_nothing() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Flushed(AtomicUsize);
+    impl Subscriber for Flushed {
+        fn on_event(&self, _event: &Event) {}
+        fn flush(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    let (a, b) = (Arc::new(Flushed::default()), Arc::new(Flushed::default()));
+    // A subscriber without a flush of its own (Collect) is flushed too: a no-op.
+    let events = Events::new(vec![a.clone() as Arc<dyn Subscriber>])
+        .with(Arc::new(Collect::default()))
+        .with(b.clone());
+    events.flush();
+    assert_eq!(a.0.load(Ordering::SeqCst), 1);
+    assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    Events::none().flush();
+}
+
+#[test]
 fn nobody_listening_is_fine_and_says_so() {
     let events = Events::none();
     assert!(!events.is_heard());

@@ -159,6 +159,21 @@ impl<'a> Engine<'a> {
             self.progress.resumed(how);
         }
         let result = self.steps(preset, &stages, &mut cancel).await;
+        let ended = self.end(preset, result).await;
+        // What subscribers queued (a notifier's deliveries, `run-ended`
+        // among them) is done before the process may exit, however the
+        // run ended; each waits within its own bounds.
+        self.progress.events().flush();
+        ended
+    }
+
+    /// The end of every run: stop what the preset started, keep what was
+    /// measured, write the reports and say `run-ended`.
+    async fn end<P: Preset>(
+        &self,
+        preset: &mut P,
+        result: Result<(), PipelineError>,
+    ) -> Result<Outcome, PipelineError> {
         if let Err(e) = &result {
             // Left `running`, the run would later read as if this process
             // had died; say what stopped it. (Refused if it is not ours.)

@@ -27,6 +27,7 @@ mod gate;
 mod health;
 mod lab;
 mod matrix;
+mod notify;
 mod progress;
 mod requires;
 mod sensors;
@@ -339,6 +340,7 @@ async fn drive(
     // Up before the engine starts the run's clock; held to the end.
     let lab = lab::up(&plan, seed).await?;
     let containers = containers::up(&plan, run.as_str()).await?;
+    let context = notify::attach(&plan, context);
     let engine = Engine::new(store, run, context)?;
     warn_exposed(&plan, engine.progress.events());
     let plan = Arc::new(plan);

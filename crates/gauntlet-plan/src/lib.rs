@@ -18,6 +18,9 @@
 //! `docs/soak.md`): [`Plan::soak`] holds its users, readback, faults,
 //! proxies, observer and invariants ([`soak`]), and its `[[stage]]` list
 //! may be empty.
+//!
+//! Any plan may have `[[notify]]` entries ([`notify`]): a URL or a command
+//! told of chosen events of its runs.
 
 pub mod cluster;
 pub mod compose;
@@ -29,6 +32,7 @@ pub mod hardware;
 pub mod lab;
 pub mod load;
 mod model;
+pub mod notify;
 pub mod order;
 pub mod progress;
 mod raw;
@@ -52,6 +56,9 @@ pub use hardware::{Guards, HWMON_ROOT, Requirements, SENSOR_INTERVAL, SensorKind
 pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};
 pub use load::{LoadOptions, load, load_lab, load_lab_str, load_str, parse_set};
 pub use model::*;
+pub use notify::{
+    MAX_NOTIFY_TIMEOUT, NOTIFY_TIMEOUT, Notify, NotifyEvent, NotifyTarget, url_for_log,
+};
 pub mod soak;
 pub use order::{dependency_order, stop_order};
 pub use progress::{

@@ -12,6 +12,7 @@ mod faults;
 mod hardware;
 mod lab;
 mod matrix;
+mod notify;
 mod options;
 mod services;
 mod soak;
@@ -138,6 +139,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             format!("`{key}` is for a plan's stages; a soak's check stages run after its readback, whatever the machine"),
         ));
     }
+    let notify = cx.notify(&raw.notify)?;
     options::apply_options(&mut stages, &services, opts)?;
     let count = crate::stages::run_stage_count(&stages);
     if count > crate::MAX_RUN_STAGES as u64 {
@@ -166,6 +168,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         soak,
         lab,
         cluster,
+        notify,
         warnings: compose
             .as_ref()
             .map_or_else(Vec::new, |c| c.warnings.clone()),

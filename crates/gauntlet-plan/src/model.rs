@@ -34,6 +34,10 @@ pub struct Plan {
     /// The Compose file its services came from, when it has `[compose]`.
     #[serde(default)]
     pub compose: Option<crate::compose::ComposeSource>,
+    /// Who is told what happens in a run (`[[notify]]`), in the file's
+    /// order.
+    #[serde(default)]
+    pub notify: Vec<crate::notify::Notify>,
     /// What loading noticed and let pass, each naming its file and line
     /// (a Compose key that changes nothing under gauntlet); shown before
     /// the run starts.

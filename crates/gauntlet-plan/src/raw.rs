@@ -17,10 +17,12 @@ use toml::Spanned;
 
 mod cluster;
 mod lab;
+mod notify;
 mod soak;
 
 pub(crate) use cluster::*;
 pub(crate) use lab::*;
+pub(crate) use notify::*;
 pub(crate) use soak::*;
 
 /// The whole file.
@@ -64,6 +66,9 @@ pub(crate) struct RawPlan {
     pub allowed_devices: Option<Spanned<Vec<Spanned<String>>>>,
     /// The sensor sampler.
     pub sensors: Option<Spanned<RawSensors>>,
+    /// Who is told what happens (see `raw/notify.rs`).
+    #[serde(default)]
+    pub notify: Vec<Spanned<RawNotify>>,
 }
 
 /// `[sensors]`.

@@ -329,6 +329,7 @@ fn full_plan_loads_to_the_expected_model() {
         lab: None,
         cluster: None,
         compose: None,
+        notify: Vec::new(),
         warnings: Vec::new(),
         allowed_devices: Vec::new(),
         sensors: Default::default(),

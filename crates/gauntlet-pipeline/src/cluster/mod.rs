@@ -146,7 +146,8 @@ pub async fn cluster(
         &start.new_run(STAGES.iter().map(|(n, k)| NewStage::new(*n, *k)).collect()),
     )?;
     crate::save_resolved_plan(&store, &run.id, &start.plan)?;
-    let engine = Engine::new(&store, run.id, start.context)?;
+    let context = crate::notify::attach(&start.plan, start.context);
+    let engine = Engine::new(&store, run.id, context)?;
     let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
     // Removed (its files) when the preset drops, however the run ends.

@@ -128,6 +128,7 @@ pub(crate) async fn drive(
     // Up before the engine starts the run's clock; held to the end.
     let lab = crate::lab::up(&plan, seed).await?;
     let containers = crate::containers::up(&plan, run.as_str()).await?;
+    let context = crate::notify::attach(&plan, context);
     let engine = Engine::new(store, run, context)?;
     let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
