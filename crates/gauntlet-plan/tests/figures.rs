@@ -59,6 +59,14 @@ fn bad_figures_are_errors_at_their_line() {
             "must start with `/`",
         ),
         (
+            FIO.replace(
+                "json = \"/jobs/0/read/iops\"",
+                "json = \"/jobs/0/read~iops\"",
+            ),
+            "hw.toml:7:8:",
+            "has a `~` that is not `~0`",
+        ),
+        (
             FIO.replace(r"([\d.]+) Gbits/sec", r"([\d.]+ Gbits"),
             "hw.toml:12:9:",
             "does not compile",

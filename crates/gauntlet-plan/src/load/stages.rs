@@ -410,6 +410,17 @@ impl Cx<'_> {
                             format!("JSON pointer {pointer:?} must start with `/` (RFC 6901: \"/jobs/0/read/iops\")"),
                         ));
                     }
+                    // `~` escapes only `~0` (~) and `~1` (/): any other
+                    // names nothing in any document.
+                    if pointer
+                        .match_indices('~')
+                        .any(|(i, _)| !matches!(pointer.as_bytes().get(i + 1), Some(b'0' | b'1')))
+                    {
+                        return Err(self.err(
+                            p.span(),
+                            format!("JSON pointer {pointer:?} has a `~` that is not `~0` (a ~) or `~1` (a /), so it names nothing (RFC 6901)"),
+                        ));
+                    }
                     FigureSource::Json { pointer }
                 }
                 (None, Some(r)) => {
