@@ -28,6 +28,7 @@ pub mod container;
 pub mod error;
 pub mod exposure;
 pub mod figures;
+pub mod fleet;
 pub mod hardware;
 pub mod lab;
 pub mod load;
@@ -52,9 +53,12 @@ pub use container::{
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};
 pub use figures::{judge_figure, read_figure};
+pub use fleet::{Fleet, FleetNode, SshTarget};
 pub use hardware::{Guards, HWMON_ROOT, Requirements, SENSOR_INTERVAL, SensorKind, Sensors};
 pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};
-pub use load::{LoadOptions, load, load_lab, load_lab_str, load_str, parse_set};
+pub use load::{
+    LoadOptions, load, load_fleet, load_fleet_str, load_lab, load_lab_str, load_str, parse_set,
+};
 pub use model::*;
 pub use notify::{
     MAX_NOTIFY_TIMEOUT, NOTIFY_TIMEOUT, Notify, NotifyEvent, NotifyTarget, url_for_log,

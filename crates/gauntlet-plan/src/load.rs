@@ -7,8 +7,10 @@ mod compose;
 mod container;
 
 pub(crate) use container::parse_volume;
+pub use fleet::{load_fleet, load_fleet_str};
 pub(crate) use services::RSS_GROWTH_WARN_PCT;
 mod faults;
+mod fleet;
 mod hardware;
 mod lab;
 mod matrix;

@@ -16,11 +16,13 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
 mod cluster;
+mod fleet;
 mod lab;
 mod notify;
 mod soak;
 
 pub(crate) use cluster::*;
+pub(crate) use fleet::*;
 pub(crate) use lab::*;
 pub(crate) use notify::*;
 pub(crate) use soak::*;

@@ -1,0 +1,74 @@
+//! The fleet file (`fleet.toml`): the hosts a fleet loop deploys to and
+//! tests on, reached over SSH. Each node has a name, an address (or an
+//! alias of the user's `~/.ssh/config`) and a fallback address, the SSH
+//! settings that differ from `[defaults]`, and what the loop and its
+//! reports group nodes by: a role (`bootstrap`, `test`, `monitor`, ...), a
+//! region, the NAT it sits behind, labels. See `docs/fleet.md`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::NatType;
+
+/// A loaded fleet file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fleet {
+    /// `name`, else the file's stem.
+    pub name: String,
+    /// The file, absolute.
+    pub path: PathBuf,
+    /// In the file's order.
+    pub nodes: Vec<FleetNode>,
+}
+
+impl Fleet {
+    pub fn node(&self, name: &str) -> Option<&FleetNode> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+/// One `[[node]]`, with `[defaults]` applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetNode {
+    /// Unique in the fleet.
+    pub name: String,
+    pub ssh: SshTarget,
+    /// `bootstrap`, `test`, `monitor`, ... (`test` unless said).
+    pub role: String,
+    pub region: Option<String>,
+    /// The NAT in front of it; `None`: a public address.
+    pub nat: Option<NatType>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl FleetNode {
+    /// `public` or the NAT's name, for tables and reports.
+    pub fn nat_word(&self) -> &'static str {
+        self.nat.map_or("public", NatType::name)
+    }
+}
+
+/// How to reach a node over SSH. What is `None` is left to the user's
+/// `~/.ssh/config` and OpenSSH's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SshTarget {
+    /// A host name, an IP address or an `~/.ssh/config` alias.
+    pub address: String,
+    /// Tried when `address` does not answer.
+    pub fallback_address: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    /// A private key (`ssh -i`).
+    pub identity: Option<PathBuf>,
+    /// A known-hosts file of the fleet's own (`UserKnownHostsFile`); host
+    /// keys are checked against it, or the user's, always.
+    pub known_hosts: Option<PathBuf>,
+    /// How long a connection attempt may take.
+    pub connect_timeout: Duration,
+}
+
+/// How long a connection attempt may take unless the fleet says otherwise.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
