@@ -159,7 +159,7 @@ fn cpu_model(cpuinfo: &str) -> Option<String> {
 }
 
 /// A `/proc/meminfo` line (`MemTotal:  24683656 kB`) in MiB.
-fn meminfo_mib(meminfo: &str, key: &str) -> Option<u64> {
+pub(crate) fn meminfo_mib(meminfo: &str, key: &str) -> Option<u64> {
     meminfo.lines().find_map(|line| {
         let (k, v) = line.split_once(':')?;
         if k != key {
@@ -170,12 +170,12 @@ fn meminfo_mib(meminfo: &str, key: &str) -> Option<u64> {
     })
 }
 
-fn parse_uptime(text: &str) -> Option<u64> {
+pub(crate) fn parse_uptime(text: &str) -> Option<u64> {
     let secs: f64 = text.split_ascii_whitespace().next()?.parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then_some(secs as u64)
 }
 
-fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
+pub(crate) fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
     let mut words = text.split_ascii_whitespace().map(|w| w.parse::<f64>().ok());
     Some([words.next()??, words.next()??, words.next()??])
 }

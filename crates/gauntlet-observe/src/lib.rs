@@ -9,6 +9,8 @@
 //! - [`disk`]: file systems, partition tables and volume metadata on a
 //!   block device, read-only, before a destructive stage.
 //! - [`hwmon`]: temperatures, fans and power from `/sys/class/hwmon`.
+//! - [`vitals`]: a host's load, memory, uptime and root disk in one
+//!   round trip (a fleet node's, over SSH).
 //! - [`mod@inventory`]: what a machine is (CPUs, memory, disks, NICs, ...) for
 //!   `probe` stages, and [`compare`] against a plan's expectations.
 //!
@@ -22,6 +24,7 @@ pub mod hwmon;
 pub mod inventory;
 pub mod probe;
 pub mod resources;
+pub mod vitals;
 
 pub use backoff::Backoff;
 pub use disk::{Signature, SignatureClass, probe_device, signatures};
@@ -35,3 +38,4 @@ pub use resources::{
     GroupSample, cpu_percent, cpu_percent_between, group_pids, looks_like_oom, oom_kill_count,
     percentile, sample_group, sample_pids, usage_of,
 };
+pub use vitals::{VITALS_SCRIPT, Vitals, parse_vitals};
