@@ -255,15 +255,15 @@ impl<'a> Engine<'a> {
             self.samples.set_attempt(Some(attempt.id));
             self.progress
                 .stage_start(index, total, &stage.name, &stage.kind);
+            // `None`: a Ctrl-C came while the requirements were checked.
             let absent = tokio::select! {
-                absent = requires::missing(&stage.guards.requires, &hwmon) => absent,
-                _ = cancelled(cancel) => {
-                    store.interrupt_run(run, INTERRUPTED)?;
-                    return Ok(());
-                }
+                absent = requires::missing(&stage.guards.requires, &hwmon) => Some(absent),
+                _ = cancelled(cancel) => None,
             };
-            let outcome = if let Some(why) = absent {
+            let outcome = if let Some(Some(why)) = absent {
                 StageOutcome::Skipped(why)
+            } else if absent.is_none() {
+                StageOutcome::Interrupted(INTERRUPTED.to_owned())
             } else {
                 if let Some(s) = &sampler {
                     s.stage_started();
