@@ -22,11 +22,17 @@ pub struct Fleet {
     pub path: PathBuf,
     /// In the file's order.
     pub nodes: Vec<FleetNode>,
+    /// In the file's order.
+    pub projects: Vec<Project>,
 }
 
 impl Fleet {
     pub fn node(&self, name: &str) -> Option<&FleetNode> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn project(&self, name: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.name == name)
     }
 }
 
@@ -72,3 +78,54 @@ pub struct SshTarget {
 
 /// How long a connection attempt may take unless the fleet says otherwise.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One `[[project]]`: what the loop builds here, deploys to its nodes and
+/// runs there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub name: String,
+    /// The project's work tree on this machine (absolute): the build and
+    /// the fix hook run here, and the fix commits are read from its log.
+    pub repo: PathBuf,
+    /// Run here, never on the nodes.
+    pub build: crate::Command,
+    pub build_timeout: Duration,
+    /// What the build makes (absolute).
+    pub artifact: PathBuf,
+    /// Where the artifact goes on each node (absolute): uploaded beside it,
+    /// then renamed over it, so a running binary is never written in place.
+    pub install: String,
+    /// The nodes that run it, in the fleet's order.
+    pub nodes: Vec<String>,
+    pub service: ProjectService,
+    /// Given the evidence directory; exit 0 means it committed a fix.
+    pub fix_hook: Option<crate::Command>,
+    pub fix_timeout: Duration,
+    /// Checkpoints, build and fix bounds, regression tolerance.
+    pub loop_spec: gauntlet_fleet::LoopSpec,
+}
+
+/// How the project runs on a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectService {
+    pub control: ServiceControl,
+    /// Checked after each start; `{{address}}` and `{{node}}` are the
+    /// node's.
+    pub health: Option<crate::HealthCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServiceControl {
+    /// A command Gauntlet starts and supervises on the node.
+    Supervised {
+        command: crate::CommandLine,
+        stop_timeout: Duration,
+    },
+    /// A systemd unit: `systemctl stop`, `start`, `is-active`.
+    Systemd { unit: String },
+}
+
+/// How long a build may take unless the project says otherwise.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long the fix hook may take unless the project says otherwise.
+pub const FIX_TIMEOUT: Duration = Duration::from_secs(30 * 60);

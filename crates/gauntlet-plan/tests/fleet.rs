@@ -141,3 +141,120 @@ fn each_mistake_is_named_at_its_line() {
     let e = load("name = \"empty\"\n").unwrap_err().to_string();
     assert!(e.contains("the fleet has no [[node]]"), "{e}");
 }
+
+const PROJECT: &str = r#"
+[[project]]
+name = "ant-quic"
+repo = "../ant-quic"
+build = "cargo build --release --bin ant-quic"
+artifact = "target/release/ant-quic"
+install = "/opt/ant-quic/bin/ant-quic"
+nodes = ["role:bootstrap", "nat:symmetric"]
+fix_hook = ["./scripts/fix.sh"]
+checkpoints = ["30s", "2m"]
+max_builds = 2
+regression_tolerance_pct = 5.0
+[project.service]
+command = "/opt/ant-quic/bin/ant-quic --listen 0.0.0.0:9000"
+[project.service.health]
+tcp = "{{address}}:9000"
+"#;
+
+#[test]
+fn a_project_builds_here_installs_there_and_runs_on_the_nodes_it_selects() {
+    use gauntlet_plan::{CommandLine, Probe, ServiceControl};
+    let fleet = load(&format!("{FLEET}{PROJECT}")).unwrap();
+    let p = fleet.project("ant-quic").unwrap();
+    assert_eq!(p.repo, PathBuf::from("/fleets/p2p/../ant-quic"));
+    assert_eq!(p.build.cwd, PathBuf::from("/fleets/p2p/../ant-quic"));
+    assert_eq!(
+        p.build.command,
+        CommandLine::Shell("cargo build --release --bin ant-quic".into())
+    );
+    assert_eq!(
+        p.artifact,
+        PathBuf::from("/fleets/p2p/../ant-quic/target/release/ant-quic")
+    );
+    assert_eq!(p.install, "/opt/ant-quic/bin/ant-quic");
+    assert_eq!(p.nodes, ["saorsa-1", "saorsa-4"]);
+    assert!(matches!(
+        p.service.control,
+        ServiceControl::Supervised { .. }
+    ));
+    assert_eq!(
+        p.service.health.as_ref().unwrap().probe,
+        Probe::Tcp {
+            address: "{{address}}:9000".into()
+        }
+    );
+    assert_eq!(
+        p.loop_spec.checkpoints,
+        [Duration::from_secs(30), Duration::from_secs(120)]
+    );
+    assert_eq!(p.loop_spec.max_builds, 2);
+    assert_eq!(p.loop_spec.max_fixes, 5, "the default");
+    assert_eq!(p.loop_spec.regression_tolerance_pct, 5.0);
+    assert!(p.fix_hook.is_some());
+}
+
+#[test]
+fn each_project_mistake_is_named_at_its_line() {
+    let base = |change: (&str, &str)| format!("{FLEET}{}", PROJECT.replace(change.0, change.1));
+    // Line numbers: PROJECT's line n is line 27 + n of the file.
+    let at = |n: usize| 27 + n;
+    for (text, line, words) in [
+        (
+            base((
+                "install = \"/opt/ant-quic/bin/ant-quic\"",
+                "install = \"bin/ant-quic\"",
+            )),
+            at(7),
+            "is the absolute path of the file on each node",
+        ),
+        (
+            base((
+                "nodes = [\"role:bootstrap\", \"nat:symmetric\"]",
+                "nodes = [\"role:relay\"]",
+            )),
+            at(8),
+            "\"role:relay\" selects no node",
+        ),
+        (
+            base((
+                "checkpoints = [\"30s\", \"2m\"]",
+                "checkpoints = [\"2m\", \"30s\"]",
+            )),
+            at(10),
+            "each later than the one before",
+        ),
+        (
+            base(("max_builds = 2", "max_builds = 0")),
+            at(11),
+            "between 1 and 100",
+        ),
+        (
+            base((
+                "[project.service]\n",
+                "[project.service]\nsystemd = \"ant-quic.service\"\n",
+            )),
+            at(14),
+            "both `command` and `systemd`",
+        ),
+        (
+            base(("build = \"cargo build --release --bin ant-quic\"\n", "")),
+            at(2),
+            "project \"ant-quic\" has no `build`",
+        ),
+        (
+            format!("{FLEET}{PROJECT}{PROJECT}"),
+            at(PROJECT.lines().count() + 3),
+            "two projects are named \"ant-quic\"",
+        ),
+    ] {
+        let e = load(&text).expect_err(&text).to_string();
+        assert!(
+            e.contains(&format!("fleet.toml:{line}:")) && e.contains(words),
+            "wanted line {line} and {words:?}, got: {e}"
+        );
+    }
+}

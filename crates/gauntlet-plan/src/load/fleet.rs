@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::{Cx, plain_name, tidy};
-use crate::NatType;
 use crate::error::PlanError;
-use crate::fleet::{CONNECT_TIMEOUT, Fleet, FleetNode, SshTarget};
-use crate::raw::{RawFleet, RawNode, RawSsh};
+use crate::fleet::{
+    BUILD_TIMEOUT, CONNECT_TIMEOUT, FIX_TIMEOUT, Fleet, FleetNode, Project, ProjectService,
+    ServiceControl, SshTarget,
+};
+use crate::raw::{RawCommandLine, RawFleet, RawNode, RawProject, RawProjectService, RawSsh};
+use crate::{Command, CommandLine, NatType};
 
 /// Reads and loads the fleet file at `path`; `sets` are `--set key=value`.
 pub fn load_fleet(path: &Path, sets: &[(String, String)]) -> Result<Fleet, PlanError> {
@@ -72,14 +75,233 @@ pub fn load_fleet_str(
             message: "the fleet has no [[node]]".to_owned(),
         });
     }
+    let mut projects: Vec<Project> = Vec::with_capacity(raw.project.len());
+    for project in &raw.project {
+        let p = project.get_ref();
+        cx.check_name(&p.name, "project")?;
+        if projects.iter().any(|q| q.name == *p.name.get_ref()) {
+            return Err(cx.err(
+                p.name.span(),
+                format!("two projects are named \"{}\"", p.name.get_ref()),
+            ));
+        }
+        projects.push(cx.project(project, &nodes)?);
+    }
     Ok(Fleet {
         name,
         path: file,
         nodes,
+        projects,
     })
 }
 
 impl Cx<'_> {
+    fn project(
+        &self,
+        spanned: &Spanned<RawProject>,
+        nodes: &[FleetNode],
+    ) -> Result<Project, PlanError> {
+        let p = spanned.get_ref();
+        let name = p.name.get_ref().clone();
+        let needs =
+            |key: &str| self.err(spanned.span(), format!("project \"{name}\" has no `{key}`"));
+        let repo = match &p.repo {
+            Some(r) => self.local_path(r)?,
+            None => self.dir.clone(),
+        };
+        let in_repo = |raw: &Spanned<RawCommandLine>| -> Result<Command, PlanError> {
+            Ok(Command {
+                command: self.command_line(raw)?,
+                cwd: repo.clone(),
+                env: BTreeMap::new(),
+            })
+        };
+        let build = in_repo(p.build.as_ref().ok_or_else(|| needs("build"))?)?;
+        let artifact = {
+            let a = p.artifact.as_ref().ok_or_else(|| needs("artifact"))?;
+            let text = self.expand(a)?;
+            if text.is_empty() {
+                return Err(self.err(a.span(), "`artifact` is empty"));
+            }
+            tidy(&repo.join(text))
+        };
+        let install = {
+            let i = p.install.as_ref().ok_or_else(|| needs("install"))?;
+            let text = self.expand(i)?;
+            if !text.starts_with('/') || text.ends_with('/') || text.contains("/../") {
+                return Err(self.err(
+                    i.span(),
+                    format!("`install` {text:?} is the absolute path of the file on each node (/opt/app/bin/app)"),
+                ));
+            }
+            text
+        };
+        let service = {
+            let s = p.service.as_ref().ok_or_else(|| needs("service"))?;
+            self.project_service(s, &repo)?
+        };
+        let count = |v: &Option<Spanned<i64>>, key: &str, default: u32| match v {
+            None => Ok(default),
+            Some(n) => u32::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| self.err(n.span(), format!("`{key}` is between 1 and 100"))),
+        };
+        let defaults = gauntlet_fleet::LoopSpec::default();
+        let checkpoints = match &p.checkpoints {
+            None => defaults.checkpoints.clone(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for c in list.get_ref() {
+                    let d = self.duration(c, "checkpoints")?;
+                    if out.last().is_some_and(|last| d <= *last) {
+                        return Err(self.err(
+                            c.span(),
+                            "`checkpoints` count from the first green test: each later than the one before",
+                        ));
+                    }
+                    out.push(d);
+                }
+                out
+            }
+        };
+        let tolerance = match &p.regression_tolerance_pct {
+            None => defaults.regression_tolerance_pct,
+            Some(t) if (0.0..=100.0).contains(t.get_ref()) => *t.get_ref(),
+            Some(t) => {
+                return Err(self.err(
+                    t.span(),
+                    "`regression_tolerance_pct` is a percentage between 0 and 100",
+                ));
+            }
+        };
+        Ok(Project {
+            nodes: self.select_nodes(p.nodes.as_ref(), nodes)?,
+            repo: repo.clone(),
+            build,
+            build_timeout: self.duration_or(
+                p.build_timeout.as_ref(),
+                "build_timeout",
+                BUILD_TIMEOUT,
+            )?,
+            artifact,
+            install,
+            service,
+            fix_hook: p.fix_hook.as_ref().map(in_repo).transpose()?,
+            fix_timeout: self.duration_or(p.fix_timeout.as_ref(), "fix_timeout", FIX_TIMEOUT)?,
+            loop_spec: gauntlet_fleet::LoopSpec {
+                checkpoints,
+                max_builds: count(&p.max_builds, "max_builds", defaults.max_builds)?,
+                max_fixes: count(&p.max_fixes, "max_fixes", defaults.max_fixes)?,
+                regression_tolerance_pct: tolerance,
+            },
+            name,
+        })
+    }
+
+    fn project_service(
+        &self,
+        spanned: &Spanned<RawProjectService>,
+        repo: &Path,
+    ) -> Result<ProjectService, PlanError> {
+        let s = spanned.get_ref();
+        let control = match (&s.command, &s.systemd) {
+            (Some(_), Some(unit)) => {
+                return Err(self.err(
+                    unit.span(),
+                    "the service has both `command` and `systemd`; give one: a command Gauntlet supervises on the node, or a systemd unit",
+                ));
+            }
+            (None, None) => {
+                return Err(self.err(
+                    spanned.span(),
+                    "the service needs `command` (Gauntlet supervises it on the node) or `systemd` (a unit)",
+                ));
+            }
+            (Some(c), None) => ServiceControl::Supervised {
+                command: self.command_line(c)?,
+                stop_timeout: self.duration_or(
+                    s.stop_timeout.as_ref(),
+                    "stop_timeout",
+                    std::time::Duration::from_secs(10),
+                )?,
+            },
+            (None, Some(unit)) => {
+                let text = self.expand(unit)?;
+                if !plain_name(&text.replace('@', "")) {
+                    return Err(
+                        self.err(unit.span(), format!("{text:?} is not a systemd unit name"))
+                    );
+                }
+                if let Some(t) = &s.stop_timeout {
+                    return Err(self.err(
+                        t.span(),
+                        "`stop_timeout` goes with `command`; a unit's own TimeoutStopSec applies",
+                    ));
+                }
+                ServiceControl::Systemd { unit: text }
+            }
+        };
+        // Checks that run here (`command`) start in the project's tree;
+        // `exec` runs on the node.
+        let here = Command {
+            command: CommandLine::Argv(vec!["true".to_owned()]),
+            cwd: repo.to_owned(),
+            env: BTreeMap::new(),
+        };
+        let health = s
+            .health
+            .as_ref()
+            .map(|h| self.health(h, &here, true))
+            .transpose()?;
+        Ok(ProjectService { control, health })
+    }
+
+    /// `nodes = [...]`: node names, `role:R`, `region:R`, `nat:T` (`nat:public`
+    /// for none) or `all`; every node when absent.
+    fn select_nodes(
+        &self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+        nodes: &[FleetNode],
+    ) -> Result<Vec<String>, PlanError> {
+        let Some(list) = raw else {
+            return Ok(nodes.iter().map(|n| n.name.clone()).collect());
+        };
+        let mut chosen = vec![false; nodes.len()];
+        for item in list.get_ref() {
+            let word = self.expand(item)?;
+            let matches: Vec<bool> = nodes
+                .iter()
+                .map(|n| match word.split_once(':') {
+                    None if word == "all" => true,
+                    None => n.name == word,
+                    Some(("role", r)) => n.role == r,
+                    Some(("region", r)) => n.region.as_deref() == Some(r),
+                    Some(("nat", t)) => n.nat_word() == t,
+                    Some(_) => false,
+                })
+                .collect();
+            if !matches.contains(&true) {
+                return Err(self.err(
+                    item.span(),
+                    format!(
+                        "{word:?} selects no node; use a node's name, role:R, region:R, nat:T or all (nodes: {})",
+                        nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            for (c, m) in chosen.iter_mut().zip(matches) {
+                *c |= m;
+            }
+        }
+        Ok(nodes
+            .iter()
+            .zip(chosen)
+            .filter(|(_, c)| *c)
+            .map(|(n, _)| n.name.clone())
+            .collect())
+    }
+
     fn fleet_node(
         &self,
         spanned: &Spanned<RawNode>,

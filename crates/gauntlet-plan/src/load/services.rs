@@ -329,7 +329,7 @@ impl Cx<'_> {
         })
     }
 
-    fn health(
+    pub(super) fn health(
         &self,
         spanned: &Spanned<RawHealth>,
         service: &Command,

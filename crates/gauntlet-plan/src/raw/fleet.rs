@@ -1,4 +1,4 @@
-//! The fleet file as written (`[defaults]`, `[[node]]`).
+//! The fleet file as written (`[defaults]`, `[[node]]`, `[[project]]`).
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -15,6 +15,8 @@ pub(crate) struct RawFleet {
     pub defaults: Option<Spanned<RawSsh>>,
     #[serde(default)]
     pub node: Vec<Spanned<RawNode>>,
+    #[serde(default)]
+    pub project: Vec<Spanned<RawProject>>,
 }
 
 /// The SSH settings `[defaults]` gives every node.
@@ -45,4 +47,34 @@ pub(crate) struct RawNode {
     pub nat: Option<Spanned<String>>,
     #[serde(default)]
     pub labels: Entries<Spanned<String>>,
+}
+
+/// One `[[project]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProject {
+    pub name: Spanned<String>,
+    pub repo: Option<Spanned<String>>,
+    pub build: Option<Spanned<super::RawCommandLine>>,
+    pub build_timeout: Option<Spanned<toml::Value>>,
+    pub artifact: Option<Spanned<String>>,
+    pub install: Option<Spanned<String>>,
+    pub nodes: Option<Spanned<Vec<Spanned<String>>>>,
+    pub fix_hook: Option<Spanned<super::RawCommandLine>>,
+    pub fix_timeout: Option<Spanned<toml::Value>>,
+    pub checkpoints: Option<Spanned<Vec<Spanned<toml::Value>>>>,
+    pub max_builds: Option<Spanned<i64>>,
+    pub max_fixes: Option<Spanned<i64>>,
+    pub regression_tolerance_pct: Option<Spanned<f64>>,
+    pub service: Option<Spanned<RawProjectService>>,
+}
+
+/// `[project.service]`: how the project runs on each node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProjectService {
+    pub command: Option<Spanned<super::RawCommandLine>>,
+    pub systemd: Option<Spanned<String>>,
+    pub stop_timeout: Option<Spanned<toml::Value>>,
+    pub health: Option<Spanned<super::RawHealth>>,
 }
