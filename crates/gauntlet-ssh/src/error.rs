@@ -110,6 +110,10 @@ pub enum SshError {
         /// Why it cannot be used.
         why: String,
     },
+    /// The local `ssh` of a node could not be started (no `ssh` on
+    /// `PATH`, gauntlet shutting down, too many nodes).
+    #[error(transparent)]
+    Node(gauntlet_node::NodeError),
     /// A local file could not be read (an upload's source).
     #[error("{}: {error}", path.display())]
     Local {
