@@ -101,3 +101,38 @@ pub fn sweep_control_dirs() -> usize {
     }
     removed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::CONTROL_PREFIX;
+
+    #[test]
+    fn a_dead_owner_s_control_dir_is_removed_and_a_live_one_s_kept() {
+        let me = crate::Owner::current();
+        let dead = std::path::PathBuf::from(format!(
+            "/tmp/{CONTROL_PREFIX}{}-{}-test{}",
+            i32::MAX,
+            me.start,
+            std::process::id()
+        ));
+        let live = std::path::PathBuf::from(format!(
+            "/tmp/{CONTROL_PREFIX}{}-{}-test{}",
+            me.pid,
+            me.start,
+            std::process::id()
+        ));
+        let stranger =
+            std::path::PathBuf::from(format!("/tmp/{CONTROL_PREFIX}not-ours-{}", me.pid));
+        for dir in [&dead, &live, &stranger] {
+            std::fs::create_dir_all(dir.join(".ssh-connection0")).unwrap();
+            std::fs::write(dir.join(".ssh-connection0/log"), "").unwrap();
+        }
+        assert!(sweep_control_dirs() >= 1);
+        assert!(!dead.exists());
+        assert!(live.exists());
+        assert!(stranger.exists());
+        std::fs::remove_dir_all(&live).unwrap();
+        std::fs::remove_dir_all(&stranger).unwrap();
+    }
+}
