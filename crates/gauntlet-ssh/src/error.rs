@@ -91,6 +91,20 @@ pub enum SshError {
         /// The host's own words.
         message: String,
     },
+    /// The host's sshd refused one more session over this connection
+    /// (its `MaxSessions`).
+    #[error(
+        "host {host}: {what}: its sshd refused another session over this connection \
+         (sshd_config's MaxSessions, 10 by default, counts the connection's keeper and each \
+         node, command, upload and read in flight): raise MaxSessions on the host, or run \
+         fewer at once"
+    )]
+    NoSession {
+        /// The host's name.
+        host: String,
+        /// What was being started.
+        what: String,
+    },
     /// Something run on the host did not end in time (it was killed).
     #[error("host {host}: {what}: no answer within {after:?}")]
     Timeout {

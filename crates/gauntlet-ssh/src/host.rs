@@ -6,10 +6,11 @@ use std::io;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gauntlet_node::{GroupControl, NodeControl, NodeProcess, NodeSpec, Output, Usage};
@@ -119,12 +120,12 @@ pub(crate) struct Inner {
     /// The remote host's boot id when connected.
     remote_boot: String,
     next: AtomicU64,
-    /// The keeper's local ssh; its stdin's end is the keeper's signal.
+    /// The keeper's local ssh; the end of its stdin is the keeper's
+    /// signal to clean up.
     keeper: Option<NodeProcess>,
     keeper_alive: GroupControl,
-    keeper_stdin: Option<OwnedFd>,
-    /// Held so the keeper never writes into a closed pipe.
-    _keeper_stdout: Option<OwnedFd>,
+    /// Requests to the keeper, one at a time.
+    channel: Mutex<Option<Channel>>,
     session: Option<openssh::Session>,
     /// Declared last: removed after the master has exited.
     _ctl_dir: tempfile::TempDir,
@@ -212,8 +213,7 @@ impl Host {
             next: AtomicU64::new(0),
             keeper: Some(keeper),
             keeper_alive,
-            keeper_stdin: Some(stdin),
-            _keeper_stdout: Some(stdout),
+            channel: Mutex::new(Some(Channel::new(stdin, stdout))),
             session: Some(session),
             _ctl_dir: ctl_dir,
         })))
@@ -300,7 +300,11 @@ impl Host {
     /// The error for a local `ssh` that ended with `code` and `stderr`
     /// while doing `what`.
     pub(crate) fn failure(&self, what: &str, stdout: &[u8], stderr: &[u8]) -> SshError {
-        let stderr = String::from_utf8_lossy(stderr).trim().to_owned();
+        let stderr = String::from_utf8_lossy(stderr);
+        if let Some(refused) = self.refused(what, stderr.lines()) {
+            return refused;
+        }
+        let stderr = tidy(stderr.lines());
         if !self.master_answers() {
             return SshError::Disconnected {
                 host: self.name().to_owned(),
@@ -330,26 +334,38 @@ impl Host {
         }
     }
 
-    /// Runs `script` on the host (no input), bounded by the command
-    /// timeout; its stdout when it succeeds.
-    pub(crate) async fn script(&self, what: &str, script: &[u8]) -> Result<Vec<u8>, SshError> {
-        let child = self
-            .ssh_command(script)?
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(|error| self.ssh_error(error))?;
-        let out = tokio::time::timeout(self.0.spec.command_timeout, child.wait_with_output())
-            .await
-            .map_err(|_| SshError::Timeout {
+    /// [`SshError::NoSession`] when ssh's words say the host refused
+    /// the session.
+    pub(crate) fn refused<'a>(
+        &self,
+        what: &str,
+        mut said: impl Iterator<Item = &'a str>,
+    ) -> Option<SshError> {
+        said.any(|l| l.contains("Session open refused by peer"))
+            .then(|| SshError::NoSession {
                 host: self.name().to_owned(),
                 what: what.to_owned(),
-                after: self.0.spec.command_timeout,
-            })?
-            .map_err(|error| self.ssh_error(error))?;
-        if out.status.success() {
-            Ok(out.stdout)
-        } else {
-            Err(self.failure(what, &out.stdout, &out.stderr))
+            })
+    }
+
+    /// What a new session over the master says when it fails (nothing
+    /// when it works): why a node's `ssh` ended before its program
+    /// started, when its own stderr could not be read.
+    pub(crate) fn session_probe(&self) -> Vec<String> {
+        let Ok(args) = self.ssh_args(b"exit 0") else {
+            return Vec::new();
+        };
+        match std::process::Command::new("ssh")
+            .args(args)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(out) if !out.status.success() => String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -558,9 +574,59 @@ impl Host {
         })
     }
 
+    /// Runs one of this crate's control scripts through the keeper (no
+    /// session of its own), bounded by the command timeout: its output
+    /// (stdout and stderr) when it succeeds.
+    pub(crate) fn control(&self, what: &str, script: &str) -> Result<String, SshError> {
+        let mut channel = self.0.channel.lock().unwrap_or_else(|e| e.into_inner());
+        let gone = |detail: String| SshError::Disconnected {
+            host: self.name().to_owned(),
+            detail,
+        };
+        let Some(open) = channel.as_mut() else {
+            return Err(gone("its keeper has ended".into()));
+        };
+        let timeout = self.0.spec.command_timeout;
+        match open.request(script, Instant::now() + timeout) {
+            Ok((0, output)) => Ok(output),
+            Ok((_, output)) => Err(SshError::Remote {
+                host: self.name().to_owned(),
+                what: what.to_owned(),
+                message: if output.trim().is_empty() {
+                    "failed, and said nothing".to_owned()
+                } else {
+                    output.trim().to_owned()
+                },
+            }),
+            Err(error) if error.kind() == io::ErrorKind::TimedOut => Err(SshError::Timeout {
+                host: self.name().to_owned(),
+                what: what.to_owned(),
+                after: timeout,
+            }),
+            Err(error) => {
+                // The keeper is gone, and with it everything it kept.
+                *channel = None;
+                Err(gone(format!("its keeper has ended: {error}")))
+            }
+        }
+    }
+
+    /// [`control`](Self::control) from async code, off the runtime's
+    /// threads.
+    pub(crate) async fn control_async(
+        &self,
+        what: String,
+        script: String,
+    ) -> Result<String, SshError> {
+        let host = self.clone();
+        tokio::task::spawn_blocking(move || host.control(&what, &script))
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
     /// Sends `signal` to the group `pgid` (led by a process started at
     /// `start`) when it is still the node `marker` names.
-    pub(crate) async fn signal_group(
+    pub(crate) fn signal_group(
         &self,
         signal: i32,
         pgid: i32,
@@ -569,19 +635,14 @@ impl Host {
     ) -> Result<(), SshError> {
         let spec = script::signal_spec(signal);
         let script = script::signal(&spec, pgid, start, marker);
-        self.script(
-            &format!("send SIG{spec} to process group {pgid}"),
-            script.as_bytes(),
-        )
-        .await
-        .map(drop)
+        self.control(&format!("send SIG{spec} to process group {pgid}"), &script)
+            .map(drop)
     }
 
     /// The group's member count and footprint.
-    pub(crate) async fn group_usage(&self, pgid: i32) -> Result<(u64, Usage), SshError> {
+    pub(crate) fn group_usage(&self, pgid: i32) -> Result<(u64, Usage), SshError> {
         let what = format!("read the usage of process group {pgid}");
-        let out = self.script(&what, script::usage(pgid).as_bytes()).await?;
-        let text = String::from_utf8_lossy(&out);
+        let text = self.control(&what, &script::usage(pgid))?;
         let numbers: Vec<u64> = text
             .split_whitespace()
             .filter_map(|n| n.parse().ok())
@@ -604,12 +665,130 @@ impl Host {
 
     /// Kills what a node's pid file names (if ours) and removes it: for
     /// a node whose start was not seen through.
-    pub(crate) async fn abandon(&self, node: &str) -> Result<(), SshError> {
+    pub(crate) fn abandon(&self, node: &str) -> Result<(), SshError> {
         let script = script::abandon(self.run_dir_name(), node);
-        self.script(&format!("abandon node {node}"), script.as_bytes())
-            .await
+        self.control(&format!("abandon node {node}"), &script)
             .map(drop)
     }
+}
+
+/// The keeper's input and output, as plain blocking descriptors: a
+/// control step is a request written and its answer read, from any
+/// thread, runtime or none.
+#[derive(Debug)]
+struct Channel {
+    input: std::fs::File,
+    output: std::fs::File,
+    /// Bytes read past the last answer.
+    pending: Vec<u8>,
+    next: u64,
+}
+
+impl Channel {
+    fn new(input: OwnedFd, output: OwnedFd) -> Channel {
+        for fd in [&input, &output] {
+            use std::os::fd::AsRawFd;
+            // SAFETY: fcntl on a descriptor this owns.
+            unsafe {
+                let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+                if flags >= 0 {
+                    libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+                }
+            }
+        }
+        Channel {
+            input: input.into(),
+            output: output.into(),
+            pending: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Sends `script`, and reads until its answer is whole: its status
+    /// and output. A late answer to an earlier request (one that timed
+    /// out) is skipped by its id.
+    fn request(&mut self, script: &str, deadline: Instant) -> io::Result<(i32, String)> {
+        use std::io::Write;
+        self.next += 1;
+        let id = self.next;
+        self.input
+            .write_all(script::request(id, script).as_bytes())?;
+        let begin = format!("gauntlet-ssh begin {id}");
+        let done = format!("gauntlet-ssh done {id} ");
+        let mut begun = false;
+        let mut output = String::new();
+        loop {
+            let line = self.line(deadline)?;
+            if !begun {
+                begun = line == begin;
+                continue;
+            }
+            if let Some(status) = line.strip_prefix(&done) {
+                return Ok((status.trim().parse().unwrap_or(-1), output));
+            }
+            output.push_str(&line);
+            output.push('\n');
+        }
+    }
+
+    /// The next line of the keeper's output, waiting until `deadline`.
+    fn line(&mut self, deadline: Instant) -> io::Result<String> {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        loop {
+            if let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=end).collect();
+                return Ok(String::from_utf8_lossy(&line[..end]).into_owned());
+            }
+            wait_readable(self.output.as_raw_fd(), deadline)?;
+            let mut chunk = [0u8; 4096];
+            let n = self.output.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "its output ended",
+                ));
+            }
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// Waits until `fd` can be read, or `deadline` passes (`TimedOut`).
+fn wait_readable(fd: std::os::fd::RawFd, deadline: Instant) -> io::Result<()> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd, for the duration of the call.
+        match unsafe { libc::poll(&mut poll, 1, ms) } {
+            n if n > 0 => return Ok(()),
+            0 => continue,
+            _ => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
+/// ssh's lines without the noise of a mux client whose master would
+/// not serve it (it then tries the host `none` itself, and says so).
+pub(crate) fn tidy<'a>(lines: impl Iterator<Item = &'a str>) -> String {
+    lines
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains("Could not resolve hostname none"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The prefix of a control socket directory's name under `/tmp`:
@@ -772,28 +951,7 @@ pub(crate) fn read_line_blocking(
     let fd = pipe.as_raw_fd();
     let mut line = Vec::new();
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::from(io::ErrorKind::TimedOut));
-        }
-        let mut poll = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd, for the duration of the call.
-        let ready = unsafe { libc::poll(&mut poll, 1, ms) };
-        if ready < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
-        }
-        if ready == 0 {
-            continue;
-        }
+        wait_readable(fd, deadline)?;
         let mut byte = 0u8;
         // SAFETY: reads at most one byte into a live byte.
         let n = unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) };
@@ -824,7 +982,8 @@ impl Drop for Inner {
     /// removes the run directory), waits for it a bounded while, then
     /// closes the master and removes the control directory.
     fn drop(&mut self) {
-        drop(self.keeper_stdin.take());
+        let channel = self.channel.get_mut().unwrap_or_else(|e| e.into_inner());
+        drop(channel.take());
         let until = Instant::now() + self.spec.command_timeout;
         while self.keeper_alive.is_running() && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(5));

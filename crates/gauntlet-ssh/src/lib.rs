@@ -58,17 +58,24 @@
 //! recorded start time, or the marker), so a recycled id never reaches a
 //! stranger.
 //!
+//! Each connection has a *keeper*, one session for the connection's
+//! life: control steps (signals, usage, sweeps) are requests to it, so
+//! they need no session of their own and cost one `sh` on the host. The
+//! host's sshd allows `MaxSessions` sessions per connection (10 by
+//! default): the keeper's, and one for each node, command, upload and
+//! read in flight. Past it a start fails with [`SshError::NoSession`],
+//! while the running nodes can still be signalled, sampled and killed.
+//!
 //! # How nothing leaks
 //!
-//! Each connection has a *keeper*: a session on the host that reads its
-//! input until it ends, then SIGKILLs every group its run directory
-//! names and removes the directory. Its input ends when the connection
+//! The keeper serves its input until it ends, then SIGKILLs every group
+//! its run directory names and removes the directory. Its input ends when the connection
 //! ends, however it ends, so what a gauntlet started on a host does not
 //! outlive its connection to that host.
 //!
 //! | how gauntlet ends | what kills its processes on the hosts |
 //! |---|---|
-//! | normally | each node handle is waited for or dropped: a drop SIGKILLs its group on the host over the master (one bounded round trip). The last clone of a [`Host`] dropped ends the keeper's input: it kills what is left and removes the run directory; then the master exits and the control directory goes |
+//! | normally | each node handle is waited for or dropped: a drop SIGKILLs its group on the host through the keeper (one bounded round trip). The last clone of a [`Host`] dropped ends the keeper's input: it kills what is left and removes the run directory; then the master exits and the control directory goes |
 //! | a node exits by itself | its wrapper on the host kills what is left of its group and removes its pid file, then exits with the node's status |
 //! | Ctrl-C, a panic, an exit without dropping | gauntlet-node's [`kill_all`](gauntlet_node::kill_all) (the CLI's handlers, its `atexit` handler) kills every local `ssh` of the nodes and of the keepers, which are gauntlet-node processes: each keeper sees its input end and kills its run directory's groups |
 //! | SIGKILL, OOM kill, abort | `PR_SET_PDEATHSIG` kills the same local `ssh` processes: the keepers act as above. The masters exit 10 s after their last session; the control directories stay until [`sweep_control_dirs`] |

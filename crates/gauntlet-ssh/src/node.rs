@@ -2,21 +2,23 @@
 //! the host's master by a local `ssh` whose stdin and stdout are the
 //! program's.
 //!
-//! | the node handle | on the host, over the master |
+//! | the node handle | on the host |
 //! |---|---|
 //! | spawn | the wrapper: run directory, cwd, environment, marker; `setsid` makes the program a group leader; its pid file; the `started` line |
 //! | stdin, stdout | the local `ssh`'s pipes: the program's, byte for byte (a Maelstrom node speaks JSON lines over them unchanged) |
 //! | stderr | the local `ssh`'s stderr (the program's, and ssh's own complaints) into the log (capped) and the tail, by gauntlet-node's copier |
-//! | signal, terminate, kill, pause, resume | `kill -s SIG -- -<pgid>` when the group is provably ours, bounded by the host's command timeout |
-//! | is_running, usage | the group's members in `/proc`: how many, their RSS and CPU time, in one command |
+//! | signal, terminate, kill, pause, resume | `kill -s SIG -- -<pgid>` when the group is provably ours, a request to the connection's keeper (no session of its own), bounded by the host's command timeout |
+//! | is_running, usage | the group's members in `/proc`: how many, their RSS and CPU time, in one request to the keeper |
 //! | exec | the program, run on the host as a command of its own ([`Host::run`]) |
 //! | wait | the local `ssh`'s end: the wrapper's status (129–192 read as signals); 255 with the master gone is a lost connection, said in the tail |
-//! | drop | the group is SIGKILLed over the master, then the local `ssh` |
+//! | drop | the group is SIGKILLed through the keeper, then the local `ssh` |
 //!
-//! The trait is synchronous; every remote step here runs on a runtime of
-//! its own in a thread of its own ([`blocking`]), so a caller on any
-//! runtime (a single-threaded one included) waits one round trip to the
-//! host, never for its own runtime.
+//! The trait is synchronous, and a caller on any runtime (a
+//! single-threaded one included) waits one round trip to the host, never
+//! for its own runtime: a spawn reads the node's first line with
+//! `poll(2)`, control steps are plain reads and writes on the keeper's
+//! pipes, and `exec` runs on a runtime of its own in a thread of its own
+//! ([`blocking`]).
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -183,16 +185,22 @@ impl SshNode {
         let line = read_line_blocking(&starting.stdout, deadline);
         let ended = |process: &NodeProcess| {
             // Its stderr, as far as its copier got: the caller's runtime
-            // may be the one blocked here.
+            // may be the one blocked here, and then the copier got
+            // nowhere; a session of our own then says what ssh would.
             let control = process.control();
             let until = Instant::now() + Duration::from_secs(2);
             while control.is_running() && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            process.stderr_tail()
+            let tail = process.stderr_tail();
+            if tail.is_empty() {
+                host.session_probe()
+            } else {
+                tail
+            }
         };
         Self::started(host, spec, address, starting, line, ended, |host, node| {
-            blocking(host.abandon(node))
+            host.abandon(node)
         })
     }
 
@@ -216,7 +224,9 @@ impl SshNode {
         };
         let ended = move |_: &NodeProcess| tail.clone().unwrap_or_default();
         let abandoned = if matches!(&line, Err(e) if e.kind() == std::io::ErrorKind::TimedOut) {
-            Some(host.abandon(&starting.node).await)
+            let (host, node) = (host.clone(), starting.node.clone());
+            let abandon = tokio::task::spawn_blocking(move || host.abandon(&node)).await;
+            Some(abandon.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic())))
         } else {
             None
         };
@@ -256,15 +266,18 @@ impl SshNode {
             })?,
             Ok(None) => {
                 let tail = ended(&process);
+                if let Some(refused) = host.refused(&what, tail.iter().map(String::as_str)) {
+                    return Err(refused);
+                }
+                let said = crate::host::tidy(tail.iter().map(String::as_str));
                 if !host.master_answers() {
                     return Err(SshError::Disconnected {
                         host: host.name().to_owned(),
-                        detail: tail.join("; "),
+                        detail: said,
                     });
                 }
                 return Err(failed(format!(
-                    "ssh ended before the program started: {}",
-                    tail.join("; ")
+                    "ssh ended before the program started: {said}"
                 )));
             }
             Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {
@@ -409,8 +422,7 @@ impl Drop for SshNode {
     /// round trip), then the local `ssh` goes with its `NodeProcess`.
     fn drop(&mut self) {
         if self.exit.is_none() && self.control.local.is_running() {
-            let control = &self.control;
-            let _ = blocking(control.signal_async(libc::SIGKILL));
+            let _ = self.control.signal_now(libc::SIGKILL);
         }
     }
 }
@@ -437,13 +449,22 @@ impl SshControl {
         }
     }
 
-    pub(crate) async fn signal_async(&self, signal: i32) -> Result<(), SshError> {
+    fn signal_now(&self, signal: i32) -> Result<(), SshError> {
         if !self.local.is_running() {
             return Ok(());
         }
         self.host
             .signal_group(signal, self.pgid, self.start, &self.marker)
-            .await
+    }
+
+    pub(crate) async fn signal_async(&self, signal: i32) -> Result<(), SshError> {
+        if !self.local.is_running() {
+            return Ok(());
+        }
+        let spec = script::signal_spec(signal);
+        let script = script::signal(&spec, self.pgid, self.start, &self.marker);
+        let what = format!("send SIG{spec} to process group {}", self.pgid);
+        self.host.control_async(what, script).await.map(drop)
     }
 
     /// The local `ssh`'s exit as the node's: the program's name, signals
@@ -471,7 +492,7 @@ impl SshControl {
 
 impl NodeControl for SshControl {
     fn signal(&self, signal: i32) -> Result<(), NodeError> {
-        blocking(self.signal_async(signal)).map_err(|e| self.failed(e))
+        self.signal_now(signal).map_err(|e| self.failed(e))
     }
 
     fn pause(&self) -> Result<(), NodeError> {
@@ -491,7 +512,7 @@ impl NodeControl for SshControl {
         if !self.local.is_running() {
             return None;
         }
-        match blocking(self.host.group_usage(self.pgid)) {
+        match self.host.group_usage(self.pgid) {
             Ok((members, usage)) if members > 0 => Some(usage),
             _ => None,
         }
@@ -503,7 +524,7 @@ impl NodeControl for SshControl {
         if !self.local.is_running() {
             return false;
         }
-        match blocking(self.host.group_usage(self.pgid)) {
+        match self.host.group_usage(self.pgid) {
             Ok((members, _)) => members > 0,
             Err(_) => self.local.is_running(),
         }

@@ -200,19 +200,57 @@ exec "$@"
     Ok(s)
 }
 
-/// The keeper: makes the run directory, says `gauntlet-ssh ready <boot>`,
-/// then reads its stdin until it ends (the connection's end, however it
-/// comes: a drop, a dead gauntlet, a dead master) and cleans the run
-/// directory up: every group still running is killed.
+/// The keeper: makes the run directory, says `gauntlet-ssh ready
+/// <boot>`, then serves requests on its stdin until it ends (the
+/// connection's end, however it comes: a drop, a dead gauntlet, a dead
+/// master) and cleans the run directory up: every group still running is
+/// killed.
+///
+/// A request is `gauntlet-ssh run <id>`, the script's lines, and
+/// `gauntlet-ssh end <id>`; the answer is `gauntlet-ssh begin <id>`, the
+/// script's output (stdout and stderr), and `gauntlet-ssh done <id>
+/// <status>`. Requests are this crate's control scripts (signals, usage,
+/// sweeps), so a control step needs no session of its own: it works when
+/// the host's sshd allows no more (`MaxSessions`), and costs one `sh`
+/// on the host rather than a local `ssh`. SIGPIPE is ignored: an answer
+/// the local side no longer reads must not kill the keeper before its
+/// cleanup.
 pub(crate) fn keeper(dir: &str) -> String {
     format!(
         "export LC_ALL=C\n{FUNCTIONS}O={}\nrundir \"$O\"\nbootid\n\
          command -v setsid >/dev/null 2>&1 || fail 'this host has no setsid (util-linux)'\n\
          command -v awk >/dev/null 2>&1 || fail 'this host has no awk'\n\
-         printf 'gauntlet-ssh ready %s\\n' \"$B\"\n\
-         cat >/dev/null 2>&1\nK=0\nclean \"$O\" >/dev/null 2>&1\n",
+         trap '' PIPE\n\
+         printf 'gauntlet-ssh ready %s\\n' \"$B\"\n{KEEPER_LOOP}K=0\nclean \"$O\" >/dev/null 2>&1\n",
         quote_str(dir)
     )
+}
+
+/// The keeper's request loop (see [`keeper`]).
+const KEEPER_LOOP: &str = r#"while IFS= read -r _q; do
+  case $_q in
+    'gauntlet-ssh run '*)
+      _id=${_q#gauntlet-ssh run } _s= _whole=
+      while IFS= read -r _q; do
+        if [ "$_q" = "gauntlet-ssh end $_id" ]; then _whole=1; break; fi
+        _s="$_s$_q
+"
+      done
+      [ -n "$_whole" ] || break
+      _o=$(sh -c "$_s" </dev/null 2>&1); _c=$?
+      printf 'gauntlet-ssh begin %s
+%s
+gauntlet-ssh done %s %s
+' "$_id" "$_o" "$_id" "$_c"
+      ;;
+  esac
+done
+"#;
+
+/// A keeper request's framing around `script`.
+pub(crate) fn request(id: u64, script: &str) -> String {
+    debug_assert!(!script.contains("gauntlet-ssh end "));
+    format!("gauntlet-ssh run {id}\n{script}\ngauntlet-ssh end {id}\n")
 }
 
 /// Sends `signal` (a name without `SIG`, or a number) to a node's group

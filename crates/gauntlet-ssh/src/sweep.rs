@@ -35,9 +35,9 @@ pub struct Swept {
 /// starting anything.
 pub async fn sweep(host: &Host) -> Result<Swept, SshError> {
     let listed = host
-        .script("list run directories", script::list_run_dirs().as_bytes())
+        .control_async("list run directories".into(), script::list_run_dirs())
         .await?;
-    let dead: Vec<String> = String::from_utf8_lossy(&listed)
+    let dead: Vec<String> = listed
         .lines()
         .filter(|name| {
             RunDir::parse(name).is_some_and(|dir| dir.owner.liveness() == Liveness::Dead)
@@ -48,12 +48,12 @@ pub async fn sweep(host: &Host) -> Result<Swept, SshError> {
         return Ok(Swept::default());
     }
     let out = host
-        .script(
-            "sweep dead owners' run directories",
-            script::sweep(&dead).as_bytes(),
+        .control_async(
+            "sweep dead owners' run directories".into(),
+            script::sweep(&dead),
         )
         .await?;
-    let groups_killed = String::from_utf8_lossy(&out)
+    let groups_killed = out
         .lines()
         .find_map(|l| l.strip_prefix("gauntlet-ssh swept ")?.trim().parse().ok())
         .unwrap_or(0);

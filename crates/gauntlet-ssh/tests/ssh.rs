@@ -661,3 +661,45 @@ async fn when_the_connection_goes_its_keeper_kills_what_it_started_and_errors_sa
         .to_string();
     assert!(err.contains("is gone"), "{err}");
 }
+
+#[tokio::test]
+async fn control_needs_no_session_so_a_host_full_of_nodes_is_still_signalled() {
+    let Some(sshd) = sshd() else { return };
+    let host = connect(&sshd, "crowded").await;
+    let backend = SshBackend::new(host.clone());
+    let mark = marker("crowded");
+    // sshd allows ten sessions per connection by default: the keeper's
+    // and nine nodes'.
+    let nodes: Vec<_> = (0..9)
+        .map(|_| {
+            backend
+                .spawn(&marked(NodeSpec::new("sleep").arg("300"), &mark))
+                .unwrap()
+        })
+        .collect();
+    let err = backend
+        .spawn(&NodeSpec::new("true"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("refused another session") && err.contains("MaxSessions"),
+        "{err}"
+    );
+    let err = host
+        .run(&["true"], Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SshError::NoSession { .. }), "{err:?}");
+    // Control still reaches every node: it goes through the keeper.
+    let pids = pids_with_env(&entry(&mark));
+    assert_eq!(pids.len(), 9);
+    for node in &nodes {
+        node.pause().unwrap();
+        assert!(node.control().usage().is_some());
+    }
+    assert!(pids.iter().all(|pid| state(*pid) == Some('T')));
+    let swept = sweep(&host).await.unwrap();
+    assert!(!swept.run_dirs.contains(&host.run_dir().to_string()));
+    drop(nodes);
+    assert_eq!(pids_with_env(&entry(&mark)), Vec::<u32>::new());
+}

@@ -5,7 +5,7 @@ use super::*;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -283,6 +283,39 @@ fn the_keeper_kills_every_group_of_its_run_dir_when_its_input_ends() {
     let mut ready = String::new();
     stdout.read_line(&mut ready).unwrap();
     assert_eq!(ready, format!("{READY}{}\n", crate::owner::this_boot()));
+    // It answers requests, one after another, without mixing them up.
+    let mut input = keeper.stdin.take().unwrap();
+    let probe = Group::start(None);
+    for id in [7, 8] {
+        input
+            .write_all(request(id, &usage(probe.pgid())).as_bytes())
+            .unwrap();
+        input.flush().unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            let done = line.starts_with(&format!("gauntlet-ssh done {id} "));
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        assert_eq!(lines[0], format!("gauntlet-ssh begin {id}\n"));
+        assert!(lines[1].starts_with("1 "), "{lines:?}");
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert_eq!(lines[4], format!("gauntlet-ssh done {id} 0\n"));
+    }
+    let failing = "echo 'it failed' >&2; exit 3";
+    input.write_all(request(9, failing).as_bytes()).unwrap();
+    let mut answer = String::new();
+    for _ in 0..3 {
+        stdout.read_line(&mut answer).unwrap();
+    }
+    assert_eq!(
+        answer,
+        "gauntlet-ssh begin 9\nit failed\ngauntlet-ssh done 9 3\n"
+    );
     let mut ours = Group::start(Some(&format!("{}/n1", dir.0)));
     let mut stranger = Group::start(None);
     let boot = crate::owner::this_boot();
@@ -304,8 +337,13 @@ fn the_keeper_kills_every_group_of_its_run_dir_when_its_input_ends() {
         stranger.start_time(),
         "6c1e8e0a-7a6c-4a44-9d0e-2a4b0c2d9f11",
     );
-    drop(keeper.stdin.take());
+    // A request cut short by the end of the input is not run.
+    input
+        .write_all(b"gauntlet-ssh run 10\ntouch /tmp/gauntlet-ssh-cut-short\n")
+        .unwrap();
+    drop(input);
     assert!(keeper.wait().unwrap().success());
+    assert!(!Path::new("/tmp/gauntlet-ssh-cut-short").exists());
     assert_eq!(ours.ended_by(), Some(libc::SIGKILL));
     assert!(stranger.alive_after(Duration::from_millis(100)));
     assert!(!dir.path().exists());
