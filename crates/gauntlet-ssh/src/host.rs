@@ -134,7 +134,9 @@ pub(crate) struct Inner {
 impl Host {
     /// Connects to the host as this gauntlet process: `address`, then
     /// `fallback_address`; the error names every attempt. Starts the
-    /// keeper. Call it inside the tokio runtime that will use the host.
+    /// keeper. Removes the control directories dead gauntlets of this
+    /// user left here ([`sweep_control_dirs`](crate::sweep_control_dirs)).
+    /// Call it inside the tokio runtime that will use the host.
     pub async fn connect(spec: HostSpec) -> Result<Host, SshError> {
         Self::connect_as(spec, Owner::current()).await
     }
@@ -148,10 +150,13 @@ impl Host {
             owner,
             index: NEXT_INDEX.fetch_add(1, Ordering::Relaxed),
         };
+        // What dead gauntlets of this user left here goes first.
+        crate::sweep_control_dirs();
         let me = Owner::current();
         let ctl_dir = tempfile::Builder::new()
             .prefix(&format!("{CONTROL_PREFIX}{}-{}-", me.pid, me.start))
             .rand_bytes(6)
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir_in("/tmp")
             .map_err(|error| SshError::ControlDir {
                 host: spec.name.clone(),

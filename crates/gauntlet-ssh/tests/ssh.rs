@@ -276,10 +276,26 @@ async fn dropping_a_node_leaves_no_process_on_the_host() {
             .is_none())
         .await
     );
-    // Dropping the host (its last clone) removes its run directory.
+    // The control socket is in a short 0700 directory under /tmp.
+    let socket = host.control_socket().to_owned();
+    assert!(socket.as_os_str().len() < 108, "{socket:?}");
+    let control_dir = socket
+        .ancestors()
+        .find(|d| d.parent() == Some(Path::new("/tmp")))
+        .unwrap()
+        .to_owned();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&control_dir)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    // Dropping the host (its last clone) removes its run directory on
+    // the host and its control directory here.
     drop(backend);
     drop(host);
     assert!(!dir.exists());
+    assert!(!control_dir.exists());
 }
 
 #[tokio::test]
