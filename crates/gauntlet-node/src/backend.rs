@@ -15,8 +15,9 @@
 //! `Arc<dyn Backend>` and never name the implementation, so the workbench,
 //! the pipeline and the soak need no change. A backend whose nodes talk
 //! over stdin/stdout (the workbench's) has a local process whose pipes are
-//! the program's (`ip netns exec`, later `ssh`): that is why the stdio types
-//! are tokio's concrete pipe types rather than boxed readers; a backend
+//! the program's (`ip netns exec`; the `ssh` of `gauntlet_ssh::SshBackend`):
+//! that is why the stdio types are tokio's concrete pipe types rather than
+//! boxed readers; a backend
 //! that runs services only (a container) hands out none. The workbench router reads
 //! node stdout at ~700k messages a second; a concrete `ChildStdout` keeps
 //! that path free of dynamic dispatch and allocation. `wait` is the only

@@ -1,0 +1,222 @@
+//! A real OpenSSH server for the tests: Debian's `sshd` on 127.0.0.1 and
+//! a free port, as the current user (root), with a host key and a client
+//! key made here, and a `known_hosts` that knows the host key. SIGKILLed
+//! and reaped on drop, so also when a test panics.
+#![allow(
+    clippy::disallowed_macros,
+    dead_code,
+    reason = "a skipped test says why on stderr; each test binary uses part of this"
+)]
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gauntlet_ssh::HostSpec;
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub client_key: PathBuf,
+    pub known_hosts: PathBuf,
+    /// The host key's `known_hosts` line, without the host part.
+    pub host_key: String,
+}
+
+/// Says why on stderr and returns `None` when this machine cannot run
+/// the server (no sshd, not root).
+pub fn sshd() -> Option<Sshd> {
+    if !Path::new(SSHD).exists() {
+        eprintln!("skipped: needs {SSHD} (Debian openssh-server)");
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: the ssh tests run sshd as root (as CI does)");
+        return None;
+    }
+    if Command::new("ssh").arg("-V").output().is_err() {
+        eprintln!("skipped: needs ssh (Debian openssh-client)");
+        return None;
+    }
+    Some(Sshd::start())
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "gauntlet-test", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success());
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let host_key_file = dir.path().join("host_key");
+        let client_key = dir.path().join("client_key");
+        keygen(&host_key_file);
+        keygen(&client_key);
+        let authorized = dir.path().join("authorized_keys");
+        std::fs::copy(client_key.with_extension("pub"), &authorized).unwrap();
+        let public = std::fs::read_to_string(host_key_file.with_extension("pub")).unwrap();
+        let host_key = public
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        // sshd's privilege separation directory, when run as root.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        for _ in 0..20 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let config = dir.path().join("sshd_config");
+            std::fs::write(
+                &config,
+                format!(
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\n\
+                     AuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPidFile none\n\
+                     PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                     PermitRootLogin prohibit-password\nLogLevel ERROR\n",
+                    host_key_file.display(),
+                    authorized.display()
+                ),
+            )
+            .unwrap();
+            let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
+            let mut child = Command::new(SSHD)
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let until = Instant::now() + Duration::from_secs(5);
+            let mut up = false;
+            while Instant::now() < until {
+                if child.try_wait().unwrap().is_some() {
+                    break; // the port was taken in between: another
+                }
+                if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(2)))
+                        .unwrap();
+                    let mut banner = [0u8; 8];
+                    if stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0-" {
+                        up = true;
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !up {
+                let _ = child.kill();
+                let _ = child.wait();
+                continue;
+            }
+            let known_hosts = dir.path().join("known_hosts");
+            std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_key}\n")).unwrap();
+            return Sshd {
+                child,
+                port,
+                dir,
+                client_key,
+                known_hosts,
+                host_key,
+            };
+        }
+        panic!("sshd did not come up on any of 20 ports");
+    }
+
+    /// A spec for this server at 127.0.0.1, with the test's key and
+    /// known_hosts, and short bounds.
+    pub fn spec(&self, name: &str) -> HostSpec {
+        let mut spec = HostSpec::new(name, "127.0.0.1");
+        spec.port = Some(self.port);
+        spec.identity = Some(self.client_key.clone());
+        spec.known_hosts = Some(self.known_hosts.clone());
+        spec.connect_timeout = Duration::from_secs(5);
+        spec.command_timeout = Duration::from_secs(5);
+        spec
+    }
+
+    /// What sshd logged so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Pids of live processes whose environment holds `NAME=value` exactly
+/// (the "remote" host is this machine).
+pub fn pids_with_env(entry: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    s.rfind(')')
+                        .is_some_and(|i| s[i + 1..].trim_start().starts_with('Z'))
+                })
+                .unwrap_or(true);
+            !zombie
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == entry.as_bytes()))
+        })
+        .collect()
+}
+
+/// Waits up to `bound` for `check` to hold.
+pub async fn eventually(bound: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + bound;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `State:` of `/proc/<pid>/status`: its first letter.
+pub fn state(pid: u32) -> Option<char> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))?
+        .trim()
+        .chars()
+        .next()
+}
+
+/// A marker unique to one test: an environment entry to find its
+/// processes by.
+pub fn marker(test: &str) -> (String, String) {
+    (
+        "GAUNTLET_TEST_MARK".to_owned(),
+        format!("{test}-{}", std::process::id()),
+    )
+}
