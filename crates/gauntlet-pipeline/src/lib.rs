@@ -20,6 +20,7 @@ mod check;
 mod clock;
 pub mod cluster;
 mod command;
+pub mod fleet;
 mod container_net;
 mod containers;
 mod driver;
