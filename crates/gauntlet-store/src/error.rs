@@ -24,6 +24,10 @@ pub enum Action {
     FinishRun,
     /// [`Store::interrupt_run`](crate::Store::interrupt_run).
     Interrupt,
+    /// [`Store::append_stage`](crate::Store::append_stage).
+    AppendStage,
+    /// [`Store::hold_run`](crate::Store::hold_run).
+    Hold,
 }
 
 impl std::fmt::Display for Action {
@@ -37,6 +41,8 @@ impl std::fmt::Display for Action {
             Action::Abandon => "abandon it",
             Action::FinishRun => "finish it",
             Action::Interrupt => "interrupt it",
+            Action::AppendStage => "add a stage to it",
+            Action::Hold => "hold it",
         })
     }
 }
@@ -132,6 +138,11 @@ pub enum StoreError {
         blocking: String,
         blocking_state: StageState,
     },
+    /// Only a fleet loop's stage list grows as it runs.
+    #[error(
+        "run {run} is a `{kind}` run: its stages are fixed when it starts, so none can be added"
+    )]
+    FixedStages { run: RunId, kind: RunKind },
     /// A run cannot finish while a stage is not done.
     #[error("run {run} cannot finish: stage {stage} is {state}")]
     Unfinished {

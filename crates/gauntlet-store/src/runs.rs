@@ -12,7 +12,7 @@ use crate::owner::{Liveness, Owner};
 use crate::runid::{format_id, random_suffix};
 use crate::sql::{Json, Strings, Valid, hex};
 use crate::types::{
-    AttemptId, Millis, NewRun, Override, Run, RunFilter, RunId, RunKind, RunState, Stage,
+    AttemptId, Millis, NewRun, NewStage, Override, Run, RunFilter, RunId, RunKind, RunState, Stage,
     StageAttempt, StageEnd, StageState, now_ms,
 };
 
@@ -183,22 +183,32 @@ fn stage_state_error(run: &RunId, s: &Current, action: Action) -> StoreError {
 }
 
 /// `s` must be pending and every stage before it done.
-fn check_next(stages: &[Current], s: &Current, run: &RunId, action: Action) -> Result<()> {
+fn check_next(stages: &[Current], s: &Current, run: &Run, action: Action) -> Result<()> {
     if s.state != StageState::Pending {
-        return Err(stage_state_error(run, s, action));
+        return Err(stage_state_error(&run.id, s, action));
     }
     if let Some(b) = stages
         .iter()
-        .find(|e| e.ordinal < s.ordinal && !e.state.is_done())
+        .find(|e| e.ordinal < s.ordinal && !may_follow(run.kind, e.state))
     {
         return Err(StoreError::OutOfOrder {
-            run: run.clone(),
+            run: run.id.clone(),
             stage: s.name.clone(),
             blocking: b.name.clone(),
             blocking_state: b.state,
         });
     }
     Ok(())
+}
+
+/// Whether a stage in `state` lets a later stage start: in a plan run
+/// only a done one (passed, overridden, skipped); in a fleet loop any
+/// ended one, since a failed phase is the loop's to answer with the next.
+fn may_follow(kind: RunKind, state: StageState) -> bool {
+    match kind {
+        RunKind::Fleet => !matches!(state, StageState::Pending | StageState::Running),
+        _ => state.is_done(),
+    }
 }
 
 fn load_attempt(conn: &Connection, id: i64) -> Result<StageAttempt> {
@@ -433,7 +443,7 @@ impl Store {
             self.ensure_driving(&r, Action::StartStage)?;
             let stages = current_stages(tx, seq)?;
             let s = find(&stages, run, stage)?;
-            check_next(&stages, s, run, Action::StartStage)?;
+            check_next(&stages, s, &r, Action::StartStage)?;
             tx.execute(
                 "UPDATE stage_attempts SET state = 'running', started_at = ?2 WHERE id = ?1",
                 params![s.attempt_id, now_ms()],
@@ -469,7 +479,8 @@ impl Store {
                     end.message
                 ],
             )?;
-            if end.passed {
+            // A fleet loop answers a failed phase itself (a fix, a hold).
+            if end.passed || r.kind == RunKind::Fleet {
                 return Ok(RunState::Running);
             }
             tx.execute(
@@ -490,7 +501,7 @@ impl Store {
             let stages = current_stages(tx, seq)?;
             let s = find(&stages, run, stage)?;
             if s.state != StageState::Running {
-                check_next(&stages, s, run, Action::SkipStage)?;
+                check_next(&stages, s, &r, Action::SkipStage)?;
             }
             tx.execute(
                 "UPDATE stage_attempts SET state = 'skipped', ended_at = ?2, message = ?3
@@ -505,15 +516,88 @@ impl Store {
         })
     }
 
+    /// Adds a pending stage at the end of a fleet loop, the phase the loop
+    /// decided on. The run must be running, driven by this process, and
+    /// every stage ended.
+    pub fn append_stage(&self, run: &RunId, stage: &NewStage) -> Result<()> {
+        self.write(|tx| {
+            let (seq, r) = load_run(tx, run)?;
+            self.ensure_driving(&r, Action::AppendStage)?;
+            if r.kind != RunKind::Fleet {
+                return Err(StoreError::FixedStages {
+                    run: run.clone(),
+                    kind: r.kind,
+                });
+            }
+            let stages = current_stages(tx, seq)?;
+            if let Some(b) = stages.iter().find(|e| !may_follow(r.kind, e.state)) {
+                return Err(StoreError::OutOfOrder {
+                    run: run.clone(),
+                    stage: stage.name.clone(),
+                    blocking: b.name.clone(),
+                    blocking_state: b.state,
+                });
+            }
+            if stages.iter().any(|e| e.name == stage.name) {
+                return Err(StoreError::DuplicateStage {
+                    stage: stage.name.clone(),
+                });
+            }
+            let ordinal = stages.last().map_or(0, |e| e.ordinal + 1);
+            tx.execute(
+                "INSERT INTO stages (run_seq, ordinal, name, kind) VALUES (?1, ?2, ?3, ?4)",
+                params![seq, ordinal, stage.name, stage.kind],
+            )?;
+            tx.execute(
+                "INSERT INTO stage_attempts (stage_id, attempt, state) VALUES (?1, 1, 'pending')",
+                [tx.last_insert_rowid()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Holds a fleet loop that wants an operator: at its last stage, which
+    /// must have failed (a retry runs it again, an override counts it as
+    /// done), with `why` as the run's message.
+    pub fn hold_run(&self, run: &RunId, why: &str) -> Result<()> {
+        self.write(|tx| {
+            let (seq, r) = load_run(tx, run)?;
+            self.ensure_driving(&r, Action::Hold)?;
+            let stages = current_stages(tx, seq)?;
+            let Some(last) = stages.last() else {
+                return Err(StoreError::RunState {
+                    run: run.clone(),
+                    state: r.state,
+                    action: Action::Hold,
+                });
+            };
+            if last.state != StageState::Failed {
+                return Err(stage_state_error(run, last, Action::Hold));
+            }
+            tx.execute(
+                "UPDATE runs SET state = 'held', held_stage = ?2, message = ?3 WHERE seq = ?1",
+                params![seq, last.name, why],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Ends a run whose stages are all passed, overridden or skipped, with
     /// its verdict.
     pub fn finish_run(&self, run: &RunId, result: Validity) -> Result<()> {
+        self.conclude(run, result, None)
+    }
+
+    /// [`Store::finish_run`] with a message saying why the run ended as it
+    /// did (a fleet loop that could not go on). A fleet loop's stages must
+    /// all have ended, failed ones included.
+    pub fn conclude(&self, run: &RunId, result: Validity, message: Option<&str>) -> Result<()> {
         self.write(|tx| {
             let (seq, r) = load_run(tx, run)?;
             self.ensure_driving(&r, Action::FinishRun)?;
             if let Some(s) = current_stages(tx, seq)?
                 .into_iter()
-                .find(|s| !s.state.is_done())
+                .find(|s| !may_follow(r.kind, s.state))
             {
                 return Err(StoreError::Unfinished {
                     run: run.clone(),
@@ -522,9 +606,10 @@ impl Store {
                 });
             }
             tx.execute(
-                "UPDATE runs SET state = 'finished', result = ?2, ended_at = ?3, held_stage = NULL
+                "UPDATE runs SET state = 'finished', result = ?2, ended_at = ?3, held_stage = NULL,
+                    message = COALESCE(?4, message)
                  WHERE seq = ?1",
-                params![seq, Valid(result), now_ms()],
+                params![seq, Valid(result), now_ms(), message],
             )?;
             Ok(())
         })
@@ -545,10 +630,11 @@ impl Store {
                     action: Action::Retry,
                 });
             }
-            if let Some(s) = current_stages(tx, seq)?
-                .into_iter()
-                .find(|s| s.state == StageState::Failed)
-            {
+            // The stage the run holds at (a fleet loop keeps failed phases
+            // behind it, answered; only the one it stopped at runs again).
+            if let Some(s) = current_stages(tx, seq)?.into_iter().find(|s| {
+                s.state == StageState::Failed && r.held_stage.as_deref().is_none_or(|h| h == s.name)
+            }) {
                 tx.execute(
                     "INSERT INTO stage_attempts (stage_id, attempt, state) VALUES (?1, ?2, 'pending')",
                     params![s.stage_id, s.attempt + 1],

@@ -9,7 +9,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes a file from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Times are [`Millis`](crate::Millis) (INTEGER). JSON is TEXT. Runs are
 /// referenced by their integer `seq`, so the big tables stay small; the
@@ -129,6 +129,50 @@ UPDATE runs SET kind = 'soak'
 CREATE INDEX runs_kind ON runs (kind);
 ";
 
+/// A run may be a fleet loop (`gauntlet start`). SQLite cannot change a
+/// CHECK constraint in place, so `runs` is rebuilt as SQLite's ALTER TABLE
+/// page says: a new table, the rows copied, the old one dropped, the new
+/// one renamed. [`migrate`] turns foreign keys off around it, so dropping
+/// the old table cascades to nothing; the tables that reference `runs` by
+/// name then reference the new one.
+const V3: &str = "
+CREATE TABLE runs_v3 (
+    seq               INTEGER PRIMARY KEY,
+    id                TEXT    NOT NULL UNIQUE,
+    plan_name         TEXT    NOT NULL,
+    plan_path         TEXT,
+    plan_text         TEXT    NOT NULL,
+    plan_sha256       TEXT    NOT NULL,
+    seed              INTEGER NOT NULL,
+    state             TEXT    NOT NULL CHECK (state IN ('running','held','interrupted','finished','abandoned')),
+    result            TEXT             CHECK (result IN ('true','false','unknown')),
+    started_at        INTEGER NOT NULL,
+    ended_at          INTEGER,
+    held_stage        TEXT,
+    message           TEXT,
+    gauntlet_version  TEXT    NOT NULL,
+    command_line      TEXT    NOT NULL,
+    owner_pid         INTEGER NOT NULL,
+    owner_start_ticks INTEGER,
+    owner_boot_id     TEXT,
+    owner_host        TEXT,
+    kind              TEXT    NOT NULL DEFAULT 'run'
+        CHECK (kind IN ('test','run','soak','fleet')),
+    clock_zero        INTEGER
+) STRICT;
+INSERT INTO runs_v3 (seq, id, plan_name, plan_path, plan_text, plan_sha256, seed, state,
+    result, started_at, ended_at, held_stage, message, gauntlet_version, command_line,
+    owner_pid, owner_start_ticks, owner_boot_id, owner_host, kind, clock_zero)
+SELECT seq, id, plan_name, plan_path, plan_text, plan_sha256, seed, state,
+    result, started_at, ended_at, held_stage, message, gauntlet_version, command_line,
+    owner_pid, owner_start_ticks, owner_boot_id, owner_host, kind, clock_zero
+FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v3 RENAME TO runs;
+CREATE INDEX runs_state ON runs (state);
+CREATE INDEX runs_kind ON runs (kind);
+";
+
 /// The schema version this build writes.
 pub(crate) fn latest() -> i64 {
     MIGRATIONS.len() as i64
@@ -144,6 +188,19 @@ pub(crate) enum Migrated {
 
 /// Brings the file up to [`latest`], all or nothing.
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<Migrated> {
+    // A migration that rebuilds a table (V3) must not cascade the old
+    // table's drop; the pragma is a no-op inside a transaction, so it is
+    // set around it, and every key is checked before it is set back.
+    let keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = migrate_all(conn);
+    if keys {
+        conn.pragma_update(None, "foreign_keys", true)?;
+    }
+    migrated
+}
+
+fn migrate_all(conn: &Connection) -> rusqlite::Result<Migrated> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if !(0..=latest()).contains(&version) {
@@ -151,6 +208,21 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<Migrated> {
     }
     for sql in &MIGRATIONS[version as usize..] {
         tx.execute_batch(sql)?;
+    }
+    if version < latest() {
+        // What a rebuilt table's rows point at must still be there.
+        let dangling: i64 =
+            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if dangling > 0 {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!(
+                    "{dangling} rows point at nothing after the migration"
+                )),
+            ));
+        }
     }
     if version < latest() {
         tx.pragma_update(None, "user_version", latest())?;

@@ -134,6 +134,10 @@ word_enum! {
         Run = "run",
         /// `gauntlet soak`: users and faults, then the invariants.
         Soak = "soak",
+        /// `gauntlet start`: a fleet loop; its stages are the loop's phases,
+        /// added as the loop decides them, and a failed phase is the
+        /// loop's to answer (a fix, a hold), not a hold by itself.
+        Fleet = "fleet",
     }
 }
 

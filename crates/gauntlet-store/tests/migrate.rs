@@ -61,8 +61,8 @@ fn a_version_1_file_upgrades_and_keeps_its_runs() {
     let path = dir.path().join("gauntlet.db");
     v1_file(&path);
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
-    assert_eq!(Store::latest_schema_version(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(Store::latest_schema_version(), 3);
     assert!(store.integrity_check().unwrap().is_empty());
 
     let plan = store.run("r20261123-162755").unwrap();
@@ -74,11 +74,37 @@ fn a_version_1_file_upgrades_and_keeps_its_runs() {
     let soak = store.run("r20261123-162756").unwrap();
     assert_eq!(soak.kind, RunKind::Soak, "a run with soak stages is a soak");
     assert_eq!(store.stages(&soak.id).unwrap().len(), 4);
+    // The rebuilt runs table kept the stages pointing at it, and its keys
+    // are enforced again.
+    assert!(
+        store
+            .stages(&plan.id)
+            .unwrap()
+            .iter()
+            .all(|s| s.state() == gauntlet_store::StageState::Passed)
+    );
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    assert!(
+        conn.execute(
+            "INSERT INTO stages (run_seq, ordinal, name, kind) VALUES (999, 0, 'x', 'up')",
+            []
+        )
+        .is_err(),
+        "a stage of no run is refused"
+    );
+    let dangling: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(dangling, 0);
+    drop(conn);
 
     // Opening again is a no-op, and an older gauntlet's writes still fit.
     drop(store);
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     assert_eq!(store.runs(&RunFilter::default()).unwrap().len(), 2);
 }
 
