@@ -103,6 +103,131 @@ pub struct Project {
     pub fix_timeout: Duration,
     /// Checkpoints, build and fix bounds, regression tolerance.
     pub loop_spec: gauntlet_fleet::LoopSpec,
+    /// The tests of its TEST phase, in the file's order.
+    pub suites: Vec<Suite>,
+    /// The program the `check` criterion runs (`[project.criteria] check`):
+    /// given the evidence directory, exit 0 means the test passed.
+    pub check: Option<crate::TestCommand>,
+}
+
+impl Project {
+    /// The suites a focus runs: those that name it, or all of them for
+    /// [`FULL_SUITE`].
+    pub fn suites_of(&self, focus: &str) -> Vec<&Suite> {
+        self.suites
+            .iter()
+            .filter(|s| focus == FULL_SUITE || s.focus.iter().any(|f| f == focus))
+            .collect()
+    }
+
+    /// Every focus a suite names, and [`FULL_SUITE`], each once, in the
+    /// file's order.
+    pub fn focuses(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for f in self.suites.iter().flat_map(|s| &s.focus) {
+            if !out.contains(f) {
+                out.push(f.clone());
+            }
+        }
+        out.push(FULL_SUITE.to_owned());
+        out
+    }
+}
+
+/// The focus that runs every suite.
+pub const FULL_SUITE: &str = "full-suite";
+
+/// One `[[project.suite]]`: a command run here or on each node, passed by
+/// its exit status and judged by its figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suite {
+    /// The focuses that run it (`connectivity`, `nat-traversal`, ...;
+    /// every suite is in `full-suite`).
+    pub focus: Vec<String>,
+    pub on: SuiteRuns,
+    /// Its command, timeout and figures. `{{nodes}}` and `{{addresses}}`
+    /// in the command are the deployed nodes' names and addresses (space
+    /// separated); on each node, `{{node}}` and `{{address}}` its own.
+    pub test: crate::TestCommand,
+}
+
+impl Suite {
+    pub fn name(&self) -> &str {
+        &self.test.name
+    }
+}
+
+/// Where a suite runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SuiteRuns {
+    /// Once, on this machine (it reaches the nodes itself).
+    Here,
+    /// On every deployed node, over SSH.
+    EachNode,
+}
+
+/// How a TEST phase's results are judged (`--criteria`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Criteria {
+    /// Every suite exits 0 on every node and every figure is read.
+    AllPass,
+    /// Every figure within its `min` / `max` (per-category thresholds),
+    /// whatever the exit statuses.
+    Threshold,
+    /// All pass, and no figure worse than the project's last green test
+    /// (in this loop or an earlier one).
+    Improvement,
+    /// The project's `[project.criteria] check` program says so.
+    Check,
+}
+
+impl Criteria {
+    pub const ALL: [Criteria; 4] = [
+        Criteria::AllPass,
+        Criteria::Threshold,
+        Criteria::Improvement,
+        Criteria::Check,
+    ];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Criteria::AllPass => "all-pass",
+            Criteria::Threshold => "threshold",
+            Criteria::Improvement => "improvement",
+            Criteria::Check => "check",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Criteria> {
+        Criteria::ALL.into_iter().find(|c| c.word() == word)
+    }
+}
+
+/// What the proof bundle holds (`--proof`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proof {
+    /// The summary (PROOF.md, proof.json) and the reports.
+    Summary,
+    /// And every node's service log.
+    Logs,
+    /// And every suite's output and every phase's log.
+    AllEvidence,
+}
+
+impl Proof {
+    pub const ALL: [Proof; 3] = [Proof::Summary, Proof::Logs, Proof::AllEvidence];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Proof::Summary => "summary",
+            Proof::Logs => "logs",
+            Proof::AllEvidence => "all-evidence",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Proof> {
+        Proof::ALL.into_iter().find(|p| p.word() == word)
+    }
 }
 
 /// How the project runs on a node.
@@ -129,3 +254,6 @@ pub enum ServiceControl {
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long the fix hook may take unless the project says otherwise.
 pub const FIX_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long a suite (or the `check` program) may take unless it says
+/// otherwise.
+pub const SUITE_TIMEOUT: Duration = Duration::from_secs(10 * 60);

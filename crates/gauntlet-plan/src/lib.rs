@@ -53,7 +53,10 @@ pub use container::{
 pub use error::PlanError;
 pub use exposure::{Exposure, exposures};
 pub use figures::{judge_figure, read_figure};
-pub use fleet::{Fleet, FleetNode, Project, ProjectService, ServiceControl, SshTarget};
+pub use fleet::{
+    Criteria, FULL_SUITE, Fleet, FleetNode, Project, ProjectService, Proof, ServiceControl,
+    SshTarget, Suite, SuiteRuns,
+};
 pub use hardware::{Guards, HWMON_ROOT, Requirements, SENSOR_INTERVAL, SensorKind, Sensors};
 pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};
 pub use load::{

@@ -258,3 +258,70 @@ fn each_project_mistake_is_named_at_its_line() {
         );
     }
 }
+
+const SUITES: &str = r#"
+[[project.suite]]
+name = "matrix"
+focus = ["connectivity", "nat-traversal"]
+command = "./scripts/matrix --nodes '{{addresses}}'"
+timeout = "2m"
+[[project.suite.figure]]
+name = "direct_pct"
+json = "/direct/pct"
+min = 99
+[[project.suite]]
+name = "iperf"
+focus = ["throughput"]
+on = "nodes"
+command = ["iperf3", "-c", "{{address}}", "-J"]
+[project.criteria]
+check = "./scripts/judge"
+"#;
+
+#[test]
+fn suites_run_by_focus_here_or_on_each_node() {
+    use gauntlet_plan::{Criteria, Proof, SuiteRuns};
+    let fleet = load(&format!("{FLEET}{PROJECT}{SUITES}")).unwrap();
+    let p = fleet.project("ant-quic").unwrap();
+    assert_eq!(p.suites.len(), 2);
+    let names =
+        |focus: &str| -> Vec<&str> { p.suites_of(focus).iter().map(|s| s.name()).collect() };
+    assert_eq!(names("connectivity"), ["matrix"]);
+    assert_eq!(names("throughput"), ["iperf"]);
+    assert_eq!(names("full-suite"), ["matrix", "iperf"]);
+    assert!(names("gossip").is_empty());
+    assert_eq!(
+        p.focuses(),
+        ["connectivity", "nat-traversal", "throughput", "full-suite"]
+    );
+    let matrix = &p.suites[0];
+    assert_eq!(matrix.on, SuiteRuns::Here);
+    assert_eq!(matrix.test.timeout, Duration::from_secs(120));
+    assert_eq!(matrix.test.expect.figures[0].name, "direct_pct");
+    assert_eq!(
+        matrix.test.run.cwd,
+        PathBuf::from("/fleets/p2p/../ant-quic")
+    );
+    assert_eq!(p.suites[1].on, SuiteRuns::EachNode);
+    assert_eq!(p.suites[1].test.run.cwd, PathBuf::from("/"));
+    assert!(p.check.is_some());
+    assert_eq!(Criteria::parse("all-pass"), Some(Criteria::AllPass));
+    assert_eq!(Proof::parse("all-evidence"), Some(Proof::AllEvidence));
+    assert_eq!(Criteria::parse("most"), None);
+}
+
+#[test]
+fn a_suite_mistake_is_named_at_its_line() {
+    let text = format!(
+        "{FLEET}{PROJECT}[[project.suite]]\nname = \"x\"\non = \"everywhere\"\ncommand = \"true\"\n"
+    );
+    let err = load(&text).unwrap_err().to_string();
+    let line = text.lines().position(|l| l.starts_with("on = ")).unwrap() + 1;
+    assert!(
+        err.starts_with(&format!("{PATH}:{line}:")) && err.contains("`on = \"everywhere\"`"),
+        "{err}"
+    );
+    let text = format!("{FLEET}{PROJECT}[[project.suite]]\nname = \"x\"\n");
+    let err = load(&text).unwrap_err().to_string();
+    assert!(err.contains("suite \"x\" has no `command`"), "{err}");
+}

@@ -10,10 +10,12 @@ use super::{Cx, plain_name, tidy};
 use crate::error::PlanError;
 use crate::fleet::{
     BUILD_TIMEOUT, CONNECT_TIMEOUT, FIX_TIMEOUT, Fleet, FleetNode, Project, ProjectService,
-    ServiceControl, SshTarget,
+    SUITE_TIMEOUT, ServiceControl, SshTarget, Suite, SuiteRuns,
 };
-use crate::raw::{RawCommandLine, RawFleet, RawNode, RawProject, RawProjectService, RawSsh};
-use crate::{Command, CommandLine, NatType};
+use crate::raw::{
+    RawCommandLine, RawFleet, RawNode, RawProject, RawProjectService, RawSsh, RawSuite,
+};
+use crate::{Command, CommandLine, Expect, NatType, TestCommand};
 
 /// Reads and loads the fleet file at `path`; `sets` are `--set key=value`.
 pub fn load_fleet(path: &Path, sets: &[(String, String)]) -> Result<Fleet, PlanError> {
@@ -189,6 +191,28 @@ impl Cx<'_> {
             service,
             fix_hook: p.fix_hook.as_ref().map(in_repo).transpose()?,
             fix_timeout: self.duration_or(p.fix_timeout.as_ref(), "fix_timeout", FIX_TIMEOUT)?,
+            suites: self.suites(&p.suite, &repo)?,
+            check: p
+                .criteria
+                .as_ref()
+                .and_then(|c| c.get_ref().check.as_ref().map(|check| (c, check)))
+                .map(|(c, check)| -> Result<TestCommand, PlanError> {
+                    Ok(TestCommand {
+                        name: "check".to_owned(),
+                        run: in_repo(check)?,
+                        timeout: self.duration_or(
+                            c.get_ref().check_timeout.as_ref(),
+                            "check_timeout",
+                            SUITE_TIMEOUT,
+                        )?,
+                        expect: Expect {
+                            exit: 0,
+                            stdout_contains: None,
+                            figures: Vec::new(),
+                        },
+                    })
+                })
+                .transpose()?,
             loop_spec: gauntlet_fleet::LoopSpec {
                 checkpoints,
                 max_builds: count(&p.max_builds, "max_builds", defaults.max_builds)?,
@@ -197,6 +221,63 @@ impl Cx<'_> {
             },
             name,
         })
+    }
+
+    /// `[[project.suite]]` tables.
+    fn suites(&self, raw: &[Spanned<RawSuite>], repo: &Path) -> Result<Vec<Suite>, PlanError> {
+        let mut out: Vec<Suite> = Vec::new();
+        for spanned in raw {
+            let s = spanned.get_ref();
+            self.check_name(&s.name, "suite")?;
+            let name = s.name.get_ref().clone();
+            if out.iter().any(|x| x.name() == name) {
+                return Err(self.err(s.name.span(), format!("two suites named \"{name}\"")));
+            }
+            let mut focus = Vec::new();
+            for f in s.focus.iter().flat_map(|f| f.get_ref()) {
+                self.check_name(f, "focus")?;
+                if f.get_ref() != crate::FULL_SUITE {
+                    focus.push(f.get_ref().clone());
+                }
+            }
+            let on = match s.on.as_ref().map(|o| (o, o.get_ref().as_str())) {
+                None | Some((_, "here")) => SuiteRuns::Here,
+                Some((_, "nodes")) => SuiteRuns::EachNode,
+                Some((o, other)) => {
+                    return Err(self.err(
+                        o.span(),
+                        format!("suite \"{name}\": `on = {other:?}`: `here` (once, on this machine) or `nodes` (on every deployed node)"),
+                    ));
+                }
+            };
+            let command = s.command.as_ref().ok_or_else(|| {
+                self.err(spanned.span(), format!("suite \"{name}\" has no `command`"))
+            })?;
+            // On a node, a command starts in `/`: the project's tree is here.
+            let cwd = match on {
+                SuiteRuns::Here => repo.to_owned(),
+                SuiteRuns::EachNode => PathBuf::from("/"),
+            };
+            out.push(Suite {
+                focus,
+                on,
+                test: TestCommand {
+                    name,
+                    run: Command {
+                        command: self.command_line(command)?,
+                        cwd,
+                        env: BTreeMap::new(),
+                    },
+                    timeout: self.duration_or(s.timeout.as_ref(), "timeout", SUITE_TIMEOUT)?,
+                    expect: Expect {
+                        exit: 0,
+                        stdout_contains: None,
+                        figures: self.figures(&s.figure)?,
+                    },
+                },
+            });
+        }
+        Ok(out)
     }
 
     fn project_service(

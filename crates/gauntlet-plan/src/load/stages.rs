@@ -392,7 +392,7 @@ impl Cx<'_> {
     }
 
     /// `[[stage.figure]]` tables: where each number is, and its checks.
-    fn figures(&self, raw: &[Spanned<RawFigure>]) -> Result<Vec<Figure>, PlanError> {
+    pub(super) fn figures(&self, raw: &[Spanned<RawFigure>]) -> Result<Vec<Figure>, PlanError> {
         let mut out: Vec<Figure> = Vec::with_capacity(raw.len());
         for spanned in raw {
             let f = spanned.get_ref();

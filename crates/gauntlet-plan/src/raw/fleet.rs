@@ -67,6 +67,30 @@ pub(crate) struct RawProject {
     pub max_fixes: Option<Spanned<i64>>,
     pub regression_tolerance_pct: Option<Spanned<f64>>,
     pub service: Option<Spanned<RawProjectService>>,
+    #[serde(default)]
+    pub suite: Vec<Spanned<RawSuite>>,
+    pub criteria: Option<Spanned<RawCriteria>>,
+}
+
+/// One `[[project.suite]]`: a test the loop runs in its TEST phase.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSuite {
+    pub name: Spanned<String>,
+    pub focus: Option<Spanned<Vec<Spanned<String>>>>,
+    pub on: Option<Spanned<String>>,
+    pub command: Option<Spanned<super::RawCommandLine>>,
+    pub timeout: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub figure: Vec<Spanned<super::RawFigure>>,
+}
+
+/// `[project.criteria]`: what the `check` criterion runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCriteria {
+    pub check: Option<Spanned<super::RawCommandLine>>,
+    pub check_timeout: Option<Spanned<toml::Value>>,
 }
 
 /// `[project.service]`: how the project runs on each node.
