@@ -246,20 +246,31 @@ pub fn regression(
         } if matches!(r.phase, Phase::Test { .. }) => Some(figures),
         _ => None,
     })?;
-    let tolerance = spec.regression_tolerance_pct / 100.0;
-    for (name, now) in figures {
-        let Some(then) = baseline.get(name) else {
+    worse(baseline, figures, spec.regression_tolerance_pct)
+}
+
+/// Why `now` is worse than `then`, if it is: a figure both have fell
+/// back by more than `tolerance_pct` percent (the way it is better: up or
+/// down).
+pub fn worse(
+    then: &BTreeMap<String, Figure>,
+    now: &BTreeMap<String, Figure>,
+    tolerance_pct: f64,
+) -> Option<String> {
+    let tolerance = tolerance_pct / 100.0;
+    for (name, now) in now {
+        let Some(then) = then.get(name) else {
             continue;
         };
-        let worse = if now.higher_is_better {
+        let fell = if now.higher_is_better {
             now.value < then.value * (1.0 - tolerance)
         } else {
             now.value > then.value * (1.0 + tolerance)
         };
-        if worse {
+        if fell {
             return Some(format!(
-                "{name} went from {} to {}, beyond the {}% tolerance",
-                then.value, now.value, spec.regression_tolerance_pct
+                "{name} went from {} to {}, beyond the {tolerance_pct}% tolerance",
+                then.value, now.value
             ));
         }
     }

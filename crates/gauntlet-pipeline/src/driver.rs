@@ -46,6 +46,20 @@ pub(crate) enum StageOutcome {
     Skipped(String),
 }
 
+/// What the driver does next.
+pub(crate) enum Step {
+    /// Run stage `i`.
+    Run(usize),
+    /// The run holds (the store says so already).
+    Held,
+    /// Every stage is done: finish the run with this verdict, and why
+    /// when it is not the stages' own.
+    Finish {
+        verdict: Validity,
+        why: Option<String>,
+    },
+}
+
 /// One stage of a run as the preset lists it: the store's name and kind,
 /// and what the driver checks around it (what it requires, how hot it may
 /// run).
@@ -71,7 +85,8 @@ pub(crate) trait Preset {
     /// The store's kind of the runs this preset drives.
     const KIND: RunKind;
 
-    /// The run's stages, in order: the store's list must match it.
+    /// The run's stages, in order: the store's list must match it (asked
+    /// again when [`Preset::next`] added one).
     fn stages(&self) -> Vec<StageName>;
 
     /// Brings back what the stages before `index` left running: the first
@@ -100,6 +115,34 @@ pub(crate) trait Preset {
 
     /// The run's verdict once every stage passed.
     fn verdict(&self) -> Validity;
+
+    /// What the run does next, from its stages' states in the store. A
+    /// plan's rule, the default: strict order, a failed stage holds, all
+    /// done is the verdict (unknown when every stage was skipped). A
+    /// growing preset (the fleet loop) decides from its own records, adds
+    /// the stage it runs next to the store and to [`Preset::stages`], and
+    /// holds the run itself.
+    async fn next(
+        &mut self,
+        _store: &Store,
+        _run: &RunId,
+        stored: &[(String, StageState)],
+    ) -> Result<Step, PipelineError> {
+        let statuses: Vec<_> = stored.iter().map(|s| s.1).collect();
+        Ok(match next_step(&statuses) {
+            Next::Finished => Step::Finish {
+                // A run whose every stage was skipped checked nothing.
+                verdict: if statuses.iter().all(|s| *s == StageState::Skipped) {
+                    Validity::Unknown
+                } else {
+                    self.verdict()
+                },
+                why: None,
+            },
+            Next::Hold(_) => Step::Held,
+            Next::Run(i) => Step::Run(i),
+        })
+    }
 
     /// The sensor sampler's settings, when the run's stages should be
     /// sampled (a plan's; the workbench has no hardware to watch).
@@ -158,7 +201,7 @@ impl<'a> Engine<'a> {
         if let Some(how) = &self.context.resumed {
             self.progress.resumed(how);
         }
-        let result = self.steps(preset, &stages, &mut cancel).await;
+        let result = self.steps(preset, stages, &mut cancel).await;
         let ended = self.end(preset, result).await;
         // What subscribers queued (a notifier's deliveries, `run-ended`
         // among them) is done before the process may exit, however the
@@ -205,10 +248,10 @@ impl<'a> Engine<'a> {
     async fn steps<P: Preset>(
         &self,
         preset: &mut P,
-        stages: &[StageName],
+        mut stages: Vec<StageName>,
         cancel: &mut watch::Receiver<bool>,
     ) -> Result<(), PipelineError> {
-        let (store, run, total) = (self.store, &self.run, stages.len());
+        let (store, run) = (self.store, &self.run);
         let mut restored = false;
         let hwmon = preset
             .sensors()
@@ -226,8 +269,18 @@ impl<'a> Engine<'a> {
             }
             // Names and states only: a run of thousands of stages does not
             // read every summary at every step.
-            let stored = store.stage_states(run)?;
-            if stored.len() != total || stored.iter().zip(stages).any(|(s, p)| s.0 != p.name) {
+            let mut stored = store.stage_states(run)?;
+            let step = preset.next(store, run, &stored).await?;
+            if let Step::Run(i) = step
+                && i >= stored.len()
+            {
+                // The preset added the stage it runs next.
+                stored = store.stage_states(run)?;
+                stages = preset.stages();
+            }
+            let total = stages.len();
+            if stored.len() != total || stored.iter().zip(stages.iter()).any(|(s, p)| s.0 != p.name)
+            {
                 // The store and the resolved plan disagree: never guess.
                 return Err(PipelineError::ResolvedPlan {
                     run: run.to_string(),
@@ -235,20 +288,13 @@ impl<'a> Engine<'a> {
                     message: "its stages differ from the run's stages in the store".into(),
                 });
             }
-            let statuses: Vec<_> = stored.iter().map(|s| s.1).collect();
-            let index = match next_step(&statuses) {
-                Next::Finished => {
-                    // A run whose every stage was skipped checked nothing.
-                    let verdict = if statuses.iter().all(|s| *s == StageState::Skipped) {
-                        Validity::Unknown
-                    } else {
-                        preset.verdict()
-                    };
-                    store.finish_run(run, verdict)?;
+            let index = match step {
+                Step::Finish { verdict, why } => {
+                    store.conclude(run, verdict, why.as_deref())?;
                     return Ok(());
                 }
-                Next::Hold(_) => return Ok(()),
-                Next::Run(i) => i,
+                Step::Held => return Ok(()),
+                Step::Run(i) => i,
             };
             let stage = &stages[index];
             let attempt = store.start_stage(run, &stage.name)?;

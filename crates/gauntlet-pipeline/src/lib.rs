@@ -238,9 +238,15 @@ pub fn resolved_plan(store: &Store, run: &RunId) -> Result<Plan, PipelineError> 
 /// the stages the store has (a plan run's; a soak's stages are its own),
 /// and the run's directory can take its logs. So the driver does not
 /// refuse the run after the store counted an attempt: a run that cannot
-/// be resumed is left exactly as it was. Returns the plan.
-pub fn check_resumable(store: &Store, run: &RunId) -> Result<Plan, PipelineError> {
+/// be resumed is left exactly as it was. Returns the plan (none for a
+/// fleet loop, whose loop is read instead).
+pub fn check_resumable(store: &Store, run: &RunId) -> Result<Option<Plan>, PipelineError> {
     let r = store.run(run.as_str())?;
+    if r.kind == RunKind::Fleet {
+        // A loop's stages are its own record; its loop must read.
+        fleet::resolved_loop(store, run)?;
+        return Ok(None);
+    }
     let plan = resolved_plan(store, run)?;
     let dir = store.artifact_dir(run);
     let refuse = |message: String| PipelineError::PlanMismatch {
@@ -286,7 +292,7 @@ pub fn check_resumable(store: &Store, run: &RunId) -> Result<Plan, PipelineError
     }
     let logs = log_dir(&dir);
     std::fs::create_dir_all(&logs).map_err(io_err(&logs))?;
-    Ok(plan)
+    Ok(Some(plan))
 }
 
 /// Warns, on the run's events, of what loading the plan let pass (a
@@ -318,6 +324,9 @@ pub async fn resume(
         ..context
     };
     let r = store.run(run.as_str())?;
+    if r.kind == RunKind::Fleet {
+        return fleet::resume(&store, r.id, context, cancel).await;
+    }
     let plan = resolved_plan(&store, run)?;
     if plan.soak.is_some() {
         warn_exposed(&plan, &context.events);

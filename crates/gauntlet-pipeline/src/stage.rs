@@ -12,14 +12,14 @@ use gauntlet_events::Event;
 use gauntlet_observe::{compare, inventory, percentile};
 use gauntlet_plan::{
     CheckStage, Expectation, ModuleFigures, ModuleStatus, Plan, RunStage, Service, Severity,
-    StageAction, TestCommand, judge_figure, module_status, read_figure, running_before,
+    StageAction, TestCommand, module_status, running_before,
 };
 use gauntlet_store::{RunKind, StageEnd};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::PipelineError;
-use crate::command::{TestRecord, run_test};
+use crate::command::{TestRecord, judge_figures, run_test};
 use crate::driver::{At, Preset, StageName, StageOutcome};
 use crate::health::probe_round;
 use crate::progress::Progress;
@@ -240,7 +240,9 @@ impl StageRunner {
 
     async fn test(&mut self, test: &TestCommand, rel: &str) -> TestRecord {
         self.progress.note(&format!("running {}", test.name));
-        let record = match run_test(test, &self.artifact_dir, rel).await {
+        let record = match run_test(test, &gauntlet_node::LocalBackend, &self.artifact_dir, rel)
+            .await
+        {
             Ok(r) => {
                 self.new_artifacts.push((r.stdout_artifact.clone(), "log"));
                 self.new_artifacts.push((r.stderr_artifact.clone(), "log"));
@@ -304,56 +306,17 @@ impl StageRunner {
         StageEnd::passed().with_summary(json!({ "services": started }))
     }
 
-    /// Reads and judges a command's figures from its stdout file: each
-    /// one read is a `figure` measurement; a critical check it breaks, or
-    /// a figure that cannot be read at all (with stdout's last lines), is
-    /// a reason the stage fails. A command that did not run has none.
+    /// Reads and judges a command's figures (see [`judge_figures`]).
     fn figures(&mut self, test: &TestCommand, record: &TestRecord) -> (Vec<Value>, Vec<String>) {
-        let mut shown = Vec::new();
-        let mut broken = Vec::new();
-        if test.expect.figures.is_empty() || record.exit.is_none() {
-            return (shown, broken);
-        }
-        let path = self.artifact_dir.join(&record.stdout_artifact);
-        let stdout = std::fs::read_to_string(&path).unwrap_or_default();
-        for figure in &test.expect.figures {
-            match read_figure(&stdout, figure) {
-                Ok(value) => {
-                    self.samples.push(
-                        "figure",
-                        &format!("{}/{}", test.name, figure.name),
-                        value,
-                        figure.unit.as_deref().unwrap_or(""),
-                    );
-                    let missed = judge_figure(figure, value);
-                    for m in &missed {
-                        self.progress.note(&format!("{}: {m}", figure.severity));
-                    }
-                    if figure.severity == Severity::Critical {
-                        broken.extend(missed.iter().cloned());
-                    }
-                    shown.push(json!({
-                        "name": figure.name, "value": value, "unit": figure.unit,
-                        "severity": figure.severity, "missed": missed,
-                    }));
-                }
-                Err(why) => {
-                    let tail = record.stdout_tail.iter().rev().take(5).rev().cloned();
-                    let tail: Vec<String> = tail.collect();
-                    broken.push(format!(
-                        "figure {} not read: {why} (stdout ends: {})",
-                        figure.name,
-                        if tail.is_empty() {
-                            "nothing".to_owned()
-                        } else {
-                            tail.join(" | ")
-                        }
-                    ));
-                    shown.push(json!({ "name": figure.name, "value": null, "error": why }));
-                }
-            }
-        }
-        (shown, broken)
+        let judged = judge_figures(
+            test,
+            record,
+            &self.artifact_dir,
+            &test.name,
+            &self.samples,
+            &self.progress,
+        );
+        (judged.shown, judged.broken)
     }
 
     fn probe(&mut self, expected: &[Expectation]) -> StageEnd {

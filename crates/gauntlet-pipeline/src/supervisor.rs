@@ -239,6 +239,12 @@ impl Supervisor {
         self.containers = containers;
     }
 
+    /// Runs services with a `host` on these backends, by host name (a
+    /// fleet's nodes, reached once the loop's setup has connected them).
+    pub fn set_hosts(&mut self, hosts: BTreeMap<String, Arc<dyn Backend>>) {
+        self.hosts = hosts;
+    }
+
     /// Starts the services clock faults name under libfaketime, reading
     /// their offsets from `clocks`.
     pub fn set_clocks(&mut self, clocks: Arc<crate::clock::Clocks>) {

@@ -55,6 +55,14 @@ pub enum Command {
     Lab(crate::cmd_lab::LabArgs),
     /// Remove what gauntlet processes that died (SIGKILL) left: processes, labs, containers, data.
     Clean(crate::cmd_clean::CleanArgs),
+    /// Start a fleet loop: build here, deploy to the nodes over SSH, test, fix, re-test at checkpoints.
+    Start(crate::cmd_loop::StartArgs),
+    /// The fleet loops: each project's latest loop, its phase and its phases so far.
+    Status(crate::cmd_loop::StatusArgs),
+    /// Stop a project's running fleet loop (it can go on later with `gauntlet retry`).
+    Stop(crate::cmd_loop::StopArgs),
+    /// Print (and follow) the service logs of a project's latest fleet loop.
+    Logs(crate::cmd_loop::LogsArgs),
     /// A built-in client program for cluster tests (etcd, redis): JSON lines on stdin and stdout.
     Client(crate::cmd_client::ClientArgs),
     /// Run one of the bundled example node programs (for `--bin`).

@@ -224,7 +224,7 @@ pub(crate) fn rand_seed() -> u64 {
 }
 
 /// Prints how the run ended and picks the exit code.
-fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
+pub(crate) fn finish(outcome: Outcome, json: bool, location: &Location) -> Result<u8> {
     let run = &outcome.run;
     if json {
         let store = location.open(false)?;

@@ -10,9 +10,11 @@ mod cmd_client;
 mod cmd_cluster;
 mod cmd_demo;
 mod cmd_lab;
+mod cmd_loop;
 mod cmd_run;
 mod cmd_test;
 mod exit;
+mod interview;
 mod out;
 mod progress;
 mod signals;
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
             | cli::Command::Soak(_)
             | cli::Command::Retry(_)
             | cli::Command::Override(_)
+            | cli::Command::Start(_)
     ) {
         signals::sweep_dead_gauntlets();
     }
@@ -65,6 +68,10 @@ fn main() -> ExitCode {
         cli::Command::Lab(args) => cmd_lab::run(args),
         cli::Command::Clean(args) => cmd_clean::run(args),
         cli::Command::Client(args) => cmd_client::run(args),
+        cli::Command::Start(args) => cmd_loop::start(args),
+        cli::Command::Status(args) => cmd_loop::status(args),
+        cli::Command::Stop(args) => cmd_loop::stop(args),
+        cli::Command::Logs(args) => cmd_loop::logs(args),
         cli::Command::ExampleNode { name, args } => cmd_demo::example_node(&name, args),
     };
     match result {
