@@ -1,6 +1,9 @@
 //! The fleet: nodes of a `fleet.toml` reached over SSH, and the fleet
 //! loop's preset on the one driver.
 
+pub mod diagnose;
+pub mod survey;
+
 use gauntlet_plan::FleetNode;
 use gauntlet_ssh::HostSpec;
 
