@@ -9,6 +9,7 @@ mod cmd_clean;
 mod cmd_client;
 mod cmd_cluster;
 mod cmd_demo;
+mod cmd_fleet;
 mod cmd_lab;
 mod cmd_run;
 mod cmd_test;
@@ -65,6 +66,8 @@ fn main() -> ExitCode {
         cli::Command::Lab(args) => cmd_lab::run(args),
         cli::Command::Clean(args) => cmd_clean::run(args),
         cli::Command::Client(args) => cmd_client::run(args),
+        cli::Command::Nodes(args) => cmd_fleet::nodes(args),
+        cli::Command::Diagnose(args) => cmd_fleet::diagnose_node(args),
         cli::Command::ExampleNode { name, args } => cmd_demo::example_node(&name, args),
     };
     match result {
