@@ -36,6 +36,12 @@ pub struct Sshd {
 /// Says why on stderr and returns `None` when this machine cannot run
 /// the server (no sshd, not root).
 pub fn sshd() -> Option<Sshd> {
+    sshd_with("")
+}
+
+/// [`sshd`] with `extra` appended to its `sshd_config` (lines such as
+/// `SetEnv PATH=/somewhere` shape what a session on the "host" sees).
+pub fn sshd_with(extra: &str) -> Option<Sshd> {
     if !Path::new(SSHD).exists() {
         eprintln!("skipped: needs {SSHD} (Debian openssh-server)");
         return None;
@@ -49,7 +55,7 @@ pub fn sshd() -> Option<Sshd> {
         eprintln!("skipped: needs ssh (Debian openssh-client)");
         return None;
     }
-    Some(Sshd::start())
+    Some(Sshd::start(extra))
 }
 
 fn keygen(path: &Path) {
@@ -63,7 +69,7 @@ fn keygen(path: &Path) {
 }
 
 impl Sshd {
-    fn start() -> Sshd {
+    fn start(extra: &str) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let host_key_file = dir.path().join("host_key");
         let client_key = dir.path().join("client_key");
@@ -92,7 +98,7 @@ impl Sshd {
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\n\
                      AuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPidFile none\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                     PermitRootLogin prohibit-password\nLogLevel ERROR\n",
+                     PermitRootLogin prohibit-password\nLogLevel ERROR\n{extra}\n",
                     host_key_file.display(),
                     authorized.display()
                 ),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::gauntlet;
-use gauntlet_ssh::testing::{Sshd, closed_port, sshd};
+use gauntlet_ssh::testing::{Sshd, closed_port, sshd, sshd_with};
 use serde_json::Value;
 
 /// A fleet file in `dir`: `alpha` and `beta` on the test sshd (alpha runs
@@ -299,6 +299,96 @@ fn diagnose_prints_each_section_of_a_reachable_node() {
             "listening",
             "connections"
         ]
+    );
+}
+
+#[test]
+fn diagnose_reads_the_kernels_socket_tables_where_ss_is_missing() {
+    // The "host"'s sessions get a PATH with every program of this machine
+    // but `ss` (a minimal image).
+    let bin = tempfile::tempdir().unwrap();
+    for dir in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"] {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let link = bin.path().join(entry.file_name());
+            if entry.file_name() != "ss" && !link.exists() {
+                std::os::unix::fs::symlink(entry.path(), link).unwrap();
+            }
+        }
+    }
+    let Some(sshd) = sshd_with(&format!("SetEnv PATH={}", bin.path().display())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write_fleet(dir.path(), &sshd, "");
+    let out = run(&["diagnose", "beta", "--json"], Some(&fleet));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let d: Value = serde_json::from_str(&stdout).unwrap();
+    let section = |name: &str| {
+        d["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["heading"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {d}"))["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let listening = section("listening");
+    assert!(listening.starts_with("(ss is missing"), "{listening}");
+    assert!(
+        listening.contains(&format!("tcp 127.0.0.1:{}\n", sshd.port)),
+        "the sshd's port, decoded: {listening}"
+    );
+    let connections = section("connections");
+    assert!(
+        connections.contains(&format!("tcp 127.0.0.1:{} <- 127.0.0.1:", sshd.port)),
+        "our own connection, decoded: {connections}"
+    );
+}
+
+#[test]
+fn silent_nodes_are_given_up_on_in_time_and_together() {
+    let Some(sshd) = sshd() else { return };
+    // A port that accepts connections and never says a word (a wedged
+    // host), held open by the test.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let silent: String = (1..=4)
+        .map(|i| {
+            format!(
+                "\n[[node]]\nname = \"silent{i}\"\naddress = \"127.0.0.1\"\nport = {port}\n\
+                 connect_timeout = \"2s\"\nrole = \"wedged\"\n"
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write_fleet(dir.path(), &sshd, &silent);
+    let started = std::time::Instant::now();
+    let out = run(&["nodes", "--json", "--role", "wedged"], Some(&fleet));
+    let took = started.elapsed();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let reports: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reports.len(), 4);
+    for r in &reports {
+        assert!(r["reachable"]["unreachable"].is_string(), "{r}");
+    }
+    // Each gives up after its 2 s (ssh's, or gauntlet's bound on the
+    // whole connect); one after another they would take 8 s.
+    assert!(
+        took < std::time::Duration::from_secs(7),
+        "took {took:?}: {stdout}"
     );
 }
 
