@@ -121,6 +121,8 @@ mod owner;
 mod quote;
 mod script;
 mod sweep;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{Attempt, SshError};
 pub use host::{Host, HostSpec, RemoteFile};

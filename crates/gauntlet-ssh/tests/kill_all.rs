@@ -4,12 +4,10 @@
 //! sees, and it kills every group of its run directory. A binary of its
 //! own: `kill_all` kills every node of the process.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, marker, pids_with_env, sshd};
 use gauntlet_node::{Backend, NodeSpec};
+use gauntlet_ssh::testing::{eventually, marker, pids_with_env, sshd};
 use gauntlet_ssh::{Host, SshBackend};
 
 #[tokio::test]

@@ -2,18 +2,16 @@
 //! "remote" host is this machine, so a test looks at the host's `/proc`
 //! directly).
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
-use common::{eventually, marker, pids_with_env, sshd, state};
 use gauntlet_node::{Backend, NodeSpec, Termination};
+use gauntlet_ssh::testing::{eventually, marker, pids_with_env, sshd, state};
 use gauntlet_ssh::{Host, Owner, RunDir, SshBackend, SshError, sweep};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-async fn connect(sshd: &common::Sshd, name: &str) -> Host {
+async fn connect(sshd: &gauntlet_ssh::testing::Sshd, name: &str) -> Host {
     Host::connect(sshd.spec(name))
         .await
         .unwrap_or_else(|e| panic!("{e}\nsshd said: {}", sshd.log()))

@@ -65,6 +65,10 @@ pub enum Command {
     Logs(crate::cmd_loop::LogsArgs),
     /// A built-in client program for cluster tests (etcd, redis): JSON lines on stdin and stdout.
     Client(crate::cmd_client::ClientArgs),
+    /// The nodes of a fleet file: reached over SSH or not, load, memory, disk, services.
+    Nodes(crate::cmd_fleet::NodesArgs),
+    /// One node of a fleet file up close: services, logs, disk, memory, sockets.
+    Diagnose(crate::cmd_fleet::DiagnoseArgs),
     /// Run one of the bundled example node programs (for `--bin`).
     #[command(hide = true)]
     ExampleNode {

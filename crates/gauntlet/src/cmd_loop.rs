@@ -14,35 +14,10 @@ use gauntlet_plan::{Criteria, Fleet, Proof, ServiceControl};
 use gauntlet_store::{Liveness, Run, RunFilter, RunKind, RunState, Store, now_ms};
 
 use crate::cli::{JsonArg, QuietArg, StoreArgs};
-use crate::cmd_run::{drive, finish, plan_error, store_error};
+use crate::cmd_fleet::FleetArg;
+use crate::cmd_run::{drive, finish, store_error};
 use crate::exit::{self, Failure};
 use crate::out::{note, out};
-
-/// `--fleet`: where the fleet file is.
-#[derive(Debug, Clone, Args)]
-pub struct FleetArg {
-    /// The fleet file: nodes, projects, suites (see docs/fleet.md).
-    #[arg(
-        long = "fleet",
-        value_name = "FILE",
-        env = "GAUNTLET_FLEET",
-        default_value = "fleet.toml"
-    )]
-    pub path: PathBuf,
-}
-
-impl FleetArg {
-    /// The fleet file, loaded; a missing or wrong file is exit 254 naming it.
-    pub fn load(&self) -> Result<Fleet> {
-        if !self.path.exists() {
-            return Err(Failure::bad_args(format!(
-                "no fleet file at {}: give one with --fleet FILE or GAUNTLET_FLEET (see docs/fleet.md)",
-                self.path.display()
-            )));
-        }
-        gauntlet_plan::load_fleet(&self.path, &[]).map_err(plan_error)
-    }
-}
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
@@ -182,7 +157,7 @@ pub fn start(args: StartArgs) -> Result<u8> {
             running.id, plan.project, running.owner.pid, plan.project
         )));
     }
-    let fleet_text = std::fs::read_to_string(&args.fleet.path).unwrap_or_default();
+    let fleet_text = std::fs::read_to_string(&plan.fleet.path).unwrap_or_default();
     let quiet = args.quiet.on || args.json.on;
     let outcome = drive(quiet, |context, cancel| {
         gauntlet_pipeline::fleet::start(

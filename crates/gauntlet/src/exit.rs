@@ -5,6 +5,8 @@ use gauntlet_check::Validity;
 pub const VALID: u8 = 0;
 pub const INVALID: u8 = 1;
 pub const UNKNOWN: u8 = 2;
+/// A fleet command: some node could not be reached.
+pub const UNREACHABLE: u8 = 1;
 /// Bad arguments or a bad plan.
 pub const BAD_ARGS: u8 = 254;
 /// The run could not be carried out.

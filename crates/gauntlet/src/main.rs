@@ -9,6 +9,7 @@ mod cmd_clean;
 mod cmd_client;
 mod cmd_cluster;
 mod cmd_demo;
+mod cmd_fleet;
 mod cmd_lab;
 mod cmd_loop;
 mod cmd_run;
@@ -72,6 +73,8 @@ fn main() -> ExitCode {
         cli::Command::Status(args) => cmd_loop::status(args),
         cli::Command::Stop(args) => cmd_loop::stop(args),
         cli::Command::Logs(args) => cmd_loop::logs(args),
+        cli::Command::Nodes(args) => cmd_fleet::nodes(args),
+        cli::Command::Diagnose(args) => cmd_fleet::diagnose_node(args),
         cli::Command::ExampleNode { name, args } => cmd_demo::example_node(&name, args),
     };
     match result {

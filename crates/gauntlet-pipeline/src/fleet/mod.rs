@@ -11,9 +11,11 @@
 //! plan's service on any backend: logs, samples and health checks are
 //! the same.
 
+pub mod diagnose;
 mod phases;
 mod preset;
 mod proof;
+pub mod survey;
 
 use std::sync::Arc;
 

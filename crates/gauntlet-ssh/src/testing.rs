@@ -1,11 +1,15 @@
-//! A real OpenSSH server for the tests: Debian's `sshd` on 127.0.0.1 and
-//! a free port, as the current user (root), with a host key and a client
-//! key made here, and a `known_hosts` that knows the host key. SIGKILLed
-//! and reaped on drop, so also when a test panics.
+//! A real OpenSSH server for tests (behind the `testing` feature): Debian's
+//! `sshd` on 127.0.0.1 and a free port, as the current user (root), with a
+//! host key and a client key made here, and a `known_hosts` that knows the
+//! host key. SIGKILLed and reaped on drop, so also when a test panics.
+//!
+//! Shared by this crate's tests and by every crate whose tests need a host
+//! to reach (`gauntlet-ssh = { workspace = true, features = ["testing"] }`
+//! as a dev-dependency), so there is one harness. It panics on what a test
+//! cannot go on without (no `ssh-keygen`, no port): it is for tests only.
 #![allow(
     clippy::disallowed_macros,
-    dead_code,
-    reason = "a skipped test says why on stderr; each test binary uses part of this"
+    reason = "a skipped test says why on stderr"
 )]
 
 use std::io::Read;
@@ -14,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gauntlet_ssh::HostSpec;
+use crate::HostSpec;
 
-const SSHD: &str = "/usr/sbin/sshd";
+/// Where Debian's openssh-server puts the server.
+pub const SSHD: &str = "/usr/sbin/sshd";
 
 pub struct Sshd {
     child: Child,
@@ -31,6 +36,12 @@ pub struct Sshd {
 /// Says why on stderr and returns `None` when this machine cannot run
 /// the server (no sshd, not root).
 pub fn sshd() -> Option<Sshd> {
+    sshd_with("")
+}
+
+/// [`sshd`] with `extra` appended to its `sshd_config` (lines such as
+/// `SetEnv PATH=/somewhere` shape what a session on the "host" sees).
+pub fn sshd_with(extra: &str) -> Option<Sshd> {
     if !Path::new(SSHD).exists() {
         eprintln!("skipped: needs {SSHD} (Debian openssh-server)");
         return None;
@@ -44,7 +55,7 @@ pub fn sshd() -> Option<Sshd> {
         eprintln!("skipped: needs ssh (Debian openssh-client)");
         return None;
     }
-    Some(Sshd::start())
+    Some(Sshd::start(extra))
 }
 
 fn keygen(path: &Path) {
@@ -58,7 +69,7 @@ fn keygen(path: &Path) {
 }
 
 impl Sshd {
-    fn start() -> Sshd {
+    fn start(extra: &str) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let host_key_file = dir.path().join("host_key");
         let client_key = dir.path().join("client_key");
@@ -87,7 +98,7 @@ impl Sshd {
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\n\
                      AuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPidFile none\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                     PermitRootLogin prohibit-password\nLogLevel ERROR\n",
+                     PermitRootLogin prohibit-password\nLogLevel ERROR\n{extra}\n",
                     host_key_file.display(),
                     authorized.display()
                 ),
@@ -219,4 +230,12 @@ pub fn marker(test: &str) -> (String, String) {
         "GAUNTLET_TEST_MARK".to_owned(),
         format!("{test}-{}", std::process::id()),
     )
+}
+
+/// A port on 127.0.0.1 that nothing listens on: bound, then released (a
+/// connection to it is refused at once, unless something takes it in
+/// between, which a test's bounds cover).
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on loopback");
+    listener.local_addr().expect("a bound address").port()
 }
