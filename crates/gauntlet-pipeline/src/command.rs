@@ -531,6 +531,85 @@ pub(crate) async fn run_test(
     Ok(record)
 }
 
+/// A command's figures, read and judged.
+pub(crate) struct JudgedFigures {
+    /// For the stage's summary, each with its value or why it has none.
+    pub shown: Vec<serde_json::Value>,
+    /// Why the command fails on its figures: a critical check broken, a
+    /// figure not read.
+    pub broken: Vec<String>,
+    /// Each figure read, by name, with the figure it was read as.
+    pub read: Vec<(gauntlet_plan::Figure, f64)>,
+}
+
+/// Reads and judges a command's figures from its stdout file: each one
+/// read is a `figure` measurement of `<subject>/<figure>`; a critical
+/// check it breaks, or a figure that cannot be read at all (with stdout's
+/// last lines), is a reason it fails. A command that did not run has
+/// none.
+pub(crate) fn judge_figures(
+    test: &TestCommand,
+    record: &TestRecord,
+    artifact_dir: &Path,
+    subject: &str,
+    samples: &crate::supervisor::Samples,
+    progress: &crate::Progress,
+) -> JudgedFigures {
+    use gauntlet_plan::{Severity, judge_figure, read_figure};
+    use serde_json::json;
+    let mut judged = JudgedFigures {
+        shown: Vec::new(),
+        broken: Vec::new(),
+        read: Vec::new(),
+    };
+    if test.expect.figures.is_empty() || record.exit.is_none() {
+        return judged;
+    }
+    let path = artifact_dir.join(&record.stdout_artifact);
+    let stdout = std::fs::read_to_string(&path).unwrap_or_default();
+    for figure in &test.expect.figures {
+        match read_figure(&stdout, figure) {
+            Ok(value) => {
+                samples.push(
+                    "figure",
+                    &format!("{subject}/{}", figure.name),
+                    value,
+                    figure.unit.as_deref().unwrap_or(""),
+                );
+                let missed = judge_figure(figure, value);
+                for m in &missed {
+                    progress.note(&format!("{}: {m}", figure.severity));
+                }
+                if figure.severity == Severity::Critical {
+                    judged.broken.extend(missed.iter().cloned());
+                }
+                judged.shown.push(json!({
+                    "name": figure.name, "value": value, "unit": figure.unit,
+                    "severity": figure.severity, "missed": missed,
+                }));
+                judged.read.push((figure.clone(), value));
+            }
+            Err(why) => {
+                let tail = record.stdout_tail.iter().rev().take(5).rev().cloned();
+                let tail: Vec<String> = tail.collect();
+                judged.broken.push(format!(
+                    "figure {} not read: {why} (stdout ends: {})",
+                    figure.name,
+                    if tail.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        tail.join(" | ")
+                    }
+                ));
+                judged
+                    .shown
+                    .push(json!({ "name": figure.name, "value": null, "error": why }));
+            }
+        }
+    }
+    judged
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -623,83 +702,4 @@ mod tests {
         assert_eq!(lines_tail(&path, 5), ["a", "b"]);
         assert!(lines_tail(&dir.path().join("missing"), 5).is_empty());
     }
-}
-
-/// A command's figures, read and judged.
-pub(crate) struct JudgedFigures {
-    /// For the stage's summary, each with its value or why it has none.
-    pub shown: Vec<serde_json::Value>,
-    /// Why the command fails on its figures: a critical check broken, a
-    /// figure not read.
-    pub broken: Vec<String>,
-    /// Each figure read, by name, with the figure it was read as.
-    pub read: Vec<(gauntlet_plan::Figure, f64)>,
-}
-
-/// Reads and judges a command's figures from its stdout file: each one
-/// read is a `figure` measurement of `<subject>/<figure>`; a critical
-/// check it breaks, or a figure that cannot be read at all (with stdout's
-/// last lines), is a reason it fails. A command that did not run has
-/// none.
-pub(crate) fn judge_figures(
-    test: &TestCommand,
-    record: &TestRecord,
-    artifact_dir: &Path,
-    subject: &str,
-    samples: &crate::supervisor::Samples,
-    progress: &crate::Progress,
-) -> JudgedFigures {
-    use gauntlet_plan::{Severity, judge_figure, read_figure};
-    use serde_json::json;
-    let mut judged = JudgedFigures {
-        shown: Vec::new(),
-        broken: Vec::new(),
-        read: Vec::new(),
-    };
-    if test.expect.figures.is_empty() || record.exit.is_none() {
-        return judged;
-    }
-    let path = artifact_dir.join(&record.stdout_artifact);
-    let stdout = std::fs::read_to_string(&path).unwrap_or_default();
-    for figure in &test.expect.figures {
-        match read_figure(&stdout, figure) {
-            Ok(value) => {
-                samples.push(
-                    "figure",
-                    &format!("{subject}/{}", figure.name),
-                    value,
-                    figure.unit.as_deref().unwrap_or(""),
-                );
-                let missed = judge_figure(figure, value);
-                for m in &missed {
-                    progress.note(&format!("{}: {m}", figure.severity));
-                }
-                if figure.severity == Severity::Critical {
-                    judged.broken.extend(missed.iter().cloned());
-                }
-                judged.shown.push(json!({
-                    "name": figure.name, "value": value, "unit": figure.unit,
-                    "severity": figure.severity, "missed": missed,
-                }));
-                judged.read.push((figure.clone(), value));
-            }
-            Err(why) => {
-                let tail = record.stdout_tail.iter().rev().take(5).rev().cloned();
-                let tail: Vec<String> = tail.collect();
-                judged.broken.push(format!(
-                    "figure {} not read: {why} (stdout ends: {})",
-                    figure.name,
-                    if tail.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        tail.join(" | ")
-                    }
-                ));
-                judged
-                    .shown
-                    .push(json!({ "name": figure.name, "value": null, "error": why }));
-            }
-        }
-    }
-    judged
 }

@@ -733,18 +733,19 @@ impl FleetLoop {
             &results_path,
             serde_json::to_string_pretty(&results_doc).unwrap_or_default(),
         );
-        if choices.criteria == Criteria::Check && passed {
-            if let Some(check) = &project.check {
-                let mut check = check.clone();
-                check.run.env.insert(
-                    "GAUNTLET_EVIDENCE".to_owned(),
-                    self.dir.join(&dir).display().to_string(),
-                );
-                let record = self.run_here(&check, &format!("{dir}/check")).await;
-                if !record.passed {
-                    passed = false;
-                    reasons.push(format!("the check program: {}", failure_line(&record)));
-                }
+        if choices.criteria == Criteria::Check
+            && passed
+            && let Some(check) = &project.check
+        {
+            let mut check = check.clone();
+            check.run.env.insert(
+                "GAUNTLET_EVIDENCE".to_owned(),
+                self.dir.join(&dir).display().to_string(),
+            );
+            let record = self.run_here(&check, &format!("{dir}/check")).await;
+            if !record.passed {
+                passed = false;
+                reasons.push(format!("the check program: {}", failure_line(&record)));
             }
         }
         let message = if passed {
@@ -918,7 +919,7 @@ fn no_expectations() -> gauntlet_plan::Expect {
 /// Which way a figure is better: down when it only has a `max`.
 fn higher_is_better(checks: &[ExpectCheck]) -> bool {
     let has = |f: fn(&ExpectCheck) -> bool| checks.iter().any(f);
-    !(has(|c| matches!(c, ExpectCheck::Max(_))) && !has(|c| matches!(c, ExpectCheck::Min(_))))
+    !has(|c| matches!(c, ExpectCheck::Max(_))) || has(|c| matches!(c, ExpectCheck::Min(_)))
 }
 
 /// A record's failure in one line, with its last stderr line.

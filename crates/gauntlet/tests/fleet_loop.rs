@@ -1,0 +1,382 @@
+//! The fleet loop end to end against a real OpenSSH server on loopback:
+//! a project in a git work tree whose first build is broken, a fix hook
+//! that commits the fix, three nodes on the test sshd and one that never
+//! answers (degraded), suites here and on each node, two short
+//! checkpoints, the proof bundle; and a loop that has no fix, held, then
+//! retried after the operator's fix. Skips (saying why on stderr) where
+//! no sshd can run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{gauntlet, read_json};
+use gauntlet_ssh::testing::{Sshd, closed_port, sshd};
+
+/// A project whose artifact is a shell script: it says its version and,
+/// run as the service, stays up. `broken` makes the first build's version
+/// one the node suite refuses.
+fn project(dir: &Path, broken: bool) -> PathBuf {
+    let repo = dir.join("app");
+    std::fs::create_dir_all(&repo).unwrap();
+    let version = if broken { "broken" } else { "good" };
+    std::fs::write(
+        repo.join("app.sh"),
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then echo {version}; exit 0; fi\n\
+             echo \"$1 up ({version})\" >&2\nwhile :; do sleep 1; done\n"
+        ),
+    )
+    .unwrap();
+    // The fix hook: given the evidence directory, it checks it holds the
+    // failed test's results, then fixes the script and commits.
+    std::fs::write(
+        repo.join("fix.sh"),
+        "#!/bin/sh\nset -e\ntest -f \"$GAUNTLET_EVIDENCE\"/test-1/results.json\n\
+         sed -i s/broken/good/ app.sh\ngit commit -qam 'fix the version'\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "first"]);
+    repo
+}
+
+fn fleet(dir: &Path, sshd: &Sshd, install: &Path, fix_hook: bool) -> PathBuf {
+    let path = dir.join("fleet.toml");
+    let hook = if fix_hook {
+        "fix_hook = [\"sh\", \"fix.sh\"]\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        r#"name = "loopback"
+
+[defaults]
+identity = "{key}"
+known_hosts = "{known}"
+connect_timeout = "3s"
+port = {port}
+
+[[node]]
+name = "boot-1"
+address = "127.0.0.1"
+role = "bootstrap"
+region = "eu-west"
+
+[[node]]
+name = "test-1"
+address = "127.0.0.1"
+
+[[node]]
+name = "nat-1"
+address = "127.0.0.1"
+nat = "symmetric"
+
+[[node]]
+name = "gone-1"
+address = "127.0.0.1"
+port = {closed}
+connect_timeout = "1s"
+
+[[project]]
+name = "app"
+repo = "app"
+build = "mkdir -p out && cp app.sh out/app && chmod +x out/app"
+artifact = "out/app"
+install = "{install}"
+checkpoints = ["1s", "2s"]
+max_fixes = 2
+{hook}
+[project.service]
+command = ["{install}", "{{{{node}}}}"]
+
+[[project.suite]]
+name = "reach"
+focus = ["connectivity"]
+command = "for n in {{{{nodes}}}}; do echo $n; done; echo '{{\"direct_pct\": 100}}'"
+[[project.suite.figure]]
+name = "direct_pct"
+json = "/direct_pct"
+min = 99
+
+[[project.suite]]
+name = "version"
+focus = ["connectivity"]
+on = "nodes"
+command = "{install} --version | grep -x good"
+"#,
+        key = sshd.client_key.display(),
+        known = sshd.known_hosts.display(),
+        port = sshd.port,
+        closed = closed_port(),
+        install = install.display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(gauntlet())
+        .args(args)
+        .arg("--store")
+        .arg(dir.join("store"))
+        .env_remove("GAUNTLET_FLEET")
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn status_json(dir: &Path) -> serde_json::Value {
+    let out = run(dir, &["status", "--json", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_broken_build_is_fixed_through_the_hook_and_stays_green_at_every_checkpoint() {
+    let Some(sshd) = sshd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    project(dir.path(), true);
+    let install = dir.path().join("nodes/opt/app/bin/app");
+    fleet(dir.path(), &sshd, &install, true);
+
+    let out = run(
+        dir.path(),
+        &[
+            "start",
+            "app",
+            "--focus",
+            "connectivity",
+            "--criteria",
+            "all-pass",
+            "--proof",
+            "all-evidence",
+            "--yes",
+        ],
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("PASS"), "{shown}");
+    assert!(shown.contains("gone-1: unreachable, degraded"), "{shown}");
+
+    let status = status_json(dir.path());
+    let run_id = status[0]["run"].as_str().unwrap().to_owned();
+    let phases: Vec<(String, String)> = status[0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "setup", "build-1", "deploy-1", "test-1", "fix-1", "build-2", "deploy-2", "test-2",
+            "wait-1", "test-3", "wait-2", "test-4"
+        ],
+        "{phases:?}"
+    );
+    assert_eq!(
+        phases[3].1, "failed",
+        "the broken version fails the node suite"
+    );
+    assert!(
+        phases
+            .iter()
+            .filter(|(n, _)| n != "test-1")
+            .all(|(_, s)| s == "passed"),
+        "{phases:?}"
+    );
+    assert_eq!(status[0]["result"], "true");
+
+    // The proof bundle: the verdict, every node, every phase, the figures,
+    // the logs of the three live nodes, checksums that hold.
+    let proof = dir.path().join("store").join(&run_id).join("proof");
+    let md = std::fs::read_to_string(proof.join("PROOF.md")).unwrap();
+    assert!(
+        md.contains("**Verdict: TRUE**") || md.contains("Verdict: VALID"),
+        "{md}"
+    );
+    for node in ["boot-1", "test-1", "nat-1", "gone-1"] {
+        assert!(md.contains(node), "{md}");
+    }
+    assert!(md.contains("reach/direct_pct = 100"), "{md}");
+    let json = read_json(&proof.join("proof.json"));
+    assert_eq!(json["phases"].as_array().unwrap().len(), 12);
+    for node in ["boot-1", "test-1", "nat-1"] {
+        let log = proof.join(format!("logs/app@{node}.log"));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            text.contains(&format!("{node} up (good)")),
+            "{}: {text:?}",
+            log.display()
+        );
+    }
+    assert!(!proof.join("logs/app@gone-1.log").exists());
+    assert!(proof.join("evidence/fix-1/test-1/results.json").is_file());
+    let sums = Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(&proof)
+        .output()
+        .unwrap();
+    assert!(sums.status.success(), "{}", text(&sums));
+
+    // The fix is the hook's commit, recorded with the fix phase.
+    let fix = &json["phases"][4];
+    assert_eq!(fix["state"], "passed");
+    assert!(
+        fix["message"].as_str().unwrap().contains("committed"),
+        "{fix}"
+    );
+
+    // Nothing of the loop runs any more: its services were stopped.
+    let left = Command::new("pgrep")
+        .arg("-f")
+        .arg(install.display().to_string())
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+
+    let out = run(dir.path(), &["logs", "app", "--node", "nat-1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nat-1 | nat-1 up (good)"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn without_a_fix_hook_a_failure_holds_and_a_retry_after_the_fix_goes_on() {
+    let Some(sshd) = sshd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    let repo = project(dir.path(), true);
+    let install = dir.path().join("nodes/app");
+    fleet(dir.path(), &sshd, &install, false);
+
+    let out = run(
+        dir.path(),
+        &["start", "app", "connectivity", "all-pass", "summary"],
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "held: {shown}");
+    assert!(shown.contains("HELD"), "{shown}");
+    let status = status_json(dir.path());
+    assert_eq!(status[0]["state"], "held");
+    assert_eq!(status[0]["phase"], "fix-1");
+    assert!(
+        status[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no fix_hook"),
+        "{status}"
+    );
+    let run_id = status[0]["run"].as_str().unwrap().to_owned();
+
+    // The operator fixes it by hand, and the loop goes on from the fix.
+    let fixed = std::fs::read_to_string(repo.join("app.sh"))
+        .unwrap()
+        .replace("broken", "good");
+    std::fs::write(repo.join("app.sh"), fixed).unwrap();
+    let out = run(
+        dir.path(),
+        &["override", &run_id, "--reason", "fixed by hand in app.sh"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status = status_json(dir.path());
+    assert_eq!(status[0]["state"], "finished", "{status}");
+    assert_eq!(status[0]["result"], "true", "{status}");
+    let last: Vec<&str> = status[0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &last[4..8],
+        ["fix-1", "build-2", "deploy-2", "test-2"],
+        "{last:?}"
+    );
+}
+
+#[test]
+fn without_a_terminal_missing_answers_name_their_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    std::fs::write(
+        dir.path().join("fleet.toml"),
+        "[[node]]\nname = \"a\"\naddress = \"127.0.0.1\"\n[[project]]\nname = \"app\"\nbuild = \"true\"\nartifact = \"x\"\ninstall = \"/opt/x\"\n[project.service]\ncommand = \"/opt/x\"\n[[project.suite]]\nname = \"s\"\nfocus = [\"gossip\"]\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["start", "app"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(254), "{shown}");
+    assert!(
+        shown.contains("--focus (one of: gossip, full-suite)"),
+        "{shown}"
+    );
+    assert!(shown.contains("--criteria"), "{shown}");
+    assert!(shown.contains("--proof"), "{shown}");
+
+    let out = run(
+        dir.path(),
+        &["start", "app", "throughput", "all-pass", "logs"],
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(254), "{shown}");
+    assert!(
+        shown.contains("no suite for focus \"throughput\""),
+        "{shown}"
+    );
+
+    let out = run(dir.path(), &["start", "app", "gossip", "most", "logs"]);
+    assert_eq!(out.status.code(), Some(254));
+    assert!(
+        text(&out).contains("criteria \"most\" is not one of"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(dir.path(), &["start", "app", "gossip", "check", "logs"]);
+    assert_eq!(out.status.code(), Some(254));
+    assert!(
+        text(&out).contains("[project.criteria] check"),
+        "{}",
+        text(&out)
+    );
+}
