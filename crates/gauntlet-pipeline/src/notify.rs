@@ -37,10 +37,16 @@ const SUMMARY_CHARS: usize = 300;
 /// subscribers (unchanged when the plan has none). Failures are told on
 /// `context.events` as it is, never to the notifier itself.
 pub(crate) fn attach(plan: &Plan, context: RunContext) -> RunContext {
-    if plan.notify.is_empty() {
+    attach_entries(&plan.name, &plan.notify, context)
+}
+
+/// [`attach`] for what is not a plan (a fleet loop): its name and its
+/// `[[notify]]` entries.
+pub(crate) fn attach_entries(name: &str, notify: &[Notify], context: RunContext) -> RunContext {
+    if notify.is_empty() {
         return context;
     }
-    match Notifier::start(plan, context.events.clone()) {
+    match Notifier::start(name, notify, context.events.clone()) {
         Ok(notifier) => RunContext {
             events: context.events.with(Arc::new(notifier)),
             ..context
@@ -66,8 +72,8 @@ pub(crate) struct Notifier {
 }
 
 impl Notifier {
-    fn start(plan: &Plan, events: Events) -> std::io::Result<Notifier> {
-        let entries: Arc<[Notify]> = plan.notify.clone().into();
+    fn start(name: &str, notify: &[Notify], events: Events) -> std::io::Result<Notifier> {
+        let entries: Arc<[Notify]> = notify.to_vec().into();
         let pending = Arc::new(Pending::default());
         let (queue, jobs) = mpsc::channel();
         let worker = Worker {
@@ -81,7 +87,7 @@ impl Notifier {
             .spawn(move || worker.work(jobs))?;
         Ok(Notifier {
             entries,
-            seen: Mutex::new(Seen::new(plan.name.clone())),
+            seen: Mutex::new(Seen::new(name.to_owned())),
             queue,
             pending,
             events,
@@ -476,7 +482,16 @@ impl Seen {
             }
             Event::StageStarted { name, kind, .. } => {
                 self.stage = Some((name.clone(), kind.clone()));
-                Vec::new()
+                if self.kind == "fleet" {
+                    vec![Notice::new(
+                        NotifyEvent::Phase,
+                        Some(name),
+                        format!("loop {} of {}: {kind} phase {name} started", self.run, self.plan),
+                    )
+                    .with("phase", json!(kind))]
+                } else {
+                    Vec::new()
+                }
             }
             Event::StageEnded {
                 name,

@@ -24,6 +24,9 @@ pub struct Fleet {
     pub nodes: Vec<FleetNode>,
     /// In the file's order.
     pub projects: Vec<Project>,
+    /// Who is told of the loops' transitions (`[[notify]]`, as in a plan).
+    #[serde(default)]
+    pub notify: Vec<crate::Notify>,
 }
 
 impl Fleet {

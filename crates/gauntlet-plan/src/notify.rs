@@ -97,17 +97,21 @@ pub enum NotifyEvent {
     RunEnded,
     /// A stage of a soak passed: the soak's stages are its checkpoints.
     Checkpoint,
+    /// A fleet loop moved to its next phase (setup, build, deploy, test,
+    /// fix, wait): every transition of the loop.
+    Phase,
 }
 
 impl NotifyEvent {
     /// Every event, in the order the docs list them.
-    pub const ALL: [NotifyEvent; 6] = [
+    pub const ALL: [NotifyEvent; 7] = [
         NotifyEvent::RunStarted,
         NotifyEvent::StageFailed,
         NotifyEvent::SpecMismatch,
         NotifyEvent::Override,
         NotifyEvent::RunEnded,
         NotifyEvent::Checkpoint,
+        NotifyEvent::Phase,
     ];
 
     /// The plan's and the payload's word for it.
@@ -119,6 +123,7 @@ impl NotifyEvent {
             NotifyEvent::Override => "override",
             NotifyEvent::RunEnded => "run-ended",
             NotifyEvent::Checkpoint => "checkpoint",
+            NotifyEvent::Phase => "phase",
         }
     }
 

@@ -93,6 +93,10 @@ address = "127.0.0.1"
 port = {closed}
 connect_timeout = "1s"
 
+[[notify]]
+command = "cat >> notices.jsonl; echo >> notices.jsonl"
+events = ["phase", "run-ended"]
+
 [[project]]
 name = "app"
 repo = "app"
@@ -270,6 +274,21 @@ fn a_broken_build_is_fixed_through_the_hook_and_stays_green_at_every_checkpoint(
         "left running: {}",
         String::from_utf8_lossy(&left.stdout)
     );
+
+    // Every transition was told, in order, and then the end.
+    let notices = std::fs::read_to_string(dir.path().join("notices.jsonl")).unwrap();
+    let told: Vec<serde_json::Value> = notices
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let phases_told: Vec<&str> = told
+        .iter()
+        .filter(|n| n["event"] == "phase")
+        .map(|n| n["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases_told, names, "{notices}");
+    assert_eq!(told.last().unwrap()["event"], "run-ended", "{notices}");
 
     let out = run(dir.path(), &["logs", "app", "--node", "nat-1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

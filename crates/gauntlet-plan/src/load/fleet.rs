@@ -94,6 +94,7 @@ pub fn load_fleet_str(
         path: file,
         nodes,
         projects,
+        notify: cx.notify(&raw.notify)?,
     })
 }
 

@@ -17,6 +17,8 @@ pub(crate) struct RawFleet {
     pub node: Vec<Spanned<RawNode>>,
     #[serde(default)]
     pub project: Vec<Spanned<RawProject>>,
+    #[serde(default)]
+    pub notify: Vec<Spanned<super::RawNotify>>,
 }
 
 /// The SSH settings `[defaults]` gives every node.
