@@ -57,6 +57,16 @@ fn project(dir: &Path, broken: bool) -> PathBuf {
 }
 
 fn fleet(dir: &Path, sshd: &Sshd, install: &Path, fix_hook: bool) -> PathBuf {
+    fleet_with(dir, sshd, install, fix_hook, r#"["1s", "2s"]"#)
+}
+
+fn fleet_with(
+    dir: &Path,
+    sshd: &Sshd,
+    install: &Path,
+    fix_hook: bool,
+    checkpoints: &str,
+) -> PathBuf {
     let path = dir.join("fleet.toml");
     let hook = if fix_hook {
         "fix_hook = [\"sh\", \"fix.sh\"]\n"
@@ -103,7 +113,7 @@ repo = "app"
 build = "mkdir -p out && cp app.sh out/app && chmod +x out/app"
 artifact = "out/app"
 install = "{install}"
-checkpoints = ["1s", "2s"]
+checkpoints = {checkpoints}
 max_fixes = 2
 {hook}
 [project.service]
@@ -129,6 +139,7 @@ command = "{install} --version | grep -x good"
         port = sshd.port,
         closed = closed_port(),
         install = install.display(),
+        checkpoints = checkpoints,
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -398,4 +409,111 @@ fn without_a_terminal_missing_answers_name_their_flags() {
         "{}",
         text(&out)
     );
+}
+
+/// Waits until the latest loop is in `phase` and running, or panics.
+fn wait_for_phase(dir: &Path, phase: &str) -> String {
+    let began = std::time::Instant::now();
+    loop {
+        let status = status_json(dir);
+        if let Some(loop_) = status.get(0)
+            && loop_["phase"] == phase
+            && loop_["phases"]
+                .as_array()
+                .and_then(|p| p.last())
+                .is_some_and(|p| p["state"] == "running")
+        {
+            return loop_["run"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(60),
+            "the loop never reached {phase}: {status}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn spawn_start(dir: &Path) -> std::process::Child {
+    Command::new(gauntlet())
+        .args([
+            "start", "app", "--focus", "connectivity", "--criteria", "all-pass", "--proof",
+            "logs", "--yes", "--store",
+        ])
+        .arg(dir.join("store"))
+        .env_remove("GAUNTLET_FLEET")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn running_services(install: &Path) -> String {
+    let out = Command::new("pgrep")
+        .arg("-af")
+        .arg(install.display().to_string())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_loop_killed_while_it_waits_goes_on_with_retry_and_a_stopped_one_too() {
+    let Some(sshd) = sshd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    project(dir.path(), false);
+    let install = dir.path().join("nodes/app");
+    fleet_with(dir.path(), &sshd, &install, false, r#"["6s"]"#);
+
+    // SIGKILL while it waits for its checkpoint: what it started on the
+    // nodes goes with its connections, and the store says interrupted.
+    let mut child = spawn_start(dir.path());
+    let run_id = wait_for_phase(dir.path(), "wait-1");
+    assert!(!running_services(&install).is_empty(), "the services run while it waits");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let began = std::time::Instant::now();
+    while !running_services(&install).is_empty() {
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(20),
+            "left running on the nodes after a SIGKILL: {}",
+            running_services(&install)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let status = status_json(dir.path());
+    assert_eq!(status[0]["state"], "interrupted", "{status}");
+
+    // A retry reaches the nodes again, brings the service back, waits only
+    // what is left of the checkpoint, and completes.
+    let out = run(dir.path(), &["retry", &run_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status = status_json(dir.path());
+    assert_eq!(status[0]["state"], "finished", "{status}");
+    assert_eq!(status[0]["result"], "true", "{status}");
+    let names: Vec<&str> = status[0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["setup", "build-1", "deploy-1", "test-1", "wait-1", "test-2"],
+        "the wait went on where it was"
+    );
+
+    // `gauntlet stop` from another shell: the loop stops as at a Ctrl-C.
+    let child = spawn_start(dir.path());
+    let second = wait_for_phase(dir.path(), "wait-1");
+    assert_ne!(second, run_id);
+    let out = run(dir.path(), &["stop", "app"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("interrupted"), "{}", text(&out));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    assert!(running_services(&install).is_empty(), "{}", running_services(&install));
+    let out = run(dir.path(), &["stop", "app"]);
+    assert_eq!(out.status.code(), Some(1), "nothing to stop: {}", text(&out));
 }
