@@ -483,12 +483,17 @@ impl Seen {
             Event::StageStarted { name, kind, .. } => {
                 self.stage = Some((name.clone(), kind.clone()));
                 if self.kind == "fleet" {
-                    vec![Notice::new(
-                        NotifyEvent::Phase,
-                        Some(name),
-                        format!("loop {} of {}: {kind} phase {name} started", self.run, self.plan),
-                    )
-                    .with("phase", json!(kind))]
+                    vec![
+                        Notice::new(
+                            NotifyEvent::Phase,
+                            Some(name),
+                            format!(
+                                "loop {} of {}: {kind} phase {name} started",
+                                self.run, self.plan
+                            ),
+                        )
+                        .with("phase", json!(kind)),
+                    ]
                 } else {
                     Vec::new()
                 }
@@ -845,7 +850,7 @@ mod tests {
         .unwrap();
         let collect = Arc::new(gauntlet_events::Collect::default());
         let events = Events::new(vec![collect.clone() as Arc<dyn Subscriber>]);
-        let notifier = Notifier::start(&plan, events).unwrap();
+        let notifier = Notifier::start(&plan.name, &plan.notify, events).unwrap();
         notifier.on_event(&started("run"));
         notifier.flush();
         let text = std::fs::read_to_string(&out).unwrap();
@@ -869,7 +874,7 @@ mod tests {
         .unwrap();
         let collect = Arc::new(gauntlet_events::Collect::default());
         let events = Events::new(vec![collect.clone() as Arc<dyn Subscriber>]);
-        let notifier = Notifier::start(&plan, events).unwrap();
+        let notifier = Notifier::start(&plan.name, &plan.notify, events).unwrap();
         notifier.on_event(&started("run"));
         notifier.flush();
         let warnings: Vec<String> = collect

@@ -436,8 +436,16 @@ fn wait_for_phase(dir: &Path, phase: &str) -> String {
 fn spawn_start(dir: &Path) -> std::process::Child {
     Command::new(gauntlet())
         .args([
-            "start", "app", "--focus", "connectivity", "--criteria", "all-pass", "--proof",
-            "logs", "--yes", "--store",
+            "start",
+            "app",
+            "--focus",
+            "connectivity",
+            "--criteria",
+            "all-pass",
+            "--proof",
+            "logs",
+            "--yes",
+            "--store",
         ])
         .arg(dir.join("store"))
         .env_remove("GAUNTLET_FLEET")
@@ -470,7 +478,10 @@ fn a_loop_killed_while_it_waits_goes_on_with_retry_and_a_stopped_one_too() {
     // nodes goes with its connections, and the store says interrupted.
     let mut child = spawn_start(dir.path());
     let run_id = wait_for_phase(dir.path(), "wait-1");
-    assert!(!running_services(&install).is_empty(), "the services run while it waits");
+    assert!(
+        !running_services(&install).is_empty(),
+        "the services run while it waits"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let began = std::time::Instant::now();
@@ -513,7 +524,212 @@ fn a_loop_killed_while_it_waits_goes_on_with_retry_and_a_stopped_one_too() {
     assert!(text(&out).contains("interrupted"), "{}", text(&out));
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(255), "{}", text(&out));
-    assert!(running_services(&install).is_empty(), "{}", running_services(&install));
+    assert!(
+        running_services(&install).is_empty(),
+        "{}",
+        running_services(&install)
+    );
     let out = run(dir.path(), &["stop", "app"]);
-    assert_eq!(out.status.code(), Some(1), "nothing to stop: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "nothing to stop: {}",
+        text(&out)
+    );
+}
+
+/// A terminal for the interview: a detached tmux session of its own
+/// (its own socket), killed on drop.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn start(dir: &Path, command: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            #[allow(
+                clippy::disallowed_macros,
+                reason = "a skipped test says why on stderr"
+            )]
+            {
+                eprintln!("skipped: needs tmux (Debian tmux)");
+            }
+            return None;
+        }
+        let tmux = Tmux {
+            socket: dir.join("tmux.sock"),
+        };
+        let ok = Command::new("tmux")
+            .arg("-S")
+            .arg(&tmux.socket)
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "50",
+                "-s",
+                "t",
+                command,
+            ])
+            .current_dir(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session");
+        Some(tmux)
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["capture-pane", "-p", "-t", "t"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let ok = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux send-keys {keys:?}");
+    }
+
+    /// Waits until the screen shows `text`, or panics with the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let began = std::time::Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(60),
+                "the terminal never showed {text:?}:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .status();
+    }
+}
+
+#[test]
+fn on_a_terminal_the_interview_asks_what_is_missing_and_the_plan_is_confirmed() {
+    let Some(sshd) = sshd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    project(dir.path(), false);
+    let install = dir.path().join("nodes/app");
+    fleet_with(dir.path(), &sshd, &install, false, r#"["1s"]"#);
+    let command = format!(
+        "{} start --store store; echo EXIT=$? > exit.txt; sleep 60",
+        gauntlet().display()
+    );
+    let Some(tmux) = Tmux::start(dir.path(), &command) else {
+        return;
+    };
+    // Nothing was said on the command line: each answer is a menu.
+    tmux.wait_for("project");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("focus");
+    assert!(
+        screen.contains("connectivity  (reach, version)"),
+        "{screen}"
+    );
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("success criteria");
+    assert!(screen.contains("threshold"), "{screen}");
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("proof");
+    tmux.keys(&["Enter"]);
+    // The plan, confirmed; modify asks again with the answers kept.
+    let screen = tmux.wait_for("start this loop?");
+    assert!(screen.contains("criteria: threshold"), "{screen}");
+    assert!(
+        screen.contains("nodes:    4 (1 bootstrap, 3 test; NAT: 3 public, 1 symmetric)"),
+        "{screen}"
+    );
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("project");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("focus");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("success criteria");
+    tmux.keys(&["Up", "Enter"]);
+    tmux.wait_for("proof");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("start this loop?");
+    assert!(screen.contains("criteria: all-pass"), "{screen}");
+    tmux.keys(&["Enter"]);
+    let began = std::time::Instant::now();
+    while !dir.path().join("exit.txt").exists() {
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(90),
+            "the loop never ended:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let exit = std::fs::read_to_string(dir.path().join("exit.txt")).unwrap();
+    assert_eq!(exit.trim(), "EXIT=0", "{}", tmux.screen());
+    let status = status_json(dir.path());
+    assert_eq!(status[0]["result"], "true", "{status}");
+}
+
+#[test]
+fn on_a_terminal_cancel_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    std::fs::write(
+        dir.path().join("fleet.toml"),
+        "[[node]]\nname = \"a\"\naddress = \"127.0.0.1\"\n[[project]]\nname = \"app\"\nbuild = \"true\"\nartifact = \"x\"\ninstall = \"/opt/x\"\n[project.service]\ncommand = \"/opt/x\"\n[[project.suite]]\nname = \"s\"\nfocus = [\"gossip\"]\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let command = format!(
+        "{} start app gossip all-pass logs --store store; echo EXIT=$? > exit.txt; sleep 60",
+        gauntlet().display()
+    );
+    let Some(tmux) = Tmux::start(dir.path(), &command) else {
+        return;
+    };
+    // Every answer was given: only the confirmation is asked.
+    let screen = tmux.wait_for("start this loop?");
+    assert!(screen.contains("focus:    gossip (suites: s)"), "{screen}");
+    assert!(!screen.contains("success criteria"), "{screen}");
+    tmux.keys(&["Down", "Down", "Enter"]);
+    let began = std::time::Instant::now();
+    while !dir.path().join("exit.txt").exists() {
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(30),
+            "{}",
+            tmux.screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let exit = std::fs::read_to_string(dir.path().join("exit.txt")).unwrap();
+    assert_eq!(exit.trim(), "EXIT=254", "{}", tmux.screen());
+    assert!(
+        tmux.screen().contains("cancelled: nothing was started"),
+        "{}",
+        tmux.screen()
+    );
+    let status = status_json(dir.path());
+    assert_eq!(status, serde_json::json!([]), "no loop was created");
 }

@@ -190,8 +190,7 @@ async fn drive(
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
     let proof = plan.choices.proof;
-    let context =
-        crate::notify::attach_entries(&plan.project, &plan.fleet.notify.clone(), context);
+    let context = crate::notify::attach_entries(&plan.project, &plan.fleet.notify.clone(), context);
     let engine = Engine::new(store, run.clone(), context)?;
     let mut preset = preset::FleetLoop::new(&engine, Arc::new(plan))?;
     let outcome = engine.drive(&mut preset, cancel).await?;
