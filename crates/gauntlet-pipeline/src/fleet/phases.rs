@@ -17,15 +17,12 @@ use gauntlet_ssh::{Host, SshBackend};
 use gauntlet_store::now_ms;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::task::JoinSet;
 
 use super::LoopPlan;
 use super::preset::FleetLoop;
 use crate::command::{TestRecord, judge_figures, run_test};
 use crate::supervisor::Supervisor;
 
-/// How many nodes are reached at once.
-const PARALLEL: usize = 8;
 /// A control command on a node (stop, mkdir, checksum, systemctl).
 const NODE_STEP: Duration = Duration::from_secs(60);
 /// An upload of the artifact to one node.
@@ -151,48 +148,35 @@ struct Reached {
     disk_free_mib: Option<u64>,
 }
 
+/// Connects to each of `nodes` (a few at once, each bounded as the survey
+/// bounds it), sweeps what dead gauntlets left there and reads the free
+/// disk where the artifact goes. In `nodes`' order.
 async fn reach(fleet: &Fleet, nodes: &[String], install: &str) -> Vec<Reached> {
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-    let mut set = JoinSet::new();
-    for (i, name) in nodes.iter().enumerate() {
-        let Some(node) = fleet.node(name) else {
-            continue;
+    use futures_util::StreamExt;
+    let known: Vec<&gauntlet_plan::FleetNode> = nodes.iter().filter_map(|n| fleet.node(n)).collect();
+    futures_util::stream::iter(known.into_iter().map(|node| async move {
+        let host = match super::survey::connect(node).await {
+            Ok(h) => h,
+            Err(e) => {
+                return Reached {
+                    node: node.name.clone(),
+                    host: Err(e.to_string()),
+                    disk_free_mib: None,
+                };
+            }
         };
-        let spec = super::host_spec(node);
-        let semaphore = semaphore.clone();
-        let name = name.clone();
-        let install = install.to_owned();
-        set.spawn(async move {
-            let _turn = semaphore.acquire_owned().await;
-            let host = match Host::connect(spec).await {
-                Ok(h) => h,
-                Err(e) => {
-                    return (
-                        i,
-                        Reached {
-                            node: name,
-                            host: Err(e.to_string()),
-                            disk_free_mib: None,
-                        },
-                    );
-                }
-            };
-            // What dead gauntlets left on it goes first.
-            let _ = gauntlet_ssh::sweep(&host).await;
-            let disk_free_mib = disk_free(&host, &install).await;
-            (
-                i,
-                Reached {
-                    node: name,
-                    host: Ok(host),
-                    disk_free_mib,
-                },
-            )
-        });
-    }
-    let mut out: Vec<(usize, Reached)> = set.join_all().await;
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, r)| r).collect()
+        // What dead gauntlets left on it goes first.
+        let _ = gauntlet_ssh::sweep(&host).await;
+        let disk_free_mib = disk_free(&host, install).await;
+        Reached {
+            node: node.name.clone(),
+            host: Ok(host),
+            disk_free_mib,
+        }
+    }))
+    .buffered(super::survey::PARALLEL)
+    .collect()
+    .await
 }
 
 /// Free space where the artifact goes (its nearest existing directory).
@@ -201,9 +185,8 @@ async fn disk_free(host: &Host, install: &str) -> Option<u64> {
         "d={}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; df -Pk \"$d\"",
         String::from_utf8(gauntlet_ssh::quote(std::ffi::OsStr::new(install)).ok()?).ok()?
     );
-    let out = host.run(&["sh", "-c", &script], NODE_STEP).await.ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().nth(1)?;
+    let ran = super::survey::run_script(host, &script, NODE_STEP).await.ok()?;
+    let line = ran.stdout.lines().nth(1)?;
     let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
     Some(kib / 1024)
 }
@@ -214,7 +197,7 @@ impl FleetLoop {
     async fn connect(&mut self) -> Vec<Value> {
         let project = self.plan.project().clone();
         let reached = reach(&self.plan.fleet, &project.nodes, &project.install).await;
-        self.hosts.clear();
+        self.close_hosts().await;
         self.degraded.clear();
         let mut shown = Vec::new();
         let mut addresses = BTreeMap::new();
@@ -253,6 +236,18 @@ impl FleetLoop {
         }
         self.rebuild_supervisor(&addresses);
         shown
+    }
+
+    /// Closes every connection, off the runtime's threads (a last clone
+    /// waits, boundedly, for its keeper to clean up the node): the
+    /// supervisor is replaced by one with no hosts first, so the clones
+    /// closed here are the last. Nothing of the project may be running.
+    pub(super) async fn close_hosts(&mut self) {
+        let hosts = std::mem::take(&mut self.hosts);
+        self.rebuild_supervisor(&BTreeMap::new());
+        for (_, host) in hosts {
+            super::survey::close(host).await;
+        }
     }
 
     /// A supervisor whose services are named by the addresses that

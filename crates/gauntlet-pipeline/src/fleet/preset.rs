@@ -342,6 +342,6 @@ impl Preset for FleetLoop {
 
     async fn stop(&mut self) {
         self.supervisor.stop_all().await;
-        self.hosts.clear();
+        self.close_hosts().await;
     }
 }
