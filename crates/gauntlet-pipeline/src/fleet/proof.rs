@@ -51,6 +51,14 @@ pub(super) fn write(
             "nodes": summary.get("nodes"), "reasons": summary.get("reasons"),
         }));
     }
+    // The nodes the setup found unreachable, skipped by the loop.
+    let degraded: Vec<String> = stages
+        .iter()
+        .filter(|s| s.kind == "setup")
+        .filter_map(|s| s.current().summary.as_ref())
+        .flat_map(|summary| summary["degraded"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
     let project = plan.project();
     let nodes: Vec<Value> = project
         .nodes
@@ -59,12 +67,14 @@ pub(super) fn write(
         .map(|n| {
             json!({
                 "name": n.name, "role": n.role, "region": n.region, "nat": n.nat_word(),
-                "address": n.ssh.address,
+                "address": n.ssh.address, "degraded": degraded.contains(&n.name),
             })
         })
         .collect();
     let verdict = match (r.state.as_str(), r.result) {
-        ("finished", Some(v)) => v.to_string(),
+        ("finished", Some(gauntlet_store::Validity::Valid)) => "pass".to_owned(),
+        ("finished", Some(gauntlet_store::Validity::Invalid)) => "fail".to_owned(),
+        ("finished", _) => "unknown".to_owned(),
         (state, _) => state.to_owned(),
     };
     let doc = json!({
@@ -170,12 +180,17 @@ fn markdown(doc: &Value) -> String {
     for n in doc["nodes"].as_array().into_iter().flatten() {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             s(&n["name"]),
             s(&n["role"]),
             n["region"].as_str().unwrap_or("-"),
             s(&n["nat"]),
-            s(&n["address"])
+            s(&n["address"]),
+            if n["degraded"] == true {
+                "no: unreachable at setup (degraded)"
+            } else {
+                "yes"
+            }
         );
     }
     let _ = writeln!(
