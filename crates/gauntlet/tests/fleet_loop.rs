@@ -197,7 +197,7 @@ fn a_broken_build_is_fixed_through_the_hook_and_stays_green_at_every_checkpoint(
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     assert!(shown.contains("PASS"), "{shown}");
-    assert!(shown.contains("gone-1: unreachable, degraded"), "{shown}");
+    assert!(shown.contains("gone-1: degraded and skipped"), "{shown}");
 
     let status = status_json(dir.path());
     let run_id = status[0]["run"].as_str().unwrap().to_owned();
@@ -522,9 +522,33 @@ fn a_loop_killed_while_it_waits_goes_on_with_retry_and_a_stopped_one_too() {
     let child = spawn_start(dir.path());
     let second = wait_for_phase(dir.path(), "wait-1");
     assert_ne!(second, run_id);
+    // `logs -f` follows the nodes' logs until the loop stops.
+    let follower = Command::new(gauntlet())
+        .args(["logs", "app", "-f", "--store"])
+        .arg(dir.path().join("store"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let out = run(dir.path(), &["stop", "app"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("interrupted"), "{}", text(&out));
+    let followed = follower.wait_with_output().unwrap();
+    assert_eq!(followed.status.code(), Some(0), "{}", text(&followed));
+    for node in ["boot-1", "test-1", "nat-1"] {
+        assert!(
+            String::from_utf8_lossy(&followed.stdout)
+                .contains(&format!("{node} | {node} up (good)")),
+            "{}",
+            text(&followed)
+        );
+    }
+    assert!(
+        text(&followed).contains("is interrupted"),
+        "{}",
+        text(&followed)
+    );
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(255), "{}", text(&out));
     assert!(

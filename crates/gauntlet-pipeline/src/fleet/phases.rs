@@ -25,6 +25,8 @@ use crate::supervisor::Supervisor;
 
 /// A control command on a node (stop, mkdir, checksum, systemctl).
 const NODE_STEP: Duration = Duration::from_secs(60);
+/// Free space a node needs where the artifact goes.
+const MIN_FREE_MIB: u64 = 64;
 /// An upload of the artifact to one node.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -209,7 +211,18 @@ impl FleetLoop {
             let (role, nat) = node
                 .as_ref()
                 .map_or(("?".to_owned(), "?"), |n| (n.role.clone(), n.nat_word()));
-            match r.host {
+            // A node without room for the artifact cannot be deployed to:
+            // degraded, like one that does not answer.
+            let host = match (r.host, r.disk_free_mib) {
+                (Ok(host), Some(free)) if free < MIN_FREE_MIB => {
+                    super::survey::close(host).await;
+                    Err(format!(
+                        "only {free} MiB free where the artifact goes (at least {MIN_FREE_MIB} MiB needed)"
+                    ))
+                }
+                (host, _) => host,
+            };
+            match host {
                 Ok(host) => {
                     self.progress.note(&format!(
                         "{}: reached at {}{}",
@@ -228,7 +241,7 @@ impl FleetLoop {
                 }
                 Err(why) => {
                     self.progress
-                        .note(&format!("{}: unreachable, degraded: {why}", r.node));
+                        .note(&format!("{}: degraded and skipped: {why}", r.node));
                     shown.push(json!({
                         "node": r.node, "role": role, "nat": nat, "reachable": false,
                         "error": why,
