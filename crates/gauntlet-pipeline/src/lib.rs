@@ -209,20 +209,33 @@ pub(crate) fn save_resolved_plan(
     run: &RunId,
     plan: &Plan,
 ) -> Result<(), PipelineError> {
+    save_resolved(store, run, stage::RESOLVED_PLAN, plan)
+}
+
+/// Keeps what a run runs (a plan, a fleet loop) as JSON in its directory
+/// under `name`, recorded as its `plan` artifact.
+pub(crate) fn save_resolved(
+    store: &Store,
+    run: &RunId,
+    name: &str,
+    value: &impl serde::Serialize,
+) -> Result<(), PipelineError> {
     let dir = store.artifact_dir(run);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let resolved = resolved_plan_path(&dir);
-    let text = serde_json::to_string_pretty(plan).expect("a plan serializes");
-    std::fs::write(&resolved, text).map_err(io_err(&resolved))?;
-    store.add_artifact(run, None, stage::RESOLVED_PLAN, "plan")?;
+    let path = dir.join(name);
+    let text = serde_json::to_string_pretty(value).expect("a resolved plan serializes");
+    std::fs::write(&path, text).map_err(io_err(&path))?;
+    store.add_artifact(run, None, name, "plan")?;
     Ok(())
 }
 
-/// The resolved plan kept with a run. The CLI reads it before `retry` or
-/// `override` changes the store, so a run that cannot be resumed is
-/// refused without counting an attempt.
-pub fn resolved_plan(store: &Store, run: &RunId) -> Result<Plan, PipelineError> {
-    let path = resolved_plan_path(&store.artifact_dir(run));
+/// Reads what [`save_resolved`] kept; an error names the run and the file.
+pub(crate) fn read_resolved<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    run: &RunId,
+    name: &str,
+) -> Result<T, PipelineError> {
+    let path = store.artifact_dir(run).join(name);
     std::fs::read_to_string(&path)
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
@@ -231,6 +244,13 @@ pub fn resolved_plan(store: &Store, run: &RunId) -> Result<Plan, PipelineError> 
             path,
             message,
         })
+}
+
+/// The resolved plan kept with a run. The CLI reads it before `retry` or
+/// `override` changes the store, so a run that cannot be resumed is
+/// refused without counting an attempt.
+pub fn resolved_plan(store: &Store, run: &RunId) -> Result<Plan, PipelineError> {
+    read_resolved(store, run, stage::RESOLVED_PLAN)
 }
 
 /// Checks that `run` can be resumed (`retry`, `override`) before anything

@@ -165,6 +165,21 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// A loop's phases from `status --json`: name and state.
+fn phases(loop_: &serde_json::Value) -> Vec<(String, String)> {
+    loop_["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 fn status_json(dir: &Path) -> serde_json::Value {
     let out = run(dir, &["status", "--json", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -201,17 +216,7 @@ fn a_broken_build_is_fixed_through_the_hook_and_stays_green_at_every_checkpoint(
 
     let status = status_json(dir.path());
     let run_id = status[0]["run"].as_str().unwrap().to_owned();
-    let phases: Vec<(String, String)> = status[0]["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_owned(),
-                p["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let phases = phases(&status[0]);
     let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -354,12 +359,7 @@ fn without_a_fix_hook_a_failure_holds_and_a_retry_after_the_fix_goes_on() {
     let status = status_json(dir.path());
     assert_eq!(status[0]["state"], "finished", "{status}");
     assert_eq!(status[0]["result"], "true", "{status}");
-    let last: Vec<&str> = status[0]["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let last: Vec<String> = phases(&status[0]).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         &last[4..8],
         ["fix-1", "build-2", "deploy-2", "test-2"],
@@ -506,12 +506,7 @@ fn a_loop_killed_while_it_waits_goes_on_with_retry_and_a_stopped_one_too() {
     let status = status_json(dir.path());
     assert_eq!(status[0]["state"], "finished", "{status}");
     assert_eq!(status[0]["result"], "true", "{status}");
-    let names: Vec<&str> = status[0]["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<String> = phases(&status[0]).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
         ["setup", "build-1", "deploy-1", "test-1", "wait-1", "test-2"],

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::driver::Engine;
-use crate::{Outcome, PipelineError, RunContext, io_err};
+use crate::{Outcome, PipelineError, RunContext};
 
 pub use proof::PROOF_DIR;
 
@@ -149,26 +149,13 @@ pub async fn start(
             stages: vec![NewStage::new("setup", "setup")],
         },
     )?;
-    let dir = store.artifact_dir(&run.id);
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let path = dir.join(RESOLVED_LOOP);
-    let text = serde_json::to_string_pretty(&start.plan).expect("a loop plan serializes");
-    std::fs::write(&path, text).map_err(io_err(&path))?;
-    store.add_artifact(&run.id, None, RESOLVED_LOOP, "plan")?;
+    crate::save_resolved(&store, &run.id, RESOLVED_LOOP, &start.plan)?;
     drive(&store, run.id, start.plan, start.context, cancel).await
 }
 
 /// The loop kept with a fleet run.
 pub fn resolved_loop(store: &Store, run: &RunId) -> Result<LoopPlan, PipelineError> {
-    let path = store.artifact_dir(run).join(RESOLVED_LOOP);
-    std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        .map_err(|message| PipelineError::ResolvedPlan {
-            run: run.to_string(),
-            path,
-            message,
-        })
+    crate::read_resolved(store, run, RESOLVED_LOOP)
 }
 
 /// Drives a loop that `retry` or `override` made `running` again.
