@@ -129,6 +129,14 @@ json = "/direct_pct"
 min = 99
 
 [[project.suite]]
+name = "rate"
+focus = ["throughput"]
+command = "cat rate.json"
+[[project.suite.figure]]
+name = "rate"
+json = "/rate"
+
+[[project.suite]]
 name = "version"
 focus = ["connectivity"]
 on = "nodes"
@@ -754,4 +762,52 @@ fn on_a_terminal_cancel_starts_nothing() {
     );
     let status = status_json(dir.path());
     assert_eq!(status, serde_json::json!([]), "no loop was created");
+}
+
+#[test]
+fn improvement_fails_a_loop_whose_figure_fell_from_the_last_green_one() {
+    let Some(sshd) = sshd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    let repo = project(dir.path(), false);
+    let install = dir.path().join("nodes/app");
+    fleet_with(dir.path(), &sshd, &install, false, r#"["1s"]"#);
+    let start = [
+        "start",
+        "app",
+        "throughput",
+        "improvement",
+        "summary",
+        "--yes",
+    ];
+
+    // The first loop has nothing to improve on, and says so.
+    std::fs::write(repo.join("rate.json"), r#"{"rate": 100}"#).unwrap();
+    let out = run(dir.path(), &start);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status = status_json(dir.path());
+    let first = &status[0]["phases"][3];
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("no earlier green test"),
+        "{first}"
+    );
+
+    // The next one measures less than the last green test: not an improvement.
+    std::fs::write(repo.join("rate.json"), r#"{"rate": 50}"#).unwrap();
+    let out = run(dir.path(), &start);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let status = status_json(dir.path());
+    let test = &status[0]["phases"][3];
+    assert_eq!(test["state"], "failed", "{test}");
+    assert!(
+        test["message"]
+            .as_str()
+            .unwrap()
+            .contains("rate/rate went from 100 to 50"),
+        "{test}"
+    );
+    assert_eq!(status[0]["state"], "held", "no fix hook: {status}");
 }
