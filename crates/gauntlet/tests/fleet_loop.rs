@@ -282,6 +282,16 @@ fn a_broken_build_is_fixed_through_the_hook_and_stays_green_at_every_checkpoint(
         .unwrap();
     assert!(sums.status.success(), "{}", text(&sums));
 
+    // The services on the nodes were sampled like any service.
+    let report = read_json(&dir.path().join("store").join(&run_id).join("REPORT.json"));
+    for node in ["boot-1", "test-1", "nat-1"] {
+        let subject = format!("app@{node}");
+        let sampled = report["series"].as_array().unwrap().iter().any(|s| {
+            s["kind"] == "rss" && s["subject"] == subject.as_str() && s["max"].as_f64() > Some(0.0)
+        });
+        assert!(sampled, "no rss samples of {subject}: {}", report["series"]);
+    }
+
     // The fix is the hook's commit, recorded with the fix phase.
     let fix = &json["phases"][4];
     assert_eq!(fix["state"], "passed");
