@@ -288,7 +288,7 @@ fn print_lab(record: &LabRecord, json: bool, took: Option<Duration>) {
     }
     if let Some(m) = &spec.management {
         out!(
-            "  management {}  router {} (this machine reaches every host here)",
+            "  management {}  router {} (this machine reaches the hosts behind NAT boxes here)",
             m.subnet,
             m.router
         );

@@ -29,12 +29,12 @@ use serde_json::Value;
 const LAB: &str = r#"
 [[segment]]
 name = "eu"
-subnet = "10.97.1.0/24"
+subnet = "10.77.1.0/24"
 [[segment]]
 name = "us"
-subnet = "10.97.2.0/24"
+subnet = "10.77.2.0/24"
 [management]
-subnet = "10.97.250.0/24"
+subnet = "10.77.250.0/24"
 [[nat]]
 name = "cone"
 type = "full-cone"
@@ -65,7 +65,7 @@ behind = "sym"
 
 /// The management network's addresses start so (the probe counts a peer
 /// there as one behind a NAT box).
-const MANAGEMENT_PREFIX: &str = "10.97.250.";
+const MANAGEMENT_PREFIX: &str = "10.77.250.";
 
 /// Where every node's service listens (each host has its own network
 /// namespace, so one port serves them all).
