@@ -83,7 +83,8 @@ impl Lab {
         };
         // On error `lab` drops here, which tears down what was made.
         lab.build()?;
-        lab.control_link()?;
+        let here = lab.control_link()?;
+        lab.management_network(here)?;
         lab.shape_links()?;
         lab.build_time = started.elapsed();
         Ok(lab)
@@ -209,8 +210,8 @@ impl Lab {
     /// whose subnet this machine already routes (its own network, or
     /// another lab with the same subnets) gets no route: the existing one
     /// is never shadowed, and the record says which segments are
-    /// unreachable from here.
-    fn control_link(&mut self) -> Result<(), LabError> {
+    /// unreachable from here. Returns this machine's address on it.
+    fn control_link(&mut self) -> Result<std::net::Ipv4Addr, LabError> {
         let routes = sys::run("ip", &["-4", "-o", "route", "show"], None, "the machine")?;
         let addrs = sys::run("ip", &["-4", "-o", "addr", "show"], None, "the machine")?;
         let (here, there) = control_pair(&self.id, &addrs);
@@ -220,16 +221,28 @@ impl Lab {
             core = self.id.core()
         );
         sys::run("ip", &["-batch", "-"], Some(&script), "the machine")?;
-        for seg in &self.spec.segments {
+        // The management network is routed as a segment is (named
+        // `[management]` where unrouted: no segment can be called so).
+        let nets = self
+            .spec
+            .segments
+            .iter()
+            .map(|s| (s.name.clone(), s.subnet))
+            .chain(
+                self.spec
+                    .management
+                    .map(|m| (names::MANAGEMENT_NET.to_owned(), m.subnet)),
+            );
+        for (name, subnet) in nets {
             let taken = routes
                 .lines()
                 .filter(|l| !l.starts_with("default"))
-                .any(|l| route_overlaps(l, &seg.subnet));
+                .any(|l| route_overlaps(l, &subnet));
             // One route at a time: another lab coming up at this moment
             // may add the same subnet between the look above and this add
             // ("File exists"); its route then stands, and this segment is
             // unrouted like one found taken.
-            let subnet = seg.subnet.to_string();
+            let subnet = subnet.to_string();
             let routed = !taken
                 && sys::run(
                     "ip",
@@ -247,7 +260,7 @@ impl Lab {
                 )
                 .is_ok();
             if !routed {
-                self.record.unrouted.push(seg.name.clone());
+                self.record.unrouted.push(name);
             }
         }
         let core = self.id.core();
@@ -258,6 +271,76 @@ impl Lab {
         })?;
         if !self.record.unrouted.is_empty() {
             state::write_record(&self.dir, &self.record)?;
+        }
+        Ok(here)
+    }
+
+    /// The management network (`[management]`), if the lab has one: a
+    /// bridge `mgmt` in the core with the network's `.1`, and a second
+    /// veth for each host that has a management address (every host
+    /// behind a NAT box: `mgmt` there, `m<index>` on the bridge) with that
+    /// address and one route, to this machine's end of the control link
+    /// (`here`). So this machine reaches a host behind a NAT box by its
+    /// management address, as a fleet's control node does, while the
+    /// host's own traffic keeps its default route through the NAT box.
+    /// The bridge's ports are isolated and the core forwards to and from
+    /// it only over the control link: hosts never reach each other over
+    /// it, nor a managed host from a segment, so it opens no path around a
+    /// NAT box. A host on a segment gets
+    /// none: this machine reaches it at its address already, and a second
+    /// way back to this machine would make its replies asymmetric. All of
+    /// it lives in the lab's namespaces and goes with them.
+    fn management_network(&mut self, here: std::net::Ipv4Addr) -> Result<(), LabError> {
+        let Some(m) = self.spec.management else {
+            return Ok(());
+        };
+        let bridge = names::MANAGEMENT;
+        let mut script = String::new();
+        add_bridge(&mut script, bridge, m.router, m.subnet.prefix);
+        let managed: Vec<(usize, &gauntlet_plan::LabHost, std::net::Ipv4Addr)> = self
+            .spec
+            .hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.management.map(|a| (i, h, a)))
+            .collect();
+        for (index, host, _) in &managed {
+            let port = names::management_port(*index);
+            plug(
+                &mut script,
+                &port,
+                bridge,
+                &self.id.host(&host.name),
+                bridge,
+            );
+            let _ = writeln!(script, "link set {port} type bridge_slave isolated on");
+        }
+        // The core routes between its interfaces: the network carries
+        // only what goes to or comes from this machine (the control link).
+        let rules = format!(
+            "table inet gauntlet_management {{\n  chain forward {{\n    \
+             type filter hook forward priority 0; policy accept;\n    \
+             oifname \"{bridge}\" iifname != \"ctl\" drop\n    \
+             iifname \"{bridge}\" oifname != \"ctl\" drop\n  }}\n}}\n"
+        );
+        let core = self.id.core();
+        let place = core.clone();
+        sys::in_netns(&core, move || {
+            sys::run("ip", &["-batch", "-"], Some(&script), &place)?;
+            sys::run("nft", &["-f", "-"], Some(&rules), &place).map(drop)
+        })?;
+        for (_, host, addr) in managed {
+            let ns = self.id.host(&host.name);
+            let script = format!(
+                "addr add {addr}/{prefix} dev {bridge}\nlink set {bridge} up\n\
+                 route add {here}/32 via {router} dev {bridge}\n",
+                prefix = m.subnet.prefix,
+                router = m.router,
+            );
+            let place = ns.clone();
+            sys::in_netns(&ns, move || {
+                sys::run("ip", &["-batch", "-"], Some(&script), &place).map(drop)
+            })?;
         }
         Ok(())
     }

@@ -5,7 +5,8 @@
 //! `gt-<id>-h-<host>` and `gt-<id>-n-<nat>`. Interfaces live inside the
 //! lab's namespaces only, never in the machine's own, so their names need
 //! only be unique per namespace: `br-<segment>`, `h<index>` and `n-<nat>`
-//! in the core; `wan`, `lan` and `l<index>` in a NAT box; `eth0` in a host.
+//! in the core, and `mgmt` and `m<index>` for the management network;
+//! `wan`, `lan` and `l<index>` in a NAT box; `eth0` (and `mgmt`) in a host.
 
 use std::fmt;
 
@@ -85,6 +86,19 @@ pub fn host_port(index: usize) -> String {
 /// The core's end of a NAT box's outside veth.
 pub fn nat_port(nat: &str) -> String {
     format!("n-{nat}")
+}
+
+/// The management network's bridge in the core (no segment's bridge: those
+/// start with `br-`), and a host's end of its management veth.
+pub const MANAGEMENT: &str = "mgmt";
+
+/// The management network's name where a network is named (the record's
+/// `unrouted`): not a valid segment name, so never one of them.
+pub const MANAGEMENT_NET: &str = "[management]";
+
+/// The core's end of the `index`th host's management veth.
+pub fn management_port(index: usize) -> String {
+    format!("m{index}")
 }
 
 /// Inside a NAT box: the end of the `index`th host's veth.

@@ -135,6 +135,56 @@ fn hosts_reach_each_other_across_segments_and_out_of_a_nat() {
     assert!(!state::lab_dir(&id).exists());
 }
 
+/// The management network: this machine reaches the hosts behind NAT
+/// boxes at their management addresses; nothing else does (not a host on
+/// a segment, not another NATed host), and a NATed host's own traffic
+/// still leaves through its NAT box.
+#[test]
+fn the_management_network_reaches_nated_hosts_from_here_only() {
+    if !root() {
+        return;
+    }
+    let text = LAB.replace("10.91.", "10.78.")
+        + "[management]\nsubnet = \"10.78.250.0/24\"\n\
+           [[host]]\nname = \"d\"\nbehind = \"home\"\n";
+    let spec = gauntlet_plan::load_lab_str(&text, Path::new("lab.toml")).unwrap();
+    let mut lab = Lab::up(&spec, &LabOptions::default()).unwrap();
+    assert!(lab.record().unrouted.is_empty(), "{:?}", lab.record());
+    let host = |h: &str| lab.spec().host(h).unwrap().clone();
+    assert_eq!(host("a").management, None);
+    assert_eq!(host("c").management, Some(Ipv4Addr::new(10, 78, 250, 2)));
+    assert_eq!(host("d").management, Some(Ipv4Addr::new(10, 78, 250, 3)));
+    let managed = SocketAddr::from((host("c").management.unwrap(), 4000));
+
+    let here = UdpSocket::bind("0.0.0.0:0").unwrap();
+    here.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let a = socket_in(&lab, "a", "0.0.0.0:4000");
+    let b = socket_in(&lab, "b", "0.0.0.0:4000");
+    let c = socket_in(&lab, "c", "0.0.0.0:4000");
+    let d = socket_in(&lab, "d", "0.0.0.0:4000");
+    assert!(round_trip(&here, &c, managed).is_some(), "here reaches c");
+    assert_eq!(round_trip(&a, &c, managed), None, "a host on a segment");
+    assert_eq!(round_trip(&d, &c, managed), None, "another NATed host");
+    // c's own traffic still goes out through its box.
+    let public = lab.spec().nat("home").unwrap().outside_addr;
+    let seen =
+        round_trip(&c, &b, SocketAddr::from((host("b").address(), 4000))).expect("c reaches b");
+    assert_eq!(seen.ip(), std::net::IpAddr::V4(public));
+
+    let id = lab.id().clone();
+    lab.down().unwrap();
+    let routes = std::process::Command::new("ip")
+        .args(["-4", "route"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&routes.stdout).contains("10.78.250.0/24"),
+        "the management route is left"
+    );
+    assert!(!Path::new("/sys/class/net").join(id.control()).exists());
+}
+
 #[test]
 fn a_failed_build_leaves_nothing() {
     if !root() {

@@ -8,7 +8,8 @@
 //! then each host of the segment in file order (a host with `addresses = 2`
 //! takes two in a row), then the outside address of each NAT box on it. A
 //! NAT box is `.1` of its inside subnet; the hosts behind it follow from
-//! `.2`.
+//! `.2`. On the management network (`[management]`), `.1` is the lab's
+//! router and each host behind a NAT box follows from `.2`, in file order.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -23,6 +24,22 @@ pub struct LabSpec {
     pub links: Vec<Link>,
     pub nats: Vec<Nat>,
     pub hosts: Vec<LabHost>,
+    /// The management network (`[management]`), if the lab has one.
+    /// `default`: a lab recorded before it existed has none.
+    #[serde(default)]
+    pub management: Option<Management>,
+}
+
+/// A network only this machine and the hosts behind NAT boxes are on, each
+/// host by an address of its own (`LabHost::management`), so this machine
+/// reaches a host behind a NAT box as a real fleet's control node reaches
+/// a node by its management address. Hosts do not reach each other over
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Management {
+    pub subnet: Subnet,
+    /// The router's address on it (`.1`).
+    pub router: Ipv4Addr,
 }
 
 impl LabSpec {
@@ -219,6 +236,10 @@ pub struct LabHost {
     pub gateway: Ipv4Addr,
     /// The prefix of its subnet.
     pub prefix: u8,
+    /// Its address on the management network: a host behind a NAT box in a
+    /// lab with one (`None` otherwise).
+    #[serde(default)]
+    pub management: Option<Ipv4Addr>,
 }
 
 impl LabHost {
@@ -269,6 +290,51 @@ mod tests {
         assert!(Subnet::parse("10.80.1.0/31").is_err());
         assert!(Subnet::parse("10.80.1.0").is_err());
         assert!(Subnet::parse("eu/24").is_err());
+    }
+
+    #[test]
+    fn the_management_network_gives_each_host_behind_a_nat_box_an_address() {
+        let lab = |extra: &str| {
+            crate::load_lab_str(
+                &format!(
+                    "[[segment]]\nname = \"eu\"\nsubnet = \"10.80.1.0/24\"\n{extra}\n\
+                     [[nat]]\nname = \"home\"\ntype = \"symmetric\"\noutside = \"eu\"\n\
+                     [[host]]\nname = \"a\"\nsegment = \"eu\"\n\
+                     [[host]]\nname = \"b\"\nbehind = \"home\"\n\
+                     [[host]]\nname = \"c\"\nbehind = \"home\"\n"
+                ),
+                std::path::Path::new("lab.toml"),
+            )
+        };
+        let spec = lab("").unwrap();
+        assert!(spec.management.is_none());
+        assert!(spec.hosts.iter().all(|h| h.management.is_none()));
+
+        let spec = lab("[management]\nsubnet = \"10.80.9.0/24\"").unwrap();
+        let m = spec.management.unwrap();
+        assert_eq!(m.router, Ipv4Addr::new(10, 80, 9, 1));
+        let of = |name: &str| spec.host(name).unwrap().management;
+        assert_eq!(of("a"), None, "reached at its own address");
+        assert_eq!(of("b"), Some(Ipv4Addr::new(10, 80, 9, 2)));
+        assert_eq!(of("c"), Some(Ipv4Addr::new(10, 80, 9, 3)));
+        // Its main addresses are the same as without it.
+        assert_eq!(
+            spec.host("b").unwrap().address(),
+            lab("").unwrap().host("b").unwrap().address()
+        );
+
+        let err = lab("[management]\nsubnet = \"10.80.0.0/16\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("overlaps 10.80.1.0/24"), "{err}");
+        let err = lab("[management]\nsubnet = \"10.80.9.0/30\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no address left"), "{err}");
+        let err = lab("[management]\nsubnet = \"10.80.9.0/24\"\nhosts = 2")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hosts"), "{err}");
     }
 
     #[test]

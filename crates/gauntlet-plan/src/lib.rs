@@ -58,7 +58,9 @@ pub use fleet::{
     SshTarget, Suite, SuiteRuns,
 };
 pub use hardware::{Guards, HWMON_ROOT, Requirements, SENSOR_INTERVAL, SensorKind, Sensors};
-pub use lab::{HostPlace, LabHost, LabSpec, Link, LinkShape, Nat, NatType, Segment, Subnet};
+pub use lab::{
+    HostPlace, LabHost, LabSpec, Link, LinkShape, Management, Nat, NatType, Segment, Subnet,
+};
 pub use load::{
     LoadOptions, load, load_fleet, load_fleet_str, load_lab, load_lab_str, load_str, parse_set,
 };

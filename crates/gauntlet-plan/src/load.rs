@@ -205,6 +205,7 @@ pub fn load_lab_str(text: &str, path: &Path) -> Result<crate::LabSpec, PlanError
         link: &raw.link,
         nat: &raw.nat,
         host: &raw.host,
+        management: raw.management.as_ref(),
     })?;
     lab.ok_or_else(|| PlanError::Plan {
         path: path.to_owned(),

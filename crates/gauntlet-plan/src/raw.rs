@@ -57,6 +57,7 @@ pub(crate) struct RawPlan {
     pub nat: Vec<Spanned<RawNat>>,
     #[serde(default)]
     pub host: Vec<Spanned<RawHost>>,
+    pub management: Option<Spanned<RawManagement>>,
     // A cluster test (see `raw/cluster.rs`).
     pub workload: Option<Spanned<RawWorkload>>,
     pub nemesis: Option<Spanned<RawNemesis>>,
@@ -110,6 +111,7 @@ impl RawPlan {
             link: &self.link,
             nat: &self.nat,
             host: &self.host,
+            management: self.management.as_ref(),
         }
     }
 }

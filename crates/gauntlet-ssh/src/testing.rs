@@ -2,6 +2,8 @@
 //! `sshd` on 127.0.0.1 and a free port, as the current user (root), with a
 //! host key and a client key made here, and a `known_hosts` that knows the
 //! host key. SIGKILLed and reaped on drop, so also when a test panics.
+//! [`keys`] and [`Keys::serve`] are the same for many servers (one per
+//! host of a network lab, each in its namespace) sharing the keys.
 //!
 //! Shared by this crate's tests and by every crate whose tests need a host
 //! to reach (`gauntlet-ssh = { workspace = true, features = ["testing"] }`
@@ -13,7 +15,7 @@
 )]
 
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,7 +26,7 @@ use crate::HostSpec;
 pub const SSHD: &str = "/usr/sbin/sshd";
 
 pub struct Sshd {
-    child: Child,
+    server: Server,
     pub port: u16,
     pub dir: tempfile::TempDir,
     pub client_key: PathBuf,
@@ -42,20 +44,27 @@ pub fn sshd() -> Option<Sshd> {
 /// [`sshd`] with `extra` appended to its `sshd_config` (lines such as
 /// `SetEnv PATH=/somewhere` shape what a session on the "host" sees).
 pub fn sshd_with(extra: &str) -> Option<Sshd> {
+    let keys = keys()?;
+    Some(Sshd::start(keys, extra))
+}
+
+/// Whether this machine can run sshd servers for a test; says why not on
+/// stderr.
+fn can_serve() -> bool {
     if !Path::new(SSHD).exists() {
         eprintln!("skipped: needs {SSHD} (Debian openssh-server)");
-        return None;
+        return false;
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: the ssh tests run sshd as root (as CI does)");
-        return None;
+        return false;
     }
     if Command::new("ssh").arg("-V").output().is_err() {
         eprintln!("skipped: needs ssh (Debian openssh-client)");
-        return None;
+        return false;
     }
-    Some(Sshd::start(extra))
+    true
 }
 
 fn keygen(path: &Path) {
@@ -68,8 +77,50 @@ fn keygen(path: &Path) {
     assert!(status.success());
 }
 
-impl Sshd {
-    fn start(extra: &str) -> Sshd {
+/// One host key and one client key, made for a test, for as many servers
+/// as it starts ([`Keys::serve`]: the hosts of a lab, each sshd in its own
+/// network namespace). Every server presents the same host key, so one
+/// `known_hosts` ([`Keys::known_hosts`]) names them all, each by its
+/// address: host keys are still checked strictly.
+pub struct Keys {
+    pub dir: tempfile::TempDir,
+    host_key_file: PathBuf,
+    authorized: PathBuf,
+    pub client_key: PathBuf,
+    /// The host key's `known_hosts` line, without the host part.
+    pub host_key: String,
+}
+
+/// The keys, or `None` (saying why on stderr) when this machine cannot
+/// run sshd (no sshd, not root).
+pub fn keys() -> Option<Keys> {
+    can_serve().then(Keys::new)
+}
+
+/// One sshd started by [`Keys::serve`]: SIGKILLed and reaped on drop,
+/// so also when a test panics.
+pub struct Server {
+    child: Child,
+    /// What it logs (`-e`).
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// What it logged so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Keys {
+    fn new() -> Keys {
         let dir = tempfile::tempdir().unwrap();
         let host_key_file = dir.path().join("host_key");
         let client_key = dir.path().join("client_key");
@@ -83,70 +134,128 @@ impl Sshd {
             .take(2)
             .collect::<Vec<_>>()
             .join(" ");
+        Keys {
+            dir,
+            host_key_file,
+            authorized,
+            client_key,
+            host_key,
+        }
+    }
+
+    /// Writes `name` in the keys' directory: a `known_hosts` with a line
+    /// for each `(address, port)`, all with the one host key.
+    pub fn known_hosts(&self, name: &str, hosts: &[(String, u16)]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        let text: String = hosts
+            .iter()
+            // OpenSSH names a host on the standard port by its address
+            // alone, any other as `[address]:port`.
+            .map(|(addr, port)| match port {
+                22 => format!("{addr} {}\n", self.host_key),
+                _ => format!("[{addr}]:{port} {}\n", self.host_key),
+            })
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Starts sshd listening on `listen:port` (its config and log named by
+    /// `name` in the keys' directory, `extra` appended to the config), run
+    /// through `prefix` (empty, or e.g. `["ip", "netns", "exec", NS]`: the
+    /// server then lives in that network namespace, and each session with
+    /// it). Waits up to 5 s for its banner at `listen:port` from here; an
+    /// error (with what it logged) if it exited or never answered.
+    pub fn serve(
+        &self,
+        name: &str,
+        prefix: &[&str],
+        listen: IpAddr,
+        port: u16,
+        extra: &str,
+    ) -> Result<Server, String> {
         // sshd's privilege separation directory, when run as root.
         std::fs::create_dir_all("/run/sshd").unwrap();
+        let config = self.dir.path().join(format!("{name}.sshd_config"));
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress {listen}\nHostKey {}\n\
+                 AuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPidFile none\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\nLogLevel ERROR\n{extra}\n",
+                self.host_key_file.display(),
+                self.authorized.display()
+            ),
+        )
+        .unwrap();
+        let log = self.dir.path().join(format!("{name}.sshd.log"));
+        let (program, args) = match prefix.split_first() {
+            Some((first, rest)) => (*first, rest),
+            None => (SSHD, &[][..]),
+        };
+        let mut command = Command::new(program);
+        command.args(args);
+        if !prefix.is_empty() {
+            command.arg(SSHD);
+        }
+        let child = command
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .map_err(|e| format!("{program}: {e}"))?;
+        let mut server = Server { child, log };
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("sshd exited ({status}): {}", server.log()));
+            }
+            if let Ok(mut stream) =
+                TcpStream::connect_timeout(&(listen, port).into(), Duration::from_secs(1))
+            {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(2)))
+                    .unwrap();
+                let mut banner = [0u8; 8];
+                if stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0-" {
+                    return Ok(server);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!(
+            "sshd did not answer at {listen}:{port} in 5 s: {}",
+            server.log()
+        ))
+    }
+}
+
+impl Sshd {
+    fn start(keys: Keys, extra: &str) -> Sshd {
+        let loopback = IpAddr::from([127, 0, 0, 1]);
         for _ in 0..20 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
                 .local_addr()
                 .unwrap()
                 .port();
-            let config = dir.path().join("sshd_config");
-            std::fs::write(
-                &config,
-                format!(
-                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\n\
-                     AuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPidFile none\n\
-                     PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                     PermitRootLogin prohibit-password\nLogLevel ERROR\n{extra}\n",
-                    host_key_file.display(),
-                    authorized.display()
-                ),
-            )
-            .unwrap();
-            let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
-            let mut child = Command::new(SSHD)
-                .arg("-D")
-                .arg("-e")
-                .arg("-f")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let until = Instant::now() + Duration::from_secs(5);
-            let mut up = false;
-            while Instant::now() < until {
-                if child.try_wait().unwrap().is_some() {
-                    break; // the port was taken in between: another
-                }
-                if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-                    stream
-                        .set_read_timeout(Some(Duration::from_secs(2)))
-                        .unwrap();
-                    let mut banner = [0u8; 8];
-                    if stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0-" {
-                        up = true;
-                        break;
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if !up {
-                let _ = child.kill();
-                let _ = child.wait();
+            // An error: the port was taken in between; another.
+            let Ok(server) = keys.serve("sshd", &[], loopback, port, extra) else {
                 continue;
-            }
-            let known_hosts = dir.path().join("known_hosts");
-            std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_key}\n")).unwrap();
+            };
+            let known_hosts = keys.known_hosts("known_hosts", &[("127.0.0.1".to_owned(), port)]);
             return Sshd {
-                child,
+                server,
                 port,
-                dir,
-                client_key,
+                dir: keys.dir,
+                client_key: keys.client_key,
                 known_hosts,
-                host_key,
+                host_key: keys.host_key,
             };
         }
         panic!("sshd did not come up on any of 20 ports");
@@ -166,14 +275,7 @@ impl Sshd {
 
     /// What sshd logged so far (for failure messages).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.log()
     }
 }
 

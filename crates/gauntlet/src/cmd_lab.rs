@@ -286,6 +286,13 @@ fn print_lab(record: &LabRecord, json: bool, took: Option<Duration>) {
             if nat.hairpin { "on" } else { "off" }
         );
     }
+    if let Some(m) = &spec.management {
+        out!(
+            "  management {}  router {} (this machine reaches the hosts behind NAT boxes here)",
+            m.subnet,
+            m.router
+        );
+    }
     if !record.unrouted.is_empty() {
         out!(
             "  note    this machine already routes the subnets of {}: no route from here to them (lab exec still works)",
@@ -294,6 +301,10 @@ fn print_lab(record: &LabRecord, json: bool, took: Option<Duration>) {
     }
     for host in &spec.hosts {
         let addrs: Vec<String> = host.addresses.iter().map(ToString::to_string).collect();
+        let management = host
+            .management
+            .map(|a| format!(", management {a}"))
+            .unwrap_or_default();
         let place = match &host.place {
             HostPlace::Segment(s) => format!("on {s}"),
             HostPlace::Behind(n) => {
@@ -308,7 +319,7 @@ fn print_lab(record: &LabRecord, json: bool, took: Option<Duration>) {
             }
         };
         out!(
-            "  host    {:<16} {:<24} {place}",
+            "  host    {:<16} {:<24} {place}{management}",
             host.name,
             addrs.join(", ")
         );

@@ -400,6 +400,28 @@ pub fn lab_allowed() -> bool {
     root
 }
 
+/// Namespaces whose name carries lab `id`.
+pub fn namespaces_with(id: &str) -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!("gt-{id}-")))
+        .collect()
+}
+
+/// Nothing of lab `id` is left: no namespace, no control link.
+pub fn assert_gone(id: &str) {
+    assert!(
+        namespaces_with(id).is_empty(),
+        "left: {:?}",
+        namespaces_with(id)
+    );
+    let control = std::path::Path::new("/sys/class/net").join(format!("gt-{id}"));
+    assert!(!control.exists(), "{} left", control.display());
+}
+
 /// A cluster test's harness: plans written to a temp dir beside a store,
 /// `gauntlet test PLAN` run with a leak-check marker of the test's own.
 pub struct ClusterRun {

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{gauntlet, stderr, stdout};
+use common::{assert_gone, gauntlet, namespaces_with, stderr, stdout};
 use serde_json::Value;
 
 fn lab(args: &[&str]) -> Output {
@@ -200,28 +200,6 @@ fn bad_lab_files_are_named_at_their_line() {
         "{}",
         stderr(&out)
     );
-}
-
-/// Namespaces whose name carries lab `id`.
-fn namespaces_with(id: &str) -> Vec<String> {
-    std::fs::read_dir("/run/netns")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&format!("gt-{id}-")))
-        .collect()
-}
-
-/// Nothing of lab `id` is left: no namespace, no control link.
-fn assert_gone(id: &str) {
-    assert!(
-        namespaces_with(id).is_empty(),
-        "left: {:?}",
-        namespaces_with(id)
-    );
-    let control = std::path::Path::new("/sys/class/net").join(format!("gt-{id}"));
-    assert!(!control.exists(), "{} left", control.display());
 }
 
 #[test]

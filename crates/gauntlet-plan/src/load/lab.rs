@@ -10,8 +10,8 @@ use toml::Spanned;
 use super::Cx;
 use crate::error::PlanError;
 use crate::lab::{
-    HostPlace, LabHost, LabSpec, Link, LinkShape, MAX_HOST_NAME, MAX_NET_NAME, Nat, NatType,
-    Segment, Subnet,
+    HostPlace, LabHost, LabSpec, Link, LinkShape, MAX_HOST_NAME, MAX_NET_NAME, Management, Nat,
+    NatType, Segment, Subnet,
 };
 use crate::raw::{RawHost, RawLab, RawLink, RawNat};
 
@@ -58,6 +58,24 @@ impl Cx<'_> {
             ));
         }
         let links = self.links(raw.link, &segments)?;
+        // Before the NAT boxes, so a default inside subnet never takes it.
+        let management = match raw.management {
+            None => None,
+            Some(m) => {
+                let text = &m.get_ref().subnet;
+                let subnet = Subnet::parse(text.get_ref())
+                    .map_err(|e| self.err(text.span(), format!("`subnet`: {e}")))?;
+                self.no_overlap(&taken, subnet, text)?;
+                taken.push((subnet, "the management network".to_owned()));
+                Some((
+                    Management {
+                        subnet,
+                        router: subnet.nth(1).expect("a /30 or wider has a .1"),
+                    },
+                    text,
+                ))
+            }
+        };
 
         // Hosts on segments take their addresses first, in file order, so
         // the first host of a segment is always `.2`.
@@ -89,6 +107,7 @@ impl Cx<'_> {
                         addresses,
                         gateway: seg.router,
                         prefix: seg.subnet.prefix,
+                        management: None,
                     }));
                 }
                 (None, Some(_)) => hosts.push(None), // after the NAT boxes
@@ -140,16 +159,30 @@ impl Cx<'_> {
                 addresses,
                 gateway: nat.inside_addr,
                 prefix: nat.inside.prefix,
+                management: None,
             });
+        }
+        let mut hosts: Vec<LabHost> = hosts
+            .into_iter()
+            .map(|h| h.expect("every host placed"))
+            .collect();
+        if let Some((m, text)) = &management {
+            // Every host behind a NAT box, in file order, from `.2` (this
+            // machine reaches the others at their addresses).
+            let mut next = 2;
+            for host in hosts
+                .iter_mut()
+                .filter(|h| matches!(h.place, HostPlace::Behind(_)))
+            {
+                host.management = Some(self.take(m.subnet, &mut next, 1, text)?[0]);
+            }
         }
         Ok(Some(LabSpec {
             segments,
             links,
             nats,
-            hosts: hosts
-                .into_iter()
-                .map(|h| h.expect("every host placed"))
-                .collect(),
+            hosts,
+            management: management.map(|(m, _)| m),
         }))
     }
 

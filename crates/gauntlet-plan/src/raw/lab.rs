@@ -47,13 +47,21 @@ pub(crate) struct RawHost {
     pub addresses: Option<Spanned<i64>>,
 }
 
-/// The four lab tables, wherever they were read.
+/// `[management]`: a network this machine reaches every host on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawManagement {
+    pub subnet: Spanned<String>,
+}
+
+/// The lab tables, wherever they were read.
 #[derive(Debug, Default)]
 pub(crate) struct RawLab<'a> {
     pub segment: &'a [Spanned<RawSegment>],
     pub link: &'a [Spanned<RawLink>],
     pub nat: &'a [Spanned<RawNat>],
     pub host: &'a [Spanned<RawHost>],
+    pub management: Option<&'a Spanned<RawManagement>>,
 }
 
 /// A `lab.toml`: the lab tables, and a plan's other keys let through
@@ -70,6 +78,7 @@ pub(crate) struct RawLabFile {
     pub nat: Vec<Spanned<RawNat>>,
     #[serde(default)]
     pub host: Vec<Spanned<RawHost>>,
+    pub management: Option<Spanned<RawManagement>>,
     #[allow(dead_code, reason = "a plan's key, read by the plan loader")]
     pub name: Option<IgnoredAny>,
     #[allow(dead_code, reason = "a plan's key, read by the plan loader")]
