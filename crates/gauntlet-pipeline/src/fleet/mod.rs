@@ -12,9 +12,11 @@
 //! the same.
 
 pub mod diagnose;
+mod nodes;
 mod phases;
 mod preset;
 mod proof;
+mod suites;
 pub mod survey;
 
 use std::sync::Arc;

@@ -58,7 +58,7 @@ impl FleetLoop {
         let services_dir = log_dir(&engine.dir);
         std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
         let supervisor = Supervisor::new(
-            Arc::new(super::phases::service_plan(&plan, &BTreeMap::new())),
+            Arc::new(super::nodes::service_plan(&plan, &BTreeMap::new())),
             services_dir,
             0,
             engine.samples.clone(),
