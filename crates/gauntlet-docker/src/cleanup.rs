@@ -11,7 +11,7 @@ use bollard::query_parameters::{
 };
 
 use crate::owner::{Liveness, check_run_id};
-use crate::{Container, DockerError, Engine, OWNER_LABEL, Owner, RUN_LABEL, remove_image};
+use crate::{Container, DockerError, Engine, OWNER_LABEL, RUN_LABEL, remove_image};
 
 /// What a cleanup removed, and what it could not.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub async fn sweep_dead(engine: &Engine) -> Result<Removed, DockerError> {
     remove_labelled(engine, OWNER_LABEL, |labels| {
         labels
             .get(OWNER_LABEL)
-            .and_then(|o| Owner::parse(o))
+            .and_then(|o| crate::owner::parse_owner_label(o))
             .is_some_and(|o| o.liveness() == Liveness::Dead)
     })
     .await

@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::owner::Liveness;
-use crate::{DockerError, Engine, OWNER_LABEL, Owner, Ownership};
+use crate::{DockerError, Engine, OWNER_LABEL, Ownership};
 
 /// The label holding the SHA-256 of an image's build context: the same
 /// executable, libraries and entrypoint give the same hash.
@@ -254,7 +254,7 @@ async fn reusable(engine: &Engine, tag: &str, content: &str) -> Result<Option<Im
     }
     let dead_owner = labels
         .get(OWNER_LABEL)
-        .and_then(|o| Owner::parse(o))
+        .and_then(|o| crate::owner::parse_owner_label(o))
         .is_some_and(|o| o.liveness() == Liveness::Dead);
     if dead_owner {
         return Ok(None);

@@ -102,5 +102,5 @@ pub use error::DockerError;
 pub use exec::ExecOutcome;
 pub use image::{CONTENT_LABEL, Image, build_from_binary, find_image, remove_image};
 pub use network::Network;
-pub use owner::{OWNER_LABEL, Owner, Ownership, RUN_LABEL};
+pub use owner::{OWNER_LABEL, Owner, Ownership, RUN_LABEL, owner_label, parse_owner_label};
 pub use volume::Volume;

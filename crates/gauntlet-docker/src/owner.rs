@@ -7,19 +7,17 @@
 //! | label | value | used by |
 //! |---|---|---|
 //! | `io.gauntlet.run` | the run's id | [`remove_run`](crate::remove_run) (the end of a run, Ctrl-C) |
-//! | `io.gauntlet.owner` | `<hostname>/<pid>-<start time>` | [`sweep_dead`](crate::sweep_dead) (after a SIGKILL) |
+//! | `io.gauntlet.owner` | `<hostname>/<pid>-<start time>-<boot id>` | [`sweep_dead`](crate::sweep_dead) (after a SIGKILL) |
 //!
-//! The owner is named the way gauntlet-node names the owner of a run cgroup:
-//! the pid *and* its start time (field 22 of `/proc/<pid>/stat`), so a
-//! recycled pid never passes for a dead owner, and liveness is judged by the
-//! same [`gauntlet_node::owner_alive`]. The host name comes first because an
+//! The owner is gauntlet-node's [`Owner`], judged by its one
+//! [`Owner::liveness`] as every sweep judges: the pid *and* its start time
+//! (field 22 of `/proc/<pid>/stat`), so a recycled pid never passes for a
+//! dead owner, and the boot id, so no pid of an earlier boot does. The host name comes first because an
 //! engine may be shared (`DOCKER_HOST=tcp://` or `ssh://`): a pid means
 //! something only on the host that wrote it, so objects of another host are
 //! never judged, let alone removed.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::sync::OnceLock;
 
 use crate::DockerError;
 
@@ -28,90 +26,34 @@ pub const RUN_LABEL: &str = "io.gauntlet.run";
 /// The label naming the gauntlet process that created an object.
 pub const OWNER_LABEL: &str = "io.gauntlet.owner";
 
-/// A gauntlet process, as named in [`OWNER_LABEL`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Owner {
-    /// The host name of the machine the process runs on.
-    pub host: String,
-    /// Its pid there.
-    pub pid: i32,
-    /// Its start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
-    pub start: u64,
+pub use gauntlet_node::{Liveness, Owner, this_host};
+
+/// The value of [`OWNER_LABEL`]: `<hostname>/<pid>-<start>-<boot id>`.
+pub fn owner_label(owner: &Owner) -> String {
+    format!(
+        "{}/{}-{}-{}",
+        owner.host, owner.pid, owner.start, owner.boot
+    )
 }
 
-/// What this process can tell about an [`Owner`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Liveness {
-    /// Same host, and a process with that pid and start time runs.
-    Alive,
-    /// Same host, and no such process (gone, a zombie, or the pid reused).
-    Dead,
-    /// Another host: nothing can be told from here, so nothing is touched.
-    OtherHost,
-}
-
-impl Owner {
-    /// This process.
-    pub fn current() -> Owner {
-        static CURRENT: OnceLock<Owner> = OnceLock::new();
-        CURRENT
-            .get_or_init(|| {
-                let pid = std::process::id() as i32;
-                Owner {
-                    host: this_host().to_owned(),
-                    pid,
-                    // Our own stat is always readable; 0 would only make
-                    // this process look dead to itself, never to another.
-                    start: gauntlet_node::start_time(pid).unwrap_or(0),
-                }
-            })
-            .clone()
+/// Parses an [`OWNER_LABEL`] value; `None` for anything else (not ours to
+/// judge). Labels of an older gauntlet have no boot id
+/// (`<hostname>/<pid>-<start>`): the pid and start time judge those.
+pub fn parse_owner_label(label: &str) -> Option<Owner> {
+    let (host, process) = label.rsplit_once('/')?;
+    let (pid, rest) = process.split_once('-')?;
+    let (start, boot) = rest.split_once('-').unwrap_or((rest, ""));
+    let pid: i32 = pid.parse().ok()?;
+    let boot_ok = boot.is_empty()
+        || (boot.len() == 36 && boot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+    if host.is_empty() || pid <= 0 || !boot_ok {
+        return None;
     }
-
-    /// Parses `<hostname>/<pid>-<start>`; `None` for anything else (not
-    /// ours to judge).
-    pub fn parse(label: &str) -> Option<Owner> {
-        let (host, process) = label.rsplit_once('/')?;
-        let (pid, start) = process.split_once('-')?;
-        let pid: i32 = pid.parse().ok()?;
-        if host.is_empty() || pid <= 0 {
-            return None;
-        }
-        Some(Owner {
-            host: host.to_owned(),
-            pid,
-            start: start.parse().ok()?,
-        })
-    }
-
-    /// Whether this owner still runs, judged from this host.
-    pub fn liveness(&self) -> Liveness {
-        if self.host != this_host() {
-            Liveness::OtherHost
-        } else if gauntlet_node::owner_alive(self.pid, self.start) {
-            Liveness::Alive
-        } else {
-            Liveness::Dead
-        }
-    }
-}
-
-impl fmt::Display for Owner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}-{}", self.host, self.pid, self.start)
-    }
-}
-
-/// This machine's host name (`/proc/sys/kernel/hostname`), as owner labels
-/// name it.
-pub fn this_host() -> &'static str {
-    static HOST: OnceLock<String> = OnceLock::new();
-    HOST.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().replace('/', "_"))
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unknown-host".to_owned())
+    Some(Owner {
+        host: host.to_owned(),
+        pid,
+        start: start.parse().ok()?,
+        boot: boot.to_owned(),
     })
 }
 
@@ -152,7 +94,7 @@ impl Ownership {
     pub fn labels(&self, extra: &HashMap<String, String>) -> HashMap<String, String> {
         let mut labels = extra.clone();
         labels.insert(RUN_LABEL.to_owned(), self.run.clone());
-        labels.insert(OWNER_LABEL.to_owned(), self.owner.to_string());
+        labels.insert(OWNER_LABEL.to_owned(), owner_label(&self.owner));
         labels
     }
 }
@@ -190,7 +132,7 @@ mod tests {
         let me = Owner::current();
         assert_eq!(me.pid, std::process::id() as i32);
         assert!(me.start > 0);
-        assert_eq!(Owner::parse(&me.to_string()), Some(me.clone()));
+        assert_eq!(parse_owner_label(&owner_label(&me)), Some(me.clone()));
         assert_eq!(me.liveness(), Liveness::Alive);
     }
 
@@ -218,17 +160,30 @@ mod tests {
     #[test]
     fn only_well_formed_owner_labels_parse() {
         assert_eq!(
-            Owner::parse("box/12-345"),
+            parse_owner_label("box/12-345"),
             Some(Owner {
                 host: "box".into(),
                 pid: 12,
-                start: 345
+                start: 345,
+                boot: String::new(),
             })
         );
+        assert_eq!(
+            parse_owner_label("box/12-345-6c1e8e0a-7a6c-4a44-9d0e-2a4b0c2d9f11").map(|o| o.boot),
+            Some("6c1e8e0a-7a6c-4a44-9d0e-2a4b0c2d9f11".to_owned())
+        );
         for bad in [
-            "", "box", "box/12", "/12-3", "box/-1-3", "box/0-3", "box/a-3", "box/12-x",
+            "",
+            "box",
+            "box/12",
+            "/12-3",
+            "box/-1-3",
+            "box/0-3",
+            "box/a-3",
+            "box/12-x",
+            "box/12-3-notaboot",
         ] {
-            assert_eq!(Owner::parse(bad), None, "{bad}");
+            assert_eq!(parse_owner_label(bad), None, "{bad}");
         }
     }
 
@@ -241,7 +196,7 @@ mod tests {
         ]);
         let labels = own.labels(&extra);
         assert_eq!(labels[RUN_LABEL], "r20261127-101500-3fa");
-        assert_eq!(labels[OWNER_LABEL], Owner::current().to_string());
+        assert_eq!(labels[OWNER_LABEL], owner_label(&Owner::current()));
         assert_eq!(labels["app"], "api");
         assert!(Ownership::new("").is_err());
         assert!(Ownership::new("a b").is_err());

@@ -295,7 +295,10 @@ async fn an_image_is_built_offline_and_reused_when_unchanged() {
     let inspect = engine.client().inspect_image(&first.tag).await.unwrap();
     let labels = inspect.config.unwrap().labels.unwrap();
     assert_eq!(labels[RUN_LABEL], run);
-    assert_eq!(labels[OWNER_LABEL], Owner::current().to_string());
+    assert_eq!(
+        labels[OWNER_LABEL],
+        gauntlet_docker::owner_label(&Owner::current())
+    );
     assert_eq!(labels[CONTENT_LABEL], first.content);
     // The image is only the binary and its libraries: its entrypoint runs.
     let c = Container::run(&engine, &service(&own, "svc", &first, &[]))
@@ -486,6 +489,7 @@ async fn sweep_removes_a_dead_owner_s_objects_and_nothing_else() {
             host: this_host().to_owned(),
             pid: i32::MAX,
             start: 1,
+            boot: String::new(),
         },
     )
     .unwrap();
@@ -495,6 +499,7 @@ async fn sweep_removes_a_dead_owner_s_objects_and_nothing_else() {
             host: format!("not-{}", this_host()),
             pid: i32::MAX,
             start: 1,
+            boot: String::new(),
         },
     )
     .unwrap();

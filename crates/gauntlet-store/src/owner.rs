@@ -10,8 +10,6 @@
 //! - no `/proc/PID`, a zombie, or another start time: dead;
 //! - otherwise alive.
 
-use std::sync::OnceLock;
-
 use serde::Serialize;
 
 /// A gauntlet process, as recorded with the runs it drives.
@@ -36,81 +34,60 @@ pub enum Liveness {
     Unknown,
 }
 
-struct Machine {
-    boot_id: Option<String>,
-    host: Option<String>,
-}
-
-fn machine() -> &'static Machine {
-    static MACHINE: OnceLock<Machine> = OnceLock::new();
-    MACHINE.get_or_init(|| Machine {
-        boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
-        host: read_trimmed("/proc/sys/kernel/hostname"),
-    })
-}
-
-fn read_trimmed(path: &str) -> Option<String> {
-    let s = std::fs::read_to_string(path).ok()?;
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
-}
-
-/// State letter and start ticks of a process, from `/proc/PID/stat`; `None`
-/// if there is no such process (or no `/proc`).
-fn proc_stat(pid: u32) -> Option<(char, Option<u64>)> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
-fn parse_stat(stat: &str) -> Option<(char, Option<u64>)> {
-    // `pid (comm) state ...`: comm may hold spaces and parentheses, so split
-    // after the last `)`. Field 3 (state) is then the first, field 22
-    // (starttime) the twentieth.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let start = fields.nth(18).and_then(|s| s.parse().ok());
-    Some((state, start))
-}
-
 impl Owner {
-    /// This process.
+    /// This process, as gauntlet-node names it.
     pub fn current() -> Owner {
-        static CURRENT: OnceLock<Owner> = OnceLock::new();
-        CURRENT
-            .get_or_init(|| {
-                let pid = std::process::id();
-                Owner {
-                    pid,
-                    start_ticks: proc_stat(pid).and_then(|(_, t)| t),
-                    boot_id: machine().boot_id.clone(),
-                    host: machine().host.clone(),
-                }
-            })
-            .clone()
+        let me = gauntlet_node::Owner::current();
+        Owner {
+            pid: me.pid as u32,
+            start_ticks: (me.start > 0).then_some(me.start),
+            boot_id: Some(me.boot),
+            host: Some(me.host),
+        }
     }
 
-    /// Whether this process is still running, as far as can be told from here.
+    /// Whether this process is still running, as far as can be told from
+    /// here: gauntlet-node's one judgement of owners, where the record
+    /// holds what it needs.
     pub fn liveness(&self) -> Liveness {
-        let here = machine();
-        match (&self.host, &here.host) {
-            (Some(a), Some(b)) if a == b => {}
-            _ => return Liveness::Unknown,
-        }
-        if let (Some(a), Some(b)) = (&self.boot_id, &here.boot_id)
-            && a != b
-        {
-            return Liveness::Dead;
-        }
+        let Some(host) = &self.host else {
+            return Liveness::Unknown;
+        };
         if std::fs::metadata("/proc/self/stat").is_err() {
             return Liveness::Unknown;
         }
-        match proc_stat(self.pid) {
-            None => Liveness::Dead,
-            Some(('Z' | 'X' | 'x', _)) => Liveness::Dead,
-            Some((_, start)) => match (self.start_ticks, start) {
-                (Some(a), Some(b)) if a != b => Liveness::Dead,
-                _ => Liveness::Alive,
-            },
+        let Ok(pid) = i32::try_from(self.pid) else {
+            return Liveness::Dead;
+        };
+        let Some(start) = self.start_ticks else {
+            // No start time recorded: the pid alone, if it is this
+            // machine's and this boot's.
+            if *host != gauntlet_node::this_host() {
+                return Liveness::Unknown;
+            }
+            if self
+                .boot_id
+                .as_deref()
+                .is_some_and(|b| b != gauntlet_node::this_boot())
+            {
+                return Liveness::Dead;
+            }
+            return if gauntlet_node::start_time(pid).is_some() {
+                Liveness::Alive
+            } else {
+                Liveness::Dead
+            };
+        };
+        let owner = gauntlet_node::Owner {
+            host: host.clone(),
+            pid,
+            start,
+            boot: self.boot_id.clone().unwrap_or_default(),
+        };
+        match owner.liveness() {
+            gauntlet_node::Liveness::Alive => Liveness::Alive,
+            gauntlet_node::Liveness::Dead => Liveness::Dead,
+            gauntlet_node::Liveness::OtherHost => Liveness::Unknown,
         }
     }
 
@@ -155,13 +132,5 @@ mod tests {
         let mut gone = Owner::current();
         gone.pid = u32::MAX; // above pid_max, never a live process
         assert_eq!(gone.liveness(), Liveness::Dead);
-    }
-
-    #[test]
-    fn comm_with_spaces_and_parentheses_parses() {
-        let line = "4242 (a b) (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 200 18446744073709551615";
-        assert_eq!(parse_stat(line), Some(('S', Some(987654))));
-        assert_eq!(parse_stat("4242 (x) Z"), Some(('Z', None)));
-        assert_eq!(parse_stat("garbage"), None);
     }
 }

@@ -40,6 +40,7 @@ fn clean_removes_a_dead_gauntlet_s_docker_objects_and_nothing_else() {
                 host,
                 pid,
                 start: 1,
+                boot: String::new(),
             },
         )
         .unwrap()
