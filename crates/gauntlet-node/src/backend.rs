@@ -80,6 +80,13 @@ pub trait NodeHandle: Send + Sync + fmt::Debug {
     /// SIGKILL to everything the node started. Does not reap.
     fn kill(&self) -> Result<(), NodeError>;
 
+    /// [`kill`](Self::kill) for async callers: a node whose kill is a round
+    /// trip (a remote host) does it without blocking the runtime. The
+    /// default is the synchronous kill, instant for local processes.
+    fn kill_async(&self) -> BoxFuture<'_, Result<(), NodeError>> {
+        Box::pin(async move { self.kill() })
+    }
+
     /// Freezes the node (a pause fault).
     fn pause(&self) -> Result<(), NodeError>;
 
@@ -223,7 +230,18 @@ pub async fn run_to_end(
     timeout: Duration,
     stdout_limit: usize,
 ) -> Result<Output, NodeError> {
-    let mut node = backend.spawn(spec)?;
+    let node = backend.spawn(spec)?;
+    Ok(finish_node(node, stdin, timeout, stdout_limit).await)
+}
+
+/// [`run_to_end`] for a node already started (by an async start of its
+/// backend's own, such as an SSH host's).
+pub async fn finish_node(
+    mut node: Node,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    stdout_limit: usize,
+) -> Output {
     let input = node.take_stdin();
     let mut out = node.take_stdout();
     let mut stdout = Vec::new();
@@ -264,7 +282,7 @@ pub async fn run_to_end(
             Some(exit) => exit,
             None => {
                 timed_out = true;
-                let _ = node.kill();
+                let _ = node.kill_async().await;
                 node.wait().await
             }
         };
@@ -276,10 +294,10 @@ pub async fn run_to_end(
         }
         exit
     };
-    Ok(Output {
+    Output {
         exit,
         stdout,
         stdout_truncated,
         timed_out,
-    })
+    }
 }

@@ -145,7 +145,9 @@ mod spawner;
 mod stderr;
 mod wait;
 
-pub use backend::{Backend, BoxFuture, LocalBackend, Node, NodeHandle, Output, run_to_end};
+pub use backend::{
+    Backend, BoxFuture, LocalBackend, Node, NodeHandle, Output, finish_node, run_to_end,
+};
 pub use capped::{CappedLog, DEFAULT_STDERR_LOG_LIMIT, truncation_note};
 pub use cgroup::{Containment, Sweep, containment, owner_alive, start_time, sweep_dead_owners};
 pub use control::{ExecOutput, GroupControl, NodeControl, Usage};

@@ -426,64 +426,10 @@ impl Host {
         let mut spec = NodeSpec::new(program.as_ref());
         spec.args = args.iter().map(|a| a.as_ref().to_owned()).collect();
         spec.stderr_tail = 1000;
-        let mut node = self.spawn(&spec).await?;
-        drop(node.take_stdin_inner());
-        let mut out = node.take_stdout_inner();
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut stdout = Vec::new();
-        let mut stdout_truncated = false;
-        let mut timed_out = false;
-        let exit = {
-            let reader = async {
-                if let Some(pipe) = out.as_mut() {
-                    let mut chunk = vec![0u8; 16 * 1024];
-                    while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
-                        let room = STDOUT_LIMIT.saturating_sub(stdout.len());
-                        stdout_truncated |= n > room;
-                        stdout.extend_from_slice(&chunk[..n.min(room)]);
-                    }
-                }
-            };
-            tokio::pin!(reader);
-            let mut read_all = false;
-            // The end and the pipe are watched together: a program that
-            // ends while something it left holds stdout is done.
-            let exit = loop {
-                tokio::select! {
-                    _ = &mut reader, if !read_all => read_all = true,
-                    exit = node.wait_inner() => break Some(exit),
-                    _ = tokio::time::sleep_until(deadline) => break None,
-                }
-            };
-            let exit = match exit {
-                Some(exit) => exit,
-                None => {
-                    timed_out = true;
-                    node.control_inner().signal_async(libc::SIGKILL).await?;
-                    let bound = self.0.spec.command_timeout;
-                    match tokio::time::timeout(bound, node.wait_inner()).await {
-                        Ok(exit) => exit,
-                        Err(_) => {
-                            return Err(SshError::Timeout {
-                                host: self.name().to_owned(),
-                                what: format!("kill {}", Path::new(program.as_ref()).display()),
-                                after: bound,
-                            });
-                        }
-                    }
-                }
-            };
-            if !read_all {
-                let _ = tokio::time::timeout(Duration::from_secs(1), &mut reader).await;
-            }
-            exit
-        };
-        Ok(Output {
-            exit,
-            stdout,
-            stdout_truncated,
-            timed_out,
-        })
+        let node = self.spawn(&spec).await?;
+        // gauntlet-node's one loop: stdin closed, stdout kept up to the
+        // limit, the group killed (through the keeper) past the timeout.
+        Ok(gauntlet_node::finish_node(Box::new(node), None, timeout, STDOUT_LIMIT).await)
     }
 
     /// Copies the local file `local` to `remote` on the host with `mode`:

@@ -324,18 +324,6 @@ impl SshNode {
         &self.control.host
     }
 
-    pub(crate) fn take_stdin_inner(&mut self) -> Option<ChildStdin> {
-        self.process.take_stdin()
-    }
-
-    pub(crate) fn take_stdout_inner(&mut self) -> Option<ChildStdout> {
-        self.stdout.take()
-    }
-
-    pub(crate) fn control_inner(&self) -> &SshControl {
-        &self.control
-    }
-
     pub(crate) async fn wait_inner(&mut self) -> Exit {
         if let Some(exit) = &self.exit {
             return exit.clone();
@@ -372,6 +360,15 @@ impl NodeHandle for SshNode {
 
     fn kill(&self) -> Result<(), NodeError> {
         self.control.signal(libc::SIGKILL)
+    }
+
+    fn kill_async(&self) -> BoxFuture<'_, Result<(), NodeError>> {
+        Box::pin(async move {
+            self.control
+                .signal_async(libc::SIGKILL)
+                .await
+                .map_err(|e| self.control.failed(e))
+        })
     }
 
     fn pause(&self) -> Result<(), NodeError> {
