@@ -132,6 +132,7 @@ pub(super) fn service_plan(plan: &LoopPlan, addresses: &BTreeMap<String, String>
         stages: Vec::new(),
         soak: None,
         lab: None,
+        fleet: None,
         cluster: None,
         compose: None,
         notify: Vec::new(),
@@ -153,7 +154,8 @@ struct Reached {
 /// disk where the artifact goes. In `nodes`' order.
 async fn reach(fleet: &Fleet, nodes: &[String], install: &str) -> Vec<Reached> {
     use futures_util::StreamExt;
-    let known: Vec<&gauntlet_plan::FleetNode> = nodes.iter().filter_map(|n| fleet.node(n)).collect();
+    let known: Vec<&gauntlet_plan::FleetNode> =
+        nodes.iter().filter_map(|n| fleet.node(n)).collect();
     futures_util::stream::iter(known.into_iter().map(|node| async move {
         let host = match super::survey::connect(node).await {
             Ok(h) => h,
@@ -185,7 +187,9 @@ async fn disk_free(host: &Host, install: &str) -> Option<u64> {
         "d={}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; df -Pk \"$d\"",
         String::from_utf8(gauntlet_ssh::quote(std::ffi::OsStr::new(install)).ok()?).ok()?
     );
-    let ran = super::survey::run_script(host, &script, NODE_STEP).await.ok()?;
+    let ran = super::survey::run_script(host, &script, NODE_STEP)
+        .await
+        .ok()?;
     let line = ran.stdout.lines().nth(1)?;
     let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
     Some(kib / 1024)
