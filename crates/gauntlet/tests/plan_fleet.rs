@@ -452,3 +452,93 @@ duration = "50s"
         || common::processes_with_marker(&b.marker).is_empty(),
     );
 }
+
+#[test]
+fn a_held_run_on_fleet_nodes_is_retried_with_its_services_back_on_the_nodes() {
+    let Some(sshd) = nodes_sshd() else { return };
+    let b = Bench::new();
+    write_fleet(b.path(), &sshd);
+    let mark = mark("retry");
+    let port = free_port();
+    let gate = b.path().join("go");
+    let plan = b.write_plan(
+        "plan.toml",
+        &format!(
+            "fleet = \"fleet.toml\"\n{}\n[[stage]]\nname = \"up\"\nkind = \"up\"\n\
+             [[stage]]\nname = \"gate\"\nkind = \"command\"\ncommand = \"test -f {gate}\"\n\
+             [[stage]]\nname = \"after\"\nkind = \"command\"\n\
+             command = \"curl -sf http://127.0.0.2:{port}/health && curl -sf http://127.0.0.3:{port}/health\"\n",
+            api_service(&b, port, &mark),
+            gate = gate.display(),
+        ),
+    );
+    let out = b.gauntlet(&["run", plan.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(1), "held\n{}", stderr(&out));
+    assert!(
+        pids_with_env(&format!("FLEETPLAN_MARK={mark}")).is_empty(),
+        "a held run's services stop with its process"
+    );
+    std::fs::write(&gate, "").unwrap();
+    // From the resolved plan kept with the run: the nodes reached again,
+    // the services `up` started brought back on them, then the rest.
+    let out = b.gauntlet(&["retry", "latest", "--quiet"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_nothing_left(&b, &mark);
+}
+
+#[test]
+fn a_partition_where_nft_cannot_run_is_refused_at_the_start_naming_the_node() {
+    // The nodes' sessions find no `nft` (it lives in /usr/sbin).
+    let Some(sshd) =
+        sshd_with("ListenAddress 127.0.0.2\nListenAddress 127.0.0.3\nSetEnv PATH=/usr/bin:/bin\n")
+    else {
+        return;
+    };
+    let mut known = std::fs::read_to_string(&sshd.known_hosts).unwrap();
+    for address in ["127.0.0.2", "127.0.0.3"] {
+        known.push_str(&format!("[{address}]:{} {}\n", sshd.port, sshd.host_key));
+    }
+    std::fs::write(&sshd.known_hosts, known).unwrap();
+    let b = Bench::new();
+    write_fleet(b.path(), &sshd);
+    let mark = mark("nonft");
+    let port = free_port();
+    let plan = format!(
+        r#"fleet = "fleet.toml"
+{service}
+[soak]
+duration = "5s"
+[users]
+count = 1
+[[users.step]]
+method = "PUT"
+url = "http://127.0.0.2:{port}/kv/{{{{key}}}}"
+body = "{{{{value}}}}"
+write = true
+[readback]
+http = "http://127.0.0.2:{port}/kv/{{{{key}}}}"
+[[fault]]
+kind = "partition"
+service = "api-n2"
+every = "1s..2s"
+duration = "1s"
+"#,
+        service = api_service(&b, port, &mark),
+    );
+    let file = b.write_plan("soak.toml", &plan);
+    let out = b.gauntlet(&["soak", file.to_str().unwrap(), "--quiet"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(255), "{}\n{err}", stdout(&out));
+    assert!(
+        err.contains("fleet node n1") && err.contains("nftables"),
+        "{err}"
+    );
+    // Nothing was started on the nodes.
+    assert!(pids_with_env(&format!("FLEETPLAN_MARK={mark}")).is_empty());
+}
