@@ -111,7 +111,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
     let compose = raw.compose.as_ref().map(|c| cx.compose(c)).transpose()?;
     let services = cx.services(&raw.service, places, compose.as_ref())?;
     let soak = cx.soak(&raw, &services, opts, lab.as_ref())?;
-    let cluster = cx.cluster(&raw, &services, lab.as_ref())?;
+    let cluster = cx.cluster(&raw, &services, places)?;
     let allowed_devices = raw
         .allowed_devices
         .as_ref()

@@ -177,3 +177,41 @@ fn a_soak_partitions_fleet_nodes_on_their_network_and_keeps_clocks_here() {
     assert_eq!(e.line(), Some(13), "{e}");
     assert!(e.to_string().contains("fleet node"), "{e}");
 }
+
+#[test]
+fn a_builtin_client_talks_to_the_services_on_fleet_nodes() {
+    let (_d, path) = dir();
+    let plan = load(
+        &path,
+        "fleet = \"fleet.toml\"\n[[service]]\nname = \"etcd\"\non = [\"n1\", \"n3\"]\ncommand = \"etcd\"\n\
+         [workload]\nkind = \"cas-register\"\nclient = { builtin = \"etcd\" }\n\
+         [nemesis]\nfaults = [\"kill\", \"partition\"]\n[[check]]\nname = \"linearizable\"\n",
+    )
+    .unwrap();
+    let cluster = plan.cluster.unwrap();
+    assert_eq!(cluster.nodes, ["etcd-n1", "etcd-n3"]);
+    assert_eq!(
+        cluster.workload.client,
+        gauntlet_plan::ClusterClient::Builtin {
+            system: "etcd".into(),
+            args: vec![
+                "--endpoints".into(),
+                "http://127.0.0.2:2379,http://10.0.0.3:2379".into(),
+            ]
+        }
+    );
+}
+
+#[test]
+fn a_cluster_nemesis_on_fleet_nodes_skews_no_clock() {
+    let (_d, path) = dir();
+    let e = load(
+        &path,
+        "fleet = \"fleet.toml\"\n[[service]]\nname = \"etcd\"\non = [\"n1\"]\ncommand = \"etcd\"\n\
+         [workload]\nkind = \"cas-register\"\nclient = { builtin = \"etcd\" }\n\
+         [nemesis]\nfaults = [\"kill\", \"clock\"]\n[[check]]\nname = \"linearizable\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.line(), Some(10), "{e}");
+    assert!(e.to_string().contains("libfaketime"), "{e}");
+}

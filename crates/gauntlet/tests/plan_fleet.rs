@@ -542,3 +542,56 @@ duration = "1s"
     // Nothing was started on the nodes.
     assert!(pids_with_env(&format!("FLEETPLAN_MARK={mark}")).is_empty());
 }
+
+#[test]
+fn a_cluster_test_kills_its_service_on_a_fleet_node() {
+    let Some(sshd) = nodes_sshd() else { return };
+    if !common::have("python3", "python3") {
+        return;
+    }
+    let cluster = common::ClusterRun::new("lock-fleet");
+    let mark = mark("cluster");
+    let port = free_port().to_string();
+    // The lock example with its server on fleet node n1 instead of a lab
+    // host: the lab's tables out, the fleet in.
+    let mut text = common::example_variant("cluster/lock.toml", &[("time_limit", "\"8s\"")]);
+    let lab = text.find("[[segment]]").unwrap();
+    let service = text.find("[[service]]").unwrap();
+    text.replace_range(lab..service, "");
+    let text = text
+        .replacen(
+            "name = \"lock\"\n",
+            "name = \"lock\"\nfleet = \"fleet.toml\"\n",
+            1,
+        )
+        .replace("10.75.0.2:7000", &format!("127.0.0.2:{port}"))
+        .replace(":7000", &format!(":{port}"))
+        .replace(
+            "\n[service.health]",
+            &format!("\nenv = {{ FLEETPLAN_MARK = \"{mark}\" }}\n[service.health]"),
+        )
+        .replace(
+            "${plan_dir}/../python/one_holder.py",
+            &common::example("python/one_holder.py")
+                .display()
+                .to_string(),
+        );
+    let dir = cluster.store().parent().unwrap().to_owned();
+    write_fleet(&dir, &sshd);
+    let bin_dir = format!("bin_dir={}", common::gauntlet().parent().unwrap().display());
+    let out = cluster.test(
+        "lock.toml",
+        &text,
+        &["--seed", "7", "--set", "server_flags=", "--set", &bin_dir],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::explain(&out));
+    let run = cluster.latest();
+    assert_eq!(read_json(&run.join("results.json"))["valid"], true);
+    let history = common::history_of(&run);
+    let kills = common::nemesis_ops(&history, &["kill"]);
+    assert!(
+        !kills.is_empty(),
+        "the nemesis never killed the node's server"
+    );
+    assert!(pids_with_env(&format!("FLEETPLAN_MARK={mark}")).is_empty());
+}
