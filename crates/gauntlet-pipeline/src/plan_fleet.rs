@@ -78,7 +78,9 @@ pub(crate) async fn up(plan: &Plan, run: &str) -> Result<Option<PlanFleet>, Pipe
                 Err(e) => return (node.name.clone(), Err(e.to_string())),
             };
             // What dead gauntlets left on it goes first (their processes,
-            // their partition tables through their undo scripts).
+            // their partition tables through their undo scripts). A sweep
+            // that fails leaves only what it would have removed, as the
+            // fleet loop's setup does: the run goes on.
             let _ = gauntlet_ssh::sweep(&host).await;
             (node.name.clone(), Ok(host))
         }))

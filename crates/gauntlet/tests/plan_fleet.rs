@@ -191,7 +191,7 @@ fn rows<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
 }
 
 #[test]
-fn a_soak_kills_and_pauses_a_service_on_a_fleet_node() {
+fn a_soak_kills_pauses_and_restarts_services_on_fleet_nodes() {
     let Some(sshd) = nodes_sshd() else { return };
     let b = Bench::new();
     write_fleet(b.path(), &sshd);
@@ -206,9 +206,13 @@ kind = "pause"
 service = "api-n1"
 every = "3s..4s"
 duration = "500ms"
+[[fault]]
+kind = "restart"
+service = "api-n1"
+every = "4s..5s"
 "#;
     let (verdict, report) = soak(&b, &mark, faults);
-    for kind in ["kill", "pause"] {
+    for kind in ["kill", "pause", "restart"] {
         let found = rows(&report, kind);
         assert!(!found.is_empty(), "no {kind} fault recorded: {report}");
         assert!(
@@ -594,4 +598,32 @@ fn a_cluster_test_kills_its_service_on_a_fleet_node() {
         "the nemesis never killed the node's server"
     );
     assert!(pids_with_env(&format!("FLEETPLAN_MARK={mark}")).is_empty());
+}
+
+#[test]
+fn a_power_cut_kills_the_services_on_every_fleet_node_and_they_come_back() {
+    let Some(sshd) = nodes_sshd() else { return };
+    let b = Bench::new();
+    write_fleet(b.path(), &sshd);
+    let mark = mark("power");
+    let faults = r#"[[fault]]
+kind = "power-cut"
+every = "2s..3s"
+duration = "300ms"
+"#;
+    let (verdict, report) = soak(&b, &mark, faults);
+    let cuts = rows(&report, "power-cut");
+    assert!(!cuts.is_empty(), "no power cut recorded: {report}");
+    // Each cut hit both nodes' services.
+    assert!(
+        cuts.iter().all(|f| f["healed_at"].is_number()
+            && f["value"]["value"].to_string().contains("api-n1")
+            && f["value"]["value"].to_string().contains("api-n2")),
+        "{cuts:?}"
+    );
+    assert_eq!(
+        verdict["invariants"]["I4-no-data-loss"]["valid"], true,
+        "{verdict:#}"
+    );
+    assert_nothing_left(&b, &mark);
 }
