@@ -47,7 +47,7 @@ command = "seed --listen 0.0.0.0:9000"
 name = "peer"
 on = ["role:test"]
 command = "peer --name ${{host}} --listen ${{addr}}:9000 --all ${{addrs}}"
-cwd = "/srv"
+cwd = "/srv/${{host}}"
 {STAGE}"#
     );
     let plan = load(&path, &text).unwrap();
@@ -65,7 +65,7 @@ cwd = "/srv"
     let peer = plan.services.iter().find(|s| s.name == "peer-n2").unwrap();
     assert_eq!(peer.host.as_deref(), Some("n2"));
     assert_eq!(peer.group.as_deref(), Some("peer"));
-    assert_eq!(peer.run.cwd, PathBuf::from("/srv"));
+    assert_eq!(peer.run.cwd, PathBuf::from("/srv/n2"));
     assert_eq!(
         peer.run.command,
         gauntlet_plan::CommandLine::Shell(

@@ -66,11 +66,7 @@ impl Cx<'_> {
                 }
                 Some(on) => {
                     groups.push(name.clone());
-                    let mut instances = self.instances(r, on, places)?;
-                    for service in &mut instances {
-                        self.on_node(r.get_ref(), places, service)?;
-                    }
-                    instances
+                    self.instances(r, on, places)?
                 }
             };
             for service in instances {
@@ -233,6 +229,8 @@ impl Cx<'_> {
                 service.name = format!("{name}-{host}");
                 service.host = Some(host.clone());
                 service.group = Some(name.clone());
+                // Its own `${host}` and `${addr}` in its `cwd`.
+                cx.on_node(raw, places, &mut service)?;
                 Ok(service)
             })
             .collect()
