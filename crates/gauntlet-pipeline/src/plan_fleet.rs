@@ -193,10 +193,11 @@ struct Member {
 /// nftables table of the run's own (`inet gauntlet_<run>_<n>`), the
 /// packets arriving from the addresses of the nodes it holds a grudge
 /// against. A node's address is its fleet `address` (as this machine
-/// resolves it): packets from a node behind a NAT arrive from its NAT's
-/// address, which the fleet file does not give, so such a node is not
-/// cut (the fault's value says which pairs were not). Two services on
-/// one node cannot be cut from each other.
+/// resolves it): packets from a node behind a NAT (`nat` in the fleet
+/// file) arrive from its NAT's address, which the fleet file does not
+/// give, so what such a node sends is not cut (the fault's value lists
+/// the pairs that were not). Two services on one node cannot be cut from
+/// each other either.
 pub(crate) struct FleetNet {
     members: Vec<Member>,
     /// Each member node's connection and table.
@@ -257,7 +258,16 @@ impl FleetNet {
             host.set_undo(UNDO, Some(&format!("nft delete table inet {table}")))
                 .await
                 .map_err(|e| format!("fleet node {node}: {e}"))?;
-            addresses.insert(node.clone(), node_addresses(host).await);
+            // Behind a NAT its packets carry the NAT's address, which the
+            // fleet file does not give: what it sends is not cut, and the
+            // fault's value says so (`not-cut`) rather than pretending.
+            let behind_nat = fleet.node(node).is_some_and(|n| n.nat.is_some());
+            let seen = if behind_nat {
+                BTreeSet::new()
+            } else {
+                node_addresses(host).await
+            };
+            addresses.insert(node.clone(), seen);
             spare.insert(node.clone(), controller_address(host).await?);
             nodes.insert(node.clone(), (host.clone(), table));
         }
