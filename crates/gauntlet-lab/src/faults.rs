@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use gauntlet_nemesis::{Fault, FaultError, FaultExecutor, FaultFuture};
 use gauntlet_net::Grudge;
@@ -162,13 +162,50 @@ pub fn set_drops_in(
 /// Replaces the table in one nft transaction: declared (so the delete
 /// cannot fail), deleted, and defined again with the drops.
 fn ruleset(drop: &BTreeSet<Ipv4Addr>) -> String {
-    let mut r = format!("table inet {TABLE} {{}}\ndelete table inet {TABLE}\n");
+    let drop: BTreeSet<IpAddr> = drop.iter().map(|a| IpAddr::V4(*a)).collect();
+    drop_ruleset(TABLE, &drop, &BTreeSet::new())
+}
+
+/// The nft input that replaces `table` (family `inet`) in one
+/// transaction with one that drops every packet arriving from `drop`
+/// (IPv4 and IPv6) unless it is addressed to one of `spare`, or removes
+/// it when `drop` is empty: declared first, so the delete cannot fail.
+/// Pure; the lab's hosts and containers use it with their own table, a
+/// fleet node with its run's (sparing what goes to the machine that
+/// controls the run).
+pub fn drop_ruleset(table: &str, drop: &BTreeSet<IpAddr>, spare: &BTreeSet<IpAddr>) -> String {
+    let mut r = format!("table inet {table} {{}}\ndelete table inet {table}\n");
     if !drop.is_empty() {
-        let list: Vec<String> = drop.iter().map(ToString::to_string).collect();
+        let list = |v6: bool| -> Vec<String> {
+            drop.iter()
+                .filter(|a| a.is_ipv6() == v6)
+                .map(ToString::to_string)
+                .collect()
+        };
+        let mut rules = String::new();
+        for (family, v6) in [("ip", false), ("ip6", true)] {
+            let addrs = list(v6);
+            if !addrs.is_empty() {
+                let spared: Vec<String> = spare
+                    .iter()
+                    .filter(|a| a.is_ipv6() == v6)
+                    .map(ToString::to_string)
+                    .collect();
+                let unless = if spared.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {family} daddr != {{ {} }}", spared.join(", "))
+                };
+                let _ = write!(
+                    rules,
+                    "\n    {family} saddr {{ {} }}{unless} drop",
+                    addrs.join(", ")
+                );
+            }
+        }
         let _ = writeln!(
             r,
-            "table inet {TABLE} {{\n  chain input {{ type filter hook input priority -10; policy accept;\n    ip saddr {{ {} }} drop\n  }}\n}}",
-            list.join(", ")
+            "table inet {table} {{\n  chain input {{ type filter hook input priority -10; policy accept;{rules}\n  }}\n}}"
         );
     }
     r

@@ -14,6 +14,20 @@ use gauntlet_plan::Plan;
 
 use crate::PipelineError;
 
+/// The real network a plan's partitions are cut on: the lab's
+/// ([`LabNet`]) or the fleet nodes' ([`crate::plan_fleet::FleetNet`]).
+/// A partition's grudge indexes [`PlanNet::names`].
+pub(crate) trait PlanNet: gauntlet_nemesis::FaultExecutor {
+    /// The services, in grudge order.
+    fn names(&self) -> Vec<String>;
+}
+
+impl PlanNet for LabNet {
+    fn names(&self) -> Vec<String> {
+        LabNet::names(self)
+    }
+}
+
 /// The lab of a run, and what the run takes from it.
 pub(crate) struct PlanLab {
     /// Held: dropping the last of it takes the lab down. Also the

@@ -29,6 +29,7 @@ mod health;
 mod lab;
 mod matrix;
 mod notify;
+mod plan_fleet;
 mod progress;
 mod requires;
 mod sensors;
@@ -82,6 +83,10 @@ pub enum PipelineError {
     /// The plan's network lab could not be built (not root, no `nft`, ...).
     #[error("the plan's network lab: {0}")]
     Lab(String),
+    /// The plan's fleet nodes could not be reached (or cannot carry out
+    /// its partitions): each node named, with ssh's or nft's own words.
+    #[error("the plan's fleet: {0}")]
+    Fleet(String),
     /// The plan's containers could not be prepared (no engine, an image
     /// that is not there, a build that failed): the engine's own words.
     #[error("the plan's containers: {0}")]
@@ -369,6 +374,27 @@ async fn drive(
 ) -> Result<Outcome, PipelineError> {
     // Up before the engine starts the run's clock; held to the end.
     let lab = lab::up(&plan, seed).await?;
+    let nodes = plan_fleet::up(&plan, run.as_str()).await?;
+    let driven = drive_on(store, run, plan, seed, context, cancel, &lab, &nodes).await;
+    // The supervisor (and its clones of the connections) is gone: the
+    // nodes' connections close here, off the runtime's threads.
+    if let Some(nodes) = nodes {
+        nodes.close().await;
+    }
+    driven
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive_on(
+    store: &Store,
+    run: RunId,
+    plan: Plan,
+    seed: u64,
+    context: RunContext,
+    cancel: watch::Receiver<bool>,
+    lab: &Option<lab::PlanLab>,
+    nodes: &Option<plan_fleet::PlanFleet>,
+) -> Result<Outcome, PipelineError> {
     let containers = containers::up(&plan, run.as_str()).await?;
     let context = notify::attach(&plan, context);
     let engine = Engine::new(store, run, context)?;
@@ -376,6 +402,7 @@ async fn drive(
     let plan = Arc::new(plan);
     let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
+    let hosts = plan_hosts(lab, nodes);
     let mut runner = StageRunner {
         stages: expand(&plan),
         plan: plan.clone(),
@@ -385,20 +412,45 @@ async fn drive(
             seed,
             engine.samples.clone(),
             engine.context.backend.clone(),
-            lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
+            hosts.clone(),
         ),
         samples: engine.samples.clone(),
         artifact_dir: engine.dir.clone(),
         progress: engine.progress.clone(),
         first_cycle_rss: first_cycle_rss(store, &engine.run)?,
         new_artifacts: Vec::new(),
-        hosts: lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
+        hosts,
         broken: None,
     };
     if let Some(c) = &containers {
         runner.supervisor.set_containers(c.backends.clone());
     }
     engine.drive(&mut runner, cancel).await
+}
+
+/// Where a plan's services with a `host` run: its lab's hosts or its
+/// fleet's nodes (a plan has one or the other), by name.
+pub(crate) fn plan_hosts(
+    lab: &Option<lab::PlanLab>,
+    nodes: &Option<plan_fleet::PlanFleet>,
+) -> BTreeMap<String, Arc<dyn gauntlet_node::Backend>> {
+    match (lab, nodes) {
+        (Some(l), _) => l.backends.clone(),
+        (None, Some(n)) => n.backends.clone(),
+        (None, None) => BTreeMap::new(),
+    }
+}
+
+/// The real network a plan's partitions are cut on, when it has one.
+pub(crate) fn plan_net(
+    lab: &Option<lab::PlanLab>,
+    nodes: &Option<plan_fleet::PlanFleet>,
+) -> Option<Arc<dyn lab::PlanNet>> {
+    match (lab, nodes) {
+        (Some(l), _) => Some(l.net.clone() as Arc<dyn lab::PlanNet>),
+        (None, Some(n)) => n.net.clone().map(|n| n as Arc<dyn lab::PlanNet>),
+        (None, None) => None,
+    }
 }
 
 /// Records every service log (stdout and stderr of all its processes).

@@ -98,10 +98,20 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
             .map_or_else(|| "plan".to_owned(), |s| s.to_string_lossy().into_owned()),
     };
     let lab = cx.lab(&raw.lab())?;
+    let fleet = raw
+        .fleet
+        .as_ref()
+        .map(|f| cx.plan_fleet(f, lab.is_some()))
+        .transpose()?;
+    let places = match (&lab, &fleet) {
+        (Some(lab), _) => Places::Lab(lab),
+        (None, Some(fleet)) => Places::Fleet(fleet),
+        (None, None) => Places::Here,
+    };
     let compose = raw.compose.as_ref().map(|c| cx.compose(c)).transpose()?;
-    let services = cx.services(&raw.service, lab.as_ref(), compose.as_ref())?;
+    let services = cx.services(&raw.service, places, compose.as_ref())?;
     let soak = cx.soak(&raw, &services, opts, lab.as_ref())?;
-    let cluster = cx.cluster(&raw, &services, lab.as_ref())?;
+    let cluster = cx.cluster(&raw, &services, places)?;
     let allowed_devices = raw
         .allowed_devices
         .as_ref()
@@ -169,6 +179,7 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         stages,
         soak,
         lab,
+        fleet,
         cluster,
         notify,
         warnings: compose
@@ -178,6 +189,41 @@ pub fn load_str(text: &str, path: &Path, opts: &LoadOptions) -> Result<Plan, Pla
         sensors,
         allowed_devices: allowed_devices.map(|a| a.paths).unwrap_or_default(),
     })
+}
+
+/// Where a plan's `host` and `on` put services: nowhere but here, on the
+/// hosts of its lab, or on the nodes of its fleet (never both).
+#[derive(Clone, Copy)]
+enum Places<'a> {
+    Here,
+    Lab(&'a crate::LabSpec),
+    Fleet(&'a crate::Fleet),
+}
+
+impl Cx<'_> {
+    /// `fleet = "fleet.toml"`: the fleet file, relative to the plan, loaded
+    /// as `gauntlet nodes` loads it (its own `[vars]`; the plan's `--set`
+    /// is the plan's). A plan's services run on a lab or on a fleet.
+    fn plan_fleet(&self, raw: &Spanned<String>, has_lab: bool) -> Result<crate::Fleet, PlanError> {
+        if has_lab {
+            return Err(self.err(
+                raw.span(),
+                "a plan runs its services on a network lab ([[host]] tables) or on a fleet's nodes (`fleet`), not both",
+            ));
+        }
+        let text = self.expand(raw)?;
+        if text.is_empty() {
+            return Err(self.err(raw.span(), "`fleet` is empty: the fleet file's path"));
+        }
+        let path = tidy(&self.dir.join(&text));
+        if !path.is_file() {
+            return Err(self.err(
+                raw.span(),
+                format!("fleet file {} does not exist", path.display()),
+            ));
+        }
+        load_fleet(&path, &[])
+    }
 }
 
 /// Reads the lab tables of the file at `path`: a `lab.toml`, or a plan

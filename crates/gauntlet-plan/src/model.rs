@@ -28,6 +28,10 @@ pub struct Plan {
     /// The network lab its services run on, when it has one.
     #[serde(default)]
     pub lab: Option<crate::lab::LabSpec>,
+    /// The fleet its services run on (`fleet = "fleet.toml"`), when it
+    /// names one: kept whole, so a resumed run reaches the same nodes.
+    #[serde(default)]
+    pub fleet: Option<crate::fleet::Fleet>,
     /// The cluster test, when the plan has a `[workload]`.
     #[serde(default)]
     pub cluster: Option<crate::cluster::Cluster>,

@@ -33,6 +33,8 @@ pub(crate) use soak::*;
 pub(crate) struct RawPlan {
     pub name: Option<Spanned<String>>,
     pub description: Option<String>,
+    /// A fleet file whose nodes `host` and `on` name (relative to the plan).
+    pub fleet: Option<Spanned<String>>,
     #[serde(default)]
     pub vars: Entries<Spanned<toml::Value>>,
     #[serde(default)]

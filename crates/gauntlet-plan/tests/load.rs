@@ -327,6 +327,7 @@ fn full_plan_loads_to_the_expected_model() {
         stages,
         soak: None,
         lab: None,
+        fleet: None,
         cluster: None,
         compose: None,
         notify: Vec::new(),

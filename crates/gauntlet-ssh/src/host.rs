@@ -575,6 +575,40 @@ impl Host {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
     }
 
+    /// Records `undo`, a POSIX `sh` script, under `name` (letters, digits,
+    /// `-` and `_`) in this connection's run directory on the host, to be
+    /// run when that directory is cleaned up: when the connection ends
+    /// however it ends (its keeper's cleanup: a drop, a dead gauntlet, a
+    /// lost connection) or, if the host never noticed, at the next sweep
+    /// of a dead owner's directory ([`sweep`](crate::sweep)). For what a
+    /// run changes on a host besides its processes (a firewall table);
+    /// `None` forgets it. The script runs with no input and its output
+    /// discarded, after the run directory's groups are killed.
+    pub async fn set_undo(&self, name: &str, undo: Option<&str>) -> Result<(), SshError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return Err(SshError::Invalid {
+                what: format!("undo name {name:?}"),
+                why: "use letters, digits, '-' and '_'".into(),
+            });
+        }
+        if undo.is_some_and(|u| u.lines().any(|l| l.starts_with("gauntlet-ssh "))) {
+            return Err(SshError::Invalid {
+                what: format!("undo script {name:?}"),
+                why: "a line may not begin with \"gauntlet-ssh \"".into(),
+            });
+        }
+        self.control_async(
+            format!("record undo {name}"),
+            script::set_undo(self.run_dir_name(), name, undo),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Sends `signal` to the group `pgid` (led by a process started at
     /// `start`) when it is still the node `marker` names.
     pub(crate) fn signal_group(

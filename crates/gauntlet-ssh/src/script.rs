@@ -10,6 +10,7 @@
 //! /tmp/gauntlet-ssh/                 1777, made by whoever comes first
 //!   <pid>.<start>.<boot>.<i>.<host>/ 0700, this user's, one per connection
 //!     <node>.pid                     "<pgid> <leader start time> <host boot id>"
+//!     <name>.undo                    a script run when the directory is cleaned up
 //! ```
 //!
 //! A node's remote command is the *wrapper*: it makes the run directory,
@@ -60,8 +61,8 @@ pub const MARKER_VAR: &str = "GAUNTLET_SSH_NODE";
 /// - `gk SIG PGID START MARKER`: signals the group when it is ours (see
 ///   the module docs); sets `_own`. `SIG` is a name (`KILL`) or a number.
 /// - `clean NAME`: SIGKILLs every group the run directory's pid files
-///   name (of this boot, and ours), counts them in `K`, removes the
-///   directory.
+///   name (of this boot, and ours), counts them in `K`, runs each of its
+///   undo scripts (`*.undo`, see [`set_undo`]), removes the directory.
 pub(crate) const FUNCTIONS: &str = r#"R=/tmp/gauntlet-ssh
 fail() { printf 'gauntlet-ssh error: %s\n' "$*"; exit 126; }
 rundir() {
@@ -99,6 +100,9 @@ clean() {
     read -r _g _t _b < "$_f"
     if [ "$_b" = "$B" ]; then gk KILL "$_g" "$_t" "$1/$_n"; [ -n "$_own" ] && K=$((K + 1)); fi
     rm -f "$_f"
+  done
+  for _f in "$R/$1"/*.undo; do
+    [ -f "$_f" ] && sh "$_f" </dev/null >/dev/null 2>&1
   done
   rm -rf -- "${R:?}/$1"
 }
@@ -295,6 +299,27 @@ pub(crate) fn list_run_dirs() -> String {
          [ -d \"$d\" ] && [ ! -h \"$d\" ] && [ -O \"$d\" ] && printf '%s\\n' \"${{d##*/}}\"; \
          done; exit 0\n"
     )
+}
+
+/// Records (`Some`) or forgets (`None`) the undo script `name` of the run
+/// directory `dir`: what the connection changed on the host beyond its
+/// processes (a firewall table), undone by `clean` whenever the directory
+/// is cleaned up — the keeper's end, however the connection ended, or a
+/// later sweep of a dead owner's directory.
+pub(crate) fn set_undo(dir: &str, name: &str, undo: Option<&str>) -> String {
+    let mut s = format!(
+        "export LC_ALL=C\n{FUNCTIONS}O={}\nrundir \"$O\"\nu=\"$R/$O\"/{}.undo\n",
+        quote_str(dir),
+        quote_str(name)
+    );
+    match undo {
+        Some(script) => s.push_str(&format!(
+            "printf '%s\\n' {} > \"$u.new\" && mv -f \"$u.new\" \"$u\"\n",
+            quote_str(script)
+        )),
+        None => s.push_str("rm -f \"$u\"\n"),
+    }
+    s
 }
 
 /// Cleans up the named run directories; says how many groups it killed.

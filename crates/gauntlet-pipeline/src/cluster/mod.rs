@@ -134,9 +134,9 @@ pub async fn cluster(
     options: ClusterOptions,
     cancel: watch::Receiver<bool>,
 ) -> Result<ClusterOutcome, PipelineError> {
-    let Some(spec) = start.plan.cluster.clone() else {
+    if start.plan.cluster.is_none() {
         return Err(PipelineError::NotCluster);
-    };
+    }
     // Before the run exists: a lab that cannot be built, or clock faults
     // without libfaketime, leave no run behind that looks tried.
     crate::clock::Clocks::library_for(&start.plan).map_err(PipelineError::Clock)?;
@@ -145,9 +145,33 @@ pub async fn cluster(
         RunKind::Test,
         &start.new_run(STAGES.iter().map(|(n, k)| NewStage::new(*n, *k)).collect()),
     )?;
-    crate::save_resolved_plan(&store, &run.id, &start.plan)?;
+    // Its partition tables carry the run's id: reached once it exists.
+    let nodes = crate::plan_fleet::up(&start.plan, run.id.as_str()).await?;
+    let driven = test_on(&store, run, start, options, cancel, &lab, &nodes).await;
+    drop(lab);
+    // The preset (its supervisor, its clones of the connections) is gone:
+    // the nodes' connections close here, off the runtime's threads.
+    if let Some(nodes) = nodes {
+        nodes.close().await;
+    }
+    driven
+}
+
+async fn test_on(
+    store: &Store,
+    run: gauntlet_store::Run,
+    start: Start,
+    options: ClusterOptions,
+    cancel: watch::Receiver<bool>,
+    lab: &Option<crate::lab::PlanLab>,
+    nodes: &Option<crate::plan_fleet::PlanFleet>,
+) -> Result<ClusterOutcome, PipelineError> {
+    let Some(spec) = start.plan.cluster.clone() else {
+        return Err(PipelineError::NotCluster);
+    };
+    crate::save_resolved_plan(store, &run.id, &start.plan)?;
     let context = crate::notify::attach(&start.plan, start.context);
-    let engine = Engine::new(&store, run.id, context)?;
+    let engine = Engine::new(store, run.id, context)?;
     let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
     // Removed (its files) when the preset drops, however the run ends.
@@ -168,7 +192,7 @@ pub async fn cluster(
         start.seed,
         engine.samples.clone(),
         engine.context.backend.clone(),
-        lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
+        crate::plan_hosts(lab, nodes),
     );
     if let Some(c) = &clocks {
         supervisor.set_clocks(c.clone());
@@ -183,13 +207,12 @@ pub async fn cluster(
         progress: engine.progress.clone(),
         samples: engine.samples.clone(),
         supervisor: Arc::new(Mutex::new(supervisor)),
-        network: lab.as_ref().map(|l| l.net.clone()),
+        network: crate::plan_net(lab, nodes),
         clocks,
         verdict: None,
         results: None,
     };
     let outcome = engine.drive(&mut preset, cancel).await?;
-    drop(lab);
     Ok(ClusterOutcome {
         outcome,
         verdict: preset.verdict.unwrap_or(Validity::Unknown),
@@ -209,7 +232,7 @@ struct ClusterTest {
     progress: Progress,
     samples: Samples,
     supervisor: Arc<Mutex<Supervisor>>,
-    network: Option<Arc<gauntlet_lab::LabNet>>,
+    network: Option<Arc<dyn crate::lab::PlanNet>>,
     clocks: Option<Arc<crate::clock::Clocks>>,
     verdict: Option<Validity>,
     results: Option<PathBuf>,

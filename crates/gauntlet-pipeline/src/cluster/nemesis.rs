@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use gauntlet_lab::LabNet;
 use gauntlet_nemesis::{Action, FaultExecutor, Nemesis, NemesisActions, Replay, Schedule, Signals};
 use tokio::sync::watch;
 
@@ -20,7 +19,7 @@ use crate::soak::faults::Services;
 pub(crate) struct ClusterFaults {
     pub actions: NemesisActions,
     pub signals: Signals<Services>,
-    pub network: Option<Arc<LabNet>>,
+    pub network: Option<Arc<dyn crate::lab::PlanNet>>,
     /// The nodes' clocks, when the nemesis skews them.
     pub clocks: Option<Arc<crate::clock::Clocks>>,
     /// The nodes, in the nemesis's index order (the plan's order of the

@@ -129,6 +129,7 @@ pub(super) fn service_plan(plan: &LoopPlan, addresses: &BTreeMap<String, String>
         stages: Vec::new(),
         soak: None,
         lab: None,
+        fleet: None,
         cluster: None,
         compose: None,
         notify: Vec::new(),

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gauntlet_lab::LabNet;
 use gauntlet_nemesis::PartitionShape;
 use gauntlet_nemesis::{
     Fault, FaultError, FaultExecutor, FaultFuture, FaultLog, Processes, Schedule, Signals,
@@ -41,8 +40,8 @@ pub(crate) struct FaultContext {
     pub log: Arc<FaultLog>,
     /// Restarts each fault caused, by service (they are explained, for I5).
     pub caused_restarts: Arc<std::sync::Mutex<BTreeMap<String, u32>>>,
-    /// The lab's real network, when the plan has a lab.
-    pub network: Option<Arc<LabNet>>,
+    /// The real network (the lab's, the fleet nodes'), when the plan has one.
+    pub network: Option<Arc<dyn crate::lab::PlanNet>>,
     /// The clocks of services clock faults name.
     pub clocks: Option<Arc<crate::clock::Clocks>>,
     /// The lab, for link faults.

@@ -127,6 +127,28 @@ pub(crate) async fn drive(
     };
     // Up before the engine starts the run's clock; held to the end.
     let lab = crate::lab::up(&plan, seed).await?;
+    let nodes = crate::plan_fleet::up(&plan, run.as_str()).await?;
+    let driven = drive_on(store, run, plan, spec, seed, context, cancel, &lab, &nodes).await;
+    // The driver (its supervisor, its clones of the connections) is gone:
+    // the nodes' connections close here, off the runtime's threads.
+    if let Some(nodes) = nodes {
+        nodes.close().await;
+    }
+    driven
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive_on(
+    store: &Store,
+    run: RunId,
+    plan: Plan,
+    spec: Soak,
+    seed: u64,
+    context: RunContext,
+    cancel: watch::Receiver<bool>,
+    lab: &Option<crate::lab::PlanLab>,
+    nodes: &Option<crate::plan_fleet::PlanFleet>,
+) -> Result<SoakOutcome, PipelineError> {
     let containers = crate::containers::up(&plan, run.as_str()).await?;
     let context = crate::notify::attach(&plan, context);
     let engine = Engine::new(store, run, context)?;
@@ -139,7 +161,7 @@ pub(crate) async fn drive(
         seed,
         engine.samples.clone(),
         engine.context.backend.clone(),
-        lab.as_ref().map(|l| l.backends.clone()).unwrap_or_default(),
+        crate::plan_hosts(lab, nodes),
     );
     sup.set_sample_interval(spec.observer.interval);
     if let Some(c) = &containers {
@@ -163,7 +185,7 @@ pub(crate) async fn drive(
         supervisor: Arc::new(Mutex::new(sup)),
         dir: engine.dir.clone(),
         proxies: BTreeMap::new(),
-        network: lab.as_ref().map(|l| l.net.clone()),
+        network: crate::plan_net(lab, nodes),
         links: lab.as_ref().map(|l| l.lab.clone()),
         container_net: containers.as_ref().map(|c| c.net.clone()),
         clocks: clocks.clone(),
@@ -203,8 +225,9 @@ struct Driver<'a> {
     supervisor: Arc<Mutex<Supervisor>>,
     dir: PathBuf,
     proxies: BTreeMap<String, Proxy>,
-    /// The plan's lab network, for partitions of services on lab hosts.
-    network: Option<Arc<gauntlet_lab::LabNet>>,
+    /// The plan's lab network or fleet nodes, for partitions of services
+    /// on them.
+    network: Option<Arc<dyn crate::lab::PlanNet>>,
     /// The clocks of services clock faults name.
     clocks: Option<Arc<crate::clock::Clocks>>,
     /// The lab, for link faults.

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{CHECK_TIMEOUT, Cx};
+use super::{CHECK_TIMEOUT, Cx, Places};
 use crate::error::PlanError;
 use crate::raw::{RawBuiltinClient, RawCheck, RawClient, RawPlan};
 use crate::{
     BUILTIN_CLIENTS, CLUSTER_FAULTS, CLUSTER_WORKLOADS, CheckBy, CheckStage, Cluster,
-    ClusterClient, ClusterNemesis, ClusterWorkload, Command, LabSpec, PARTITION_SHAPES, Service,
+    ClusterClient, ClusterNemesis, ClusterWorkload, Command, PARTITION_SHAPES, Service,
 };
 
 const KEYS: usize = 10;
@@ -28,7 +28,7 @@ impl Cx<'_> {
         &self,
         raw: &RawPlan,
         services: &[Service],
-        lab: Option<&LabSpec>,
+        places: Places<'_>,
     ) -> Result<Option<Cluster>, PlanError> {
         let Some(spanned) = &raw.workload else {
             if let Some(n) = &raw.nemesis {
@@ -96,7 +96,7 @@ impl Cx<'_> {
                 cwd: self.dir.clone(),
                 env: Default::default(),
             }),
-            RawClient::Builtin(b) => self.builtin_client(b, services, lab, kind)?,
+            RawClient::Builtin(b) => self.builtin_client(b, services, places, kind)?,
         };
         let workload = ClusterWorkload {
             kind: kind.clone(),
@@ -134,6 +134,12 @@ impl Cx<'_> {
                     return Err(self.err(
                         n.faults.span(),
                         "the nemesis acts on services on lab hosts, and no [[service]] has `host` or `on`",
+                    ));
+                }
+                if matches!(places, Places::Fleet(_)) && faults.iter().any(|f| f == "clock") {
+                    return Err(self.err(
+                        n.faults.span(),
+                        "the nemesis's clock faults run the nodes under this machine's libfaketime, and this plan's nodes are a fleet's",
                     ));
                 }
                 let interval =
@@ -189,13 +195,13 @@ impl Cx<'_> {
     }
 
     /// `client = { builtin = ... }`: `gauntlet client <system>` with the
-    /// endpoints of the plan's nodes (the services on lab hosts, at the
-    /// system's port) unless the plan lists them.
+    /// endpoints of the plan's nodes (the services on lab hosts or fleet
+    /// nodes, at the system's port) unless the plan lists them.
     fn builtin_client(
         &self,
         b: &RawBuiltinClient,
         services: &[Service],
-        lab: Option<&LabSpec>,
+        places: Places<'_>,
         kind: &str,
     ) -> Result<ClusterClient, PlanError> {
         let system = b.builtin.get_ref();
@@ -257,9 +263,14 @@ impl Cx<'_> {
                 urls
             }
             None => {
-                let address = |host: &str| {
-                    lab.and_then(|l| l.hosts.iter().find(|h| h.name == host))
-                        .map(|h| h.address())
+                let address = |host: &str| match places {
+                    Places::Lab(l) => l
+                        .hosts
+                        .iter()
+                        .find(|h| h.name == host)
+                        .map(|h| h.address().to_string()),
+                    Places::Fleet(f) => f.node(host).map(|n| n.ssh.address.clone()),
+                    Places::Here => None,
                 };
                 let urls: Vec<String> = services
                     .iter()
@@ -269,7 +280,7 @@ impl Cx<'_> {
                 if urls.is_empty() {
                     return Err(self.err(
                         b.builtin.span(),
-                        "the built-in client talks to the services on lab hosts, and no [[service]] has `host` or `on`: list `endpoints`",
+                        "the built-in client talks to the services on lab hosts or fleet nodes, and no [[service]] has `host` or `on`: list `endpoints`",
                     ));
                 }
                 urls

@@ -171,14 +171,15 @@ impl Cx<'_> {
                         format!("a network partition cuts a lab host or a container off: fault \"{name}\"'s service has no `host` and is not a container"),
                     ));
                 }
+                // A service with a `host` is on a lab host or a fleet node.
                 if mode == PartitionMode::Network
-                    && lab.is_some()
+                    && (lab.is_some() || services.iter().any(|s| s.host.is_some()))
                     && services.iter().any(|s| s.container.is_some())
                 {
                     let span = f.mode.as_ref().map_or(spanned.span(), Spanned::span);
                     return Err(self.err(
                         span,
-                        "a network partition in a plan with both a lab and containers: gauntlet cuts one network or the other, not both yet",
+                        "a network partition in a plan with both containers and a lab or fleet nodes: gauntlet cuts one network or the other, not both yet",
                     ));
                 }
                 FaultKind::Partition { mode }
@@ -248,6 +249,19 @@ impl Cx<'_> {
                         format!("clock fault \"{name}\" has no `offset`: how far its clock jumps, e.g. \"+30s\" or \"-2m\""),
                     )
                 })?;
+                // Without a lab, a service with a `host` is on a fleet
+                // node: libfaketime is this machine's.
+                if lab.is_none()
+                    && let Some(target) = &f.service
+                    && services
+                        .iter()
+                        .any(|s| &s.name == target.get_ref() && s.host.is_some())
+                {
+                    return Err(self.err(
+                        target.span(),
+                        format!("a clock fault runs its service under this machine's libfaketime, and \"{}\" runs on a fleet node", target.get_ref()),
+                    ));
+                }
                 FaultKind::Clock {
                     offset_s: self.clock_offset(offset)?,
                 }

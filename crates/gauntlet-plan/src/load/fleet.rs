@@ -341,7 +341,7 @@ impl Cx<'_> {
 
     /// `nodes = [...]`: node names, `role:R`, `region:R`, `nat:T` (`nat:public`
     /// for none) or `all`; every node when absent.
-    fn select_nodes(
+    pub(super) fn select_nodes(
         &self,
         raw: Option<&Spanned<Vec<Spanned<String>>>>,
         nodes: &[FleetNode],

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{COMMAND_TIMEOUT, Cx, command_text};
+use super::{COMMAND_TIMEOUT, Cx, Places, command_text};
 use crate::compose::Imported;
 use crate::error::PlanError;
 use crate::order::find_cycle;
@@ -34,7 +34,7 @@ impl Cx<'_> {
     pub(super) fn services(
         &self,
         raw: &[Spanned<RawService>],
-        lab: Option<&crate::LabSpec>,
+        places: Places<'_>,
         compose: Option<&Imported>,
     ) -> Result<Vec<Service>, PlanError> {
         // A Compose file's services first, in its order.
@@ -60,12 +60,13 @@ impl Cx<'_> {
             let instances = match &r.get_ref().on {
                 None => {
                     let mut service = self.service(r)?;
-                    service.host = self.service_host(r.get_ref(), lab)?;
+                    service.host = self.service_host(r.get_ref(), places)?;
+                    self.on_node(r.get_ref(), places, &mut service)?;
                     vec![service]
                 }
                 Some(on) => {
                     groups.push(name.clone());
-                    self.instances(r, on, lab)?
+                    self.instances(r, on, places)?
                 }
             };
             for service in instances {
@@ -154,13 +155,14 @@ impl Cx<'_> {
 
     /// `on = [hosts]`: one instance per host, `<name>-<host>`, its
     /// command and environment expanded with `${host}`, `${addr}` (the
-    /// host's first address) and `${addrs}` (every instance's address,
-    /// comma-separated, in `on`'s order).
+    /// host's first address; a fleet node's `address`) and `${addrs}`
+    /// (every instance's address, comma-separated, in `on`'s order; a
+    /// fleet's selectors such as `role:test` in the fleet's order).
     fn instances(
         &self,
         r: &Spanned<RawService>,
         on: &Spanned<Vec<Spanned<String>>>,
-        lab: Option<&crate::LabSpec>,
+        places: Places<'_>,
     ) -> Result<Vec<Service>, PlanError> {
         let raw = r.get_ref();
         if let Some(host) = &raw.host {
@@ -169,28 +171,40 @@ impl Cx<'_> {
                 "`host` and `on` do not go together: `on` lists the hosts",
             ));
         }
-        let Some(lab) = lab else {
-            return Err(self.err(
-                on.span(),
-                "`on` names lab hosts, and this plan has no lab ([[segment]] and [[host]] tables)",
-            ));
-        };
         if on.get_ref().is_empty() {
-            return Err(self.err(on.span(), "`on` lists at least one lab host"));
+            return Err(self.err(on.span(), "`on` lists at least one lab host or fleet node"));
         }
-        let mut hosts = Vec::new();
-        for h in on.get_ref() {
-            let host = self.lab_host(lab, h)?;
-            if hosts
-                .iter()
-                .any(|(n, _): &(String, String)| n == h.get_ref())
-            {
+        let mut hosts: Vec<(String, String)> = Vec::new();
+        match places {
+            Places::Here => {
                 return Err(self.err(
-                    h.span(),
-                    format!("{:?} is listed twice in `on`", h.get_ref()),
+                    on.span(),
+                    "`on` names lab hosts or fleet nodes, and this plan has no lab ([[segment]] and [[host]] tables) and no `fleet = \"fleet.toml\"`",
                 ));
             }
-            hosts.push((host.name.clone(), host.address().to_string()));
+            Places::Lab(lab) => {
+                for h in on.get_ref() {
+                    let host = self.lab_host(lab, h)?;
+                    if hosts.iter().any(|(n, _)| n == h.get_ref()) {
+                        return Err(self.err(
+                            h.span(),
+                            format!("{:?} is listed twice in `on`", h.get_ref()),
+                        ));
+                    }
+                    hosts.push((host.name.clone(), host.address().to_string()));
+                }
+            }
+            Places::Fleet(fleet) => {
+                // The fleet file's own selection: names, role:R,
+                // region:R, nat:T, all.
+                for node in self.select_nodes(Some(on), &fleet.nodes)? {
+                    let address = fleet
+                        .node(&node)
+                        .map(|n| n.ssh.address.clone())
+                        .unwrap_or_default();
+                    hosts.push((node, address));
+                }
+            }
         }
         let addrs = hosts
             .iter()
@@ -215,28 +229,85 @@ impl Cx<'_> {
                 service.name = format!("{name}-{host}");
                 service.host = Some(host.clone());
                 service.group = Some(name.clone());
+                // Its own `${host}` and `${addr}` in its `cwd`.
+                cx.on_node(raw, places, &mut service)?;
                 Ok(service)
             })
             .collect()
     }
 
-    /// `host = "…"`: a host of the plan's lab.
+    /// `host = "…"`: a host of the plan's lab, or a node of its fleet.
     fn service_host(
         &self,
         r: &RawService,
-        lab: Option<&crate::LabSpec>,
+        places: Places<'_>,
     ) -> Result<Option<String>, PlanError> {
         let Some(host) = &r.host else {
             return Ok(None);
         };
-        let Some(lab) = lab else {
-            return Err(self.err(
+        match places {
+            Places::Here => Err(self.err(
                 host.span(),
-                "`host` names a lab host, and this plan has no lab ([[segment]] and [[host]] tables)",
+                "`host` names a lab host or a fleet node, and this plan has no lab ([[segment]] and [[host]] tables) and no `fleet = \"fleet.toml\"`",
+            )),
+            Places::Lab(lab) => {
+                self.lab_host(lab, host)?;
+                Ok(Some(host.get_ref().clone()))
+            }
+            Places::Fleet(fleet) => match fleet.node(host.get_ref()) {
+                Some(node) => Ok(Some(node.name.clone())),
+                None => Err(self.err(
+                    host.span(),
+                    format!(
+                        "no node called {:?} in fleet {} (its nodes: {})",
+                        host.get_ref(),
+                        fleet.path.display(),
+                        fleet
+                            .nodes
+                            .iter()
+                            .map(|n| n.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// A service on a fleet node runs in a directory of the node: `cwd`
+    /// is an absolute path there (the plan's directory is this
+    /// machine's), `/` unless said. Its container, if any, would be this
+    /// machine's engine's: refused.
+    fn on_node(
+        &self,
+        r: &RawService,
+        places: Places<'_>,
+        service: &mut Service,
+    ) -> Result<(), PlanError> {
+        if !matches!(places, Places::Fleet(_)) || service.host.is_none() {
+            return Ok(());
+        }
+        if service.container.is_some() {
+            let span = r.host.as_ref().map_or(0..0, Spanned::span);
+            return Err(self.err(
+                span,
+                "a service on a fleet node runs a command there over SSH; an image runs in this machine's Docker Engine",
             ));
-        };
-        self.lab_host(lab, host)?;
-        Ok(Some(host.get_ref().clone()))
+        }
+        match &r.cwd {
+            None => service.run.cwd = std::path::PathBuf::from("/"),
+            Some(cwd) => {
+                let text = self.expand(cwd)?;
+                if !text.starts_with('/') {
+                    return Err(self.err(
+                        cwd.span(),
+                        format!("`cwd` {text:?} of a service on a fleet node is a directory on the node: an absolute path"),
+                    ));
+                }
+                service.run.cwd = super::tidy(std::path::Path::new(&text));
+            }
+        }
+        Ok(())
     }
 
     fn service(&self, spanned: &Spanned<RawService>) -> Result<Service, PlanError> {

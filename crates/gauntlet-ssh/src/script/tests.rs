@@ -457,3 +457,50 @@ fn signals_have_names_kill_takes() {
     let rt = libc::SIGRTMIN() + 1;
     assert_eq!(signal_spec(rt), rt.to_string());
 }
+
+#[test]
+fn an_undo_script_is_recorded_forgotten_and_run_when_its_run_dir_is_cleaned_up() {
+    let dir = TestDir::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let done = scratch.path().join("undone");
+    let undo = format!(
+        "echo 'it ran' > {}\necho second line >> {}",
+        quote_str(&done.to_string_lossy()),
+        quote_str(&done.to_string_lossy())
+    );
+    // Recorded, then forgotten: nothing runs.
+    assert!(
+        run(set_undo(&dir.0, "t1", Some(&undo)).as_bytes())
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(dir.path().join("t1.undo").is_file());
+    assert!(
+        run(set_undo(&dir.0, "t1", None).as_bytes())
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(!dir.path().join("t1.undo").exists());
+    // Recorded again: a sweep of the directory (as for a dead owner, or
+    // the keeper's own end) runs it, whole, and removes the directory.
+    assert!(
+        run(set_undo(&dir.0, "t1", Some(&undo)).as_bytes())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = run(sweep(std::slice::from_ref(&dir.0)).as_bytes())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "gauntlet-ssh swept 0\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&done).unwrap(),
+        "it ran\nsecond line\n"
+    );
+    assert!(!dir.path().exists());
+}
