@@ -821,3 +821,48 @@ fn improvement_fails_a_loop_whose_figure_fell_from_the_last_green_one() {
     );
     assert_eq!(status[0]["state"], "held", "no fix hook: {status}");
 }
+
+#[test]
+fn a_figure_that_falls_back_by_a_checkpoint_is_a_regression() {
+    let Some(sshd) = sshd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    let repo = project(dir.path(), false);
+    let install = dir.path().join("nodes/app");
+    fleet_with(dir.path(), &sshd, &install, false, r#"["4s"]"#);
+    std::fs::write(repo.join("rate.json"), r#"{"rate": 100}"#).unwrap();
+    let child = Command::new(gauntlet())
+        .args([
+            "start",
+            "app",
+            "throughput",
+            "all-pass",
+            "summary",
+            "--yes",
+            "--store",
+        ])
+        .arg(dir.path().join("store"))
+        .env_remove("GAUNTLET_FLEET")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_phase(dir.path(), "wait-1");
+    // Half the rate by the checkpoint: beyond the 10% tolerance.
+    std::fs::write(repo.join("rate.json"), r#"{"rate": 50}"#).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let status = status_json(dir.path());
+    assert_eq!(status[0]["state"], "held", "no fix hook: {status}");
+    let test = &status[0]["phases"][5];
+    assert_eq!(test["name"], "test-2", "{status}");
+    assert_eq!(test["state"], "failed", "{test}");
+    assert!(
+        test["message"]
+            .as_str()
+            .unwrap()
+            .contains("a regression at checkpoint 1: rate/rate went from 100 to 50"),
+        "{test}"
+    );
+}

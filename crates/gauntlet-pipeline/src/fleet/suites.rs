@@ -158,6 +158,18 @@ impl FleetLoop {
                 }
             }
         }
+        // At a checkpoint, figures that fell back from the last green test
+        // are a regression: the test fails, so every report shows it
+        // failed (the loop's own rule would send it to FIX either way).
+        if checkpoint > 0
+            && passed
+            && let Some(then) = self.last_green_figures()
+            && let Some(why) =
+                gauntlet_fleet::worse(&then, &figures, project.loop_spec.regression_tolerance_pct)
+        {
+            passed = false;
+            reasons.push(format!("a regression at checkpoint {checkpoint}: {why}"));
+        }
         let results_doc = json!({
             "checkpoint": checkpoint, "focus": choices.focus, "criteria": choices.criteria.word(),
             "nodes": live, "degraded": self.degraded, "suites": results,
