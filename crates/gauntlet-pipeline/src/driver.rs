@@ -316,9 +316,23 @@ impl<'a> Engine<'a> {
                 }
                 let resumed = !restored && index > 0;
                 restored = true;
-                let outcome = self
-                    .run_stage(preset, index, &attempt, cancel, resumed)
-                    .await?;
+                // What the stage samples reaches the store as it runs, not
+                // only at its end: another shell (`status`, `show`, a
+                // dashboard) sees a stage of hours move, a SIGKILL loses
+                // seconds of samples, not hours, and memory stays flat.
+                let flushing = async {
+                    loop {
+                        tokio::time::sleep(FLUSH_EVERY).await;
+                        if let Err(e) = store.add_measurements(run, &self.samples.drain()) {
+                            self.progress
+                                .note(&format!("samples not written to the store: {e}"));
+                        }
+                    }
+                };
+                let outcome = tokio::select! {
+                    outcome = self.run_stage(preset, index, &attempt, cancel, resumed) => outcome?,
+                    never = flushing => never,
+                };
                 match (outcome, &sampler) {
                     (StageOutcome::Ended(end), Some(s)) => StageOutcome::Ended(self.with_heat(
                         end,
@@ -497,6 +511,9 @@ async fn restore_then_run<P: Preset>(
     }
     preset.run(at).await
 }
+
+/// How often a running stage's samples are written to the store.
+pub(crate) const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why a run stopped at a signal.
 pub(crate) const INTERRUPTED: &str = "stopped by a signal (Ctrl-C or SIGTERM)";

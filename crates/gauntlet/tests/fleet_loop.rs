@@ -493,7 +493,7 @@ fn a_loop_killed_while_it_waits_goes_on_with_retry_and_a_stopped_one_too() {
     std::fs::create_dir_all(dir.path().join("store")).unwrap();
     project(dir.path(), false);
     let install = dir.path().join("nodes/app");
-    fleet_with(dir.path(), &sshd, &install, false, r#"["6s"]"#);
+    fleet_with(dir.path(), &sshd, &install, false, r#"["9s"]"#);
 
     // SIGKILL while it waits for its checkpoint: what it started on the
     // nodes goes with its connections, and the store says interrupted.
@@ -503,8 +503,30 @@ fn a_loop_killed_while_it_waits_goes_on_with_retry_and_a_stopped_one_too() {
         !running_services(&install).is_empty(),
         "the services run while it waits"
     );
+    // Long enough for the driver to write the wait's samples so far.
+    std::thread::sleep(std::time::Duration::from_millis(6500));
     child.kill().unwrap();
     child.wait().unwrap();
+    let store = gauntlet_store::Store::open_dir(dir.path().join("store")).unwrap();
+    let id = store.resolve(&run_id).unwrap();
+    let waiting_since = store
+        .stages(&id)
+        .unwrap()
+        .iter()
+        .find(|s| s.name == "wait-1")
+        .and_then(|s| s.current().started_at)
+        .unwrap();
+    let during = store
+        .measurements(&id, "rss", "app@boot-1")
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.time >= waiting_since)
+        .count();
+    assert!(
+        during > 0,
+        "no sample of the wait reached the store before the SIGKILL"
+    );
+    drop(store);
     let began = std::time::Instant::now();
     while !running_services(&install).is_empty() {
         assert!(
