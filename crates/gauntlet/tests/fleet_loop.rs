@@ -665,7 +665,10 @@ impl Tmux {
         assert!(ok, "tmux send-keys {keys:?}");
     }
 
-    /// Waits until the screen shows `text`, or panics with the screen.
+    /// Waits until the screen shows `text`, or panics with the screen. A
+    /// prompt waiting for an answer reads `? <prompt> ›`; an answered one
+    /// `✔ <prompt> · <answer>`, so waiting for the first never matches a
+    /// prompt already answered.
     fn wait_for(&self, text: &str) -> String {
         let began = std::time::Instant::now();
         loop {
@@ -708,36 +711,36 @@ fn on_a_terminal_the_interview_asks_what_is_missing_and_the_plan_is_confirmed() 
         return;
     };
     // Nothing was said on the command line: each answer is a menu.
-    tmux.wait_for("project");
+    tmux.wait_for("? project ›");
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("focus");
+    let screen = tmux.wait_for("? focus ›");
     assert!(
         screen.contains("connectivity  (reach, version)"),
         "{screen}"
     );
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("success criteria");
+    let screen = tmux.wait_for("? success criteria ›");
     assert!(screen.contains("threshold"), "{screen}");
     tmux.keys(&["Down", "Enter"]);
-    tmux.wait_for("proof");
+    tmux.wait_for("? proof ›");
     tmux.keys(&["Enter"]);
     // The plan, confirmed; modify asks again with the answers kept.
-    let screen = tmux.wait_for("start this loop?");
+    let screen = tmux.wait_for("? start this loop? ›");
     assert!(screen.contains("criteria: threshold"), "{screen}");
     assert!(
         screen.contains("nodes:    4 (1 bootstrap, 3 test; NAT: 3 public, 1 symmetric)"),
         "{screen}"
     );
     tmux.keys(&["Down", "Enter"]);
-    tmux.wait_for("project");
+    tmux.wait_for("? project ›");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("focus");
+    tmux.wait_for("? focus ›");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("success criteria");
+    tmux.wait_for("? success criteria ›");
     tmux.keys(&["Up", "Enter"]);
-    tmux.wait_for("proof");
+    tmux.wait_for("? proof ›");
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("start this loop?");
+    let screen = tmux.wait_for("? start this loop? ›");
     assert!(screen.contains("criteria: all-pass"), "{screen}");
     tmux.keys(&["Enter"]);
     let began = std::time::Instant::now();
@@ -772,7 +775,7 @@ fn on_a_terminal_cancel_starts_nothing() {
         return;
     };
     // Every answer was given: only the confirmation is asked.
-    let screen = tmux.wait_for("start this loop?");
+    let screen = tmux.wait_for("? start this loop? ›");
     assert!(screen.contains("focus:    gossip (suites: s)"), "{screen}");
     assert!(!screen.contains("success criteria"), "{screen}");
     tmux.keys(&["Down", "Down", "Enter"]);
