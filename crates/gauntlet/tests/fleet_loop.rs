@@ -665,6 +665,16 @@ impl Tmux {
         assert!(ok, "tmux send-keys {keys:?}");
     }
 
+    /// Answers the menu `prompt` with `keys` once it waits for an answer
+    /// with its items drawn (`❯` marks the chosen one; an answered menu
+    /// keeps only its `✔` line).
+    fn answer(&self, prompt: &str, keys: &[&str]) -> String {
+        self.wait_for(&format!("? {prompt} ›"));
+        let screen = self.wait_for("❯");
+        self.keys(keys);
+        screen
+    }
+
     /// Waits until the screen shows `text`, or panics with the screen. A
     /// prompt waiting for an answer reads `? <prompt> ›`; an answered one
     /// `✔ <prompt> · <answer>`, so waiting for the first never matches a
@@ -711,38 +721,25 @@ fn on_a_terminal_the_interview_asks_what_is_missing_and_the_plan_is_confirmed() 
         return;
     };
     // Nothing was said on the command line: each answer is a menu.
-    tmux.wait_for("? project ›");
-    tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("? focus ›");
-    assert!(
-        screen.contains("connectivity  (reach, version)"),
-        "{screen}"
-    );
-    tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("? success criteria ›");
-    assert!(screen.contains("threshold"), "{screen}");
-    tmux.keys(&["Down", "Enter"]);
-    tmux.wait_for("? proof ›");
-    tmux.keys(&["Enter"]);
+    tmux.answer("project", &["Enter"]);
+    tmux.wait_for("connectivity  (reach, version)");
+    tmux.answer("focus", &["Enter"]);
+    tmux.wait_for("threshold  (each figure within its min/max)");
+    tmux.answer("success criteria", &["Down", "Enter"]);
+    tmux.answer("proof", &["Enter"]);
     // The plan, confirmed; modify asks again with the answers kept.
-    let screen = tmux.wait_for("? start this loop? ›");
+    let screen = tmux.answer("start this loop?", &["Down", "Enter"]);
     assert!(screen.contains("criteria: threshold"), "{screen}");
     assert!(
         screen.contains("nodes:    4 (1 bootstrap, 3 test; NAT: 3 public, 1 symmetric)"),
         "{screen}"
     );
-    tmux.keys(&["Down", "Enter"]);
-    tmux.wait_for("? project ›");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("? focus ›");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("? success criteria ›");
-    tmux.keys(&["Up", "Enter"]);
-    tmux.wait_for("? proof ›");
-    tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("? start this loop? ›");
+    tmux.answer("project", &["Enter"]);
+    tmux.answer("focus", &["Enter"]);
+    tmux.answer("success criteria", &["Up", "Enter"]);
+    tmux.answer("proof", &["Enter"]);
+    let screen = tmux.answer("start this loop?", &["Enter"]);
     assert!(screen.contains("criteria: all-pass"), "{screen}");
-    tmux.keys(&["Enter"]);
     let began = std::time::Instant::now();
     while !dir.path().join("exit.txt").exists() {
         assert!(
@@ -775,10 +772,9 @@ fn on_a_terminal_cancel_starts_nothing() {
         return;
     };
     // Every answer was given: only the confirmation is asked.
-    let screen = tmux.wait_for("? start this loop? ›");
+    let screen = tmux.answer("start this loop?", &["Down", "Down", "Enter"]);
     assert!(screen.contains("focus:    gossip (suites: s)"), "{screen}");
     assert!(!screen.contains("success criteria"), "{screen}");
-    tmux.keys(&["Down", "Down", "Enter"]);
     let began = std::time::Instant::now();
     while !dir.path().join("exit.txt").exists() {
         assert!(
