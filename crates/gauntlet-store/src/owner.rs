@@ -53,6 +53,10 @@ impl Owner {
         let Some(host) = &self.host else {
             return Liveness::Unknown;
         };
+        // Another machine's pid means nothing here, whatever it is.
+        if *host != gauntlet_node::this_host() {
+            return Liveness::Unknown;
+        }
         if std::fs::metadata("/proc/self/stat").is_err() {
             return Liveness::Unknown;
         }
