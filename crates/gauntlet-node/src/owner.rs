@@ -71,6 +71,22 @@ impl Owner {
             Liveness::Alive
         }
     }
+
+    /// Asks this owner to stop as Ctrl-C would (SIGTERM), only once it is
+    /// judged alive: a dead owner's pid may be anyone's now, and another
+    /// machine's pid means nothing here. `Ok(false)`: not alive, nothing
+    /// sent.
+    pub fn terminate(&self) -> std::io::Result<bool> {
+        if self.liveness() != Liveness::Alive {
+            return Ok(false);
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .map_err(std::io::Error::from)?;
+        Ok(true)
+    }
 }
 
 /// A host name as a file name or a label may hold it: letters, digits,

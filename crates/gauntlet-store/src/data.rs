@@ -150,6 +150,51 @@ impl Store {
         })
     }
 
+    /// The run's samples stored after the cursor `after` (0: from the
+    /// first), in the order they were stored, at most `limit`; with the
+    /// cursor to pass next time. A reader that follows a live run asks
+    /// again and again and reads each sample once.
+    pub fn measurements_after(
+        &self,
+        run: &RunId,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<Measurement>, i64)> {
+        self.read(|tx| {
+            let seq = seq_of(tx, run)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT rowid, attempt_id, time, kind, subject, value, unit FROM measurements
+                 WHERE rowid > ?2 AND run_seq = ?1 ORDER BY rowid LIMIT ?3",
+            )?;
+            let mut cursor = after;
+            let all = stmt
+                .query_map(
+                    params![seq, after, limit.min(i64::MAX as usize) as i64],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            Measurement {
+                                stage: r.get::<_, Option<i64>>(1)?.map(AttemptId),
+                                time: r.get(2)?,
+                                kind: r.get(3)?,
+                                subject: r.get(4)?,
+                                value: r.get(5)?,
+                                unit: r.get(6)?,
+                            },
+                        ))
+                    },
+                )?
+                .map(|row| {
+                    row.map(|(id, m)| {
+                        cursor = id;
+                        m
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((all, cursor))
+        })
+    }
+
     /// The run's series: each (kind, subject) with its sample count and
     /// time extent, ordered by kind and subject. `unit` is the series'
     /// unit (the smallest, should its samples disagree).

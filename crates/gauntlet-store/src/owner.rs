@@ -95,6 +95,29 @@ impl Owner {
         }
     }
 
+    /// Asks the owner to stop as Ctrl-C would (SIGTERM), only when it is
+    /// this machine's live process (by pid, start time and boot: never a
+    /// recycled pid). `Ok(false)`: it is not, and nothing was sent.
+    pub fn terminate(&self) -> std::io::Result<bool> {
+        if self.liveness() != Liveness::Alive {
+            return Ok(false);
+        }
+        let (Some(host), Some(start), Ok(pid)) =
+            (&self.host, self.start_ticks, i32::try_from(self.pid))
+        else {
+            // Alive by the pid alone (an older record): too little to be
+            // sure whom a signal would reach.
+            return Ok(false);
+        };
+        gauntlet_node::Owner {
+            host: host.clone(),
+            pid,
+            start,
+            boot: self.boot_id.clone().unwrap_or_default(),
+        }
+        .terminate()
+    }
+
     /// Proven dead; see [`Owner::liveness`].
     pub fn is_dead(&self) -> bool {
         self.liveness() == Liveness::Dead

@@ -861,16 +861,51 @@ impl Store {
             "SELECT {RUN_COLS} FROM runs
              WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR plan_name = ?2)
                AND (?4 IS NULL OR kind = ?4)
-             ORDER BY seq DESC LIMIT ?3"
+             ORDER BY seq DESC LIMIT ?3 OFFSET ?5"
         ))?;
         let limit = filter.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
+        let offset = filter.offset.min(i64::MAX as usize) as i64;
         let runs = stmt
             .query_map(
-                params![filter.state, filter.plan_name, limit, filter.kind],
+                params![filter.state, filter.plan_name, limit, filter.kind, offset],
                 |r| run_from_row(r).map(|x| x.1),
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(runs)
+    }
+
+    /// How many runs `filter` matches, whatever its `limit` and `offset`
+    /// (a paged list's total).
+    pub fn count_runs(&self, filter: &RunFilter) -> Result<u64> {
+        self.read(|tx| {
+            let count: i64 = tx
+                .prepare_cached(
+                    "SELECT count(*) FROM runs
+                     WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR plan_name = ?2)
+                       AND (?3 IS NULL OR kind = ?3)",
+                )?
+                .query_row(params![filter.state, filter.plan_name, filter.kind], |r| {
+                    r.get(0)
+                })?;
+            Ok(count.max(0) as u64)
+        })
+    }
+
+    /// How many runs are in each state, every state named (zero where none).
+    pub fn runs_by_state(&self) -> Result<Vec<(RunState, u64)>> {
+        let found = self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT state, count(*) FROM runs GROUP BY state")?
+                .query_map([], |r| Ok((r.get::<_, RunState>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        Ok(RunState::ALL
+            .iter()
+            .map(|&state| {
+                let n = found.iter().find(|(s, _)| *s == state).map_or(0, |f| f.1);
+                (state, n.max(0) as u64)
+            })
+            .collect())
     }
 
     /// The run's stages in plan order, each with all its attempts.

@@ -340,6 +340,8 @@ pub struct RunFilter {
     pub plan_name: Option<String>,
     /// At most this many (the newest).
     pub limit: Option<usize>,
+    /// Skip this many of the newest first (paging).
+    pub offset: usize,
 }
 
 /// One sample of a time series.

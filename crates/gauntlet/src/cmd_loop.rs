@@ -11,7 +11,7 @@ use anyhow::Result;
 use clap::Args;
 use gauntlet_pipeline::fleet::{Choices, LoopPlan, LoopStart};
 use gauntlet_plan::{Criteria, Fleet, Proof, ServiceControl};
-use gauntlet_store::{Liveness, Run, RunFilter, RunKind, RunState, Store, now_ms};
+use gauntlet_store::{Run, RunFilter, RunKind, RunState, Store, now_ms};
 
 use crate::cli::{JsonArg, QuietArg, StoreArgs};
 use crate::cmd_fleet::FleetArg;
@@ -428,7 +428,9 @@ pub fn stop(args: StopArgs) -> Result<u8> {
         out!("no loop of {} is running", args.project);
         return Ok(exit::INVALID);
     };
-    if run.owner.liveness() != Liveness::Alive {
+    // The owner is this machine's live gauntlet that created the run (its
+    // pid and start time checked), never a recycled pid.
+    if !run.owner.terminate()? {
         return Err(Failure::bad_args(format!(
             "loop {} runs in gauntlet process {} on {}, which this machine cannot signal",
             run.id,
@@ -436,12 +438,6 @@ pub fn stop(args: StopArgs) -> Result<u8> {
             run.owner.host.as_deref().unwrap_or("another host")
         )));
     }
-    // The owner is this machine's live gauntlet that created the run (its
-    // pid and start time checked by `liveness`), never a recycled pid.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.owner.pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )?;
     note!(
         "asked gauntlet process {} to stop loop {}",
         run.owner.pid,

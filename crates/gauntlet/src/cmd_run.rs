@@ -370,6 +370,7 @@ pub fn runs(args: RunsArgs) -> Result<u8> {
             kind,
             plan_name: args.plan.clone(),
             limit: Some(args.limit),
+            offset: 0,
         })
         .map_err(store_error)?;
     if args.json.on {
