@@ -28,6 +28,7 @@ use crate::progress::Progress;
 use crate::requires;
 use crate::sensors::{SensorSampler, StageHeat, judge_heat};
 use crate::stage::resolved_plan_path;
+use crate::tally::OpTally;
 use crate::supervisor::Samples;
 use crate::{Outcome, PipelineError, RunContext, record_service_logs, write_reports};
 
@@ -166,6 +167,8 @@ pub(crate) struct Engine<'a> {
     pub samples: Samples,
     pub context: RunContext,
     writer: Arc<StoreWriter>,
+    /// The run's ops by type and function, written with the samples.
+    tally: Arc<OpTally>,
 }
 
 impl<'a> Engine<'a> {
@@ -175,7 +178,8 @@ impl<'a> Engine<'a> {
     pub fn new(store: &'a Store, run: RunId, context: RunContext) -> Result<Self, PipelineError> {
         let dir = store.artifact_dir(&run);
         let writer = Arc::new(StoreWriter::new(Store::open(store.path())?, run.clone()));
-        let events = context.events.with(writer.clone());
+        let tally = Arc::new(OpTally::default());
+        let events = context.events.with(writer.clone()).with(tally.clone());
         Ok(Engine {
             store,
             run,
@@ -184,6 +188,7 @@ impl<'a> Engine<'a> {
             samples: Samples::new(events.clone()),
             context: RunContext { events, ..context },
             writer,
+            tally,
         })
     }
 
@@ -323,6 +328,7 @@ impl<'a> Engine<'a> {
                 let flushing = async {
                     loop {
                         tokio::time::sleep(FLUSH_EVERY).await;
+                        self.tally.sample(&self.samples);
                         if let Err(e) = store.add_measurements(run, &self.samples.drain()) {
                             self.progress
                                 .note(&format!("samples not written to the store: {e}"));
@@ -343,6 +349,7 @@ impl<'a> Engine<'a> {
                     (outcome, _) => outcome,
                 }
             };
+            self.tally.sample(&self.samples);
             store.add_measurements(run, &self.samples.drain())?;
             let outcome = match (outcome, preset.take_broken()) {
                 (StageOutcome::Ended(end), Some(why)) => {
@@ -512,8 +519,10 @@ async fn restore_then_run<P: Preset>(
     preset.run(at).await
 }
 
-/// How often a running stage's samples are written to the store.
-pub(crate) const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often a running stage's samples are written to the store: the
+/// pace a live page (`gauntlet serve`) moves at. One small transaction a
+/// second.
+pub(crate) const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a run stopped at a signal.
 pub(crate) const INTERRUPTED: &str = "stopped by a signal (Ctrl-C or SIGTERM)";

@@ -36,6 +36,7 @@ mod sensors;
 pub mod soak;
 mod stage;
 mod supervisor;
+mod tally;
 pub mod test;
 
 use std::collections::BTreeMap;

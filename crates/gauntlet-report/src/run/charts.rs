@@ -410,8 +410,9 @@ pub(crate) fn line_chart(
         let (d, lone) = path_data(&s.points, |t| axis.x(t), y);
         let _ = write!(
             html,
-            r#"<path class="line" data-subject="{}" d="{d}" stroke="{c}"><title>{}</title></path>"#,
+            r#"<path class="line" data-subject="{}" data-samples="{}" d="{d}" stroke="{c}"><title>{}</title></path>"#,
             escape(&s.subject),
+            s.samples,
             escape(&s.subject)
         );
         for (cx, cy) in lone {

@@ -25,9 +25,10 @@ const SOMETIMES: &[(&str, &str)] = &[
     ("fan", "Fans (hwmon sensors)"),
     ("power", "Power (hwmon sensors)"),
     ("figure", "Figures read from command output"),
+    ("ops", "Operations completed so far, by type and function"),
 ];
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d2327; background: #f6f7f9; margin: 0; }
@@ -89,6 +90,21 @@ pub(crate) fn render(r: &RunReport) -> String {
          <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
         escape(&title)
     );
+    h.push_str(&body(r));
+    let _ = write!(
+        h,
+        "<footer>Generated {} by gauntlet-report. Self-contained: no scripts, no external resources.</footer>\n</main>\n</body>\n</html>\n",
+        escape(&utc(r.generated_at))
+    );
+    h
+}
+
+/// The report without its page: the header, every section and the
+/// charts, for a page that holds it (the dashboard's run page renders
+/// this again as the run goes on).
+pub(crate) fn body(r: &RunReport) -> String {
+    let summary = r.summary();
+    let mut h = String::with_capacity(64 * 1024);
     let _ = write!(
         h,
         r#"<header class="run"><div class="badge {}">{}</div><div><h1>{}</h1><p class="headline">{}</p><dl class="facts">"#,
@@ -112,11 +128,6 @@ pub(crate) fn render(r: &RunReport) -> String {
             write_charts(&mut h, r);
         }
     }
-    let _ = write!(
-        h,
-        "<footer>Generated {} by gauntlet-report. Self-contained: no scripts, no external resources.</footer>\n</main>\n</body>\n</html>\n",
-        escape(&utc(r.generated_at))
-    );
     h
 }
 

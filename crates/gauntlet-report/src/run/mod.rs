@@ -67,6 +67,10 @@ pub use summary::{ModuleCounts, Outcome, Summary, TestCounts};
 /// At most this many points per series are kept for the charts.
 pub const MAX_POINTS: usize = 2000;
 
+/// The style sheet of `report.html`, for a page that shows
+/// [`RunReport::to_html_body`].
+pub const REPORT_CSS: &str = html::CSS;
+
 /// Everything a report shows, read from the store once.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -102,17 +106,27 @@ impl SeriesData {
     /// The series from its samples (in time order), downsampled to at most
     /// [`MAX_POINTS`] points. Samples that are not finite are dropped.
     pub fn from_samples(kind: &str, subject: &str, unit: &str, samples: &[Measurement]) -> Self {
-        let points: Vec<(Millis, f64)> = samples
-            .iter()
-            .filter(|m| m.value.is_finite())
-            .map(|m| (m.time, m.value))
-            .collect();
+        let points: Vec<(Millis, f64)> = samples.iter().map(|m| (m.time, m.value)).collect();
+        Self::from_points(kind, subject, unit, &points, MAX_POINTS)
+    }
+
+    /// The series from points in time order, downsampled to at most `max`
+    /// points (see [`SeriesData::from_samples`]); `samples` counts them all.
+    pub fn from_points(
+        kind: &str,
+        subject: &str,
+        unit: &str,
+        points: &[(Millis, f64)],
+        max: usize,
+    ) -> Self {
+        let finite: Vec<(Millis, f64)> =
+            points.iter().copied().filter(|p| p.1.is_finite()).collect();
         SeriesData {
             kind: kind.to_owned(),
             subject: subject.to_owned(),
             unit: unit.to_owned(),
-            samples: samples.len() as u64,
-            points: downsample(points, MAX_POINTS),
+            samples: points.len() as u64,
+            points: downsample(finite, max),
         }
     }
 
@@ -226,6 +240,12 @@ impl RunReport {
     /// `report.html`: one self-contained page.
     pub fn to_html(&self) -> String {
         html::render(self)
+    }
+
+    /// `report.html` without its page (header, sections, charts), for a
+    /// page of someone else's that styles it with [`REPORT_CSS`].
+    pub fn to_html_body(&self) -> String {
+        html::body(self)
     }
 
     /// The series of one kind (`rss`, `cpu`, ...), by subject.
