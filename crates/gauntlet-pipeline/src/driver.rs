@@ -28,8 +28,8 @@ use crate::progress::Progress;
 use crate::requires;
 use crate::sensors::{SensorSampler, StageHeat, judge_heat};
 use crate::stage::resolved_plan_path;
-use crate::tally::OpTally;
 use crate::supervisor::Samples;
+use crate::tally::OpTally;
 use crate::{Outcome, PipelineError, RunContext, record_service_logs, write_reports};
 
 /// How a stage ended, as its preset tells the driver.

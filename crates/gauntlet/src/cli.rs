@@ -71,6 +71,8 @@ pub enum Command {
     Nodes(crate::cmd_fleet::NodesArgs),
     /// One node of a fleet file up close: services, logs, disk, memory, sockets.
     Diagnose(crate::cmd_fleet::DiagnoseArgs),
+    /// The live dashboard: every run as it happens, the operator's actions, Prometheus metrics.
+    Serve(crate::cmd_serve::ServeArgs),
     /// Run one of the bundled example node programs (for `--bin`).
     #[command(hide = true)]
     ExampleNode {

@@ -13,6 +13,7 @@ mod cmd_fleet;
 mod cmd_lab;
 mod cmd_loop;
 mod cmd_run;
+mod cmd_serve;
 mod cmd_test;
 mod exit;
 mod interview;
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
         cli::Command::Logs(args) => cmd_loop::logs(args),
         cli::Command::Nodes(args) => cmd_fleet::nodes(args),
         cli::Command::Diagnose(args) => cmd_fleet::diagnose_node(args),
+        cli::Command::Serve(args) => cmd_serve::run(args),
         cli::Command::ExampleNode { name, args } => cmd_demo::example_node(&name, args),
     };
     match result {

@@ -147,7 +147,7 @@ impl SeriesData {
 /// At most `max` points of `points` (in time order): the time range is cut
 /// into `max / 2` buckets and each keeps its lowest and highest point, in
 /// time order, so the shape (peaks and dips) survives.
-pub(crate) fn downsample(points: Vec<(Millis, f64)>, max: usize) -> Vec<(Millis, f64)> {
+pub fn downsample(points: Vec<(Millis, f64)>, max: usize) -> Vec<(Millis, f64)> {
     let buckets = (max / 2).max(1);
     if points.len() <= max.max(1) {
         return points;
