@@ -86,6 +86,10 @@ impl Newest {
 struct Watched {
     tx: broadcast::Sender<Arc<Update>>,
     newest: Mutex<Newest>,
+    /// Asks the poller to look now (a page is being loaded).
+    poke: tokio::sync::Notify,
+    /// How many looks the poller has begun and finished.
+    looks: watch::Sender<(u64, u64)>,
 }
 
 /// Every watched run's poller.
@@ -126,6 +130,8 @@ impl Hub {
         let watched = Arc::new(Watched {
             tx,
             newest: Mutex::new(Newest::default()),
+            poke: tokio::sync::Notify::new(),
+            looks: watch::channel((0, 0)).0,
         });
         runs.insert(run.clone(), watched.clone());
         tokio::spawn(poll_loop(app.clone(), run, watched.clone()));
@@ -136,34 +142,32 @@ impl Hub {
         }
     }
 
-    /// The run's report as its poller last rendered it, waiting (at most
-    /// `wait`) for the first render of a run nobody watched yet. The
-    /// poller stays a while for the page's own event stream.
+    /// The run's report as it is now: the run's poller looks once more
+    /// (a page must not show what was true a few seconds ago) and the
+    /// newest render is returned; `None` if that takes longer than `wait`.
+    /// The poller stays a while for the page's own event stream.
     pub async fn report(&self, app: &Arc<App>, run: RunId, wait: Duration) -> Option<Arc<Update>> {
-        let mut w = self.watch(app, run);
-        if let Some(r) = w.newest.iter().find(|u| u.event == "report") {
-            return Some(r.clone());
+        let w = self.watch(app, run);
+        let mut looks = w.watched.looks.subscribe();
+        let (begun, finished) = *looks.borrow_and_update();
+        // A look that begins after this request: the next one, or the one
+        // after the look under way.
+        let target = if begun > finished {
+            begun + 1
+        } else {
+            finished + 1
+        };
+        w.watched.poke.notify_one();
+        let done = tokio::time::timeout(wait, looks.wait_for(|l| l.1 >= target)).await;
+        if !matches!(done, Ok(Ok(_))) {
+            return None;
         }
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match tokio::time::timeout_at(deadline, w.rx.recv()).await {
-                Ok(Ok(u)) if u.event == "report" => return Some(u),
-                Ok(Ok(_)) => continue,
-                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                    let newest = w
-                        .watched
-                        .newest
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .report
-                        .clone();
-                    if newest.is_some() {
-                        return newest;
-                    }
-                }
-                _ => return None,
-            }
-        }
+        w.watched
+            .newest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .report
+            .clone()
     }
 
     /// Forgets `run`'s poller if nobody watches it (under the lock a new
@@ -192,6 +196,7 @@ async fn poll_loop(app: Arc<App>, run: RunId, watched: Arc<Watched>) {
     let mut closed = app.live.closed.subscribe();
     loop {
         let Some(mut t) = tracker.take() else { return };
+        watched.looks.send_modify(|l| l.0 += 1);
         let polled = app
             .stores
             .with(move |store| {
@@ -229,6 +234,7 @@ async fn poll_loop(app: Arc<App>, run: RunId, watched: Arc<Watched>) {
                 return;
             }
         };
+        watched.looks.send_modify(|l| l.1 += 1);
         if watched.tx.receiver_count() == 0 {
             let since = *unwatched_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= IDLE_END && app.live.end_if_unwatched(&run, &watched) {
@@ -240,6 +246,7 @@ async fn poll_loop(app: Arc<App>, run: RunId, watched: Arc<Watched>) {
         let pause = if resting { POLL_RESTING } else { POLL_RUNNING };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
+            _ = watched.poke.notified() => {}
             _ = closed.wait_for(|c| *c) => {
                 app.live.end_if_unwatched(&run, &watched);
                 return;
