@@ -33,6 +33,7 @@
 mod actions;
 mod assets;
 mod auth;
+pub mod bench;
 mod error;
 mod fleet;
 mod live;

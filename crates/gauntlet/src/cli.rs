@@ -266,7 +266,7 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench elle --sizes 100000,1000000 --clients 100\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20\n  sudo gauntlet bench lab\n  sudo gauntlet bench lab --packets 100000 --seconds 10 --json\n  gauntlet bench client --clients 1,10,50 --seconds 5"
+    after_help = "Examples:\n  gauntlet bench router\n  gauntlet bench router --nodes 5,25,100 --seconds 10 --json\n  gauntlet bench check --histories testdata/histories --sizes 10000,100000\n  gauntlet bench elle --sizes 100000,1000000 --clients 100\n  gauntlet bench soak --minutes 10 --users 10\n  gauntlet bench flood --nodes 2,25 --seconds 20\n  sudo gauntlet bench lab\n  sudo gauntlet bench lab --packets 100000 --seconds 10 --json\n  gauntlet bench client --clients 1,10,50 --seconds 5\n  gauntlet bench serve --clients 50 --seconds 20"
 )]
 pub struct BenchArgs {
     /// What to measure: router (messages per second between real node
@@ -285,7 +285,11 @@ pub struct BenchArgs {
     /// in-memory client program, and gauntlet's own CPU per op) or docker
     /// (the Docker Engine: start-to-healthy and kill-to-exited times of 10
     /// containers one at a time, and gauntlet's own CPU while it reads the
-    /// figures of 20 running containers every second for 20 s).
+    /// figures of 20 running containers every second for 20 s) or serve
+    /// (the dashboard: a run page's latency with 10^5 samples per series,
+    /// and a live run writing 1,000 samples a second watched by --clients
+    /// event streams, default 50, for --seconds: their lag, the server's
+    /// CPU).
     pub what: String,
     /// soak: minutes to soak (the per-hour figures are extrapolated from
     /// it): 0.001 to 525600 (365 days).

@@ -16,8 +16,9 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         "lab" => lab(args),
         "client" => client(args),
         "docker" => docker(args),
+        "serve" => serve(args),
         other => Err(Failure::bad_args(format!(
-            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak, lab, client, docker"
+            "unknown benchmark {other:?}; there are: router, flood, check, elle, soak, lab, client, docker, serve"
         ))),
     }
 }
@@ -728,5 +729,49 @@ fn docker(args: BenchArgs) -> Result<u8> {
             sampling.reads
         );
     }
+    Ok(exit::VALID)
+}
+
+/// The dashboard: a run page's latency with 10^5 samples per series, and
+/// a live run writing 1,000 samples a second watched by `--clients` event
+/// streams (default 50): each client's lag behind the store, the
+/// server's CPU.
+fn serve(args: BenchArgs) -> Result<u8> {
+    let clients = args.clients.as_ref().map_or(50, |c| c.0[0] as usize);
+    let report = gauntlet_serve::bench::run(&gauntlet_serve::bench::BenchOptions {
+        gauntlet: std::env::current_exe()?,
+        samples: 100_000,
+        loads: 50,
+        clients,
+        events_per_second: 1_000,
+        seconds: args.seconds.0.max(Duration::from_secs(5)),
+    })?;
+    if args.json.on {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(exit::VALID);
+    }
+    out!(
+        "run page, {} series of {} samples: cold {:.0} ms, then median {:.1} ms, p95 {:.1} ms ({} KiB); runs list median {:.1} ms",
+        report.series,
+        report.samples_per_series,
+        report.page_cold_ms,
+        report.page_median_ms,
+        report.page_p95_ms,
+        report.page_bytes / 1024,
+        report.list_median_ms
+    );
+    out!(
+        "live run writing {:.0} samples/s, {} event-stream clients: {:.1} updates/s delivered ({:.2} MB/s), every client saw {} of {} batches; lag behind the store median {:.0} ms, p99 {:.0} ms, max {:.0} ms; server CPU {:.1} % of a core",
+        report.events_per_second_written,
+        report.clients,
+        report.updates_per_second,
+        report.stream_mb_per_second,
+        report.batches_seen_by_all,
+        report.batches,
+        report.lag_median_ms,
+        report.lag_p99_ms,
+        report.lag_max_ms,
+        report.server_cpu_percent
+    );
     Ok(exit::VALID)
 }
