@@ -167,7 +167,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Instant::now());
-        if batch % 5 == 0 {
+        if batch.is_multiple_of(5) {
             store.record_fault(
                 &live,
                 &NewFault {
