@@ -737,7 +737,7 @@ fn docker(args: BenchArgs) -> Result<u8> {
 /// streams (default 50): each client's lag behind the store, the
 /// server's CPU.
 fn serve(args: BenchArgs) -> Result<u8> {
-    let clients = args.clients.as_ref().map_or(50, |c| c.0[0] as usize);
+    let clients = args.clients.as_ref().map_or(50, |c| c.0[0]);
     let report = gauntlet_serve::bench::run(&gauntlet_serve::bench::BenchOptions {
         gauntlet: std::env::current_exe()?,
         samples: 100_000,
