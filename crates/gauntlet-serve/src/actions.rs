@@ -67,9 +67,19 @@ fn text(field: &Option<String>) -> Option<String> {
         .map(|t| t.chars().take(MAX_WORDS).collect())
 }
 
+/// Who acted: the name the form gave (or `operator`), from where.
+fn who(form: &ActionForm, peer: SocketAddr) -> String {
+    format!(
+        "{} (dashboard, {})",
+        text(&form.by).unwrap_or_else(|| "operator".to_owned()),
+        peer.ip()
+    )
+}
+
 pub(crate) async fn retry(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<ActionForm>,
 ) -> Response {
     let run = match admit(&app, id, &form).await {
@@ -77,7 +87,7 @@ pub(crate) async fn retry(
         Err(r) => return r,
     };
     let args: Vec<OsString> = vec!["retry".into(), run.id.as_str().into(), "--quiet".into()];
-    take_over(&app, &run, "retry", args).await
+    take_over(&app, &run, "retry", &who(&form, peer), args).await
 }
 
 pub(crate) async fn override_stage(
@@ -99,43 +109,45 @@ pub(crate) async fn override_stage(
         )
         .await;
     };
-    let by = format!(
-        "{} (dashboard, {})",
-        text(&form.by).unwrap_or_else(|| "operator".to_owned()),
-        peer.ip()
-    );
+    let by = who(&form, peer);
     let mut args: Vec<OsString> = vec![
         "override".into(),
         run.id.as_str().into(),
         "--reason".into(),
         reason.into(),
         "--by".into(),
-        by.into(),
+        by.clone().into(),
         "--quiet".into(),
     ];
     if let Some(stage) = text(&form.stage) {
         args.extend(["--stage".into(), stage.into()]);
     }
-    take_over(&app, &run, "override", args).await
+    take_over(&app, &run, "override", &by, args).await
 }
 
 pub(crate) async fn abandon(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<ActionForm>,
 ) -> Response {
     let run = match admit(&app, id, &form).await {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let reason = text(&form.reason).unwrap_or_else(|| "abandoned from the dashboard".to_owned());
+    let by = who(&form, peer);
+    // The store keeps an abandon's reason, not its author: the reason says both.
+    let reason = format!(
+        "{} — by {by}",
+        text(&form.reason).unwrap_or_else(|| "abandoned".to_owned())
+    );
     let args: Vec<OsString> = vec![
         "abandon".into(),
         run.id.as_str().into(),
         "--reason".into(),
         reason.into(),
     ];
-    take_over(&app, &run, "abandon", args).await
+    take_over(&app, &run, "abandon", &by, args).await
 }
 
 pub(crate) async fn stop(
@@ -178,7 +190,13 @@ pub(crate) async fn stop(
 /// waits until it has taken the run (the run runs under its pid), has
 /// finished (exit 0: an abandon, or a resumed run that ended at once), or
 /// has refused (its own words, from its output).
-async fn take_over(app: &Arc<App>, run: &Run, action: &str, mut args: Vec<OsString>) -> Response {
+async fn take_over(
+    app: &Arc<App>,
+    run: &Run,
+    action: &str,
+    by: &str,
+    mut args: Vec<OsString>,
+) -> Response {
     args.extend(app.store_args());
     let dir = app.run_dir(run).join("actions");
     let log_path = dir.join(format!("{}-{action}.log", gauntlet_store::now_ms()));
@@ -187,6 +205,16 @@ async fn take_over(app: &Arc<App>, run: &Run, action: &str, mut args: Vec<OsStri
             .create(true)
             .append(true)
             .open(&log_path)
+    });
+    // Who asked, first: the store keeps who overrode, not who retried.
+    let log = log.and_then(|mut f| {
+        use std::io::Write;
+        writeln!(
+            f,
+            "gauntlet serve: {action} of run {} asked by {by}",
+            run.id
+        )?;
+        Ok(f)
     });
     let log = match log {
         Ok(f) => f,

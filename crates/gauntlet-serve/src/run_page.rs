@@ -174,7 +174,7 @@ fn actions(app: &App, run: &Run, failed: &[String]) -> String {
         (_, "held" | "interrupted") if run.kind != RunKind::Test => {
             let _ = write!(
                 h,
-                "<form method=\"post\" action=\"/runs/{id}/retry\" class=\"action\">{hidden}<button type=\"submit\" id=\"retry\">Retry</button> <span class=\"muted\">run {} again and go on</span></form>",
+                "<form method=\"post\" action=\"/runs/{id}/retry\" class=\"action\">{hidden}<button type=\"submit\" id=\"retry\">Retry</button> <span class=\"muted\">run {} again and go on</span> <label>By <input name=\"by\" size=\"12\" placeholder=\"your name\"></label></form>",
                 esc(run
                     .held_stage
                     .as_deref()
@@ -201,7 +201,7 @@ fn actions(app: &App, run: &Run, failed: &[String]) -> String {
             }
             let _ = write!(
                 h,
-                "<form method=\"post\" action=\"/runs/{id}/abandon\" class=\"action\">{hidden}<label>Reason <input name=\"reason\" size=\"40\" placeholder=\"abandoned by the operator\"></label> <button type=\"submit\" class=\"danger\" id=\"abandon\">Abandon</button></form>"
+                "<form method=\"post\" action=\"/runs/{id}/abandon\" class=\"action\">{hidden}<label>Reason <input name=\"reason\" size=\"40\" placeholder=\"abandoned by the operator\"></label> <label>By <input name=\"by\" size=\"12\" placeholder=\"your name\"></label> <button type=\"submit\" class=\"danger\" id=\"abandon\">Abandon</button></form>"
             );
         }
         _ => return String::new(),

@@ -124,10 +124,27 @@ fn a_held_run_is_abandoned_from_its_page() {
     let (_, page) = d.get(&format!("/runs/{id}"));
     let (status, _) = d.post(
         &format!("/runs/{id}/abandon"),
-        &[("csrf", &csrf(&page)), ("reason", "superseded")],
+        &[
+            ("csrf", &csrf(&page)),
+            ("reason", "superseded"),
+            ("by", "bob"),
+        ],
     );
     assert_eq!(status, 303);
     wait_for_state(&b, &id, "abandoned");
+    let store = gauntlet_store::Store::open(b.db()).unwrap();
+    let run = store.run(&id).unwrap();
+    assert_eq!(
+        run.message.as_deref(),
+        Some("superseded — by bob (dashboard, 127.0.0.1)"),
+        "why and who"
+    );
+    let (_, page) = d.get(&format!("/runs/{id}?done=abandon"));
+    assert!(page.contains("The run was abandoned."));
+    assert!(
+        !page.contains("<form method=\"post\""),
+        "nothing left to do"
+    );
 }
 
 #[test]
