@@ -302,20 +302,28 @@ impl Tracker {
         let artifacts = store.artifacts(&run.id)?;
         let mut fresh = 0usize;
         loop {
-            let (new, cursor) = store.measurements_after(&run.id, self.cursor, BATCH)?;
-            self.cursor = cursor;
-            fresh += new.len();
-            let more = new.len() == BATCH;
-            for m in new {
-                let raw = self
-                    .series
-                    .entry((m.kind, m.subject))
-                    .or_insert_with(|| Raw {
-                        unit: m.unit,
+            let batch = store.samples_after(&run.id, self.cursor, BATCH)?;
+            self.cursor = batch.cursor;
+            fresh += batch.samples.len();
+            let more = batch.samples.len() == BATCH;
+            let keys: Vec<(String, String)> = batch
+                .series
+                .iter()
+                .map(|k| {
+                    let key = (k.kind.clone(), k.subject.clone());
+                    self.series.entry(key.clone()).or_insert_with(|| Raw {
+                        unit: k.unit.clone(),
                         points: Vec::new(),
                         samples: 0,
                     });
-                raw.points.push((m.time, m.value));
+                    key
+                })
+                .collect();
+            for (i, time, value) in batch.samples {
+                let Some(raw) = self.series.get_mut(&keys[i]) else {
+                    continue;
+                };
+                raw.points.push((time, value));
                 raw.samples += 1;
                 if raw.points.len() > KEEP_POINTS {
                     let points = std::mem::take(&mut raw.points);

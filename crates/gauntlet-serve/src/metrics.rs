@@ -156,22 +156,26 @@ impl Metrics {
         for run in &running {
             let s = seen.entry(run.id.clone()).or_default();
             loop {
-                let (new, cursor) = store.measurements_after(&run.id, s.cursor, 100_000)?;
-                s.cursor = cursor;
-                let more = new.len() == 100_000;
-                for m in new {
-                    if m.kind == "health_latency" && m.value.is_finite() {
-                        if s.health.len() < MAX_SUBJECTS || s.health.contains_key(&m.subject) {
+                let batch = store.samples_after(&run.id, s.cursor, 100_000)?;
+                s.cursor = batch.cursor;
+                let more = batch.samples.len() == 100_000;
+                for (i, _, value) in batch.samples {
+                    let key = &batch.series[i];
+                    if !value.is_finite() {
+                        continue;
+                    }
+                    if key.kind == "health_latency" {
+                        if s.health.len() < MAX_SUBJECTS || s.health.contains_key(&key.subject) {
                             s.health
-                                .entry(m.subject.clone())
+                                .entry(key.subject.clone())
                                 .or_default()
-                                .observe(m.value / 1000.0);
+                                .observe(value / 1000.0);
                         }
-                    } else if matches!(m.kind.as_str(), "rss" | "cpu" | "ops")
-                        && (s.last.len() < 3 * MAX_SUBJECTS
-                            || s.last.contains_key(&(m.kind.clone(), m.subject.clone())))
-                    {
-                        s.last.insert((m.kind, m.subject), m.value);
+                    } else if matches!(key.kind.as_str(), "rss" | "cpu" | "ops") {
+                        let series = (key.kind.clone(), key.subject.clone());
+                        if s.last.len() < 3 * MAX_SUBJECTS || s.last.contains_key(&series) {
+                            s.last.insert(series, value);
+                        }
                     }
                 }
                 if !more {

@@ -15,8 +15,8 @@ use crate::error::{Result, StoreError};
 use crate::runs::seq_of;
 use crate::sql::{Json, Valid, hex};
 use crate::types::{
-    Artifact, AttemptId, Fault, FaultId, Measurement, Millis, NewFault, RunId, Series, Verdict,
-    now_ms,
+    Artifact, AttemptId, Fault, FaultId, Measurement, Millis, NewFault, RunId, SampleBatch, Series,
+    SeriesKey, Verdict, now_ms,
 };
 
 /// The attempt must belong to the run (`seq`).
@@ -151,47 +151,55 @@ impl Store {
     }
 
     /// The run's samples stored after the cursor `after` (0: from the
-    /// first), in the order they were stored, at most `limit`; with the
-    /// cursor to pass next time. A reader that follows a live run asks
-    /// again and again and reads each sample once.
-    pub fn measurements_after(
-        &self,
-        run: &RunId,
-        after: i64,
-        limit: usize,
-    ) -> Result<(Vec<Measurement>, i64)> {
+    /// first), in the order they were stored, at most `limit`, each as
+    /// its series' index in [`SampleBatch::series`]; with the cursor to
+    /// pass next time. A reader that follows a live run asks again and
+    /// again and reads each sample once (compactly: a series' names are
+    /// read once per batch, not once per sample).
+    pub fn samples_after(&self, run: &RunId, after: i64, limit: usize) -> Result<SampleBatch> {
         self.read(|tx| {
             let seq = seq_of(tx, run)?;
             let mut stmt = tx.prepare_cached(
-                "SELECT rowid, attempt_id, time, kind, subject, value, unit FROM measurements
+                "SELECT rowid, kind, subject, unit, time, value FROM measurements
                  WHERE rowid > ?2 AND run_seq = ?1 ORDER BY rowid LIMIT ?3",
             )?;
-            let mut cursor = after;
-            let all = stmt
-                .query_map(
-                    params![seq, after, limit.min(i64::MAX as usize) as i64],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            Measurement {
-                                stage: r.get::<_, Option<i64>>(1)?.map(AttemptId),
-                                time: r.get(2)?,
-                                kind: r.get(3)?,
-                                subject: r.get(4)?,
-                                value: r.get(5)?,
-                                unit: r.get(6)?,
-                            },
-                        ))
-                    },
-                )?
-                .map(|row| {
-                    row.map(|(id, m)| {
-                        cursor = id;
-                        m
+            let mut batch = SampleBatch {
+                cursor: after,
+                ..SampleBatch::default()
+            };
+            let mut rows = stmt.query(params![seq, after, limit.min(i64::MAX as usize) as i64])?;
+            let mut last = usize::MAX;
+            while let Some(row) = rows.next()? {
+                let text = |i: usize| -> rusqlite::Result<&str> {
+                    row.get_ref(i)?.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
                     })
-                })
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((all, cursor))
+                };
+                let (kind, subject) = (text(1)?, text(2)?);
+                let same = |s: &SeriesKey| s.kind == kind && s.subject == subject;
+                let index = match batch.series.get(last) {
+                    Some(s) if same(s) => last,
+                    _ => match batch.series.iter().position(same) {
+                        Some(i) => i,
+                        None => {
+                            batch.series.push(SeriesKey {
+                                kind: kind.to_owned(),
+                                subject: subject.to_owned(),
+                                unit: row.get(3)?,
+                            });
+                            batch.series.len() - 1
+                        }
+                    },
+                };
+                last = index;
+                batch.samples.push((index, row.get(4)?, row.get(5)?));
+                batch.cursor = row.get(0)?;
+            }
+            Ok(batch)
         })
     }
 

@@ -79,8 +79,8 @@ pub use owner::{Liveness, Owner};
 pub use runid::{format_utc, utc_parts};
 pub use types::{
     Artifact, AttemptId, Fault, FaultId, Measurement, Millis, NewFault, NewRun, NewStage, Override,
-    Run, RunFilter, RunId, RunKind, RunState, Series, Stage, StageAttempt, StageEnd, StageState,
-    Verdict, now_ms,
+    Run, RunFilter, RunId, RunKind, RunState, SampleBatch, Series, SeriesKey, Stage, StageAttempt,
+    StageEnd, StageState, Verdict, now_ms,
 };
 pub use writer::StoreWriter;
 

@@ -359,6 +359,26 @@ pub struct Measurement {
     pub unit: String,
 }
 
+/// A series' names, as [`SampleBatch`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesKey {
+    pub kind: String,
+    pub subject: String,
+    /// The unit of its first sample in the batch.
+    pub unit: String,
+}
+
+/// Samples read after a cursor ([`Store::samples_after`](crate::Store::samples_after)).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleBatch {
+    /// The series the samples belong to.
+    pub series: Vec<SeriesKey>,
+    /// (index into `series`, time, value), in the order stored.
+    pub samples: Vec<(usize, Millis, f64)>,
+    /// Where the next read starts.
+    pub cursor: i64,
+}
+
 /// One time series of a run: a (kind, subject) pair and its extent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Series {

@@ -1108,3 +1108,48 @@ fn verdicts_are_kept_per_checker_and_replaced() {
         ]
     );
 }
+
+#[test]
+fn samples_after_a_cursor_are_each_read_once_in_stored_order() {
+    let (_dir, store) = temp_store();
+    let run = store.create_run(&three()).unwrap();
+    let other = store.create_run(&three()).unwrap();
+    let rows: Vec<Measurement> = (0..5)
+        .flat_map(|i| {
+            [
+                sample(None, i, "rss", "n1", i as f64),
+                sample(None, i, "cpu", "n1", 10.0 + i as f64),
+            ]
+        })
+        .collect();
+    store.add_measurements(&run.id, &rows).unwrap();
+    store
+        .add_measurements(&other.id, &[sample(None, 0, "rss", "n1", -1.0)])
+        .unwrap();
+    let first = store.samples_after(&run.id, 0, 3).unwrap();
+    assert_eq!(first.samples.len(), 3);
+    let names: Vec<(&str, &str)> = first
+        .series
+        .iter()
+        .map(|k| (k.kind.as_str(), k.subject.as_str()))
+        .collect();
+    assert_eq!(names, [("rss", "n1"), ("cpu", "n1")]);
+    assert_eq!(first.samples, [(0, 0, 0.0), (1, 0, 10.0), (0, 1, 1.0)]);
+    let rest = store.samples_after(&run.id, first.cursor, 100).unwrap();
+    assert_eq!(
+        rest.samples.len(),
+        7,
+        "the rest, once, and nothing of the other run"
+    );
+    assert!(
+        rest.samples
+            .iter()
+            .all(|(i, _, v)| match rest.series[*i].kind.as_str() {
+                "rss" => *v < 10.0 && *v >= 0.0,
+                _ => *v >= 10.0,
+            })
+    );
+    let none = store.samples_after(&run.id, rest.cursor, 100).unwrap();
+    assert!(none.samples.is_empty());
+    assert_eq!(none.cursor, rest.cursor, "an empty read keeps the cursor");
+}
