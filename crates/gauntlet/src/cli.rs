@@ -15,9 +15,10 @@ use crate::units::{self, Concurrency, Millis, Minutes, Rate, Seconds};
         recorded histories for linearizability or transactional consistency (`check`); runs staged pipelines of services, \
         test commands and module cycling from a plan, with halt-and-hold and reports (`run`); \
         soaks a system with simulated users and hours of faults, then judges invariants such as \
-        no data loss (`soak`); tests a real cluster under a nemesis (`test cluster.toml`); and \
+        no data loss (`soak`); tests a real cluster under a nemesis (`test cluster.toml`); \
         runs the fleet loop on hosts over SSH: build here, deploy, test, fix, re-test at \
-        checkpoints, proof bundle (`start`, `status`, `nodes`).",
+        checkpoints, proof bundle (`start`, `status`, `nodes`); and shows every run live in a \
+        browser, with the operator's actions and Prometheus metrics (`serve`).",
     after_help = "Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 the run could not be carried out.\n\
         Limits: every duration is at most 365 days (31536000 s), and at least 1 ms where zero means \
         nothing; rates are 0 or 0.001 to 1000000 per second; counts are at least 1."
