@@ -81,13 +81,10 @@ pub(crate) async fn retry(
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let run = match admit(&app, id, &form).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let run = admit(&app, id, &form).await?;
     let args: Vec<OsString> = vec!["retry".into(), run.id.as_str().into(), "--quiet".into()];
-    take_over(&app, &run, "retry", &who(&form, peer), args).await
+    Ok(take_over(&app, &run, "retry", &who(&form, peer), args).await)
 }
 
 pub(crate) async fn override_stage(
@@ -95,19 +92,16 @@ pub(crate) async fn override_stage(
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let run = match admit(&app, id, &form).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let run = admit(&app, id, &form).await?;
     let Some(reason) = text(&form.reason) else {
-        return refused(
+        return Ok(refused(
             &app,
             &run,
             "An override needs a reason: it is kept with the run and shown in every report.",
             StatusCode::BAD_REQUEST,
         )
-        .await;
+        .await);
     };
     let by = who(&form, peer);
     let mut args: Vec<OsString> = vec![
@@ -122,7 +116,7 @@ pub(crate) async fn override_stage(
     if let Some(stage) = text(&form.stage) {
         args.extend(["--stage".into(), stage.into()]);
     }
-    take_over(&app, &run, "override", &by, args).await
+    Ok(take_over(&app, &run, "override", &by, args).await)
 }
 
 pub(crate) async fn abandon(
@@ -130,11 +124,8 @@ pub(crate) async fn abandon(
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let run = match admit(&app, id, &form).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let run = admit(&app, id, &form).await?;
     let by = who(&form, peer);
     // The store keeps an abandon's reason, not its author: the reason says both.
     let reason = format!(
@@ -147,23 +138,20 @@ pub(crate) async fn abandon(
         "--reason".into(),
         reason.into(),
     ];
-    take_over(&app, &run, "abandon", &by, args).await
+    Ok(take_over(&app, &run, "abandon", &by, args).await)
 }
 
 pub(crate) async fn stop(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let run = match admit(&app, id, &form).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let run = admit(&app, id, &form).await?;
     if run.state != RunState::Running {
         let why = format!("run {} is {}: nothing runs to stop", run.id, run.state);
-        return refused(&app, &run, &why, StatusCode::CONFLICT).await;
+        return Ok(refused(&app, &run, &why, StatusCode::CONFLICT).await);
     }
-    match run.owner.terminate() {
+    Ok(match run.owner.terminate() {
         Ok(true) => Redirect::to(&format!("/runs/{}?done=stop", run.id)).into_response(),
         Ok(false) => {
             let why = format!(
@@ -183,7 +171,7 @@ pub(crate) async fn stop(
             )
             .await
         }
-    }
+    })
 }
 
 /// Starts `gauntlet <args>` on this store as a process of its own and
