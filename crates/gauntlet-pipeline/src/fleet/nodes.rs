@@ -33,11 +33,7 @@ pub(super) fn service_name(project: &str, node: &str) -> String {
 /// `{{key}}` replaced by each value, in every word of a command and its
 /// environment.
 pub(super) fn fill(command: &Command, values: &[(&str, &str)]) -> Command {
-    let replace = |s: &str| {
-        values.iter().fold(s.to_owned(), |s, (k, v)| {
-            s.replace(&format!("{{{{{k}}}}}"), v)
-        })
-    };
+    let replace = |s: &str| fill_text(s, values);
     Command {
         command: match &command.command {
             CommandLine::Shell(s) => CommandLine::Shell(replace(s)),
@@ -52,12 +48,16 @@ pub(super) fn fill(command: &Command, values: &[(&str, &str)]) -> Command {
     }
 }
 
+/// `{{key}}` replaced by its value, for each of `values`; any other
+/// `{{...}}` is left as written (a node's shell may mean it).
+fn fill_text(text: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(text.to_owned(), |s, (k, v)| {
+        s.replace(&format!("{{{{{k}}}}}"), v)
+    })
+}
+
 fn fill_probe(probe: &Probe, values: &[(&str, &str)]) -> Probe {
-    let replace = |s: &str| {
-        values.iter().fold(s.to_owned(), |s, (k, v)| {
-            s.replace(&format!("{{{{{k}}}}}"), v)
-        })
-    };
+    let replace = |s: &str| fill_text(s, values);
     match probe {
         Probe::Http { url, status } => Probe::Http {
             url: replace(url),
