@@ -26,6 +26,7 @@ mod driver;
 pub mod fleet;
 mod gate;
 mod health;
+mod hosts;
 mod lab;
 mod matrix;
 mod notify;
@@ -54,6 +55,7 @@ pub use command::{KEEP_BYTES, KEEP_LINES, MAX_OUTPUT_FILE};
 pub use progress::Progress;
 
 use crate::driver::Engine;
+use crate::hosts::PlanHosts;
 use crate::stage::{StageRunner, resolved_plan_path};
 use crate::supervisor::{Supervisor, log_dir};
 
@@ -374,18 +376,12 @@ async fn drive(
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
     // Up before the engine starts the run's clock; held to the end.
-    let lab = lab::up(&plan, seed).await?;
-    let nodes = plan_fleet::up(&plan, run.as_str()).await?;
-    let driven = drive_on(store, run, plan, seed, context, cancel, &lab, &nodes).await;
-    // The supervisor (and its clones of the connections) is gone: the
-    // nodes' connections close here, off the runtime's threads.
-    if let Some(nodes) = nodes {
-        nodes.close().await;
-    }
+    let hosts = PlanHosts::up(&plan, seed, run.as_str()).await?;
+    let driven = drive_on(store, run, plan, seed, context, cancel, &hosts).await;
+    hosts.close().await;
     driven
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn drive_on(
     store: &Store,
     run: RunId,
@@ -393,8 +389,7 @@ async fn drive_on(
     seed: u64,
     context: RunContext,
     cancel: watch::Receiver<bool>,
-    lab: &Option<lab::PlanLab>,
-    nodes: &Option<plan_fleet::PlanFleet>,
+    hosts: &PlanHosts,
 ) -> Result<Outcome, PipelineError> {
     let containers = containers::up(&plan, run.as_str()).await?;
     let context = notify::attach(&plan, context);
@@ -403,7 +398,7 @@ async fn drive_on(
     let plan = Arc::new(plan);
     let services_dir = log_dir(&engine.dir);
     std::fs::create_dir_all(&services_dir).map_err(io_err(&services_dir))?;
-    let hosts = plan_hosts(lab, nodes);
+    let backends = hosts.backends();
     let mut runner = StageRunner {
         stages: expand(&plan),
         plan: plan.clone(),
@@ -413,45 +408,20 @@ async fn drive_on(
             seed,
             engine.samples.clone(),
             engine.context.backend.clone(),
-            hosts.clone(),
+            backends.clone(),
         ),
         samples: engine.samples.clone(),
         artifact_dir: engine.dir.clone(),
         progress: engine.progress.clone(),
         first_cycle_rss: first_cycle_rss(store, &engine.run)?,
         new_artifacts: Vec::new(),
-        hosts,
+        hosts: backends,
         broken: None,
     };
     if let Some(c) = &containers {
         runner.supervisor.set_containers(c.backends.clone());
     }
     engine.drive(&mut runner, cancel).await
-}
-
-/// Where a plan's services with a `host` run: its lab's hosts or its
-/// fleet's nodes (a plan has one or the other), by name.
-pub(crate) fn plan_hosts(
-    lab: &Option<lab::PlanLab>,
-    nodes: &Option<plan_fleet::PlanFleet>,
-) -> BTreeMap<String, Arc<dyn gauntlet_node::Backend>> {
-    match (lab, nodes) {
-        (Some(l), _) => l.backends.clone(),
-        (None, Some(n)) => n.backends.clone(),
-        (None, None) => BTreeMap::new(),
-    }
-}
-
-/// The real network a plan's partitions are cut on, when it has one.
-pub(crate) fn plan_net(
-    lab: &Option<lab::PlanLab>,
-    nodes: &Option<plan_fleet::PlanFleet>,
-) -> Option<Arc<dyn lab::PlanNet>> {
-    match (lab, nodes) {
-        (Some(l), _) => Some(l.net.clone() as Arc<dyn lab::PlanNet>),
-        (None, Some(n)) => n.net.clone().map(|n| n as Arc<dyn lab::PlanNet>),
-        (None, None) => None,
-    }
 }
 
 /// Records every service log (stdout and stderr of all its processes).

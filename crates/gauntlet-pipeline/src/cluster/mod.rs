@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::driver::{At, Engine, INTERRUPTED, Preset, StageName, StageOutcome};
+use crate::hosts::PlanHosts;
 use crate::progress::Progress;
 use crate::soak::faults::Services;
 use crate::supervisor::{Samples, Supervisor, data_root, log_dir};
@@ -140,20 +141,15 @@ pub async fn cluster(
     // Before the run exists: a lab that cannot be built, or clock faults
     // without libfaketime, leave no run behind that looks tried.
     crate::clock::Clocks::library_for(&start.plan).map_err(PipelineError::Clock)?;
-    let lab = crate::lab::up(&start.plan, start.seed).await?;
+    let mut hosts = PlanHosts::lab_up(&start.plan, start.seed).await?;
     let run = store.create_run_as(
         RunKind::Test,
         &start.new_run(STAGES.iter().map(|(n, k)| NewStage::new(*n, *k)).collect()),
     )?;
     // Its partition tables carry the run's id: reached once it exists.
-    let nodes = crate::plan_fleet::up(&start.plan, run.id.as_str()).await?;
-    let driven = test_on(&store, run, start, options, cancel, &lab, &nodes).await;
-    drop(lab);
-    // The preset (its supervisor, its clones of the connections) is gone:
-    // the nodes' connections close here, off the runtime's threads.
-    if let Some(nodes) = nodes {
-        nodes.close().await;
-    }
+    hosts.nodes_up(&start.plan, run.id.as_str()).await?;
+    let driven = test_on(&store, run, start, options, cancel, &hosts).await;
+    hosts.close().await;
     driven
 }
 
@@ -163,8 +159,7 @@ async fn test_on(
     start: Start,
     options: ClusterOptions,
     cancel: watch::Receiver<bool>,
-    lab: &Option<crate::lab::PlanLab>,
-    nodes: &Option<crate::plan_fleet::PlanFleet>,
+    hosts: &PlanHosts,
 ) -> Result<ClusterOutcome, PipelineError> {
     let Some(spec) = start.plan.cluster.clone() else {
         return Err(PipelineError::NotCluster);
@@ -192,7 +187,7 @@ async fn test_on(
         start.seed,
         engine.samples.clone(),
         engine.context.backend.clone(),
-        crate::plan_hosts(lab, nodes),
+        hosts.backends(),
     );
     if let Some(c) = &clocks {
         supervisor.set_clocks(c.clone());
@@ -207,7 +202,7 @@ async fn test_on(
         progress: engine.progress.clone(),
         samples: engine.samples.clone(),
         supervisor: Arc::new(Mutex::new(supervisor)),
-        network: crate::plan_net(lab, nodes),
+        network: hosts.net(),
         clocks,
         verdict: None,
         results: None,

@@ -42,6 +42,7 @@ use tokio::sync::{Mutex, watch};
 
 use crate::command::argv;
 use crate::driver::{At, Engine, INTERRUPTED, Preset, StageName, StageOutcome, cancelled};
+use crate::hosts::PlanHosts;
 use crate::progress::Progress;
 use crate::supervisor::{Samples, Supervisor, log_dir};
 use crate::{Outcome, PipelineError, RunContext, io_err};
@@ -126,14 +127,9 @@ pub(crate) async fn drive(
         return Err(PipelineError::NotSoak);
     };
     // Up before the engine starts the run's clock; held to the end.
-    let lab = crate::lab::up(&plan, seed).await?;
-    let nodes = crate::plan_fleet::up(&plan, run.as_str()).await?;
-    let driven = drive_on(store, run, plan, spec, seed, context, cancel, &lab, &nodes).await;
-    // The driver (its supervisor, its clones of the connections) is gone:
-    // the nodes' connections close here, off the runtime's threads.
-    if let Some(nodes) = nodes {
-        nodes.close().await;
-    }
+    let hosts = PlanHosts::up(&plan, seed, run.as_str()).await?;
+    let driven = drive_on(store, run, plan, spec, seed, context, cancel, &hosts).await;
+    hosts.close().await;
     driven
 }
 
@@ -146,8 +142,7 @@ async fn drive_on(
     seed: u64,
     context: RunContext,
     cancel: watch::Receiver<bool>,
-    lab: &Option<crate::lab::PlanLab>,
-    nodes: &Option<crate::plan_fleet::PlanFleet>,
+    hosts: &PlanHosts,
 ) -> Result<SoakOutcome, PipelineError> {
     let containers = crate::containers::up(&plan, run.as_str()).await?;
     let context = crate::notify::attach(&plan, context);
@@ -161,7 +156,7 @@ async fn drive_on(
         seed,
         engine.samples.clone(),
         engine.context.backend.clone(),
-        crate::plan_hosts(lab, nodes),
+        hosts.backends(),
     );
     sup.set_sample_interval(spec.observer.interval);
     if let Some(c) = &containers {
@@ -185,8 +180,8 @@ async fn drive_on(
         supervisor: Arc::new(Mutex::new(sup)),
         dir: engine.dir.clone(),
         proxies: BTreeMap::new(),
-        network: crate::plan_net(lab, nodes),
-        links: lab.as_ref().map(|l| l.lab.clone()),
+        network: hosts.net(),
+        links: hosts.links(),
         container_net: containers.as_ref().map(|c| c.net.clone()),
         clocks: clocks.clone(),
         since_wall: gauntlet_store::now_ms(),
