@@ -25,6 +25,9 @@ use crate::run_page;
 /// How long an action waits to see its process take the run (or refuse).
 const TAKE_WAIT: Duration = Duration::from_secs(15);
 
+/// How the dashboard's own first line of an action's log begins.
+const ASKED: &str = "gauntlet serve: ";
+
 /// Who and why, as long as a report line should be.
 const MAX_WORDS: usize = 500;
 
@@ -197,11 +200,7 @@ async fn take_over(
     // Who asked, first: the store keeps who overrode, not who retried.
     let log = log.and_then(|mut f| {
         use std::io::Write;
-        writeln!(
-            f,
-            "gauntlet serve: {action} of run {} asked by {by}",
-            run.id
-        )?;
+        writeln!(f, "{ASKED}{action} of run {} asked by {by}", run.id)?;
         Ok(f)
     });
     let log = match log {
@@ -275,10 +274,14 @@ async fn take_over(
     }
 }
 
-/// What a refused command said: its last lines.
+/// What a refused command said: its last lines (not the line the
+/// dashboard wrote first, of who asked).
 fn last_words(log: &std::path::Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with(ASKED))
+        .collect();
     let from = lines.len().saturating_sub(4);
     lines[from..].join("\n")
 }

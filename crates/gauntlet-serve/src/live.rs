@@ -170,6 +170,14 @@ impl Hub {
             .clone()
     }
 
+    /// Forgets `run`'s poller (if it is still `watched`'s), watched or not.
+    fn forget(&self, run: &RunId, watched: &Arc<Watched>) {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        if runs.get(run).is_some_and(|w| Arc::ptr_eq(w, watched)) {
+            runs.remove(run);
+        }
+    }
+
     /// Forgets `run`'s poller if nobody watches it (under the lock a new
     /// watcher takes, so none is lost between the check and the removal).
     fn end_if_unwatched(&self, run: &RunId, watched: &Arc<Watched>) -> bool {
@@ -177,7 +185,9 @@ impl Hub {
         if watched.tx.receiver_count() > 0 {
             return false;
         }
-        runs.remove(run);
+        if runs.get(run).is_some_and(|w| Arc::ptr_eq(w, watched)) {
+            runs.remove(run);
+        }
         true
     }
 }
@@ -228,9 +238,11 @@ async fn poll_loop(app: Arc<App>, run: RunId, watched: Arc<Watched>) {
                 }
                 resting
             }
-            // The blocking task died (a panic in a render): nothing to go on with.
+            // The blocking task died (a panic in a render): this poller
+            // cannot go on. Forgotten, watched or not: its watchers' streams
+            // end (browsers reconnect) and the next watcher starts a new one.
             Err(_) => {
-                app.live.end_if_unwatched(&run, &watched);
+                app.live.forget(&run, &watched);
                 return;
             }
         };
@@ -548,7 +560,7 @@ pub(crate) async fn events(State(app): State<Arc<App>>, UrlPath(id): UrlPath<Str
         pending: w.newest.into(),
         rx: w.rx,
         closed: app.live.closed.subscribe(),
-        watched: w.watched,
+        watched: Arc::downgrade(&w.watched),
         _guard: guard,
     };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
@@ -566,7 +578,9 @@ struct Stream {
     pending: std::collections::VecDeque<Arc<Update>>,
     rx: broadcast::Receiver<Arc<Update>>,
     closed: watch::Receiver<bool>,
-    watched: Arc<Watched>,
+    /// Weak: the poller and the hub own it, so when its poller is gone
+    /// its sender is too, and the stream ends.
+    watched: std::sync::Weak<Watched>,
     _guard: Watcher,
 }
 
@@ -581,7 +595,13 @@ impl Stream {
                     Ok(u) => return Some(u),
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Behind: skip to the newest of each.
-                        self.pending = self.watched.newest.lock().unwrap_or_else(|e| e.into_inner()).all().into();
+                        let watched = self.watched.upgrade()?;
+                        self.pending = watched
+                            .newest
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .all()
+                            .into();
                         if let Some(u) = self.pending.pop_front() {
                             return Some(u);
                         }
