@@ -28,7 +28,7 @@
 //! | the listening socket | closed when `run` returns (Ctrl-C) |
 //! | a watched run's poller | ends once no browser has watched it for a while |
 //! | an SSE connection | bounded ([`MAX_WATCHERS`]); ends with the browser or the server |
-//! | an action's process | a run owner in its own session: it finishes the run (as `gauntlet retry` in a shell would) and is reaped by a thread of ours while we live |
+//! | an action's process | a run owner in a process group of its own (a Ctrl-C meant for the dashboard does not reach it): it finishes the run (as `gauntlet retry` in a shell would) and is reaped by a thread of ours while we live |
 
 mod actions;
 mod assets;
