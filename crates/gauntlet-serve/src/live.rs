@@ -238,8 +238,8 @@ async fn poll_loop(app: Arc<App>, run: RunId, watched: Arc<Watched>) {
                 }
                 resting
             }
-            // The blocking task died (a panic in a render): this poller
-            // cannot go on. Forgotten, watched or not: its watchers' streams
+            // The blocking task died (a panic in a render) or no store
+            // connection could be opened: this poller cannot go on. Forgotten, watched or not: its watchers' streams
             // end (browsers reconnect) and the next watcher starts a new one.
             Err(_) => {
                 app.live.forget(&run, &watched);
